@@ -1,0 +1,333 @@
+"""Checks beyond types: each a small pure function returning diagnostics (SPEC §2, §6).
+
+`check_book` runs them all over a `LoadedBook`. Checks read the model and report at the
+source position of the offending value (the deal file, or the amendment that set it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import PurePosixPath
+
+from .conventions.calendars import calendar_error
+from .conventions.currency import minor_units
+from .diagnostics import Diagnostic
+from .engine.periods import book_calendars, facility_calendar, payment_dates
+from .engine.terms import Version, facility_terms
+from .loader import DealRecord, LoadedBook
+from .model import APPROVED_OR_LATER, Book, Deal
+from .values import fmt_rate, money_digits
+
+_ONE = Decimal(1)
+
+
+def check_book(loaded: LoadedBook) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    if loaded.book is not None and loaded.doc is not None:
+        diags += check_entities(loaded)
+    for record in loaded.deals.values():
+        diags += check_deal(loaded, record)
+    return diags
+
+
+# --- book.yaml -----------------------------------------------------------------------------
+def check_entities(loaded: LoadedBook) -> list[Diagnostic]:
+    book, doc = loaded.book, loaded.doc
+    assert book is not None and doc is not None
+    out: list[Diagnostic] = []
+    kinds = {e.id: e.kind for e in book.entities}
+    for i, n in _duplicates([e.id for e in book.entities]):
+        out.append(doc.diag("E0213", f"entity id '{n}' is used twice", ("entities", i, "id"),
+                            hint="entity ids are unique across the book"))
+    for i, e in enumerate(book.entities):
+        if e.kind == "spv":
+            if e.parent is None or kinds.get(e.parent) != "fund":
+                out.append(doc.diag("E0220", f"spv '{e.id}' needs a parent fund", ("entities", i, "parent"),
+                                    hint=f"set parent to one of: {_ids(kinds, 'fund')}"))
+        elif e.parent is not None:
+            out.append(doc.diag("E0220", f"only an spv has a parent ('{e.id}' is a {e.kind})",
+                                ("entities", i, "parent"), hint="remove parent"))
+        for j, c in enumerate(e.commitments):
+            if kinds.get(c.fund) != "fund":
+                out.append(doc.diag("E0220", f"commitment to '{c.fund}', which is not a fund",
+                                    ("entities", i, "commitments", j, "fund"),
+                                    hint=f"funds: {_ids(kinds, 'fund')}"))
+            if money_digits(c.amount) > minor_units(book.base_currency):
+                out.append(_digits_diag(doc.diag, ("entities", i, "commitments", j, "amount"), c.amount,
+                                        book.base_currency))
+    ids = [c.id for c in book.calendars]
+    for i, n in _duplicates(ids):
+        out.append(doc.diag("E0213", f"calendar id '{n}' is used twice", ("calendars", i, "id")))
+    for i, c in enumerate(book.calendars):
+        err = calendar_error(c.base, [x for x in ids if x != c.id])
+        if err:
+            out.append(doc.diag("E0206", err, ("calendars", i, "base"),
+                                hint="a holidays country (US), COUNTRY-SUBDIVISION (GB-ENG), market (NYSE) or WEEKENDS"))
+    buckets = book.dpd_buckets
+    if list(buckets) != sorted(set(buckets)) or (buckets and buckets[0] != 0):
+        out.append(doc.diag("E0208", "dpd_buckets must start at 0 and increase", ("dpd_buckets",),
+                            hint="for example [0, 30, 60, 90, 120]"))
+    return out
+
+
+# --- deals ---------------------------------------------------------------------------------
+def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
+    deal, doc = record.deal, record.doc
+    book = loaded.book
+    out: list[Diagnostic] = []
+    folder = PurePosixPath(record.rel).parent.name
+    if deal.id != folder:
+        out.append(doc.diag("E0201", f"deal id '{deal.id}' differs from its folder '{folder}'", ("id",),
+                            hint=f"set id: {folder}, or rename the folder"))
+    if book is not None:
+        borrower = book.entity(deal.borrower)
+        if borrower is None or borrower.kind != "borrower":
+            kinds = {e.id: e.kind for e in book.entities}
+            out.append(doc.diag("E0202", f"'{deal.borrower}' is not a borrower in book.yaml", ("borrower",),
+                                hint=_suggest(deal.borrower, kinds, "borrower")))
+    for i, n in _duplicates([f.id for f in deal.facilities]):
+        out.append(doc.diag("E0213", f"facility id '{n}' is used twice", ("facilities", i, "id")))
+    for i, n in _duplicates([c.id for c in deal.covenants]):
+        out.append(doc.diag("E0213", f"covenant id '{n}' is used twice", ("covenants", i, "id")))
+    out += check_status(book, deal, doc)
+    out += check_leverage(book, deal, doc)
+
+    for a in record.amendments:
+        stem = PurePosixPath(a.rel).stem
+        if a.amendment.id != stem:
+            out.append(a.doc.diag("E0218", f"amendment id '{a.amendment.id}' differs from its file name '{stem}'",
+                                  ("id",), hint=f"set id: {stem}, or rename the file"))
+    for i, n in _duplicates([a.amendment.id for a in record.amendments]):
+        out.append(record.amendments[i].doc.diag("E0213", f"amendment id '{n}' is used twice", ("id",)))
+
+    terms, d = facility_terms(record)
+    out += d
+    calendars = book_calendars(book)
+    seen: set[tuple] = set()
+    for ft in terms.values():
+        out += check_draws(ft)
+        for version in ft.versions:
+            for diag in check_facility(loaded, deal, version, calendars):
+                key = (diag.file, diag.line, diag.column, diag.code, diag.message)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(diag)
+    return out
+
+
+def check_status(book: Book | None, deal: Deal, doc) -> list[Diagnostic]:
+    """Approvals the policy requires for the total commitment, for approved and later."""
+    out: list[Diagnostic] = []
+    approvals = deal.origination.approvals
+    declined = [i for i, a in enumerate(approvals) if a.decision == "declined"]
+    if deal.status in APPROVED_OR_LATER and declined:
+        out.append(doc.diag("E0226", f"status is {deal.status} but an approval declined the deal",
+                            ("origination", "approvals", declined[0], "decision"),
+                            hint="a declined deal moves to status: declined"))
+    if deal.status == "declined" and not declined:
+        out.append(doc.diag("E0226", "status is declined but no approval declined the deal", ("status",),
+                            hint="record the declining decision under origination.approvals"))
+    if book is None or deal.status not in APPROVED_OR_LATER:
+        return out
+    total = deal.total_commitment
+    rule = next((r for r in book.policy.approvals if r.up_to is None or total <= r.up_to), None)
+    if rule is None:
+        return out
+    have = {a.role for a in approvals if a.decision == "approved"}
+    missing = [r for r in rule.require if r not in have]
+    if missing:
+        out.append(doc.diag("E0219", f"status {deal.status} needs approval by {', '.join(missing)} "
+                                     f"(total commitment {total:,})", ("status",),
+                            hint="add the approvals under origination.approvals (loanctl approve)"))
+    return out
+
+
+def check_leverage(book: Book | None, deal: Deal, doc) -> list[Diagnostic]:
+    """Underwriting leverage against the policy limit: a warning before approval, an error
+    for approved and funded deals (funding needed the limit to hold)."""
+    if book is None or book.policy.limits.max_leverage is None:
+        return []
+    uw = deal.origination.underwriting
+    if uw is None or uw.total_debt is None or not uw.ebitda or uw.ebitda <= 0:
+        return []
+    leverage = uw.total_debt / uw.ebitda
+    limit = book.policy.limits.max_leverage
+    if leverage <= limit or deal.status in ("repaid", "written_off", "declined"):
+        return []
+    severity = "error" if deal.status in APPROVED_OR_LATER else "warning"
+    return [doc.diag("E0225", f"underwriting leverage {leverage:.2f}x is above the policy limit {limit}x",
+                     ("origination", "underwriting", "total_debt"), severity=severity,
+                     hint="restructure the deal, or record a policy exception before approval")]
+
+
+def check_draws(ft) -> list[Diagnostic]:
+    """Each draw against the terms in force on its date: inside the availability period,
+    and cumulative draws within the commitment then in force."""
+    out: list[Diagnostic] = []
+    last = ft.last
+    draws = sorted(enumerate(last.facility.effective_draws if last.facility.draws is not None else ()),
+                   key=lambda x: x[1].date)
+    total = Decimal(0)
+    for i, draw in draws:
+        v = ft.at(draw.date) or ft.first
+        f = v.facility
+        path = ("draws", i)
+        end = f.maturity_date if f.type == "term" else (f.availability_end or f.maturity_date)
+        window = "maturity_date" if f.type == "term" else "availability_end"
+        if draw.date < f.start_date or draw.date >= end:
+            out.append(last.diag("E0209", f"draw dated {draw.date} is outside {f.start_date} … {window} {end}",
+                                 path + ("date",),
+                                 hint=f"draws are dated on or after start_date and before {window}"))
+        total += draw.amount
+        if total > f.commitment:
+            out.append(last.diag("E0210", f"draws up to {draw.date} total {total:,}, more than the commitment "
+                                          f"{f.commitment:,} in force then", path + ("amount",),
+                                 hint="reduce the draws or increase the commitment by amendment first"))
+            break
+    return out
+
+
+def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> list[Diagnostic]:
+    f = v.facility
+    out: list[Diagnostic] = []
+    digits = minor_units(deal.currency)
+
+    def money(amount: Decimal, path: tuple, what: str, positive: bool = True) -> None:
+        if money_digits(amount) > digits:
+            out.append(_digits_diag(v.diag, path, amount, deal.currency))
+        if positive and amount <= 0:
+            out.append(v.diag("E0228", f"{what} must be positive, found {amount}", path))
+
+    money(f.commitment, ("commitment",), "the commitment")
+    # dates
+    if f.start_date >= f.maturity_date:
+        out.append(v.diag("E0208", f"maturity_date {f.maturity_date} is not after start_date {f.start_date}",
+                          ("maturity_date",), hint="the maturity date comes after the start date"))
+        return out  # nothing below makes sense without a life
+    fp = f.payments.first_payment_date
+    if fp is not None and not f.start_date < fp <= f.maturity_date:
+        out.append(v.diag("E0208", f"first_payment_date {fp} is not between start_date {f.start_date} "
+                                   f"and maturity_date {f.maturity_date}", ("payments", "first_payment_date")))
+    if f.availability_end is not None and not f.start_date < f.availability_end <= f.maturity_date:
+        out.append(v.diag("E0208", f"availability_end {f.availability_end} is not after start_date and on or "
+                                   f"before maturity_date", ("availability_end",)))
+    for i, draw in enumerate(f.draws or ()):
+        money(draw.amount, ("draws", i, "amount"), "a draw")
+    # interest
+    it = f.interest
+    if (it.index is None) == (it.fixed_rate is None):
+        out.append(v.diag("E0204", "interest needs exactly one of index (floating) or fixed_rate", ("interest",),
+                          hint="write index: SOFR-3M with a spread, or fixed_rate: 9.5%"))
+    elif it.index is not None:
+        series = loaded.rates.get(it.index)
+        if series is None:
+            close = _suggest(it.index, {k: "index" for k in loaded.rates}, "index")
+            out.append(v.diag("E0205", f"no rate file rates/{it.index}.csv for index '{it.index}'",
+                              ("interest", "index"), hint=close))
+        else:
+            fixing_date = f.start_date - timedelta(days=it.fixing_lag_days)
+            if series.fixing(fixing_date) is None:
+                out.append(v.diag("E0222", f"no {it.index} fixing on or before {fixing_date} "
+                                           f"(first row: {series.dates[0]})", ("interest", "index"),
+                                  hint=f"add fixings to {series.file} back to {fixing_date}"))
+    if it.floor is not None and it.cap is not None and it.floor > it.cap:
+        out.append(v.diag("E0208", f"floor {fmt_rate(it.floor)} is above cap {fmt_rate(it.cap)}", ("interest", "floor")))
+    # calendar and payment dates
+    cal_err = calendar_error(f.payments.calendar, list(calendars))
+    cal = None
+    if cal_err:
+        out.append(v.diag("E0206", cal_err, ("payments", "calendar"),
+                          hint="WEEKENDS, a holidays country (US), COUNTRY-SUBDIVISION (GB-ENG), a market (NYSE), "
+                               "a book calendar id, or several joined with '+'"))
+    else:
+        try:
+            cal = facility_calendar(f, calendars)
+        except ValueError as exc:
+            out.append(v.diag("E0206", str(exc), ("payments", "calendar")))
+    # amortization
+    am = f.amortization
+    if am.type == "percent" and am.annual_rate is None:
+        out.append(v.diag("E0221", "percent amortization needs annual_rate", ("amortization",),
+                          hint="add annual_rate: 1%"))
+    if am.type == "custom":
+        if not am.schedule:
+            out.append(v.diag("E0221", "custom amortization needs a schedule", ("amortization",),
+                              hint="add schedule: [{date: …, amount: …}] on payment dates"))
+        adjusted = {a for _, a in payment_dates(f, cal)} if cal is not None else None
+        custom_total = Decimal(0)
+        for i, inst in enumerate(am.schedule):
+            money(inst.amount, ("amortization", "schedule", i, "amount"), "an installment")
+            custom_total += inst.amount
+            if adjusted is not None and inst.date not in adjusted:
+                near = min(adjusted, key=lambda d: abs((d - inst.date).days))
+                out.append(v.diag("E0211", f"{inst.date} is not a payment date of facility '{f.id}'",
+                                  ("amortization", "schedule", i, "date"),
+                                  hint=f"the nearest payment date is {near}"))
+        drawn = sum((d.amount for d in f.effective_draws), Decimal(0))
+        if custom_total > drawn and drawn > 0:
+            out.append(v.diag("E0223", f"custom installments total {custom_total:,}, more than the "
+                                       f"{drawn:,} drawn", ("amortization", "schedule")))
+    elif am.schedule:
+        out.append(v.diag("E0221", f"a schedule is only used by custom amortization (type is {am.type})",
+                          ("amortization", "schedule"), hint="remove schedule or set type: custom"))
+    # fees
+    for i, fee in enumerate(f.fees):
+        if fee.type == "fixed":
+            money(fee.amount, ("fees", i, "amount"), "a fixed fee")
+            if not f.start_date <= fee.date <= f.maturity_date:
+                out.append(v.diag("E0208", f"fee date {fee.date} is outside the facility's life", ("fees", i, "date")))
+        elif fee.type == "prepayment":
+            untils = [s.until for s in fee.schedule]
+            if untils != sorted(set(untils)):
+                out.append(v.diag("E0208", "prepayment fee steps must be in increasing until order",
+                                  ("fees", i, "schedule")))
+    # participations
+    book = loaded.book
+    kinds = {e.id: e.kind for e in book.entities} if book is not None else {}
+    shares = Decimal(0)
+    lenders = Counter(p.lender for p in f.participations)
+    for i, p in enumerate(f.participations):
+        shares += p.share
+        if book is not None and kinds.get(p.lender) not in ("fund", "spv"):
+            out.append(v.diag("E0203", f"lender '{p.lender}' is not a fund or spv in book.yaml",
+                              ("participations", i, "lender"), hint=_suggest(p.lender, kinds, "fund", "spv")))
+        if lenders[p.lender] > 1:
+            out.append(v.diag("E0227", f"lender '{p.lender}' appears more than once", ("participations", i, "lender"),
+                              hint="merge the rows into one share"))
+    if shares != _ONE:
+        out.append(v.diag("E0207", f"participation shares sum to {fmt_rate(shares)}, not 100%", ("participations",),
+                          hint="the shares of one facility sum to exactly 100%"))
+    return out
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _digits_diag(diag, path: tuple, amount: Decimal, currency: str) -> Diagnostic:
+    digits = minor_units(currency)
+    return diag("E0212", f"{amount} has {money_digits(amount)} decimals; {currency} has {digits}", path,
+                hint=f"round to {digits} decimal{'s' if digits != 1 else ''}")
+
+
+def _duplicates(ids: list[str]) -> list[tuple[int, str]]:
+    seen: set[str] = set()
+    out = []
+    for i, n in enumerate(ids):
+        if n in seen:
+            out.append((i, n))
+        seen.add(n)
+    return out
+
+
+def _ids(kinds: dict[str, str], *wanted: str) -> str:
+    return ", ".join(k for k, v in kinds.items() if v in wanted) or "none"
+
+
+def _suggest(name: str, kinds: dict[str, str], *wanted: str) -> str:
+    import difflib
+    candidates = [k for k, v in kinds.items() if v in wanted]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"known: {', '.join(candidates[:12]) or 'none'}"
+

@@ -1,0 +1,48 @@
+"""The `loanctl` command line: a thin layer over `loanctl.api`.
+
+Exit codes (SPEC §8): 0 success · 1 the book or input is invalid · 2 usage error ·
+3 unexpected internal error (traceback only with --debug). Heavy modules (pydantic, duckdb,
+jinja2) are imported inside the commands so that `loanctl --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from . import common
+from .common import app
+
+# Command modules register themselves on `app`; they import only typer at module level.
+from . import validate as _validate  # noqa: E402,F401
+from . import book as _book  # noqa: E402,F401
+from . import schedule as _schedule  # noqa: E402,F401
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    book: str = typer.Option(None, "--book", help="The book folder (default: $LOANCTL_BOOK, ./deals, or ./ with a book.yaml).",
+                             envvar=None),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+) -> None:
+    """loanctl — origination and servicing of private-credit loans over plain files in git."""
+    ctx.obj = common.State(book=book, debug=debug)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130)
+    except Exception as exc:  # the one place an unexpected error is turned into exit 3
+        if debug:
+            raise
+        sys.stderr.write(f"loanctl: internal error: {type(exc).__name__}: {exc}\n"
+                         "(run again with --debug for the traceback)\n")
+        raise SystemExit(3)

@@ -1,0 +1,1 @@
+"""Book set-up commands: init, new-deal, schema, demo."""

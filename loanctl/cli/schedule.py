@@ -1,0 +1,108 @@
+"""`loanctl schedule` and `loanctl show`: a deal's schedule and its terms in force."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from .common import EXIT_INVALID, OutFormat, app, book_root, fail_usage, guarded, print_diagnostics
+
+
+def parse_date_option(value: str | None, option: str):
+    if value is None:
+        return None
+    from ..values import ValueProblem, parse_date
+    try:
+        return parse_date(value)
+    except ValueProblem as p:
+        raise fail_usage(f"{option}: {p.message}", p.hint) from None
+
+
+def load_deal_or_exit(ctx: typer.Context, deal: str):
+    """The book with `deal` loaded and valid; exit 2 for an unknown deal, 1 for an invalid one."""
+    from ..api import load_valid_book
+
+    root = book_root(ctx)
+    if not (root / deal / "deal.yaml").is_file() or deal.startswith((".", "_")) or "/" in deal:
+        from ..loader import load_book
+        known = sorted(load_book(root)[0].deal_folders)
+        import difflib
+        close = difflib.get_close_matches(deal, known, n=1)
+        raise fail_usage(f"unknown deal '{deal}'", f"did you mean '{close[0]}'?" if close else
+                         f"deals: {', '.join(known[:20]) or 'none'}")
+    loaded, errors = load_valid_book(root, [deal])
+    if errors:
+        print_diagnostics(errors, stream=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    return loaded
+
+
+@app.command()
+@guarded
+def schedule(
+    ctx: typer.Context,
+    deal: str = typer.Argument(..., help="Deal id."),
+    facility: Optional[str] = typer.Option(None, "--facility", help="Only this facility."),
+    lender: Optional[str] = typer.Option(None, "--lender", help="The lender's share of every figure."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Terms in force then (amendments effective by DATE)."),
+    fmt: Optional[OutFormat] = typer.Option(None, "--format", help="table (default on a terminal), csv or json."),
+) -> None:
+    """A deal's schedule: one row for the start date, one per payment date."""
+    from ..engine.deal import schedule_deal
+    from ..render import schedule as render
+
+    as_of_date = parse_date_option(as_of, "--as-of")
+    loaded = load_deal_or_exit(ctx, deal)
+    record = loaded.deals[deal]
+    if facility is not None and facility not in {f.id for f in record.deal.facilities} | _added(record):
+        raise fail_usage(f"deal '{deal}' has no facility '{facility}'",
+                         f"facilities: {', '.join(sorted({f.id for f in record.deal.facilities} | _added(record)))}")
+    if lender is not None and (loaded.book is None or loaded.book.entity(lender) is None):
+        raise fail_usage(f"unknown lender '{lender}'", "lenders are fund or spv entities of book.yaml")
+    result, diags = schedule_deal(loaded, deal, as_of=as_of_date, facility=facility, lender=lender)
+    if result is None:
+        print_diagnostics(diags, stream=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.json)
+    if fmt is OutFormat.json:
+        sys.stdout.write(render.to_json(result))
+    elif fmt is OutFormat.csv:
+        sys.stdout.write(render.to_csv(result))
+    else:
+        from rich.console import Console
+        render.to_table(result, Console(width=max(160, Console().width)))
+
+
+def _added(record) -> set[str]:
+    out = set()
+    for a in record.amendments:
+        for c in a.amendment.changes:
+            if c.add_facility and isinstance(c.add_facility.get("id"), str):
+                out.add(c.add_facility["id"])
+    return out
+
+
+@app.command()
+@guarded
+def show(
+    ctx: typer.Context,
+    deal: str = typer.Argument(..., help="Deal id."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Terms in force on DATE (default: today)."),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """The deal's terms in force on a date, amendments applied, with where each came from."""
+    import datetime as _dt
+    from ..render import show as render
+
+    on = parse_date_option(as_of, "--as-of") or _dt.date.today()
+    loaded = load_deal_or_exit(ctx, deal)
+    view = render.terms_view(loaded, deal, on)
+    if fmt == "json":
+        sys.stdout.write(render.to_json(view))
+    elif fmt == "text":
+        from rich.console import Console
+        render.to_text(view, Console())
+    else:
+        raise fail_usage(f"--format {fmt} is not one of text, json")

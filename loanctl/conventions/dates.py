@@ -1,0 +1,71 @@
+"""Unadjusted payment dates: month arithmetic and the payment-date rule of SPEC §3.
+
+``D_k = F + k·period`` for k = 0, 1, …, each computed from the first payment date ``F``
+(never from the previous date, so a clamped 28 February does not drag later dates to the
+28th), the day clamped to the month's length, or always the month end when ``F`` is one.
+Dates before maturity are kept and the maturity date is appended (a short final stub).
+Business-day adjustment is separate (``calendars.adjust``).
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from datetime import date
+
+__all__ = [
+    "PERIOD_MONTHS",
+    "is_month_end",
+    "add_months",
+    "default_first_payment",
+    "unadjusted_payment_dates",
+]
+
+PERIOD_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+
+
+def _days_in_month(year: int, month: int) -> int:
+    return monthrange(year, month)[1]
+
+
+def is_month_end(d: date) -> bool:
+    """True when ``d`` is the last day of its month."""
+    return d.day == _days_in_month(d.year, d.month)
+
+
+def add_months(d: date, n: int, month_end: bool = False) -> date:
+    """``d`` plus ``n`` months (``n`` may be negative), the day clamped to the month's length.
+
+    With ``month_end`` the result is always the last day of the target month.
+    """
+    index = d.year * 12 + (d.month - 1) + n
+    year, month = divmod(index, 12)
+    month += 1
+    last = _days_in_month(year, month)
+    return date(year, month, last if month_end else min(d.day, last))
+
+
+def default_first_payment(start: date, months: int) -> date:
+    """The default first payment date: ``start`` plus one period, keeping a month end."""
+    return add_months(start, months, month_end=is_month_end(start))
+
+
+def unadjusted_payment_dates(first_payment: date, maturity: date, months: int) -> list[date]:
+    """The unadjusted payment dates from ``first_payment`` to ``maturity`` inclusive.
+
+    Every ``D_k`` strictly before ``maturity`` is kept, then ``maturity`` is appended. When
+    ``first_payment`` is on or after ``maturity`` the schedule is ``[maturity]``.
+    """
+    if months <= 0:
+        raise ValueError(f"payment period must be a positive number of months, got {months}")
+    if first_payment >= maturity:
+        return [maturity]
+    eom = is_month_end(first_payment)
+    dates: list[date] = []
+    k = 0
+    current = first_payment
+    while current < maturity:
+        dates.append(current)
+        k += 1
+        current = add_months(first_payment, k * months, month_end=eom)
+    dates.append(maturity)
+    return dates

@@ -1,0 +1,102 @@
+"""Splitting a money figure among lenders by share: the largest-remainder method.
+
+SPEC §3 (Participations): each part is ``amount × share`` floored to the minor unit; the
+minor units left over go one each to the parts with the largest remainders, ties going to
+the earlier share in the list. The parts therefore always sum exactly to the amount, and
+each part is within one minor unit of ``amount × share``. A negative amount is split as
+its absolute value and each part negated, so splitting is symmetric in sign.
+
+The arithmetic is on exact integers (shares as exact ratios), never on rounded decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Context, Decimal
+from fractions import Fraction
+from functools import lru_cache
+from math import lcm
+
+__all__ = ["split_by_shares"]
+
+_ONE = Decimal(1)
+# Private and wide, so rebuilding a part never rounds whatever the thread's precision.
+_CTX = Context(prec=100)
+
+
+def split_by_shares(
+    amount: Decimal, shares: Sequence[Decimal | Fraction], digits: int
+) -> list[Decimal]:
+    """``amount`` split by ``shares`` (which sum to exactly 1) into parts of ``digits`` places.
+
+    ``amount`` must be a whole number of minor units. Raises ``ValueError`` when the shares
+    are empty, negative or do not sum to 1, or when ``amount`` has more than ``digits``
+    decimal places.
+    """
+    if digits < 0:
+        raise ValueError(f"minor-unit digits must be 0 or more, got {digits}")
+    if len(shares) == 1 and shares[0] == _ONE:
+        return [_from_units(_to_units(amount, digits), digits)]
+
+    shares = tuple(shares)
+    if any(isinstance(share, float) for share in shares):
+        # Checked before the cache: 0.5 == Decimal("0.5") would share its cache entry.
+        raise TypeError("a share must be a Decimal or Fraction, not float")
+    weights, denominator = _weights(shares)
+    units = _to_units(amount, digits)
+    sign = -1 if units < 0 else 1
+    units = abs(units)
+    parts: list[int] = []
+    remainders: list[int] = []
+    for weight in weights:
+        part, remainder = divmod(units * weight, denominator)
+        parts.append(part)
+        remainders.append(remainder)
+    left_over = units - sum(parts)
+    if left_over:
+        # sorted() is stable: equal remainders keep their order in the list.
+        order = sorted(range(len(parts)), key=lambda i: -remainders[i])
+        for i in order[:left_over]:
+            parts[i] += 1
+    return [_from_units(sign * part, digits) for part in parts]
+
+
+@lru_cache(maxsize=1024)
+def _weights(shares: tuple[Decimal | Fraction, ...]) -> tuple[tuple[int, ...], int]:
+    """The shares as integer weights over a common denominator (cached: lenders repeat)."""
+    ratios = [_ratio(share) for share in shares]
+    if not ratios:
+        raise ValueError("cannot split among no shares")
+    denominator = lcm(*(den for _, den in ratios))
+    weights = tuple(num * (denominator // den) for num, den in ratios)
+    if sum(weights) != denominator:
+        total = sum((Fraction(num, den) for num, den in ratios), Fraction(0))
+        shown = Decimal(total.numerator) / Decimal(total.denominator)
+        raise ValueError(f"shares must sum to exactly 1, they sum to {shown}")
+    return weights, denominator
+
+
+def _ratio(share: Decimal | Fraction) -> tuple[int, int]:
+    if isinstance(share, float) or not isinstance(share, (Decimal, Fraction, int)):
+        raise TypeError(f"a share must be a Decimal or Fraction, not {type(share).__name__}")
+    if isinstance(share, Decimal) and not share.is_finite():
+        raise ValueError(f"a share must be finite, got {share}")
+    num, den = share.as_integer_ratio()
+    if num < 0:
+        raise ValueError(f"a share cannot be negative, got {share}")
+    return num, den
+
+
+def _to_units(amount: Decimal, digits: int) -> int:
+    """``amount`` as a whole number of minor units (``ValueError`` if it has finer digits)."""
+    if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
+        raise TypeError(f"an amount must be a Decimal, not {type(amount).__name__}")
+    num, den = amount.as_integer_ratio()
+    units, rest = divmod(num * 10**digits, den)
+    if rest:
+        raise ValueError(f"amount {amount} has more than {digits} decimal places")
+    return units
+
+
+def _from_units(units: int, digits: int) -> Decimal:
+    return Decimal(units).scaleb(-digits, _CTX)

@@ -1,0 +1,225 @@
+"""One diagnostic type for every stage, the registry of stable codes, and the renderers.
+
+Stages collect `Diagnostic` values and return them; nothing here raises. Printing happens
+once, at the command line's edge, through `render_text`, `render_json` or `render_github`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem found in the book or in an input file."""
+
+    code: str
+    """Stable code from `CODES`, e.g. ``E0104``."""
+    message: str
+    """What is wrong, in the words of the trade."""
+    file: str | None = None
+    """Path of the offending file as given to loanctl (relative where possible)."""
+    line: int | None = None
+    """1-based line; for CSV files the file's line (header = 1)."""
+    column: int | None = None
+    """1-based column (YAML only)."""
+    hint: str | None = None
+    """How to fix it."""
+    severity: Severity = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def location(self) -> str:
+        parts = [self.file or "<book>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass
+class DiagnosticError(Exception):
+    """Raised only to cross a boundary where returning is impossible (e.g. deep in the CLI);
+    carries the diagnostics so the edge can print them."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def has_errors(diags: Iterable[Diagnostic], strict: bool = False) -> bool:
+    return any(d.is_error or strict for d in diags)
+
+
+def sort_key(d: Diagnostic):
+    return (d.file or "", d.line or 0, d.column or 0, d.code, d.message)
+
+
+# --- the registry -------------------------------------------------------------------------
+# Codes are stable: never renumber, only add. Each has a reproducing test (tests check it).
+CODES: dict[str, str] = {
+    # E00xx — reading files
+    "E0001": "YAML syntax error",
+    "E0002": "duplicate key in a YAML mapping",
+    "E0003": "YAML tag other than the standard scalars",
+    "E0004": "alias expansion too large (alias bomb)",
+    "E0005": "file too large",
+    "E0006": "file is not valid UTF-8",
+    "E0007": "file is empty",
+    "E0008": "tab character used for indentation",
+    "E0009": "nesting too deep",
+    "E0010": "deal folder without deal.yaml",
+    "E0011": "no book found",
+    "E0012": "folder or file name is not a valid id",
+    "E0013": "document is not a mapping",
+    "E0014": "merge-conflict markers left in the file",
+    "E0015": "file cannot be read",
+    # E01xx — values and shapes
+    "E0101": "unknown key",
+    "E0102": "required key missing",
+    "E0103": "wrong type of value",
+    "E0104": "invalid rate",
+    "E0105": "invalid money amount",
+    "E0106": "invalid date",
+    "E0107": "invalid share",
+    "E0108": "unknown currency",
+    "E0109": "invalid id",
+    "E0110": "value not among the allowed choices",
+    "E0111": "invalid number",
+    # E02xx — consistency of the book
+    "E0201": "deal id differs from its folder name",
+    "E0202": "unknown borrower",
+    "E0203": "unknown lender",
+    "E0204": "interest needs exactly one of index or fixed_rate",
+    "E0205": "index has no rate file",
+    "E0206": "unknown calendar",
+    "E0207": "participation shares do not sum to 100%",
+    "E0208": "dates out of order",
+    "E0209": "draw outside the availability period",
+    "E0210": "draws exceed the commitment",
+    "E0211": "custom amortization date is not a payment date",
+    "E0212": "more decimals than the currency allows",
+    "E0213": "duplicate id",
+    "E0214": "amendment names an unknown facility",
+    "E0215": "amendment changes a term that cannot be amended",
+    "E0216": "amendment path is not a facility term",
+    "E0217": "amendment effective date outside the facility's life",
+    "E0218": "amendment id differs from its file name",
+    "E0219": "approvals required by policy are missing",
+    "E0220": "invalid entity reference",
+    "E0221": "amortization settings incomplete",
+    "E0222": "no fixing on or before the first fixing date",
+    "E0223": "amortization exceeds the drawn principal",
+    "E0224": "amendment change must name a facility with set, or add_facility",
+    "E0225": "leverage above the policy limit",
+    "E0226": "a declined deal or approval is inconsistent with the status",
+    "E0227": "duplicate lender in a participation",
+    "E0228": "negative or zero amount",
+    # E03xx — rate fixings
+    "E0301": "rate file header must be date,rate",
+    "E0302": "invalid date in a rate file",
+    "E0303": "invalid rate in a rate file",
+    "E0304": "rate file dates are not strictly increasing",
+    "E0305": "rate file has no rows",
+}
+
+SEVERITY_WORD = {"error": "error", "warning": "warning"}
+
+
+# --- rendering ----------------------------------------------------------------------------
+def display_path(path: str | os.PathLike) -> str:
+    """A path relative to the current folder when it lies below it, else as given."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self._cache: dict[str, list[str] | None] = {}
+
+    def get(self, file: str | None, line: int | None) -> str | None:
+        if not file or not line:
+            return None
+        if file not in self._cache:
+            try:
+                raw = Path(file).read_bytes()
+                self._cache[file] = None if len(raw) > 2_000_000 else raw.decode("utf-8", "replace").splitlines()
+            except OSError:
+                self._cache[file] = None
+        lines = self._cache[file]
+        if lines is None or line > len(lines):
+            return None
+        text = lines[line - 1]
+        return text if len(text) <= 300 else text[:300] + "…"
+
+
+def render_text(diags: Iterable[Diagnostic]) -> str:
+    """`file:line:col: error[CODE]: message`, the source line with a caret, and the hint."""
+    lines = _Lines()
+    out: list[str] = []
+    for d in diags:
+        out.append(f"{d.location()}: {d.severity}[{d.code}]: {d.message}")
+        src = lines.get(d.file, d.line)
+        if src is not None:
+            num = str(d.line)
+            out.append(f" {num} | {src.replace(chr(9), ' ')}")
+            if d.column:
+                out.append(f" {' ' * len(num)} | {' ' * (d.column - 1)}^")
+        if d.hint:
+            out.append(f"  = hint: {d.hint}")
+    return "\n".join(out)
+
+
+def render_json(diags: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.as_dict() for d in diags], indent=2, ensure_ascii=False)
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(diags: Iterable[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, one annotation per diagnostic."""
+    out = []
+    for d in diags:
+        props = []
+        if d.file:
+            props.append(f"file={_gh_escape(d.file, True)}")
+        if d.line:
+            props.append(f"line={d.line}")
+        if d.column:
+            props.append(f"col={d.column}")
+        props.append(f"title={_gh_escape(d.code, True)}")
+        msg = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        out.append(f"::{d.severity} {','.join(props)}::{_gh_escape(msg)}")
+    return "\n".join(out)
+
+
+def summary(diags: list[Diagnostic]) -> str:
+    errors = sum(1 for d in diags if d.is_error)
+    warnings = len(diags) - errors
+    return f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"

@@ -1,0 +1,57 @@
+"""Schedules of a whole deal: terms in force (optionally as known on a date), calendars,
+fixings and currency digits wired into the facility engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..conventions.calendars import make_calendar
+from ..conventions.currency import minor_units
+from ..diagnostics import Diagnostic
+from ..loader import DealRecord, LoadedBook
+from .periods import book_calendars
+from .schedule import FacilitySchedule, ScheduleProblem, build_schedule, lender_view
+from .terms import FacilityTerms, facility_terms
+
+
+@dataclass
+class DealSchedule:
+    deal: str
+    currency: str
+    facilities: list[FacilitySchedule]
+
+
+def deal_terms(record: DealRecord, as_of: date | None = None) -> tuple[dict[str, FacilityTerms], list[Diagnostic]]:
+    """Facility terms with the amendments effective on or before `as_of` (all when None)."""
+    amendments = record.amendments if as_of is None else [
+        a for a in record.amendments if a.amendment.effective_date <= as_of]
+    terms, diags = facility_terms(record, amendments)
+    if as_of is not None:
+        terms = {k: t for k, t in terms.items() if t.first.effective is None or t.first.effective <= as_of}
+    return terms, diags
+
+
+def schedule_deal(loaded: LoadedBook, deal_id: str, *, as_of: date | None = None, facility: str | None = None,
+                  lender: str | None = None, rate_shift: Decimal = Decimal(0)
+                  ) -> tuple[DealSchedule | None, list[Diagnostic]]:
+    record = loaded.deals[deal_id]
+    terms, diags = deal_terms(record, as_of)
+    errors = [d for d in diags if d.is_error]
+    if errors:
+        return None, errors
+    calendars = book_calendars(loaded.book)
+    rounding = loaded.book.rounding if loaded.book else "half_up"
+    digits = minor_units(record.deal.currency)
+    out: list[FacilitySchedule] = []
+    for fid, ft in terms.items():
+        if facility is not None and fid != facility:
+            continue
+        try:
+            sched = build_schedule(ft, loaded.rates, lambda f: make_calendar(f.payments.calendar, calendars),
+                                   record.deal.currency, digits, rounding, rate_shift=rate_shift)
+        except ScheduleProblem as problem:
+            return None, [problem.diagnostic()]
+        out.append(lender_view(sched, lender) if lender is not None else sched)
+    return DealSchedule(deal_id, record.deal.currency, out), []

@@ -1,0 +1,368 @@
+"""The schedule engine (SPEC §3): a facility's terms in force and fixings in, rows out.
+
+Pure: no I/O, no clock. All arithmetic in `Decimal` under a 50-digit context; each money
+figure of a period is summed unrounded over its sub-intervals and rounded once.
+
+Row 0 is the start date (draws on it, upfront fee). Row i ≥ 1 is payment date i: its
+accrual period runs from the previous payment date (start included, end excluded), split at
+every draw and amendment effective date; draws on a payment date belong to the next period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Context, Decimal, localcontext
+from typing import Callable, Mapping
+
+from ..conventions.calendars import Calendar
+from ..conventions.dates import PERIOD_MONTHS
+from ..conventions.daycount import year_fraction
+from ..conventions.rounding import round_money
+from ..conventions.split import split_by_shares
+from ..loader import RateSeries
+from ..model import Facility
+from .periods import payment_dates
+from .terms import FacilityTerms, Version
+
+ZERO = Decimal(0)
+_CTX = Context(prec=50)
+MONEY_FIELDS = ("opening_balance", "draws", "interest", "pik", "commitment_fee", "fees", "principal",
+                "total_due", "closing_balance")
+
+
+class ScheduleProblem(Exception):
+    """Terms that cannot be scheduled (e.g. a missing fixing); carries where and why."""
+
+    def __init__(self, message: str, version: Version | None, path: tuple, hint: str | None = None,
+                 code: str = "E0222") -> None:
+        super().__init__(message)
+        self.message, self.version, self.path, self.hint, self.code = message, version, path, hint, code
+
+    def diagnostic(self):
+        from ..diagnostics import Diagnostic
+        if self.version is None:
+            return Diagnostic(self.code, self.message, hint=self.hint)
+        return self.version.diag(self.code, self.message, self.path, hint=self.hint)
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of a schedule: the start date (row 0) or a payment date."""
+
+    date: date
+    accrual_start: date | None
+    accrual_end: date | None
+    days: int
+    rate: Decimal | None
+    """Cash all-in rate at period start."""
+    opening_balance: Decimal
+    draws: Decimal
+    interest: Decimal
+    pik: Decimal
+    commitment_fee: Decimal
+    fees: Decimal
+    principal: Decimal
+    total_due: Decimal
+    closing_balance: Decimal
+    projected: bool = False
+    spread: Decimal | None = None
+    """Spread at period start (floating only), for reporting."""
+    shares: tuple[tuple[str, Decimal], ...] = ()
+    """Participation shares in force on the row's date."""
+
+
+@dataclass(slots=True)
+class FacilitySchedule:
+    facility_id: str
+    currency: str
+    digits: int
+    rows: list[Row]
+    maturity_date: date
+    day_count: str = "ACT/360"
+    fee_details: list[tuple[date, str, Decimal]] = field(default_factory=list)
+    """(date, kind, amount) of every fee in the `fees` column."""
+
+    def for_lender(self, lender: str) -> "FacilitySchedule":
+        return lender_view(self, lender)
+
+
+@dataclass(slots=True)
+class _Period:
+    index: int
+    pay_date: date
+    accrual_start: date
+    accrual_end: date
+
+
+def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calendar_for: Callable[[Facility], Calendar],
+                   currency: str, digits: int, rounding: str = "half_up",
+                   rate_shift: Decimal = ZERO) -> FacilitySchedule:
+    """The facility's schedule under its terms in force (all versions in `terms`)."""
+    with localcontext(_CTX):
+        return _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift).run()
+
+
+class _Builder:
+    def __init__(self, terms, rates, calendar_for, currency, digits, rounding, rate_shift) -> None:
+        self.terms: FacilityTerms = terms
+        self.rates = rates
+        self.calendar_for = calendar_for
+        self.currency = currency
+        self.digits = digits
+        self.rounding = rounding
+        self.rate_shift = rate_shift
+        self.first = terms.first.facility
+        self.start = self.first.start_date
+
+    def r(self, x: Decimal) -> Decimal:
+        return round_money(x, self.digits, self.rounding)
+
+    # -- dates -----------------------------------------------------------------------------
+    def grid(self) -> list[tuple[date, date]]:
+        """(unadjusted, adjusted) payment dates, regenerated after date-changing amendments."""
+        versions = self.terms.versions
+        grid = payment_dates(versions[0].facility, self.calendar_for(versions[0].facility))
+        for prev, version in zip(versions, versions[1:]):
+            a, b = prev.facility, version.facility
+            if (a.maturity_date, a.payments, a.start_date) == (b.maturity_date, b.payments, b.start_date):
+                continue
+            eff = version.effective or self.start
+            fresh = payment_dates(b, self.calendar_for(b))
+            grid = [g for g in grid if g[1] <= eff] + [g for g in fresh if g[1] > eff]
+        out: list[tuple[date, date]] = []
+        for g in grid:  # adjustment can collapse two dates onto one; keep strictly increasing
+            if g[1] > self.start and (not out or g[1] > out[-1][1]):
+                out.append(g)
+        return out
+
+    def periods(self) -> list[_Period]:
+        grid = self.grid()
+        out = []
+        prev_adj, prev_unadj = self.start, self.start
+        for i, (unadj, adj) in enumerate(grid, start=1):
+            v = self.version_at(prev_adj)
+            if v.facility.payments.accrual == "unadjusted":
+                a, b = prev_unadj, unadj
+            else:
+                a, b = prev_adj, adj
+            out.append(_Period(i, adj, a, b))
+            prev_adj, prev_unadj = adj, unadj
+        return out
+
+    def version_at(self, d: date) -> Version:
+        return self.terms.at(d) or self.terms.first
+
+    # -- rates -----------------------------------------------------------------------------
+    def cash_rate(self, f: Facility, fixing_on: date, version: Version) -> tuple[Decimal, Decimal | None, bool]:
+        """(all-in cash rate, spread, projected) for a period starting on `fixing_on`."""
+        it = f.interest
+        if it.index is None:
+            return it.fixed_rate or ZERO, None, False
+        series = self.rates.get(it.index)
+        fixing_date = fixing_on - timedelta(days=it.fixing_lag_days)
+        found = series.fixing(fixing_date) if series is not None else None
+        if found is None:
+            first = f" (first row: {series.dates[0]})" if series is not None and series.dates else ""
+            raise ScheduleProblem(f"no {it.index} fixing on or before {fixing_date}{first}", version,
+                                  ("interest", "index"), hint=f"add fixings to rates/{it.index}.csv")
+        fixing, projected = found
+        fixing += self.rate_shift
+        if it.floor is not None and fixing < it.floor:
+            fixing = it.floor
+        if it.cap is not None and fixing > it.cap:
+            fixing = it.cap
+        return fixing + it.spread, it.spread, projected
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> FacilitySchedule:
+        versions = self.terms.versions
+        periods = self.periods()
+        n_periods = len(periods)
+        draws = sorted(((d.date, d.amount) for d in self._draws()), key=lambda x: x[0])
+        fixed_fees = self._fixed_fees()
+        fee_details: list[tuple[date, str, Decimal]] = []
+
+        # row 0: draws on the start date and the upfront fee
+        start_draws = sum((a for d, a in draws if d == self.start), ZERO)
+        fees0 = ZERO
+        for fee in self.first.fees:
+            if fee.type == "upfront":
+                amt = self.r(fee.rate * self.first.commitment)
+                fees0 += amt
+                fee_details.append((self.start, "upfront", amt))
+        for fee in fixed_fees:
+            if fee.date == self.start:
+                fees0 += fee.amount
+                fee_details.append((self.start, fee.name or "fixed", fee.amount))
+        rows = [Row(self.start, None, None, 0, None, ZERO, start_draws, ZERO, ZERO, ZERO, fees0, ZERO, fees0,
+                    start_draws, False, None, self._shares(self.start))]
+
+        balance = start_draws
+        cum_draws = start_draws
+        pending = [(d, a) for d, a in draws if d > self.start]
+        amount: Decimal | None = None  # straight / level amount in force
+        prev_open = prev_principal = prev_rate = None
+        prev_maturity: date | None = None
+        custom_done: set[tuple[int, date]] = set()
+
+        for p in periods:
+            v0 = self.version_at(p.accrual_start)
+            rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
+            opening = balance
+            row_draws = [(d, a) for d, a in pending if d < p.pay_date]
+            pending = pending[len(row_draws):]
+            cuts = {p.accrual_start, p.accrual_end}
+            cuts.update(d for d, _ in row_draws if p.accrual_start < d < p.accrual_end)
+            cuts.update(v.effective for v in versions[1:]
+                        if v.effective and p.accrual_start < v.effective < p.accrual_end)
+            cuts = sorted(cuts)
+            interest = pik = cfee = ZERO
+            for a, b in zip(cuts, cuts[1:]):
+                drawn_by_a = sum((amt for d, amt in row_draws if d <= a), ZERO)
+                seg_balance = opening + drawn_by_a
+                v = self.version_at(a)
+                f = v.facility
+                if v is v0:
+                    rate = rate0
+                else:  # amended mid-period: new spread / floor / cap on the period's fixing
+                    rate, _, proj = self.cash_rate(f, p.accrual_start, v)
+                    projected = projected or proj
+                yf = year_fraction(f.interest.day_count, a, b)
+                interest += seg_balance * rate * yf
+                if f.interest.pik_rate:
+                    pik += seg_balance * f.interest.pik_rate * yf
+                cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
+            interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
+            period_draws = sum((a for _, a in row_draws), ZERO)
+            cum_draws += period_draws
+            due_balance = opening + period_draws + pik
+
+            # scheduled principal, by the terms in force at the payment date
+            f_pay = self.version_at(min(p.pay_date, p.accrual_end)).facility
+            am = f_pay.amortization
+            if p.index == n_periods:
+                principal = due_balance  # maturity repays everything left
+            elif p.index <= am.interest_only_periods or am.type == "bullet":
+                principal = ZERO
+            elif am.type == "percent":
+                principal = self.r((am.annual_rate or ZERO) / self._ppy(f_pay) * cum_draws)
+            elif am.type == "custom":
+                principal = ZERO
+                for j, inst in enumerate(am.schedule):
+                    if inst.date == p.pay_date and (j, inst.date) not in custom_done:
+                        principal += inst.amount
+                        custom_done.add((j, inst.date))
+            else:  # straight and level keep their amount until the recompute rule fires
+                n = sum(1 for q in periods[p.index - 1:] if q.index > am.interest_only_periods)
+                if (amount is None or opening != prev_open - prev_principal
+                        or f_pay.maturity_date != prev_maturity
+                        or (am.type == "level" and rate0 != prev_rate)):
+                    r = rate0 / self._ppy(f_pay)
+                    if am.type == "straight" or r == 0:
+                        amount = self.r(opening / n)
+                    else:
+                        amount = self.r(opening * r / (1 - (1 + r) ** -n))
+                principal = amount if am.type == "straight" else max(amount - interest, ZERO)
+            principal = max(min(principal, due_balance), ZERO)
+            prev_open, prev_principal, prev_rate, prev_maturity = opening, principal, rate0, f_pay.maturity_date
+
+            fees = ZERO
+            for fee in fixed_fees:
+                if rows[-1].date < fee.date <= p.pay_date:
+                    fees += fee.amount
+                    fee_details.append((p.pay_date, fee.name or "fixed", fee.amount))
+            if p.index == n_periods:
+                total_drawn = cum_draws
+                for fee in f_pay.fees:
+                    if fee.type == "exit":
+                        amt = self.r(fee.rate * total_drawn)
+                        fees += amt
+                        fee_details.append((p.pay_date, "exit", amt))
+            closing = due_balance - principal
+            rows.append(Row(p.pay_date, p.accrual_start, p.accrual_end, (p.accrual_end - p.accrual_start).days,
+                            rate0, opening, period_draws, interest, pik, cfee, fees, principal,
+                            interest + cfee + fees + principal, closing, projected, spread0,
+                            self._shares(p.pay_date)))
+            balance = closing
+        last = versions[-1].facility
+        return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
+                                last.interest.day_count, fee_details)
+
+    @staticmethod
+    def _ppy(f: Facility) -> Decimal:
+        return Decimal(12 // PERIOD_MONTHS[f.payments.frequency])
+
+    def _fixed_fees(self):
+        seen, out = set(), []
+        for version in self.terms.versions:
+            for fee in version.facility.fees:
+                if fee.type == "fixed" and (fee.date, fee.amount, fee.name) not in seen:
+                    seen.add((fee.date, fee.amount, fee.name))
+                    out.append(fee)
+        return out
+
+    def _draws(self):
+        """Every draw across versions (an amendment may list more draws), once each."""
+        seen: dict[tuple[date, Decimal], int] = {}
+        out = []
+        for version in self.terms.versions:
+            counts: dict[tuple[date, Decimal], int] = {}
+            for d in version.facility.effective_draws:
+                key = (d.date, d.amount)
+                counts[key] = counts.get(key, 0) + 1
+                if counts[key] > seen.get(key, 0):
+                    seen[key] = counts[key]
+                    out.append(d)
+        return out
+
+    def _commitment_fee(self, f: Facility, a: date, b: date, cum_draws: Decimal, balance: Decimal) -> Decimal:
+        rate = next((fee.rate for fee in f.fees if fee.type == "commitment"), None)
+        if rate is None:
+            return ZERO
+        end = f.availability_end or f.maturity_date
+        if a >= end:
+            return ZERO
+        b = min(b, end)
+        used = balance if f.type == "revolver" else cum_draws
+        undrawn = f.commitment - used
+        if undrawn <= 0:
+            return ZERO
+        return rate * undrawn * year_fraction(f.interest.day_count, a, b)
+
+    def _shares(self, on: date) -> tuple[tuple[str, Decimal], ...]:
+        v = self.version_at(on)
+        return tuple((p.lender, p.share) for p in v.facility.participations)
+
+
+def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:
+    """The lender's part of every figure: flows split by largest remainder among the
+    shares in force on each row's date; balances carried so each row's identity holds."""
+    rows: list[Row] = []
+    closing_prev: Decimal | None = None
+    shares_prev: tuple | None = None
+    for row in schedule.rows:
+        names = [n for n, _ in row.shares]
+        if lender not in names:
+            part = {k: ZERO for k in MONEY_FIELDS}
+            rows.append(replace(row, **part))
+            closing_prev, shares_prev = ZERO, row.shares
+            continue
+        i = names.index(lender)
+        shares = [s for _, s in row.shares]
+
+        def cut(x: Decimal) -> Decimal:
+            return split_by_shares(x, shares, schedule.digits)[i]
+
+        if closing_prev is None or row.shares != shares_prev:
+            opening = cut(row.opening_balance)  # a transfer re-splits the balance
+        else:
+            opening = closing_prev
+        draws, interest, pik = cut(row.draws), cut(row.interest), cut(row.pik)
+        cfee, fees, principal = cut(row.commitment_fee), cut(row.fees), cut(row.principal)
+        closing = opening + draws + pik - principal
+        rows.append(replace(row, opening_balance=opening, draws=draws, interest=interest, pik=pik,
+                            commitment_fee=cfee, fees=fees, principal=principal,
+                            total_due=interest + cfee + fees + principal, closing_balance=closing))
+        closing_prev, shares_prev = closing, row.shares
+    return replace(schedule, rows=rows)

@@ -1,0 +1,290 @@
+"""Finding and loading a book: book.yaml, deals, amendments, financials and rate fixings.
+
+`load_book` reads every file through a `Tree` (the work tree, or a git revision — see
+`loanctl.gitrev`), parses it with positions, validates it into the model and returns the
+`LoadedBook` with every diagnostic found on the way. It never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from . import values as v
+from .diagnostics import Diagnostic, display_path
+from .model import Amendment, Book, Deal, Financials
+from .schema_errors import validate
+from .yamlsrc import MAX_BYTES, Doc, decode, parse
+
+NOT_DEALS = {"rates", "payments", "templates"}
+RATES_MAX_BYTES = 50 * 1024 * 1024
+
+
+class Tree(Protocol):
+    """Read access to the book's files, by path relative to the book root."""
+
+    root: Path
+
+    def list_dir(self, rel: str) -> list[tuple[str, bool]]:  # (name, is_dir)
+        ...
+
+    def read(self, rel: str, max_bytes: int) -> bytes | int | None:
+        """The file's bytes; its size (int) when over `max_bytes`; None when it does not exist."""
+        ...
+
+    def display(self, rel: str) -> str:
+        ...
+
+
+class FsTree:
+    """The book as it is on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._prefix = display_path(root)
+
+    def list_dir(self, rel: str) -> list[tuple[str, bool]]:
+        try:
+            with os.scandir(self.root / rel if rel else self.root) as it:
+                return sorted((e.name, e.is_dir()) for e in it)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def read(self, rel: str, max_bytes: int) -> bytes | int | None:
+        path = self.root / rel
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                return size
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def display(self, rel: str) -> str:
+        return rel if self._prefix in ("", ".") else f"{self._prefix}/{rel}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateSeries:
+    """Fixings of one index, dates strictly increasing."""
+
+    index: str
+    file: str
+    dates: tuple[date, ...]
+    rates: tuple[Decimal, ...]
+
+    def fixing(self, on: date) -> tuple[Decimal, bool] | None:
+        """The latest fixing dated on or before `on`, and whether it is projected (after the
+        last row). None when no row is that early."""
+        i = bisect.bisect_right(self.dates, on)
+        if i == 0:
+            return None
+        return self.rates[i - 1], i == len(self.dates) and on > self.dates[-1]
+
+    def shifted(self, shock: Decimal) -> "RateSeries":
+        return RateSeries(self.index, self.file, self.dates, tuple(r + shock for r in self.rates))
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentRecord:
+    amendment: Amendment
+    doc: Doc
+    rel: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinancialsRecord:
+    financials: Financials
+    doc: Doc
+    rel: str
+
+
+@dataclass(slots=True)
+class DealRecord:
+    """A deal with its source and its amendment and financials files."""
+
+    deal: Deal
+    doc: Doc
+    rel: str
+    amendments: list[AmendmentRecord] = field(default_factory=list)
+    financials: list[FinancialsRecord] = field(default_factory=list)
+
+    def sorted_amendments(self) -> list[AmendmentRecord]:
+        return sorted(self.amendments, key=lambda a: (a.amendment.effective_date, a.amendment.id))
+
+
+@dataclass(slots=True)
+class LoadedBook:
+    root: Path
+    tree: Tree
+    book: Book | None
+    doc: Doc | None
+    deals: dict[str, DealRecord] = field(default_factory=dict)
+    rates: dict[str, RateSeries] = field(default_factory=dict)
+    deal_folders: list[str] = field(default_factory=list)
+    """Every deal folder found, valid or not."""
+
+
+def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | None = None) -> Path | None:
+    """SPEC §2: --book PATH, else $LOANCTL_BOOK, else ./deals, else the current folder if it
+    holds a book.yaml."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    if explicit:
+        return Path(explicit)
+    if env.get("LOANCTL_BOOK"):
+        return Path(env["LOANCTL_BOOK"])
+    if (cwd / "deals").is_dir():
+        return cwd / "deals"
+    if (cwd / "book.yaml").is_file():
+        return cwd
+    return None
+
+
+def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
+    file = tree.display(rel)
+    raw = tree.read(rel, MAX_BYTES)
+    if raw is None:
+        return None, [Diagnostic("E0015", "file not found", file, hint="check the path")]
+    if isinstance(raw, int):
+        return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {MAX_BYTES:,}", file,
+                                 hint="split the file, or check that it is the file you meant")]
+    text, diags = decode(raw, file)
+    if text is None:
+        return None, diags
+    return parse(text, file)
+
+
+def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | None = None
+              ) -> tuple[LoadedBook, list[Diagnostic]]:
+    """Load the whole book (or only `deal_ids`); diagnostics are collected, never raised."""
+    tree = tree or FsTree(root)
+    diags: list[Diagnostic] = []
+    book_doc, d = read_yaml(tree, "book.yaml")
+    diags += d
+    book = None
+    if book_doc is not None:
+        book, d = validate(Book, book_doc)
+        diags += d
+    loaded = LoadedBook(root=root, tree=tree, book=book, doc=book_doc)
+
+    for name, is_dir in tree.list_dir("rates"):
+        if not is_dir and name.endswith(".csv"):
+            series, d = load_rates(tree, f"rates/{name}", name[:-4])
+            diags += d
+            if series is not None:
+                loaded.rates[series.index] = series
+
+    wanted = set(deal_ids) if deal_ids is not None else None
+    for name, is_dir in tree.list_dir(""):
+        if not is_dir or name in NOT_DEALS or name.startswith((".", "_")):
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        loaded.deal_folders.append(name)
+        record, d = load_deal(tree, name)
+        diags += d
+        if record is not None:
+            loaded.deals[name] = record
+    return loaded, diags
+
+
+def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    if not v.ID_RE.match(folder) or ".." in folder:
+        return None, [Diagnostic("E0012", f"folder '{folder}' is not a valid deal id", tree.display(folder),
+                                 hint="rename it: lowercase letters, digits, '.', '_' and '-'")]
+    rel = f"{folder}/deal.yaml"
+    if tree.read(rel, MAX_BYTES) is None:
+        return None, [Diagnostic("E0010", f"deal folder '{folder}' has no deal.yaml", tree.display(folder),
+                                 hint="add deal.yaml (loanctl new-deal), or move the folder out of the book")]
+    doc, d = read_yaml(tree, rel)
+    if doc is None:
+        return None, d
+    deal, d = validate(Deal, doc)
+    if deal is None:
+        return None, d
+    record = DealRecord(deal=deal, doc=doc, rel=rel)
+    for name, is_dir in tree.list_dir(f"{folder}/amendments"):
+        if is_dir or not name.endswith((".yaml", ".yml")):
+            continue
+        arel = f"{folder}/amendments/{name}"
+        adoc, d = read_yaml(tree, arel)
+        diags += d
+        if adoc is None:
+            continue
+        amendment, d = validate(Amendment, adoc)
+        diags += d
+        if amendment is not None:
+            record.amendments.append(AmendmentRecord(amendment, adoc, arel))
+    for name, is_dir in tree.list_dir(f"{folder}/financials"):
+        if is_dir or not name.endswith((".yaml", ".yml")):
+            continue
+        frel = f"{folder}/financials/{name}"
+        fdoc, d = read_yaml(tree, frel)
+        diags += d
+        if fdoc is None:
+            continue
+        fin, d = validate(Financials, fdoc)
+        diags += d
+        if fin is not None:
+            record.financials.append(FinancialsRecord(fin, fdoc, frel))
+    record.financials.sort(key=lambda f: f.financials.period_end)
+    return record, diags
+
+
+def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:
+    """rates/<INDEX>.csv: header date,rate; rate as a fraction or with %; dates strictly increasing."""
+    file = tree.display(rel)
+    raw = tree.read(rel, RATES_MAX_BYTES)
+    if raw is None:
+        return None, [Diagnostic("E0015", "file not found", file)]
+    if isinstance(raw, int):
+        return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {RATES_MAX_BYTES:,}", file)]
+    text, diags = decode(raw, file)
+    if text is None:
+        return None, diags
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return None, [Diagnostic("E0305", "the rate file is empty", file, 1, hint="write the header date,rate and one row per fixing")]
+    if [h.strip().lower() for h in header] != ["date", "rate"]:
+        return None, [Diagnostic("E0301", f"header is {','.join(header)!r}; expected 'date,rate'", file, 1,
+                                 hint="the first line must be exactly: date,rate")]
+    dates: list[date] = []
+    rates: list[Decimal] = []
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 2:
+            diags.append(Diagnostic("E0303", f"expected 2 fields, found {len(row)}", file, line, hint="write date,rate"))
+            continue
+        try:
+            d = v.parse_date(row[0].strip())
+        except v.ValueProblem as p:
+            diags.append(Diagnostic("E0302", p.message, file, line, 1, p.hint))
+            continue
+        try:
+            r = v.parse_rate(row[1].strip())
+        except v.ValueProblem as p:
+            diags.append(Diagnostic("E0303", p.message, file, line, len(row[0]) + 2, p.hint))
+            continue
+        if dates and d <= dates[-1]:
+            diags.append(Diagnostic("E0304", f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
+                                    "sort the rows by date and remove duplicates"))
+            continue
+        dates.append(d)
+        rates.append(r)
+    if not dates and not diags:
+        diags.append(Diagnostic("E0305", "the rate file has no rows", file, 1, hint="add date,rate rows"))
+    if any(d.is_error for d in diags):
+        return None, diags
+    return RateSeries(index, file, tuple(dates), tuple(rates)), diags

@@ -1,0 +1,341 @@
+"""The book's data model (SPEC §2.1–2.5, §7): small frozen types, one docstring per field.
+
+Every model forbids unknown keys. Values are parsed by `loanctl.values` from the exact
+source text; where a value came from (file, line, column) lives beside the model in
+`loanctl.yamlsrc.Doc`, never inside business fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from . import values as v
+
+
+def _wrap(parser):
+    def run(value: Any):
+        try:
+            return parser(value)
+        except v.ValueProblem as problem:
+            raise PydanticCustomError(problem.code, problem.message, {"hint": problem.hint or ""}) from None
+    return BeforeValidator(run)
+
+
+Money = Annotated[Decimal, _wrap(v.parse_money), Field(json_schema_extra={"examples": [25000000, "1250.50"]})]
+Number = Annotated[Decimal, _wrap(v.parse_number)]
+Rate = Annotated[Decimal, _wrap(v.parse_rate), Field(json_schema_extra={"examples": ["5.75%", "575bps", 0.0575]})]
+Share = Annotated[Decimal, _wrap(v.parse_share), Field(json_schema_extra={"examples": ["60%", 0.6]})]
+Date = Annotated[date, _wrap(v.parse_date)]
+Id = Annotated[str, _wrap(v.parse_id), Field(pattern=v.ID_RE.pattern)]
+Currency = Annotated[str, _wrap(v.parse_currency), Field(pattern=r"^[A-Z]{3}$")]
+
+DayCount = Literal["ACT/360", "ACT/365F", "30/360", "30E/360", "ACT/ACT"]
+Frequency = Literal["monthly", "quarterly", "semiannual", "annual"]
+BusinessDay = Literal["following", "modified_following", "preceding", "unadjusted"]
+Status = Literal["draft", "submitted", "approved", "funded", "repaid", "written_off", "declined"]
+STATUS_ORDER = ("draft", "submitted", "approved", "funded", "repaid", "written_off", "declined")
+FUNDED_OR_LATER = frozenset({"funded", "repaid", "written_off"})
+APPROVED_OR_LATER = frozenset({"approved", "funded", "repaid", "written_off"})
+WaterfallItem = Literal["fees", "commitment_fee", "interest", "principal"]
+Metric = Literal["total_leverage", "net_leverage", "interest_coverage", "fixed_charge_coverage", "ltv",
+                 "debt_service_coverage"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+# --- book.yaml -----------------------------------------------------------------------------
+class FundCommitment(Strict):
+    fund: Id
+    """The fund the investor committed to."""
+    amount: Money
+    """Committed capital."""
+
+
+class Entity(Strict):
+    id: Id
+    kind: Literal["borrower", "fund", "spv", "investor"]
+    """borrower · fund · spv (rolls up into `parent`) · investor (a fund's LP)."""
+    name: str
+    industry: str | None = None
+    """Borrower industry, for concentration reports."""
+    country: str | None = None
+    parent: Id | None = None
+    """For an spv: the fund it rolls up into."""
+    commitments: tuple[FundCommitment, ...] = ()
+    """For an investor: its commitments to funds."""
+
+
+class CalendarDef(Strict):
+    id: Id
+    base: str = "WEEKENDS"
+    """A calendar spec this one starts from (WEEKENDS, US, GB-ENG, NYSE, US+GB …)."""
+    add: tuple[Date, ...] = ()
+    """Extra holidays."""
+    remove: tuple[Date, ...] = ()
+    """Holidays of the base that are business days here."""
+
+
+class ApprovalRule(Strict):
+    up_to: Money | None = None
+    """Applies when the deal's total commitment is at most this; absent: any size."""
+    require: tuple[str, ...]
+    """Roles that must each have approved."""
+
+
+class Limits(Strict):
+    max_borrower_share_of_fund: Share | None = None
+    max_leverage: Number | None = None
+
+
+class Policy(Strict):
+    approvals: tuple[ApprovalRule, ...] = ()
+    limits: Limits = Limits()
+
+
+class PaymentProfile(Strict):
+    columns: dict[str, str] = {}
+    """loanctl column → the bank file's header."""
+    date_format: str | None = None
+    """strptime format of the date column, e.g. %d/%m/%Y."""
+
+
+class Book(Strict):
+    name: str
+    base_currency: Currency = "USD"
+    rounding: Literal["half_up", "half_even"] = "half_up"
+    entities: tuple[Entity, ...] = ()
+    calendars: tuple[CalendarDef, ...] = ()
+    policy: Policy = Policy()
+    dpd_buckets: tuple[int, ...] = (0, 30, 60, 90, 120)
+    waterfall: tuple[WaterfallItem, ...] = ("fees", "commitment_fee", "interest", "principal")
+    payment_profiles: dict[str, PaymentProfile] = {}
+
+    def entity(self, entity_id: str) -> Entity | None:
+        for e in self.entities:
+            if e.id == entity_id:
+                return e
+        return None
+
+
+# --- deal.yaml -----------------------------------------------------------------------------
+class Underwriting(Strict):
+    ebitda: Number | None = None
+    total_debt: Number | None = None
+    cash: Number | None = None
+    collateral_value: Number | None = None
+    interest_expense: Number | None = None
+    fixed_charges: Number | None = None
+
+
+class Approval(Strict):
+    by: str
+    role: str
+    date: Date
+    decision: Literal["approved", "declined"] = "approved"
+    conditions: str | None = None
+
+
+class Origination(Strict):
+    sourced_by: str | None = None
+    purpose: str | None = None
+    underwriting: Underwriting | None = None
+    approvals: tuple[Approval, ...] = ()
+
+
+class Draw(Strict):
+    date: Date
+    amount: Money
+
+
+class Interest(Strict):
+    index: str | None = None
+    """Floating: the index name; fixings come from rates/<index>.csv."""
+    fixed_rate: Rate | None = None
+    spread: Rate = Decimal(0)
+    floor: Rate | None = None
+    """Applies to the index fixing."""
+    cap: Rate | None = None
+    fixing_lag_days: int = Field(default=0, ge=0, le=31)
+    pik_rate: Rate = Decimal(0)
+    day_count: DayCount = "ACT/360"
+
+
+class PaymentTerms(Strict):
+    frequency: Frequency = "quarterly"
+    first_payment_date: Date | None = None
+    business_day: BusinessDay = "modified_following"
+    calendar: str = "WEEKENDS"
+    accrual: Literal["adjusted", "unadjusted"] = "adjusted"
+
+
+class CustomInstallment(Strict):
+    date: Date
+    amount: Money
+
+
+class Amortization(Strict):
+    type: Literal["bullet", "percent", "straight", "level", "custom"] = "bullet"
+    annual_rate: Rate | None = None
+    interest_only_periods: int = Field(default=0, ge=0)
+    schedule: tuple[CustomInstallment, ...] = ()
+
+
+class PrepaymentStep(Strict):
+    until: Date
+    rate: Rate
+
+
+class UpfrontFee(Strict):
+    type: Literal["upfront"]
+    rate: Rate
+
+
+class CommitmentFee(Strict):
+    type: Literal["commitment"]
+    rate: Rate
+
+
+class ExitFee(Strict):
+    type: Literal["exit"]
+    rate: Rate
+
+
+class PrepaymentFee(Strict):
+    type: Literal["prepayment"]
+    schedule: tuple[PrepaymentStep, ...]
+
+
+class FixedFee(Strict):
+    type: Literal["fixed"]
+    amount: Money
+    date: Date
+    name: str | None = None
+
+
+Fee = Annotated[Union[UpfrontFee, CommitmentFee, ExitFee, PrepaymentFee, FixedFee], Field(discriminator="type")]
+
+
+class Participation(Strict):
+    lender: Id
+    share: Share
+
+
+class Facility(Strict):
+    id: Id
+    type: Literal["term", "delayed_draw", "revolver"] = "term"
+    commitment: Money
+    start_date: Date
+    maturity_date: Date
+    availability_end: Date | None = None
+    """Delayed draw and revolver: draws are dated before it; commitment fees accrue up to it."""
+    draws: tuple[Draw, ...] | None = None
+    """Term: defaults to the full commitment on start_date."""
+    interest: Interest
+    payments: PaymentTerms = PaymentTerms()
+    amortization: Amortization = Amortization()
+    fees: tuple[Fee, ...] = ()
+    participations: tuple[Participation, ...] = ()
+
+    @property
+    def effective_draws(self) -> tuple[Draw, ...]:
+        if self.draws is not None:
+            return self.draws
+        if self.type == "term":
+            return (Draw(date=self.start_date, amount=self.commitment),)
+        return ()
+
+
+def _bound_steps(value: Any) -> Any:
+    if isinstance(value, list):
+        return value
+    if value is None:
+        return None
+    return [{"value": value}]
+
+
+class BoundStep(Strict):
+    until: Date | None = None
+    value: Number
+
+
+Bound = Annotated[tuple[BoundStep, ...], BeforeValidator(_bound_steps)]
+
+
+class Covenant(Strict):
+    id: Id
+    metric: Metric
+    max: Bound | None = None
+    min: Bound | None = None
+    frequency: Frequency = "quarterly"
+    at_risk_margin: Share | None = None
+    """Headroom below this share of the bound is 'at risk' (default 10%)."""
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if (self.max is None) == (self.min is None):
+            raise PydanticCustomError("E0102", "a covenant needs exactly one of max or min",
+                                      {"hint": "write max: 4.5 or min: 2.0"})
+        return self
+
+
+class Deal(Strict):
+    id: Id
+    name: str
+    borrower: Id
+    status: Status = "draft"
+    currency: Currency = "USD"
+    origination: Origination = Origination()
+    facilities: tuple[Facility, ...]
+    covenants: tuple[Covenant, ...] = ()
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def facility(self, facility_id: str) -> Facility | None:
+        for f in self.facilities:
+            if f.id == facility_id:
+                return f
+        return None
+
+    @property
+    def total_commitment(self) -> Decimal:
+        return sum((f.commitment for f in self.facilities), Decimal(0))
+
+
+# --- amendments, financials ----------------------------------------------------------------
+class Change(Strict):
+    facility: Id | None = None
+    set: dict[str, Any] | None = None
+    """Dotted paths into the facility → new values."""
+    add_facility: dict[str, Any] | None = None
+    """A whole new facility."""
+
+
+class Amendment(Strict):
+    id: Id
+    effective_date: Date
+    description: str | None = None
+    approvals: tuple[Approval, ...] = ()
+    changes: tuple[Change, ...]
+
+
+class Financials(Strict):
+    period_end: Date
+    basis: Literal["ltm", "quarter", "annual"] = "ltm"
+    ebitda: Number
+    total_debt: Number
+    cash: Number | None = None
+    interest_expense: Number | None = None
+    fixed_charges: Number | None = None
+    collateral_value: Number | None = None
+    notes: str | None = None
+
+
+SETTABLE_BLOCKED = {"id": "a facility's id", "type": "a facility's type", "payments.frequency": "the payment frequency",
+                    "currency": "the currency"}

@@ -1,0 +1,94 @@
+"""Renderers of a deal schedule: JSON (SPEC §3.1), CSV and a rich table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+from ..engine.deal import DealSchedule
+from ..engine.schedule import MONEY_FIELDS, FacilitySchedule, Row
+
+COLUMNS = ("date", "accrual_start", "accrual_end", "days", "rate", "opening_balance", "draws", "interest", "pik",
+           "commitment_fee", "fees", "principal", "total_due", "closing_balance", "projected")
+
+
+def money(x: Decimal, digits: int) -> str:
+    return f"{x:.{digits}f}"
+
+
+def rate_text(rate: Decimal | None) -> str | None:
+    if rate is None:
+        return None
+    return format(rate.normalize(), "f")
+
+
+def row_dict(row: Row, digits: int) -> dict:
+    return {
+        "date": row.date.isoformat(),
+        "accrual_start": row.accrual_start.isoformat() if row.accrual_start else None,
+        "accrual_end": row.accrual_end.isoformat() if row.accrual_end else None,
+        "days": row.days,
+        "rate": rate_text(row.rate),
+        **{k: money(getattr(row, k), digits) for k in MONEY_FIELDS},
+        "projected": row.projected,
+    }
+
+
+def schedule_dict(ds: DealSchedule) -> dict:
+    return {"deal": ds.deal, "currency": ds.currency, "facilities": [
+        {"facility": fs.facility_id, "rows": [row_dict(r, fs.digits) for r in fs.rows]} for fs in ds.facilities]}
+
+
+def to_json(ds: DealSchedule) -> str:
+    return json.dumps(schedule_dict(ds), indent=2) + "\n"
+
+
+def to_csv(ds: DealSchedule) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("deal", "facility", *COLUMNS))
+    for fs in ds.facilities:
+        for r in fs.rows:
+            d = row_dict(r, fs.digits)
+            w.writerow((ds.deal, fs.facility_id, *("" if d[c] is None else str(d[c]).lower()
+                                                   if isinstance(d[c], bool) else d[c] for c in COLUMNS)))
+    return buf.getvalue()
+
+
+def totals(fs: FacilitySchedule) -> dict[str, Decimal]:
+    return {k: sum((getattr(r, k) for r in fs.rows), Decimal(0))
+            for k in ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "total_due")}
+
+
+def to_table(ds: DealSchedule, console) -> None:
+    from rich.table import Table
+
+    for fs in ds.facilities:
+        t = Table(title=f"{ds.deal} · {fs.facility_id} · {ds.currency}", title_justify="left", show_lines=False,
+                  header_style="bold", pad_edge=False)
+        for name, justify in (("Date", "left"), ("Days", "right"), ("Rate", "right"), ("Opening", "right"),
+                              ("Draws", "right"), ("Interest", "right"), ("PIK", "right"), ("Commit fee", "right"),
+                              ("Fees", "right"), ("Principal", "right"), ("Total due", "right"),
+                              ("Closing", "right")):
+            t.add_column(name, justify=justify, no_wrap=True)
+        n = fs.digits
+        for r in fs.rows:
+            rate = f"{(r.rate * 100):.4f}%" if r.rate is not None else ""
+            t.add_row(r.date.isoformat() + (" *" if r.projected else ""), str(r.days) if r.days else "", rate,
+                      f"{r.opening_balance:,.{n}f}", _blank(r.draws, n), _blank(r.interest, n), _blank(r.pik, n),
+                      _blank(r.commitment_fee, n), _blank(r.fees, n), _blank(r.principal, n),
+                      f"{r.total_due:,.{n}f}", f"{r.closing_balance:,.{n}f}")
+        tot = totals(fs)
+        t.add_section()
+        t.add_row("Total", "", "", "", f"{tot['draws']:,.{n}f}", f"{tot['interest']:,.{n}f}",
+                  f"{tot['pik']:,.{n}f}", f"{tot['commitment_fee']:,.{n}f}", f"{tot['fees']:,.{n}f}",
+                  f"{tot['principal']:,.{n}f}", f"{tot['total_due']:,.{n}f}", "", style="bold")
+        console.print(t)
+        if any(r.projected for r in fs.rows):
+            console.print("  * projected: the fixing date is after the last published fixing", style="dim")
+
+
+def _blank(x: Decimal, n: int) -> str:
+    return "" if not x else f"{x:,.{n}f}"

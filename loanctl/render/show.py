@@ -1,0 +1,97 @@
+"""`loanctl show`: the terms in force on a date and where each one came from."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..engine.deal import deal_terms
+from ..loader import LoadedBook
+from ..values import fmt_rate
+
+_RATE_KEYS = {"spread", "floor", "cap", "fixed_rate", "pik_rate", "rate", "annual_rate", "share"}
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, Decimal):
+        return fmt_rate(value) if key in _RATE_KEYS else f"{value:,}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        return "; ".join(_fmt_item(v) for v in value)
+    return str(value)
+
+
+def _fmt_item(item: Any) -> str:
+    if isinstance(item, dict):
+        return ", ".join(f"{k} {_fmt(k, v)}" for k, v in item.items() if v is not None)
+    return _fmt("", item)
+
+
+def _flatten(data: dict, prefix: tuple = ()) -> list[tuple[tuple, Any]]:
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out += _flatten(value, prefix + (key,))
+        else:
+            out.append((prefix + (key,), value))
+    return out
+
+
+def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
+    record = loaded.deals[deal_id]
+    deal = record.deal
+    terms, _ = deal_terms(record, on)
+    applied = [a for a in record.sorted_amendments() if a.amendment.effective_date <= on]
+    pending = [a for a in record.sorted_amendments() if a.amendment.effective_date > on]
+    facilities = []
+    for fid, ft in terms.items():
+        version = ft.at(on) or ft.first
+        dumped = version.facility.model_dump()
+        dumped["draws"] = [d.model_dump() for d in version.facility.effective_draws]
+        rows = []
+        for path, value in _flatten(dumped):
+            rows.append({"term": ".".join(path), "value": _fmt(path[-1], value),
+                         "source": version.source_label(path)})
+        facilities.append({"facility": fid, "terms": rows})
+    return {
+        "deal": deal.id, "name": deal.name, "borrower": deal.borrower, "status": deal.status,
+        "currency": deal.currency, "as_of": on.isoformat(),
+        "amendments_applied": [{"id": a.amendment.id, "effective_date": a.amendment.effective_date.isoformat(),
+                                "description": a.amendment.description} for a in applied],
+        "amendments_pending": [{"id": a.amendment.id, "effective_date": a.amendment.effective_date.isoformat(),
+                                "description": a.amendment.description} for a in pending],
+        "facilities": facilities,
+    }
+
+
+def to_json(view: dict) -> str:
+    return json.dumps(view, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_text(view: dict, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"{view['name']} ({view['deal']})", style="bold"))
+    console.print(f"borrower {view['borrower']} · status {view['status']} · {view['currency']} · "
+                  f"terms in force on {view['as_of']}")
+    for a in view["amendments_applied"]:
+        console.print(f"  applied: amendment {a['id']} effective {a['effective_date']} — {a['description'] or ''}")
+    for a in view["amendments_pending"]:
+        console.print(f"  not yet effective: amendment {a['id']} effective {a['effective_date']}", style="dim")
+    for fac in view["facilities"]:
+        t = Table(title=f"facility {fac['facility']}", title_justify="left", header_style="bold")
+        t.add_column("Term")
+        t.add_column("Value", overflow="fold")
+        t.add_column("Source")
+        for row in fac["terms"]:
+            style = "yellow" if row["source"] != "deal.yaml" else None
+            t.add_row(row["term"], Text(row["value"]), row["source"], style=style)
+        console.print(t)
