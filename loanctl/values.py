@@ -134,6 +134,8 @@ def parse_date(value: Any) -> date:
 
 
 def parse_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and hasattr(value, "source"):
+        value = value.source  # `id: 001` is the id "001", as written
     if not isinstance(value, str) or not ID_RE.match(value):
         raise ValueProblem("E0109", f"{_show(value)} is not a valid id",
                            "ids are lowercase letters, digits, '.', '_' and '-', starting with a letter or digit "

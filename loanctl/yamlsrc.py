@@ -79,6 +79,23 @@ class Doc:
         return Diagnostic(code, message, self.file, line, col, hint, severity)  # type: ignore[arg-type]
 
 
+class YamlInt(int):
+    """An integer that remembers how it was written (`001` stays "001" where an id is meant)."""
+
+    source: str
+
+    def __new__(cls, value: int, source: str) -> "YamlInt":
+        obj = super().__new__(cls, value)
+        obj.source = source
+        return obj
+
+    def __reduce__(self):
+        return (YamlInt, (int(self), self.source))
+
+    def __deepcopy__(self, memo) -> "YamlInt":
+        return self
+
+
 class _Stop(Exception):
     def __init__(self, diag: Diagnostic) -> None:
         self.diag = diag
@@ -264,7 +281,7 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return _BOOL.get(text.lower(), text)
     if tag == f"{_STD}int":
         if _PLAIN_INT.match(text):
-            return int(text.replace("_", ""))
+            return YamlInt(int(text.replace("_", "")), text)
         return yaml.SafeLoader.construct_yaml_int(yaml.SafeLoader(""), node)  # 0x.., 0o.., 1:30
     if tag == f"{_STD}float":
         try:

@@ -123,11 +123,8 @@ def _package_year(kind: str, code: str, subdiv: str | None, year: int) -> frozen
     An observed day can be listed under a neighbouring year (New Year's Day on a Saturday
     observed on 31 December), so the neighbours are asked too.
     """
-    spill = (
-        _generated(kind, code, subdiv, year - 1)
-        | _generated(kind, code, subdiv, year)
-        | _generated(kind, code, subdiv, year + 1)
-    )
+    years = range(max(year - 1, date.min.year), min(year + 1, date.max.year) + 1)
+    spill = frozenset().union(*(_generated(kind, code, subdiv, y) for y in years))
     return frozenset(d for d in spill if d.year == year)
 
 

@@ -114,6 +114,7 @@ class _Builder:
         self.rate_shift = rate_shift
         self.first = terms.first.facility
         self.start = self.first.start_date
+        self._grid_cache: dict[int, list[date]] = {}
 
     def r(self, x: Decimal) -> Decimal:
         return round_money(x, self.digits, self.rounding)
@@ -179,13 +180,14 @@ class _Builder:
         versions = self.terms.versions
         periods = self.periods()
         n_periods = len(periods)
-        draws = sorted(((d.date, d.amount) for d in self._draws()), key=lambda x: x[0])
+        zero = self.r(ZERO)
+        draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()), key=lambda x: x[0])
         fixed_fees = self._fixed_fees()
         fee_details: list[tuple[date, str, Decimal]] = []
 
         # row 0: draws on the start date and the upfront fee
-        start_draws = sum((a for d, a in draws if d == self.start), ZERO)
-        fees0 = ZERO
+        start_draws = sum((a for d, a in draws if d == self.start), zero)
+        fees0 = zero
         for fee in self.first.fees:
             if fee.type == "upfront":
                 amt = self.r(fee.rate * self.first.commitment)
@@ -193,9 +195,9 @@ class _Builder:
                 fee_details.append((self.start, "upfront", amt))
         for fee in fixed_fees:
             if fee.date == self.start:
-                fees0 += fee.amount
-                fee_details.append((self.start, fee.name or "fixed", fee.amount))
-        rows = [Row(self.start, None, None, 0, None, ZERO, start_draws, ZERO, ZERO, ZERO, fees0, ZERO, fees0,
+                fees0 += self.r(fee.amount)
+                fee_details.append((self.start, fee.name or "fixed", self.r(fee.amount)))
+        rows = [Row(self.start, None, None, 0, None, zero, start_draws, zero, zero, zero, fees0, zero, fees0,
                     start_draws, False, None, self._shares(self.start))]
 
         balance = start_draws
@@ -234,7 +236,7 @@ class _Builder:
                     pik += seg_balance * f.interest.pik_rate * yf
                 cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
-            period_draws = sum((a for _, a in row_draws), ZERO)
+            period_draws = sum((a for _, a in row_draws), zero)
             cum_draws += period_draws
             due_balance = opening + period_draws + pik
 
@@ -244,17 +246,17 @@ class _Builder:
             if p.index == n_periods:
                 principal = due_balance  # maturity repays everything left
             elif p.index <= am.interest_only_periods or am.type == "bullet":
-                principal = ZERO
+                principal = zero
             elif am.type == "percent":
                 principal = self.r((am.annual_rate or ZERO) / self._ppy(f_pay) * cum_draws)
             elif am.type == "custom":
-                principal = ZERO
+                principal = zero
                 for j, inst in enumerate(am.schedule):
                     if inst.date == p.pay_date and (j, inst.date) not in custom_done:
-                        principal += inst.amount
+                        principal += self.r(inst.amount)
                         custom_done.add((j, inst.date))
             else:  # straight and level keep their amount until the recompute rule fires
-                n = sum(1 for q in periods[p.index - 1:] if q.index > am.interest_only_periods)
+                n = self._dates_left(f_pay, p)
                 if (amount is None or opening != prev_open - prev_principal
                         or f_pay.maturity_date != prev_maturity
                         or (am.type == "level" and rate0 != prev_rate)):
@@ -264,14 +266,14 @@ class _Builder:
                     else:
                         amount = self.r(opening * r / (1 - (1 + r) ** -n))
                 principal = amount if am.type == "straight" else max(amount - interest, ZERO)
-            principal = max(min(principal, due_balance), ZERO)
+            principal = max(min(principal, due_balance), zero)
             prev_open, prev_principal, prev_rate, prev_maturity = opening, principal, rate0, f_pay.maturity_date
 
-            fees = ZERO
+            fees = zero
             for fee in fixed_fees:
                 if rows[-1].date < fee.date <= p.pay_date:
-                    fees += fee.amount
-                    fee_details.append((p.pay_date, fee.name or "fixed", fee.amount))
+                    fees += self.r(fee.amount)
+                    fee_details.append((p.pay_date, fee.name or "fixed", self.r(fee.amount)))
             if p.index == n_periods:
                 total_drawn = cum_draws
                 for fee in f_pay.fees:
@@ -288,6 +290,15 @@ class _Builder:
         last = versions[-1].facility
         return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
                                 last.interest.day_count, fee_details)
+
+    def _dates_left(self, f: Facility, p: _Period) -> int:
+        """Amortizing payment dates from this period to maturity, under the terms `f`."""
+        key = id(f)
+        grid = self._grid_cache.get(key)
+        if grid is None:
+            grid = self._grid_cache[key] = [adj for _, adj in payment_dates(f, self.calendar_for(f))]
+        io_end = f.amortization.interest_only_periods
+        return max(1, sum(1 for i, d in enumerate(grid, start=1) if d >= p.pay_date and i > io_end))
 
     @staticmethod
     def _ppy(f: Facility) -> Decimal:

@@ -303,7 +303,7 @@ SPECS = ["WEEKENDS", "US", "GB-ENG", "NYSE", "TARGET", "US+GB-ENG", "nyc-bank"]
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2060, 12, 31))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(days, st.sampled_from(SPECS), st.sampled_from(BUSINESS_DAY_CONVENTIONS[:3]))
 def test_adjusted_dates_are_business_days(d, spec, convention):
     cal = make_calendar(spec, BOOK)
@@ -317,7 +317,7 @@ def test_adjusted_dates_are_business_days(d, spec, convention):
         assert adjusted <= d
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(days, st.sampled_from(SPECS))
 def test_modified_following_never_leaves_the_month(d, spec):
     cal = make_calendar(spec, BOOK)

@@ -132,7 +132,7 @@ def schedules(draw):
     return first, maturity, draw(months)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(schedules())
 def test_payment_dates_strictly_increase_and_end_on_maturity(schedule):
     first, maturity, period = schedule

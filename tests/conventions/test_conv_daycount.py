@@ -130,7 +130,10 @@ def _date_pairs(n: int, seed: int):
     rng = random.Random(seed)
     for _ in range(n):
         start = _random_date(rng)
-        end = start + timedelta(days=rng.randrange(0, 12 * 366)) if rng.random() < 0.9 else _random_date(rng)
+        if rng.random() < 0.9:
+            end = start + timedelta(days=rng.randrange(0, 12 * 366))
+        else:  # any order, so some periods run backwards
+            end = _random_date(rng)
         if rng.random() < 0.3:  # end on a month end too
             end = date(end.year, end.month, 1) + timedelta(days=31)
             end = date(end.year, end.month, 1) - timedelta(days=1)
@@ -141,7 +144,7 @@ def _date_pairs(n: int, seed: int):
 def test_year_fraction_matches_quantlib_on_thousands_of_dates(day_count, seed):
     counter = QL_DAY_COUNTERS[day_count]
     tolerance = Decimal("1e-13")  # QuantLib works in doubles
-    for start, end in _date_pairs(3000, seed=seed):
+    for start, end in _date_pairs(2000, seed=seed):
         ours = year_fraction(day_count, start, end)
         ref = Decimal(counter.yearFraction(_ql_date(start), _ql_date(end)))
         assert abs(ours - ref) < tolerance, (day_count, start, end, ours, ref)

@@ -77,7 +77,7 @@ def _reference(x: Decimal, digits: int, mode: str) -> Fraction:
     return (low if x >= 0 else -low) / Fraction(10**digits)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.decimals(min_value=-10**12, max_value=10**12, places=6, allow_nan=False, allow_infinity=False),
     st.integers(min_value=0, max_value=4),

@@ -110,7 +110,7 @@ def share_lists(draw):
     return [Fraction(w, sum(weights)) for w in weights]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.integers(min_value=-10**15, max_value=10**15),
     share_lists(),

@@ -1,0 +1,4 @@
+"""`python -m loanctl`."""
+from .cli import main
+
+main()
