@@ -139,6 +139,28 @@ CODES: dict[str, str] = {
     "E0303": "invalid rate in a rate file",
     "E0304": "rate file dates are not strictly increasing",
     "E0305": "rate file has no rows",
+    # E04xx — payment files and the ledger
+    "E0401": "payment file is empty",
+    "E0402": "payment file misses a required column",
+    "E0403": "unknown or repeated column in a payment file",
+    "E0404": "payment for an unknown deal",
+    "E0405": "payment facility unknown or missing",
+    "E0406": "payment currency differs from the deal's",
+    "E0407": "payment amount is not a positive number",
+    "E0408": "payment amount has more decimals than the currency allows",
+    "E0409": "invalid payment date",
+    "E0410": "payment dated before the facility's start",
+    "E0411": "payment_id repeated in the files being posted",
+    "E0412": "payment_id already posted with different content",
+    "E0413": "unknown payment type",
+    "E0414": "malformed CSV row",
+    "E0416": "required payment field is empty",
+    "E0417": "unusable payment_id",
+    "E0420": "the ledger is missing, corrupt or from a newer loanctl",
+    "E0421": "the ledger is busy (another post is running)",
+    "E0422": "cannot write the archive or the ledger",
+    "E0423": "ledger check found an inconsistency",
+    "E0424": "query rejected or failed",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

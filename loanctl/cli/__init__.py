@@ -18,6 +18,7 @@ from .common import app
 from . import validate as _validate  # noqa: E402,F401
 from . import book as _book  # noqa: E402,F401
 from . import schedule as _schedule  # noqa: E402,F401
+from . import servicing as _servicing  # noqa: E402,F401
 
 
 @app.callback()

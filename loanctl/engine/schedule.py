@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from ..conventions.calendars import Calendar
 from ..conventions.dates import PERIOD_MONTHS
@@ -70,6 +70,10 @@ class Row:
     """Spread at period start (floating only), for reporting."""
     shares: tuple[tuple[str, Decimal], ...] = ()
     """Participation shares in force on the row's date."""
+    prepayment: Decimal = ZERO
+    """Principal prepaid within the period (closing = opening + draws + pik − principal − prepayment)."""
+    segments: tuple = ()
+    """(from, to, balance, cash rate, day count) sub-intervals of the accrual period."""
 
 
 @dataclass(slots=True)
@@ -82,6 +86,14 @@ class FacilitySchedule:
     day_count: str = "ACT/360"
     fee_details: list[tuple[date, str, Decimal]] = field(default_factory=list)
     """(date, kind, amount) of every fee in the `fees` column."""
+    prepaid: list[tuple[date, Decimal]] = field(default_factory=list)
+    """(date, amount applied) of each prepayment, in date order."""
+    draws: list[tuple[date, Decimal]] = field(default_factory=list)
+    """(date, amount) of every draw."""
+    commitments: list[tuple[date, Decimal, date]] = field(default_factory=list)
+    """(from date, commitment, availability end) for each version of the terms."""
+    facility_type: str = "term"
+    pik_rate: Decimal = ZERO
 
     def for_lender(self, lender: str) -> "FacilitySchedule":
         return lender_view(self, lender)
@@ -96,11 +108,44 @@ class _Period:
 
 
 def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calendar_for: Callable[[Facility], Calendar],
-                   currency: str, digits: int, rounding: str = "half_up",
-                   rate_shift: Decimal = ZERO) -> FacilitySchedule:
-    """The facility's schedule under its terms in force (all versions in `terms`)."""
+                   currency: str, digits: int, rounding: str = "half_up", rate_shift: Decimal = ZERO,
+                   prepayments: Sequence[tuple[date, Decimal]] = ()) -> FacilitySchedule:
+    """The facility's schedule under its terms in force (all versions in `terms`).
+
+    `prepayments` (date, amount) reduce the balance on their dates (interest after accrues
+    on the lower balance) and reduce future scheduled principal in inverse order of
+    maturity, from the last date backwards (SPEC §4.3). A prepayment larger than the
+    balance is capped; `FacilitySchedule.prepaid` says what each one applied.
+    """
     with localcontext(_CTX):
-        return _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift).run()
+        builder = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
+        base = builder.run()
+        if not prepayments:
+            return base
+        wanted = sorted((d, builder.r(a)) for d, a in prepayments)
+        applied = wanted
+        for _ in range(3):  # a capped prepayment changes the reductions; converges at once
+            overrides = _reduced_principal(base, applied)
+            sched = builder.run(applied, overrides)
+            if sched.prepaid == applied:
+                break
+            applied = sched.prepaid
+        return sched
+
+
+def _reduced_principal(base: FacilitySchedule, prepayments: list[tuple[date, Decimal]]) -> dict[date, Decimal]:
+    """Scheduled principal by payment date after prepayments, reduced from the last date back."""
+    amounts = {r.date: r.principal for r in base.rows[1:]}
+    dates = sorted(amounts)
+    for when, amount in prepayments:
+        left = amount
+        for d in reversed(dates):
+            if d <= when or left <= 0:
+                break
+            cut = min(left, amounts[d])
+            amounts[d] -= cut
+            left -= cut
+    return amounts
 
 
 class _Builder:
@@ -176,7 +221,8 @@ class _Builder:
         return fixing + it.spread, it.spread, projected
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self) -> FacilitySchedule:
+    def run(self, prepayments: Sequence[tuple[date, Decimal]] = (),
+            overrides: Mapping[date, Decimal] | None = None) -> FacilitySchedule:
         versions = self.terms.versions
         periods = self.periods()
         n_periods = len(periods)
@@ -203,6 +249,8 @@ class _Builder:
         balance = start_draws
         cum_draws = start_draws
         pending = [(d, a) for d, a in draws if d > self.start]
+        pending_prepay = sorted(prepayments)
+        prepaid: list[tuple[date, Decimal]] = []
         amount: Decimal | None = None  # straight / level amount in force
         prev_open = prev_principal = prev_rate = None
         prev_maturity: date | None = None
@@ -214,15 +262,25 @@ class _Builder:
             opening = balance
             row_draws = [(d, a) for d, a in pending if d < p.pay_date]
             pending = pending[len(row_draws):]
+            row_prepay = [(d, a) for d, a in pending_prepay if d < p.pay_date]
+            pending_prepay = pending_prepay[len(row_prepay):]
+            applied_prepay: list[tuple[date, Decimal]] = []
+            applied_idx: set[int] = set()
+            segments = []
             cuts = {p.accrual_start, p.accrual_end}
             cuts.update(d for d, _ in row_draws if p.accrual_start < d < p.accrual_end)
+            cuts.update(d for d, _ in row_prepay if p.accrual_start < d < p.accrual_end)
             cuts.update(v.effective for v in versions[1:]
                         if v.effective and p.accrual_start < v.effective < p.accrual_end)
             cuts = sorted(cuts)
             interest = pik = cfee = ZERO
             for a, b in zip(cuts, cuts[1:]):
                 drawn_by_a = sum((amt for d, amt in row_draws if d <= a), ZERO)
-                seg_balance = opening + drawn_by_a
+                for j, (d, amt) in enumerate(row_prepay):  # prepayments dated by `a` act from `a`
+                    if d <= a and j not in applied_idx:
+                        self._apply_prepay(opening + drawn_by_a, amt, d, applied_prepay)
+                        applied_idx.add(j)
+                seg_balance = opening + drawn_by_a - sum((x for _, x in applied_prepay), ZERO)
                 v = self.version_at(a)
                 f = v.facility
                 if v is v0:
@@ -235,16 +293,24 @@ class _Builder:
                 if f.interest.pik_rate:
                     pik += seg_balance * f.interest.pik_rate * yf
                 cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
+                segments.append((a, b, seg_balance, rate, f.interest.day_count))
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
             period_draws = sum((a for _, a in row_draws), zero)
             cum_draws += period_draws
-            due_balance = opening + period_draws + pik
+            for j, (d, amt) in enumerate(row_prepay):  # dated after the accrual end (unadjusted accrual)
+                if j not in applied_idx:
+                    self._apply_prepay(opening + period_draws, amt, d, applied_prepay)
+            prepaid_now = sum((a for _, a in applied_prepay), zero)
+            prepaid += applied_prepay
+            due_balance = opening + period_draws + pik - prepaid_now
 
             # scheduled principal, by the terms in force at the payment date
             f_pay = self.version_at(min(p.pay_date, p.accrual_end)).facility
             am = f_pay.amortization
             if p.index == n_periods:
                 principal = due_balance  # maturity repays everything left
+            elif overrides is not None:
+                principal = overrides.get(p.pay_date, zero)
             elif p.index <= am.interest_only_periods or am.type == "bullet":
                 principal = zero
             elif am.type == "percent":
@@ -285,11 +351,20 @@ class _Builder:
             rows.append(Row(p.pay_date, p.accrual_start, p.accrual_end, (p.accrual_end - p.accrual_start).days,
                             rate0, opening, period_draws, interest, pik, cfee, fees, principal,
                             interest + cfee + fees + principal, closing, projected, spread0,
-                            self._shares(p.pay_date)))
+                            self._shares(p.pay_date), prepaid_now, tuple(segments)))
             balance = closing
         last = versions[-1].facility
+        commitments = [(v.effective or self.start, v.facility.commitment,
+                        v.facility.availability_end or v.facility.maturity_date) for v in versions]
         return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
-                                last.interest.day_count, fee_details)
+                                last.interest.day_count, fee_details, prepaid, draws, commitments, last.type,
+                                last.interest.pik_rate)
+
+    @staticmethod
+    def _apply_prepay(balance_before: Decimal, amount: Decimal, when: date, applied: list) -> None:
+        """Cap a prepayment at the balance left after earlier prepayments of the period."""
+        left = balance_before - sum((x for _, x in applied), ZERO)
+        applied.append((when, min(amount, max(left, ZERO))))
 
     def _dates_left(self, f: Facility, p: _Period) -> int:
         """Amortizing payment dates from this period to maturity, under the terms `f`."""

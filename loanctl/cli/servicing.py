@@ -1,0 +1,115 @@
+"""Servicing commands: post-payments, ledger rebuild|check, query."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .common import EXIT_INVALID, OutFormat, app, book_root, fail_usage, guarded, print_diagnostics
+
+ledger_app = typer.Typer(help="Rebuild or check the payments ledger.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(ledger_app, name="ledger")
+
+
+def _load(ctx: typer.Context):
+    from ..api import load_valid_book
+    loaded, errors = load_valid_book(book_root(ctx))
+    if errors:
+        print_diagnostics(errors, stream=sys.stderr)
+        sys.stderr.write("the book is invalid: fix it first (loanctl validate)\n")
+        raise typer.Exit(EXIT_INVALID)
+    return loaded
+
+
+@app.command("post-payments")
+@guarded
+def post_payments(
+    ctx: typer.Context,
+    files: List[Path] = typer.Argument(..., help="Payment CSV files."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the allocation; write nothing."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="A payment profile of book.yaml (bank columns)."),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+    posting_day: Optional[str] = typer.Option(None, "--posting-day", hidden=True),
+) -> None:
+    """Check every row of every file, then archive and post them in one transaction — or nothing."""
+    import datetime as _dt
+    from ..render import servicing as render
+    from ..servicing.ledger import post
+    from .schedule import parse_date_option
+
+    day = parse_date_option(posting_day, "--posting-day") or _dt.date.today()
+    raw_files = []
+    for f in files:
+        try:
+            raw_files.append((str(f), f.read_bytes()))
+        except OSError as exc:
+            raise fail_usage(f"cannot read {f}: {exc.strerror}") from None
+    loaded = _load(ctx)
+    result = post(loaded, raw_files, day, profile=profile, dry_run=dry_run)
+    if not result.ok:
+        if fmt == "json":
+            print_diagnostics(result.diagnostics, "json")
+        else:
+            for d in result.diagnostics:
+                sys.stderr.write(f"{d.file}:{d.line}: {d.code}: {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+                                 + "\n" if d.line else f"{d.file}: {d.code}: {d.message}\n")
+            sys.stderr.write("nothing was posted\n")
+        raise typer.Exit(EXIT_INVALID)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(render.post_summary(result), indent=2) + "\n")
+    else:
+        from rich.console import Console
+        render.post_table(result, Console(width=max(160, Console().width)))
+
+
+@ledger_app.command("rebuild")
+@guarded
+def ledger_rebuild(ctx: typer.Context) -> None:
+    """Recreate the ledger from the archived payment files (atomic: the old one stays until done)."""
+    from ..servicing.ledger import rebuild
+    loaded = _load(ctx)
+    files, payments, diags = rebuild(loaded)
+    if diags:
+        print_diagnostics(diags, stream=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    sys.stderr.write(f"ledger rebuilt from {files} archived file{'s' if files != 1 else ''}: {payments} payments\n")
+
+
+@ledger_app.command("check")
+@guarded
+def ledger_check(ctx: typer.Context, fmt: str = typer.Option("text", "--format", help="text or json.")) -> None:
+    """Verify the ledger: archive vs ledger, allocations vs payments, no orphans."""
+    from ..servicing.ledger import check
+    loaded = _load(ctx)
+    diags = check(loaded)
+    print_diagnostics(diags, "json" if fmt == "json" else "text")
+    if diags:
+        raise typer.Exit(EXIT_INVALID)
+    if fmt != "json":
+        sys.stderr.write("ledger check: clean\n")
+
+
+@app.command()
+@guarded
+def query(
+    ctx: typer.Context,
+    sql: str = typer.Argument(..., help="One read-only SQL statement."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Date of the positions view (default today)."),
+    fmt: Optional[OutFormat] = typer.Option(None, "--format", help="table (default on a terminal), csv or json."),
+) -> None:
+    """Read-only SQL over the ledger (payments, allocations, payment_files) and the book
+    (deals, facilities, schedules, positions)."""
+    import datetime as _dt
+    from ..render import servicing as render
+    from ..servicing.query import run_query
+    from .schedule import parse_date_option
+
+    on = parse_date_option(as_of, "--as-of") or _dt.date.today()
+    loaded = _load(ctx)
+    columns, rows = run_query(loaded, sql, on)
+    fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.csv)
+    sys.stdout.write(render.query_output(columns, rows, fmt.value))

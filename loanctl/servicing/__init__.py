@@ -1,0 +1,1 @@
+"""Servicing: payment files, allocation, positions and the DuckDB ledger (SPEC §4)."""

@@ -1,0 +1,510 @@
+"""The DuckDB ledger (SPEC §4.2, §4.5): posting, rebuild, check and read-only query.
+
+Files are the truth: every posted file is archived byte-for-byte under `payments/` before
+the ledger changes, and the ledger is one DuckDB transaction away from before-or-after.
+A rebuild replays the archive into a fresh file and swaps it in atomically. One post at a
+time: an exclusive lock file serialises writers (a second one waits, then fails cleanly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import fcntl
+import hashlib
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..loader import LoadedBook
+from ..model import PaymentProfile
+from .allocation import Allocation, FacilityAllocation, Payment
+from .paymentfile import detect_profile, facts_of, parse_payment_file
+from .positions import allocate_facility, facility_inputs
+
+SCHEMA_VERSION = 1
+STATE_DIR = ".loanctl"
+LEDGER_NAME = "ledger.duckdb"
+LOCK_WAIT_SECONDS = 30.0
+
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "CREATE TABLE payment_files (file VARCHAR, sha256 VARCHAR, original_name VARCHAR, posted_on DATE, "
+        "rows INTEGER, bytes BIGINT, profile VARCHAR)",
+        "CREATE TABLE payments (payment_id VARCHAR, deal VARCHAR, facility VARCHAR, value_date DATE, "
+        "amount DECIMAL(28,4), currency VARCHAR, type VARCHAR, reference VARCHAR, file VARCHAR, line INTEGER)",
+        "CREATE TABLE allocations (payment_id VARCHAR, deal VARCHAR, facility VARCHAR, value_date DATE, "
+        "due_date DATE, component VARCHAR, amount DECIMAL(28,4), seq INTEGER)",
+    ],
+}
+
+
+def ledger_path(root: Path) -> Path:
+    return root / STATE_DIR / LEDGER_NAME
+
+
+def archive_dir(root: Path) -> Path:
+    return root / "payments"
+
+
+def _diag(code: str, message: str, file: str | None = None, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, message, file, hint=hint)
+
+
+# --- connection, schema, lock --------------------------------------------------------------
+def migrate(con) -> None:
+    """Bring the schema forward to SCHEMA_VERSION (refusing a newer ledger)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    version = 0
+    if "meta" in tables:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise DiagnosticError([_diag("E0420", f"the ledger has schema version {version}; this loanctl knows "
+                                              f"{SCHEMA_VERSION}", hint="upgrade loanctl")])
+    for v in range(version + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        for stmt in MIGRATIONS[v]:
+            con.execute(stmt)
+        con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(v)])
+        con.execute("COMMIT")
+
+
+def connect(path: Path, read_only: bool = False):
+    import duckdb
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise DiagnosticError([_diag("E0421", "the ledger is in use by another loanctl process",
+                                         str(path), "wait for it to finish and run the command again")]) from None
+        raise DiagnosticError([_diag("E0420", f"the ledger cannot be opened: {text.splitlines()[0][:200]}",
+                                     str(path), "run `loanctl ledger rebuild` to recreate it from payments/")]) from None
+    if not read_only:
+        try:
+            migrate(con)
+        except DiagnosticError:
+            con.close()
+            raise
+        except duckdb.Error as exc:
+            con.close()
+            raise DiagnosticError([_diag("E0420", f"the ledger is corrupt: {str(exc).splitlines()[0][:200]}",
+                                         str(path), "run `loanctl ledger rebuild`")]) from None
+    return con
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    state = root / STATE_DIR
+    try:
+        state.mkdir(exist_ok=True)
+        fd = os.open(state / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DiagnosticError([_diag("E0422", f"cannot create {state}: {exc.strerror}", str(state),
+                                     "check that the book folder is writable")]) from None
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise DiagnosticError([_diag("E0421", "another loanctl is writing the ledger",
+                                                 str(state / "write.lock"), "run the command again when it finishes")
+                                           ]) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- reading -------------------------------------------------------------------------------
+def archived_files(root: Path) -> list[Path]:
+    folder = archive_dir(root)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".csv" and not p.name.startswith("."))
+
+
+def open_for_read(root: Path):
+    """A read-only connection, or None when there is no ledger and nothing archived."""
+    path = ledger_path(root)
+    if not path.exists():
+        if archived_files(root):
+            raise DiagnosticError([_diag("E0420", "the ledger is missing but payments/ holds archived files",
+                                         str(path), "run `loanctl ledger rebuild`")])
+        return None
+    return connect(path, read_only=True)
+
+
+def load_payments(con) -> list[Payment]:
+    if con is None:
+        return []
+    rows = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, reference, file, line "
+                       "FROM payments").fetchall()
+    from ..conventions.currency import minor_units
+    return [Payment(r[0], r[1], r[2], r[3], _dec(r[4]).quantize(Decimal(1).scaleb(-minor_units(r[5]))), r[5], r[6],
+                    r[7] or "", r[8] or "", r[9] or 0) for r in rows]
+
+
+def ledger_payments(root: Path) -> list[Payment]:
+    con = open_for_read(root)
+    try:
+        return load_payments(con)
+    finally:
+        if con is not None:
+            con.close()
+
+
+def _dec(x) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+# --- posting -------------------------------------------------------------------------------
+@dataclass
+class PostResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    posted: list[Payment] = field(default_factory=list)
+    duplicates: int = 0
+    archived: list[str] = field(default_factory=list)
+    allocations: dict[tuple[str, str], FacilityAllocation] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def unapplied(self) -> Decimal:
+        ids = {p.payment_id for p in self.posted}
+        return sum((a.amount for fa in self.allocations.values() for a in fa.allocations
+                    if a.component == "unapplied" and a.payment_id in ids), Decimal(0))
+
+
+def archive_name(raw: bytes, posting_day: date) -> tuple[str, str]:
+    sha = hashlib.sha256(raw).hexdigest()
+    return f"{posting_day.isoformat()}-{sha[:12]}.csv", sha
+
+
+def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str | None, posting_day: date,
+                auto_profile: bool = False):
+    """Parse and check every row of every file; (payments, diagnostics, file records)."""
+    facts = facts_of(loaded)
+    profiles = loaded.book.payment_profiles if loaded.book else {}
+    payments: list[Payment] = []
+    diags: list[Diagnostic] = []
+    records = []
+    first_seen: dict[str, tuple[str, int]] = {}
+    for shown, raw in files:
+        name, sha = archive_name(raw, posting_day)
+        prof_name = profile
+        if auto_profile and profile is None:
+            header = raw.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
+            prof_name = detect_profile(next(csv.reader([header]), []), profiles)
+        prof: PaymentProfile | None = profiles.get(prof_name) if prof_name else None
+        rows, d = parse_payment_file(shown, raw, facts, prof, name)
+        diags += d
+        for p in rows:
+            if p.payment_id in first_seen and first_seen[p.payment_id][0] != shown:
+                other, line = first_seen[p.payment_id]
+                diags.append(Diagnostic("E0411", f"payment_id {p.payment_id!r} also appears in {other}:{line}",
+                                        shown, p.line, hint="payment ids are unique in the book forever"))
+            first_seen.setdefault(p.payment_id, (shown, p.line))
+        payments += rows
+        records.append((name, sha, shown, len(rows), len(raw), prof_name, raw))
+    return payments, diags, records
+
+
+def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
+         dry_run: bool = False) -> PostResult:
+    """Check everything, then archive and record in one transaction — or change nothing."""
+    root = loaded.root
+    result = PostResult(dry_run=dry_run)
+    if profile is not None and (loaded.book is None or profile not in loaded.book.payment_profiles):
+        known = ", ".join(sorted(loaded.book.payment_profiles)) if loaded.book else ""
+        from ..api import UsageProblem
+        raise UsageProblem(f"unknown payment profile '{profile}'", f"profiles in book.yaml: {known or 'none'}")
+    payments, diags, records = parse_files(loaded, files, profile, posting_day)
+    result.diagnostics = diags
+    if not result.ok:
+        return result
+    lock = writer_lock(root) if not dry_run else contextlib.nullcontext()
+    with lock:
+        path = ledger_path(root)
+        if not path.exists() and archived_files(root):
+            result.diagnostics.append(_diag("E0420", "the ledger is missing but payments/ holds archived files",
+                                            str(path), "run `loanctl ledger rebuild` first"))
+            return result
+        if dry_run:
+            con = open_for_read(root)
+        else:
+            con = connect(path)
+        try:
+            existing = {p.payment_id: p for p in load_payments(con)} if con is not None else {}
+            new: list[Payment] = []
+            for p in payments:
+                old = existing.get(p.payment_id)
+                if old is None:
+                    new.append(p)
+                elif old.content() == p.content():
+                    result.duplicates += 1
+                else:
+                    result.diagnostics.append(Diagnostic(
+                        "E0412", f"payment_id {p.payment_id!r} was posted before with different content "
+                                 f"({old.deal} {old.facility} {old.date} {old.amount} {old.type})",
+                        _shown(records, p.file), p.line, hint="a payment id is never reused; use a new id"))
+            if not result.ok:
+                return result
+            result.posted = new
+            affected = sorted({(p.deal, p.facility) for p in new})
+            by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+            for p in existing.values():
+                if (p.deal, p.facility) in set(affected):
+                    by_facility[(p.deal, p.facility)].append(p)
+            for p in new:
+                by_facility[(p.deal, p.facility)].append(p)
+            result.allocations = allocate_all(loaded, by_facility)
+            if dry_run or not new:
+                return result
+            new_files = [r for r in records if any(p.file == r[0] for p in new)]
+            for name, sha, shown, nrows, size, prof_name, raw in new_files:
+                _archive(root, name, raw)
+                result.archived.append(name)
+            _write(con, root, new, new_files, result.allocations, posting_day)
+        finally:
+            if con is not None:
+                con.close()
+    return result
+
+
+def _shown(records, archive: str) -> str:
+    for name, _, shown, *_ in records:
+        if name == archive:
+            return shown
+    return archive
+
+
+def allocate_all(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[Payment]]
+                 ) -> dict[tuple[str, str], FacilityAllocation]:
+    out: dict[tuple[str, str], FacilityAllocation] = {}
+    inputs: dict[str, tuple] = {}
+    for (deal, facility), pays in sorted(by_facility.items()):
+        if deal not in inputs:
+            inputs[deal] = facility_inputs(loaded, deal)
+        terms, builder = inputs[deal]
+        out[(deal, facility)] = allocate_facility(loaded, deal, facility, pays, terms=terms, builder=builder)
+    return out
+
+
+def _archive(root: Path, name: str, raw: bytes) -> None:
+    folder = archive_dir(root)
+    target = folder / name
+    try:
+        folder.mkdir(exist_ok=True)
+        if target.exists() and target.read_bytes() == raw:
+            return
+        tmp = folder / f".{name}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            tmp.unlink()  # type: ignore[possibly-undefined]
+        raise DiagnosticError([_diag("E0422", f"cannot archive the payment file: {exc.strerror or exc}",
+                                     str(target), "check free disk space and permissions; nothing was posted")]
+                              ) from None
+
+
+def _write(con, root: Path, new: list[Payment], files, allocations, posting_day: date) -> None:
+    """One transaction: files, payments, and the affected facilities' allocations."""
+    import duckdb
+    state = root / STATE_DIR
+    pay_csv = state / f".pay-{os.getpid()}.csv"
+    alloc_csv = state / f".alloc-{os.getpid()}.csv"
+    try:
+        _write_csv(pay_csv, ((p.payment_id, p.deal, p.facility, p.date.isoformat(), str(p.amount), p.currency,
+                              p.type, p.reference, p.file, p.line) for p in new))
+        _write_csv(alloc_csv, _allocation_rows(allocations))
+        con.execute("BEGIN TRANSACTION")
+        for name, sha, shown, nrows, size, prof_name, _ in files:
+            con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [name, sha, Path(shown).name, posting_day, nrows, size, prof_name])
+        con.execute(f"INSERT INTO payments SELECT * FROM read_csv('{_sql_path(pay_csv)}', header=false, "
+                    "all_varchar=true, quote='\"', escape='\"', columns={" + _cols(
+                        "payment_id deal facility value_date amount currency type reference file line") + "})")
+        con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT deal, facility FROM payments WHERE false")
+        con.executemany("INSERT INTO affected VALUES (?, ?)", [list(k) for k in allocations])
+        con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
+        con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
+                    "all_varchar=true, quote='\"', escape='\"', columns={" + _cols(
+                        "payment_id deal facility value_date due_date component amount seq") + "})")
+        con.execute("DROP TABLE affected")
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise DiagnosticError([_diag("E0422", f"the ledger could not be written: {str(exc).splitlines()[0][:200]}",
+                                     str(ledger_path(root)),
+                                     "nothing was recorded; the file is archived: fix the cause and post it again, "
+                                     "or run `loanctl ledger rebuild`")]) from None
+    finally:
+        for p in (pay_csv, alloc_csv):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _allocation_rows(allocations: dict[tuple[str, str], FacilityAllocation]) -> Iterable[tuple]:
+    for (deal, facility), fa in sorted(allocations.items()):
+        for seq, a in enumerate(fa.allocations):
+            yield (a.payment_id, deal, facility, a.payment_date.isoformat(),
+                   a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq)
+
+
+def _write_csv(path: Path, rows: Iterable[tuple]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+_TYPES = {"value_date": "DATE", "due_date": "DATE", "amount": "DECIMAL(28,4)", "line": "INTEGER", "seq": "INTEGER"}
+
+
+def _cols(names: str) -> str:
+    return ", ".join(f"'{n}': '{_TYPES.get(n, 'VARCHAR')}'" for n in names.split())
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+# --- rebuild and check ---------------------------------------------------------------------
+def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
+    """Replay payments/ into a fresh ledger and swap it in atomically: (files, payments, diags)."""
+    root = loaded.root
+    with writer_lock(root):
+        files = [(p.name, p.read_bytes()) for p in archived_files(root)]
+        payments: list[Payment] = []
+        diags: list[Diagnostic] = []
+        records = []
+        seen: dict[str, Payment] = {}
+        for name, raw in files:
+            posting_day = date.fromisoformat(name[:10]) if _is_archive_name(name) else date.today()
+            got, d, recs = parse_files(loaded, [(str(archive_dir(root) / name), raw)], None, posting_day,
+                                       auto_profile=True)
+            diags += d
+            for rec in recs:
+                records.append((name, rec[1], name, rec[3], rec[4], rec[5], rec[6]))
+            for p in got:
+                p = Payment(*[getattr(p, f) for f in ("payment_id", "deal", "facility", "date", "amount", "currency",
+                                                      "type", "reference")], file=name, line=p.line)
+                if p.payment_id in seen:
+                    if seen[p.payment_id].content() != p.content():
+                        diags.append(Diagnostic("E0412", f"payment_id {p.payment_id!r} differs from "
+                                                         f"{seen[p.payment_id].file}", name, p.line))
+                    continue
+                seen[p.payment_id] = p
+                payments.append(p)
+        errors = [d for d in diags if d.is_error]
+        if errors:
+            return 0, 0, errors
+        by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+        for p in payments:
+            by_facility[(p.deal, p.facility)].append(p)
+        allocations = allocate_all(loaded, by_facility)
+        target = ledger_path(root)
+        tmp = target.with_name(f".rebuild-{os.getpid()}.duckdb")
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        con = connect(tmp)
+        try:
+            by_name: dict[str, tuple] = {}
+            for r in records:
+                by_name.setdefault(r[0], r)
+            _write(con, root, payments, [by_name[n] for n in sorted(by_name)], allocations, date.today())
+            con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
+                        "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+        with contextlib.suppress(OSError):
+            target.with_name(target.name + ".wal").unlink()
+        return len(files), len(payments), []
+
+
+def _is_archive_name(name: str) -> bool:
+    import re
+    return bool(re.match(r"^\d{4}-\d{2}-\d{2}-[0-9a-f]{12}\.csv$", name))
+
+
+def check(loaded: LoadedBook) -> list[Diagnostic]:
+    """Archive against ledger, allocations against payments, no orphans."""
+    root = loaded.root
+    diags: list[Diagnostic] = []
+    con = open_for_read(root)
+    if con is None:
+        return []
+    try:
+        in_ledger = {r[0]: r[1] for r in con.execute("SELECT file, sha256 FROM payment_files").fetchall()}
+        archived = archived_files(root)
+        for p in archived:
+            if p.name not in in_ledger:
+                diags.append(_diag("E0423", f"archived file {p.name} is not in the ledger", str(p),
+                                   "an interrupted post: run `loanctl ledger rebuild` (or post the file again)"))
+            elif hashlib.sha256(p.read_bytes()).hexdigest() != in_ledger[p.name]:
+                diags.append(_diag("E0423", f"archived file {p.name} changed after posting", str(p),
+                                   "archived files are never edited; restore it from git"))
+        names = {p.name for p in archived}
+        for name in in_ledger:
+            if name not in names:
+                diags.append(_diag("E0423", f"ledger file {name} is missing from payments/", str(archive_dir(root)),
+                                   "restore it from git, or run `loanctl ledger rebuild`"))
+        for pid, paid, alloc in con.execute(
+                "SELECT p.payment_id, p.amount, coalesce(sum(a.amount), 0) FROM payments p "
+                "LEFT JOIN allocations a USING (payment_id) GROUP BY p.payment_id, p.amount "
+                "HAVING p.amount <> coalesce(sum(a.amount), 0) ORDER BY 1 LIMIT 100").fetchall():
+            diags.append(_diag("E0423", f"payment {pid}: allocations total {alloc}, payment is {paid}",
+                               str(ledger_path(root)), "run `loanctl ledger rebuild`"))
+        for (pid,) in con.execute("SELECT DISTINCT a.payment_id FROM allocations a ANTI JOIN payments p "
+                                  "USING (payment_id) ORDER BY 1 LIMIT 100").fetchall():
+            diags.append(_diag("E0423", f"allocation rows for unknown payment {pid}", str(ledger_path(root)),
+                               "run `loanctl ledger rebuild`"))
+        for (pid, n) in con.execute("SELECT payment_id, count(*) FROM payments GROUP BY 1 HAVING count(*) > 1 "
+                                    "ORDER BY 1 LIMIT 100").fetchall():
+            diags.append(_diag("E0423", f"payment {pid} recorded {n} times", str(ledger_path(root)),
+                               "run `loanctl ledger rebuild`"))
+    finally:
+        con.close()
+    return diags
+
+
+def snapshot(root: Path) -> dict[str, list[tuple]]:
+    """The ledger's content, sorted, for comparing two ledgers (rebuild = incremental)."""
+    con = open_for_read(root)
+    if con is None:
+        return {}
+    try:
+        return {
+            "payments": con.execute("SELECT * FROM payments ORDER BY payment_id").fetchall(),
+            "allocations": con.execute("SELECT * FROM allocations ORDER BY deal, facility, seq").fetchall(),
+            "payment_files": con.execute("SELECT file, sha256, rows, bytes FROM payment_files ORDER BY file").fetchall(),
+        }
+    finally:
+        con.close()
