@@ -48,6 +48,7 @@ def schedule(
     lender: Optional[str] = typer.Option(None, "--lender", help="The lender's share of every figure."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Terms in force then (amendments effective by DATE)."),
     fmt: Optional[OutFormat] = typer.Option(None, "--format", help="table (default on a terminal), csv or json."),
+    actuals: bool = typer.Option(False, "--actuals", help="Add what was paid against each due (from the ledger)."),
 ) -> None:
     """A deal's schedule: one row for the start date, one per payment date."""
     from ..engine.deal import schedule_deal
@@ -61,18 +62,26 @@ def schedule(
                          f"facilities: {', '.join(sorted({f.id for f in record.deal.facilities} | _added(record)))}")
     if lender is not None and (loaded.book is None or loaded.book.entity(lender) is None):
         raise fail_usage(f"unknown lender '{lender}'", "lenders are fund or spv entities of book.yaml")
-    result, diags = schedule_deal(loaded, deal, as_of=as_of_date, facility=facility, lender=lender)
+    paid = None
+    if actuals:
+        if lender is not None:
+            raise fail_usage("--actuals shows the whole facility; drop --lender")
+        from ..servicing.actuals import schedule_with_actuals
+        result, paid = schedule_with_actuals(loaded, deal, facility=facility, as_of=as_of_date)
+        diags = []
+    else:
+        result, diags = schedule_deal(loaded, deal, as_of=as_of_date, facility=facility, lender=lender)
     if result is None:
         print_diagnostics(diags, stream=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
     fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.json)
     if fmt is OutFormat.json:
-        sys.stdout.write(render.to_json(result))
+        sys.stdout.write(render.to_json(result, paid))
     elif fmt is OutFormat.csv:
         sys.stdout.write(render.to_csv(result))
     else:
         from rich.console import Console
-        render.to_table(result, Console(width=max(160, Console().width)))
+        render.to_table(result, Console(width=max(200 if paid else 160, Console().width)), paid)
 
 
 def _added(record) -> set[str]:
