@@ -65,7 +65,7 @@ def schema(
 @app.command()
 @guarded
 def init(
-    folder: Path = typer.Argument(Path("."), help="Folder of the new book (default: the current folder)."),
+    folder: Path = typer.Argument(Path("."), metavar="DIR", help="Folder of the new book (default: the current folder)."),
     name: Optional[str] = typer.Option(None, "--name", help="The book's name (default: from the folder name)."),
     currency: str = typer.Option("USD", "--currency", help="Base currency of the book."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing book.yaml and the generated files."),
@@ -107,7 +107,7 @@ def _interactive() -> bool:
 @guarded
 def new_deal(
     ctx: typer.Context,
-    deal_id: str = typer.Argument(..., help="The new deal's id (its folder name), e.g. acme-tl-2026."),
+    deal_id: str = typer.Argument(..., metavar="DEAL_ID", help="The new deal's id (its folder name), e.g. acme-tl-2026."),
     borrower: Optional[str] = typer.Option(None, "--borrower", help="Borrower entity id from book.yaml."),
     name: Optional[str] = typer.Option(None, "--name", help="Deal name (default: borrower name and facility type)."),
     commitment: Optional[str] = typer.Option(None, "--commitment", help="Commitment amount, e.g. 25000000."),

@@ -207,3 +207,81 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
 def money_fields() -> list[str]:
     return [f.name for f in fields(Position) if f.name in MONEY]
 
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A dated amount for a lender (or the whole facility): draw, pik, interest, fees,
+    principal, unapplied or transfer (a participation bought (+) or sold (−) at par)."""
+
+    date: date
+    kind: str
+    amount: Decimal
+
+
+_KIND = {"prepayment": "principal", "commitment_fee": "fees"}
+
+
+def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = None) -> list[Flow]:
+    """Every flow up to `as_of`, for the whole facility or one lender's split, in date order."""
+    s = fa.schedule
+    digits = s.digits
+    rows = s.rows
+    zero = round_money(ZERO, digits)
+    change_dates = [r.date for prev, r in zip(rows, rows[1:]) if r.shares != prev.shares]
+
+    def shares_on(d: date):
+        current = rows[0].shares
+        for r in rows:
+            if r.date > d:
+                break
+            current = r.shares
+        return current
+
+    def part(amount: Decimal, shares) -> Decimal:
+        if lender is None:
+            return amount
+        names = [n for n, _ in shares]
+        if lender not in names or not amount:
+            return zero
+        return split_by_shares(amount, [x for _, x in shares], digits)[names.index(lender)]
+
+    events: list[Flow] = []
+    for d, a in s.draws:
+        if d <= as_of:
+            events.append(Flow(d, "draw", part(a, shares_on(d))))
+    for r in rows:
+        if r.date <= as_of and r.pik:
+            events.append(Flow(r.date, "pik", part(r.pik, r.shares)))
+    for a in fa.allocations:
+        if a.payment_date <= as_of:
+            events.append(Flow(a.payment_date, _KIND.get(a.component, a.component), part(a.amount, shares_on(a.payment_date))))
+    events.sort(key=lambda f: (f.date, f.kind))
+    if lender is None or not change_dates:
+        return [e for e in events if e.amount]
+    out: list[Flow] = []
+    carried = zero
+    whole_out = zero
+    pending = [d for d in change_dates if d <= as_of]
+    whole_events = facility_flows(fa, as_of) if pending else []
+    wi = 0
+    for e in events + [Flow(date.max, "end", zero)]:
+        while pending and pending[0] <= e.date:
+            t = pending.pop(0)
+            while wi < len(whole_events) and whole_events[wi].date < t:
+                w = whole_events[wi]
+                whole_out += _sign(w.kind) * w.amount
+                wi += 1
+            target = part(whole_out, shares_on(t))
+            if target != carried:
+                out.append(Flow(t, "transfer", target - carried))
+                carried = target
+        if e.kind == "end":
+            break
+        carried += _sign(e.kind) * e.amount
+        out.append(e)
+    return [f for f in out if f.amount]
+
+
+def _sign(kind: str) -> int:
+    return {"draw": 1, "pik": 1, "principal": -1}.get(kind, 0)

@@ -1,0 +1,167 @@
+"""Renderers of the portfolio report: JSON (SPEC §5), CSV, text (rich), Markdown and HTML
+(Jinja2 templates, overridable by a book's own templates/ folder)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from ..conventions.currency import minor_units
+from ..reports.build import Report
+
+RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
+             "pik_share_of_outstanding", "xirr", "moic"}
+CSV_COLUMNS = ("deal", "facility", "borrower", "borrower_name", "industry", "lenders", "share", "currency", "status",
+               "commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
+               "interest_received", "fees_received", "principal_received", "unapplied", "past_due", "dpd",
+               "dpd_bucket", "rate", "spread", "pik_rate", "maturity_date", "availability_end")
+
+
+def _plain(value, key: str = "", digits: int = 2):
+    """JSON-ready: money as strings with the currency's digits, rates as decimal strings."""
+    if isinstance(value, Decimal):
+        if key in RATE_KEYS:
+            return format(value.normalize(), "f") if value else "0"
+        return f"{value:.{digits}f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v, k, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, key, digits) for v in value]
+    return value
+
+
+def report_dict(r: Report) -> dict:
+    positions = [_plain(p, "", minor_units(p["currency"])) for p in r.positions]
+    return {
+        "scope": {"kind": r.scope.kind, "id": r.scope.id, "name": r.scope.name, "lenders": list(r.scope.lenders)},
+        "as_of": r.as_of.isoformat(),
+        "positions": positions,
+        "totals": {c: _plain(t, "", minor_units(c)) for c, t in r.totals.items()},
+        "metrics": {c: _plain(m, "", minor_units(c)) for c, m in r.metrics.items()},
+        "covenants": _plain(r.covenants),
+    }
+
+
+def to_json(r: Report) -> str:
+    return json.dumps(report_dict(r), indent=2, ensure_ascii=False) + "\n"
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe(cell: str) -> str:
+    """Neutralise spreadsheet formula injection: a text cell starting with = + - @ is quoted."""
+    if cell and cell.startswith(_FORMULA):
+        try:
+            Decimal(cell)
+            return cell  # a negative number stays a number
+        except Exception:
+            return "'" + cell
+    return cell
+
+
+def to_csv(r: Report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for p in report_dict(r)["positions"]:
+        w.writerow([_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
+                    for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def pct(value, places: int = 2) -> str:
+    if value is None:
+        return "—"
+    return f"{Decimal(value) * 100:.{places}f}%"
+
+
+def amount(value, digits: int = 2) -> str:
+    return f"{Decimal(value):,.{digits}f}"
+
+
+def to_text(r: Report, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", style="bold"))
+    if not r.positions:
+        console.print("no funded positions in this scope")
+    for ccy, tot in r.totals.items():
+        n = minor_units(ccy)
+        rows = [p for p in r.positions if p["currency"] == ccy]
+        t = Table(title=f"positions ({ccy})", title_justify="left", header_style="bold", pad_edge=False)
+        for name in ("Deal", "Fac", "Outstanding", "Accrued", "Unfunded", "Rate", "Past due", "DPD", "Received"):
+            t.add_column(name, justify="left" if name in ("Deal", "Fac") else "right", no_wrap=name != "Deal")
+        for p in rows:
+            received = p["interest_received"] + p["fees_received"] + p["principal_received"]
+            t.add_row(p["deal"], p["facility"], amount(p["outstanding_principal"], n), amount(p["accrued_interest"], n),
+                      amount(p["unfunded"], n), pct(p["rate"]), amount(p["past_due"], n) if p["past_due"] else "",
+                      str(p["dpd"]) if p["dpd"] else "", amount(received, n))
+        t.add_section()
+        t.add_row("Total", "", amount(tot["outstanding_principal"], n), amount(tot["accrued_interest"], n),
+                  amount(tot["unfunded"], n), "", amount(tot["past_due"], n), "",
+                  amount(tot["interest_received"] + tot["fees_received"] + tot["principal_received"], n), style="bold")
+        console.print(t)
+        m = r.metrics[ccy]
+        console.print(f"weighted average rate {pct(m['weighted_average_rate'])} · spread "
+                      f"{pct(m['weighted_average_spread'])} · PIK share {pct(m['pik_share_of_outstanding'])} · "
+                      f"gross XIRR {pct(m['xirr'])} · MOIC {m['moic'] if m['moic'] is not None else '—'}x")
+        b = Table(title="days past due", title_justify="left", header_style="bold")
+        for name in ("Bucket", "Outstanding", "Positions"):
+            b.add_column(name, justify="left" if name == "Bucket" else "right")
+        for row in m["dpd_buckets"]:
+            b.add_row(row["bucket"], amount(row["amount"], n), str(row["count"]))
+        c = Table(title="concentration by borrower", title_justify="left", header_style="bold")
+        for name in ("Borrower", "Outstanding", "Share", ""):
+            c.add_column(name, justify="left" if name in ("Borrower", "") else "right")
+        for row in m["concentration_borrower"]:
+            c.add_row(row["name"], amount(row["outstanding"], n), pct(row["share"]),
+                      Text("above limit", style="bold red") if row["above_limit"] else "")
+        from rich.columns import Columns
+        console.print(Columns([b, c]))
+    if r.covenants:
+        t = Table(title="covenants", title_justify="left", header_style="bold")
+        for name in ("Deal", "Covenant", "Period", "Value", "Bound", "Headroom", "Status"):
+            t.add_column(name)
+        for row in r.covenants:
+            style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta"}.get(row["status"])
+            t.add_row(row["deal"], row["covenant"], str(row["period_end"]), str(row.get("value") or "—"),
+                      str(row.get("bound") or "—"), str(row.get("headroom") or "—"), Text(row["status"], style=style or ""))
+        console.print(t)
+
+
+def template_env(book_root: Path | None):
+    """Jinja2 environment: the book's own templates/ first, then loanctl's."""
+    import jinja2
+    from ..scaffold import resource_dir
+
+    paths = []
+    if book_root is not None and (book_root / "templates").is_dir():
+        paths.append(str(book_root / "templates"))
+    paths.append(str(resource_dir("templates")))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(paths), autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["amount"] = amount
+    env.filters["pct"] = pct
+    return env
+
+
+def to_markdown(r: Report, book_root: Path | None = None) -> str:
+    env = template_env(book_root)
+    env.autoescape = False
+    return env.get_template("report.md.j2").render(report=report_dict(r), r=r, minor_units=minor_units)
+
+
+def to_html(r: Report, book_root: Path | None = None) -> str:
+    from . import charts
+    env = template_env(book_root)
+    return env.get_template("report.html.j2").render(report=report_dict(r), r=r, minor_units=minor_units,
+                                                     charts=charts.all_charts(r))

@@ -1,0 +1,240 @@
+"""The portfolio report (SPEC §5), built once as plain data, then rendered by format.
+
+Scopes: a fund (its own participations plus its SPVs'), a lender, a deal, or the whole book.
+Figures are the positions of SPEC §4.4 for the selected share, totals and metrics per
+currency (never summed across currencies), and the series the HTML charts draw.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Iterable
+
+from ..conventions.currency import minor_units
+from ..conventions.dates import add_months
+from ..loader import LoadedBook
+from ..metrics import moic, xirr
+from ..model import FUNDED_OR_LATER
+from ..servicing.allocation import Payment
+from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
+                                   facility_inputs, facility_position, lender_position)
+
+ZERO = Decimal(0)
+SUMMED = [m for m in MONEY]
+
+
+@dataclass
+class Scope:
+    kind: str
+    """fund · lender · deal · book"""
+    id: str | None
+    name: str
+    lenders: tuple[str, ...] = ()
+    """The lender ids whose shares are selected (fund: the fund and its SPVs); () = whole facilities."""
+
+
+@dataclass
+class Report:
+    scope: Scope
+    as_of: date
+    book_name: str
+    positions: list[dict] = field(default_factory=list)
+    totals: dict[str, dict] = field(default_factory=dict)
+    metrics: dict[str, dict] = field(default_factory=dict)
+    covenants: list[dict] = field(default_factory=list)
+    series: dict[str, dict] = field(default_factory=dict)
+    """Per currency: outstanding by month end, cash received by month and component."""
+    dpd_bucket_names: list[str] = field(default_factory=list)
+
+
+class ScopeProblem(ValueError):
+    pass
+
+
+def resolve_scope(loaded: LoadedBook, fund: str | None = None, lender: str | None = None,
+                  deal: str | None = None, book: bool = False) -> Scope:
+    chosen = [x for x in (fund, lender, deal) if x] + (["book"] if book else [])
+    if len(chosen) != 1:
+        raise ScopeProblem("choose one scope: --fund F, --lender L, --deal D or --book")
+    entities = {e.id: e for e in loaded.book.entities} if loaded.book else {}
+    if fund:
+        e = entities.get(fund)
+        if e is None or e.kind != "fund":
+            raise ScopeProblem(f"'{fund}' is not a fund in book.yaml")
+        spvs = tuple(x.id for x in entities.values() if x.kind == "spv" and x.parent == fund)
+        return Scope("fund", fund, e.name, (fund, *spvs))
+    if lender:
+        e = entities.get(lender)
+        if e is None or e.kind not in ("fund", "spv"):
+            raise ScopeProblem(f"'{lender}' is not a lender (fund or spv) in book.yaml")
+        return Scope("lender", lender, e.name, (lender,))
+    if deal:
+        if deal not in loaded.deals:
+            raise ScopeProblem(f"unknown deal '{deal}'")
+        return Scope("deal", deal, loaded.deals[deal].deal.name)
+    return Scope("book", None, loaded.book.name if loaded.book else "book")
+
+
+def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterable[Payment],
+                 covenant_rows: list[dict] | None = None) -> Report:
+    book = loaded.book
+    buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
+    mode = book.rounding if book else "half_up"
+    report = Report(scope, as_of, book.name if book else "", dpd_bucket_names=bucket_names(buckets))
+    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+    for p in payments:
+        if p.date <= as_of:
+            by_facility[(p.deal, p.facility)].append(p)
+    flows_by_ccy: dict[str, list[Flow]] = defaultdict(list)
+    terminal: dict[str, Decimal] = defaultdict(Decimal)
+    entities = {e.id: e for e in book.entities} if book else {}
+
+    for deal_id, record in sorted(loaded.deals.items()):
+        d = record.deal
+        if scope.kind == "deal" and deal_id != scope.id:
+            continue
+        if d.status not in FUNDED_OR_LATER:
+            continue
+        terms, builder = facility_inputs(loaded, deal_id, as_of)
+        borrower = entities.get(d.borrower)
+        for fid, ft in terms.items():
+            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                                   terms=terms, builder=builder)
+            whole = facility_position(fa, deal_id, as_of, buckets, mode)
+            if scope.lenders:
+                parts = [(lender, lender_position(fa, whole, lender)) for lender in scope.lenders]
+                parts = [(lender, p) for lender, p in parts if p is not None]
+                if not parts:
+                    continue
+                pos = _combine([p for _, p in parts], whole)
+                lenders = [lender for lender, _ in parts]
+                flows = [f for lender in lenders for f in facility_flows(fa, as_of, lender)]
+            else:
+                pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
+                flows = facility_flows(fa, as_of)
+            if not (pos.drawn or pos.commitment or flows):
+                continue
+            report.positions.append(_position_dict(pos, d.borrower, borrower, lenders, d.status))
+            flows_by_ccy[pos.currency] += flows
+            terminal[pos.currency] += pos.outstanding_principal + pos.accrued_interest
+
+    for ccy in sorted({p["currency"] for p in report.positions}):
+        rows = [p for p in report.positions if p["currency"] == ccy]
+        digits = minor_units(ccy)
+        report.totals[ccy] = {k: sum((p[k] for p in rows), Decimal(0).quantize(Decimal(1).scaleb(-digits)))
+                              for k in SUMMED}
+        report.totals[ccy]["positions"] = len(rows)
+        report.metrics[ccy] = _metrics(rows, flows_by_ccy[ccy], terminal[ccy], as_of, report, loaded, digits)
+        report.series[ccy] = _series(flows_by_ccy[ccy], as_of)
+    report.covenants = covenant_rows or []
+    return report
+
+
+def _combine(parts: list[Position], whole: Position) -> Position:
+    """The sum of several lenders' parts of one facility (a fund and its SPVs)."""
+    if len(parts) == 1:
+        return parts[0]
+    from dataclasses import replace
+    summed = {k: sum((getattr(p, k) for p in parts), ZERO) for k in MONEY}
+    return replace(parts[0], lender="+".join(p.lender or "" for p in parts), share=sum((p.share for p in parts), ZERO),
+                   **summed)
+
+
+def _position_dict(p: Position, borrower_id: str, borrower, lenders: list[str], status: str) -> dict:
+    out = {
+        "deal": p.deal, "facility": p.facility, "borrower": borrower_id,
+        "borrower_name": borrower.name if borrower else borrower_id,
+        "industry": (borrower.industry if borrower else None) or "unclassified",
+        "lenders": lenders, "share": p.share, "currency": p.currency, "status": status,
+    }
+    for k in MONEY:
+        out[k] = getattr(p, k)
+    out.update({"dpd": p.dpd, "dpd_bucket": p.dpd_bucket, "rate": p.rate, "spread": p.spread,
+                "pik_rate": p.pik_rate, "maturity_date": p.maturity_date, "availability_end": p.availability_end})
+    return out
+
+
+def _weighted(rows: list[dict], key: str) -> Decimal | None:
+    pairs = [(r[key], r["outstanding_principal"]) for r in rows if r[key] is not None and r["outstanding_principal"] > 0]
+    weight = sum((w for _, w in pairs), ZERO)
+    if not weight:
+        return None
+    return (sum((v * w for v, w in pairs), ZERO) / weight).quantize(Decimal("1e-6"))
+
+
+def _metrics(rows, flows: list[Flow], terminal: Decimal, as_of: date, report: Report, loaded: LoadedBook,
+             digits: int) -> dict:
+    outstanding = sum((r["outstanding_principal"] for r in rows), ZERO)
+    pik = sum((r["pik_capitalised"] for r in rows), ZERO)
+    buckets = {name: {"bucket": name, "amount": Decimal(0).quantize(Decimal(1).scaleb(-digits)), "count": 0}
+               for name in report.dpd_bucket_names}
+    for r in rows:
+        if r["outstanding_principal"] > 0 or r["past_due"] > 0:
+            b = buckets.setdefault(r["dpd_bucket"], {"bucket": r["dpd_bucket"], "amount": ZERO, "count": 0})
+            b["amount"] += r["outstanding_principal"]
+            b["count"] += 1
+    limit = loaded.book.policy.limits.max_borrower_share_of_fund if loaded.book else None
+    cash = [(f.date, -f.amount if f.kind == "draw" else
+             (-f.amount if f.kind == "transfer" else f.amount)) for f in flows
+            if f.kind in ("draw", "interest", "fees", "principal", "transfer")]
+    if terminal:
+        cash.append((as_of, terminal))
+    return {
+        "weighted_average_rate": _weighted(rows, "rate"),
+        "weighted_average_spread": _weighted(rows, "spread"),
+        "pik_share_of_outstanding": (pik / outstanding).quantize(Decimal("1e-6")) if outstanding else None,
+        "dpd_buckets": list(buckets.values()),
+        "concentration_borrower": _concentration(rows, "borrower_name", outstanding, limit),
+        "concentration_industry": _concentration(rows, "industry", outstanding, None),
+        "xirr": xirr(cash),
+        "moic": moic(cash),
+        "unfunded_commitments": [{"deal": r["deal"], "facility": r["facility"], "unfunded": r["unfunded"],
+                                  "availability_end": r["availability_end"] or r["maturity_date"]}
+                                 for r in rows if r["unfunded"] > 0],
+    }
+
+
+def _concentration(rows, key: str, total: Decimal, limit: Decimal | None) -> list[dict]:
+    agg: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        agg[r[key]] += r["outstanding_principal"]
+    out = []
+    for name, amount in sorted(agg.items(), key=lambda x: (-x[1], x[0])):
+        share = (amount / total).quantize(Decimal("1e-6")) if total else Decimal(0)
+        out.append({"name": name, "outstanding": amount, "share": share,
+                    "above_limit": bool(limit is not None and share > limit)})
+    return out
+
+
+def _series(flows: list[Flow], as_of: date) -> dict:
+    """Outstanding principal at each month end, and cash received per month by component."""
+    if not flows:
+        return {"outstanding": [], "cash": []}
+    flows = sorted(flows, key=lambda f: f.date)
+    first = flows[0].date
+    points = []
+    balance = ZERO
+    i = 0
+    cursor = date(first.year, first.month, 1)
+    while True:
+        end = add_months(cursor, 1)
+        last_day = date.fromordinal(end.toordinal() - 1)
+        cut = min(last_day, as_of)
+        while i < len(flows) and flows[i].date <= cut:
+            f = flows[i]
+            balance += {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}.get(f.kind, 0) * f.amount
+            i += 1
+        points.append({"date": cut, "outstanding": balance})
+        if last_day >= as_of:
+            break
+        cursor = end
+    cash: dict[str, dict] = {}
+    for f in flows:
+        if f.kind in ("interest", "fees", "principal"):
+            key = f"{f.date.year:04d}-{f.date.month:02d}"
+            month = cash.setdefault(key, {"month": key, "interest": ZERO, "fees": ZERO, "principal": ZERO})
+            month[f.kind] += f.amount
+    return {"outstanding": points, "cash": [cash[k] for k in sorted(cash)]}
