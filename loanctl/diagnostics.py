@@ -133,6 +133,7 @@ CODES: dict[str, str] = {
     "E0226": "a declined deal or approval is inconsistent with the status",
     "E0227": "duplicate lender in a participation",
     "E0228": "negative or zero amount",
+    "E0229": "financials lack a figure a covenant needs",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",

@@ -60,8 +60,18 @@ def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
             rows.append({"term": ".".join(path), "value": _fmt(path[-1], value),
                          "source": version.source_label(path)})
         facilities.append({"facility": fid, "terms": rows})
+    underwriting = {}
+    if deal.origination.underwriting is not None:
+        from ..covenants import debt_service_after, underwriting_metrics
+        from ..engine.deal import schedule_deal
+        sched, _ = schedule_deal(loaded, deal_id)
+        start = min(f.start_date for f in deal.facilities)
+        service = debt_service_after(sched.facilities, start) if sched is not None else None
+        metrics = underwriting_metrics(record, service)
+        underwriting = {k: (f"{v:.2f}" if v is not None else None) for k, v in metrics.items()}
+        underwriting["debt_service_12m"] = f"{service:.2f}" if service is not None else None
     return {
-        "deal": deal.id, "name": deal.name, "borrower": deal.borrower, "status": deal.status,
+        "deal": deal.id, "name": deal.name, "underwriting": underwriting, "borrower": deal.borrower, "status": deal.status,
         "currency": deal.currency, "as_of": on.isoformat(),
         "amendments_applied": [{"id": a.amendment.id, "effective_date": a.amendment.effective_date.isoformat(),
                                 "description": a.amendment.description} for a in applied],
@@ -86,6 +96,16 @@ def to_text(view: dict, console) -> None:
         console.print(f"  applied: amendment {a['id']} effective {a['effective_date']} — {a['description'] or ''}")
     for a in view["amendments_pending"]:
         console.print(f"  not yet effective: amendment {a['id']} effective {a['effective_date']}", style="dim")
+    if view["underwriting"]:
+        uw = view["underwriting"]
+        shown = {"total_leverage": "total leverage {}x", "net_leverage": "net leverage {}x",
+                 "interest_coverage": "interest coverage {}x", "fixed_charge_coverage": "fixed-charge coverage {}x",
+                 "debt_service_coverage": "DSCR {}x (next 12 months' debt service {})", "ltv": "LTV {}"}
+        parts = []
+        for k, text in shown.items():
+            if uw.get(k) is not None:
+                parts.append(text.format(uw[k], uw.get("debt_service_12m")))
+        console.print("underwriting: " + " · ".join(parts))
     for fac in view["facilities"]:
         t = Table(title=f"facility {fac['facility']}", title_justify="left", header_style="bold")
         t.add_column("Term")

@@ -1,0 +1,217 @@
+"""Underwriting metrics and covenant tests (SPEC §7).
+
+Ratios are kept exact (Decimal division at 28 digits) and shown to 2 decimals. Each
+covenant is tested against every financials file; a test date without financials 45 days
+after it is `overdue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Iterable
+
+from .conventions.dates import add_months, is_month_end
+from .diagnostics import Diagnostic
+from .loader import DealRecord, FinancialsRecord, LoadedBook
+from .model import FUNDED_OR_LATER, Covenant, Underwriting
+
+DEFAULT_AT_RISK = Decimal("0.10")
+OVERDUE_AFTER = timedelta(days=45)
+_TWO = Decimal("0.01")
+
+#: metric → (numerator, denominator) in words, for messages and docs
+METRICS = {
+    "total_leverage": "total_debt / ebitda",
+    "net_leverage": "(total_debt − cash) / ebitda",
+    "interest_coverage": "ebitda / interest_expense",
+    "fixed_charge_coverage": "ebitda / fixed_charges",
+    "ltv": "total_debt / collateral_value",
+    "debt_service_coverage": "ebitda / next 12 months of scheduled interest, fees and principal",
+}
+_NEEDS = {
+    "total_leverage": ("total_debt", "ebitda"),
+    "net_leverage": ("total_debt", "cash", "ebitda"),
+    "interest_coverage": ("ebitda", "interest_expense"),
+    "fixed_charge_coverage": ("ebitda", "fixed_charges"),
+    "ltv": ("total_debt", "collateral_value"),
+    "debt_service_coverage": ("ebitda",),
+}
+
+
+@dataclass(frozen=True)
+class Figures:
+    ebitda: Decimal | None = None
+    total_debt: Decimal | None = None
+    cash: Decimal | None = None
+    interest_expense: Decimal | None = None
+    fixed_charges: Decimal | None = None
+    collateral_value: Decimal | None = None
+    debt_service: Decimal | None = None
+    """Next 12 months of scheduled cash interest, fees and principal."""
+
+
+class Undefined(Exception):
+    """A ratio whose denominator is zero."""
+
+    def __init__(self, denominator_zero_means: str) -> None:
+        self.means = denominator_zero_means
+
+
+def metric_value(metric: str, f: Figures) -> Decimal | None:
+    """The exact ratio; None when a figure is missing; raises Undefined for a zero denominator."""
+    def ratio(num, den, zero_means: str):
+        if num is None or den is None:
+            return None
+        if den == 0:
+            raise Undefined(zero_means)
+        return num / den
+
+    if metric == "total_leverage":
+        return ratio(f.total_debt, f.ebitda, "infinite")
+    if metric == "net_leverage":
+        if f.total_debt is None or f.cash is None:
+            return None
+        return ratio(f.total_debt - f.cash, f.ebitda, "infinite")
+    if metric == "interest_coverage":
+        return ratio(f.ebitda, f.interest_expense, "infinite")
+    if metric == "fixed_charge_coverage":
+        return ratio(f.ebitda, f.fixed_charges, "infinite")
+    if metric == "ltv":
+        return ratio(f.total_debt, f.collateral_value, "infinite")
+    if metric == "debt_service_coverage":
+        return ratio(f.ebitda, f.debt_service, "infinite")
+    raise ValueError(metric)  # pragma: no cover - the model restricts metrics
+
+
+def bound_on(covenant: Covenant, period_end: date) -> tuple[str, Decimal]:
+    """('max'|'min', the step whose `until` is on or after the period end)."""
+    kind = "max" if covenant.max is not None else "min"
+    steps = covenant.max if covenant.max is not None else covenant.min
+    for step in steps:
+        if step.until is None or step.until >= period_end:
+            return kind, step.value
+    return kind, steps[-1].value
+
+
+def status_of(kind: str, value: Decimal | None, bound: Decimal, margin: Decimal, undefined: bool = False
+              ) -> tuple[Decimal | None, str]:
+    """(headroom, status): breached when headroom < 0, at_risk below margin × bound."""
+    if undefined:  # a zero denominator: leverage-type ratios are infinite, coverage-type infinite too
+        return None, "breached" if kind == "max" else "compliant"
+    if value is None:
+        return None, "missing"
+    headroom = bound - value if kind == "max" else value - bound
+    if headroom < 0:
+        return headroom, "breached"
+    if headroom < margin * abs(bound):
+        return headroom, "at_risk"
+    return headroom, "compliant"
+
+
+def test_dates(start: date, frequency: str, until: date) -> list[date]:
+    """Calendar quarter (month, half-year, year) ends after `start`, up to `until`."""
+    months = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}[frequency]
+    out: list[date] = []
+    d = add_months(date(start.year, start.month, 1), 0, month_end=True)
+    while d <= until:
+        if d.month % months == 0 and d > start:
+            out.append(d)
+        d = add_months(d, 1, month_end=True)
+    return out
+
+
+def _figures(fin, underwriting: Underwriting | None, debt_service: Decimal | None) -> Figures:
+    collateral = fin.collateral_value if fin.collateral_value is not None else (
+        underwriting.collateral_value if underwriting else None)
+    return Figures(fin.ebitda, fin.total_debt, fin.cash, fin.interest_expense, fin.fixed_charges, collateral,
+                   debt_service)
+
+
+def test_deal(record: DealRecord, as_of: date, debt_service_for=None) -> tuple[list[dict], list[Diagnostic]]:
+    """Every covenant against every financials file up to `as_of`, plus overdue test dates."""
+    deal = record.deal
+    rows: list[dict] = []
+    diags: list[Diagnostic] = []
+    uw = deal.origination.underwriting
+    fins = [f for f in record.financials if f.financials.period_end <= as_of]
+    start = min((f.start_date for f in deal.facilities), default=as_of)
+    for cov in deal.covenants:
+        margin = cov.at_risk_margin if cov.at_risk_margin is not None else DEFAULT_AT_RISK
+        reported = set()
+        for rec in fins:
+            fin = rec.financials
+            reported.add(fin.period_end)
+            ds = debt_service_for(fin.period_end) if (debt_service_for and cov.metric == "debt_service_coverage") else None
+            figures = _figures(fin, uw, ds)
+            kind, bound = bound_on(cov, fin.period_end)
+            try:
+                value = metric_value(cov.metric, figures)
+                undefined = False
+            except Undefined:
+                value, undefined = None, True
+            if value is None and not undefined:
+                missing = [n for n in _NEEDS[cov.metric] if getattr(figures, n) is None]
+                diags.append(rec.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs "
+                                                   f"{', '.join(missing)}, which these financials do not give",
+                                          (), hint=f"add {', '.join(missing)} to the file"))
+            headroom, status = status_of(kind, value, bound, margin, undefined)
+            rows.append({"deal": deal.id, "covenant": cov.id, "period_end": fin.period_end, "metric": cov.metric,
+                         "value": value.quantize(_TWO) if value is not None else None, "bound": bound,
+                         "bound_kind": kind, "headroom": headroom.quantize(_TWO) if headroom is not None else None,
+                         "status": status, "file": rec.rel})
+        if deal.status in FUNDED_OR_LATER:
+            for t in test_dates(start, cov.frequency, as_of):
+                if t not in reported and as_of > t + OVERDUE_AFTER:
+                    kind, bound = bound_on(cov, t)
+                    rows.append({"deal": deal.id, "covenant": cov.id, "period_end": t, "metric": cov.metric,
+                                 "value": None, "bound": bound, "bound_kind": kind, "headroom": None,
+                                 "status": "overdue", "file": None})
+    rows.sort(key=lambda r: (r["deal"], r["covenant"], r["period_end"]))
+    return rows, diags
+
+
+def covenant_rows(loaded: LoadedBook, as_of: date, deals: Iterable[str] | None = None,
+                  lenders: Iterable[str] | None = None) -> list[dict]:
+    """Covenant results across the book (or the given deals / the deals the lenders hold)."""
+    wanted = set(deals) if deals is not None else None
+    lender_set = set(lenders) if lenders is not None else None
+    out: list[dict] = []
+    for deal_id, record in sorted(loaded.deals.items()):
+        if wanted is not None and deal_id not in wanted:
+            continue
+        if lender_set is not None and not any(p.lender in lender_set for f in record.deal.facilities
+                                              for p in f.participations):
+            continue
+        rows, _ = test_deal(record, as_of)
+        out += rows
+    return out
+
+
+def underwriting_metrics(record: DealRecord, debt_service: Decimal | None) -> dict[str, Decimal | None]:
+    """The SPEC §7 metrics from origination.underwriting, with pro-forma debt service."""
+    uw = record.deal.origination.underwriting
+    if uw is None:
+        return {}
+    figures = Figures(uw.ebitda, uw.total_debt, uw.cash, uw.interest_expense, uw.fixed_charges,
+                      uw.collateral_value, debt_service)
+    out: dict[str, Decimal | None] = {}
+    for metric in METRICS:
+        try:
+            value = metric_value(metric, figures)
+        except Undefined:
+            value = None
+        out[metric] = value
+    return out
+
+
+def debt_service_after(schedules, start: date) -> Decimal:
+    """Scheduled cash interest, fees (commitment fees included) and principal in (start, start + 12 months]."""
+    end = add_months(start, 12, month_end=is_month_end(start))
+    total = Decimal(0)
+    for fs in schedules:
+        for r in fs.rows:
+            if start < r.date <= end:
+                total += r.interest + r.commitment_fee + r.fees + r.principal
+    return total
