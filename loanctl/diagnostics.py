@@ -162,6 +162,17 @@ CODES: dict[str, str] = {
     "E0422": "cannot write the archive or the ledger",
     "E0423": "ledger check found an inconsistency",
     "E0424": "query rejected or failed",
+    # E05xx — git, workflow and the audit trail
+    "E0501": "not a git repository",
+    "E0502": "unknown git revision",
+    "E0503": "revision missing from a shallow clone",
+    "E0504": "a funded deal's term changed without an amendment",
+    "E0505": "a merged amendment file changed or was deleted",
+    "E0506": "status moved backwards",
+    "E0507": "a funded deal was deleted or renamed",
+    "E0508": "status does not allow this step",
+    "E0509": "policy limit breached",
+    "E0510": "invalid --set for an amendment",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

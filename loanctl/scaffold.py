@@ -272,7 +272,8 @@ def _title_from_folder(folder: Path) -> str:
 
 # --- loanctl new-deal ----------------------------------------------------------------------
 FACILITY_IDS = {"term": "tl", "delayed_draw": "ddtl", "revolver": "rcf"}
-FACILITY_WORDS = {"term": "Term Loan", "delayed_draw": "Delayed Draw Term Loan", "revolver": "Revolving Credit Facility"}
+FACILITY_WORDS = {"term": "Term Loan", "delayed_draw": "Delayed Draw Term Loan",
+                  "revolver": "Revolving Credit Facility"}
 AMORTIZATION_TYPES = ("bullet", "percent", "straight", "level")
 # Market defaults by currency: the business-day calendar of the currency's centre, and the
 # money-market day count (ACT/365F for sterling, ACT/360 for most others).

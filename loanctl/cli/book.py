@@ -65,11 +65,13 @@ def schema(
 @app.command()
 @guarded
 def init(
-    folder: Path = typer.Argument(Path("."), metavar="DIR", help="Folder of the new book (default: the current folder)."),
+    folder: Path = typer.Argument(Path("."), metavar="DIR",
+                                  help="Folder of the new book (default: the current folder)."),
     name: Optional[str] = typer.Option(None, "--name", help="The book's name (default: from the folder name)."),
     currency: str = typer.Option("USD", "--currency", help="Base currency of the book."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing book.yaml and the generated files."),
-    git: bool = typer.Option(True, "--git/--no-git", help="Run git init when the folder is not in a repository."),
+    git: bool = typer.Option(True, "--git/--no-git",
+                             help="--no-git: do not run git at all (no git init; the CI files go into DIR)."),
 ) -> None:
     """Create a new book: book.yaml, a rate file, JSON Schemas, .gitignore, a GitHub Actions
     workflow and a pre-commit configuration; runs git init where there is no repository."""
@@ -107,7 +109,8 @@ def _interactive() -> bool:
 @guarded
 def new_deal(
     ctx: typer.Context,
-    deal_id: str = typer.Argument(..., metavar="DEAL_ID", help="The new deal's id (its folder name), e.g. acme-tl-2026."),
+    deal_id: str = typer.Argument(..., metavar="DEAL_ID",
+                                  help="The new deal's id (its folder name), e.g. acme-tl-2026."),
     borrower: Optional[str] = typer.Option(None, "--borrower", help="Borrower entity id from book.yaml."),
     name: Optional[str] = typer.Option(None, "--name", help="Deal name (default: borrower name and facility type)."),
     commitment: Optional[str] = typer.Option(None, "--commitment", help="Commitment amount, e.g. 25000000."),

@@ -88,3 +88,17 @@ def guarded(func: Callable) -> Callable:
 def book_root(ctx: typer.Context):
     from ..api import locate_book
     return locate_book(state(ctx).book)
+
+
+def git_tree(root, rev: str | None):
+    """The book as of a git revision (None: the work tree); git problems are usage errors."""
+    if rev is None:
+        return None
+    from ..gitrev import GitProblem, GitTree
+    try:
+        tree = GitTree(root, rev)
+    except GitProblem as exc:
+        raise fail_usage(f"{exc.code}: {exc.message}", exc.hint) from None
+    if not tree.exists():
+        raise fail_usage(f"the book folder does not exist at {rev}")
+    return tree

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import EXIT_INVALID, app, book_root, fail_usage, guarded, print_diagnostics
+from .common import EXIT_INVALID, app, book_root, fail_usage, git_tree, guarded, print_diagnostics
 
 FORMATS = ("text", "json", "csv", "md", "html")
 _EXT = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
@@ -27,6 +27,8 @@ def report(
                                                               "payments with value dates up to then."),
     fmt: Optional[str] = typer.Option(None, "--format", help="text, json, csv, md or html."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write to FILE (format from its extension)."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Read the book (and its payment archive) as of git "
+                                                          "revision REV."),
 ) -> None:
     """Positions, totals, rates, DPD, concentration, covenants, XIRR and MOIC for a scope."""
     import datetime as _dt
@@ -42,7 +44,8 @@ def report(
     if fmt not in FORMATS:
         raise fail_usage(f"--format {fmt} is not one of {', '.join(FORMATS)}")
     root = book_root(ctx)
-    loaded, errors = load_valid_book(root)
+    tree = git_tree(root, rev)
+    loaded, errors = load_valid_book(root, tree=tree)
     if errors:
         print_diagnostics(errors, stream=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
@@ -51,7 +54,8 @@ def report(
     except ScopeProblem as exc:
         raise fail_usage(str(exc), "see `loanctl report --help`") from None
     covenant_rows = _covenants(loaded, scope, on)
-    result = build_report(loaded, scope, on, ledger_payments(root), covenant_rows)
+    payments = ledger_payments(root) if tree is None else _archived_payments(loaded, tree)
+    result = build_report(loaded, scope, on, payments, covenant_rows)
     if fmt == "text":
         from rich.console import Console
         if out is not None:
@@ -82,3 +86,30 @@ def _covenants(loaded, scope, on):
         return []
     deals = [scope.id] if scope.kind == "deal" else None
     return covenant_rows(loaded, on, deals=deals, lenders=scope.lenders or None)
+
+
+def _archived_payments(loaded, tree):
+    """Payments as archived at a revision: the payment files committed under payments/."""
+    from ..servicing.ledger import parse_files
+    files = []
+    for name, is_dir in tree.list_dir("payments"):
+        if not is_dir and name.endswith(".csv"):
+            raw = tree.read(f"payments/{name}", 1 << 31)
+            if isinstance(raw, bytes):
+                files.append((name, raw))
+    payments, seen = [], set()
+    for name, raw in files:
+        got, diags, _ = parse_files(loaded, [(name, raw)], None, _dt_from(name), auto_profile=True)
+        for p in got:
+            if p.payment_id not in seen:
+                seen.add(p.payment_id)
+                payments.append(p)
+    return payments
+
+
+def _dt_from(name: str):
+    import datetime as _dt
+    try:
+        return _dt.date.fromisoformat(name[:10])
+    except ValueError:
+        return _dt.date.today()

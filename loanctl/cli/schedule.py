@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import EXIT_INVALID, OutFormat, app, book_root, fail_usage, guarded, print_diagnostics
+from .common import EXIT_INVALID, OutFormat, app, book_root, fail_usage, git_tree, guarded, print_diagnostics
 
 
 def parse_date_option(value: str | None, option: str):
@@ -20,19 +20,21 @@ def parse_date_option(value: str | None, option: str):
         raise fail_usage(f"{option}: {p.message}", p.hint) from None
 
 
-def load_deal_or_exit(ctx: typer.Context, deal: str):
+def load_deal_or_exit(ctx: typer.Context, deal: str, rev: str | None = None):
     """The book with `deal` loaded and valid; exit 2 for an unknown deal, 1 for an invalid one."""
     from ..api import load_valid_book
+    from ..loader import FsTree
 
     root = book_root(ctx)
-    if not (root / deal / "deal.yaml").is_file() or deal.startswith((".", "_")) or "/" in deal:
+    tree = git_tree(root, rev) or FsTree(root)
+    if tree.read(f"{deal}/deal.yaml", 1 << 30) is None or deal.startswith((".", "_")) or "/" in deal:
         from ..loader import load_book
-        known = sorted(load_book(root)[0].deal_folders)
+        known = sorted(load_book(root, tree=tree)[0].deal_folders)
         import difflib
         close = difflib.get_close_matches(deal, known, n=1)
         raise fail_usage(f"unknown deal '{deal}'", f"did you mean '{close[0]}'?" if close else
                          f"deals: {', '.join(known[:20]) or 'none'}")
-    loaded, errors = load_valid_book(root, [deal])
+    loaded, errors = load_valid_book(root, [deal], tree=tree)
     if errors:
         print_diagnostics(errors, stream=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
@@ -49,13 +51,14 @@ def schedule(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Terms in force then (amendments effective by DATE)."),
     fmt: Optional[OutFormat] = typer.Option(None, "--format", help="table (default on a terminal), csv or json."),
     actuals: bool = typer.Option(False, "--actuals", help="Add what was paid against each due (from the ledger)."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Read the book as of git revision REV."),
 ) -> None:
     """A deal's schedule: one row for the start date, one per payment date."""
     from ..engine.deal import schedule_deal
     from ..render import schedule as render
 
     as_of_date = parse_date_option(as_of, "--as-of")
-    loaded = load_deal_or_exit(ctx, deal)
+    loaded = load_deal_or_exit(ctx, deal, rev)
     record = loaded.deals[deal]
     if facility is not None and facility not in {f.id for f in record.deal.facilities} | _added(record):
         raise fail_usage(f"deal '{deal}' has no facility '{facility}'",
@@ -100,13 +103,14 @@ def show(
     deal: str = typer.Argument(..., help="Deal id."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Terms in force on DATE (default: today)."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Read the book as of git revision REV."),
 ) -> None:
     """The deal's terms in force on a date, amendments applied, with where each came from."""
     import datetime as _dt
     from ..render import show as render
 
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
-    loaded = load_deal_or_exit(ctx, deal)
+    loaded = load_deal_or_exit(ctx, deal, rev)
     view = render.terms_view(loaded, deal, on)
     if fmt == "json":
         sys.stdout.write(render.to_json(view))

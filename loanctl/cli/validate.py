@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import EXIT_INVALID, DiagFormat, app, book_root, guarded, print_diagnostics
+from .common import EXIT_INVALID, DiagFormat, app, book_root, git_tree, guarded, print_diagnostics
 
 
 @app.command()
@@ -17,12 +17,20 @@ def validate(
     paths: Optional[List[str]] = typer.Argument(None, help="Deal folders or files to check (default: the whole book)."),
     fmt: DiagFormat = typer.Option(DiagFormat.text, "--format", help="text, json, or github (Actions annotations)."),
     strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
+    base: Optional[str] = typer.Option(None, "--base", help="Also enforce the audit rules against git revision REV "
+                                                            "(funded deals change only by new amendments)."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Validate the book as it was at git revision REV."),
 ) -> None:
     """Check the book: syntax, types, references, dates, shares, approvals. Silent on success."""
     from ..api import validate_book
+    from ..diagnostics import sort_key
 
     root = book_root(ctx)
-    result = validate_book(root, paths or ())
+    result = validate_book(root, paths or (), tree=git_tree(root, rev))
+    if base is not None:
+        from ..audit import check_against_base, load_side
+        base_book = load_side(root, git_tree(root, base))
+        result.diagnostics = sorted(result.diagnostics + check_against_base(result.loaded, base_book), key=sort_key)
     print_diagnostics(result.diagnostics, fmt.value)
     if fmt is DiagFormat.text:
         deals = len(result.loaded.deal_folders)
