@@ -84,7 +84,7 @@ def schedule(
         sys.stdout.write(render.to_csv(result))
     else:
         from rich.console import Console
-        render.to_table(result, Console(width=max(200 if paid else 160, Console().width)), paid)
+        render.to_table(result, Console(width=max(210 if paid else 180, Console().width)), paid)
 
 
 def _added(record) -> set[str]:

@@ -63,7 +63,7 @@ def post_payments(
         sys.stdout.write(json.dumps(render.post_summary(result), indent=2) + "\n")
     else:
         from rich.console import Console
-        render.post_table(result, Console(width=max(160, Console().width)))
+        render.post_table(result, Console(width=max(180, Console().width)))
 
 
 @ledger_app.command("rebuild")

@@ -331,8 +331,8 @@ class _Builder:
                         amount = self.r(opening / n)
                     else:
                         amount = self.r(opening * r / (1 - (1 + r) ** -n))
-                principal = amount if am.type == "straight" else max(amount - interest, ZERO)
-            principal = max(min(principal, due_balance), zero)
+                principal = amount if am.type == "straight" else max(amount - interest, zero)
+            principal = max(min(principal, due_balance), zero) + zero
             prev_open, prev_principal, prev_rate, prev_maturity = opening, principal, rate0, f_pay.maturity_date
 
             fees = zero
@@ -430,9 +430,9 @@ def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:
     for row in schedule.rows:
         names = [n for n, _ in row.shares]
         if lender not in names:
-            part = {k: ZERO for k in MONEY_FIELDS}
-            rows.append(replace(row, **part))
-            closing_prev, shares_prev = ZERO, row.shares
+            zero = round_money(ZERO, schedule.digits)
+            rows.append(replace(row, **{k: zero for k in MONEY_FIELDS}))
+            closing_prev, shares_prev = zero, row.shares
             continue
         i = names.index(lender)
         shares = [s for _, s in row.shares]

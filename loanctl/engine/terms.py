@@ -190,6 +190,17 @@ def _apply(rec: AmendmentRecord, terms: dict[str, FacilityTerms]) -> list[Diagno
         diags += d
         if facility is None:
             continue
+        for name, old, new in (("type", f.type, facility.type), ("payments.frequency", f.payments.frequency,
+                                                                   facility.payments.frequency),
+                               ("id", f.id, facility.id)):
+            if old != new:  # also when set through a parent mapping ({payments: {frequency: …}})
+                key = next((k for k in change.set if name.startswith(k) or k.startswith(name.split(".")[0])), name)
+                diags.append(doc.diag("E0215", f"{SETTABLE_BLOCKED[name]} cannot be changed by amendment "
+                                               f"({old} → {new})", cpath + ("set", key), key=True,
+                                      hint="add a new facility instead (add_facility)"))
+                bad = True
+        if bad:
+            continue
         ft.versions.append(Version(am.effective_date, facility, raw, origins))
     return diags
 

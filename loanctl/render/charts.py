@@ -16,8 +16,8 @@ from markupsafe import Markup, escape
 
 from ..conventions.currency import minor_units
 
-WIDTH, HEIGHT = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 70, 16, 40, 46
+WIDTH, HEIGHT = 480, 270
+LEFT, RIGHT, TOP, BOTTOM = 58, 26, 44, 36
 PLOT_W = Decimal(WIDTH - LEFT - RIGHT)
 PLOT_H = Decimal(HEIGHT - TOP - BOTTOM)
 ZERO = Decimal(0)
@@ -82,7 +82,7 @@ def cash_chart(series: list[dict], currency: str = "") -> Markup:
     lo, hi, ticks = _scale(totals + [ZERO])
     n = len(months)
     slot = PLOT_W / n
-    bar = slot * Decimal("0.7")
+    bar = min(slot * Decimal("0.7"), Decimal(48))
     parts = [_open("cash", title, currency), _y_axis(ticks, lo, hi, currency)]
     for i, m in enumerate(months):
         left = Decimal(LEFT) + slot * i + (slot - bar) / 2
@@ -100,9 +100,9 @@ def cash_chart(series: list[dict], currency: str = "") -> Markup:
         parts.append(_x_label(Decimal(LEFT) + slot * i + slot / 2, escape(months[i]["month"])))
     legend_x = Decimal(LEFT)
     for key, label, colour in COMPONENTS:
-        parts.append(f'<g class="legend legend-{key}"><rect x="{_c(legend_x)}" y="26" width="10" height="10" '
-                     f'fill="{colour}"/><text x="{_c(legend_x + 14)}" y="35" font-size="11">{label}</text></g>')
-        legend_x += 14 + 7 * len(label) + 18
+        parts.append(f'<g class="legend legend-{key}"><rect x="{_c(legend_x)}" y="27" width="10" height="10" '
+                     f'fill="{colour}"/><text x="{_c(legend_x + 14)}" y="36" font-size="12">{label}</text></g>')
+        legend_x += 14 + 7 * len(label) + 16
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -116,7 +116,7 @@ def dpd_chart(buckets: list[dict], currency: str = "") -> Markup:
     lo, hi, ticks = _scale(values + [ZERO])
     n = len(buckets)
     slot = PLOT_W / n
-    bar = slot * Decimal("0.6")
+    bar = min(slot * Decimal("0.6"), Decimal(56))
     parts = [_open("dpd", title, currency), _y_axis(ticks, lo, hi, currency)]
     for i, (b, v) in enumerate(zip(buckets, values)):
         left = Decimal(LEFT) + slot * i + (slot - bar) / 2
@@ -128,7 +128,7 @@ def dpd_chart(buckets: list[dict], currency: str = "") -> Markup:
                      f'height="{_c(bottom - top)}" fill="{colour}"><title>{name}: {escape(_amount(v, currency))} '
                      f'({count} position{"" if count == 1 else "s"})</title></rect>')
         if count:
-            parts.append(f'<text class="count" x="{_c(left + bar / 2)}" y="{_c(top - 4)}" font-size="11" '
+            parts.append(f'<text class="count" x="{_c(left + bar / 2)}" y="{_c(top - 4)}" font-size="12" '
                          f'text-anchor="middle">{count}</text>')
         parts.append(_x_label(left + bar / 2, name))
     parts.append("</svg>")
@@ -149,7 +149,7 @@ def _open(name: str, title: str, currency: str, height: int = HEIGHT) -> str:
     return (f'<svg class="chart chart-{name}" id="{escape(ident)}" '
             f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{t}" font-family="system-ui, sans-serif">'
             f'<title>{t}</title>'
-            f'<text class="chart-title" x="{LEFT}" y="16" font-size="13" font-weight="600">{t}</text>')
+            f'<text class="chart-title" x="8" y="18" font-size="14" font-weight="600">{t}</text>')
 
 
 def _y_axis(ticks: list[Decimal], lo: Decimal, hi: Decimal, currency: str) -> str:
@@ -157,20 +157,20 @@ def _y_axis(ticks: list[Decimal], lo: Decimal, hi: Decimal, currency: str) -> st
     for t in ticks:
         yy = _c(_y(t, lo, hi))
         parts.append(f'<line x1="{LEFT}" y1="{yy}" x2="{WIDTH - RIGHT}" y2="{yy}" stroke="#ddd" stroke-width="1"/>'
-                     f'<text x="{LEFT - 6}" y="{yy}" dy="4" font-size="11" text-anchor="end">{escape(_compact(t))}'
+                     f'<text x="{LEFT - 6}" y="{yy}" dy="4" font-size="12" text-anchor="end">{escape(_compact(t))}'
                      f'</text>')
     parts.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" stroke="#888"/>'
                  f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="#888"/>')
     if currency:
-        parts.append(f'<text class="axis-label" x="14" y="{TOP + int(PLOT_H) // 2}" font-size="11" '
-                     f'text-anchor="middle" transform="rotate(-90 14 {TOP + int(PLOT_H) // 2})">'
+        parts.append(f'<text class="axis-label" x="12" y="{TOP + int(PLOT_H) // 2}" font-size="12" '
+                     f'text-anchor="middle" transform="rotate(-90 12 {TOP + int(PLOT_H) // 2})">'
                      f'{escape(currency)}</text>')
     parts.append("</g>")
     return "".join(parts)
 
 
 def _x_label(x: Decimal, text) -> str:
-    return (f'<text class="axis-x" x="{_c(x)}" y="{HEIGHT - BOTTOM + 16}" font-size="11" '
+    return (f'<text class="axis-x" x="{_c(x)}" y="{HEIGHT - BOTTOM + 17}" font-size="12" '
             f'text-anchor="middle">{text}</text>')
 
 
@@ -213,10 +213,7 @@ def _label_indexes(n: int, most: int = 7) -> list[int]:
         return list(range(n))
     every = -(-(n - 1) // (most - 1))
     picks = list(range(0, n, every))
-    if n - 1 - picks[-1] < every / 2:
-        picks[-1] = n - 1
-    else:
-        picks.append(n - 1)
+    picks[-1] = n - 1  # the last point always gets its label; the gap before it stays ≥ every
     return picks
 
 

@@ -1,0 +1,289 @@
+"""The origination workflow (SPEC §6): approve, amend, fund — each checked against the book's
+policy with the real pipeline before a file is written.
+
+deal.yaml edits go through ruamel.yaml's round-trip mode so the user's comments and layout
+survive; amendments are whole new files rendered from the template. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .api import UsageProblem, load_valid_book
+from .audit import schedule_summary
+from .checks import check_book
+from .diagnostics import Diagnostic
+from .loader import LoadedBook, load_book
+from .model import FUNDED_OR_LATER, Deal
+from .scaffold import OverlayTree, render_amendment, write_atomic
+from .yamlsrc import parse
+
+
+@dataclass
+class StepResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    written: Path | None = None
+    status: str | None = None
+    impact: dict | None = None
+    text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+# --- policy ------------------------------------------------------------------------------------
+def required_roles(loaded: LoadedBook, deal: Deal) -> tuple[str, ...]:
+    if loaded.book is None:
+        return ()
+    total = deal.total_commitment
+    for rule in loaded.book.policy.approvals:
+        if rule.up_to is None or total <= rule.up_to:
+            return rule.require
+    return ()
+
+
+def policy_problems(loaded: LoadedBook, deal_id: str, deal: Deal, file: str) -> list[Diagnostic]:
+    """Limits checked at approval and funding: leverage and borrower concentration per fund."""
+    out: list[Diagnostic] = []
+    book = loaded.book
+    if book is None:
+        return out
+    limits = book.policy.limits
+    uw = deal.origination.underwriting
+    if limits.max_leverage is not None and uw and uw.total_debt is not None and uw.ebitda:
+        leverage = uw.total_debt / uw.ebitda
+        if leverage > limits.max_leverage:
+            out.append(Diagnostic("E0509", f"underwriting leverage {leverage:.2f}x is above the policy limit "
+                                           f"{limits.max_leverage}x", file,
+                                  hint="restructure the deal or change the policy before approval"))
+    if limits.max_borrower_share_of_fund is not None:
+        for fund, share in borrower_shares(loaded, deal_id, deal).items():
+            if share > limits.max_borrower_share_of_fund:
+                out.append(Diagnostic("E0509", f"borrower '{deal.borrower}' would be {share * 100:.2f}% of "
+                                               f"{fund}'s commitments to deals (limit "
+                                               f"{limits.max_borrower_share_of_fund * 100:.2f}%)", file,
+                                      hint="reduce the fund's share, syndicate more, or record a policy exception"))
+    return out
+
+
+def borrower_shares(loaded: LoadedBook, deal_id: str, deal: Deal) -> dict[str, Decimal]:
+    """Per fund (SPVs roll up): the borrower's share of the fund's commitments to approved and
+    funded deals, this deal included."""
+    book = loaded.book
+    parent = {e.id: (e.parent if e.kind == "spv" else e.id) for e in book.entities if e.kind in ("fund", "spv")}
+    totals: dict[str, Decimal] = {}
+    borrower: dict[str, Decimal] = {}
+    deals = {i: r.deal for i, r in loaded.deals.items()
+             if r.deal.status in ("approved", "funded") and i != deal_id}
+    deals[deal_id] = deal
+    for d in deals.values():
+        for f in d.facilities:
+            for p in f.participations:
+                fund = parent.get(p.lender)
+                if fund is None:
+                    continue
+                amount = f.commitment * p.share
+                totals[fund] = totals.get(fund, Decimal(0)) + amount
+                if d.borrower == deal.borrower:
+                    borrower[fund] = borrower.get(fund, Decimal(0)) + amount
+    funds_in_deal = {parent.get(p.lender) for f in deal.facilities for p in f.participations}
+    return {fund: borrower.get(fund, Decimal(0)) / totals[fund] for fund in sorted(f for f in funds_in_deal if f)
+            if totals.get(fund)}
+
+
+# --- editing deal.yaml ---------------------------------------------------------------------------
+def _round_trip():
+    from ruamel.yaml import YAML
+    y = YAML()
+    y.preserve_quotes = True
+    y.width = 4096
+    return y
+
+
+def _edit_deal(path: Path, edit) -> str:
+    y = _round_trip()
+    data = y.load(path.read_text(encoding="utf-8"))
+    edit(data)
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return buf.getvalue()
+
+
+def _check_new_text(root: Path, deal_id: str, files: dict[str, str]) -> tuple[LoadedBook, list[Diagnostic]]:
+    """Load the book with `files` replaced in memory and check it with the real pipeline."""
+    tree = OverlayTree(root, {k: v.encode() for k, v in files.items()})
+    loaded, diags = load_book(root, tree=tree)
+    diags = diags + check_book(loaded)
+    relevant = [d for d in diags if d.is_error and (d.file or "").find(f"{deal_id}/") >= 0]
+    return loaded, relevant
+
+
+def _record(loaded: LoadedBook, deal_id: str):
+    record = loaded.deals.get(deal_id)
+    if record is None:
+        raise UsageProblem(f"unknown deal '{deal_id}'", "the deal id is its folder name under the book")
+    return record
+
+
+def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "approved",
+            conditions: str | None = None, on: date | None = None) -> StepResult:
+    """Append an approval; a declining decision declines the deal; once the policy's roles
+    have all approved, the status moves to approved (after the limits are checked)."""
+    loaded, errors = load_valid_book(root, [deal_id])
+    record = _record(loaded, deal_id)
+    result = StepResult(diagnostics=errors)
+    if errors:
+        return result
+    deal = record.deal
+    file = record.doc.file
+    if deal.status not in ("draft", "submitted", "approved"):
+        result.diagnostics.append(Diagnostic("E0508", f"deal is {deal.status}; approvals are recorded before funding",
+                                             file, hint="change a funded deal with an amendment (loanctl amend)"))
+        return result
+    if decision not in ("approved", "declined"):
+        raise UsageProblem(f"--decision {decision} is not approved or declined")
+    on = on or date.today()
+    approvals = list(deal.origination.approvals)
+    have = {a.role for a in approvals if a.decision == "approved"} | ({role} if decision == "approved" else set())
+    new_status = deal.status
+    if decision == "declined":
+        new_status = "declined"
+    elif all(r in have for r in required_roles(loaded, deal)):
+        new_status = "approved"
+    entry: dict[str, Any] = {"by": by, "role": role, "date": on, "decision": decision}
+    if conditions:
+        entry["conditions"] = conditions
+
+    def edit(data) -> None:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+        orig = data.get("origination")
+        if orig is None:
+            orig = CommentedMap()
+            data["origination"] = orig
+        seq = orig.get("approvals")
+        if seq is None:
+            seq = CommentedSeq()
+            orig["approvals"] = seq
+        item = CommentedMap(entry)
+        item.fa.set_flow_style()
+        seq.append(item)
+        data["status"] = new_status
+
+    path = root / record.rel
+    text = _edit_deal(path, edit)
+    new_loaded, errs = _check_new_text(root, deal_id, {record.rel: text})
+    if errs:
+        result.diagnostics += errs
+        return result
+    if new_status == "approved" and deal.status != "approved":
+        problems = policy_problems(new_loaded, deal_id, new_loaded.deals[deal_id].deal, file)
+        if problems:
+            result.diagnostics += problems
+            return result
+    write_atomic(path, text)
+    result.written, result.status = path, new_status
+    return result
+
+
+def fund(root: Path, deal_id: str, on: date | None = None) -> StepResult:
+    """approved → funded, after the approvals and limits hold (and the funding date is the start)."""
+    loaded, errors = load_valid_book(root, None)
+    record = _record(loaded, deal_id)
+    result = StepResult(diagnostics=[e for e in errors if f"{deal_id}/" in (e.file or "")])
+    if result.diagnostics:
+        return result
+    deal = record.deal
+    file = record.doc.file
+    if deal.status != "approved":
+        hint = ("approve it first (loanctl approve)" if deal.status in ("draft", "submitted")
+                else "it was funded already" if deal.status in FUNDED_OR_LATER else "a declined deal is not funded")
+        result.diagnostics.append(Diagnostic("E0508", f"deal is {deal.status}; only an approved deal is funded",
+                                             file, hint=hint))
+        return result
+    missing = [r for r in required_roles(loaded, deal)
+               if r not in {a.role for a in deal.origination.approvals if a.decision == "approved"}]
+    if missing:
+        result.diagnostics.append(Diagnostic("E0219", f"approvals missing: {', '.join(missing)}", file,
+                                             hint="loanctl approve DEAL --by NAME --role ROLE"))
+        return result
+    start = min(f.start_date for f in deal.facilities)
+    if on is not None and on != start:
+        result.diagnostics.append(Diagnostic("E0508", f"funding date {on} differs from the start date {start}",
+                                             file, hint="fund on the closing date, or correct start_date first "
+                                                        "(the deal is not funded yet, so edit deal.yaml)"))
+        return result
+    result.diagnostics += policy_problems(loaded, deal_id, deal, file)
+    if result.diagnostics:
+        return result
+    path = root / record.rel
+    text = _edit_deal(path, lambda data: data.__setitem__("status", "funded"))
+    _, errs = _check_new_text(root, deal_id, {record.rel: text})
+    if errs:
+        result.diagnostics += errs
+        return result
+    write_atomic(path, text)
+    result.written, result.status = path, "funded"
+    return result
+
+
+# --- amendments ----------------------------------------------------------------------------------
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
+    """`tl.interest.spread=525bps` → {"tl": {"interest.spread": "525bps"}} with YAML scalars."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise UsageProblem(f"--set {item!r} is not FACILITY.PATH=VALUE", "for example --set tl.interest.spread=525bps")
+        facility, path = key.strip().split(".", 1)
+        doc, diags = parse(f"v: {value.strip()}\n", "--set")
+        if doc is None:
+            raise UsageProblem(f"--set {item!r}: the value does not parse ({diags[0].message})")
+        out.setdefault(facility, {})[path] = doc.data["v"]
+    return out
+
+
+def amend(root: Path, deal_id: str, effective: date, sets: list[str], description: str | None = None,
+          today: date | None = None, dry_run: bool = False) -> StepResult:
+    """Write amendments/NNN-<slug>.yaml after checking it and measuring its schedule impact."""
+    loaded, errors = load_valid_book(root, [deal_id])
+    record = _record(loaded, deal_id)
+    result = StepResult(diagnostics=errors)
+    if errors:
+        return result
+    changes = parse_set(sets)
+    if not changes:
+        raise UsageProblem("nothing to change", "give at least one --set FACILITY.PATH=VALUE")
+    if len(changes) > 1:
+        raise UsageProblem("one facility per amendment command", "run loanctl amend once per facility")
+    (facility, set_terms), = changes.items()
+    numbers = [int(m.group(1)) for a in record.amendments if (m := re.match(r"^(\d+)", a.amendment.id))]
+    slug = _SLUG.sub("-", (description or "amendment").lower()).strip("-")[:40] or "amendment"
+    amendment_id = f"{(max(numbers) + 1) if numbers else 1:03d}-{slug}"
+    text = render_amendment(amendment_id=amendment_id, effective_date=effective.isoformat(),
+                            description=description or "amendment", facility=facility, set_terms=set_terms)
+    rel = f"{deal_id}/amendments/{amendment_id}.yaml"
+    new_loaded, errs = _check_new_text(root, deal_id, {rel: text})
+    result.text = text
+    if errs:
+        result.diagnostics += errs
+        return result
+    today = today or date.today()
+    result.impact = {"before": schedule_summary(loaded, deal_id, today),
+                     "after": schedule_summary(new_loaded, deal_id, today)}
+    if not dry_run:
+        path = root / rel
+        path.parent.mkdir(exist_ok=True)
+        write_atomic(path, text)
+        result.written = path
+    return result
+
