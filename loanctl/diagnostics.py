@@ -173,6 +173,10 @@ CODES: dict[str, str] = {
     "E0508": "status does not allow this step",
     "E0509": "policy limit breached",
     "E0510": "invalid --set for an amendment",
+    # E06xx — simulation
+    "E0601": "simulated prepayment larger than the balance",
+    "E0602": "simulated prepayment names an unknown facility",
+    "E0603": "simulated default date outside the facility's life",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

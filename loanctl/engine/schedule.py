@@ -109,16 +109,20 @@ class _Period:
 
 def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calendar_for: Callable[[Facility], Calendar],
                    currency: str, digits: int, rounding: str = "half_up", rate_shift: Decimal = ZERO,
-                   prepayments: Sequence[tuple[date, Decimal]] = ()) -> FacilitySchedule:
+                   prepayments: Sequence[tuple[date, Decimal]] = (),
+                   pik_toggles: Sequence[tuple[date, bool]] = ()) -> FacilitySchedule:
     """The facility's schedule under its terms in force (all versions in `terms`).
 
     `prepayments` (date, amount) reduce the balance on their dates (interest after accrues
     on the lower balance) and reduce future scheduled principal in inverse order of
     maturity, from the last date backwards (SPEC §4.3). A prepayment larger than the
     balance is capped; `FacilitySchedule.prepaid` says what each one applied.
+    `pik_toggles` (date, on): from a period starting on or after the date, the cash interest
+    is capitalised instead of paid (a PIK toggle election) — or paid again when off.
     """
     with localcontext(_CTX):
         builder = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
+        builder.pik_toggles = sorted(pik_toggles)
         base = builder.run()
         if not prepayments:
             return base
@@ -160,6 +164,7 @@ class _Builder:
         self.first = terms.first.facility
         self.start = self.first.start_date
         self._grid_cache: dict[int, list[date]] = {}
+        self.pik_toggles: list[tuple[date, bool]] = []
 
     def r(self, x: Decimal) -> Decimal:
         return round_money(x, self.digits, self.rounding)
@@ -295,6 +300,8 @@ class _Builder:
                 cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
                 segments.append((a, b, seg_balance, rate, f.interest.day_count))
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
+            if self._toggled(p.accrual_start):
+                pik, interest = pik + interest, zero
             period_draws = sum((a for _, a in row_draws), zero)
             cum_draws += period_draws
             for j, (d, amt) in enumerate(row_prepay):  # dated after the accrual end (unadjusted accrual)
@@ -359,6 +366,13 @@ class _Builder:
         return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
                                 last.interest.day_count, fee_details, prepaid, draws, commitments, last.type,
                                 last.interest.pik_rate)
+
+    def _toggled(self, on: date) -> bool:
+        state = False
+        for when, flag in self.pik_toggles:
+            if when <= on:
+                state = flag
+        return state
 
     @staticmethod
     def _apply_prepay(balance_before: Decimal, amount: Decimal, when: date, applied: list) -> None:
