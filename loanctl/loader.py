@@ -48,22 +48,23 @@ class FsTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
         self._prefix = display_path(root)
 
     def list_dir(self, rel: str) -> list[tuple[str, bool]]:
         try:
-            with os.scandir(self.root / rel if rel else self.root) as it:
+            with os.scandir(os.path.join(self._root, rel) if rel else self._root) as it:
                 return sorted((e.name, e.is_dir()) for e in it)
         except (FileNotFoundError, NotADirectoryError):
             return []
 
     def read(self, rel: str, max_bytes: int) -> bytes | int | None:
-        path = self.root / rel
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                return size
-            return path.read_bytes()
+            with open(os.path.join(self._root, rel), "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > max_bytes:
+                    return size
+                return fh.read()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
@@ -202,7 +203,8 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
         return None, [Diagnostic("E0012", f"folder '{folder}' is not a valid deal id", tree.display(folder),
                                  hint="rename it: lowercase letters, digits, '.', '_' and '-'")]
     rel = f"{folder}/deal.yaml"
-    if tree.read(rel, MAX_BYTES) is None:
+    entries = dict(tree.list_dir(folder))
+    if entries.get("deal.yaml") is not False:
         return None, [Diagnostic("E0010", f"deal folder '{folder}' has no deal.yaml", tree.display(folder),
                                  hint="add deal.yaml (loanctl new-deal), or move the folder out of the book")]
     doc, d = read_yaml(tree, rel)
@@ -212,7 +214,7 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
     if deal is None:
         return None, d
     record = DealRecord(deal=deal, doc=doc, rel=rel)
-    for name, is_dir in tree.list_dir(f"{folder}/amendments"):
+    for name, is_dir in (tree.list_dir(f"{folder}/amendments") if entries.get("amendments") else ()):
         if is_dir or not name.endswith((".yaml", ".yml")):
             continue
         arel = f"{folder}/amendments/{name}"
@@ -224,7 +226,7 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
         diags += d
         if amendment is not None:
             record.amendments.append(AmendmentRecord(amendment, adoc, arel))
-    for name, is_dir in tree.list_dir(f"{folder}/financials"):
+    for name, is_dir in (tree.list_dir(f"{folder}/financials") if entries.get("financials") else ()):
         if is_dir or not name.endswith((".yaml", ".yml")):
             continue
         frel = f"{folder}/financials/{name}"

@@ -23,9 +23,11 @@ import yaml
 from .diagnostics import Diagnostic
 
 try:  # the C parser is an order of magnitude faster; fall back quietly without libyaml
-    _Loader = yaml.CSafeLoader
+    _Loader = yaml.CBaseLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _Loader = yaml.BaseLoader
+# The base loaders leave implicit typing to us (PyYAML's Python resolver is the slow part of
+# a load): a plain scalar is typed by the regexes below, a quoted one is always text.
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 100_000  # nodes visited while expanding aliases
@@ -37,6 +39,10 @@ _SCALAR_TAGS = {f"{_STD}{t}" for t in ("str", "int", "float", "bool", "null", "t
 _ALLOWED_TAGS = _SCALAR_TAGS | {f"{_STD}map", f"{_STD}seq", f"{_STD}merge"}
 _CONFLICT = re.compile(r"^(<{7}|={7}|>{7})(\s|$)", re.M)
 _PLAIN_INT = re.compile(r"[-+]?[0-9][0-9_]*\Z")
+_PLAIN_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?\Z|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+\Z|[-+]?[0-9][0-9_]*\.\Z")
+_PLAIN_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
+               "ON", "off", "Off", "OFF"}
+_PLAIN_NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 Path_ = tuple  # a path into the data: keys (str) and indexes (int)
@@ -140,29 +146,222 @@ def parse(text: str, file: str) -> tuple[Doc | None, list[Diagnostic]]:
         line = text.count("\n", 0, i) + 1
         return None, [Diagnostic("E0001", "NUL character in the file", file, line, i - text.rfind("\n", 0, i),
                                  "YAML files are text; remove the NUL byte")]
-    if _depth_bound(text) > _SAFE_DEPTH_BOUND:
-        depth_diag = _check_depth_events(text, file)
-        if depth_diag:
-            return None, [depth_diag]
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        return _EventBuilder(file).run(text)
+    except _Stop as stop:
+        return None, [stop.diag]
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_diag(exc, file)]
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         return None, [Diagnostic("E0001", f"YAML error: {exc}", file)]
-    except RecursionError:
-        return None, [Diagnostic("E0009", "nesting too deep", file, hint=f"at most {MAX_DEPTH} levels")]
-    if root is None:
-        return None, [Diagnostic("E0007", "the file is empty", file, 1, 1,
-                                 "write the document, or delete the file")]
-    builder = _Builder(file)
+
+
+class _EventBuilder:
+    """Builds plain data from the parser's event stream: no resolver, no recursion, every
+    value's and key's position recorded, aliases counted against the node budget."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions = Positions()
+        self.diags: list[Diagnostic] = []
+
+    def _stop(self, code: str, message: str, mark, hint: str) -> _Stop:
+        return _Stop(Diagnostic(code, message, self.file, mark.line + 1, mark.column + 1, hint))
+
+    def run(self, text: str) -> tuple[Doc | None, list[Diagnostic]]:
+        at = self.positions.at
+        anchors: dict[str, tuple[Any, int]] = {}  # anchor → (value, expanded size)
+        # stack frames: [container, path, size, anchor, is_mapping, pending_key, key_mark, merges, keys_seen]
+        stack: list[list] = []
+        root: Any = None
+        have_root = False
+        documents = 0
+        total = 0
+
+        def place(value: Any, size: int, mark, anchor: str | None, is_scalar_key_ok: bool = True) -> None:
+            nonlocal root, have_root, total
+            total += size
+            if total > MAX_NODES:
+                raise self._stop("E0004", f"alias expansion exceeds {MAX_NODES:,} nodes", mark,
+                                 "anchors and aliases may be used, but not to multiply the document")
+            if anchor:
+                anchors[anchor] = (value, size)
+            if not stack:
+                root, have_root = value, True
+                at.setdefault((), (mark.line + 1, mark.column + 1))
+                return
+            frame = stack[-1]
+            frame[2] += size
+            if frame[4]:  # mapping: a key, then its value
+                if frame[5] is _NO_KEY:
+                    if not isinstance(value, (str, int)) or isinstance(value, bool):
+                        if value is None or isinstance(value, (Decimal, bool)):
+                            value = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+                        else:
+                            raise self._stop("E0001", "mapping keys must be plain words", mark, "write the key as text")
+                    frame[5] = getattr(value, "source", None) or str(value) if not isinstance(value, str) else value
+                    frame[6] = mark
+                else:
+                    key = frame[5]
+                    frame[5] = _NO_KEY
+                    if key == "<<" and frame[9]:
+                        sources = value if isinstance(value, list) else [value]
+                        for src in sources:
+                            if not isinstance(src, dict):
+                                raise self._stop("E0001", "'<<' merges only mappings", mark, "merge a mapping alias")
+                            frame[7].append(src)
+                        return
+                    container = frame[0]
+                    if key in container:
+                        first = at.get(frame[1] + (key, KEY), (0, 0))[0]
+                        km = frame[6]
+                        self.diags.append(Diagnostic("E0002", f"duplicate key '{key}' (first at line {first})",
+                                                     self.file, km.line + 1, km.column + 1,
+                                                     "keep one of them; YAML would silently use the last"))
+                        return
+                    km = frame[6]
+                    at[frame[1] + (key, KEY)] = (km.line + 1, km.column + 1)
+                    at[frame[1] + (key,)] = (mark.line + 1, mark.column + 1)
+                    if isinstance(value, (dict, list)) and value is not container:
+                        _rebase(at, frame[1] + (key,), value, self._pending_paths)
+                    container[key] = value
+            else:
+                lst = frame[0]
+                idx = len(lst)
+                at[frame[1] + (idx,)] = (mark.line + 1, mark.column + 1)
+                if isinstance(value, (dict, list)):
+                    _rebase(at, frame[1] + (idx,), value, self._pending_paths)
+                lst.append(value)
+
+        self._pending_paths: dict[int, tuple] = {}
+        for ev in _events(text):
+            kind = type(ev)
+            if kind is yaml.ScalarEvent:
+                tag = ev.tag
+                if tag is not None and tag not in _ALLOWED_SHORT:
+                    full = tag if tag.startswith("tag:") else tag
+                    if full not in _ALLOWED_TAGS:
+                        raise self._stop("E0003", f"YAML tag {tag.replace(_STD, '!!')} is not allowed", ev.start_mark,
+                                         "use plain values; only the standard scalar types are accepted")
+                value = _event_scalar(ev)
+                is_merge_key = ev.value == "<<" and not ev.style and stack and stack[-1][4] and stack[-1][5] is _NO_KEY
+                if is_merge_key:
+                    stack[-1][9] = True
+                place(value, 1, ev.start_mark, ev.anchor)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if ev.tag is not None and ev.tag not in _ALLOWED_TAGS:
+                    raise self._stop("E0003", f"YAML tag {ev.tag.replace(_STD, '!!')} is not allowed", ev.start_mark,
+                                     "use plain values; only the standard scalar types are accepted")
+                if len(stack) >= MAX_DEPTH:
+                    raise self._stop("E0009", f"nesting deeper than {MAX_DEPTH} levels", ev.start_mark,
+                                     "a book file never needs this much nesting")
+                is_map = kind is yaml.MappingStartEvent
+                container: Any = {} if is_map else []
+                path = self._path_for(stack)
+                self._pending_paths[id(container)] = path
+                stack.append([container, path, 1, ev.anchor, is_map, _NO_KEY, None, [], set(), False, ev.start_mark])
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                frame = stack.pop()
+                container = frame[0]
+                for src in frame[7]:
+                    for k, v in src.items():
+                        container.setdefault(k, v)
+                self._pending_paths.pop(id(container), None)
+                if not stack:
+                    at[()] = (frame[10].line + 1, frame[10].column + 1)
+                place(container, frame[2], frame[10], frame[3])
+            elif kind is yaml.AliasEvent:
+                found = anchors.get(ev.anchor)
+                if found is None:  # the parser rejects unknown aliases, so this one is still open
+                    raise self._stop("E0004", f"alias *{ev.anchor} refers to the mapping or list that contains it "
+                                              "(it would expand forever)", ev.start_mark,
+                                     "an alias may only refer to a finished value")
+                place(found[0], found[1], ev.start_mark, None)
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise self._stop("E0001", "more than one YAML document in the file", ev.start_mark,
+                                     "remove the second '---' document")
+        if self.diags:
+            return None, self.diags
+        if not have_root or root is None:
+            return None, [Diagnostic("E0007", "the file is empty", self.file, 1, 1,
+                                     "write the document, or delete the file")]
+        return Doc(self.file, root, self.positions), []
+
+    def _path_for(self, stack: list[list]) -> tuple:
+        if not stack:
+            return ()
+        frame = stack[-1]
+        if frame[4]:
+            key = frame[5]
+            return frame[1] + ((key,) if key is not _NO_KEY else ("<key>",))
+        return frame[1] + (len(frame[0]),)
+
+
+_NO_KEY = object()
+
+
+def _events(text: str):
+    """The parser's events, pulled straight from the (C) parser."""
+    loader = _Loader(text)
     try:
-        data = builder.build(root, (), 0)
-    except _Stop as stop:
-        return None, [stop.diag]
-    if builder.diags:
-        return None, builder.diags
-    return Doc(file, data, builder.positions), []
+        get_event = loader.get_event
+        while True:
+            ev = get_event()
+            if ev is None or type(ev) is yaml.StreamEndEvent:
+                return
+            yield ev
+    finally:
+        loader.dispose()
+_ALLOWED_SHORT = {"!", None}
+
+
+def _rebase(at: dict, path: tuple, value: Any, pending: dict) -> None:
+    """Nothing to do: containers are built in place at their final path."""
+    return None
+
+
+def _event_scalar(ev) -> Any:
+    text = ev.value
+    tag = ev.tag
+    plain = not ev.style and (ev.implicit[0] if ev.implicit else True)
+    if tag is None or tag == "!":
+        if not plain or tag == "!":
+            return text
+        if text in _PLAIN_NULL:
+            return None
+        first = text[0]
+        if first.isdigit() or first in "+-.":
+            if _PLAIN_INT.match(text):
+                return YamlInt(int(text.replace("_", "")), text)
+            if _PLAIN_FLOAT.match(text):
+                try:
+                    return Decimal(text.replace("_", ""))
+                except InvalidOperation:  # pragma: no cover
+                    return text
+            return text
+        if text in _PLAIN_BOOL:
+            return _BOOL[text.lower()]
+        return text
+    # explicitly tagged standard scalars
+    if tag == f"{_STD}str" or tag == f"{_STD}timestamp":
+        return text
+    if tag == f"{_STD}null":
+        return None
+    if tag == f"{_STD}bool":
+        return _BOOL.get(text.lower(), text)
+    if tag == f"{_STD}int":
+        if _PLAIN_INT.match(text):
+            return YamlInt(int(text.replace("_", "")), text)
+        return text
+    if tag == f"{_STD}float":
+        try:
+            value = Decimal(text.replace("_", ""))
+        except InvalidOperation:
+            return text
+        return value if value.is_finite() else text
+    return text  # pragma: no cover - other tags were rejected
 
 
 def load(path: Path, file: str) -> tuple[Doc | None, list[Diagnostic]]:
@@ -240,7 +439,7 @@ class _Builder:
         out: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == f"{_STD}merge":
+            if key_node.tag == f"{_STD}merge" or (key_node.value == "<<" and getattr(key_node, "style", None) == ""):
                 merged.update(self._merge(value_node, path, depth))
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
@@ -273,6 +472,22 @@ class _Builder:
 
 def _scalar(node: yaml.ScalarNode) -> Any:
     tag, text = node.tag, node.value
+    if tag == f"{_STD}str" and node.style == "":  # plain: resolve the YAML 1.1 core types ourselves
+        if text in _PLAIN_NULL:
+            return None
+        first = text[0]
+        if first.isdigit() or first in "+-.":
+            if _PLAIN_INT.match(text):
+                return YamlInt(int(text.replace("_", "")), text)
+            if _PLAIN_FLOAT.match(text):
+                try:
+                    return Decimal(text.replace("_", ""))
+                except InvalidOperation:  # pragma: no cover - the regex admits only decimals
+                    return text
+            return text
+        if text in _PLAIN_BOOL:
+            return _BOOL[text.lower()]
+        return text
     if tag == f"{_STD}str" or tag == f"{_STD}timestamp":
         return text
     if tag == f"{_STD}null":

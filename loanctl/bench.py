@@ -1,0 +1,342 @@
+"""`loanctl bench`: a synthetic but realistic book, every stage timed, with reference figures.
+
+The book mixes facility types (term, delayed draw, revolver), floating (SOFR with floors)
+and fixed rates, PIK, every amortization type, amendments, several funds and SPVs, fixings,
+and payment files with on-time, late, partial and prepaid payments. Each stage is timed
+wall-clock with the peak resident memory; the references are DuckDB's own `read_csv` of the
+same payment file and QuantLib building comparable fixed-rate legs (when installed).
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import random
+import resource
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+TARGETS = {
+    "validate_10k_s": 5.0,
+    "schedules_vs_quantlib": 3.0,
+    "post_vs_read_csv": 2.0,
+    "report_s": 10.0,
+    "help_s": 0.3,
+    "peak_memory_mb": 2048.0,
+}
+
+FUNDS = ("fund-a", "fund-b", "fund-c")
+SPVS = (("fund-a-spv", "fund-a"), ("fund-b-spv", "fund-b"))
+INDUSTRIES = ("software", "healthcare services", "industrials", "business services", "consumer", "logistics",
+              "specialty chemicals", "insurance services", "education services", "food and beverage")
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    peak_mb: float
+    detail: str = ""
+
+
+@dataclass
+class BenchResult:
+    deals: int
+    payments: int
+    seed: int
+    stages: list[Stage] = field(default_factory=list)
+    references: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, float | None] = field(default_factory=dict)
+    targets: dict[str, dict] = field(default_factory=dict)
+    growth: dict[str, float] = field(default_factory=dict)
+
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def timed(result: BenchResult, name: str, detail: str = ""):
+    gc.collect()
+    start = time.perf_counter()
+    yield
+    result.stages.append(Stage(name, time.perf_counter() - start, peak_mb(), detail))
+
+
+# --- the synthetic book ------------------------------------------------------------------------
+def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, date, Decimal]]:
+    """Write book.yaml, rates and `deals` deals; returns (deal, facility, start, maturity, commitment)."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    borrowers = max(10, deals // 2)
+    lines = ["name: Bench Credit Partners", "base_currency: USD", "entities:"]
+    for f in FUNDS:
+        lines.append(f"  - {{id: {f}, kind: fund, name: Bench {f}}}")
+    for s, parent in SPVS:
+        lines.append(f"  - {{id: {s}, kind: spv, name: Bench {s}, parent: {parent}}}")
+    for b in range(borrowers):
+        lines.append(f"  - {{id: b{b:05d}, kind: borrower, name: Borrower {b:05d}, "
+                     f"industry: {INDUSTRIES[b % len(INDUSTRIES)]}, country: US}}")
+    lines += ["policy:", "  approvals:", "    - {up_to: 10000000, require: [credit_officer]}",
+              "    - {require: [credit_officer, credit_committee]}", "  limits: {max_leverage: 7.0}"]
+    (root / "book.yaml").write_text("\n".join(lines) + "\n")
+    (root / "rates").mkdir(exist_ok=True)
+    rows = ["date,rate"]
+    d = date(2022, 1, 3)
+    rate = Decimal("0.0450")
+    while d <= date(2026, 11, 27):
+        if d.weekday() < 5:
+            rows.append(f"{d.isoformat()},{rate}")
+            rate = max(Decimal("0.02"), rate + Decimal(rng.randint(-3, 3)) / 10000)
+        d += timedelta(days=1)
+    (root / "rates" / "SOFR-3M.csv").write_text("\n".join(rows) + "\n")
+    out = []
+    amort = ("bullet", "percent", "straight", "level", "custom")
+    for i in range(deals):
+        deal_id = f"deal-{i:05d}"
+        start = date(2022, 1, 15) + timedelta(days=rng.randint(0, 1400))
+        start = start.replace(day=min(start.day, 27))
+        years = rng.choice((3, 4, 5, 6))
+        maturity = start.replace(year=start.year + years)
+        commitment = Decimal(rng.randint(50, 600)) * 100000
+        ftype = rng.choices(("term", "delayed_draw", "revolver"), (8, 1, 1))[0]
+        kind = amort[i % len(amort)] if ftype == "term" else "bullet"
+        floating = rng.random() < 0.8
+        interest = (f"{{index: SOFR-3M, spread: {rng.randint(450, 750)}bps, floor: 1%"
+                    if floating else f"{{fixed_rate: {rng.randint(900, 1300) / 100}%")
+        interest += ", pik_rate: 2%" if rng.random() < 0.1 else ""
+        interest += "}"
+        lender_a = FUNDS[i % 3]
+        lender_b = (SPVS[i % 2][0])
+        parts = (f"[{{lender: {lender_a}, share: 100%}}]" if i % 4 == 0 else
+                 f"[{{lender: {lender_a}, share: 60%}}, {{lender: {lender_b}, share: 40%}}]")
+        draws = ""
+        avail = ""
+        if ftype != "term":
+            avail_end = start + timedelta(days=540)
+            avail = f"    availability_end: {avail_end}\n"
+            first = (commitment * Decimal("0.4")).quantize(Decimal(1))
+            second = (commitment * Decimal("0.3")).quantize(Decimal(1))
+            draws = (f"    draws: [{{date: {start}, amount: {first}}}, "
+                     f"{{date: {start + timedelta(days=200)}, amount: {second}}}]\n")
+        amortization = f"{{type: {kind}, annual_rate: 1%}}" if kind == "percent" else f"{{type: {kind}}}"
+        if kind == "custom":
+            from .conventions.dates import add_months
+            d1, d2 = add_months(start, 6), add_months(start, 12)
+            amortization = (f"{{type: custom, schedule: [{{date: {d1}, amount: {commitment / 20}}}, "
+                            f"{{date: {d2}, amount: {commitment / 20}}}]}}")
+        fees = "[{type: upfront, rate: 2%}, {type: prepayment, schedule: [{until: " + \
+               f"{start.replace(year=start.year + 1)}, rate: 2%}}]}}]"
+        if ftype != "term":
+            fees = "[{type: upfront, rate: 1%}, {type: commitment, rate: 50bps}]"
+        uw_debt = int(commitment * 2)
+        text = (f"id: {deal_id}\nname: Bench deal {i}\nborrower: b{i % borrowers:05d}\nstatus: funded\ncurrency: USD\n"
+                f"origination:\n  underwriting: {{ebitda: {int(commitment)}, total_debt: {uw_debt}, cash: 1000000}}\n"
+                f"  approvals:\n    - {{by: co, role: credit_officer, date: {start - timedelta(days=10)}}}\n"
+                f"    - {{by: ic, role: credit_committee, date: {start - timedelta(days=5)}}}\n"
+                f"facilities:\n  - id: f1\n    type: {ftype}\n    commitment: {commitment}\n"
+                f"    start_date: {start}\n    maturity_date: {maturity}\n{avail}{draws}"
+                f"    interest: {interest}\n"
+                f"    payments: {{frequency: quarterly, business_day: unadjusted, calendar: WEEKENDS}}\n"
+                f"    amortization: {amortization}\n    fees: {fees}\n    participations: {parts}\n"
+                f"covenants:\n  - {{id: lev, metric: total_leverage, max: [{{until: 2027-12-31, value: 5.0}}, "
+                f"{{value: 4.5}}]}}\n")
+        folder = root / deal_id
+        folder.mkdir(exist_ok=True)
+        (folder / "deal.yaml").write_text(text)
+        if i % 10 == 0 and ftype == "term":
+            eff = start + timedelta(days=400)
+            if eff < maturity - timedelta(days=30):
+                (folder / "amendments").mkdir(exist_ok=True)
+                (folder / "amendments" / "001-repricing.yaml").write_text(
+                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
+                    f"changes: [{{facility: f1, set: {{interest.spread: 500bps}}}}]\n" if floating else
+                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
+                    f"changes: [{{facility: f1, set: {{interest.fixed_rate: 9%}}}}]\n")
+        out.append((deal_id, "f1", start, maturity, commitment))
+    return out
+
+
+def write_payments(path: Path, facilities, payments: int, seed: int, cutoff: date = date(2026, 11, 27)) -> int:
+    """A payment file of `payments` rows: mostly scheduled, some late, partial, prepaid, fee."""
+    rng = random.Random(seed + 1)
+    n = 0
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(("payment_id", "deal", "facility", "date", "amount", "type", "reference"))
+        per = max(1, payments // max(1, len(facilities)))
+        for deal_id, fid, start, maturity, commitment in facilities:
+            last = min(cutoff, maturity)
+            span = (last - start).days
+            if span <= 0:
+                continue
+            for k in range(per):
+                if n >= payments:
+                    break
+                day = start + timedelta(days=1 + (span * k) // per + rng.randint(0, 3))
+                if day > last:
+                    day = last
+                r = rng.random()
+                if r < 0.01 and day < maturity - timedelta(days=30):
+                    kind, amount = "prepayment", (commitment / 200).quantize(Decimal("0.01"))
+                elif r < 0.03:
+                    kind, amount = "fee", Decimal(rng.randint(100, 5000))
+                else:
+                    kind, amount = "scheduled", Decimal(rng.randint(1000, 400000)) + Decimal(rng.randint(0, 99)) / 100
+                w.writerow((f"p{n:08d}", deal_id, fid, day.isoformat(), str(amount), kind, f"ref-{n}"))
+                n += 1
+    return n
+
+
+# --- the run -------------------------------------------------------------------------------
+def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None, growth: bool = True,
+              progress: Callable[[str], None] = lambda s: None) -> BenchResult:
+    from .api import validate_book
+    from .engine.deal import schedule_deal
+    from .render import report as render
+    from .reports.build import build_report, resolve_scope
+    from .servicing.ledger import ledger_payments, post, rebuild
+
+    result = BenchResult(deals, payments, seed)
+    base = Path(tempfile.mkdtemp(prefix="loanctl-bench-", dir=workdir))
+    try:
+        root = base / "book"
+        progress(f"writing a book of {deals:,} deals")
+        facilities = write_book(root, deals, seed)
+        pay_file = base / "payments.csv"
+        progress(f"writing {payments:,} payments")
+        rows = write_payments(pay_file, facilities, payments, seed)
+        result.payments = rows
+
+        progress("validate")
+        with timed(result, "validate", f"{deals:,} deals"):
+            v = validate_book(root)
+        errors = [d for d in v.diagnostics if d.is_error]
+        if errors:
+            raise RuntimeError(f"the synthetic book does not validate: {errors[0].location()} {errors[0].message}")
+        loaded = v.loaded
+
+        progress("schedules")
+        with timed(result, "schedules", f"{deals:,} facilities"):
+            n_rows = 0
+            for deal_id in loaded.deals:
+                s, _ = schedule_deal(loaded, deal_id)
+                n_rows += sum(len(f.rows) for f in s.facilities)
+        result.stages[-1].detail += f", {n_rows:,} rows"
+
+        progress("DuckDB read_csv reference")
+        result.references["duckdb_read_csv"] = _duckdb_reference(pay_file, base)
+        ql = _quantlib_reference(facilities)
+        if ql is not None:
+            result.references["quantlib_legs"] = ql
+
+        progress("post-payments")
+        raw = pay_file.read_bytes()
+        with timed(result, "post-payments", f"{rows:,} rows (parse, check, allocate, insert)"):
+            res = post(loaded, [(str(pay_file), raw)], date(2026, 11, 28))
+        if not res.ok:
+            d = res.diagnostics[0]
+            raise RuntimeError(f"bench payments rejected: {d.file}:{d.line} {d.code} {d.message}")
+
+        progress("reports")
+        pays = ledger_payments(root)
+        scope = resolve_scope(loaded, fund="fund-a")
+        with timed(result, "report build", "fund-a with its SPV"):
+            report = build_report(loaded, scope, date(2026, 11, 28), pays)
+        for fmt, fn in (("json", render.to_json), ("csv", render.to_csv),
+                        ("md", lambda r: render.to_markdown(r, root)), ("html", lambda r: render.to_html(r, root))):
+            try:
+                with timed(result, f"report {fmt}"):
+                    fn(report)
+            except Exception as exc:  # a renderer still being built should not hide the other figures
+                result.stages.append(Stage(f"report {fmt}", float("nan"), peak_mb(), f"failed: {exc}"))
+
+        progress("ledger rebuild")
+        with timed(result, "ledger rebuild"):
+            rebuild(loaded)
+
+        _ratios(result)
+        if growth and deals >= 20:
+            progress("growth run at N/10")
+            small = run_bench(max(2, deals // 10), max(10, payments // 10), seed, workdir, growth=False)
+            for s in result.stages:
+                t = small.stage(s.name)
+                if t and t.seconds > 0:
+                    result.growth[s.name] = s.seconds / t.seconds
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return result
+
+
+def _ratios(result: BenchResult) -> None:
+    def sec(name):
+        s = result.stage(name)
+        return s.seconds if s else None
+
+    post = sec("post-payments")
+    read = result.references.get("duckdb_read_csv")
+    legs = result.references.get("quantlib_legs")
+    sched = sec("schedules")
+    result.ratios["post_vs_read_csv"] = post / read if post and read else None
+    result.ratios["schedules_vs_quantlib"] = sched / legs if sched and legs else None
+    report = (sec("report build") or 0) + max((sec(f"report {f}") or 0) for f in ("json", "csv", "md", "html"))
+    scale = 10_000 / max(1, result.deals)
+    result.targets = {
+        "validate ≤ 5 s for 10,000 deals": {"value": (sec("validate") or 0) * scale, "target": 5.0},
+        "schedules ≤ 3× QuantLib legs": {"value": result.ratios["schedules_vs_quantlib"], "target": 3.0},
+        "post ≤ 2× DuckDB read_csv": {"value": result.ratios["post_vs_read_csv"], "target": 2.0},
+        "fund report ≤ 10 s (build + slowest format)": {"value": report, "target": 10.0},
+        "peak memory ≤ 2 GB": {"value": max((s.peak_mb for s in result.stages), default=0), "target": 2048.0},
+    }
+    for v in result.targets.values():
+        v["met"] = v["value"] is not None and v["value"] <= v["target"]
+
+
+def _duckdb_reference(pay_file: Path, base: Path) -> float:
+    import duckdb
+    db = base / "reference.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        start = time.perf_counter()
+        con.execute(f"CREATE TABLE p AS SELECT * FROM read_csv('{pay_file}', header=true)")
+        return time.perf_counter() - start
+    finally:
+        con.close()
+
+
+def _quantlib_reference(facilities) -> float | None:
+    try:
+        import QuantLib as ql
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    dc = ql.Actual360()
+    cal = ql.WeekendsOnly()
+    for _, _, s, m, commitment in facilities:
+        sched = ql.Schedule(ql.Date(s.day, s.month, s.year), ql.Date(m.day, m.month, m.year), ql.Period(ql.Quarterly),
+                            cal, ql.Unadjusted, ql.Unadjusted, ql.DateGeneration.Forward, False)
+        leg = ql.FixedRateLeg(sched, dc, [float(commitment)], [0.09])
+        for cf in leg:
+            cf.amount()
+    return time.perf_counter() - start
+
+
+def help_seconds() -> float:
+    import subprocess
+    import sys
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "loanctl", "--help"], capture_output=True, check=False)
+        best = min(best, time.perf_counter() - start)
+    return best
