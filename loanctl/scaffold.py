@@ -541,6 +541,107 @@ def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
     return run
 
 
+def _step_post(ctx: DemoContext) -> bool:
+    from .render import servicing as render_servicing
+    from .servicing.ledger import post
+    files = sorted((resource_dir("templates") / "demo-payments").glob("*.csv"))
+    result = post(ctx.loaded(), [(f.name, f.read_bytes()) for f in files], ctx.today)
+    if not result.ok:
+        _print_diags(ctx, result.diagnostics)
+        return False
+    render_servicing.post_table(result, ctx.console)
+    return True
+
+
+def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from .render import schedule as render_schedule
+        from .servicing.actuals import schedule_with_actuals
+        result, paid = schedule_with_actuals(ctx.loaded(), deal_id)
+        render_schedule.to_table(result, ctx.console, paid)
+        return True
+    return run
+
+
+def _step_ledger_check(ctx: DemoContext) -> bool:
+    from .servicing.ledger import check
+    diags = check(ctx.loaded())
+    _print_diags(ctx, diags)
+    if not diags:
+        ctx.console.print("ledger check: clean (archive and ledger agree; allocations sum to payments)")
+    return not diags
+
+
+def _step_report(fund: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from .render import report as render_report
+        from .reports.build import build_report, resolve_scope
+        from .covenants import covenant_rows
+        from .servicing.ledger import ledger_payments
+        loaded = ctx.loaded()
+        scope = resolve_scope(loaded, fund=fund)
+        report = build_report(loaded, scope, ctx.today, ledger_payments(ctx.root),
+                              covenant_rows(loaded, ctx.today, lenders=scope.lenders))
+        out = ctx.root / "reports"
+        out.mkdir(exist_ok=True)
+        (out / f"{fund}.html").write_text(render_report.to_html(report, ctx.root), encoding="utf-8")
+        (out / f"{fund}.md").write_text(render_report.to_markdown(report, ctx.root), encoding="utf-8")
+        render_report.to_text(report, ctx.console)
+        ctx.console.print(f"wrote {out / (fund + '.html')} and {out / (fund + '.md')}", highlight=False)
+        return True
+    return run
+
+
+def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from rich.table import Table
+        from .covenants import covenant_rows
+        loaded = ctx.loaded()
+        from .reports.build import resolve_scope
+        rows = covenant_rows(loaded, ctx.today, lenders=resolve_scope(loaded, fund=fund).lenders)
+        latest: dict = {}
+        for r in rows:
+            if r["status"] != "overdue":
+                latest[(r["deal"], r["covenant"])] = r
+        t = Table(title="latest covenant tests", title_justify="left", header_style="bold")
+        for name in ("Deal", "Covenant", "Period end", "Value", "Bound", "Headroom", "Status"):
+            t.add_column(name)
+        for r in latest.values():
+            style = {"breached": "bold red", "at_risk": "yellow"}.get(r["status"], "green")
+            t.add_row(r["deal"], r["covenant"], str(r["period_end"]),
+                      f"{r['value']:.2f}x" if r["value"] is not None else "—",
+                      f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
+                      f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", f"[{style}]{r['status']}[/]")
+        ctx.console.print(t)
+        return True
+    return run
+
+
+def _step_simulate(deal_id: str, shock: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from rich.table import Table
+        from .simulate import Scenario, result_dict, run as simulate_run
+        from .values import parse_rate
+        loaded = ctx.loaded()
+        base, d1 = simulate_run(loaded, deal_id, Scenario(), ctx.today)
+        result, d2 = simulate_run(loaded, deal_id, Scenario(rate_shock=parse_rate(shock)), ctx.today)
+        if base is None or result is None:
+            _print_diags(ctx, d1 + d2)
+            return False
+        b, r = result_dict(base, 2), result_dict(result, 2)
+        t = Table(title=f"{deal_id}: base vs {shock} on every SOFR fixing", title_justify="left", header_style="bold")
+        for name in ("", "base", "scenario"):
+            t.add_column(name, justify="right" if name else "left")
+        t.add_row("total interest", f"{Decimal(b['totals']['interest']):,.2f}", f"{Decimal(r['totals']['interest']):,.2f}")
+        t.add_row("gross XIRR", f"{Decimal(b['xirr']) * 100:.2f}%", f"{Decimal(r['xirr']) * 100:.2f}%")
+        t.add_row("MOIC", f"{b['moic']}x", f"{r['moic']}x")
+        bi, ri = b["min_interest_coverage"], r["min_interest_coverage"]
+        t.add_row("min interest coverage", f"{bi['value']}x" if bi else "—", f"{ri['value']}x" if ri else "—")
+        ctx.console.print(t)
+        return True
+    return run
+
+
 # The tour, in order. A new feature adds its step here (a heading, a note and a function).
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("loanctl validate", "check every file of the book: syntax, types, references, dates, "
@@ -554,6 +655,18 @@ DEMO_STEPS: list[DemoStep] = [
                                              "capitalised each quarter)", _schedule_step(DEMO_PIK)),
     DemoStep(f"loanctl show {DEMO_AMENDED}", "the terms in force today, and which file set each one",
              _show_step(DEMO_AMENDED)),
+    DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
+             "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment",
+             _step_post),
+    DemoStep("loanctl schedule northwind-tl-2025 --actuals", "what was paid against each due (a late payment "
+             "settles the oldest due first)", _step_actuals("northwind-tl-2025")),
+    DemoStep("loanctl ledger check", "the ledger agrees with the archive", _step_ledger_check),
+    DemoStep("loanctl covenants --fund fund-i", "the latest test of every covenant: one breach, one at risk",
+             _step_covenants("fund-i")),
+    DemoStep("loanctl simulate meridian-tl-2025 --rate-shock +200bps", "returns and coverage if SOFR rises "
+             "200 bps", _step_simulate("meridian-tl-2025", "+200bps")),
+    DemoStep("loanctl report --fund fund-i --out reports/fund-i.html", "the fund's positions, DPD, concentration, "
+             "covenants, XIRR and MOIC (HTML and Markdown written beside the book)", _step_report("fund-i")),
 ]
 
 

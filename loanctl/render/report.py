@@ -127,10 +127,16 @@ def to_text(r: Report, console) -> None:
         from rich.columns import Columns
         console.print(Columns([b, c]))
     if r.covenants:
-        t = Table(title="covenants", title_justify="left", header_style="bold")
+        latest: dict = {}
+        for row in r.covenants:  # the latest test of each covenant, and every overdue one
+            key = (row["deal"], row["covenant"]) if row["status"] != "overdue" else (row["deal"], row["covenant"],
+                                                                                      row["period_end"])
+            latest[key] = row
+        t = Table(title="covenants (latest test of each; overdue financials)", title_justify="left",
+                  header_style="bold")
         for name in ("Deal", "Covenant", "Period", "Value", "Bound", "Headroom", "Status"):
             t.add_column(name)
-        for row in r.covenants:
+        for row in latest.values():
             style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta"}.get(row["status"])
             t.add_row(row["deal"], row["covenant"], str(row["period_end"]), str(row.get("value") or "—"),
                       str(row.get("bound") or "—"), str(row.get("headroom") or "—"), Text(row["status"], style=style or ""))
