@@ -8,6 +8,7 @@ Whatever a payment cannot settle is `unapplied` — reported, never dropped.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -111,6 +112,8 @@ def allocate(schedule_with: Callable[[Sequence[tuple[date, Decimal]]], FacilityS
 
     result = FacilityAllocation(schedule, dues)
     out = result.allocations
+    fee_dues = [d for d in dues if d.component in FEE_COMPONENTS]
+    first_open = 0  # dues before this index are settled (scheduled payments settle oldest first)
     for p in ordered:
         left = p.amount
         if p.type == "prepayment":
@@ -118,22 +121,33 @@ def allocate(schedule_with: Callable[[Sequence[tuple[date, Decimal]]], FacilityS
             if applied_amt:
                 out.append(Allocation(p.payment_id, p.date, p.date, "prepayment", applied_amt))
                 left -= applied_amt
-        else:
-            if p.type == "fee":
-                eligible = [d for d in dues if d.component in FEE_COMPONENTS]
-            else:
-                cutoff = next((d for d in pay_dates if d >= p.date), None)
-                eligible = [d for d in dues if cutoff is None or d.date <= cutoff]
-            for due in eligible:
+        elif p.type == "fee":
+            for due in fee_dues:
                 if left <= 0:
                     break
-                unpaid = due.unpaid
-                if unpaid <= 0:
-                    continue
-                take = min(unpaid, left)
-                due.paid += take
-                left -= take
-                out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
+                unpaid = due.amount - due.paid
+                if unpaid > 0:
+                    take = unpaid if unpaid < left else left
+                    due.paid += take
+                    left -= take
+                    out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
+        else:
+            i = bisect.bisect_left(pay_dates, p.date)
+            cutoff = pay_dates[i] if i < len(pay_dates) else None
+            k = first_open
+            while k < len(dues) and left > 0:
+                due = dues[k]
+                if cutoff is not None and due.date > cutoff:
+                    break
+                unpaid = due.amount - due.paid
+                if unpaid > 0:
+                    take = unpaid if unpaid < left else left
+                    due.paid += take
+                    left -= take
+                    out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
+                k += 1
+            while first_open < len(dues) and dues[first_open].paid >= dues[first_open].amount:
+                first_open += 1
         if left > 0:
             out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
     return result
