@@ -5,6 +5,7 @@ Each returns values and diagnostics; none prints, reads the clock or exits.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -68,11 +69,60 @@ class ValidationResult:
         return sum(1 for d in self.diagnostics if not d.is_error)
 
 
-def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = None) -> ValidationResult:
-    """Load and check the book (or the deals PATHS name); diagnostics sorted by position."""
+PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it saves
+
+
+def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = None,
+                  workers: int | None = None) -> ValidationResult:
+    """Load and check the book (or the deals PATHS name); diagnostics sorted by position.
+
+    A large book on disk is checked in parallel processes (each loads and checks a share of
+    the deals; the book-level checks run once); `loaded.deals` is then left empty."""
     wanted = deals_for_paths(root, paths) if paths else None
+    if tree is None and wanted is None:
+        folders = _deal_folder_names(root)
+        n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        if n > 1 and len(folders) >= PARALLEL_FROM:
+            return _validate_parallel(root, folders, n)
     loaded, diags = load_book(root, tree=tree, deal_ids=wanted)
     diags = diags + check_book(loaded)
+    return ValidationResult(loaded, sorted(diags, key=sort_key))
+
+
+def _deal_folder_names(root: Path) -> list[str]:
+    from .loader import NOT_DEALS
+    try:
+        return sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name not in NOT_DEALS
+                      and not e.name.startswith((".", "_")))
+    except OSError:
+        return []
+
+
+def _check_chunk(args: tuple[str, list[str]]) -> tuple[list[Diagnostic], list[str]]:
+    from .checks import check_deal
+    root, chunk = args
+    loaded, diags = load_book(Path(root), deal_ids=chunk)
+    diags = [d for d in diags if d.file is None or "/book.yaml" not in f"/{d.file}" and "/rates/" not in f"/{d.file}"
+             and not d.file.startswith("rates/") and d.file != "book.yaml"]
+    for record in loaded.deals.values():
+        diags += check_deal(loaded, record)
+    return diags, loaded.deal_folders
+
+
+def _validate_parallel(root: Path, folders: list[str], workers: int) -> ValidationResult:
+    import multiprocessing
+    from .checks import check_entities
+
+    loaded, diags = load_book(root, deal_ids=[])
+    if loaded.book is not None and loaded.doc is not None:
+        diags += check_entities(loaded)
+    size = max(50, len(folders) // (workers * 8))
+    chunks = [(str(root), folders[i:i + size]) for i in range(0, len(folders), size)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
+            diags += chunk_diags
+            loaded.deal_folders += chunk_folders
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
 

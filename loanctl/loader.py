@@ -23,7 +23,7 @@ from .model import Amendment, Book, Deal, Financials
 from .schema_errors import validate
 from .yamlsrc import MAX_BYTES, Doc, decode, parse
 
-NOT_DEALS = {"rates", "payments", "templates"}
+NOT_DEALS = {"rates", "payments", "templates", "reports"}  # reserved folder names of a book
 RATES_MAX_BYTES = 50 * 1024 * 1024
 
 
