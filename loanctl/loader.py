@@ -214,11 +214,7 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
     if deal is None:
         return None, d
     record = DealRecord(deal=deal, doc=doc, rel=rel)
-    for name, is_dir in (tree.list_dir(f"{folder}/amendments") if entries.get("amendments") else ()):
-        if is_dir or not name.endswith((".yaml", ".yml")):
-            continue
-        arel = f"{folder}/amendments/{name}"
-        adoc, d = read_yaml(tree, arel)
+    for arel, adoc, d in _yaml_files(tree, folder, "amendments", entries):
         diags += d
         if adoc is None:
             continue
@@ -226,11 +222,7 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
         diags += d
         if amendment is not None:
             record.amendments.append(AmendmentRecord(amendment, adoc, arel))
-    for name, is_dir in (tree.list_dir(f"{folder}/financials") if entries.get("financials") else ()):
-        if is_dir or not name.endswith((".yaml", ".yml")):
-            continue
-        frel = f"{folder}/financials/{name}"
-        fdoc, d = read_yaml(tree, frel)
+    for frel, fdoc, d in _yaml_files(tree, folder, "financials", entries):
         diags += d
         if fdoc is None:
             continue
@@ -240,6 +232,17 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
             record.financials.append(FinancialsRecord(fin, fdoc, frel))
     record.financials.sort(key=lambda f: f.financials.period_end)
     return record, diags
+
+
+def _yaml_files(tree: Tree, folder: str, sub: str, entries: dict):
+    """(rel, doc or None, diagnostics) of each YAML file in a deal's sub-folder."""
+    if not entries.get(sub):
+        return
+    for name, is_dir in tree.list_dir(f"{folder}/{sub}"):
+        if not is_dir and name.endswith((".yaml", ".yml")):
+            rel = f"{folder}/{sub}/{name}"
+            doc, d = read_yaml(tree, rel)
+            yield rel, doc, d
 
 
 def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:

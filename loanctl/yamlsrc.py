@@ -32,7 +32,6 @@ except AttributeError:  # pragma: no cover
 MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 100_000  # nodes visited while expanding aliases
 MAX_DEPTH = 64
-_SAFE_DEPTH_BOUND = 2_000  # below this crude bound the parser's recursion is harmless
 
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_STD}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -222,18 +221,13 @@ class _EventBuilder:
                     km = frame[6]
                     at[frame[1] + (key, KEY)] = (km.line + 1, km.column + 1)
                     at[frame[1] + (key,)] = (mark.line + 1, mark.column + 1)
-                    if isinstance(value, (dict, list)) and value is not container:
-                        _rebase(at, frame[1] + (key,), value, self._pending_paths)
                     container[key] = value
             else:
                 lst = frame[0]
                 idx = len(lst)
                 at[frame[1] + (idx,)] = (mark.line + 1, mark.column + 1)
-                if isinstance(value, (dict, list)):
-                    _rebase(at, frame[1] + (idx,), value, self._pending_paths)
                 lst.append(value)
 
-        self._pending_paths: dict[int, tuple] = {}
         for ev in _events(text):
             kind = type(ev)
             if kind is yaml.ScalarEvent:
@@ -258,7 +252,6 @@ class _EventBuilder:
                 is_map = kind is yaml.MappingStartEvent
                 container: Any = {} if is_map else []
                 path = self._path_for(stack)
-                self._pending_paths[id(container)] = path
                 stack.append([container, path, 1, ev.anchor, is_map, _NO_KEY, None, [], set(), False, ev.start_mark])
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 frame = stack.pop()
@@ -266,7 +259,6 @@ class _EventBuilder:
                 for src in frame[7]:
                     for k, v in src.items():
                         container.setdefault(k, v)
-                self._pending_paths.pop(id(container), None)
                 if not stack:
                     at[()] = (frame[10].line + 1, frame[10].column + 1)
                 place(container, frame[2], frame[10], frame[3])
@@ -315,11 +307,6 @@ def _events(text: str):
     finally:
         loader.dispose()
 _ALLOWED_SHORT = {"!", None}
-
-
-def _rebase(at: dict, path: tuple, value: Any, pending: dict) -> None:
-    """Nothing to do: containers are built in place at their final path."""
-    return None
 
 
 def _event_scalar(ev) -> Any:
@@ -371,29 +358,6 @@ def load(path: Path, file: str) -> tuple[Doc | None, list[Diagnostic]]:
     return parse(text, file)
 
 
-def _depth_bound(text: str) -> int:
-    # Nesting needs either an opening bracket or one more column of indentation per level,
-    # so this is an upper bound on the depth; only beyond it do we pay for an event scan.
-    return text.count("[") + text.count("{") + max((len(s) for s in text.split("\n")), default=0)
-
-
-def _check_depth_events(text: str, file: str) -> Diagnostic | None:
-    depth = 0
-    try:
-        for ev in yaml.parse(text, Loader=_Loader):
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return Diagnostic("E0009", f"nesting deeper than {MAX_DEPTH} levels", file,
-                                      ev.start_mark.line + 1, ev.start_mark.column + 1,
-                                      "a book file never needs this much nesting")
-            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-    except yaml.MarkedYAMLError as exc:
-        return _syntax_diag(exc, file)
-    return None
-
-
 def _syntax_diag(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -404,104 +368,3 @@ def _syntax_diag(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
     ctx = f" {exc.context}" if exc.context else ""
     return Diagnostic("E0001", f"YAML syntax error: {problem}{ctx}".strip(), file, line, col,
                       "check indentation, colons and quotes on this line and the one above")
-
-
-class _Builder:
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.positions = Positions()
-        self.diags: list[Diagnostic] = []
-        self.visited = 0
-
-    def _stop(self, code: str, message: str, node: yaml.Node, hint: str) -> _Stop:
-        m = node.start_mark
-        return _Stop(Diagnostic(code, message, self.file, m.line + 1, m.column + 1, hint))
-
-    def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
-        self.visited += 1
-        if self.visited > MAX_NODES:
-            raise self._stop("E0004", f"alias expansion exceeds {MAX_NODES:,} nodes", node,
-                             "anchors and aliases may be used, but not to multiply the document")
-        if depth > MAX_DEPTH:
-            raise self._stop("E0009", f"nesting deeper than {MAX_DEPTH} levels", node,
-                             "a book file never needs this much nesting")
-        if node.tag not in _ALLOWED_TAGS:
-            raise self._stop("E0003", f"YAML tag {node.tag.replace(_STD, '!!')} is not allowed", node,
-                             "use plain values; only the standard scalar types are accepted")
-        self.positions.at[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.ScalarNode):
-            return _scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        return self._mapping(node, path, depth)
-
-    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> dict:
-        out: dict[str, Any] = {}
-        merged: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == f"{_STD}merge" or (key_node.value == "<<" and getattr(key_node, "style", None) == ""):
-                merged.update(self._merge(value_node, path, depth))
-                continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
-                raise self._stop("E0001", "mapping keys must be plain words", key_node, "write the key as text")
-            key = key_node.value
-            if key in out:
-                first = self.positions.at.get(path + (key, KEY), (0, 0))[0]
-                m = key_node.start_mark
-                self.diags.append(Diagnostic(
-                    "E0002", f"duplicate key '{key}' (first at line {first})", self.file, m.line + 1,
-                    m.column + 1, "keep one of them; YAML would silently use the last"))
-                continue
-            self.positions.at[path + (key, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = self.build(value_node, path + (key,), depth + 1)
-        for key, value in merged.items():
-            out.setdefault(key, value)
-        return out
-
-    def _merge(self, node: yaml.Node, path: tuple, depth: int) -> dict:
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        merged: dict = {}
-        for src in sources:
-            value = self.build(src, path, depth + 1)
-            if not isinstance(value, dict):
-                raise self._stop("E0001", "'<<' merges only mappings", src, "merge a mapping alias")
-            for k, v in value.items():
-                merged.setdefault(k, v)
-        return merged
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    tag, text = node.tag, node.value
-    if tag == f"{_STD}str" and node.style == "":  # plain: resolve the YAML 1.1 core types ourselves
-        if text in _PLAIN_NULL:
-            return None
-        first = text[0]
-        if first.isdigit() or first in "+-.":
-            if _PLAIN_INT.match(text):
-                return YamlInt(int(text.replace("_", "")), text)
-            if _PLAIN_FLOAT.match(text):
-                try:
-                    return Decimal(text.replace("_", ""))
-                except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-                    return text
-            return text
-        if text in _PLAIN_BOOL:
-            return _BOOL[text.lower()]
-        return text
-    if tag == f"{_STD}str" or tag == f"{_STD}timestamp":
-        return text
-    if tag == f"{_STD}null":
-        return None
-    if tag == f"{_STD}bool":
-        return _BOOL.get(text.lower(), text)
-    if tag == f"{_STD}int":
-        if _PLAIN_INT.match(text):
-            return YamlInt(int(text.replace("_", "")), text)
-        return yaml.SafeLoader.construct_yaml_int(yaml.SafeLoader(""), node)  # 0x.., 0o.., 1:30
-    if tag == f"{_STD}float":
-        try:
-            value = Decimal(text.replace("_", ""))
-        except InvalidOperation:
-            return text  # .inf, .nan: left as text for the model to reject
-        return value if value.is_finite() else text
-    return text  # pragma: no cover - guarded by _ALLOWED_TAGS
