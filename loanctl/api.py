@@ -27,7 +27,7 @@ class UsageProblem(Exception):
 def locate_book(explicit: str | None) -> Path:
     root = find_book(explicit)
     if root is None:
-        raise UsageProblem("no book found", "pass --book PATH, set LOANCTL_BOOK, or run in a folder with deals/ "
+        raise UsageProblem("E0011: no book found", "pass --book PATH, set LOANCTL_BOOK, or run in a folder with deals/ "
                                             "or book.yaml (create one with: loanctl init)")
     if not root.is_dir():
         raise UsageProblem(f"book folder {root} does not exist", "check --book or LOANCTL_BOOK")

@@ -102,6 +102,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
     for i, n in _duplicates([a.amendment.id for a in record.amendments]):
         out.append(record.amendments[i].doc.diag("E0213", f"amendment id '{n}' is used twice", ("id",)))
 
+    out += check_financials(record)
     terms, d = facility_terms(record)
     out += d
     calendars = book_calendars(book)
@@ -114,6 +115,22 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
                 if key not in seen:
                     seen.add(key)
                     out.append(diag)
+    return out
+
+
+def check_financials(record: DealRecord) -> list[Diagnostic]:
+    """Each financials file gives the figures its deal's covenants need (E0229)."""
+    from .covenants import _NEEDS
+    out: list[Diagnostic] = []
+    uw = record.deal.origination.underwriting
+    for fin in record.financials:
+        for cov in record.deal.covenants:
+            missing = [n for n in _NEEDS[cov.metric] if getattr(fin.financials, n, None) is None
+                       and not (n == "collateral_value" and uw is not None and uw.collateral_value is not None)]
+            if missing:
+                out.append(fin.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs {', '.join(missing)}, "
+                                                 f"which these financials do not give", (),
+                                        hint=f"add {', '.join(missing)} to the file"))
     return out
 
 
@@ -150,8 +167,15 @@ def check_leverage(book: Book | None, deal: Deal, doc) -> list[Diagnostic]:
     if book is None or book.policy.limits.max_leverage is None:
         return []
     uw = deal.origination.underwriting
-    if uw is None or uw.total_debt is None or not uw.ebitda or uw.ebitda <= 0:
+    if uw is None or uw.total_debt is None or uw.ebitda is None:
         return []
+    if uw.ebitda <= 0:
+        if deal.status in ("repaid", "written_off", "declined") or uw.total_debt <= 0:
+            return []
+        severity = "error" if deal.status in APPROVED_OR_LATER else "warning"
+        return [doc.diag("E0225", f"underwriting EBITDA is {uw.ebitda}: leverage has no finite value, above any "
+                                  f"policy limit", ("origination", "underwriting", "ebitda"), severity=severity,
+                         hint="a deal with zero or negative EBITDA needs a policy exception")]
     leverage = uw.total_debt / uw.ebitda
     limit = book.policy.limits.max_leverage
     if leverage <= limit or deal.status in ("repaid", "written_off", "declined"):
@@ -222,7 +246,9 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
                           hint="write index: SOFR-3M with a spread, or fixed_rate: 9.5%"))
     elif it.index is not None:
         series = loaded.rates.get(it.index)
-        if series is None:
+        if series is None and loaded.tree.read(f"rates/{it.index}.csv", 1) is not None:
+            pass  # the rate file exists but has errors of its own, reported where they are
+        elif series is None:
             close = _suggest(it.index, {k: "index" for k in loaded.rates}, "index")
             out.append(v.diag("E0205", f"no rate file rates/{it.index}.csv for index '{it.index}'",
                               ("interest", "index"), hint=close))

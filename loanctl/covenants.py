@@ -68,6 +68,8 @@ def metric_value(metric: str, f: Figures) -> Decimal | None:
             raise Undefined(zero_means)
         return num / den
 
+    if metric in ("total_leverage", "net_leverage") and f.ebitda is not None and f.ebitda <= 0:
+        raise Undefined("not meaningful")  # zero or negative EBITDA: leverage has no finite value
     if metric == "total_leverage":
         return ratio(f.total_debt, f.ebitda, "infinite")
     if metric == "net_leverage":
@@ -129,9 +131,26 @@ def _figures(fin, underwriting: Underwriting | None, debt_service: Decimal | Non
                    debt_service)
 
 
-def test_deal(record: DealRecord, as_of: date, debt_service_for=None) -> tuple[list[dict], list[Diagnostic]]:
-    """Every covenant against every financials file up to `as_of`, plus overdue test dates."""
+def debt_service_source(loaded: LoadedBook, deal_id: str):
+    """period end → next 12 months' scheduled debt service of the deal (None if unschedulable)."""
+    from .engine.deal import schedule_deal
+    cache: dict = {}
+
+    def source(period_end: date) -> Decimal | None:
+        if "s" not in cache:
+            cache["s"], _ = schedule_deal(loaded, deal_id)
+        sched = cache["s"]
+        return debt_service_after(sched.facilities, period_end) if sched is not None else None
+    return source
+
+
+def test_deal(record: DealRecord, as_of: date, debt_service_for=None, loaded: LoadedBook | None = None
+              ) -> tuple[list[dict], list[Diagnostic]]:
+    """Every covenant against every financials file up to `as_of`, plus overdue test dates
+    (up to the final maturity: a repaid loan owes no more financials)."""
     deal = record.deal
+    if debt_service_for is None and loaded is not None and deal.id in loaded.deals:
+        debt_service_for = debt_service_source(loaded, deal.id)
     rows: list[dict] = []
     diags: list[Diagnostic] = []
     uw = deal.origination.underwriting
@@ -152,7 +171,7 @@ def test_deal(record: DealRecord, as_of: date, debt_service_for=None) -> tuple[l
             except Undefined:
                 value, undefined = None, True
             if value is None and not undefined:
-                missing = [n for n in _NEEDS[cov.metric] if getattr(figures, n) is None]
+                missing = [n for n in _NEEDS[cov.metric] if getattr(figures, n) is None] or ["scheduled debt service"]
                 diags.append(rec.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs "
                                                    f"{', '.join(missing)}, which these financials do not give",
                                           (), hint=f"add {', '.join(missing)} to the file"))
@@ -162,7 +181,8 @@ def test_deal(record: DealRecord, as_of: date, debt_service_for=None) -> tuple[l
                          "bound_kind": kind, "headroom": headroom.quantize(_TWO) if headroom is not None else None,
                          "status": status, "file": rec.rel})
         if deal.status in FUNDED_OR_LATER:
-            for t in test_dates(start, cov.frequency, as_of):
+            last = max((f.maturity_date for f in deal.facilities), default=as_of)
+            for t in test_dates(start, cov.frequency, min(as_of, last)):
                 if t not in reported and as_of > t + OVERDUE_AFTER:
                     kind, bound = bound_on(cov, t)
                     rows.append({"deal": deal.id, "covenant": cov.id, "period_end": t, "metric": cov.metric,
@@ -184,7 +204,7 @@ def covenant_rows(loaded: LoadedBook, as_of: date, deals: Iterable[str] | None =
         if lender_set is not None and not any(p.lender in lender_set for f in record.deal.facilities
                                               for p in f.participations):
             continue
-        rows, _ = test_deal(record, as_of)
+        rows, _ = test_deal(record, as_of, loaded=loaded)
         out += rows
     return out
 
@@ -207,11 +227,14 @@ def underwriting_metrics(record: DealRecord, debt_service: Decimal | None) -> di
 
 
 def debt_service_after(schedules, start: date) -> Decimal:
-    """Scheduled cash interest, fees (commitment fees included) and principal in (start, start + 12 months]."""
-    end = add_months(start, 12, month_end=is_month_end(start))
+    """The next 12 months of scheduled cash interest, fees (commitment fees included) and
+    principal: payment dates in (start, start + 12 months], the end widened by five days so a
+    date that a weekend or holiday rolled just past the window still counts (payment periods
+    are a month or longer, so no second date can slip in)."""
+    end = add_months(start, 12, month_end=is_month_end(start)) + timedelta(days=5)
     total = Decimal(0)
     for fs in schedules:
-        for r in fs.rows:
+        for r in fs.rows[1:]:
             if start < r.date <= end:
                 total += r.interest + r.commitment_fee + r.fees + r.principal
     return total

@@ -11,6 +11,7 @@ import bisect
 import csv
 import io
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -59,13 +60,16 @@ class FsTree:
             return []
 
     def read(self, rel: str, max_bytes: int) -> bytes | int | None:
+        path = os.path.join(self._root, rel)
         try:
-            with open(os.path.join(self._root, rel), "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > max_bytes:
-                    return size
-                return fh.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                return None
+            if st.st_size > max_bytes:
+                return st.st_size
+            with open(path, "rb") as fh:
+                return fh.read(max_bytes + 1)
+        except OSError:  # missing, a symlink loop, unreadable: the caller reports E0015
             return None
 
     def display(self, rel: str) -> str:
@@ -153,7 +157,8 @@ def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
     file = tree.display(rel)
     raw = tree.read(rel, MAX_BYTES)
     if raw is None:
-        return None, [Diagnostic("E0015", "file not found", file, hint="check the path")]
+        return None, [Diagnostic("E0015", "file not found or not a readable regular file", file,
+                                 hint="check the path, its permissions, and that it is not a link loop")]
     if isinstance(raw, int):
         return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {MAX_BYTES:,}", file,
                                  hint="split the file, or check that it is the file you meant")]

@@ -297,6 +297,13 @@ class Deal(Strict):
     notes: str | None = None
     tags: tuple[str, ...] = ()
 
+    @model_validator(mode="after")
+    def _has_facilities(self):
+        if not self.facilities:
+            raise PydanticCustomError("E0102", "a deal needs at least one facility",
+                                      {"hint": "add a facility under facilities:"})
+        return self
+
     def facility(self, facility_id: str) -> Facility | None:
         for f in self.facilities:
             if f.id == facility_id:

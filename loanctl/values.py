@@ -77,7 +77,10 @@ def parse_money(value: Any) -> Decimal:
     currency later, where the currency is known."""
     if isinstance(value, str) and value.strip().startswith(("$", "€", "£")):
         raise ValueProblem("E0105", f"expected an amount, found {_show(value)}", "write the number without a currency sign")
-    return _as_decimal(value, "E0105", "an amount", "write a plain number such as 25000000 or 1250.50")
+    amount = _as_decimal(value, "E0105", "an amount", "write a plain number such as 25000000 or 1250.50")
+    if amount.adjusted() >= 15:
+        raise ValueProblem("E0105", f"amount {value} is beyond 10^15", "check the number of digits")
+    return amount
 
 
 def parse_number(value: Any) -> Decimal:
@@ -124,6 +127,8 @@ def parse_date(value: Any) -> date:
     if not m:
         raise ValueProblem("E0106", f"{_show(value)} is not an ISO date", "write an ISO date such as 2026-01-15")
     y, mo, d = (int(g) for g in m.groups())
+    if y < 1:
+        raise ValueProblem("E0106", f"{value} has no year 0", "write a year from 0001")
     if not 1 <= mo <= 12:
         raise ValueProblem("E0106", f"{value} has no month {mo}", "months run 01 to 12")
     last = _calendar.monthrange(y, mo)[1]

@@ -128,7 +128,7 @@ def decode(raw: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1  # characters, not bytes
         return None, [Diagnostic("E0006", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8", file, line, col,
                                  "save the file as UTF-8")]
 
@@ -150,7 +150,7 @@ def parse(text: str, file: str) -> tuple[Doc | None, list[Diagnostic]]:
     except _Stop as stop:
         return None, [stop.diag]
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_diag(exc, file)]
+        return None, [_syntax_diag(exc, file, text)]
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         return None, [Diagnostic("E0001", f"YAML error: {exc}", file)]
 
@@ -177,9 +177,9 @@ class _EventBuilder:
         documents = 0
         total = 0
 
-        def place(value: Any, size: int, mark, anchor: str | None, is_scalar_key_ok: bool = True) -> None:
+        def place(value: Any, size: int, mark, anchor: str | None, alias: bool = False) -> None:
             nonlocal root, have_root, total
-            total += size
+            total += size if alias else 1
             if total > MAX_NODES:
                 raise self._stop("E0004", f"alias expansion exceeds {MAX_NODES:,} nodes", mark,
                                  "anchors and aliases may be used, but not to multiply the document")
@@ -268,7 +268,7 @@ class _EventBuilder:
                     raise self._stop("E0004", f"alias *{ev.anchor} refers to the mapping or list that contains it "
                                               "(it would expand forever)", ev.start_mark,
                                      "an alias may only refer to a finished value")
-                place(found[0], found[1], ev.start_mark, None)
+                place(found[0], found[1], ev.start_mark, None, alias=True)
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -321,6 +321,8 @@ def _event_scalar(ev) -> Any:
         first = text[0]
         if first.isdigit() or first in "+-.":
             if _PLAIN_INT.match(text):
+                if len(text) > 40:
+                    return text  # no book value is this long; the model rejects it with its position
                 return YamlInt(int(text.replace("_", "")), text)
             if _PLAIN_FLOAT.match(text):
                 try:
@@ -358,11 +360,18 @@ def load(path: Path, file: str) -> tuple[Doc | None, list[Diagnostic]]:
     return parse(text, file)
 
 
-def _syntax_diag(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
+def _syntax_diag(exc: yaml.MarkedYAMLError, file: str, text: str = "") -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
     problem = (exc.problem or str(exc)).strip()
-    if "\\t" in problem or "'\t'" in problem or "tab" in problem:
+    lines = text.splitlines()
+    if line is not None and lines and line > len(lines):  # an error at end of file: point at the last line
+        line, col = len(lines), len(lines[-1]) + 1
+    source = lines[line - 1] if line is not None and 0 < line <= len(lines) else ""
+    tab = source.find("\t")
+    if "\\t" in problem or "'\t'" in problem or "tab" in problem or 0 <= tab < (col or 0) + 1:
+        if tab >= 0:
+            col = tab + 1
         return Diagnostic("E0008", "tab character where YAML expects spaces", file, line, col,
                           "indent with spaces, never tabs")
     ctx = f" {exc.context}" if exc.context else ""

@@ -47,7 +47,7 @@ def covenants(
         ids = [deal]
     rows, diags = [], []
     for d in ids:
-        r, dg = test_deal(loaded.deals[d], on)
+        r, dg = test_deal(loaded.deals[d], on, loaded=loaded)
         rows += r
         diags += dg
     if diags:

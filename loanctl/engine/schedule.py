@@ -126,7 +126,7 @@ def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calend
         base = builder.run()
         if not prepayments:
             return base
-        wanted = sorted((d, builder.r(a)) for d, a in prepayments)
+        wanted = sorted(((d, builder.r(a)) for d, a in prepayments), key=lambda x: x[0])  # stable: input order
         applied = wanted
         for _ in range(3):  # a capped prepayment changes the reductions; converges at once
             overrides = _reduced_principal(base, applied)
@@ -254,7 +254,7 @@ class _Builder:
         balance = start_draws
         cum_draws = start_draws
         pending = [(d, a) for d, a in draws if d > self.start]
-        pending_prepay = sorted(prepayments)
+        pending_prepay = sorted(prepayments, key=lambda x: x[0])
         prepaid: list[tuple[date, Decimal]] = []
         amount: Decimal | None = None  # straight / level amount in force
         prev_open = prev_principal = prev_rate = None

@@ -85,7 +85,7 @@ def connect(path: Path, read_only: bool = False):
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         text = str(exc)
-        if "lock" in text.lower():
+        if "could not set lock" in text.lower() or "conflicting lock" in text.lower():
             raise DiagnosticError([_diag("E0421", "the ledger is in use by another loanctl process",
                                          str(path), "wait for it to finish and run the command again")]) from None
         raise DiagnosticError([_diag("E0420", f"the ledger cannot be opened: {text.splitlines()[0][:200]}",
@@ -266,12 +266,15 @@ def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, 
         try:
             existing = {p.payment_id: p for p in load_payments(con)} if con is not None else {}
             new: list[Payment] = []
+            reattribute: list[tuple[str, str, int]] = []
             for p in payments:
                 old = existing.get(p.payment_id)
                 if old is None:
                     new.append(p)
                 elif old.content() == p.content():
                     result.duplicates += 1
+                    if p.file < old.file:  # the first file by archive name carries it, as in a rebuild
+                        reattribute.append((p.payment_id, p.file, p.line))
                 else:
                     result.diagnostics.append(Diagnostic(
                         "E0412", f"payment_id {p.payment_id!r} was posted before with different content "
@@ -290,14 +293,15 @@ def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, 
                 by_facility[(p.deal, p.facility)].append(p)
             result.allocations = allocate_all(loaded, by_facility)
             result.timings["allocate"] = time.perf_counter() - t1
-            if dry_run or not new:
+            if dry_run or not (new or reattribute):
                 return result
             t2 = time.perf_counter()
-            new_files = [r for r in records if any(p.file == r[0] for p in new)]
+            carrying = {p.file for p in new} | {f for _, f, _ in reattribute}
+            new_files = [r for r in records if r[0] in carrying]
             for name, sha, shown, nrows, size, prof_name, raw in new_files:
-                _archive(root, name, raw)
+                _archive(root, name, raw, prof_name)
                 result.archived.append(name)
-            _write(con, root, new, new_files, result.allocations, posting_day)
+            _write(con, root, new, new_files, result.allocations, posting_day, reattribute)
             result.timings["insert"] = time.perf_counter() - t2
         finally:
             if con is not None:
@@ -388,7 +392,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                     )
                     SELECT '{name}', '{shown.replace(chr(39), chr(39) * 2)}', j.line, j.pid, j.d, j.fac2, j.vd,
                            TRY_CAST(j.amt AS DECIMAL(28,4)), j.deal_ccy,
-                           CASE WHEN j.typ = '' THEN 'scheduled' ELSE j.typ END, j.ref,
+                           CASE WHEN j.typ = '' THEN 'scheduled' ELSE j.typ END, NULLIF(j.ref, ''),
                            (j.pid = '' OR length(j.pid) > 128 OR regexp_matches(j.pid, '[\x00-\x1f\x7f]')
                             OR j.known_deal IS NULL OR ff.facility IS NULL OR j.vd IS NULL
                             OR NOT regexp_matches(j.amt, '^[+]?[0-9]+([.][0-9]+)?$')
@@ -407,11 +411,16 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 "SELECT count(*) FROM staged s JOIN payments p USING (payment_id) WHERE NOT ("
                 "p.deal = s.deal AND p.facility = s.facility AND p.value_date = s.value_date AND "
                 "p.amount = s.amount AND p.currency = s.currency AND p.type = s.type AND "
-                "coalesce(p.reference, '') = s.reference)").fetchone()[0]
+                "coalesce(p.reference, '') = coalesce(s.reference, ''))").fetchone()[0]
             if bad or repeated or conflicts:
                 return False  # the row-by-row path reports each problem at its line
             result.duplicates = con.execute("SELECT count(*) FROM staged s SEMI JOIN payments p "
                                             "USING (payment_id)").fetchone()[0]
+            file_rows = dict(con.execute("SELECT file, count(*) FROM staged GROUP BY 1").fetchall())
+            # a re-sent payment belongs to the first file (by archive name) that carries it,
+            # as in a rebuild, which replays the archive in name order
+            reattribute = con.execute("SELECT s.payment_id, s.file, s.line FROM staged s JOIN payments p "
+                                      "USING (payment_id) WHERE s.file < p.file").fetchall()
             con.execute("DELETE FROM staged WHERE payment_id IN (SELECT payment_id FROM payments)")
             result.timings["parse_check"] = time.perf_counter() - t0
 
@@ -437,27 +446,29 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
             temps.append(alloc_csv)
             _write_csv(alloc_csv, _allocation_rows(result.allocations))
             result.timings["allocate"] = time.perf_counter() - t1
-            if not new:
+            if not new and not reattribute:
                 return True
 
             t2 = time.perf_counter()
             posted_names = {r[0] for r in con.execute("SELECT DISTINCT file FROM staged").fetchall()}
+            posted_names |= {f for _, f, _ in reattribute}
             records = [(name, sha, shown, raw) for shown, raw, name, sha, _ in staged_files if name in posted_names]
             for name, sha, shown, raw in records:
-                _archive(root, name, raw)
+                _archive(root, name, raw, profile)
                 result.archived.append(name)
             try:
                 con.execute("BEGIN TRANSACTION")
                 for name, sha, shown, raw in records:
-                    nrows = con.execute("SELECT count(*) FROM staged WHERE file = ?", [name]).fetchone()[0]
                     con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                [name, sha, Path(shown).name, posting_day, nrows, len(raw), profile])
+                                [name, sha, Path(shown).name, posting_day, file_rows.get(name, 0), len(raw), profile])
+                for pid, file, line in reattribute:
+                    con.execute("UPDATE payments SET file = ?, line = ? WHERE payment_id = ?", [file, line, pid])
                 con.execute("INSERT INTO payments SELECT payment_id, deal, facility, value_date, amount, currency, "
                             "type, reference, file, line FROM staged")
                 con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT deal, facility FROM staged")
                 con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
                 con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
-                            "all_varchar=true, quote='\"', escape='\"', columns={" + _cols(
+                            + _INTERNAL_CSV + ", columns={" + _cols(
                                 "payment_id deal facility value_date due_date component amount seq") + "})")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
@@ -506,11 +517,18 @@ def allocate_all(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[Pay
     return out
 
 
-def _archive(root: Path, name: str, raw: bytes) -> None:
+def _archive(root: Path, name: str, raw: bytes, profile: str | None = None) -> None:
+    """The file byte-for-byte under payments/ (temp + fsync + rename); with a profile, a
+    `<name>.profile` beside it says which, so a rebuild reads it the same way."""
     folder = archive_dir(root)
     target = folder / name
     try:
         folder.mkdir(exist_ok=True)
+        if profile:
+            side = folder / f"{name}.profile"
+            tmp_side = folder / f".{name}.profile.tmp-{os.getpid()}"
+            tmp_side.write_text(profile + "\n", encoding="utf-8")
+            os.replace(tmp_side, side)
         if target.exists() and target.read_bytes() == raw:
             return
         tmp = folder / f".{name}.tmp-{os.getpid()}"
@@ -532,7 +550,8 @@ def _archive(root: Path, name: str, raw: bytes) -> None:
                               ) from None
 
 
-def _write(con, root: Path, new: list[Payment], files, allocations, posting_day: date) -> None:
+def _write(con, root: Path, new: list[Payment], files, allocations, posting_day: date,
+           reattribute: list[tuple[str, str, int]] = ()) -> None:
     """One transaction: files, payments, and the affected facilities' allocations."""
     import duckdb
     state = root / STATE_DIR
@@ -547,15 +566,17 @@ def _write(con, root: Path, new: list[Payment], files, allocations, posting_day:
             con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [name, sha, Path(shown).name, posting_day, nrows, size, prof_name])
         con.execute(f"INSERT INTO payments SELECT * FROM read_csv('{_sql_path(pay_csv)}', header=false, "
-                    "all_varchar=true, quote='\"', escape='\"', columns={" + _cols(
+                    + _INTERNAL_CSV + ", columns={" + _cols(
                         "payment_id deal facility value_date amount currency type reference file line") + "})")
         con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT deal, facility FROM payments WHERE false")
         con.executemany("INSERT INTO affected VALUES (?, ?)", [list(k) for k in allocations])
         con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
         con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
-                    "all_varchar=true, quote='\"', escape='\"', columns={" + _cols(
+                    + _INTERNAL_CSV + ", columns={" + _cols(
                         "payment_id deal facility value_date due_date component amount seq") + "})")
         con.execute("DROP TABLE affected")
+        for pid, file, line in reattribute:
+            con.execute("UPDATE payments SET file = ?, line = ? WHERE payment_id = ?", [file, line, pid])
         con.execute("COMMIT")
     except duckdb.Error as exc:
         with contextlib.suppress(duckdb.Error):
@@ -582,6 +603,10 @@ def _write_csv(path: Path, rows: Iterable[tuple]) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
+# Our own staging files: fixed dialect, no sniffing (an empty file or a CR inside a quoted
+# reference must not confuse the reader).
+_INTERNAL_CSV = "all_varchar=true, auto_detect=false, delim=',', quote='\"', escape='\"', new_line='\\n'"
+
 _TYPES = {"value_date": "DATE", "due_date": "DATE", "amount": "DECIMAL(28,4)", "line": "INTEGER", "seq": "INTEGER"}
 
 
@@ -605,8 +630,10 @@ def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
         seen: dict[str, Payment] = {}
         for name, raw in files:
             posting_day = date.fromisoformat(name[:10]) if _is_archive_name(name) else date.today()
-            got, d, recs = parse_files(loaded, [(str(archive_dir(root) / name), raw)], None, posting_day,
-                                       auto_profile=True)
+            side = archive_dir(root) / f"{name}.profile"
+            used = side.read_text(encoding="utf-8").strip() if side.is_file() else None
+            got, d, recs = parse_files(loaded, [(str(archive_dir(root) / name), raw)], used, posting_day,
+                                       auto_profile=used is None)
             diags += d
             for rec in recs:
                 records.append((name, rec[1], name, rec[3], rec[4], rec[5], rec[6]))
@@ -633,6 +660,7 @@ def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
             with contextlib.suppress(OSError):
                 leftover.unlink()
         con = connect(tmp)
+        done = False
         try:
             by_name: dict[str, tuple] = {}
             for r in records:
@@ -641,8 +669,13 @@ def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
             con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
                         "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
             con.execute("CHECKPOINT")
+            done = True
         finally:
             con.close()
+            if not done:
+                for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
         os.replace(tmp, target)
         with contextlib.suppress(OSError):
             target.with_name(target.name + ".wal").unlink()

@@ -1,0 +1,26 @@
+"""Fixtures for the servicing tests: a fresh copy of the small inline book per test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ledgerkit import write_book  # noqa: E402
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    """The inline test book (see ledgerkit) under tmp_path/book, with no ledger yet."""
+    return write_book(tmp_path / "book")
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Path:
+    """A folder outside the book for payment files, as a bank export would land."""
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    return folder

@@ -1,0 +1,168 @@
+"""Generate the demo payment files `templates/demo-payments/*.csv` from the demo book.
+
+    python tests/servicing/demo_payments.py [--book deals] [--out templates/demo-payments]
+
+Amounts come from the schedules the engine computes for the demo deals (with the meridian
+prepayment applied), so the files tell the story below exactly; re-run this script when the
+demo deals' terms or rate fixings change (test_svc_demo_payments.py then fails).
+
+The story, as of 2026-11-28 (every funded deal's dues up to that date are paid on time
+except where noted):
+
+* 01 closing fees — each funded deal's upfront fees, paid on its start date.
+* 02 / 03 / 07 scheduled — every payment date up to 2026-11-28, paid on the day.
+* 04 late — northwind-tl-2025's 2026-01-15 payment arrives 20 days late, on 2026-02-04.
+* 05 overpayment — keystone-holdco-2025 pays 12,500.00 more than due on 2026-04-15: unapplied.
+* 06 prepayment — meridian-tl-2025 prepays 4,000,000.00 on 2026-06-15 with the 1% fee (40,000.00).
+* 08 partial — pinecrest-tl-2026 pays 400,000.00 of the 2026-09-14 payment and nothing since:
+  the rest is past due, 75 days (bucket 61-90) on 2026-11-28.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+AS_OF = date(2026, 11, 28)
+
+LATE = ("northwind-tl-2025", "tl", date(2026, 1, 15), 20)            # deal, facility, due date, days late
+OVERPAID = ("keystone-holdco-2025", "tl", date(2026, 4, 15), Decimal("12500.00"))
+PREPAID = ("meridian-tl-2025", "tl", date(2026, 6, 15), Decimal("4000000.00"))
+PARTIAL = ("pinecrest-tl-2026", "tl", date(2026, 9, 14), Decimal("400000.00"))
+
+FILES = {
+    "closing": "01-closing-fees.csv",
+    "2025h1": "02-scheduled-2025-h1.csv",
+    "q3q2": "03-scheduled-2025q3-2026q2.csv",
+    "late": "04-late-northwind-2026-q1.csv",
+    "over": "05-overpayment-keystone-2026-q2.csv",
+    "prepay": "06-prepayment-meridian-2026-q2.csv",
+    "2026h2": "07-scheduled-2026-h2.csv",
+    "partial": "08-partial-pinecrest-2026-q3.csv",
+}
+HEADER = ["payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference"]
+
+
+@dataclass
+class Out:
+    file: str
+    deal: str
+    facility: str
+    when: date
+    amount: Decimal
+    currency: str
+    type: str
+    note: str
+
+
+def dues_by_date(loaded, deal_id: str, facility_id: str, payments=()) -> dict[date, Decimal]:
+    """Total due per date of a facility (fees, commitment fee, interest, principal), the
+    prepayment fee of any prepayment in `payments` included."""
+    from loanctl.servicing.positions import allocate_facility
+    fa = allocate_facility(loaded, deal_id, facility_id, payments)
+    out: dict[date, Decimal] = defaultdict(Decimal)
+    for due in fa.dues:
+        out[due.date] += due.amount
+    return dict(sorted(out.items()))
+
+
+def plan(book: Path) -> list[Out]:
+    from loanctl.api import load_valid_book
+    from loanctl.servicing.allocation import Payment
+
+    loaded, errors = load_valid_book(book)
+    if errors:
+        raise SystemExit(f"the demo book is invalid: {errors[0]}")
+    out: list[Out] = []
+    for deal_id, record in sorted(loaded.deals.items()):
+        deal = record.deal
+        if deal.status not in ("funded", "repaid"):
+            continue
+        ccy = deal.currency
+        for facility in deal.facilities:
+            fid = facility.id
+            pre = []
+            if (deal_id, fid) == PREPAID[:2]:
+                pre = [Payment("prepay", deal_id, fid, PREPAID[2], PREPAID[3], ccy, "prepayment")]
+            dues = dues_by_date(loaded, deal_id, fid, pre)
+            start = facility.start_date
+            for when, amount in dues.items():
+                if when > AS_OF or amount <= 0:
+                    continue
+                key = (deal_id, fid, when)
+                if when == start:
+                    out.append(Out(FILES["closing"], deal_id, fid, when, amount, ccy, "fee", "upfront fee"))
+                elif pre and when == PREPAID[2]:
+                    out.append(Out(FILES["prepay"], deal_id, fid, when, amount, ccy, "fee", "prepayment fee 1%"))
+                elif key == LATE[:3]:
+                    late = date.fromordinal(when.toordinal() + LATE[3])
+                    out.append(Out(FILES["late"], deal_id, fid, late, amount, ccy, "scheduled",
+                                   f"{when} payment, {LATE[3]} days late"))
+                elif key == OVERPAID[:3]:
+                    out.append(Out(FILES["over"], deal_id, fid, when, amount + OVERPAID[3], ccy, "scheduled",
+                                   "overpaid"))
+                elif key == PARTIAL[:3]:
+                    assert PARTIAL[3] < amount
+                    out.append(Out(FILES["partial"], deal_id, fid, when, PARTIAL[3], ccy, "scheduled", "partial"))
+                elif key[:2] == PARTIAL[:2] and when > PARTIAL[2]:
+                    continue  # nothing more from the borrower in arrears
+                elif when < date(2025, 7, 1):
+                    out.append(Out(FILES["2025h1"], deal_id, fid, when, amount, ccy, "scheduled", ""))
+                elif when < date(2026, 7, 1):
+                    out.append(Out(FILES["q3q2"], deal_id, fid, when, amount, ccy, "scheduled", ""))
+                else:
+                    out.append(Out(FILES["2026h2"], deal_id, fid, when, amount, ccy, "scheduled", ""))
+            if pre:
+                out.append(Out(FILES["prepay"], deal_id, fid, PREPAID[2], PREPAID[3], ccy, "prepayment",
+                               "voluntary prepayment"))
+    return out
+
+
+def short(deal_id: str) -> str:
+    return deal_id.split("-")[0]
+
+
+def render(rows: list[Out]) -> dict[str, str]:
+    """CSV text per file; ids `<year>-q<quarter>-<borrower>-<nnn>` and IMAD-like references."""
+    rows = sorted(rows, key=lambda r: (r.when, r.deal, r.facility, r.type != "prepayment"))
+    seq: dict[tuple, int] = defaultdict(int)
+    texts: dict[str, list[list[str]]] = defaultdict(list)
+    for n, r in enumerate(rows, start=1):
+        q = (r.when.month - 1) // 3 + 1
+        k = (r.when.year, q, short(r.deal))
+        seq[k] += 1
+        pid = f"{r.when.year}-q{q}-{short(r.deal)}-{seq[k]:03d}"
+        ref = f"FEDWIRE IMAD {r.when:%Y%m%d}B1QGC07C{n:06d}" + (f" {r.note}" if r.note else "")
+        texts[r.file].append([pid, r.deal, r.facility, r.when.isoformat(), f"{r.amount:.2f}", r.currency, r.type, ref])
+    out = {}
+    for name in FILES.values():
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(HEADER)
+        w.writerows(texts[name])
+        out[name] = buf.getvalue()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--book", type=Path, default=REPO / "deals")
+    ap.add_argument("--out", type=Path, default=REPO / "templates" / "demo-payments")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in render(plan(args.book)).items():
+        (args.out / name).write_text(text, encoding="utf-8", newline="")
+        print(f"{args.out / name}: {text.count(chr(10)) - 1} payments", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""`loanctl covenants` (SPEC §7): value, bound, headroom and status for every covenant and
+every reported period; the default and a custom at-risk margin; bound step-downs across a
+period boundary; overdue financials; `--fund` scope; and bad financials / covenant input
+as positioned diagnostics, never a traceback.
+
+Every expected value below is worked by hand from the figures in the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from typer.testing import CliRunner
+
+import loanctl.cli  # noqa: F401  (registers the commands)
+from loanctl.cli.common import app
+
+BOOK_YAML = """\
+name: Covenant Test Partners
+base_currency: USD
+rounding: half_up
+entities:
+  - {id: fund-i, kind: fund, name: Test Credit Fund I}
+  - {id: fund-i-spv, kind: spv, name: TCF I Holdings LLC, parent: fund-i}
+  - {id: fund-ii, kind: fund, name: Test Credit Fund II}
+  - {id: acme, kind: borrower, name: Acme Industrial Inc., industry: industrials, country: US}
+policy:
+  approvals:
+    - {up_to: 10000000, require: [credit_officer]}
+    - {require: [credit_officer, credit_committee]}
+  limits:
+    max_leverage: 6.0
+"""
+
+DEAL_YAML = """\
+id: {id}
+name: Test deal {id}
+borrower: acme
+status: {status}
+currency: USD
+origination:
+  underwriting: {{ebitda: 3000000, total_debt: 12000000, cash: 1000000, collateral_value: 24000000}}
+  approvals:
+    - {{by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}}
+facilities:
+  - id: tl
+    type: term
+    commitment: 5000000
+    start_date: 2026-01-15
+    maturity_date: 2031-01-15
+    interest: {{fixed_rate: 9%}}
+    payments: {{frequency: quarterly}}
+    amortization: {{type: bullet}}
+    participations:
+{participations}
+covenants:
+{covenants}
+"""
+
+
+def cli(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"internal error (a traceback): {result.exception!r}") from result.exception
+    return result
+
+
+def new_book(tmp_path: Path) -> Path:
+    root = tmp_path / "book"
+    (root / "rates").mkdir(parents=True)
+    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
+    (root / "rates" / "SOFR-3M.csv").write_text("date,rate\n2025-01-02,0.05\n", encoding="utf-8")
+    return root
+
+
+def add_deal(root: Path, deal_id: str, covenants: str, financials: dict[str, str] = None,
+             status: str = "funded", lenders=(("fund-i", "100%"),)) -> Path:
+    folder = root / deal_id
+    folder.mkdir()
+    parts = "\n".join(f"      - {{lender: {l}, share: {s}}}" for l, s in lenders)
+    covs = "\n".join("  " + line for line in dedent(covenants).strip().splitlines())
+    (folder / "deal.yaml").write_text(DEAL_YAML.format(id=deal_id, status=status, participations=parts,
+                                                       covenants=covs), encoding="utf-8")
+    if financials:
+        (folder / "financials").mkdir()
+        for name, text in financials.items():
+            (folder / "financials" / f"{name}.yaml").write_text(dedent(text), encoding="utf-8")
+    return folder
+
+
+def covenant_json(root: Path, *args):
+    result = cli("--book", root, "covenants", *args, "--format", "json")
+    return result, (json.loads(result.stdout) if result.stdout.strip() else None)
+
+
+def pos(text: str, needle: str) -> tuple[int, int]:
+    """1-based (line, column) where `needle` starts in `text`."""
+    i = text.index(needle)
+    return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
+
+
+def fin(period_end: str, **figures) -> str:
+    return f"period_end: {period_end}\nbasis: ltm\n" + "".join(f"{k}: {v}\n" for k, v in figures.items())
+
+
+def row(deal, covenant, period_end, metric, value, bound, headroom, status):
+    return {"deal": deal, "covenant": covenant, "period_end": period_end, "metric": metric, "value": value,
+            "bound": bound, "headroom": headroom, "status": status}
+
+
+# --- statuses, headroom and the at-risk margin ------------------------------------------------
+COVENANTS = """\
+- {id: max-leverage, metric: total_leverage, max: 4.5, frequency: quarterly}
+- {id: max-net, metric: net_leverage, max: 4.0}
+- {id: min-icr, metric: interest_coverage, min: 2.0, at_risk_margin: 20%}
+- {id: min-fccr, metric: fixed_charge_coverage, min: 1.2}
+- {id: max-ltv, metric: ltv, max: 0.65}
+"""
+
+
+def test_every_covenant_every_period_with_exact_value_bound_headroom_and_status(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", COVENANTS, {
+        # Q1: leverage 12.3/3 = 4.10, headroom 0.40 < 10% × 4.5 → at_risk
+        #     net (12.3 − 0.9)/3 = 3.80, headroom 0.20 < 0.40 → at_risk
+        #     icr 3/1.3 = 2.3077, headroom 0.3077 < 20% × 2.0 = 0.40 → at_risk (compliant at 10%)
+        #     fccr 3/2.6 = 1.1538, headroom −0.0462 → breached
+        #     ltv 12.3/24 (underwriting collateral) = 0.5125, headroom 0.1375 → compliant
+        "2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=12300000, cash=900000,
+                       interest_expense=1300000, fixed_charges=2600000),
+        # Q2: leverage 12.15/3 = 4.05, headroom 0.45 = 10% × 4.5: not below → compliant
+        #     net (12.15 − 1.5)/3 = 3.55, headroom 0.45 ≥ 0.40 → compliant
+        #     icr 3/1.25 = 2.40, headroom 0.40 = 20% × 2.0: not below → compliant
+        #     fccr 3/2.5 = 1.20, headroom 0 (not < 0) < 0.12 → at_risk
+        #     ltv 12.15/15 (the financials' own collateral) = 0.81, headroom −0.16 → breached
+        "2026-q2": fin("2026-06-30", ebitda=3000000, total_debt=12150000, cash=1500000,
+                       interest_expense=1250000, fixed_charges=2500000, collateral_value=15000000),
+        # Q3: leverage 14.1/3 = 4.70 → breached −0.20; net 13.1/3 = 4.3667 → breached −0.3667
+        #     icr 3.00 → compliant 1.00; fccr 1.50 → compliant 0.30
+        #     ltv 14.1/24 = 0.5875, headroom 0.0625 < 0.065 → at_risk
+        "2026-q3": fin("2026-09-30", ebitda=3000000, total_debt=14100000, cash=1000000,
+                       interest_expense=1000000, fixed_charges=2000000),
+    })
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2026-10-15")
+    assert result.exit_code == 0, result.output
+    d = "acme-tl"
+    assert rows == [
+        row(d, "max-leverage", "2026-03-31", "total_leverage", "4.10", "4.5", "0.40", "at_risk"),
+        row(d, "max-leverage", "2026-06-30", "total_leverage", "4.05", "4.5", "0.45", "compliant"),
+        row(d, "max-leverage", "2026-09-30", "total_leverage", "4.70", "4.5", "-0.20", "breached"),
+        row(d, "max-ltv", "2026-03-31", "ltv", "0.51", "0.65", "0.14", "compliant"),
+        row(d, "max-ltv", "2026-06-30", "ltv", "0.81", "0.65", "-0.16", "breached"),
+        row(d, "max-ltv", "2026-09-30", "ltv", "0.59", "0.65", "0.06", "at_risk"),
+        row(d, "max-net", "2026-03-31", "net_leverage", "3.80", "4.0", "0.20", "at_risk"),
+        row(d, "max-net", "2026-06-30", "net_leverage", "3.55", "4.0", "0.45", "compliant"),
+        row(d, "max-net", "2026-09-30", "net_leverage", "4.37", "4.0", "-0.37", "breached"),
+        row(d, "min-fccr", "2026-03-31", "fixed_charge_coverage", "1.15", "1.2", "-0.05", "breached"),
+        row(d, "min-fccr", "2026-06-30", "fixed_charge_coverage", "1.20", "1.2", "0.00", "at_risk"),
+        row(d, "min-fccr", "2026-09-30", "fixed_charge_coverage", "1.50", "1.2", "0.30", "compliant"),
+        row(d, "min-icr", "2026-03-31", "interest_coverage", "2.31", "2.0", "0.31", "at_risk"),
+        row(d, "min-icr", "2026-06-30", "interest_coverage", "2.40", "2.0", "0.40", "compliant"),
+        row(d, "min-icr", "2026-09-30", "interest_coverage", "3.00", "2.0", "1.00", "compliant"),
+    ]
+
+
+def test_the_custom_margin_is_what_makes_the_icr_at_risk(tmp_path):
+    """Same Q1 figures as above, once with the default 10% margin and once with 20%."""
+    root = new_book(tmp_path)
+    q1 = {"2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000, interest_expense=1300000)}
+    add_deal(root, "dflt-tl", "- {id: min-icr, metric: interest_coverage, min: 2.0}", q1)
+    add_deal(root, "wide-tl", "- {id: min-icr, metric: interest_coverage, min: 2.0, at_risk_margin: 0.2}", q1)
+    _, a = covenant_json(root, "dflt-tl", "--as-of", "2026-04-30")
+    _, b = covenant_json(root, "wide-tl", "--as-of", "2026-04-30")
+    assert [(r["value"], r["headroom"], r["status"]) for r in a] == [("2.31", "0.31", "compliant")]
+    assert [(r["value"], r["headroom"], r["status"]) for r in b] == [("2.31", "0.31", "at_risk")]
+
+
+def test_text_output_shows_each_status(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}",
+             {"2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=14100000)})
+    result = cli("--book", root, "covenants", "acme-tl", "--as-of", "2026-04-30")
+    assert result.exit_code == 0, result.output
+    assert "breached" in result.stdout and "4.70" in result.stdout and "-0.20" in result.stdout
+
+
+# --- step-downs --------------------------------------------------------------------------------
+def test_a_step_down_applies_from_the_first_period_after_its_until_date(tmp_path):
+    root = new_book(tmp_path)
+    same = dict(ebitda=3000000, total_debt=13800000)  # 4.60x both quarters
+    add_deal(root, "step-tl",
+             "- {id: max-leverage, metric: total_leverage, max: [{until: 2027-12-31, value: 5.0}, {value: 4.5}]}",
+             {"2027-q3": fin("2027-09-30", **same), "2027-q4": fin("2027-12-31", **same),
+              "2028-q1": fin("2028-03-31", **same)})
+    result, rows = covenant_json(root, "step-tl", "--as-of", "2028-04-30")
+    assert result.exit_code == 0, result.output
+    reported = [r for r in rows if r["status"] != "overdue"]
+    # period_end on the `until` date still uses 5.0 (headroom 0.40 < 0.50 → at_risk);
+    # the next quarter uses 4.5 (headroom −0.10 → breached)
+    assert [(r["period_end"], r["value"], r["bound"], r["headroom"], r["status"]) for r in reported] == [
+        ("2027-09-30", "4.60", "5.0", "0.40", "at_risk"),
+        ("2027-12-31", "4.60", "5.0", "0.40", "at_risk"),
+        ("2028-03-31", "4.60", "4.5", "-0.10", "breached"),
+    ]
+
+
+def test_a_three_step_schedule_picks_the_first_step_still_ahead(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "step-tl",
+             "- {id: min-icr, metric: interest_coverage, "
+             "min: [{until: 2026-06-30, value: 1.5}, {until: 2026-12-31, value: 1.75}, {value: 2.0}]}",
+             {"q2": fin("2026-06-30", ebitda=3000000, total_debt=1, interest_expense=1500000),
+              "q3": fin("2026-09-30", ebitda=3000000, total_debt=1, interest_expense=1500000),
+              "q1": fin("2027-03-31", ebitda=3000000, total_debt=1, interest_expense=1500000)},
+             status="approved")  # not funded: no overdue rows
+    _, rows = covenant_json(root, "step-tl", "--as-of", "2027-06-30")
+    assert [(r["period_end"], r["bound"], r["headroom"], r["status"]) for r in rows] == [
+        ("2026-06-30", "1.5", "0.50", "compliant"),
+        ("2026-09-30", "1.75", "0.25", "compliant"),
+        ("2027-03-31", "2.0", "0.00", "at_risk"),
+    ]
+
+
+# --- overdue financials ---------------------------------------------------------------------
+def _overdue_book(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}",
+             {"2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000)})
+    return root
+
+
+def test_a_quarter_end_within_45_days_is_not_yet_overdue(tmp_path):
+    root = _overdue_book(tmp_path)
+    _, rows = covenant_json(root, "acme-tl", "--as-of", "2026-08-14")  # 2026-06-30 + 45 days
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-03-31", "compliant")]
+
+
+def test_a_quarter_end_more_than_45_days_ago_without_financials_is_overdue(tmp_path):
+    root = _overdue_book(tmp_path)
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2026-08-15")  # 46 days
+    assert result.exit_code == 0, result.output
+    assert rows == [
+        row("acme-tl", "max-leverage", "2026-03-31", "total_leverage", "4.00", "4.5", "0.50", "compliant"),
+        row("acme-tl", "max-leverage", "2026-06-30", "total_leverage", None, "4.5", None, "overdue"),
+    ]
+
+
+def test_overdue_counts_every_missing_quarter_since_the_start(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}")
+    _, rows = covenant_json(root, "acme-tl", "--as-of", "2026-12-31")
+    # start 2026-01-15: Q1, Q2 and Q3 are more than 45 days back; Q4 is the as-of date itself
+    assert [(r["period_end"], r["status"]) for r in rows] == [
+        ("2026-03-31", "overdue"), ("2026-06-30", "overdue"), ("2026-09-30", "overdue")]
+
+
+def test_a_draft_deal_has_no_overdue_financials(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}", status="draft")
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2026-12-31")
+    assert result.exit_code == 0 and rows == []
+
+
+@pytest.mark.parametrize("frequency, as_of, overdue", [
+    ("monthly", "2026-04-15", ["2026-01-31", "2026-02-28"]),   # Mar 31 + 45 = May 15: not yet
+    ("semiannual", "2026-08-15", ["2026-06-30"]),
+    ("annual", "2026-12-31", []),                              # the first test date is the as-of date
+    ("annual", "2027-02-15", ["2026-12-31"]),                  # Dec 31 + 46 days
+])
+def test_test_dates_follow_the_covenant_frequency(tmp_path, frequency, as_of, overdue):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", f"- {{id: max-leverage, metric: total_leverage, max: 4.5, frequency: {frequency}}}")
+    _, rows = covenant_json(root, "acme-tl", "--as-of", as_of)
+    assert [r["period_end"] for r in rows if r["status"] == "overdue"] == overdue
+
+
+def test_financials_after_the_as_of_date_are_not_tested_yet(tmp_path):
+    root = _overdue_book(tmp_path)
+    (root / "acme-tl" / "financials" / "2026-q2.yaml").write_text(
+        fin("2026-06-30", ebitda=3000000, total_debt=15000000), encoding="utf-8")
+    _, before = covenant_json(root, "acme-tl", "--as-of", "2026-06-29")
+    _, on = covenant_json(root, "acme-tl", "--as-of", "2026-06-30")
+    assert [r["period_end"] for r in before] == ["2026-03-31"]
+    assert [(r["period_end"], r["status"]) for r in on] == [("2026-03-31", "compliant"), ("2026-06-30", "breached")]
+
+
+def test_no_financials_are_overdue_after_a_repaid_deal_matured(tmp_path):
+    root = new_book(tmp_path)
+    folder = add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}", {
+        "2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000),
+        "2026-q2": fin("2026-06-30", ebitda=3000000, total_debt=12000000)}, status="repaid")
+    p = folder / "deal.yaml"
+    p.write_text(p.read_text().replace("maturity_date: 2031-01-15", "maturity_date: 2026-07-15"), encoding="utf-8")
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2027-06-30")
+    assert result.exit_code == 0, result.output
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-03-31", "compliant"),
+                                                              ("2026-06-30", "compliant")]
+
+
+# --- --fund scope ---------------------------------------------------------------------------
+def test_fund_scope_takes_deals_held_by_the_fund_or_its_spvs(tmp_path):
+    root = new_book(tmp_path)
+    cov = "- {id: max-leverage, metric: total_leverage, max: 4.5}"
+    q1 = {"q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000)}
+    add_deal(root, "spv-tl", cov, q1, lenders=(("fund-i-spv", "100%"),))
+    add_deal(root, "other-tl", cov, q1, lenders=(("fund-ii", "100%"),))
+    add_deal(root, "club-tl", cov, q1, lenders=(("fund-ii", "60%"), ("fund-i", "40%")))
+    _, one = covenant_json(root, "--fund", "fund-i", "--as-of", "2026-04-30")
+    _, two = covenant_json(root, "--fund", "fund-ii", "--as-of", "2026-04-30")
+    assert sorted({r["deal"] for r in one}) == ["club-tl", "spv-tl"]
+    assert sorted({r["deal"] for r in two}) == ["club-tl", "other-tl"]
+
+
+def test_deal_and_fund_together_or_neither_is_a_usage_error(tmp_path):
+    root = new_book(tmp_path)
+    assert cli("--book", root, "covenants").exit_code == 2
+    assert cli("--book", root, "covenants", "--fund", "no-such-fund").exit_code == 2
+    assert cli("--book", root, "covenants", "no-such-deal").exit_code == 2
+
+
+# --- bad input -------------------------------------------------------------------------------
+def test_financials_missing_a_figure_a_covenant_needs_is_e0229_at_the_file(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: min-icr, metric: interest_coverage, min: 2.0}",
+             {"2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000)})
+    result = cli("--book", root, "covenants", "acme-tl", "--as-of", "2026-04-30", "--format", "json")
+    assert result.exit_code == 1
+    assert re.search(r"acme-tl/financials/2026-q1\.yaml:1:1: error\[E0229\]: covenant min-icr "
+                     r"\(interest_coverage\) needs interest_expense", result.stderr), result.stderr
+    assert "hint: add interest_expense" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_financials_without_a_required_figure_is_an_error_at_the_file(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}",
+             {"2026-q1": "period_end: 2026-03-31\ntotal_debt: 12000000\n"})
+    result = cli("--book", root, "covenants", "acme-tl", "--as-of", "2026-04-30", "--format", "json")
+    assert result.exit_code == 1
+    assert re.search(r"acme-tl/financials/2026-q1\.yaml:1:1: error\[E0102\]: required key 'ebitda'",
+                     result.stderr), result.stderr
+    assert result.stdout == ""
+
+
+def test_a_non_numeric_figure_is_e0111_at_its_line_and_column(tmp_path):
+    root = new_book(tmp_path)
+    text = "period_end: 2026-03-31\nebitda: 3000000\ntotal_debt: 12000000\ninterest_expense: n/a\n"
+    add_deal(root, "acme-tl", "- {id: min-icr, metric: interest_coverage, min: 2.0}", {"2026-q1": text})
+    line, col = pos(text, "n/a")
+    assert (line, col) == (4, 19)
+    for args in (("covenants", "acme-tl", "--as-of", "2026-04-30"), ("validate",)):
+        result = cli("--book", root, *args)
+        assert result.exit_code == 1
+        assert re.search(rf"acme-tl/financials/2026-q1\.yaml:{line}:{col}: error\[E0111\]", result.output), \
+            result.output
+
+
+def test_an_unknown_covenant_metric_is_e0110_with_a_did_you_mean(tmp_path):
+    root = new_book(tmp_path)
+    folder = add_deal(root, "acme-tl", "- {id: min-icr, metric: interest_cover, min: 2.0}")
+    text = (folder / "deal.yaml").read_text()
+    line, col = pos(text, "interest_cover,")
+    result = cli("--book", root, "validate", "--format", "json")
+    assert result.exit_code == 1
+    (d,) = [d for d in json.loads(result.stdout) if d["code"] == "E0110"]
+    assert (d["line"], d["column"]) == (line, col)
+    assert d["file"].endswith("acme-tl/deal.yaml")
+    assert "did you mean 'interest_coverage'" in d["hint"]
+    cov = cli("--book", root, "covenants", "acme-tl", "--as-of", "2026-04-30")
+    assert cov.exit_code == 1
+    assert f"deal.yaml:{line}:{col}: error[E0110]" in cov.stderr
+
+
+# --- bugs --------------------------------------------------------------------------------
+def test_negative_ebitda_breaches_a_maximum_leverage_covenant(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}",
+             {"2026-q1": fin("2026-03-31", ebitda=-500000, total_debt=12000000)})
+    _, rows = covenant_json(root, "acme-tl", "--as-of", "2026-04-30")
+    assert [r["status"] for r in rows] == ["breached"]
+
+
+def test_a_debt_service_coverage_covenant_is_tested_from_the_schedule(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", "- {id: min-dscr, metric: debt_service_coverage, min: 1.2}",
+             {"2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000)})
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2026-04-30")
+    assert "needs ," not in result.stderr
+    assert result.exit_code == 0, result.stderr
+    assert rows[0]["value"] is not None and rows[0]["status"] in ("compliant", "at_risk", "breached")
