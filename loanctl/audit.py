@@ -201,7 +201,7 @@ def schedule_summary(loaded: LoadedBook, deal_id: str, today: date) -> dict | No
         for r in fs.rows:
             interest += r.interest
             fees += r.fees + r.commitment_fee
-            if r.date > today and (next_payment is None or r.date < next_payment[0]):
+            if r.date > today and r.total_due > 0 and (next_payment is None or r.date < next_payment[0]):
                 next_payment = (r.date, r.total_due)
         maturity = max(maturity, fs.maturity_date) if maturity else fs.maturity_date
     return {"total_interest": interest, "total_fees": fees, "maturity": maturity,
@@ -268,9 +268,15 @@ def history(root: Path, deal_id: str) -> list[dict]:
 
 
 def book_diff(root: Path, side_a, side_b, today: date) -> list[dict]:
-    """Changed deals between two sides (trees; None = the work tree), with schedule impact."""
+    """Changed deals between two sides (trees; None = the work tree), with schedule impact.
+    A deal folder that does not load on a side is an error, not a removal."""
+    from .diagnostics import DiagnosticError
     a = load_side(root, side_a)
-    b = load_side(root, side_b)
+    b, b_diags = load_book(root, tree=side_b or FsTree(root))
+    broken = [d for d in b_diags if d.is_error and any(f"{x}/" in (d.file or "") for x in b.deal_folders
+                                                       if x not in b.deals)]
+    if broken:
+        raise DiagnosticError(broken)
     out = []
     for deal_id in sorted(set(a.deals) | set(b.deals) | set(a.deal_folders) | set(b.deal_folders)):
         ra, rb = a.deals.get(deal_id), b.deals.get(deal_id)

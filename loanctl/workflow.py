@@ -108,12 +108,60 @@ def _round_trip():
 
 
 def _edit_deal(path: Path, edit) -> str:
+    """Round-trip edit through ruamel.yaml, indenting lists the way the file does."""
+    text = path.read_text(encoding="utf-8")
     y = _round_trip()
-    data = y.load(path.read_text(encoding="utf-8"))
+    m = re.search(r"^( *)\S[^\n]*:\s*\n( *)- ", text, re.M)
+    if m and len(m.group(2)) > len(m.group(1)):
+        offset = len(m.group(2)) - len(m.group(1))
+        y.indent(mapping=2, sequence=offset + 2, offset=offset)
+    data = y.load(text)
     edit(data)
     buf = io.StringIO()
     y.dump(data, buf)
     return buf.getvalue()
+
+
+_PLAIN_TEXT = re.compile(r"^[A-Za-z][A-Za-z0-9 ._/()-]*[A-Za-z0-9.)]$|^[A-Za-z]$")
+_STATUS_LINE = re.compile(r"^(status:[ \t]*)([A-Za-z_]+)", re.M)
+
+
+def _set_status_text(text: str, status: str) -> str | None:
+    """Change only the value on the top-level `status:` line (comments stay)."""
+    m = _STATUS_LINE.search(text)
+    return None if m is None else text[:m.start(2)] + status + text[m.end(2):]
+
+
+def _append_approval_text(text: str, doc, entry: dict) -> str | None:
+    """Insert one flow-style approval after the last block-style one; None when the file's
+    layout is not that (the caller then edits through ruamel.yaml)."""
+    from .scaffold import yaml_scalar
+    orig = doc.data.get("origination") if isinstance(doc.data, dict) else None
+    approvals = orig.get("approvals") if isinstance(orig, dict) else None
+    if not isinstance(approvals, list) or not approvals:
+        return None
+    pos = doc.positions.value(("origination", "approvals", len(approvals) - 1))
+    if pos is None:
+        return None
+    lines = text.split("\n")
+    row = pos[0] - 1
+    dash = lines[row].find("- ")
+    if dash < 0 or lines[row][:dash].strip():
+        return None  # a flow list on one line: not a block item
+    end = row + 1
+    while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > dash):
+        end += 1
+    while end > row + 1 and not lines[end - 1].strip():
+        end -= 1  # keep blank lines after the list where they were
+    def scalar(v) -> str:
+        text = v.isoformat() if isinstance(v, date) else v
+        if isinstance(text, str) and _PLAIN_TEXT.match(text) and text.lower() not in ("yes", "no", "on", "off",
+                                                                                     "true", "false", "null"):
+            return text  # plain is safe inside a flow mapping: no , : # { } [ ] or quotes
+        return yaml_scalar(text)
+    item = "{" + ", ".join(f"{k}: {scalar(v)}" for k, v in entry.items()) + "}"
+    lines.insert(end, " " * dash + "- " + item)
+    return "\n".join(lines)
 
 
 def _check_new_text(root: Path, deal_id: str, files: dict[str, str]) -> tuple[LoadedBook, list[Diagnostic]]:
@@ -177,8 +225,13 @@ def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "appro
         data["status"] = new_status
 
     path = root / record.rel
-    text = _edit_deal(path, edit)
+    original = path.read_text(encoding="utf-8")
+    text = _append_approval_text(original, record.doc, entry)
+    text = _set_status_text(text, new_status) if text is not None else None
+    if text is None:
+        text = _edit_deal(path, edit)
     new_loaded, errs = _check_new_text(root, deal_id, {record.rel: text})
+    errs = [e for e in errs if e.code != "E0225"]  # the policy check below reports it as E0509
     if errs:
         result.diagnostics += errs
         return result
@@ -223,7 +276,9 @@ def fund(root: Path, deal_id: str, on: date | None = None) -> StepResult:
     if result.diagnostics:
         return result
     path = root / record.rel
-    text = _edit_deal(path, lambda data: data.__setitem__("status", "funded"))
+    text = _set_status_text(path.read_text(encoding="utf-8"), "funded")
+    if text is None:
+        text = _edit_deal(path, lambda data: data.__setitem__("status", "funded"))
     _, errs = _check_new_text(root, deal_id, {record.rel: text})
     if errs:
         result.diagnostics += errs
@@ -243,11 +298,12 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or "." not in key:
-            raise UsageProblem(f"--set {item!r} is not FACILITY.PATH=VALUE", "for example --set tl.interest.spread=525bps")
+            raise UsageProblem(f"E0510: --set {item!r} is not FACILITY.PATH=VALUE",
+                               "for example --set tl.interest.spread=525bps")
         facility, path = key.strip().split(".", 1)
         doc, diags = parse(f"v: {value.strip()}\n", "--set")
         if doc is None:
-            raise UsageProblem(f"--set {item!r}: the value does not parse ({diags[0].message})")
+            raise UsageProblem(f"E0510: --set {item!r}: the value does not parse ({diags[0].message})")
         out.setdefault(facility, {})[path] = doc.data["v"]
     return out
 

@@ -10,6 +10,16 @@ def _cell(text) -> str:
     return str(text if text is not None else "—").replace("|", "\\|").replace("\n", " ")
 
 
+def _amendment_lines(am: dict, indent: str) -> list[str]:
+    out = []
+    for c in am.get("changes", []):
+        if "set" in c:
+            out += [f"{indent}facilities.{c['facility']}.{k} → {v}" for k, v in c["set"].items()]
+        else:
+            out.append(f"{indent}adds facility {c['add_facility']}")
+    return out
+
+
 def diff_text(entries: list[dict], a: str, b: str) -> str:
     if not entries:
         return f"no deal changed between {a} and {b}\n"
@@ -21,6 +31,7 @@ def diff_text(entries: list[dict], a: str, b: str) -> str:
                        f"{ch['new'] if ch['new'] is not None else '∅'}")
         for am in e["amendments_added"]:
             out.append(f"  + amendment {am['id']} effective {am['effective_date']}: {am['description'] or ''}")
+            out += _amendment_lines(am, "      ")
         for am in e["amendments_changed"]:
             out.append(f"  ! amendment {am} changed")
         before, after = (e.get("impact") or {}).get("before"), (e.get("impact") or {}).get("after")
@@ -46,6 +57,7 @@ def diff_markdown(entries: list[dict], a: str, b: str) -> str:
         for am in e["amendments_added"]:
             out.append(f"- new amendment **{_cell(am['id'])}**, effective {am['effective_date']}: "
                        f"{_cell(am['description'])}")
+            out += [f"  - `{line.strip()}`" for line in _amendment_lines(am, "")]
         for am in e["amendments_changed"]:
             out.append(f"- amendment **{_cell(am)}** changed")
         before, after = (e.get("impact") or {}).get("before"), (e.get("impact") or {}).get("after")

@@ -180,9 +180,6 @@ def test_show_on_a_conflicted_deal_is_E0014(conflicted):
     assert f"acme-tl/deal.yaml:{marker_line(conflicted)}:1: error[E0014]" in run.err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audit.book_diff ignores the load diagnostics of each side, so `loanctl "
-                                       "diff` on a work tree whose deal.yaml has conflict markers (E0014) reports "
-                                       "the deal as '(removed)' with its whole schedule gone, and exits 0")
 def test_diff_on_a_conflicted_work_tree_is_E0014_not_a_removed_deal(conflicted):
     run = loanctl("diff")
     assert "removed" not in run.out

@@ -185,10 +185,6 @@ def test_diff_of_the_amendment_branch_as_json(repo):
                    "impact": {"before": impact(BEFORE), "after": impact(AFTER_AMENDMENT)}}]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: render.audit.diff_text and diff_markdown show an added amendment only "
-                                       "by id, date and description: the terms it changes (in the JSON as "
-                                       "amendments_added[].changes) are missing from the text and Markdown diff, "
-                                       "while `history` prints them ('facilities.tl.interest.spread → 525bps')")
 def test_diff_text_and_markdown_name_the_terms_an_amendment_changes(repo):
     repo.checkout("reprice")
     for fmt in ("text", "md"):
@@ -220,10 +216,6 @@ def test_diff_of_a_deleted_deal(repo):
     assert "  maturity: 2034-06-15 → —" in text.splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audit.schedule_summary takes the first schedule row after today as the "
-                                       "next payment even when nothing is due on it: for beta-tl (no fees) it is "
-                                       "the drawdown row 2029-06-15 with amount 0.00; the next payment is the first "
-                                       "interest date 2029-09-17")
 def test_next_payment_is_the_first_date_with_something_due(repo):
     rows = json.loads(run_ok("schedule", "beta-tl", "--format", "json").out)["facilities"][0]["rows"]
     due = [r for r in rows if r["date"] > date.today().isoformat() and Decimal(r["total_due"]) > 0]

@@ -61,10 +61,6 @@ def test_approve_keeps_the_users_comments(scenario):
     assert scenario.texts["approved"].startswith(header)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: workflow._edit_deal round-trips deal.yaml through ruamel.yaml with "
-                                       "default indentation: every block sequence is re-indented ('  - id: tl' → "
-                                       "'- id: tl'), end-of-line comments are re-aligned and comment lines are left "
-                                       "at their old indentation, so approve/fund rewrite ~30 lines they do not change")
 def test_approve_changes_only_the_status_and_the_approvals_lines(scenario):
     removed, added = changed_lines(scenario.texts["submitted"], scenario.texts["approved"])
     assert removed == ["status: submitted  # draft | submitted | approved | funded | repaid | written_off | declined",
@@ -157,10 +153,6 @@ def test_leverage_above_policy_refuses_the_approval_and_writes_nothing(repo):
     assert yaml.safe_load(repo.read(DEAL_FILE))["status"] == "submitted"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: workflow.approve checks the would-be file with the validate pipeline "
-                                       "(_check_new_text) before policy_problems, so check_leverage's E0225 (an "
-                                       "error once status is approved) is returned and the policy's E0509 is never "
-                                       "reached: leverage above the limit at approval reports E0225, not E0509")
 def test_leverage_above_policy_at_approval_is_E0509(repo):
     _leveraged(repo)
     run = loanctl("approve", DEAL, "--by", "ic", "--role", "credit_committee", "--date", "2030-01-10")
@@ -194,9 +186,6 @@ def test_a_malformed_set_is_a_usage_error(repo):
     assert repo.snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: E0510 ('invalid --set for an amendment', diagnostics.CODES and "
-                                       "docs/diagnostics.md) is never emitted: workflow.parse_set raises a plain "
-                                       "UsageProblem, so `amend --set spread=5` prints no code")
 def test_a_malformed_set_names_E0510(repo):
     run = loanctl("amend", DEAL, "--effective", "2031-06-15", "--set", "spread=5")
     assert run.code == 2

@@ -77,7 +77,7 @@ def test_the_same_spread_written_another_way_is_no_change(repo):
 
 
 def test_removing_a_funded_term_is_E0504_at_its_block(repo):
-    text = repo.replace(DEAL_FILE, '\n    floor: "1%"', "")
+    text = repo.replace(DEAL_FILE, '\n      floor: "1%"', "")
     line, col = pos(text, "index: SOFR-3M")  # the interest block the floor was in
     assert base_json() == (1, [{"file": "acme-tl/deal.yaml", "line": line, "column": col, "code": "E0504",
                                 "severity": "error", "message": "facilities.tl.interest.floor of funded deal "
@@ -86,9 +86,11 @@ def test_removing_a_funded_term_is_E0504_at_its_block(repo):
 
 
 def test_a_new_approval_on_a_funded_deal_is_allowed_but_rewriting_one_is_not(repo):
+    line = next(x for x in repo.read(DEAL_FILE).splitlines() if x.endswith("conditions: quarterly reporting}"))
+    indent = line[: len(line) - len(line.lstrip())]
     repo.replace(DEAL_FILE, "conditions: quarterly reporting}\n",
                  "conditions: quarterly reporting}\n"
-                 "  - {by: risk, role: risk_officer, date: 2030-02-01, decision: approved}\n")
+                 f"{indent}- {{by: risk, role: risk_officer, date: 2030-02-01, decision: approved}}\n")
     assert base_json() == (0, [])
     text = repo.replace(DEAL_FILE, "date: 2030-01-08", "date: 2030-01-09")
     code, diags = base_json()
@@ -207,7 +209,7 @@ def test_a_second_amendment_after_the_merge_is_fine(repo):
 def test_status_moved_back_from_funded_to_approved_is_E0506(repo):
     text = repo.read(DEAL_FILE)
     status_line = next(x for x in text.splitlines() if x.startswith("status: funded"))
-    text = repo.replace(DEAL_FILE, status_line, status_line.replace("funded  ", "approved"))
+    text = repo.replace(DEAL_FILE, status_line, status_line.replace("status: funded", "status: approved"))
     line, col = pos(text, "approved", 1)
     assert text.splitlines()[line - 1].startswith("status: approved")
     run = validate_base()
