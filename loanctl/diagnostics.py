@@ -193,18 +193,26 @@ def display_path(path: str | os.PathLike) -> str:
 
 
 class _Lines:
-    def __init__(self) -> None:
+    def __init__(self, read=None) -> None:
         self._cache: dict[str, list[str] | None] = {}
+        self._read = read
+
+    def _bytes(self, file: str) -> bytes | None:
+        if self._read is not None:  # e.g. the book at a git revision
+            return self._read(file)
+        try:
+            path = Path(file)
+            return path.read_bytes() if path.is_file() else None
+        except OSError:
+            return None
 
     def get(self, file: str | None, line: int | None) -> str | None:
         if not file or not line:
             return None
         if file not in self._cache:
-            try:
-                raw = Path(file).read_bytes()
-                self._cache[file] = None if len(raw) > 2_000_000 else raw.decode("utf-8", "replace").splitlines()
-            except OSError:
-                self._cache[file] = None
+            raw = self._bytes(file)
+            self._cache[file] = None if raw is None or len(raw) > 2_000_000 else \
+                raw.decode("utf-8", "replace").splitlines()
         lines = self._cache[file]
         if lines is None or line > len(lines):
             return None
@@ -212,9 +220,10 @@ class _Lines:
         return text if len(text) <= 300 else text[:300] + "…"
 
 
-def render_text(diags: Iterable[Diagnostic]) -> str:
-    """`file:line:col: error[CODE]: message`, the source line with a caret, and the hint."""
-    lines = _Lines()
+def render_text(diags: Iterable[Diagnostic], read=None) -> str:
+    """`file:line:col: error[CODE]: message`, the source line with a caret, and the hint.
+    `read(file)` supplies a file's bytes when it is not the one on disk (a git revision)."""
+    lines = _Lines(read)
     out: list[str] = []
     for d in diags:
         out.append(f"{d.location()}: {d.severity}[{d.code}]: {d.message}")

@@ -110,6 +110,14 @@ class GitTree:
     def display(self, rel: str) -> str:
         return rel if self._display in ("", ".") else f"{self._display}/{rel}"
 
+    def read_display(self, file: str) -> bytes | None:
+        """A file named as `display` names it, read at this revision."""
+        prefix = "" if self._display in ("", ".") else self._display + "/"
+        if prefix and not file.startswith(prefix):
+            return None
+        data = self.read(file[len(prefix):], 2_000_000)
+        return data if isinstance(data, bytes) else None
+
     def close(self) -> None:
         if self._batch is not None:
             self._batch.stdin.close()  # type: ignore[union-attr]

@@ -33,6 +33,9 @@ def history(
     entries = _git_guard(build, root, deal)
     if not entries:
         raise fail_usage(f"no commits touch deal '{deal}'", "check the deal id; is the deal committed?")
+    if entries[-1].get("truncated"):
+        sys.stderr.write("loanctl: warning[E0503]: the history is cut short: this is a shallow clone "
+                         "(git fetch --unshallow)\n")
     if fmt == "json":
         sys.stdout.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
         return

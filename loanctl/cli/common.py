@@ -52,7 +52,7 @@ def fail_usage(message: str, hint: str | None = None) -> "typer.Exit":
     return typer.Exit(EXIT_USAGE)
 
 
-def print_diagnostics(diags, fmt: str = "text", stream=None) -> None:
+def print_diagnostics(diags, fmt: str = "text", stream=None, read=None) -> None:
     from ..diagnostics import render_github, render_json, render_text
     stream = stream or sys.stdout
     if fmt == "json":
@@ -62,7 +62,7 @@ def print_diagnostics(diags, fmt: str = "text", stream=None) -> None:
         if text:
             stream.write(text + "\n")
     else:
-        text = render_text(diags)
+        text = render_text(diags, read)
         if text:
             stream.write(text + "\n")
 

@@ -26,12 +26,13 @@ def validate(
     from ..diagnostics import sort_key
 
     root = book_root(ctx)
-    result = validate_book(root, paths or (), tree=git_tree(root, rev))
+    tree = git_tree(root, rev)
+    result = validate_book(root, paths or (), tree=tree)
     if base is not None:
         from ..audit import check_against_base, load_side
         base_book = load_side(root, git_tree(root, base))
         result.diagnostics = sorted(result.diagnostics + check_against_base(result.loaded, base_book), key=sort_key)
-    print_diagnostics(result.diagnostics, fmt.value)
+    print_diagnostics(result.diagnostics, fmt.value, read=tree.read_display if tree is not None else None)
     if fmt is DiagFormat.text:
         deals = len(result.loaded.deal_folders)
         sys.stderr.write(f"{deals} deal{'s' if deals != 1 else ''} checked: {result.errors} error"

@@ -117,10 +117,6 @@ def test_the_base_fetched_into_the_shallow_clone_works(repo, shallow):
     assert (run.code, run.out) == (0, ""), run
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: audit.history in a shallow clone presents the grafted commit as "
-                                       "'deal created' (gitrev.parent returns None at the shallow boundary) and "
-                                       "exits 0: the deal's history is silently truncated, with no E0503 or "
-                                       "warning that earlier commits are missing")
 def test_history_in_a_shallow_clone_says_the_history_is_incomplete(shallow):
     run = loanctl("history", DEAL)
     assert "shallow" in run.err or "E0503" in run.err, run

@@ -129,9 +129,6 @@ def test_validate_rev_checks_the_book_as_it_was(repo):
     assert loanctl("validate").code == 0  # the work tree is fine
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate --rev prints each diagnostic's source line from the file in "
-                                       "the work tree (diagnostics._Lines reads Path(file) from disk), not from the "
-                                       "revision being validated: the caret points into an unrelated line")
 def test_validate_rev_quotes_the_source_line_of_the_revision(repo):
     bad = _bad_commit(repo)
     run = loanctl("validate", "--rev", "bad")
