@@ -177,6 +177,7 @@ CODES: dict[str, str] = {
     "E0601": "simulated prepayment larger than the balance",
     "E0602": "simulated prepayment names an unknown facility",
     "E0603": "simulated default date outside the facility's life",
+    "E0604": "simulated prepayment outside the facility's life",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

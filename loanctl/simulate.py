@@ -105,6 +105,11 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
         if target not in terms:
             return None, [Diagnostic("E0602", f"--prepay names facility '{target}', which the deal does not have",
                                      hint=f"facilities: {', '.join(fids)}")]
+        f0 = terms[target].first.facility
+        maturity = terms[target].last.facility.maturity_date
+        if not f0.start_date < d < maturity:
+            return None, [Diagnostic("E0604", f"--prepay {d}: facility '{target}' runs from {f0.start_date} to "
+                                              f"{maturity}", hint="prepay after the start date and before maturity")]
         prepay_by.setdefault(target, []).append((d, amount))
     schedules: list[FacilitySchedule] = []
     notes: list[str] = []
@@ -183,9 +188,11 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
             flows.append((d, _split(amount, shares_on(d), lender, digits)))
             totals["principal"] += _split(amount, shares_on(d), lender, digits)
     outstanding = ZERO
+    last_row_date = rows[0].date
     for r in rows:
         if cut is not None and r.date > cut:
             break
+        last_row_date = r.date
         cash = r.interest + r.commitment_fee + r.fees + r.principal
         part = _split(cash, r.shares, lender, digits)
         if part:
@@ -195,6 +202,10 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
         outstanding = r.closing_balance
     recovery = ZERO
     if cut is not None:
+        # the balance on the default date: after the last row, less prepayments and plus draws since
+        outstanding -= sum((a for d, a in s.prepaid if last_row_date <= d <= cut), ZERO)
+        outstanding += sum((a for d, a in s.draws if d <= cut and (last_row_date < d or (
+            d == last_row_date and d != rows[0].date))), ZERO)
         claim = round_money(outstanding * scenario.recovery, digits)
         recovery = _split(claim, shares_on(cut), lender, digits)
         when = add_months(cut, scenario.recovery_lag_months)

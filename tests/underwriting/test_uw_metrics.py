@@ -213,7 +213,7 @@ def test_approve_refuses_to_move_a_deal_above_the_limit_to_approved(tmp_path):
     result = cli("--book", root, "approve", "acme-tl", "--by", "jane.doe", "--role", "credit_officer",
                  "--date", "2026-01-10")
     assert result.exit_code == 1
-    assert "error[E0225]" in result.stderr and "6.50x" in result.stderr
+    assert "error[E0509]" in result.stderr and "6.50x" in result.stderr  # the policy check of the workflow
     assert p.read_bytes() == before
 
 

@@ -418,29 +418,18 @@ def test_the_grid_as_text_is_a_table(book):
 
 
 # --- bugs ----------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="BUG: simulate.run: a --prepay dated after maturity (2030-01-01 on a "
-                                        "deal maturing 2027-01-15) is silently dropped (zip with s.prepaid "
-                                        "truncates): exit 0 and zero differences instead of a diagnostic")
 def test_a_prepayment_after_maturity_is_an_error(book):
     result, _ = sim(book, "flt-tl", "--prepay", "2030-01-01:1000")
     assert result.exit_code == 1
     assert "error[E06" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: simulate.run: a --prepay dated before start_date (2025-06-01, the "
-                                        "deal starts 2026-01-15) is applied at the start date (interest −101.40) "
-                                        "instead of being rejected")
 def test_a_prepayment_before_the_start_is_an_error(book):
     result, _ = sim(book, "flt-tl", "--prepay", "2025-06-01:1000")
     assert result.exit_code == 1
     assert "error[E06" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: simulate._flows: the recovery uses the closing balance of the last "
-                                        "schedule row on or before the default, ignoring a prepayment between "
-                                        "that row and the default: prepay 10,000,000 on 2026-05-01 then default "
-                                        "2026-06-01 gives recovery 21,600,000.00, expected 60% × 26,000,000 = "
-                                        "15,600,000.00")
 def test_the_recovery_is_on_the_balance_left_after_a_prepayment(book):
     result, out = sim(book, "flt-tl", "--prepay", "2026-05-01:10000000", "--default", "2026-06-01")
     assert result.exit_code == 0, result.output
