@@ -421,13 +421,13 @@ def test_the_grid_as_text_is_a_table(book):
 def test_a_prepayment_after_maturity_is_an_error(book):
     result, _ = sim(book, "flt-tl", "--prepay", "2030-01-01:1000")
     assert result.exit_code == 1
-    assert "error[E06" in result.stderr
+    assert f"error[{'E0604'}]" in result.stderr
 
 
 def test_a_prepayment_before_the_start_is_an_error(book):
     result, _ = sim(book, "flt-tl", "--prepay", "2025-06-01:1000")
     assert result.exit_code == 1
-    assert "error[E06" in result.stderr
+    assert f"error[{'E0604'}]" in result.stderr
 
 
 def test_the_recovery_is_on_the_balance_left_after_a_prepayment(book):
