@@ -44,6 +44,13 @@ class Tree(Protocol):
         ...
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop: not a folder; reading it reports E0015
+        return False
+
+
 class FsTree:
     """The book as it is on disk."""
 
@@ -55,8 +62,8 @@ class FsTree:
     def list_dir(self, rel: str) -> list[tuple[str, bool]]:
         try:
             with os.scandir(os.path.join(self._root, rel) if rel else self._root) as it:
-                return sorted((e.name, e.is_dir()) for e in it)
-        except (FileNotFoundError, NotADirectoryError):
+                return sorted((e.name, _is_dir(e)) for e in it)
+        except OSError:
             return []
 
     def read(self, rel: str, max_bytes: int) -> bytes | int | None:

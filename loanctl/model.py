@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import values as v
@@ -297,12 +297,13 @@ class Deal(Strict):
     notes: str | None = None
     tags: tuple[str, ...] = ()
 
-    @model_validator(mode="after")
-    def _has_facilities(self):
-        if not self.facilities:
+    @field_validator("facilities")
+    @classmethod
+    def _has_facilities(cls, value):
+        if not value:
             raise PydanticCustomError("E0102", "a deal needs at least one facility",
                                       {"hint": "add a facility under facilities:"})
-        return self
+        return value
 
     def facility(self, facility_id: str) -> Facility | None:
         for f in self.facilities:

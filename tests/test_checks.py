@@ -558,8 +558,6 @@ def test_amendment_cannot_change_frequency_through_the_payments_block(tmp_path):
     assert_at(d, path, text, "payments:")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: model.Deal accepts facilities: [] and no check needs a facility; "
-                                       "a funded deal without any facility validates with exit 0")
 def test_funded_deal_without_facilities_is_an_error(tmp_path):
     text = DEAL_YAML[:DEAL_YAML.index("facilities:")] + "facilities: []\n"
     code, diags = validate(tmp_path, deal=text)

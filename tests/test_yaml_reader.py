@@ -211,9 +211,6 @@ def test_tab_indentation_is_always_e0008(tmp_path, name, line, column):
     assert [(d["code"], d["line"], d["column"]) for d in diags] == [("E0008", line, column)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: loader.FsTree.read catches only FileNotFound/IsADirectory/"
-                                       "NotADirectory; a symlink loop raises OSError(ELOOP) -> exit 3 "
-                                       "'internal error' instead of E0015")
 def test_symlink_loop_is_e0015_not_a_crash(tmp_path):
     root = write_book(tmp_path)
     (root / DEAL).unlink()

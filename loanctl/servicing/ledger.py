@@ -569,7 +569,8 @@ def _write(con, root: Path, new: list[Payment], files, allocations, posting_day:
                     + _INTERNAL_CSV + ", columns={" + _cols(
                         "payment_id deal facility value_date amount currency type reference file line") + "})")
         con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT deal, facility FROM payments WHERE false")
-        con.executemany("INSERT INTO affected VALUES (?, ?)", [list(k) for k in allocations])
+        if allocations:
+            con.executemany("INSERT INTO affected VALUES (?, ?)", [list(k) for k in allocations])
         con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
         con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
                     + _INTERNAL_CSV + ", columns={" + _cols(

@@ -132,12 +132,6 @@ def test_rebuild_equals_incremental_when_files_overlap(book, bank):
     assert snapshot(book) == incremental
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: loanctl/servicing/ledger.py rebuild() -> _write() with no archived payments: the empty "
-    "staging CSV .pay-PID.csv makes DuckDB read_csv fail ('Error when sniffing file') -> E0422 "
-    "'the ledger could not be written ... the file is archived', exit 1, and the temporary "
-    ".rebuild-PID.duckdb is left in .loanctl/; `ledger rebuild` on a book with nothing posted "
-    "should give an empty ledger"))
 def test_rebuild_of_an_empty_archive_gives_an_empty_ledger(book):
     result = run(book, "ledger", "rebuild")
     assert result.exit_code == 0, result.stderr
