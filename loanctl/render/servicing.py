@@ -87,10 +87,11 @@ def query_output(columns: list[str], rows: list[tuple], fmt: str) -> str:
         return json.dumps([{c: (_cell(v) if isinstance(v, (Decimal, date)) else v) for c, v in zip(columns, r)}
                            for r in rows], indent=2, default=str) + "\n"
     if fmt == "csv":
+        from .report import _safe  # spreadsheet formula injection: the same guard as report CSV
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(columns)
-        w.writerows([_cell(v) for v in r] for r in rows)
+        w.writerow([_safe(c) for c in columns])
+        w.writerows([_safe(_cell(v)) for v in r] for r in rows)
         return buf.getvalue()
     from rich.console import Console
     from rich.table import Table

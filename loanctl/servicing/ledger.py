@@ -229,6 +229,18 @@ def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str
 
 def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
          dry_run: bool = False) -> PostResult:
+    """Check everything, then archive and record in one transaction — or change nothing."""
+    try:
+        return _post(loaded, files, posting_day, profile, dry_run)
+    except OSError as exc:  # a full disk or a read-only book, wherever it struck
+        raise DiagnosticError([_diag("E0422", f"cannot write to the book: {exc.strerror or exc}",
+                                     getattr(exc, "filename", None) or str(loaded.root),
+                                     "free disk space or make the book writable; the ledger is as it was "
+                                     "(run `loanctl ledger check`)")]) from None
+
+
+def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
+          dry_run: bool = False) -> PostResult:
     """Check everything, then archive and record in one transaction — or change nothing.
 
     Large clean files take a vectorised path: DuckDB reads and checks every row in SQL and
@@ -362,8 +374,8 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                         "type VARCHAR, reference VARCHAR, bad BOOLEAN)")
             for shown, raw, name, sha, names in staged_files:
                 tmp = state / f".stage-{os.getpid()}-{name}"
-                tmp.write_bytes(raw)
                 temps.append(tmp)
+                tmp.write_bytes(raw)
                 cols = ", ".join(f"'{n}': 'VARCHAR'" for n in names)
                 missing = [c for c in COLUMNS if c not in names]
                 pad = "".join(f", NULL::VARCHAR AS {c}" for c in missing)
@@ -393,7 +405,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                     SELECT '{name}', '{shown.replace(chr(39), chr(39) * 2)}', j.line, j.pid, j.d, j.fac2, j.vd,
                            TRY_CAST(j.amt AS DECIMAL(28,4)), j.deal_ccy,
                            CASE WHEN j.typ = '' THEN 'scheduled' ELSE j.typ END, NULLIF(j.ref, ''),
-                           (j.pid = '' OR length(j.pid) > 128 OR regexp_matches(j.pid, '[\x00-\x1f\x7f]')
+                           (j.pid = '' OR length(j.pid) > 128 OR regexp_matches(j.pid, '[^ -~]')
                             OR j.known_deal IS NULL OR ff.facility IS NULL OR j.vd IS NULL
                             OR NOT regexp_matches(j.amt, '^[+]?[0-9]+([.][0-9]+)?$')
                             OR TRY_CAST(j.amt AS DECIMAL(38,10)) <= 0
@@ -558,9 +570,14 @@ def _write(con, root: Path, new: list[Payment], files, allocations, posting_day:
     pay_csv = state / f".pay-{os.getpid()}.csv"
     alloc_csv = state / f".alloc-{os.getpid()}.csv"
     try:
-        _write_csv(pay_csv, ((p.payment_id, p.deal, p.facility, p.date.isoformat(), str(p.amount), p.currency,
-                              p.type, p.reference, p.file, p.line) for p in new))
-        _write_csv(alloc_csv, _allocation_rows(allocations))
+        try:
+            _write_csv(pay_csv, ((p.payment_id, p.deal, p.facility, p.date.isoformat(), str(p.amount), p.currency,
+                                  p.type, p.reference, p.file, p.line) for p in new))
+            _write_csv(alloc_csv, _allocation_rows(allocations))
+        except OSError as exc:
+            raise DiagnosticError([_diag("E0422", f"cannot stage the ledger rows: {exc.strerror or exc}",
+                                         str(state), "free disk space (or fix permissions) and post again; "
+                                                     "nothing was recorded")]) from None
         con.execute("BEGIN TRANSACTION")
         for name, sha, shown, nrows, size, prof_name, _ in files:
             con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -606,7 +623,8 @@ def _write_csv(path: Path, rows: Iterable[tuple]) -> None:
 
 # Our own staging files: fixed dialect, no sniffing (an empty file or a CR inside a quoted
 # reference must not confuse the reader).
-_INTERNAL_CSV = "all_varchar=true, auto_detect=false, delim=',', quote='\"', escape='\"', new_line='\\n'"
+_INTERNAL_CSV = ("all_varchar=true, auto_detect=false, delim=',', quote='\"', escape='\"', new_line='\\n', "
+                 "max_line_size=67108864")
 
 _TYPES = {"value_date": "DATE", "due_date": "DATE", "amount": "DECIMAL(28,4)", "line": "INTEGER", "seq": "INTEGER"}
 
@@ -622,6 +640,20 @@ def _sql_path(path: Path) -> str:
 # --- rebuild and check ---------------------------------------------------------------------
 def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
     """Replay payments/ into a fresh ledger and swap it in atomically: (files, payments, diags)."""
+    import duckdb
+    try:
+        return _rebuild(loaded)
+    except (OSError, duckdb.Error) as exc:
+        for leftover in ledger_path(loaded.root).parent.glob(f".rebuild-{os.getpid()}.duckdb*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        raise DiagnosticError([_diag("E0422", f"the rebuild could not be written: "
+                                              f"{(getattr(exc, 'strerror', None) or str(exc)).splitlines()[0][:200]}",
+                                     str(ledger_path(loaded.root)),
+                                     "free disk space and run it again; the previous ledger is unchanged")]) from None
+
+
+def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
     root = loaded.root
     with writer_lock(root):
         files = [(p.name, p.read_bytes()) for p in archived_files(root)]

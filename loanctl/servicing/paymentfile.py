@@ -30,6 +30,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 csv.field_size_limit(64 * 1024 * 1024)
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """A value quoted in a message, cut so a 10 MB field never becomes a 10 MB diagnostic."""
+    text = str(text)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _usable_id(pid: str) -> bool:
+    """Printable, without invisible or look-alike spacing (a BOM, zero-width or no-break space)."""
+    import unicodedata
+    return all(ch == " " or (ch.isprintable() and unicodedata.category(ch) not in ("Zs", "Cf")) for ch in pid)
+
+
 @dataclass(frozen=True, slots=True)
 class FacilityFacts:
     """What a row is checked against."""
@@ -90,12 +102,12 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
             hint = ("map it with a payment profile in book.yaml (payment_profiles) and --profile, or remove it"
                     if profile is None else "add it to the profile's columns, or remove it")
             if len(header) == 1 and (";" in h or "\t" in h):
-                out_diags.append(Diagnostic("E0403", f"header {h!r} is not comma-separated", name, 1,
+                out_diags.append(Diagnostic("E0403", f"header {_short(h)} is not comma-separated", name, 1,
                                             hint="payment files are comma-separated (,)"))
                 return [], out_diags
-            out_diags.append(Diagnostic("E0403", f"unknown column {h.strip()!r}", name, 1, hint=hint))
+            out_diags.append(Diagnostic("E0403", f"unknown column {_short(h.strip())}", name, 1, hint=hint))
         elif col in index:
-            out_diags.append(Diagnostic("E0403", f"column {h.strip()!r} appears twice", name, 1))
+            out_diags.append(Diagnostic("E0403", f"column {_short(h.strip())} appears twice", name, 1))
         else:
             index[col] = i
     missing = [c for c in REQUIRED if c not in index]
@@ -139,14 +151,14 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
         deal_id = cell("deal")
         if not pid:
             problems.append(("E0416", "payment_id is empty", "every row needs a payment_id"))
-        elif len(pid) > 128 or _CONTROL.search(pid):
+        elif len(pid) > 128 or _CONTROL.search(pid) or not _usable_id(pid):
             problems.append(("E0417", f"payment_id {pid[:40]!r} is not usable", "at most 128 printable characters"))
         ff = facts.get(deal_id) if deal_id else None
         facility = cell("facility")
         if not deal_id:
             problems.append(("E0416", "deal is empty", "name the deal id"))
         elif ff is None:
-            problems.append(("E0404", f"unknown deal {deal_id!r}", "the deal id is the deal's folder name"))
+            problems.append(("E0404", f"unknown deal {_short(deal_id)}", "the deal id is the deal's folder name"))
         else:
             if not facility:
                 if len(ff.facility_ids) == 1:
@@ -156,7 +168,7 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
                                               "the facility column is required",
                                      f"facilities: {', '.join(ff.facility_ids)}"))
             elif facility not in ff.facility_ids:
-                problems.append(("E0405", f"deal {deal_id!r} has no facility {facility!r}",
+                problems.append(("E0405", f"deal {deal_id!r} has no facility {_short(facility)}",
                                  f"facilities: {', '.join(ff.facility_ids)}"))
         when = None
         raw_date = cell("date")
@@ -182,7 +194,7 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
         currency = cell("currency").upper()
         if ff is not None:
             if currency and currency != ff.currency:
-                problems.append(("E0406", f"currency {currency} differs from the deal's {ff.currency}",
+                problems.append(("E0406", f"currency {_short(currency)} differs from the deal's {ff.currency}",
                                  "pay in the deal's currency"))
             currency = ff.currency
             if amount is not None and money_digits(amount) > minor_units(currency):
@@ -193,7 +205,7 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
                                           f"{ff.starts[facility]}", None))
         ptype = cell("type").lower() or "scheduled"
         if ptype not in TYPES:
-            problems.append(("E0413", f"type {cell('type')!r} is not one of {', '.join(TYPES)}", None))
+            problems.append(("E0413", f"type {_short(cell('type'))} is not one of {', '.join(TYPES)}", None))
         if pid and pid in seen:
             problems.append(("E0411", f"payment_id {pid!r} already appears on line {seen[pid]}",
                              "payment ids are unique in the book forever"))
