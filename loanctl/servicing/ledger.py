@@ -124,9 +124,26 @@ def writer_lock(root: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
                                                  str(state / "write.lock"), "run the command again when it finishes")
                                            ]) from None
                 time.sleep(0.1)
+        _sweep_stale(state)
         yield
     finally:
         os.close(fd)
+
+
+def _sweep_stale(state: Path) -> None:
+    """Remove staging files a killed loanctl left behind (their process no longer runs)."""
+    import re
+    for p in state.glob(".*"):
+        m = re.match(r"^\.(?:pay|alloc|stage|rebuild)-(\d+)", p.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        except OSError:
+            pass
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -643,12 +660,17 @@ def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
     import duckdb
     try:
         return _rebuild(loaded)
-    except (OSError, duckdb.Error) as exc:
+    except (OSError, duckdb.Error, DiagnosticError) as exc:
         for leftover in ledger_path(loaded.root).parent.glob(f".rebuild-{os.getpid()}.duckdb*"):
             with contextlib.suppress(OSError):
                 leftover.unlink()
-        raise DiagnosticError([_diag("E0422", f"the rebuild could not be written: "
-                                              f"{(getattr(exc, 'strerror', None) or str(exc)).splitlines()[0][:200]}",
+        if isinstance(exc, DiagnosticError):
+            if not any(d.code == "E0420" for d in exc.diagnostics):
+                raise  # busy, or a real problem in the archive: reported as it is
+            text = exc.diagnostics[0].message  # the new ledger file could not even be created
+        else:
+            text = (getattr(exc, "strerror", None) or str(exc)).splitlines()[0][:200]
+        raise DiagnosticError([_diag("E0422", f"the rebuild could not be written: {text}",
                                      str(ledger_path(loaded.root)),
                                      "free disk space and run it again; the previous ledger is unchanged")]) from None
 
