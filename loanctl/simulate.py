@@ -18,11 +18,10 @@ from .conventions.calendars import make_calendar
 from .conventions.currency import minor_units
 from .conventions.dates import add_months
 from .conventions.rounding import round_money
-from .conventions.split import split_by_shares
 from .diagnostics import Diagnostic
 from .engine.deal import deal_terms
 from .engine.periods import book_calendars
-from .engine.schedule import FacilitySchedule, build_schedule
+from .engine.schedule import FacilitySchedule, build_schedule, lender_part
 from .engine.terms import facility_terms
 from .loader import AmendmentRecord, LoadedBook, RateSeries
 from .metrics import moic, xirr
@@ -156,15 +155,6 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
                _min_icr(record, schedules, as_of, scenario), notes), []
 
 
-def _split(amount: Decimal, shares, lender: str | None, digits: int) -> Decimal:
-    if lender is None:
-        return amount
-    names = [n for n, _ in shares]
-    if lender not in names or not amount:
-        return ZERO
-    return split_by_shares(amount, [x for _, x in shares], digits)[names.index(lender)]
-
-
 def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | None = None):
     """Cash flows (draws negative) and totals, cut at a default with its recovery."""
     cut = scenario.default_date
@@ -172,14 +162,8 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
     flows: list[tuple[date, Decimal]] = []
     totals = {k: ZERO for k in TOTAL_KEYS}
 
-    def shares_on(d: date):
-        current = rows[0].shares
-        for r in rows:
-            if r.date > d:
-                break
-            current = r.shares
-        return current
-
+    shares_on = s.shares_on
+    _split = lender_part
     for d, amount in s.draws:
         if cut is None or d <= cut:
             flows.append((d, -_split(amount, shares_on(d), lender, digits)))

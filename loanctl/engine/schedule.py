@@ -98,6 +98,25 @@ class FacilitySchedule:
     def for_lender(self, lender: str) -> "FacilitySchedule":
         return lender_view(self, lender)
 
+    def shares_on(self, on: date) -> tuple[tuple[str, Decimal], ...]:
+        """The participation shares in force on a date (those of the last row on or before it)."""
+        current = self.rows[0].shares
+        for r in self.rows:
+            if r.date > on:
+                break
+            current = r.shares
+        return current
+
+
+def lender_part(amount: Decimal, shares, lender: str | None, digits: int) -> Decimal:
+    """The lender's largest-remainder part of an amount (the whole amount for lender None)."""
+    if lender is None:
+        return amount
+    names = [n for n, _ in shares]
+    if lender not in names or not amount:
+        return round_money(ZERO, digits)
+    return split_by_shares(amount, [x for _, x in shares], digits)[names.index(lender)]
+
 
 @dataclass(slots=True)
 class _Period:

@@ -125,12 +125,7 @@ def allocate(schedule_with: Callable[[Sequence[tuple[date, Decimal]]], FacilityS
             for due in fee_dues:
                 if left <= 0:
                     break
-                unpaid = due.amount - due.paid
-                if unpaid > 0:
-                    take = unpaid if unpaid < left else left
-                    due.paid += take
-                    left -= take
-                    out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
+                left = _settle(due, left, p, out)
         else:
             i = bisect.bisect_left(pay_dates, p.date)
             cutoff = pay_dates[i] if i < len(pay_dates) else None
@@ -139,18 +134,24 @@ def allocate(schedule_with: Callable[[Sequence[tuple[date, Decimal]]], FacilityS
                 due = dues[k]
                 if cutoff is not None and due.date > cutoff:
                     break
-                unpaid = due.amount - due.paid
-                if unpaid > 0:
-                    take = unpaid if unpaid < left else left
-                    due.paid += take
-                    left -= take
-                    out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
+                left = _settle(due, left, p, out)
                 k += 1
             while first_open < len(dues) and dues[first_open].paid >= dues[first_open].amount:
                 first_open += 1
         if left > 0:
             out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
     return result
+
+
+def _settle(due: Due, left: Decimal, p: Payment, out: list[Allocation]) -> Decimal:
+    """Apply what is left of a payment to one due; returns what is still left."""
+    unpaid = due.amount - due.paid
+    if unpaid <= 0:
+        return left
+    take = unpaid if unpaid < left else left
+    due.paid += take
+    out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
+    return left - take
 
 
 def _dues(schedule: FacilitySchedule) -> list[Due]:

@@ -17,10 +17,9 @@ from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
 from ..conventions.daycount import year_fraction
 from ..conventions.rounding import round_money
-from ..conventions.split import split_by_shares
 from ..engine.deal import deal_terms
 from ..engine.periods import book_calendars
-from ..engine.schedule import FacilitySchedule, build_schedule
+from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
 from ..engine.terms import FacilityTerms
 from ..loader import LoadedBook
 from .allocation import FacilityAllocation, Payment, allocate
@@ -168,20 +167,10 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
     if not any(lender in dict(r.shares) for r in rows):
         return None
 
-    def shares_on(d: date):
-        current = rows[0].shares
-        for r in rows:
-            if r.date <= d:
-                current = r.shares
-            else:
-                break
-        return current
+    shares_on = s.shares_on
 
     def part(amount: Decimal, shares) -> Decimal:
-        names = [n for n, _ in shares]
-        if lender not in names or not amount:
-            return round_money(ZERO, digits)
-        return split_by_shares(amount, [x for _, x in shares], digits)[names.index(lender)]
+        return lender_part(amount, shares, lender, digits)
 
     as_of = whole.as_of
     now = shares_on(as_of)
@@ -229,22 +218,10 @@ def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = Non
     rows = s.rows
     zero = round_money(ZERO, digits)
     change_dates = [r.date for prev, r in zip(rows, rows[1:]) if r.shares != prev.shares]
-
-    def shares_on(d: date):
-        current = rows[0].shares
-        for r in rows:
-            if r.date > d:
-                break
-            current = r.shares
-        return current
+    shares_on = s.shares_on
 
     def part(amount: Decimal, shares) -> Decimal:
-        if lender is None:
-            return amount
-        names = [n for n, _ in shares]
-        if lender not in names or not amount:
-            return zero
-        return split_by_shares(amount, [x for _, x in shares], digits)[names.index(lender)]
+        return lender_part(amount, shares, lender, digits)
 
     events: list[Flow] = []
     for d, a in s.draws:
