@@ -224,7 +224,8 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
         errors = [d for d in v.diagnostics if d.is_error]
         if errors:
             raise RuntimeError(f"the synthetic book does not validate: {errors[0].location()} {errors[0].message}")
-        loaded = v.loaded
+        from .api import load_valid_book
+        loaded, _ = load_valid_book(root)  # validate may have checked in worker processes
 
         progress("schedules")
         with timed(result, "schedules", f"{deals:,} facilities"):
