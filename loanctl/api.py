@@ -98,15 +98,30 @@ def _deal_folder_names(root: Path) -> list[str]:
         return []
 
 
-def _check_chunk(args: tuple[str, list[str]]) -> tuple[list[Diagnostic], list[str]]:
+_WORKER_BOOK: LoadedBook | None = None  # each worker process's own copy of book.yaml and the rates
+
+
+def _init_worker(root: str) -> None:
+    global _WORKER_BOOK
+    _WORKER_BOOK, _ = load_book(Path(root), deal_ids=[])
+
+
+def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
     from .checks import check_deal
-    root, chunk = args
-    loaded, diags = load_book(Path(root), deal_ids=chunk)
-    diags = [d for d in diags if d.file is None or "/book.yaml" not in f"/{d.file}" and "/rates/" not in f"/{d.file}"
-             and not d.file.startswith("rates/") and d.file != "book.yaml"]
-    for record in loaded.deals.values():
-        diags += check_deal(loaded, record)
-    return diags, loaded.deal_folders
+    from .loader import load_deal
+    base = _WORKER_BOOK
+    assert base is not None
+    diags: list[Diagnostic] = []
+    base.deals.clear()
+    base.deal_folders = list(chunk)
+    for name in chunk:
+        record, d = load_deal(base.tree, name)
+        diags += d
+        if record is not None:
+            base.deals[name] = record
+            diags += check_deal(base, record)
+    base.deals.clear()
+    return diags, list(chunk)
 
 
 def _validate_parallel(root: Path, folders: list[str], workers: int) -> ValidationResult:
@@ -117,9 +132,9 @@ def _validate_parallel(root: Path, folders: list[str], workers: int) -> Validati
     if loaded.book is not None and loaded.doc is not None:
         diags += check_entities(loaded)
     size = max(50, len(folders) // (workers * 8))
-    chunks = [(str(root), folders[i:i + size]) for i in range(0, len(folders), size)]
+    chunks = [folders[i:i + size] for i in range(0, len(folders), size)]
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root),)) as pool:
         for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
             diags += chunk_diags
             loaded.deal_folders += chunk_folders

@@ -82,9 +82,9 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
         out.append(doc.diag("E0201", f"deal id '{deal.id}' differs from its folder '{folder}'", ("id",),
                             hint=f"set id: {folder}, or rename the folder"))
     if book is not None:
-        borrower = book.entity(deal.borrower)
+        borrower = loaded.entities.get(deal.borrower)
         if borrower is None or borrower.kind != "borrower":
-            kinds = {e.id: e.kind for e in book.entities}
+            kinds = loaded.kinds
             out.append(doc.diag("E0202", f"'{deal.borrower}' is not a borrower in book.yaml", ("borrower",),
                                 hint=_suggest(deal.borrower, kinds, "borrower")))
     for i, n in _duplicates([f.id for f in deal.facilities]):
@@ -311,14 +311,15 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
                                   ("fees", i, "schedule")))
     # participations
     book = loaded.book
-    kinds = {e.id: e.kind for e in book.entities} if book is not None else {}
+    entities = loaded.entities
     shares = Decimal(0)
     lenders = Counter(p.lender for p in f.participations)
     for i, p in enumerate(f.participations):
         shares += p.share
-        if book is not None and kinds.get(p.lender) not in ("fund", "spv"):
+        lender = entities.get(p.lender)
+        if book is not None and (lender is None or lender.kind not in ("fund", "spv")):
             out.append(v.diag("E0203", f"lender '{p.lender}' is not a fund or spv in book.yaml",
-                              ("participations", i, "lender"), hint=_suggest(p.lender, kinds, "fund", "spv")))
+                              ("participations", i, "lender"), hint=_suggest(p.lender, loaded.kinds, "fund", "spv")))
         if lenders[p.lender] > 1:
             out.append(v.diag("E0227", f"lender '{p.lender}' appears more than once", ("participations", i, "lender"),
                               hint="merge the rows into one share"))

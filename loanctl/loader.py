@@ -142,6 +142,20 @@ class LoadedBook:
     rates: dict[str, RateSeries] = field(default_factory=dict)
     deal_folders: list[str] = field(default_factory=list)
     """Every deal folder found, valid or not."""
+    _entities: dict | None = None
+
+    @property
+    def entities(self) -> dict:
+        """book.yaml's entities by id, built once (a book may have thousands of borrowers)."""
+        if self._entities is None:
+            self._entities = {}
+            for e in (self.book.entities if self.book is not None else ()):
+                self._entities.setdefault(e.id, e)
+        return self._entities
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {k: e.kind for k, e in self.entities.items()}
 
 
 def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | None = None) -> Path | None:

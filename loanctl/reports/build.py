@@ -59,7 +59,7 @@ def resolve_scope(loaded: LoadedBook, fund: str | None = None, lender: str | Non
     chosen = [x for x in (fund, lender, deal) if x] + (["book"] if book else [])
     if len(chosen) != 1:
         raise ScopeProblem("choose one scope: --fund F, --lender L, --deal D or --book")
-    entities = {e.id: e for e in loaded.book.entities} if loaded.book else {}
+    entities = loaded.entities
     if fund:
         e = entities.get(fund)
         if e is None or e.kind != "fund":
@@ -90,7 +90,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             by_facility[(p.deal, p.facility)].append(p)
     flows_by_ccy: dict[str, list[Flow]] = defaultdict(list)
     terminal: dict[str, Decimal] = defaultdict(Decimal)
-    entities = {e.id: e for e in book.entities} if book else {}
+    entities = loaded.entities
 
     for deal_id, record in sorted(loaded.deals.items()):
         d = record.deal
