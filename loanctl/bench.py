@@ -253,7 +253,7 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
         result.stages.append(Stage("post: parse, check, insert", t.get("parse_check", 0) + t.get("insert", 0), peak,
                                    f"{rows:,} rows"))
         result.stages.append(Stage("post: allocation", t.get("allocate", 0), peak,
-                                   f"{len(res.allocations):,} facilities"))
+                                   f"{len(res.facilities or res.allocations):,} facilities"))
 
         progress("reports")
         pays = ledger_payments(root)

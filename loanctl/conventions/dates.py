@@ -49,7 +49,8 @@ def default_first_payment(start: date, months: int) -> date:
     return add_months(start, months, month_end=is_month_end(start))
 
 
-def unadjusted_payment_dates(first_payment: date, maturity: date, months: int) -> list[date]:
+def unadjusted_payment_dates(first_payment: date, maturity: date, months: int,
+                             anchor: date | None = None) -> list[date]:
     """The unadjusted payment dates from ``first_payment`` to ``maturity`` inclusive.
 
     Every ``D_k`` strictly before ``maturity`` is kept, then ``maturity`` is appended. When
@@ -59,13 +60,17 @@ def unadjusted_payment_dates(first_payment: date, maturity: date, months: int) -
         raise ValueError(f"payment period must be a positive number of months, got {months}")
     if first_payment >= maturity:
         return [maturity]
-    eom = is_month_end(first_payment)
+    # With an `anchor` (the start date, when the first payment date is the default one) the
+    # dates roll on the anchor's day: a start on the 30th pays on the 30th, even though its
+    # first date in February was clamped to the 28th (which is not a month-end roll).
+    base, step0 = (anchor, 1) if anchor is not None else (first_payment, 0)
+    eom = is_month_end(base)
     dates: list[date] = []
     k = 0
     current = first_payment
     while current < maturity:
         dates.append(current)
         k += 1
-        current = add_months(first_payment, k * months, month_end=eom)
+        current = add_months(base, (k + step0) * months, month_end=eom)
     dates.append(maturity)
     return dates

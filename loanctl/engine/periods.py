@@ -30,5 +30,7 @@ def payment_dates(facility: Facility, cal: Calendar) -> list[tuple[date, date]]:
     """(unadjusted, adjusted) payment dates up to and including maturity."""
     months = PERIOD_MONTHS[facility.payments.frequency]
     bdc = facility.payments.business_day
-    unadjusted = unadjusted_payment_dates(first_payment_date(facility), facility.maturity_date, months)
+    explicit = facility.payments.first_payment_date is not None
+    unadjusted = unadjusted_payment_dates(first_payment_date(facility), facility.maturity_date, months,
+                                          anchor=None if explicit else facility.start_date)
     return [(d, adjust(d, bdc, cal)) for d in unadjusted]

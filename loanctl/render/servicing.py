@@ -25,6 +25,9 @@ def post_summary(result: PostResult) -> dict:
         per_deal[p.deal]["amount"] += p.amount
         currency[p.deal] = p.currency
     allocation_rows = []
+    if result.unapplied_by_payment is not None:  # streamed: only the unapplied amounts were kept
+        for p in result.posted:
+            per_deal[p.deal]["unapplied"] += result.unapplied_by_payment.get(p.payment_id, Decimal(0))
     for (deal, facility), fa in sorted(result.allocations.items()):
         for a in fa.allocations:
             if a.payment_id in new_ids:

@@ -199,6 +199,10 @@ class PostResult:
     dry_run: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: parse_check, allocate, insert (for the benchmark)."""
+    facilities: list[tuple[str, str]] = field(default_factory=list)
+    """The facilities reallocated (also when `allocations` was streamed to the ledger)."""
+    unapplied_by_payment: dict[str, Decimal] | None = None
+    """Unapplied cash by payment id, when the allocations were streamed rather than kept."""
 
     @property
     def ok(self) -> bool:
@@ -206,6 +210,8 @@ class PostResult:
 
     def unapplied(self) -> Decimal:
         ids = {p.payment_id for p in self.posted}
+        if self.unapplied_by_payment is not None:
+            return sum((v for k, v in self.unapplied_by_payment.items() if k in ids), Decimal(0))
         return sum((a.amount for fa in self.allocations.values() for a in fa.allocations
                     if a.component == "unapplied" and a.payment_id in ids), Decimal(0))
 
@@ -454,9 +460,12 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
             result.timings["parse_check"] = time.perf_counter() - t0
 
             t1 = time.perf_counter()
-            new = [Payment(r[0], r[1], r[2], r[3], r[4].quantize(_quantum(r[5])), r[5], r[6], r[7], r[8], r[9])
-                   for r in con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, "
-                                        "reference, file, line FROM staged").fetchall()]
+            cur = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, "
+                              "reference, file, line FROM staged")
+            new = []
+            while batch := cur.fetchmany(50_000):
+                new += [Payment(r[0], r[1], r[2], r[3], r[4].quantize(_quantum(r[5])), r[5], r[6], r[7] or "", r[8],
+                                r[9]) for r in batch]
             result.posted = new
             affected = {(p.deal, p.facility) for p in new}
             by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
@@ -470,10 +479,9 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 con.execute("DROP TABLE affected")
             for p in new:
                 by_facility[(p.deal, p.facility)].append(p)
-            result.allocations = allocate_all(loaded, by_facility)
             alloc_csv = state / f".alloc-{os.getpid()}.csv"
             temps.append(alloc_csv)
-            _write_csv(alloc_csv, _allocation_rows(result.allocations))
+            result.facilities, result.unapplied_by_payment = allocate_to_csv(loaded, by_facility, alloc_csv)
             result.timings["allocate"] = time.perf_counter() - t1
             if not new and not reattribute:
                 return True
@@ -534,6 +542,31 @@ def _shown(records, archive: str) -> str:
     return archive
 
 
+def allocate_to_csv(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[Payment]], path: Path
+                    ) -> tuple[list[tuple[str, str]], dict[str, Decimal]]:
+    """Allocate facility by facility straight into the staging CSV, keeping nothing but the
+    unapplied amounts (a million payments' allocations never sit in memory together).
+    Empties `by_facility` as it goes; returns (facilities, unapplied by payment id)."""
+    keys = sorted(by_facility)
+    unapplied: dict[str, Decimal] = {}
+    inputs: dict[str, tuple] = {}
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        for deal, facility in keys:
+            pays = by_facility.pop((deal, facility))
+            if deal not in inputs:
+                inputs.clear()  # deals come in order: keep one deal's terms at a time
+                inputs[deal] = facility_inputs(loaded, deal)
+            terms, builder = inputs[deal]
+            fa = allocate_facility(loaded, deal, facility, pays, terms=terms, builder=builder)
+            for seq, a in enumerate(fa.allocations):
+                w.writerow((a.payment_id, deal, facility, a.payment_date.isoformat(),
+                            a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq))
+                if a.component == "unapplied":
+                    unapplied[a.payment_id] = a.amount
+    return keys, unapplied
+
+
 def allocate_all(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[Payment]]
                  ) -> dict[tuple[str, str], FacilityAllocation]:
     out: dict[tuple[str, str], FacilityAllocation] = {}
@@ -580,17 +613,21 @@ def _archive(root: Path, name: str, raw: bytes, profile: str | None = None) -> N
 
 
 def _write(con, root: Path, new: list[Payment], files, allocations, posting_day: date,
-           reattribute: list[tuple[str, str, int]] = ()) -> None:
-    """One transaction: files, payments, and the affected facilities' allocations."""
+           reattribute: list[tuple[str, str, int]] = (), alloc_csv: Path | None = None) -> None:
+    """One transaction: files, payments, and the affected facilities' allocations
+    (`allocations`: FacilityAllocations by facility, or just the facilities when their rows
+    are already staged in `alloc_csv`)."""
     import duckdb
     state = root / STATE_DIR
     pay_csv = state / f".pay-{os.getpid()}.csv"
-    alloc_csv = state / f".alloc-{os.getpid()}.csv"
+    staged = alloc_csv is not None
+    alloc_csv = alloc_csv or state / f".alloc-{os.getpid()}.csv"
     try:
         try:
             _write_csv(pay_csv, ((p.payment_id, p.deal, p.facility, p.date.isoformat(), str(p.amount), p.currency,
                                   p.type, p.reference, p.file, p.line) for p in new))
-            _write_csv(alloc_csv, _allocation_rows(allocations))
+            if not staged:
+                _write_csv(alloc_csv, _allocation_rows(allocations))
         except OSError as exc:
             raise DiagnosticError([_diag("E0422", f"cannot stage the ledger rows: {exc.strerror or exc}",
                                          str(state), "free disk space (or fix permissions) and post again; "
@@ -708,7 +745,9 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
         by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
         for p in payments:
             by_facility[(p.deal, p.facility)].append(p)
-        allocations = allocate_all(loaded, by_facility)
+        alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
+        (root / STATE_DIR).mkdir(exist_ok=True)
+        keys, _ = allocate_to_csv(loaded, by_facility, alloc_csv)
         target = ledger_path(root)
         tmp = target.with_name(f".rebuild-{os.getpid()}.duckdb")
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -720,7 +759,7 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
             by_name: dict[str, tuple] = {}
             for r in records:
                 by_name.setdefault(r[0], r)
-            _write(con, root, payments, [by_name[n] for n in sorted(by_name)], allocations, date.today())
+            _write(con, root, payments, [by_name[n] for n in sorted(by_name)], keys, date.today(), alloc_csv=alloc_csv)
             con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
                         "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
             con.execute("CHECKPOINT")

@@ -58,6 +58,8 @@ class Position:
     availability_end: date | None
     share: Decimal = Decimal(1)
     """The lender's share in force on the as-of date."""
+    held: Decimal = Decimal(0)
+    """Principal paid ahead of PIK not yet capitalised, shown as unapplied (see facility_position)."""
 
 
 def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None):
@@ -124,6 +126,14 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
         elif a.component in received:
             received[a.component] += a.amount
     outstanding = drawn + pik - received["principal"]
+    held = zero
+    if outstanding < 0:
+        held = -outstanding
+        # cash paid ahead against a maturity amount that includes PIK not yet capitalised:
+        # it is held (unapplied) until that PIK exists, so the balance never goes below zero
+        received["principal"] += outstanding
+        received["unapplied"] -= outstanding
+        outstanding = zero
     past_due = zero
     oldest: date | None = None
     for due in fa.dues:
@@ -138,7 +148,7 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
     return Position(deal, s.facility_id, None, s.currency, as_of, commitment, drawn, unfunded, outstanding, accrued,
                     pik, received["interest"], received["fees"], received["principal"], received["unapplied"],
                     past_due, dpd, bucket_name(dpd, buckets), rate, spread, s.pik_rate, s.maturity_date,
-                    avail_end if avail_end != s.maturity_date else None)
+                    avail_end if avail_end != s.maturity_date else None, Decimal(1), held)
 
 
 def _is_revolver(s: FacilitySchedule) -> bool:
@@ -184,8 +194,11 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
         key = {"prepayment": "principal", "commitment_fee": "fees"}.get(a.component, a.component)
         if key in rec:
             rec[key] += part(a.amount, shares_on(a.payment_date))
+    held = part(whole.held, now)
+    rec["principal"] -= held
+    rec["unapplied"] += held
     return replace(
-        whole, lender=lender,
+        whole, lender=lender, held=held,
         commitment=part(whole.commitment, now), drawn=out["drawn"], unfunded=part(whole.unfunded, now),
         outstanding_principal=part(whole.outstanding_principal, now),
         accrued_interest=part(whole.accrued_interest, now), pik_capitalised=out["pik_capitalised"],
