@@ -15,6 +15,15 @@ ledger_app = typer.Typer(help="Rebuild or check the payments ledger.", no_args_i
 app.add_typer(ledger_app, name="ledger")
 
 
+def _working(message: str, long: bool):
+    """A spinner on stderr for long work, only when stderr is a terminal."""
+    import contextlib
+    if not (long and sys.stderr.isatty()):
+        return contextlib.nullcontext()
+    from rich.console import Console
+    return Console(stderr=True).status(message)
+
+
 def _load(ctx: typer.Context):
     from ..api import load_valid_book
     loaded, errors = load_valid_book(book_root(ctx))
@@ -49,7 +58,9 @@ def post_payments(
         except OSError as exc:
             raise fail_usage(f"cannot read {f}: {exc.strerror}") from None
     loaded = _load(ctx)
-    result = post(loaded, raw_files, day, profile=profile, dry_run=dry_run)
+    size = sum(len(raw) for _, raw in raw_files)
+    with _working(f"checking and posting {len(raw_files)} file(s), {size / 1e6:.1f} MB", size > 1_000_000):
+        result = post(loaded, raw_files, day, profile=profile, dry_run=dry_run)
     if not result.ok:
         if fmt == "json":
             print_diagnostics(result.diagnostics, "json")
@@ -72,7 +83,8 @@ def ledger_rebuild(ctx: typer.Context) -> None:
     """Recreate the ledger from the archived payment files (atomic: the old one stays until done)."""
     from ..servicing.ledger import rebuild
     loaded = _load(ctx)
-    files, payments, diags = rebuild(loaded)
+    with _working("rebuilding the ledger from payments/", True):
+        files, payments, diags = rebuild(loaded)
     if diags:
         print_diagnostics(diags, stream=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
