@@ -150,9 +150,50 @@ def parse(text: str, file: str) -> tuple[Doc | None, list[Diagnostic]]:
     except _Stop as stop:
         return None, [stop.diag]
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem or ""):
+            # libyaml builds (0.2.5 and later) stop flow nesting at 1000 levels while scanning
+            # ahead, before we see the events; report our own limit at the same place every build would
+            return None, [_flow_depth_diag(text, file)]
         return None, [_syntax_diag(exc, file, text)]
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         return None, [Diagnostic("E0001", f"YAML error: {exc}", file)]
+
+
+def _flow_depth_diag(text: str, file: str) -> Diagnostic:
+    """E0009 at the first `[` or `{` that opens level MAX_DEPTH + 1 (quotes and comments skipped)."""
+    depth = base = 0
+    line, col = 1, 0
+    quote = ""
+    comment = False
+    lines = text.split("\n")
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, comment = line + 1, 0, False
+            continue
+        if comment:
+            continue
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            if depth == 0:  # block containers around this flow collection count as levels too
+                this = lines[line - 1]
+                indent = len(this) - len(this.lstrip())
+                root_flow = not text[: sum(len(x) + 1 for x in lines[: line - 1]) + col - 1].strip()
+                base = 0 if root_flow else 1 + indent // 2
+            depth += 1
+            if base + depth > MAX_DEPTH:
+                return Diagnostic("E0009", f"nesting deeper than {MAX_DEPTH} levels", file, line, col,
+                                  "a book file never needs this much nesting")
+        elif ch in "]}":
+            depth -= 1
+    return Diagnostic("E0009", f"nesting deeper than {MAX_DEPTH} levels", file, hint="a book file never needs this much nesting")
 
 
 class _EventBuilder:
