@@ -163,14 +163,14 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
     totals = {k: ZERO for k in TOTAL_KEYS}
 
     shares_on = s.shares_on
-    _split = lender_part
+
     for d, amount in s.draws:
         if cut is None or d <= cut:
-            flows.append((d, -_split(amount, shares_on(d), lender, digits)))
+            flows.append((d, -lender_part(amount, shares_on(d), lender, digits)))
     for d, amount in s.prepaid:
         if cut is None or d <= cut:
-            flows.append((d, _split(amount, shares_on(d), lender, digits)))
-            totals["principal"] += _split(amount, shares_on(d), lender, digits)
+            flows.append((d, lender_part(amount, shares_on(d), lender, digits)))
+            totals["principal"] += lender_part(amount, shares_on(d), lender, digits)
     outstanding = ZERO
     last_row_date = rows[0].date
     for r in rows:
@@ -178,11 +178,11 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
             break
         last_row_date = r.date
         cash = r.interest + r.commitment_fee + r.fees + r.principal
-        part = _split(cash, r.shares, lender, digits)
+        part = lender_part(cash, r.shares, lender, digits)
         if part:
             flows.append((r.date, part))
         for k in TOTAL_KEYS:
-            totals[k] += _split(getattr(r, k), r.shares, lender, digits)
+            totals[k] += lender_part(getattr(r, k), r.shares, lender, digits)
         outstanding = r.closing_balance
     recovery = ZERO
     if cut is not None:
@@ -191,7 +191,7 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
         outstanding += sum((a for d, a in s.draws if d <= cut and (last_row_date < d or (
             d == last_row_date and d != rows[0].date))), ZERO)
         claim = round_money(outstanding * scenario.recovery, digits)
-        recovery = _split(claim, shares_on(cut), lender, digits)
+        recovery = lender_part(claim, shares_on(cut), lender, digits)
         when = add_months(cut, scenario.recovery_lag_months)
         if recovery:
             flows.append((when, recovery))
