@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .checks import check_book
+from .validation.checks import check_book
 from .diagnostics import Diagnostic, sort_key
-from .loader import LoadedBook, Tree, find_book, load_book
+from .source.loader import LoadedBook, Tree, find_book, load_book
 
 
 class UsageProblem(Exception):
@@ -90,7 +90,7 @@ def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = Non
 
 
 def _deal_folder_names(root: Path) -> list[str]:
-    from .loader import NOT_DEALS
+    from .source.loader import NOT_DEALS
     try:
         return sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name not in NOT_DEALS
                       and not e.name.startswith((".", "_")))
@@ -107,8 +107,8 @@ def _init_worker(root: str) -> None:
 
 
 def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
-    from .checks import check_deal
-    from .loader import load_deal
+    from .validation.checks import check_deal
+    from .source.loader import load_deal
     base = _WORKER_BOOK
     assert base is not None
     diags: list[Diagnostic] = []
@@ -126,7 +126,7 @@ def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
 
 def _validate_parallel(root: Path, folders: list[str], workers: int) -> ValidationResult:
     import multiprocessing
-    from .checks import check_entities
+    from .validation.checks import check_entities
 
     loaded, diags = load_book(root, deal_ids=[])
     if loaded.book is not None and loaded.doc is not None:

@@ -11,10 +11,10 @@ from loanctl.conventions.calendars import make_calendar
 from loanctl.conventions.currency import minor_units
 from loanctl.engine.schedule import build_schedule
 from loanctl.engine.terms import facility_terms
-from loanctl.loader import AmendmentRecord, DealRecord, RateSeries
-from loanctl.model import Amendment, Deal
-from loanctl.schema_errors import validate
-from loanctl.yamlsrc import parse
+from loanctl.source.loader import AmendmentRecord, DealRecord, RateSeries
+from loanctl.model.documents import Amendment, Deal
+from loanctl.source.schema_errors import validate
+from loanctl.source.yamlsrc import parse
 
 
 def rates(index: str, rows: list[tuple[str, str]]) -> dict[str, RateSeries]:

@@ -1,4 +1,4 @@
-"""The checks of `loanctl.checks` and the amendment rules of `loanctl.engine.terms`, each
+"""The checks of `loanctl.validation.checks` and the amendment rules of `loanctl.engine.terms`, each
 through `loanctl validate` on a valid book with one thing wrong: the exact code, file, line
 and column (for amendment problems, in the amendment file), severity and exit code."""
 

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 import loanctl.cli  # noqa: F401  (registers the commands)
 import loanctl.cli.book as book_cli
-from loanctl import scaffold
+from loanctl.origination import scaffold
 from loanctl.cli.common import app
-from loanctl.schema_errors import validate as validate_model
-from loanctl.yamlsrc import parse
+from loanctl.source.schema_errors import validate as validate_model
+from loanctl.source.yamlsrc import parse
 
 HAS_GIT = shutil.which("git") is not None
 
@@ -318,7 +318,7 @@ def test_amendment_template_renders_a_valid_amendment(book):
     assert text.startswith("# yaml-language-server: $schema=../../.schema/amendment.schema.json\n")
     doc, diags = parse(text, "001-repricing.yaml")
     assert diags == []
-    from loanctl.model import Amendment
+    from loanctl.model.documents import Amendment
     amendment, diags = validate_model(Amendment, doc)
     assert diags == []
     assert amendment.id == "001-repricing" and amendment.effective_date == dt.date(2026, 7, 15)
@@ -398,7 +398,7 @@ def test_demo_is_a_list_of_steps_that_report_failure(tmp_path):
 # --- start-up cost -------------------------------------------------------------------------
 def test_help_does_not_import_heavy_modules():
     code = ("import sys, loanctl.cli; heavy = [m for m in ('jinja2', 'pydantic', 'rich.console', 'duckdb', "
-            "'loanctl.scaffold', 'loanctl.schema') if m in sys.modules]; print(heavy)")
+            "'loanctl.origination.scaffold', 'loanctl.validation.schema') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -24,7 +24,7 @@ import yaml
 
 from bookfactory import (DEAL_YAML, book_with, deal_with, invoke, pos, run_cli_subprocess,
                          run_validate, sofr_csv, write_book, write_file)
-from loanctl import yamlsrc
+from loanctl.source import yamlsrc
 from loanctl.diagnostics import CODES
 
 DEAL = "acme-tl/deal.yaml"

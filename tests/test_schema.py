@@ -14,9 +14,9 @@ import yaml
 from typer.testing import CliRunner
 
 import loanctl.cli  # noqa: F401  (registers the commands)
-from loanctl import values
+from loanctl.model import values
 from loanctl.cli.common import app
-from loanctl.schema import KINDS, file_name, json_schemas, render
+from loanctl.validation.schema import KINDS, file_name, json_schemas, render
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "deals"

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from bookfactory import BOOK_YAML, DEAL_YAML, deal_with, only, pos, run_validate, write_book, write_file
-from loanctl import values as v
-from loanctl import yamlsrc
+from loanctl.model import values as v
+from loanctl.source import yamlsrc
 from loanctl.api import validate_book
 
 DEAL = "acme-tl/deal.yaml"

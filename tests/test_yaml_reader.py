@@ -1,4 +1,4 @@
-"""The positioned YAML reader (`loanctl.yamlsrc`) and the hostile input corpus.
+"""The positioned YAML reader (`loanctl.source.yamlsrc`) and the hostile input corpus.
 
 Every hostile input is put where a deal file belongs in an otherwise valid book and run
 through `loanctl validate`: it must give exit 1 with the one expected diagnostic at its
@@ -21,7 +21,7 @@ from typing import Callable
 import pytest
 
 from bookfactory import deal_with, invoke, pos, run_cli_subprocess, tree_hash, write_book, write_file
-from loanctl import yamlsrc
+from loanctl.source import yamlsrc
 
 HOSTILE = Path(__file__).parent / "hostile"
 DEAL = "acme-tl/deal.yaml"

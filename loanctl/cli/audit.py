@@ -12,7 +12,7 @@ from .common import app, book_root, fail_usage, git_tree, guarded
 
 
 def _git_guard(func, *args):
-    from ..gitrev import GitProblem
+    from ..source.gitrev import GitProblem
     try:
         return func(*args)
     except GitProblem as exc:
@@ -27,7 +27,7 @@ def history(
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Every commit touching the deal: author, date, message, term changes and new amendments."""
-    from ..audit import history as build
+    from ..audit.trail import history as build
 
     root = book_root(ctx)
     entries = _git_guard(build, root, deal)
@@ -72,7 +72,7 @@ def diff(
 ) -> None:
     """Changed deals between two revisions: term changes and schedule impact."""
     import datetime as _dt
-    from ..audit import book_diff
+    from ..audit.trail import book_diff
     from ..render.audit import diff_markdown, diff_text
 
     root = book_root(ctx)

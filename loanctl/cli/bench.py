@@ -25,7 +25,7 @@ def bench(
 ) -> None:
     """Generate a realistic book, time validate, schedules, post, allocation, reports and rebuild."""
     import datetime as _dt
-    from ..bench import help_seconds, run_bench
+    from ..bench.run import help_seconds, run_bench
 
     progress = (lambda s: sys.stderr.write(f"  {s}…\n")) if fmt == "text" else (lambda s: None)
     result = run_bench(deals, payments, seed, workdir, growth=growth, progress=progress)

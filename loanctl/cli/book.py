@@ -1,5 +1,5 @@
-"""Book set-up commands: init, new-deal, schema, demo (thin adapters over loanctl.scaffold
-and loanctl.schema)."""
+"""Book set-up commands: init, new-deal, schema, demo (thin adapters over loanctl.origination.scaffold
+and loanctl.validation.schema)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def schema(
 ) -> None:
     """JSON Schema of book.yaml, deal.yaml, amendment and financials files, for editors
     (yaml-language-server) and other tools."""
-    from ..schema import KINDS, json_schemas, render, write_schemas
+    from ..validation.schema import KINDS, json_schemas, render, write_schemas
 
     if out is None:
         sys.stdout.write(render(json_schemas()[(kind or SchemaKind.deal).value]))
@@ -75,7 +75,7 @@ def init(
 ) -> None:
     """Create a new book: book.yaml, a rate file, JSON Schemas, .gitignore, a GitHub Actions
     workflow and a pre-commit configuration; runs git init where there is no repository."""
-    from ..scaffold import init_book
+    from ..origination.scaffold import init_book
 
     result, diags = init_book(folder, name=name, currency=currency, force=force, git=git)
     if result is None:
@@ -136,7 +136,7 @@ def new_deal(
 ) -> None:
     """Write a new deal from the template, from options or by prompting; it is validated
     with the book first and written only when it has no errors."""
-    from ..scaffold import DealSpec, book_facts, check_new_deal_id, create_deal, parse_lender
+    from ..origination.scaffold import DealSpec, book_facts, check_new_deal_id, create_deal, parse_lender
 
     root = book_root(ctx)
     check_new_deal_id(root, deal_id)
@@ -203,7 +203,7 @@ def demo(
 
     from rich.console import Console
 
-    from ..scaffold import copy_demo_book, run_demo
+    from ..origination.scaffold import copy_demo_book, run_demo
 
     dest = folder if folder is not None else Path(tempfile.mkdtemp(prefix="loanctl-demo-"))
     copy_demo_book(dest)

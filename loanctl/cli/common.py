@@ -94,7 +94,7 @@ def git_tree(root, rev: str | None):
     """The book as of a git revision (None: the work tree); git problems are usage errors."""
     if rev is None:
         return None
-    from ..gitrev import GitProblem, GitTree
+    from ..source.gitrev import GitProblem, GitTree
     try:
         tree = GitTree(root, rev)
     except GitProblem as exc:

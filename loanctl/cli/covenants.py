@@ -23,7 +23,7 @@ def covenants(
     """Test every covenant against every financials file: value, bound, headroom, status."""
     import datetime as _dt
     from ..api import load_valid_book
-    from ..covenants import test_deal
+    from ..underwriting.covenants import test_deal
     from ..reports.build import ScopeProblem, resolve_scope
     from .schedule import parse_date_option
 

@@ -35,7 +35,7 @@ def report(
     from ..api import load_valid_book
     from ..render import report as render
     from ..reports.build import ScopeProblem, build_report, resolve_scope
-    from ..servicing.ledger import ledger_payments
+    from ..ledger.store import ledger_payments
     from .schedule import parse_date_option
 
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
@@ -81,7 +81,7 @@ def report(
 
 def _covenants(loaded, scope, on):
     try:
-        from ..covenants import covenant_rows
+        from ..underwriting.covenants import covenant_rows
     except ImportError:  # pragma: no cover - covenants land with the underwriting work
         return []
     deals = [scope.id] if scope.kind == "deal" else None
@@ -90,7 +90,7 @@ def _covenants(loaded, scope, on):
 
 def _archived_payments(loaded, tree):
     """Payments as archived at a revision: the payment files committed under payments/."""
-    from ..servicing.ledger import parse_files
+    from ..ledger.store import parse_files
     files = []
     for name, is_dir in tree.list_dir("payments"):
         if not is_dir and name.endswith(".csv"):

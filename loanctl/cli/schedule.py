@@ -13,7 +13,7 @@ from .common import EXIT_INVALID, OutFormat, app, book_root, fail_usage, git_tre
 def parse_date_option(value: str | None, option: str):
     if value is None:
         return None
-    from ..values import ValueProblem, parse_date
+    from ..model.values import ValueProblem, parse_date
     try:
         return parse_date(value)
     except ValueProblem as p:
@@ -23,12 +23,12 @@ def parse_date_option(value: str | None, option: str):
 def load_deal_or_exit(ctx: typer.Context, deal: str, rev: str | None = None):
     """The book with `deal` loaded and valid; exit 2 for an unknown deal, 1 for an invalid one."""
     from ..api import load_valid_book
-    from ..loader import FsTree
+    from ..source.loader import FsTree
 
     root = book_root(ctx)
     tree = git_tree(root, rev) or FsTree(root)
     if tree.read(f"{deal}/deal.yaml", 1 << 30) is None or deal.startswith((".", "_")) or "/" in deal:
-        from ..loader import load_book
+        from ..source.loader import load_book
         known = sorted(load_book(root, tree=tree)[0].deal_folders)
         import difflib
         close = difflib.get_close_matches(deal, known, n=1)

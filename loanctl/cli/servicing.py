@@ -47,7 +47,7 @@ def post_payments(
     """Check every row of every file, then archive and post them in one transaction — or nothing."""
     import datetime as _dt
     from ..render import servicing as render
-    from ..servicing.ledger import post
+    from ..ledger.store import post
     from .schedule import parse_date_option
 
     day = parse_date_option(posting_day, "--posting-day") or _dt.date.today()
@@ -81,7 +81,7 @@ def post_payments(
 @guarded
 def ledger_rebuild(ctx: typer.Context) -> None:
     """Recreate the ledger from the archived payment files (atomic: the old one stays until done)."""
-    from ..servicing.ledger import rebuild
+    from ..ledger.store import rebuild
     loaded = _load(ctx)
     with _working("rebuilding the ledger from payments/", True):
         files, payments, diags = rebuild(loaded)
@@ -95,7 +95,7 @@ def ledger_rebuild(ctx: typer.Context) -> None:
 @guarded
 def ledger_check(ctx: typer.Context, fmt: str = typer.Option("text", "--format", help="text or json.")) -> None:
     """Verify the ledger: archive vs ledger, allocations vs payments, no orphans."""
-    from ..servicing.ledger import check
+    from ..ledger.store import check
     loaded = _load(ctx)
     diags = check(loaded)
     print_diagnostics(diags, "json" if fmt == "json" else "text")
@@ -117,7 +117,7 @@ def query(
     (deals, facilities, schedules, positions)."""
     import datetime as _dt
     from ..render import servicing as render
-    from ..servicing.query import run_query
+    from ..ledger.query import run_query
     from .schedule import parse_date_option
 
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()

@@ -13,7 +13,7 @@ from .common import EXIT_INVALID, app, book_root, fail_usage, guarded, print_dia
 
 
 def _rate(text: str, option: str):
-    from ..values import ValueProblem, parse_rate
+    from ..model.values import ValueProblem, parse_rate
     try:
         return parse_rate(text)
     except ValueProblem as p:
@@ -59,8 +59,8 @@ def simulate(
     import datetime as _dt
     from ..api import load_valid_book
     from ..conventions.currency import minor_units
-    from ..simulate import Scenario, difference, load_index_path, result_dict, run
-    from ..values import ValueProblem, parse_money, parse_share
+    from ..underwriting.simulate import Scenario, difference, load_index_path, result_dict, run
+    from ..model.values import ValueProblem, parse_money, parse_share
 
     root = book_root(ctx)
     loaded, errors = load_valid_book(root, [deal])
@@ -112,10 +112,10 @@ def simulate(
             raise fail_usage(f"--pik-toggle {item}: write DATE:on or DATE:off")
         sc.pik_toggles.append((_date(when, "--pik-toggle"), state == "on"))
     if amendment is not None:
-        from ..loader import AmendmentRecord, read_yaml
-        from ..model import Amendment
-        from ..schema_errors import validate as check
-        from ..loader import FsTree
+        from ..source.loader import AmendmentRecord, read_yaml
+        from ..model.documents import Amendment
+        from ..source.schema_errors import validate as check
+        from ..source.loader import FsTree
         tree = FsTree(amendment.parent)
         doc, d = read_yaml(tree, amendment.name)
         diags += d

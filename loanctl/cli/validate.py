@@ -29,7 +29,7 @@ def validate(
     tree = git_tree(root, rev)
     result = validate_book(root, paths or (), tree=tree)
     if base is not None:
-        from ..audit import check_against_base, load_side
+        from ..audit.trail import check_against_base, load_side
         base_book = load_side(root, git_tree(root, base))
         result.diagnostics = sorted(result.diagnostics + check_against_base(result.loaded, base_book), key=sort_key)
     print_diagnostics(result.diagnostics, fmt.value, read=tree.read_display if tree is not None else None)

@@ -29,7 +29,7 @@ def approve(
     on: Optional[str] = typer.Option(None, "--date", help="Decision date (default today)."),
 ) -> None:
     """Record an approval; the deal moves to approved when the policy's roles have all approved."""
-    from ..workflow import approve as run
+    from ..origination.workflow import approve as run
     from .schedule import parse_date_option
 
     result = run(book_root(ctx), deal, by, role, decision, conditions, parse_date_option(on, "--date"))
@@ -45,7 +45,7 @@ def fund(
     on: Optional[str] = typer.Option(None, "--date", help="Funding date (must be the start date)."),
 ) -> None:
     """Move an approved deal to funded, after checking approvals and policy limits."""
-    from ..workflow import fund as run
+    from ..origination.workflow import fund as run
     from .schedule import parse_date_option
 
     result = run(book_root(ctx), deal, parse_date_option(on, "--date"))
@@ -66,7 +66,7 @@ def amend(
 ) -> None:
     """Write a new amendment file, after checking it and showing its schedule impact."""
     from ..render.audit import IMPACT
-    from ..workflow import amend as run
+    from ..origination.workflow import amend as run
     from .schedule import parse_date_option
 
     result = run(book_root(ctx), deal, parse_date_option(effective, "--effective"), sets, description,

@@ -6,7 +6,7 @@ from datetime import date
 
 from ..conventions.calendars import Calendar, adjust, make_calendar
 from ..conventions.dates import PERIOD_MONTHS, default_first_payment, unadjusted_payment_dates
-from ..model import Book, Facility
+from ..model.documents import Book, Facility
 
 BookCalendars = dict[str, tuple[str, tuple[date, ...], tuple[date, ...]]]
 

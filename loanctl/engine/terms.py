@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..diagnostics import Diagnostic
-from ..loader import AmendmentRecord, DealRecord
-from ..model import SETTABLE_BLOCKED, Facility
-from ..schema_errors import _unwrap, errors_to_diags
-from ..yamlsrc import Doc, Positions
+from ..source.loader import AmendmentRecord, DealRecord
+from ..model.documents import SETTABLE_BLOCKED, Facility
+from ..source.schema_errors import _unwrap, errors_to_diags
+from ..source.yamlsrc import Doc, Positions
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,7 @@ def to_text(r: Report, console) -> None:
 def template_env(book_root: Path | None):
     """Jinja2 environment: the book's own templates/ first, then loanctl's."""
     import jinja2
-    from ..scaffold import resource_dir
+    from ..origination.scaffold import resource_dir
 
     paths = []
     if book_root is not None and (book_root / "templates").is_dir():

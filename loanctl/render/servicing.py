@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from ..servicing.ledger import PostResult
+from ..ledger.store import PostResult
 
 
 def _s(x: Decimal) -> str:

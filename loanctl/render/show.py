@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..engine.deal import deal_terms
-from ..loader import LoadedBook
-from ..values import fmt_rate
+from ..source.loader import LoadedBook
+from ..model.values import fmt_rate
 
 _RATE_KEYS = {"spread", "floor", "cap", "fixed_rate", "pik_rate", "rate", "annual_rate", "share"}
 
@@ -62,7 +62,7 @@ def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
         facilities.append({"facility": fid, "terms": rows})
     underwriting = {}
     if deal.origination.underwriting is not None:
-        from ..covenants import debt_service_after, underwriting_metrics
+        from ..underwriting.covenants import debt_service_after, underwriting_metrics
         from ..engine.deal import schedule_deal
         sched, _ = schedule_deal(loaded, deal_id)
         start = min(f.start_date for f in deal.facilities)

@@ -15,9 +15,9 @@ from typing import Iterable
 
 from ..conventions.currency import minor_units
 from ..conventions.dates import add_months
-from ..loader import LoadedBook
-from ..metrics import moic, xirr
-from ..model import FUNDED_OR_LATER
+from ..source.loader import LoadedBook
+from ..underwriting.metrics import moic, xirr
+from ..model.documents import FUNDED_OR_LATER
 from ..servicing.allocation import Payment
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)

@@ -7,9 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.deal import DealSchedule
-from ..loader import LoadedBook
+from ..source.loader import LoadedBook
 from .allocation import COMPONENTS
-from .ledger import ledger_payments
+from ..ledger.store import ledger_payments
 from .positions import allocate_facility, facility_inputs
 
 

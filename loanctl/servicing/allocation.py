@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
 from ..engine.schedule import FacilitySchedule
-from ..model import Facility, PrepaymentFee
+from ..model.documents import Facility, PrepaymentFee
 
 ZERO = Decimal(0)
 COMPONENTS = ("fees", "commitment_fee", "interest", "principal")

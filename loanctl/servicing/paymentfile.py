@@ -16,10 +16,10 @@ from decimal import Decimal
 
 from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
-from ..loader import LoadedBook
-from ..model import PaymentProfile
-from ..values import ValueProblem, money_digits, parse_date
-from ..yamlsrc import decode
+from ..source.loader import LoadedBook
+from ..model.documents import PaymentProfile
+from ..model.values import ValueProblem, money_digits, parse_date
+from ..source.yamlsrc import decode
 from .allocation import Payment
 
 COLUMNS = ("payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference")

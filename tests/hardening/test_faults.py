@@ -35,10 +35,10 @@ from pathlib import Path
 
 import pytest
 
-from loanctl import bench
+from loanctl.bench import run as bench
 from loanctl.api import load_valid_book
 from loanctl.diagnostics import DiagnosticError
-from loanctl.servicing import ledger
+from loanctl.ledger import store as ledger
 
 SEED = 20261128
 POSTING_DAY = "2026-12-01"

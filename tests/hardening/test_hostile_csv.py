@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from loanctl.servicing import ledger
+from loanctl.ledger import store as ledger
 
 LIMIT = 20.0  # seconds for one command on hostile input (each takes 1-3 s on a quiet machine)
 MAX_DIAGNOSTICS = 4096  # bytes of stderr for a refused file

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 
 from loanctl.api import load_valid_book
 from loanctl.conventions.dates import add_months
-from loanctl.servicing import ledger
+from loanctl.ledger import store as ledger
 from loanctl.servicing.positions import (MONEY, allocate_facility, facility_inputs, facility_position,
                                          lender_position)
 

@@ -219,14 +219,14 @@ def run_sub(root: Path, *args, timeout: float = 120) -> subprocess.CompletedProc
 
 # --- reading the ledger -----------------------------------------------------------------------
 def snapshot(root: Path) -> dict:
-    from loanctl.servicing.ledger import snapshot as snap
+    from loanctl.ledger.store import snapshot as snap
     return snap(root)
 
 
 def allocations(root: Path, deal: str = FIXED_DEAL) -> list[tuple[str, str, str | None, str, Decimal]]:
     """(payment_id, value_date, due_date, component, amount) rows of a deal, in ledger order."""
     import duckdb
-    from loanctl.servicing.ledger import ledger_path
+    from loanctl.ledger.store import ledger_path
     con = duckdb.connect(str(ledger_path(root)), read_only=True)
     try:
         rows = con.execute("SELECT payment_id, value_date, due_date, component, amount FROM allocations "
@@ -245,7 +245,7 @@ def row(payment_id: str, value_date: str, amount: str, type: str = "", reference
 def positions(root: Path, as_of: str, deal: str = FIXED_DEAL, facility: str = "tl") -> dict:
     """Positions through the library: {None: the facility, "fund-a": ..., "fund-b": ...}."""
     from loanctl.api import load_valid_book
-    from loanctl.servicing.ledger import ledger_payments
+    from loanctl.ledger.store import ledger_payments
     from loanctl.servicing.positions import allocate_facility, facility_position, lender_position
 
     loaded, errors = load_valid_book(root)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ledgerkit import BOOK_YAML, allocations, post, post_ok, run, snapshot, tree_hash, write_book
-from loanctl.servicing import ledger
+from loanctl.ledger import store as ledger
 
 DATES = ["2026-01-15", "2026-03-02", "2026-04-15", "2026-06-01", "2026-07-15"]
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import loanctl.cli  # noqa: F401  (registers the commands)
 from loanctl.cli.common import app
-from loanctl.covenants import Figures, Undefined, metric_value
+from loanctl.underwriting.covenants import Figures, Undefined, metric_value
 
 BOOK_YAML = """\
 name: Underwriting Test Partners

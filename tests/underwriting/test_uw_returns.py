@@ -1,4 +1,4 @@
-"""Decimal XIRR and MOIC (loanctl.metrics): closed forms, pyxirr as an independent
+"""Decimal XIRR and MOIC (loanctl.underwriting.metrics): closed forms, pyxirr as an independent
 reference on irregular flows, and the degenerate cases."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal, localcontext
 import pytest
 import pyxirr
 
-from loanctl.metrics import moic, xirr
+from loanctl.underwriting.metrics import moic, xirr
 
 D = Decimal
 

@@ -302,7 +302,7 @@ def test_a_pik_toggle_capitalises_the_toggled_periods_interest(book):
 
 def test_a_pik_toggle_row_by_row(book):
     from loanctl.api import load_valid_book
-    from loanctl.simulate import Scenario, run
+    from loanctl.underwriting.simulate import Scenario, run
     loaded, errors = load_valid_book(book, ["flt-tl"])
     assert not errors
     scenario = Scenario(pik_toggles=[(date(2026, 4, 15), True), (date(2026, 7, 15), False)])

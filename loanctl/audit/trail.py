@@ -14,9 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic
-from .loader import DealRecord, FsTree, LoadedBook, Tree, load_book
-from .model import FUNDED_OR_LATER, STATUS_ORDER, Deal
+from ..diagnostics import Diagnostic
+from ..source.loader import DealRecord, FsTree, LoadedBook, Tree, load_book
+from ..model.documents import FUNDED_OR_LATER, STATUS_ORDER, Deal
 
 LIST_KEYED = {"facilities": "id", "covenants": "id"}
 #: terms of a funded deal that may change in deal.yaml without an amendment
@@ -190,7 +190,7 @@ def _flat_doc(data: Any, prefix: str = "", path: tuple = ()) -> dict[str, Term]:
 
 # --- schedule impact -------------------------------------------------------------------------
 def schedule_summary(loaded: LoadedBook, deal_id: str, today: date) -> dict | None:
-    from .engine.deal import schedule_deal
+    from ..engine.deal import schedule_deal
     sched, diags = schedule_deal(loaded, deal_id)
     if sched is None:
         return None
@@ -216,8 +216,8 @@ def load_side(root: Path, tree: Tree | None) -> LoadedBook:
 
 # --- history and diff ------------------------------------------------------------------------
 def _deal_at(root: Path, repo: Path, commit: str | None, deal_id: str):
-    from .gitrev import GitTree
-    from .loader import load_deal
+    from ..source.gitrev import GitTree
+    from ..source.loader import load_deal
     if commit is None:
         return None
     tree = GitTree(root, commit, only=deal_id, repo=repo, commit=commit)
@@ -240,7 +240,7 @@ def _amendment_view(a) -> dict:
 
 def history(root: Path, deal_id: str) -> list[dict]:
     """Every commit touching the deal, newest first, with its term changes and new amendments."""
-    from .gitrev import log, parent, repo_root
+    from ..source.gitrev import log, parent, repo_root
     repo = repo_root(root)
     prefix = Path(root).resolve().relative_to(repo.resolve()).as_posix()
     folder = deal_id if prefix == "." else f"{prefix}/{deal_id}"
@@ -264,7 +264,7 @@ def history(root: Path, deal_id: str) -> list[dict]:
             if a.amendment.id not in old_ids:
                 entry["amendments"].append(_amendment_view(a))
         out.append(entry)
-    from .gitrev import _git
+    from ..source.gitrev import _git
     if out and _git(repo, "rev-parse", "--is-shallow-repository").stdout.decode().strip() == "true" \
             and parent(repo, out[-1]["commit"]) is None:
         out[-1]["note"] = ("history stops here: this is a shallow clone (git fetch --unshallow for the rest)"
@@ -276,7 +276,7 @@ def history(root: Path, deal_id: str) -> list[dict]:
 def book_diff(root: Path, side_a, side_b, today: date) -> list[dict]:
     """Changed deals between two sides (trees; None = the work tree), with schedule impact.
     A deal folder that does not load on a side is an error, not a removal."""
-    from .diagnostics import DiagnosticError
+    from ..diagnostics import DiagnosticError
     a = load_side(root, side_a)
     b, b_diags = load_book(root, tree=side_b or FsTree(root))
     broken = [d for d in b_diags if d.is_error and any(f"{x}/" in (d.file or "") for x in b.deal_folders

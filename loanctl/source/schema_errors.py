@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .diagnostics import CODES, Diagnostic
+from ..diagnostics import CODES, Diagnostic
 from .yamlsrc import Doc
 
 M = TypeVar("M", bound=BaseModel)

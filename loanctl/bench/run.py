@@ -132,7 +132,7 @@ def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, 
                      f"{{date: {start + timedelta(days=200)}, amount: {second}}}]\n")
         amortization = f"{{type: {kind}, annual_rate: 1%}}" if kind == "percent" else f"{{type: {kind}}}"
         if kind == "custom":
-            from .conventions.dates import add_months
+            from ..conventions.dates import add_months
             d1, d2 = add_months(start, 6), add_months(start, 12)
             amortization = (f"{{type: custom, schedule: [{{date: {d1}, amount: {commitment / 20}}}, "
                             f"{{date: {d2}, amount: {commitment / 20}}}]}}")
@@ -202,11 +202,11 @@ def write_payments(path: Path, facilities, payments: int, seed: int, cutoff: dat
 # --- the run -------------------------------------------------------------------------------
 def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None, growth: bool = True,
               progress: Callable[[str], None] = lambda s: None) -> BenchResult:
-    from .api import validate_book
-    from .engine.deal import schedule_deal
-    from .render import report as render
-    from .reports.build import build_report, resolve_scope
-    from .servicing.ledger import ledger_payments, post, rebuild
+    from ..api import validate_book
+    from ..engine.deal import schedule_deal
+    from ..render import report as render
+    from ..reports.build import build_report, resolve_scope
+    from ..ledger.store import ledger_payments, post, rebuild
 
     result = BenchResult(deals, payments, seed)
     base = Path(tempfile.mkdtemp(prefix="loanctl-bench-", dir=workdir))
@@ -225,7 +225,7 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
         errors = [d for d in v.diagnostics if d.is_error]
         if errors:
             raise RuntimeError(f"the synthetic book does not validate: {errors[0].location()} {errors[0].message}")
-        from .api import load_valid_book
+        from ..api import load_valid_book
         loaded, _ = load_valid_book(root)  # validate may have checked in worker processes
 
         progress("schedules")

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 
 try:  # the C parser is an order of magnitude faster; fall back quietly without libyaml
     _Loader = yaml.CBaseLoader

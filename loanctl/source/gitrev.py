@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .diagnostics import display_path
+from ..diagnostics import display_path
 
 
 class GitProblem(Exception):

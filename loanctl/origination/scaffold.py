@@ -28,12 +28,12 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
-from .api import UsageProblem, validate_book
-from .diagnostics import Diagnostic
-from .loader import FsTree, load_book
-from .values import ID_RE
+from ..api import UsageProblem, validate_book
+from ..diagnostics import Diagnostic
+from ..source.loader import FsTree, load_book
+from ..model.values import ID_RE
 
-_PKG = Path(__file__).resolve().parent
+_PKG = Path(__file__).resolve().parent.parent  # the loanctl package
 
 
 # --- packaged resources --------------------------------------------------------------------
@@ -102,7 +102,7 @@ def render(template: str, **values: Any) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and a rename: never half a file."""
-    from .schema import write_atomic as _write
+    from ..validation.schema import write_atomic as _write
     _write(path, text)
 
 
@@ -186,8 +186,8 @@ def init_book(folder: Path, *, name: str | None = None, currency: str = "USD", f
               git: bool = True) -> tuple[InitResult | None, list[Diagnostic]]:
     """Create a starter book in `folder`. UsageProblem when it already has a book.yaml (and not
     `force`); diagnostics (and nothing written) when the rendered book does not validate."""
-    from . import __version__
-    from .schema import KINDS, file_name, json_schemas, render as render_schema
+    from .. import __version__
+    from ..validation.schema import KINDS, file_name, json_schemas, render as render_schema
 
     folder = folder.absolute()
     if folder.exists() and not folder.is_dir():
@@ -348,7 +348,7 @@ def check_new_deal_id(root: Path, deal_id: str) -> None:
         raise UsageProblem(f"'{deal_id}' is not a valid deal id",
                            "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit "
                            "(at most 64 characters), e.g. acme-tl-2026")
-    from .loader import NOT_DEALS
+    from ..source.loader import NOT_DEALS
     if deal_id in NOT_DEALS:
         raise UsageProblem(f"'{deal_id}' is a reserved folder name of the book", "choose another deal id")
     if (root / deal_id).exists():
@@ -404,7 +404,7 @@ def create_deal(root: Path, spec: DealSpec) -> tuple[Path | None, str, list[Diag
 
 
 def _name_options(diags: list[Diagnostic], text: str, shown: str) -> list[Diagnostic]:
-    from .yamlsrc import KEY, parse
+    from ..source.yamlsrc import KEY, parse
 
     doc, _ = parse(text, shown)
     if doc is None:
@@ -477,7 +477,7 @@ class DemoContext:
     def loaded(self):
         """The demo book, loaded once (errors are reported by the validate step)."""
         if self._loaded is None:
-            from .api import load_valid_book
+            from ..api import load_valid_book
             self._loaded, _ = load_valid_book(self.root)
         return self._loaded
 
@@ -497,14 +497,14 @@ DEMO_PIK = "keystone-holdco-2025"     # holdco loan with 3% PIK
 
 
 def _print_diags(ctx: DemoContext, diags: list[Diagnostic]) -> None:
-    from .diagnostics import render_text
+    from ..diagnostics import render_text
     text = render_text(diags)
     if text:
         ctx.console.print(text, markup=False, highlight=False)
 
 
 def _step_validate(ctx: DemoContext) -> bool:
-    from .diagnostics import summary
+    from ..diagnostics import summary
     result = validate_book(ctx.root)
     _print_diags(ctx, result.diagnostics)
     deals = len(result.loaded.deal_folders)
@@ -514,8 +514,8 @@ def _step_validate(ctx: DemoContext) -> bool:
 
 def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
-        from .engine.deal import schedule_deal
-        from .render import schedule as render_schedule
+        from ..engine.deal import schedule_deal
+        from ..render import schedule as render_schedule
         loaded = ctx.loaded()
         if deal_id not in loaded.deals:
             ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
@@ -531,7 +531,7 @@ def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
 
 def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
-        from .render import show as render_show
+        from ..render import show as render_show
         loaded = ctx.loaded()
         if deal_id not in loaded.deals:
             ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
@@ -542,8 +542,8 @@ def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
 
 
 def _step_post(ctx: DemoContext) -> bool:
-    from .render import servicing as render_servicing
-    from .servicing.ledger import post
+    from ..render import servicing as render_servicing
+    from ..ledger.store import post
     files = sorted((resource_dir("templates") / "demo-payments").glob("*.csv"))
     result = post(ctx.loaded(), [(f.name, f.read_bytes()) for f in files], ctx.today)
     if not result.ok:
@@ -555,8 +555,8 @@ def _step_post(ctx: DemoContext) -> bool:
 
 def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
-        from .render import schedule as render_schedule
-        from .servicing.actuals import schedule_with_actuals
+        from ..render import schedule as render_schedule
+        from ..servicing.actuals import schedule_with_actuals
         result, paid = schedule_with_actuals(ctx.loaded(), deal_id)
         render_schedule.to_table(result, ctx.console, paid)
         return True
@@ -564,7 +564,7 @@ def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
 
 
 def _step_ledger_check(ctx: DemoContext) -> bool:
-    from .servicing.ledger import check
+    from ..ledger.store import check
     diags = check(ctx.loaded())
     _print_diags(ctx, diags)
     if not diags:
@@ -574,10 +574,10 @@ def _step_ledger_check(ctx: DemoContext) -> bool:
 
 def _step_report(fund: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
-        from .render import report as render_report
-        from .reports.build import build_report, resolve_scope
-        from .covenants import covenant_rows
-        from .servicing.ledger import ledger_payments
+        from ..render import report as render_report
+        from ..reports.build import build_report, resolve_scope
+        from ..underwriting.covenants import covenant_rows
+        from ..ledger.store import ledger_payments
         loaded = ctx.loaded()
         scope = resolve_scope(loaded, fund=fund)
         report = build_report(loaded, scope, ctx.today, ledger_payments(ctx.root),
@@ -595,9 +595,9 @@ def _step_report(fund: str) -> Callable[[DemoContext], bool]:
 def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from rich.table import Table
-        from .covenants import covenant_rows
+        from ..underwriting.covenants import covenant_rows
         loaded = ctx.loaded()
-        from .reports.build import resolve_scope
+        from ..reports.build import resolve_scope
         rows = covenant_rows(loaded, ctx.today, lenders=resolve_scope(loaded, fund=fund).lenders)
         latest: dict = {}
         for r in rows:
@@ -620,8 +620,8 @@ def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
 def _step_simulate(deal_id: str, shock: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from rich.table import Table
-        from .simulate import Scenario, result_dict, run as simulate_run
-        from .values import parse_rate
+        from ..underwriting.simulate import Scenario, result_dict, run as simulate_run
+        from ..model.values import parse_rate
         loaded = ctx.loaded()
         base, d1 = simulate_run(loaded, deal_id, Scenario(), ctx.today)
         result, d2 = simulate_run(loaded, deal_id, Scenario(rate_shock=parse_rate(shock)), ctx.today)

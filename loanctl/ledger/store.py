@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..loader import LoadedBook
-from ..model import PaymentProfile
-from .allocation import Allocation, FacilityAllocation, Payment
-from .paymentfile import detect_profile, facts_of, parse_payment_file
-from .positions import allocate_facility, facility_inputs
+from ..source.loader import LoadedBook
+from ..model.documents import PaymentProfile
+from ..servicing.allocation import Allocation, FacilityAllocation, Payment
+from ..servicing.paymentfile import detect_profile, facts_of, parse_payment_file
+from ..servicing.positions import allocate_facility, facility_inputs
 
 SCHEMA_VERSION = 1
 STATE_DIR = ".loanctl"
@@ -351,7 +351,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                result: PostResult) -> bool:
     """The vectorised post; False to fall back to the row-by-row path (nothing changed)."""
     import duckdb
-    from .paymentfile import COLUMNS, REQUIRED
+    from ..servicing.paymentfile import COLUMNS, REQUIRED
 
     root = loaded.root
     profiles = loaded.book.payment_profiles if loaded.book else {}

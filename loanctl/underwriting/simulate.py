@@ -14,16 +14,16 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from .conventions.calendars import make_calendar
-from .conventions.currency import minor_units
-from .conventions.dates import add_months
-from .conventions.rounding import round_money
-from .diagnostics import Diagnostic
-from .engine.deal import deal_terms
-from .engine.periods import book_calendars
-from .engine.schedule import FacilitySchedule, build_schedule, lender_part
-from .engine.terms import facility_terms
-from .loader import AmendmentRecord, LoadedBook, RateSeries
+from ..conventions.calendars import make_calendar
+from ..conventions.currency import minor_units
+from ..conventions.dates import add_months
+from ..conventions.rounding import round_money
+from ..diagnostics import Diagnostic
+from ..engine.deal import deal_terms
+from ..engine.periods import book_calendars
+from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
+from ..engine.terms import facility_terms
+from ..source.loader import AmendmentRecord, LoadedBook, RateSeries
 from .metrics import moic, xirr
 
 ZERO = Decimal(0)
@@ -112,7 +112,7 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
         prepay_by.setdefault(target, []).append((d, amount))
     schedules: list[FacilitySchedule] = []
     notes: list[str] = []
-    from .engine.schedule import ScheduleProblem
+    from ..engine.schedule import ScheduleProblem
     for fid, ft in terms.items():
         try:
             s = build_schedule(ft, rates, lambda f: make_calendar(f.payments.calendar, calendars),
@@ -256,7 +256,7 @@ def difference(base: dict, result: dict) -> dict:
 
 def load_index_path(text: str, file: str) -> tuple[list[tuple[date, Decimal]], list[Diagnostic]]:
     """An index path file: the rate file format (date,rate)."""
-    from .loader import load_rates
+    from ..source.loader import load_rates
 
     class _One:
         root = Path(".")

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .conventions.currency import is_currency
+from ..conventions.currency import is_currency
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -1,8 +1,8 @@
 """The book's data model (SPEC §2.1–2.5, §7): small frozen types, one docstring per field.
 
-Every model forbids unknown keys. Values are parsed by `loanctl.values` from the exact
+Every model forbids unknown keys. Values are parsed by `loanctl.model.values` from the exact
 source text; where a value came from (file, line, column) lives beside the model in
-`loanctl.yamlsrc.Doc`, never inside business fields.
+`loanctl.source.yamlsrc.Doc`, never inside business fields.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """JSON Schema for the book's files, for editors (yaml-language-server) and other tools.
 
-The schemas come from the pydantic model (`loanctl.model`), adjusted so that an editor
+The schemas come from the pydantic model (`loanctl.model.documents`), adjusted so that an editor
 accepts exactly what loanctl accepts: money and numbers as a YAML number or a string,
 rates as `"5.75%"`, `"575bps"` or a fraction, shares as `"60%"` or `0.6`, dates as ISO
 strings (YAML 1.2 editors read an unquoted `2026-01-15` as a string), ids with the id
@@ -27,7 +27,7 @@ from typing import Any
 KINDS = ("book", "deal", "amendment", "financials")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-# Patterns in ECMA-262 syntax (what JSON Schema validators use). They mirror loanctl.values.
+# Patterns in ECMA-262 syntax (what JSON Schema validators use). They mirror loanctl.model.values.
 _NUM = r"(\d[\d_]*(\.\d[\d_]*)?|\.\d[\d_]*)"
 _FRACTION = r"(0+(\.\d+)?|0*\.\d+|0*1(\.0+)?)"  # a bare number between 0 and 1 written as text
 NUMBER_PATTERN = rf"^\s*[-+]?{_NUM}\s*$"
@@ -55,7 +55,7 @@ def _before_func(annotated) -> Any:
 
 def _value_kinds() -> dict[Any, dict]:
     """The JSON Schema of each value kind, keyed by the model's validator function."""
-    from . import model
+    from ..model import documents as model
 
     before_func = _before_func
     number = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_PATTERN}],
@@ -92,7 +92,7 @@ def _value_kinds() -> dict[Any, dict]:
 def _generator():
     from pydantic.json_schema import GenerateJsonSchema
 
-    from . import model
+    from ..model import documents as model
 
     kinds = _value_kinds()
     number = kinds[_before_func(model.Number)]
@@ -130,7 +130,7 @@ def _describe(schema: dict, root_cls: type) -> None:
     """Attach field docstrings as descriptions, for every model class in the schema."""
     from pydantic import BaseModel
 
-    from . import model
+    from ..model import documents as model
 
     classes = {name: obj for name, obj in vars(model).items()
                if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == model.__name__}
@@ -168,7 +168,7 @@ def _with_defs(schema: dict, source_defs: dict, names: set[str]) -> None:
 
 def json_schemas() -> dict[str, dict]:
     """The JSON Schema of each kind of book file: book, deal, amendment, financials."""
-    from . import model
+    from ..model import documents as model
 
     gen = _generator()
     roots = {"book": model.Book, "deal": model.Deal, "amendment": model.Amendment, "financials": model.Financials}
@@ -193,7 +193,7 @@ def json_schemas() -> dict[str, dict]:
 
 def _settable_terms(defs: dict) -> dict[str, dict]:
     """Every dotted path an amendment may `set`, with the schema of its value."""
-    from .model import SETTABLE_BLOCKED
+    from ..model.documents import SETTABLE_BLOCKED
 
     out: dict[str, dict] = {}
 

@@ -11,14 +11,14 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import PurePosixPath
 
-from .conventions.calendars import calendar_error
-from .conventions.currency import minor_units
-from .diagnostics import Diagnostic
-from .engine.periods import book_calendars, facility_calendar, payment_dates
-from .engine.terms import Version, facility_terms
-from .loader import DealRecord, LoadedBook
-from .model import APPROVED_OR_LATER, Book, Deal
-from .values import fmt_rate, money_digits
+from ..conventions.calendars import calendar_error
+from ..conventions.currency import minor_units
+from ..diagnostics import Diagnostic
+from ..engine.periods import book_calendars, facility_calendar, payment_dates
+from ..engine.terms import Version, facility_terms
+from ..source.loader import DealRecord, LoadedBook
+from ..model.documents import APPROVED_OR_LATER, Book, Deal
+from ..model.values import fmt_rate, money_digits
 
 _ONE = Decimal(1)
 
@@ -120,7 +120,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
 
 def check_financials(record: DealRecord) -> list[Diagnostic]:
     """Each financials file gives the figures its deal's covenants need (E0229)."""
-    from .covenants import _NEEDS
+    from ..underwriting.covenants import _NEEDS
     out: list[Diagnostic] = []
     uw = record.deal.origination.underwriting
     for fin in record.financials:

@@ -12,10 +12,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable
 
-from .conventions.dates import add_months, is_month_end
-from .diagnostics import Diagnostic
-from .loader import DealRecord, FinancialsRecord, LoadedBook
-from .model import FUNDED_OR_LATER, Covenant, Underwriting
+from ..conventions.dates import add_months, is_month_end
+from ..diagnostics import Diagnostic
+from ..source.loader import DealRecord, FinancialsRecord, LoadedBook
+from ..model.documents import FUNDED_OR_LATER, Covenant, Underwriting
 
 DEFAULT_AT_RISK = Decimal("0.10")
 OVERDUE_AFTER = timedelta(days=45)
@@ -133,7 +133,7 @@ def _figures(fin, underwriting: Underwriting | None, debt_service: Decimal | Non
 
 def debt_service_source(loaded: LoadedBook, deal_id: str):
     """period end → next 12 months' scheduled debt service of the deal (None if unschedulable)."""
-    from .engine.deal import schedule_deal
+    from ..engine.deal import schedule_deal
     cache: dict = {}
 
     def source(period_end: date) -> Decimal | None:

@@ -1,7 +1,7 @@
 """Finding and loading a book: book.yaml, deals, amendments, financials and rate fixings.
 
 `load_book` reads every file through a `Tree` (the work tree, or a git revision — see
-`loanctl.gitrev`), parses it with positions, validates it into the model and returns the
+`loanctl.source.gitrev`), parses it with positions, validates it into the model and returns the
 `LoadedBook` with every diagnostic found on the way. It never raises for bad input.
 """
 
@@ -18,9 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from . import values as v
-from .diagnostics import Diagnostic, display_path
-from .model import Amendment, Book, Deal, Financials
+from ..model import values as v
+from ..diagnostics import Diagnostic, display_path
+from ..model.documents import Amendment, Book, Deal, Financials
 from .schema_errors import validate
 from .yamlsrc import MAX_BYTES, Doc, decode, parse
 

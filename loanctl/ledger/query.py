@@ -12,9 +12,9 @@ from datetime import date
 from decimal import Decimal
 
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..loader import LoadedBook
-from .ledger import ledger_path, load_payments, open_for_read
-from .positions import allocate_facility, facility_inputs, facility_position, lender_position
+from ..source.loader import LoadedBook
+from .store import ledger_path, load_payments, open_for_read
+from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 
 LEDGER_TABLES = ("payment_files", "payments", "allocations")
 
@@ -86,7 +86,7 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date) -> tuple[list[str], lis
             for t in LEDGER_TABLES:
                 con.execute(f"CREATE VIEW {t} AS SELECT * FROM ledger.{t}")
         else:
-            from .ledger import MIGRATIONS
+            from .store import MIGRATIONS
             for stmt in MIGRATIONS[1][1:]:
                 con.execute(stmt)
         for name, (columns, rows) in book_tables(loaded, as_of, payments).items():

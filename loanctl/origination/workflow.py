@@ -15,14 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .api import UsageProblem, load_valid_book
-from .audit import schedule_summary
-from .checks import check_book
-from .diagnostics import Diagnostic
-from .loader import LoadedBook, load_book
-from .model import FUNDED_OR_LATER, Deal
+from ..api import UsageProblem, load_valid_book
+from ..audit.trail import schedule_summary
+from ..validation.checks import check_book
+from ..diagnostics import Diagnostic
+from ..source.loader import LoadedBook, load_book
+from ..model.documents import FUNDED_OR_LATER, Deal
 from .scaffold import OverlayTree, render_amendment, write_atomic
-from .yamlsrc import parse
+from ..source.yamlsrc import parse
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The git audit trail: drift against a base revision, history and diff."""

@@ -1,0 +1,1 @@
+"""The benchmark: a synthetic book and every stage timed."""

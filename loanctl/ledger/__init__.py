@@ -1,0 +1,1 @@
+"""The DuckDB ledger: posting, archive, rebuild, check and read-only queries."""

@@ -1,0 +1,1 @@
+"""New deals, approvals, funding and amendments, checked against the book's policy."""

@@ -1,0 +1,1 @@
+"""Reading files: YAML with positions, the book tree, git revisions."""

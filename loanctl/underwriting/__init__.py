@@ -1,0 +1,1 @@
+"""Metrics, covenant tests and scenario simulation."""

@@ -1,0 +1,1 @@
+"""Checks of a loaded book, and the JSON Schema of its files."""
