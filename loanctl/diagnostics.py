@@ -92,6 +92,10 @@ CODES: dict[str, str] = {
     "E0013": "document is not a mapping",
     "E0014": "merge-conflict markers left in the file",
     "E0015": "file cannot be read",
+    "E0016": "template reached through a symlink that leaves the book",
+    "E0017": "template syntax error",
+    "E0018": "template refused by the sandbox",
+    "E0019": "template failed to render",
     # E01xx — values and shapes
     "E0101": "unknown key",
     "E0102": "required key missing",

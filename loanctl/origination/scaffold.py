@@ -78,22 +78,16 @@ def yaml_scalar(value: Any) -> str:
 
 
 def template_env():
-    """The Jinja2 environment over the packaged templates (StrictUndefined: a missing
-    variable is an error, never an empty string)."""
-    import jinja2
+    """The sandboxed Jinja2 environment over the packaged templates (StrictUndefined: a
+    missing variable is an error, never an empty string; no autoescape: YAML, CSV and shell,
+    not HTML)."""
+    from .render.templating import template_environment
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # YAML, CSV and shell, not HTML
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["yq"] = yaml_scalar
-    env.filters["shq"] = lambda v: shlex.quote(str(v))
-    env.filters["oneline"] = lambda v: " ".join(str(v).split())  # for text inside a # comment
-    return env
+    return template_environment([resource_dir("templates")], autoescape_html=False, filters={
+        "yq": yaml_scalar,
+        "shq": lambda v: shlex.quote(str(v)),
+        "oneline": lambda v: " ".join(str(v).split()),  # for text inside a # comment
+    })
 
 
 def render(template: str, **values: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -143,31 +144,26 @@ def to_text(r: Report, console) -> None:
         console.print(t)
 
 
-def template_env(book_root: Path | None):
-    """Jinja2 environment: the book's own templates/ first, then loanctl's."""
-    import jinja2
+def template_env(book_root: Path | None, autoescape_html: bool = True):
+    """The sandboxed Jinja2 environment: the book's own templates/ first, then loanctl's."""
     from ..origination.scaffold import resource_dir
+    from .templating import template_environment
 
     paths = []
-    if book_root is not None and (book_root / "templates").is_dir():
-        paths.append(str(book_root / "templates"))
-    paths.append(str(resource_dir("templates")))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(paths), autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    env.filters["amount"] = amount
-    env.filters["pct"] = pct
-    return env
+    if book_root is not None and os.path.lexists(book_root / "templates"):
+        paths.append(book_root / "templates")
+    paths.append(resource_dir("templates"))
+    return template_environment(paths, autoescape_html, book_root=book_root, filters={"amount": amount, "pct": pct})
 
 
 def to_markdown(r: Report, book_root: Path | None = None) -> str:
-    env = template_env(book_root)
-    env.autoescape = False
-    return env.get_template("report.md.j2").render(report=report_dict(r), r=r, minor_units=minor_units)
+    from .templating import render_template
+    return render_template(template_env(book_root, autoescape_html=False), "report.md.j2",
+                           report=report_dict(r), r=r, minor_units=minor_units)
 
 
 def to_html(r: Report, book_root: Path | None = None) -> str:
     from . import charts
-    env = template_env(book_root)
-    return env.get_template("report.html.j2").render(report=report_dict(r), r=r, minor_units=minor_units,
-                                                     charts=charts.all_charts(r))
+    from .templating import render_template
+    return render_template(template_env(book_root), "report.html.j2", report=report_dict(r), r=r,
+                           minor_units=minor_units, charts=charts.all_charts(r))
