@@ -166,6 +166,9 @@ CODES: dict[str, str] = {
     "E0422": "cannot write the archive or the ledger",
     "E0423": "ledger check found an inconsistency",
     "E0424": "query rejected or failed",
+    "E0425": "query stopped at its time limit",
+    "E0426": "query over its memory and spill budget",
+    "E0427": "no private work folder for a query",
     # E05xx — git, workflow and the audit trail
     "E0501": "not a git repository",
     "E0502": "unknown git revision",

@@ -112,16 +112,20 @@ def query(
     sql: str = typer.Argument(..., help="One read-only SQL statement."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Date of the positions view (default today)."),
     fmt: Optional[OutFormat] = typer.Option(None, "--format", help="table (default on a terminal), csv or json."),
+    timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", help="Stop the query after this long (E0425)."),
 ) -> None:
     """Read-only SQL over the ledger (payments, allocations, payment_files) and the book
-    (deals, facilities, schedules, positions)."""
+    (deals, facilities, schedules, positions). One SELECT (or EXPLAIN of one); at most 1 GB of
+    memory and 1 GB of spill space."""
     import datetime as _dt
     from ..render import servicing as render
     from ..ledger.query import run_query
     from .schedule import parse_date_option
 
+    if not 0 < timeout <= 86400:
+        raise fail_usage(f"--timeout must be more than 0 and at most 86400 seconds, not {timeout:g}")
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
     loaded = _load(ctx)
-    columns, rows = run_query(loaded, sql, on)
+    columns, rows = run_query(loaded, sql, on, timeout=timeout)
     fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.csv)
     sys.stdout.write(render.query_output(columns, rows, fmt.value))

@@ -81,7 +81,7 @@ def template_env():
     """The sandboxed Jinja2 environment over the packaged templates (StrictUndefined: a
     missing variable is an error, never an empty string; no autoescape: YAML, CSV and shell,
     not HTML)."""
-    from .render.templating import template_environment
+    from ..render.templating import template_environment
 
     return template_environment([resource_dir("templates")], autoescape_html=False, filters={
         "yq": yaml_scalar,
