@@ -134,6 +134,7 @@ CODES: dict[str, str] = {
     "E0227": "duplicate lender in a participation",
     "E0228": "negative or zero amount",
     "E0229": "financials lack a figure a covenant needs",
+    "E0240": "a payment profile used by archived files changed or was removed",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
@@ -162,6 +163,8 @@ CODES: dict[str, str] = {
     "E0422": "cannot write the archive or the ledger",
     "E0423": "ledger check found an inconsistency",
     "E0424": "query rejected or failed",
+    "E0440": "stored allocations do not follow the book",
+    "E0441": "the ledger holds payments of a deal or facility the book no longer has",
     # E05xx — git, workflow and the audit trail
     "E0501": "not a git repository",
     "E0502": "unknown git revision",
