@@ -138,6 +138,7 @@ CODES: dict[str, str] = {
     "E0227": "duplicate lender in a participation",
     "E0228": "negative or zero amount",
     "E0229": "financials lack a figure a covenant needs",
+    "E0240": "a payment profile used by archived files changed or was removed",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
@@ -169,6 +170,8 @@ CODES: dict[str, str] = {
     "E0425": "query stopped at its time limit",
     "E0426": "query over its memory and spill budget",
     "E0427": "no private work folder for a query",
+    "E0440": "stored allocations do not follow the book",
+    "E0441": "the ledger holds payments of a deal or facility the book no longer has",
     # E05xx — git, workflow and the audit trail
     "E0501": "not a git repository",
     "E0502": "unknown git revision",

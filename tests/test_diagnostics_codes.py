@@ -102,6 +102,7 @@ _CUSTOM = ("type: percent\n      annual_rate: 1%",
            "type: custom\n      schedule: [{date: 2025-04-16, amount: 1000000}]")
 _DUP_FACILITY = DEAL_YAML + DEAL_YAML[DEAL_YAML.index("  - id: tl"):]
 _SOFR = sofr_csv()
+_PROFILED = book_with("dpd_buckets", 'payment_profiles:\n  bankx:\n    columns: {payment_id: "Txn ID"}\ndpd_buckets')
 _SOFR_LINE3 = "2025-01-03,0.04300"  # the third row: line 4 of the file
 
 CASES: list[Case] = [
@@ -174,6 +175,10 @@ CASES: list[Case] = [
     deal_case("E0227", "lender: fund-i-spv, share: 40%", "lender: fund-i, share: 40%", "fund-i, share: 60%",
               count=2),
     deal_case("E0228", "{type: upfront, rate: 2%}", "{type: fixed, amount: 0, date: 2025-06-30}", "0, date"),
+    # an archived file's sidecars say it was read with profile bankx as it was then (digest)
+    Case("E0240", {"book.yaml": _PROFILED, "payments/2026-07-15-3f2a9c1b7d4e.csv.profile": "bankx\n",
+                   "payments/2026-07-15-3f2a9c1b7d4e.csv.profile.sha256": "bankx " + "0" * 64 + "\n"},
+         "book.yaml", *pos(_PROFILED, "bankx:")),
     # E03xx — rate fixings (CSV: file and line; column where a field is at fault)
     rates_case("E0301", _SOFR.replace("date,rate", "day,rate"), 1, None),
     rates_case("E0302", _SOFR.replace("2025-01-03,", "2025-01-32,"), 4, 1),

@@ -1,4 +1,4 @@
-"""Servicing commands: post-payments, ledger rebuild|check, query."""
+"""Servicing commands: post-payments, ledger rebuild|refresh|check, query."""
 
 from __future__ import annotations
 
@@ -75,6 +75,15 @@ def post_payments(
     else:
         from rich.console import Console
         render.post_table(result, Console(width=max(180, Console().width)))
+    _report_refresh(result.refreshed, [d for d in result.diagnostics if not d.is_error])
+
+
+def _report_refresh(refreshed, warnings=()) -> None:
+    if warnings:
+        print_diagnostics(list(warnings), stream=sys.stderr)
+    if refreshed:
+        sys.stderr.write(f"recomputed the allocations of {len(refreshed)} facilit{'ies' if len(refreshed) != 1 else 'y'} "
+                         "whose book inputs changed\n")
 
 
 @ledger_app.command("rebuild")
@@ -91,10 +100,25 @@ def ledger_rebuild(ctx: typer.Context) -> None:
     sys.stderr.write(f"ledger rebuilt from {files} archived file{'s' if files != 1 else ''}: {payments} payments\n")
 
 
+@ledger_app.command("refresh")
+@guarded
+def ledger_refresh(ctx: typer.Context) -> None:
+    """Recompute the stored allocations of facilities whose terms, amendments, fixings or book
+    settings changed since they were computed (post-payments and query do this first)."""
+    from ..ledger.store import refresh
+    loaded = _load(ctx)
+    with _working("recomputing stale allocations", True):
+        refreshed = refresh(loaded)
+    _report_refresh(refreshed)
+    if not refreshed:
+        sys.stderr.write("ledger refresh: every facility follows the book\n")
+
+
 @ledger_app.command("check")
 @guarded
 def ledger_check(ctx: typer.Context, fmt: str = typer.Option("text", "--format", help="text or json.")) -> None:
-    """Verify the ledger: archive vs ledger, allocations vs payments, no orphans."""
+    """Verify the ledger: archive vs ledger, allocations vs payments and vs the book as it is
+    now, no orphans."""
     from ..ledger.store import check
     loaded = _load(ctx)
     diags = check(loaded)
@@ -124,8 +148,11 @@ def query(
 
     if not 0 < timeout <= 86400:
         raise fail_usage(f"--timeout must be more than 0 and at most 86400 seconds, not {timeout:g}")
+    from ..ledger.store import refresh_or_warn
+
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
     loaded = _load(ctx)
+    _report_refresh(*refresh_or_warn(loaded))  # the allocations table follows the book
     columns, rows = run_query(loaded, sql, on, timeout=timeout)
     fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.csv)
     sys.stdout.write(render.query_output(columns, rows, fmt.value))

@@ -1,4 +1,4 @@
-"""The DuckDB ledger (SPEC §4.2, §4.5): posting, rebuild, check and read-only query.
+"""The DuckDB ledger (SPEC §4.2, §4.5, §10): posting, rebuild, refresh, check and read-only query.
 
 Files are the truth: every posted file is archived byte-for-byte under `payments/` before
 the ledger changes, and the ledger is one DuckDB transaction away from before-or-after.
@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..diagnostics import Diagnostic, DiagnosticError
+from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profile_digest
 from ..source.loader import LoadedBook
 from ..model.documents import PaymentProfile
 from ..servicing.allocation import Allocation, FacilityAllocation, Payment
 from ..servicing.paymentfile import detect_profile, facts_of, parse_payment_file
 from ..servicing.positions import allocate_facility, facility_inputs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -44,6 +45,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE TABLE allocations (payment_id VARCHAR, deal VARCHAR, facility VARCHAR, value_date DATE, "
         "due_date DATE, component VARCHAR, amount DECIMAL(28,4), seq INTEGER)",
     ],
+    # the fingerprint of the book inputs each facility's allocations were computed from
+    2: ["CREATE TABLE facility_inputs (deal VARCHAR, facility VARCHAR, fingerprint VARCHAR, "
+        "PRIMARY KEY (deal, facility))"],
 }
 
 
@@ -203,6 +207,8 @@ class PostResult:
     """The facilities reallocated (also when `allocations` was streamed to the ledger)."""
     unapplied_by_payment: dict[str, Decimal] | None = None
     """Unapplied cash by payment id, when the allocations were streamed rather than kept."""
+    refreshed: list[tuple[str, str]] = field(default_factory=list)
+    """Other facilities whose stored allocations were recomputed because the book changed."""
 
     @property
     def ok(self) -> bool:
@@ -254,12 +260,15 @@ def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, 
          dry_run: bool = False) -> PostResult:
     """Check everything, then archive and record in one transaction — or change nothing."""
     try:
-        return _post(loaded, files, posting_day, profile, dry_run)
+        result = _post(loaded, files, posting_day, profile, dry_run)
     except OSError as exc:  # a full disk or a read-only book, wherever it struck
         raise DiagnosticError([_diag("E0422", f"cannot write to the book: {exc.strerror or exc}",
                                      getattr(exc, "filename", None) or str(loaded.root),
                                      "free disk space or make the book writable; the ledger is as it was "
                                      "(run `loanctl ledger check`)")]) from None
+    if result.ok and not dry_run:
+        _follow_book(loaded, profile, result)
+    return result
 
 
 def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
@@ -760,6 +769,7 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
             for r in records:
                 by_name.setdefault(r[0], r)
             _write(con, root, payments, [by_name[n] for n in sorted(by_name)], keys, date.today(), alloc_csv=alloc_csv)
+            _store_fingerprints(con, DealFingerprints(loaded), keys)
             con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
                         "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
             con.execute("CHECKPOINT")
@@ -782,7 +792,7 @@ def _is_archive_name(name: str) -> bool:
 
 
 def check(loaded: LoadedBook) -> list[Diagnostic]:
-    """Archive against ledger, allocations against payments, no orphans."""
+    """Archive against ledger, allocations against payments and against the book, no orphans."""
     root = loaded.root
     diags: list[Diagnostic] = []
     con = open_for_read(root)
@@ -817,8 +827,195 @@ def check(loaded: LoadedBook) -> list[Diagnostic]:
                                     "ORDER BY 1 LIMIT 100").fetchall():
             diags.append(_diag("E0423", f"payment {pid} recorded {n} times", str(ledger_path(root)),
                                "run `loanctl ledger rebuild`"))
+        diags += _check_follows_book(loaded, con)
     finally:
         con.close()
+    return diags
+
+
+# --- following the book: fingerprints and refresh ------------------------------------------
+# Stored allocations are a cache of a pure function of the book and the payments. Each
+# facility's row in `facility_inputs` holds the fingerprint (loanctl.source.fingerprints) of the
+# book inputs its allocations were computed from; a facility whose fingerprint differs from
+# the book's is stale. post-payments, query and `ledger refresh` recompute stale facilities;
+# `ledger check` reports those whose stored rows differ from a fresh allocation (E0440).
+# Reports and `schedule --actuals` allocate from the payments at hand and never read them.
+MAX_STALE_REPORTED = 100
+
+
+def _stored_fingerprints(con) -> dict[tuple[str, str], str]:
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "facility_inputs" not in tables:
+        return {}  # a ledger from before fingerprints: no facility is proven up to date
+    return {(d, f): fp for d, f, fp in con.execute("SELECT deal, facility, fingerprint FROM facility_inputs")
+            .fetchall()}
+
+
+def _outdated(loaded: LoadedBook, con, fps: DealFingerprints
+              ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(facilities with payments whose stored fingerprint is not the book's, facilities with
+    payments that the book no longer has)."""
+    stored = _stored_fingerprints(con)
+    stale: list[tuple[str, str]] = []
+    orphans: list[tuple[str, str]] = []
+    ids: dict[str, set[str]] = {}
+    for deal, facility in con.execute("SELECT DISTINCT deal, facility FROM payments ORDER BY 1, 2").fetchall():
+        fp = fps.of(deal)
+        if fp is not None and stored.get((deal, facility)) == fp:
+            continue
+        if fp is not None and deal not in ids:
+            ids[deal] = set(facility_inputs(loaded, deal)[0])
+        if fp is None or facility not in ids[deal]:
+            orphans.append((deal, facility))
+        else:
+            stale.append((deal, facility))
+    return stale, orphans
+
+
+def _payments_of(con, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Payment]]:
+    out: dict[tuple[str, str], list[Payment]] = {k: [] for k in keys}
+    if not keys:
+        return out
+    rows = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, reference, file, line "
+                       "FROM payments WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
+                       [[d for d, _ in keys], [f for _, f in keys]]).fetchall()
+    for r in rows:
+        out[(r[1], r[2])].append(Payment(r[0], r[1], r[2], r[3], _dec(r[4]).quantize(_quantum(r[5])), r[5], r[6],
+                                         r[7] or "", r[8] or "", r[9] or 0))
+    return out
+
+
+def _store_fingerprints(con, fps: DealFingerprints, keys: Iterable[tuple[str, str]]) -> None:
+    rows = [(d, f, fps.of(d)) for d, f in keys if fps.of(d) is not None]
+    if not rows:
+        return
+    cols = [[r[i] for r in rows] for i in range(3)]
+    con.execute("DELETE FROM facility_inputs WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))", cols[:2])
+    con.execute("INSERT INTO facility_inputs SELECT unnest(?), unnest(?), unnest(?)", cols)
+
+
+def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """Bring the stored allocations up to date with the book, in one transaction: every
+    facility whose fingerprint differs from the book's is reallocated from its payments.
+    `fresh` facilities were just allocated from `loaded` (only their fingerprint is stored).
+    Returns the facilities recomputed. Facilities the book no longer has are left alone
+    (`ledger check` reports them); without a ledger there is nothing to do."""
+    import duckdb
+    root = loaded.root
+    path = ledger_path(root)
+    fresh = set(fresh)
+    if not path.exists():
+        return []
+    fps = DealFingerprints(loaded)
+    if not fresh:  # the common case, up to date: find out without taking the write lock
+        con = connect(path, read_only=True)
+        try:
+            stale, _ = _outdated(loaded, con, fps)
+        finally:
+            con.close()
+        if not stale:
+            return []
+    alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
+    with writer_lock(root):
+        con = connect(path)
+        try:
+            stale, _ = _outdated(loaded, con, fps)
+            todo = [k for k in stale if k not in fresh]
+            keys, _ = allocate_to_csv(loaded, _payments_of(con, todo), alloc_csv)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                if keys:
+                    con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
+                                [[d for d, _ in keys], [f for _, f in keys]])
+                    con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', "
+                                "header=false, " + _INTERNAL_CSV + ", columns={" + _cols(
+                                    "payment_id deal facility value_date due_date component amount seq") + "})")
+                _store_fingerprints(con, fps, [*keys, *(k for k in stale if k in fresh)])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise DiagnosticError([_diag("E0422", f"the ledger could not be refreshed: "
+                                                      f"{str(exc).splitlines()[0][:200]}", str(path),
+                                             "the ledger is as it was; run `loanctl ledger refresh` again")]) from None
+            return keys
+        finally:
+            con.close()
+            with contextlib.suppress(OSError):
+                alloc_csv.unlink()
+
+
+def _follow_book(loaded: LoadedBook, profile: str | None, result: PostResult) -> None:
+    """After a post committed: record the profile digests and refresh the facilities the book
+    moved away from. Neither undoes the post: a failure here is a warning."""
+    with contextlib.suppress(OSError):
+        _record_profile_digests(loaded, profile, result.archived)
+    written = list(result.facilities or result.allocations) if result.archived else []
+    result.refreshed, warnings = refresh_or_warn(loaded, fresh=written)
+    result.diagnostics += warnings
+
+
+def refresh_or_warn(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()
+                    ) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+    """`refresh`, with a failure (a busy ledger, a read-only book) turned into an E0440 warning
+    for commands whose own work is done or does not need it."""
+    try:
+        return refresh(loaded, fresh), []
+    except (DiagnosticError, OSError) as exc:
+        why = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else (exc.strerror or str(exc))
+        return [], [Diagnostic("E0440", f"stale allocations were not refreshed: {why}", str(ledger_path(loaded.root)),
+                               hint="run `loanctl ledger refresh`", severity="warning")]
+
+
+def _record_profile_digests(loaded: LoadedBook, profile: str | None, archived: list[str]) -> None:
+    """Beside each file archived with a profile, `<name>.profile.sha256`: the profile's name and
+    the digest of its definition, so `validate` can tell when a profile that archived files
+    were read with changes or goes (E0240). Written after the post committed: a crash before it
+    leaves a file checked like one posted before digests existed (the profile must exist)."""
+    prof = loaded.book.payment_profiles.get(profile) if profile and loaded.book else None
+    if prof is None:
+        return
+    text = f"{profile} {profile_digest(prof)}\n"
+    folder = archive_dir(loaded.root)
+    for name in archived:
+        side = folder / f"{name}{PROFILE_DIGEST_SUFFIX}"
+        tmp = folder / f".{side.name}.tmp-{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, side)
+
+
+def _check_follows_book(loaded: LoadedBook, con) -> list[Diagnostic]:
+    """E0440 for each facility whose stored allocations differ from a fresh allocation over
+    the book as it is now (only facilities whose fingerprint changed are recomputed);
+    E0441 for payments of a deal or facility the book no longer has."""
+    fps = DealFingerprints(loaded)
+    stale, orphans = _outdated(loaded, con, fps)
+    diags = [_diag("E0441", f"the ledger holds payments of deal '{d}' facility '{f}', which the book no longer has",
+                   str(ledger_path(loaded.root)), "restore the deal or facility (from git): posted payments are "
+                                                  "never deleted, and a rebuild refuses them too")
+             for d, f in orphans]
+    behind: list[tuple[str, str]] = []
+    inputs: dict[str, tuple] = {}
+    for key in stale:
+        deal, facility = key
+        if deal not in inputs:
+            inputs.clear()
+            inputs[deal] = facility_inputs(loaded, deal)
+        terms, builder = inputs[deal]
+        fa = allocate_facility(loaded, deal, facility, _payments_of(con, [key])[key], terms=terms, builder=builder)
+        stored = con.execute("SELECT payment_id, value_date, due_date, component, amount FROM allocations "
+                             "WHERE deal = ? AND facility = ? ORDER BY seq", [deal, facility]).fetchall()
+        if stored != [(a.payment_id, a.payment_date, a.due_date, a.component, a.amount) for a in fa.allocations]:
+            behind.append(key)
+    for deal, facility in behind[:MAX_STALE_REPORTED]:
+        diags.append(_diag("E0440", f"stored allocations of deal '{deal}' facility '{facility}' no longer follow "
+                                    "the book (its terms, amendments, fixings, calendars, rounding or waterfall "
+                                    "changed after they were computed)",
+                           loaded.tree.display(loaded.deals[deal].rel),
+                           "run `loanctl ledger refresh` (post-payments and query also refresh)"))
+    if len(behind) > MAX_STALE_REPORTED:
+        diags.append(_diag("E0440", f"… and {len(behind) - MAX_STALE_REPORTED} more facilities with stale "
+                                    "allocations", str(ledger_path(loaded.root)), "run `loanctl ledger refresh`"))
     return diags
 
 

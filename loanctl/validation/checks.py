@@ -16,6 +16,7 @@ from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
 from ..engine.periods import book_calendars, facility_calendar, payment_dates
 from ..engine.terms import Version, facility_terms
+from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, PROFILE_SIDECAR_SUFFIX, profile_digest
 from ..source.loader import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
@@ -27,6 +28,7 @@ def check_book(loaded: LoadedBook) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if loaded.book is not None and loaded.doc is not None:
         diags += check_entities(loaded)
+        diags += check_payment_profiles(loaded)
     for record in loaded.deals.values():
         diags += check_deal(loaded, record)
     return diags
@@ -70,6 +72,49 @@ def check_entities(loaded: LoadedBook) -> list[Diagnostic]:
         out.append(doc.diag("E0208", "dpd_buckets must start at 0 and increase", ("dpd_buckets",),
                             hint="for example [0, 30, 60, 90, 120]"))
     return out
+
+
+def check_payment_profiles(loaded: LoadedBook) -> list[Diagnostic]:
+    """E0240: a payment profile that archived files were posted with was removed or changed.
+    Each such file has a `.profile` sidecar naming the profile and (files posted since
+    digests exist) a `.profile.sha256` with the digest of its definition at post time; a
+    rebuild reads the archive with today's profile, so that profile must read it the same."""
+    book, doc = loaded.book, loaded.doc
+    assert book is not None and doc is not None
+    used: dict[str, list[tuple[str, str | None]]] = {}
+    for name, is_dir in loaded.tree.list_dir("payments"):
+        if is_dir or name.startswith(".") or not name.endswith(".csv" + PROFILE_SIDECAR_SUFFIX):
+            continue
+        side = loaded.tree.read(f"payments/{name}", 4096)
+        if not isinstance(side, bytes) or not side.strip():
+            continue
+        profile = side.decode("utf-8", "replace").split("\n")[0].strip()
+        archive = name[: -len(PROFILE_SIDECAR_SUFFIX)]
+        digest = loaded.tree.read(f"payments/{archive}{PROFILE_DIGEST_SUFFIX}", 4096)
+        fields = digest.decode("utf-8", "replace").split() if isinstance(digest, bytes) else []
+        used.setdefault(profile, []).append((archive, fields[1] if fields[:1] == [profile] and len(fields) == 2
+                                             else None))
+    out: list[Diagnostic] = []
+    hint = "profiles used by posted files cannot change: restore it as it was and add a new profile name instead"
+    for profile, files in sorted(used.items()):
+        current = book.payment_profiles.get(profile)
+        if current is None:
+            out.append(doc.diag("E0240", f"payment profile '{profile}' was removed, but archived "
+                                         f"{_file_names([a for a, _ in files])} were posted with it",
+                                ("payment_profiles",), key=True, hint=hint))
+            continue
+        changed = [a for a, d in files if d is not None and d != profile_digest(current)]
+        if changed:
+            out.append(doc.diag("E0240", f"payment profile '{profile}' changed after archived "
+                                         f"{_file_names(changed)} were posted with it",
+                                ("payment_profiles", profile), key=True, hint=hint))
+    return out
+
+
+def _file_names(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"file{'s' if len(names) != 1 else ''} {shown}{more}"
 
 
 # --- deals ---------------------------------------------------------------------------------
