@@ -108,6 +108,8 @@ CODES: dict[str, str] = {
     "E0109": "invalid id",
     "E0110": "value not among the allowed choices",
     "E0111": "invalid number",
+    "E0112": "date outside the accepted window 1900-01-01 to 2200-12-31",
+    "E0113": "digits other than ASCII 0-9 in a number or date",
     # E02xx — consistency of the book
     "E0201": "deal id differs from its folder name",
     "E0202": "unknown borrower",
@@ -139,12 +141,15 @@ CODES: dict[str, str] = {
     "E0228": "negative or zero amount",
     "E0229": "financials lack a figure a covenant needs",
     "E0240": "a payment profile used by archived files changed or was removed",
+    "E0245": "negative spread, rate, fee or amortization rate",
+    "E0246": "commitment amended below the amount drawn",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
     "E0303": "invalid rate in a rate file",
     "E0304": "rate file dates are not strictly increasing",
     "E0305": "rate file has no rows",
+    "E0306": "rate fixing outside the plausible range (warning)",
     # E04xx — payment files and the ledger
     "E0401": "payment file is empty",
     "E0402": "payment file misses a required column",

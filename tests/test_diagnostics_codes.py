@@ -140,6 +140,8 @@ CASES: list[Case] = [
     deal_case("E0109", "  - id: tl\n", "  - id: TL/A\n", "TL/A"),
     deal_case("E0110", "status: funded", "status: fundd", "fundd"),
     deal_case("E0111", "ebitda: 12500000", "ebitda: abc", "abc"),
+    deal_case("E0112", "maturity_date: 2030-01-15", "maturity_date: 9999-12-31", "9999-12-31"),
+    deal_case("E0113", "commitment: 25000000", "commitment: ٢٥٠٠٠٠٠٠", "٢٥٠٠٠٠٠٠"),  # Arabic-Indic digits
     # E02xx — consistency of the book
     deal_case("E0201", "id: acme-tl", "id: acme-tl2", "acme-tl2"),
     deal_case("E0202", "borrower: acme", "borrower: acme-inc", "acme-inc"),
@@ -179,12 +181,17 @@ CASES: list[Case] = [
     Case("E0240", {"book.yaml": _PROFILED, "payments/2026-07-15-3f2a9c1b7d4e.csv.profile": "bankx\n",
                    "payments/2026-07-15-3f2a9c1b7d4e.csv.profile.sha256": "bankx " + "0" * 64 + "\n"},
          "book.yaml", *pos(_PROFILED, "bankx:")),
+    deal_case("E0245", "spread: 575bps", "spread: -575bps", "-575bps"),
+    # 25,000,000 drawn on 2025-01-15, before the amendment's 2026-07-15
+    amendment_case("E0246", "interest.spread: 525bps", "commitment: 24999999", "24999999"),
     # E03xx — rate fixings (CSV: file and line; column where a field is at fault)
     rates_case("E0301", _SOFR.replace("date,rate", "day,rate"), 1, None),
     rates_case("E0302", _SOFR.replace("2025-01-03,", "2025-01-32,"), 4, 1),
     rates_case("E0303", _SOFR.replace(_SOFR_LINE3, "2025-01-03,4.3"), 4, len("2025-01-03,") + 1),
     rates_case("E0304", _SOFR.replace("2025-01-03,", "2025-01-01,"), 4, 1),
     rates_case("E0305", "date,rate\n", 1, None),
+    Case("E0306", {"rates/SOFR-3M.csv": _SOFR.replace(_SOFR_LINE3, "2025-01-03,0.6")}, "rates/SOFR-3M.csv",
+         4, len("2025-01-03,") + 1, severity="warning", exit=0),
 ]
 
 @pytest.mark.parametrize("case", CASES, ids=[c.code for c in CASES])
@@ -300,7 +307,8 @@ def test_every_code_is_documented():
         code = section[:5]
         assert "```" in section, f"{code}: no example"
         if code != "E0011":  # a usage error, printed without a code
-            assert f"error[{code}]:" in section, f"{code}: no example diagnostic line"
+            assert f"error[{code}]:" in section or f"warning[{code}]:" in section, \
+                f"{code}: no example diagnostic line"
         assert "**Fix.**" in section, f"{code}: no fix"
 
 

@@ -25,16 +25,25 @@ def _date(text: str, option: str):
     return parse_date_option(text, option)
 
 
+MAX_RECOVERY_LAG_MONTHS = 1200  # a century: the recovery date stays far inside date arithmetic's range
+
+
 def _months(text: str) -> int:
     t = text.strip().lower()
     try:
+        if not t.isascii():  # int() reads other scripts' digits too
+            raise ValueError(t)
         if t.endswith("m"):
-            return int(t[:-1])
-        if t.endswith("y"):
-            return 12 * int(t[:-1])
-        return int(t)
+            months = int(t[:-1])
+        elif t.endswith("y"):
+            months = 12 * int(t[:-1])
+        else:
+            months = int(t)
     except ValueError:
         raise fail_usage(f"--recovery-lag {text}: write months like 12m or years like 1y") from None
+    if not 0 <= months <= MAX_RECOVERY_LAG_MONTHS:
+        raise fail_usage(f"--recovery-lag {text}: the lag must be between 0 and {MAX_RECOVERY_LAG_MONTHS} months")
+    return months
 
 
 @app.command()

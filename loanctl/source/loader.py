@@ -26,6 +26,9 @@ from .yamlsrc import MAX_BYTES, Doc, decode, parse
 
 NOT_DEALS = {"rates", "payments", "templates", "reports"}  # reserved folder names of a book
 RATES_MAX_BYTES = 50 * 1024 * 1024
+# No benchmark index has fixed outside this (the lowest, CHF and DKK, near -1%; the highest
+# in a loan book, a few tens of percent): a fixing beyond is most likely a typo (E0306).
+FIXING_MIN, FIXING_MAX = Decimal("-0.05"), Decimal("0.50")
 
 
 class Tree(Protocol):
@@ -308,6 +311,11 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
         except v.ValueProblem as p:
             diags.append(Diagnostic("E0303", p.message, file, line, len(row[0]) + 2, p.hint))
             continue
+        if not FIXING_MIN <= r <= FIXING_MAX:
+            diags.append(Diagnostic("E0306", f"fixing {v.fmt_rate(r)} on {d} is outside the plausible range "
+                                             f"{v.fmt_rate(FIXING_MIN)} to {v.fmt_rate(FIXING_MAX)}",
+                                    file, line, len(row[0]) + 2,
+                                    "check the value: write 4.3% or 0.043 for four point three percent", severity="warning"))
         if dates and d <= dates[-1]:
             diags.append(Diagnostic("E0304", f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
                                     "sort the rows by date and remove duplicates"))

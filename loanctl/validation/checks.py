@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import PurePosixPath
 
 from ..conventions.calendars import calendar_error
 from ..conventions.currency import minor_units
+from ..conventions.split import shares_total
 from ..diagnostics import Diagnostic
 from ..engine.periods import book_calendars, facility_calendar, payment_dates
 from ..engine.terms import Version, facility_terms
@@ -154,8 +156,9 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
     seen: set[tuple] = set()
     for ft in terms.values():
         out += check_draws(ft)
+        out += check_commitment_cuts(ft)
         for version in ft.versions:
-            for diag in check_facility(loaded, deal, version, calendars):
+            for diag in check_facility(loaded, deal, version, calendars) + check_rate_terms(version):
                 key = (diag.file, diag.line, diag.column, diag.code, diag.message)
                 if key not in seen:
                     seen.add(key)
@@ -357,10 +360,8 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
     # participations
     book = loaded.book
     entities = loaded.entities
-    shares = Decimal(0)
     lenders = Counter(p.lender for p in f.participations)
     for i, p in enumerate(f.participations):
-        shares += p.share
         lender = entities.get(p.lender)
         if book is not None and (lender is None or lender.kind not in ("fund", "spv")):
             out.append(v.diag("E0203", f"lender '{p.lender}' is not a fund or spv in book.yaml",
@@ -368,9 +369,56 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
         if lenders[p.lender] > 1:
             out.append(v.diag("E0227", f"lender '{p.lender}' appears more than once", ("participations", i, "lender"),
                               hint="merge the rows into one share"))
-    if shares != _ONE:
-        out.append(v.diag("E0207", f"participation shares sum to {fmt_rate(shares)}, not 100%", ("participations",),
+    shares = shares_total([p.share for p in f.participations])  # exact: the split's own test
+    if shares != 1:
+        shown = fmt_rate(_exact_decimal(shares))
+        out.append(v.diag("E0207", f"participation shares sum to {shown}, not 100%", ("participations",),
                           hint="the shares of one facility sum to exactly 100%"))
+    return out
+
+
+def check_rate_terms(v: Version) -> list[Diagnostic]:
+    """Spreads, fixed and PIK rates, fee rates and amortization rates are never negative (E0245).
+
+    A negative margin or fee would pay the borrower; a negative amortization rate would lend
+    more. Floors and caps apply to the index fixing, which can be negative (EUR, CHF and JPY
+    fixed below zero for years), so they may be negative; so may fixings (E0306 warns)."""
+    f = v.facility
+    it = f.interest
+    terms: list[tuple[str, Decimal | None, tuple]] = [
+        ("spread", it.spread, ("interest", "spread")),
+        ("fixed_rate", it.fixed_rate, ("interest", "fixed_rate")),
+        ("pik_rate", it.pik_rate, ("interest", "pik_rate")),
+        ("amortization annual_rate", f.amortization.annual_rate, ("amortization", "annual_rate")),
+    ]
+    for i, fee in enumerate(f.fees):
+        if fee.type == "prepayment":
+            terms += [("prepayment fee rate", s.rate, ("fees", i, "schedule", j, "rate"))
+                      for j, s in enumerate(fee.schedule)]
+        elif fee.type != "fixed":
+            terms.append((f"{fee.type} fee rate", fee.rate, ("fees", i, "rate")))
+    return [v.diag("E0245", f"{what} {fmt_rate(rate)} is negative", path,
+                   hint="write the rate as a positive number; a negative margin or fee would pay the borrower")
+            for what, rate, path in terms if rate is not None and rate < 0]
+
+
+def check_commitment_cuts(ft) -> list[Diagnostic]:
+    """An amendment may not cut the commitment below what is already drawn (E0246): draws
+    dated before its effective date (the drawn amount of SPEC §3's undrawn commitment; a
+    draw on or after it is checked against the new commitment by `check_draws`)."""
+    out: list[Diagnostic] = []
+    for before, v in zip(ft.versions, ft.versions[1:]):
+        f = v.facility
+        if v.effective is None or f.commitment >= before.facility.commitment:
+            continue
+        # the draws as the terms before the cut had them (a term loan's implicit draw of its
+        # whole commitment must not shrink with the cut)
+        drawn = sum((d.amount for d in before.facility.effective_draws if d.date < v.effective), Decimal(0))
+        if f.commitment < drawn:
+            out.append(v.diag("E0246", f"commitment {f.commitment:,} from {v.effective} is below the {drawn:,} "
+                                       f"drawn before then", ("commitment",),
+                              hint=f"a commitment can be cut to {drawn:,} at most; repayments reduce the "
+                                   f"outstanding, not the amount drawn"))
     return out
 
 
@@ -379,6 +427,14 @@ def _digits_diag(diag, path: tuple, amount: Decimal, currency: str) -> Diagnosti
     digits = minor_units(currency)
     return diag("E0212", f"{amount} has {money_digits(amount)} decimals; {currency} has {digits}", path,
                 hint=f"round to {digits} decimal{'s' if digits != 1 else ''}")
+
+
+def _exact_decimal(value: Fraction) -> Decimal:
+    """A sum of decimals (denominator 2^a·5^b) as the exact Decimal it is."""
+    for k in range(200):  # shares have at most 40 places: k stops there
+        if (value * 10**k).denominator == 1:
+            return Decimal(f"{value * 10**k}E-{k}")
+    return Decimal(value.numerator) / Decimal(value.denominator)  # pragma: no cover - not a decimal sum
 
 
 def _duplicates(ids: list[str]) -> list[tuple[int, str]]:
