@@ -134,6 +134,9 @@ CODES: dict[str, str] = {
     "E0227": "duplicate lender in a participation",
     "E0228": "negative or zero amount",
     "E0229": "financials lack a figure a covenant needs",
+    "E0260": "first_test_date is not a test date of the covenant's frequency",
+    "E0261": "a waiver names a period that is not tested",
+    "E0262": "a covenant test is waived twice",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
