@@ -143,6 +143,9 @@ CODES: dict[str, str] = {
     "E0240": "a payment profile used by archived files changed or was removed",
     "E0245": "negative spread, rate, fee or amortization rate",
     "E0246": "commitment amended below the amount drawn",
+    "E0260": "first_test_date is not a test date of the covenant's frequency",
+    "E0261": "a waiver names a period that is not tested",
+    "E0262": "a covenant test is waived twice",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",

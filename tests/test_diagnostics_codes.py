@@ -101,6 +101,11 @@ _TABS = deal_with("    type: term\n", "\ttype: term\n")
 _CUSTOM = ("type: percent\n      annual_rate: 1%",
            "type: custom\n      schedule: [{date: 2025-04-16, amount: 1000000}]")
 _DUP_FACILITY = DEAL_YAML + DEAL_YAML[DEAL_YAML.index("  - id: tl"):]
+_PARTS = "      - {lender: fund-i-spv, share: 40%}\n"
+_COVENANT = "covenants:\n  - {{id: max-lev, metric: total_leverage, max: 5.0{extra}}}\n"
+_TWICE = deal_with(_PARTS, _PARTS + _COVENANT.format(
+    extra=", waivers: [{period_end: 2025-06-30, by: agent}, {period_end: 2025-06-30, by: lenders}]"))
+_Q2 = "period_end: 2025-06-30\nbasis: ltm\nebitda: 12600000\ntotal_debt: 45000000\n"
 _SOFR = sofr_csv()
 _PROFILED = book_with("dpd_buckets", 'payment_profiles:\n  bankx:\n    columns: {payment_id: "Txn ID"}\ndpd_buckets')
 _SOFR_LINE3 = "2025-01-03,0.04300"  # the third row: line 4 of the file
@@ -184,6 +189,11 @@ CASES: list[Case] = [
     deal_case("E0245", "spread: 575bps", "spread: -575bps", "-575bps"),
     # 25,000,000 drawn on 2025-01-15, before the amendment's 2026-07-15
     amendment_case("E0246", "interest.spread: 525bps", "commitment: 24999999", "24999999"),
+    # start 2025-01-15: the first quarterly test date is 2025-06-30 (on or after 2025-04-15)
+    deal_case("E0260", _PARTS, _PARTS + _COVENANT.format(extra=", first_test_date: 2025-05-31"), "2025-05-31"),
+    deal_case("E0261", _PARTS, _PARTS + _COVENANT.format(extra=", waivers: [{period_end: 2025-03-31, by: agent}]"),
+              "2025-03-31", severity="warning", exit=0),
+    Case("E0262", {DEAL: _TWICE, "acme-tl/financials/2025-q2.yaml": _Q2}, DEAL, *pos(_TWICE, "2025-06-30", 2)),
     # E03xx — rate fixings (CSV: file and line; column where a field is at fault)
     rates_case("E0301", _SOFR.replace("date,rate", "day,rate"), 1, None),
     rates_case("E0302", _SOFR.replace("2025-01-03,", "2025-01-32,"), 4, 1),

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from ..conventions.calendars import calendar_error
 from ..conventions.currency import minor_units
 from ..conventions.split import shares_total
+from ..underwriting.covenants import check_covenant_dates
 from ..diagnostics import Diagnostic
 from ..engine.periods import book_calendars, facility_calendar, payment_dates
 from ..engine.terms import Version, facility_terms
@@ -150,6 +151,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
         out.append(record.amendments[i].doc.diag("E0213", f"amendment id '{n}' is used twice", ("id",)))
 
     out += check_financials(record)
+    out += check_covenant_dates(record)
     terms, d = facility_terms(record)
     out += d
     calendars = book_calendars(book)
