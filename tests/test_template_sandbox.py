@@ -176,7 +176,7 @@ def test_packaged_html_template_autoescapes_a_hostile_borrower_name(tmp_path):
 def test_every_loanctl_environment_is_the_immutable_sandbox(tmp_path):
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-    from loanctl import scaffold
+    from loanctl.origination import scaffold as scaffold
     from loanctl.render import report as render_report
 
     for env in (scaffold.template_env(), render_report.template_env(None), render_report.template_env(tmp_path)):
