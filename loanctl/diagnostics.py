@@ -134,6 +134,12 @@ CODES: dict[str, str] = {
     "E0227": "duplicate lender in a participation",
     "E0228": "negative or zero amount",
     "E0229": "financials lack a figure a covenant needs",
+    "E0230": "amendment lacks the approvals the policy requires",
+    "E0231": "approval dated after the amendment's effective date",
+    "E0232": "amendment changes terms dated before its effective date",
+    "E0233": "amended maturity not after the effective date",
+    "E0234": "one person signs for two roles",
+    "E0235": "approvals on a draft deal",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
@@ -173,6 +179,10 @@ CODES: dict[str, str] = {
     "E0508": "status does not allow this step",
     "E0509": "policy limit breached",
     "E0510": "invalid --set for an amendment",
+    "E0511": "a past rate fixing changed or was removed",
+    "E0512": "a book calendar changed or was removed",
+    "E0513": "a merged financials file changed or was deleted",
+    "E0514": "approval dated before the deal was created in git",
     # E06xx — simulation
     "E0601": "simulated prepayment larger than the balance",
     "E0602": "simulated prepayment names an unknown facility",
