@@ -36,7 +36,8 @@ AMENDMENT_YAML = """\
 id: 001-repricing
 effective_date: 2026-07-15
 description: Repricing by 50 bps and one-year extension
-approvals: [{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]
+approvals: [{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved},
+            {by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]
 changes:
   - {facility: tl, set: {interest.spread: 525bps, maturity_date: 2031-01-15}}
 """
@@ -194,6 +195,17 @@ CASES: list[Case] = [
     deal_case("E0261", _PARTS, _PARTS + _COVENANT.format(extra=", waivers: [{period_end: 2025-03-31, by: agent}]"),
               "2025-03-31", severity="warning", exit=0),
     Case("E0262", {DEAL: _TWICE, "acme-tl/financials/2025-q2.yaml": _Q2}, DEAL, *pos(_TWICE, "2025-06-30", 2)),
+    # approvals and time order: the amendment of the funded 25m deal needs both roles, each
+    # dated on or before 2026-07-15; it may not reach before that date
+    amendment_case("E0230", "{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved},\n"
+                            "            ", "", "[{by: ic"),
+    amendment_case("E0231", "date: 2026-07-01", "date: 2026-07-16", "2026-07-16"),
+    amendment_case("E0232", "interest.spread: 525bps", "draws: [{date: 2025-01-15, amount: 24000000}]",
+                   "{date: 2025-01-15"),
+    amendment_case("E0233", "maturity_date: 2031-01-15", "maturity_date: 2026-07-15", "2026-07-15", nth=2),
+    deal_case("E0234", "{by: ic, role: credit_committee", "{by: jane.doe, role: credit_committee", "jane.doe",
+              nth=2),
+    deal_case("E0235", "status: funded", "status: draft", "{by: jane.doe", severity="warning", exit=0),
     # E03xx — rate fixings (CSV: file and line; column where a field is at fault)
     rates_case("E0301", _SOFR.replace("date,rate", "day,rate"), 1, None),
     rates_case("E0302", _SOFR.replace("2025-01-03,", "2025-01-32,"), 4, 1),

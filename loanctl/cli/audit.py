@@ -69,16 +69,19 @@ def diff(
     rev_a: Optional[str] = typer.Argument(None, help="From (default HEAD)."),
     rev_b: Optional[str] = typer.Argument(None, help="To (default the work tree)."),
     fmt: str = typer.Option("text", "--format", help="text, json or md."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Next payment after DATE in the impact "
+                                                              "(default today)."),
 ) -> None:
     """Changed deals between two revisions: term changes and schedule impact."""
     import datetime as _dt
     from ..audit.trail import book_diff
     from ..render.audit import diff_markdown, diff_text
+    from .schedule import parse_date_option
 
     root = book_root(ctx)
     tree_a = git_tree(root, rev_a or "HEAD")
     tree_b = git_tree(root, rev_b) if rev_b else None
-    entries = book_diff(root, tree_a, tree_b, _dt.date.today())
+    entries = book_diff(root, tree_a, tree_b, parse_date_option(as_of, "--as-of") or _dt.date.today())
     label_a, label_b = rev_a or "HEAD", rev_b or "work tree"
     if fmt == "json":
         sys.stdout.write(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,

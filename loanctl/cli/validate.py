@@ -28,6 +28,9 @@ def validate(
     root = book_root(ctx)
     tree = git_tree(root, rev)
     result = validate_book(root, paths or (), tree=tree)
+    from ..audit import approvals_before_creation
+    result.diagnostics = sorted(result.diagnostics + approvals_before_creation(result.loaded, root, tree),
+                                key=sort_key)
     if base is not None:
         from ..audit.trail import check_against_base, load_side
         base_book = load_side(root, git_tree(root, base))

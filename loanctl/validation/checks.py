@@ -154,6 +154,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
     out += check_covenant_dates(record)
     terms, d = facility_terms(record)
     out += d
+    out += check_approvals_and_time_order(loaded, record, terms)
     calendars = book_calendars(book)
     seen: set[tuple] = set()
     for ft in terms.values():
@@ -422,6 +423,147 @@ def check_commitment_cuts(ft) -> list[Diagnostic]:
                               hint=f"a commitment can be cut to {drawn:,} at most; repayments reduce the "
                                    f"outstanding, not the amount drawn"))
     return out
+
+
+# --- approvals and time order (SPEC §2.4, §6) -------------------------------------------------
+def check_approvals_and_time_order(loaded: LoadedBook, record: DealRecord, terms: dict) -> list[Diagnostic]:
+    """Who signed, and when: one person per role on each approval list, no approvals on a
+    draft, each amendment approved as the policy requires before it takes effect, and no
+    amendment reaching back before its effective date."""
+    deal = record.deal
+    out = check_one_person_one_role(record.doc, deal.origination.approvals, ("origination", "approvals"))
+    if deal.status == "draft" and deal.origination.approvals:
+        n = len(deal.origination.approvals)
+        out.append(record.doc.diag("E0235", f"deal is draft but has {n} approval{'s' if n != 1 else ''}",
+                                   ("origination", "approvals", 0), severity="warning",
+                                   hint="set status: submitted when the deal goes to credit, or remove the "
+                                        "approvals recorded too early"))
+    for a in record.amendments:
+        out += check_one_person_one_role(a.doc, a.amendment.approvals, ("approvals",))
+    if deal.status in APPROVED_OR_LATER:
+        out += check_amendment_approvals(loaded.book, record)
+    out += check_amendments_keep_the_past(terms)
+    return out
+
+
+def check_one_person_one_role(doc, approvals, path: tuple) -> list[Diagnostic]:
+    """The same `by` may not sign one approval list for two roles (E0234); names compare after
+    NFKC and case folding, so `Jane.Doe` and `jane.doe` are one person."""
+    import unicodedata
+    out: list[Diagnostic] = []
+    roles: dict[str, str] = {}
+    for i, a in enumerate(approvals):
+        first = roles.setdefault(unicodedata.normalize("NFKC", a.by).casefold(), a.role)
+        if first != a.role:
+            out.append(doc.diag("E0234", f"{a.by} signs as {a.role} and also as {first}", path + (i, "by"),
+                                hint="each role is a different person: the second role needs its own approver"))
+    return out
+
+
+def check_amendment_approvals(book: Book | None, record: DealRecord) -> list[Diagnostic]:
+    """Each amendment of an approved or funded deal carries the approvals the policy requires
+    for the total commitment after it (E0230), none dated after its effective date (E0231)."""
+    out: list[Diagnostic] = []
+    if book is None or not book.policy.approvals:
+        return out
+    ordered = record.sorted_amendments()
+    for k, a in enumerate(ordered):
+        am, doc = a.amendment, a.doc
+        for i, ap in enumerate(am.approvals):
+            if ap.decision == "approved" and ap.date > am.effective_date:
+                out.append(doc.diag("E0231", f"approval by {ap.by} ({ap.role}) is dated {ap.date}, after the "
+                                             f"amendment's effective date {am.effective_date}",
+                                    ("approvals", i, "date"),
+                                    hint="an amendment is approved before it takes effect: move effective_date "
+                                         "after the last approval"))
+        terms, _ = facility_terms(record, ordered[: k + 1])
+        total = sum((ft.last.facility.commitment for ft in terms.values()), Decimal(0))
+        rule = next((r for r in book.policy.approvals if r.up_to is None or total <= r.up_to), None)
+        have = {ap.role for ap in am.approvals if ap.decision == "approved"}
+        missing = [r for r in (rule.require if rule else ()) if r not in have]
+        if missing:
+            out.append(doc.diag("E0230", f"amendment {am.id} needs approval by {', '.join(missing)} (total "
+                                         f"commitment after it {total:,})", ("approvals",),
+                                hint=f"add {', '.join(missing)} under approvals, dated on or before "
+                                     f"{am.effective_date}"))
+    return out
+
+
+def check_amendments_keep_the_past(terms: dict) -> list[Diagnostic]:
+    """An amendment changes terms from its effective date on: rows dated before it (draws,
+    installments, fixed fees, prepayment fee steps), the start date and a past first payment
+    date stay as they were (E0232); a new maturity falls after the effective date (E0233)."""
+    out: list[Diagnostic] = []
+    for ft in terms.values():
+        for prev, cur in zip(ft.versions, ft.versions[1:]):
+            eff = cur.effective
+            label = cur.origins[0][1].label
+            old, new = prev.facility, cur.facility
+            if new.maturity_date != old.maturity_date and new.start_date < new.maturity_date <= eff:
+                out.append(cur.diag("E0233", f"maturity_date {new.maturity_date} is not after the {label}'s "
+                                             f"effective date {eff}", ("maturity_date",),
+                                    hint="a maturity is moved to a date after the effective date; to end the "
+                                         "loan early record the repayment instead"))
+            for name in ("start_date", "payments.first_payment_date"):
+                path = tuple(name.split("."))
+                a, b = _attr(old, path), _attr(new, path)
+                if a != b and (name == "start_date" or min(x for x in (a, b) if x is not None) < eff):
+                    out.append(cur.diag("E0232", f"{label} changes {name} ({a} → {b}), which is before its "
+                                                 f"effective date {eff}", path,
+                                        hint="an amendment changes terms from its effective date on; the past "
+                                             "stays as it was"))
+            for path, rows_old, rows_new in _dated_rows(old, new):
+                past_old = [r for _, r in rows_old if r[0] < eff]
+                past_new = [(i, r) for i, r in rows_new if r[0] < eff]
+                if past_old == [r for _, r in past_new]:
+                    continue
+                k = next((k for k, (x, (_, y)) in enumerate(zip(past_old, past_new)) if x != y),
+                         min(len(past_old), len(past_new)))
+                was = _row_text(past_old[k]) if k < len(past_old) else "∅"
+                now = _row_text(past_new[k][1]) if k < len(past_new) else "∅"
+                where = path + (past_new[k][0],) if k < len(past_new) else path
+                out.append(cur.diag("E0232", f"{label} changes {'.'.join(path)} dated before its effective date "
+                                             f"{eff}: {was} → {now}", where,
+                                    hint="rows dated before the effective date stay as they were; change only "
+                                         "later rows"))
+    return out
+
+
+def _attr(obj, path: tuple):
+    for part in path:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _dated_rows(old, new):
+    """(facility path, [(index, row)] before, [(index, row)] after) of each dated list the
+    amendment changed; a row is a tuple whose first item is its date."""
+    def draws(f):
+        return list(enumerate((d.date, d.amount) for d in f.effective_draws))
+
+    def schedule(f):
+        return list(enumerate((s.date, s.amount) for s in f.amortization.schedule))
+
+    def fees(f):
+        rows = []
+        for i, fee in enumerate(f.fees):
+            if fee.type == "fixed":
+                rows.append((i, (fee.date, fee.amount, fee.name)))
+            elif fee.type == "prepayment":
+                rows += [(i, (s.until, s.rate)) for s in fee.schedule]
+        return rows
+
+    if old.draws != new.draws:
+        yield ("draws",), draws(old), draws(new)
+    if old.amortization.schedule != new.amortization.schedule:
+        yield ("amortization", "schedule"), schedule(old), schedule(new)
+    if old.fees != new.fees:
+        yield ("fees",), fees(old), fees(new)
+
+
+def _row_text(row: tuple) -> str:
+    return ", ".join(x.isoformat() if hasattr(x, "isoformat") else format(x, ",") if isinstance(x, Decimal)
+                     else str(x) for x in row if x is not None)
 
 
 # --- helpers -------------------------------------------------------------------------------
