@@ -92,6 +92,8 @@ CODES: dict[str, str] = {
     "E0013": "document is not a mapping",
     "E0014": "merge-conflict markers left in the file",
     "E0015": "file cannot be read",
+    "E0020": "a link leads outside the book",
+    "E0021": "command-line text is not valid UTF-8",
     # E01xx — values and shapes
     "E0101": "unknown key",
     "E0102": "required key missing",

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .bookpath import inside_book, outside_diagnostic
 from .diagnostics import Diagnostic
 
 try:  # the C parser is an order of magnitude faster; fall back quietly without libyaml
@@ -106,8 +107,12 @@ class _Stop(Exception):
         self.diag = diag
 
 
-def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:
-    """Read a UTF-8 text file (BOM accepted) with size and encoding diagnostics."""
+def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES, root: Path | None = None
+              ) -> tuple[str | None, list[Diagnostic]]:
+    """Read a UTF-8 text file (BOM accepted) with size and encoding diagnostics; with the
+    book's `root`, a file reached through a link leading outside it is not read (E0020)."""
+    if root is not None and not inside_book(root, path):
+        return None, [outside_diagnostic(file)]
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -394,8 +399,8 @@ def _event_scalar(ev) -> Any:
     return text  # pragma: no cover - other tags were rejected
 
 
-def load(path: Path, file: str) -> tuple[Doc | None, list[Diagnostic]]:
-    text, diags = read_text(path, file)
+def load(path: Path, file: str, root: Path | None = None) -> tuple[Doc | None, list[Diagnostic]]:
+    text, diags = read_text(path, file, root=root)
     if text is None:
         return None, diags
     return parse(text, file)
