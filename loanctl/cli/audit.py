@@ -36,8 +36,9 @@ def history(
     if entries[-1].get("truncated"):
         sys.stderr.write("loanctl: warning[E0503]: the history is cut short: this is a shallow clone "
                          "(git fetch --unshallow)\n")
+    from ..render.text import inert, json_text
     if fmt == "json":
-        sys.stdout.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps(entries, indent=2, ensure_ascii=False)) + "\n")
         return
     out = []
     for e in entries:
@@ -59,7 +60,7 @@ def history(
                 else:
                     out.append(f"      adds facility {c['add_facility']}")
         out.append("")
-    sys.stdout.write("\n".join(out))
+    sys.stdout.write("\n".join(inert(line, one_line=True) for line in out))  # authors and messages are anyone's text
 
 
 @app.command()
@@ -74,6 +75,7 @@ def diff(
     import datetime as _dt
     from ..audit import book_diff
     from ..render.audit import diff_markdown, diff_text
+    from ..render.text import json_text
 
     root = book_root(ctx)
     tree_a = git_tree(root, rev_a or "HEAD")
@@ -81,8 +83,8 @@ def diff(
     entries = book_diff(root, tree_a, tree_b, _dt.date.today())
     label_a, label_b = rev_a or "HEAD", rev_b or "work tree"
     if fmt == "json":
-        sys.stdout.write(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
+                                              ensure_ascii=False)) + "\n")
     elif fmt == "md":
         sys.stdout.write(diff_markdown(entries, label_a, label_b))
     elif fmt == "text":

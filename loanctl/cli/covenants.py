@@ -58,9 +58,9 @@ def covenants(
                                                                                        "status") else r[k])
                                       for k in keys} for r in rows], indent=2) + "\n")
     else:
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
+        from ..render.text import console
         t = Table(title=f"covenants as of {on}", title_justify="left", header_style="bold")
         for name in ("Deal", "Covenant", "Period end", "Metric", "Value", "Bound", "Headroom", "Status"):
             t.add_column(name, justify="right" if name in ("Value", "Bound", "Headroom") else "left")
@@ -71,6 +71,6 @@ def covenants(
                       f"{r['value']:.2f}x" if r["value"] is not None else "—",
                       f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                       f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", Text(r["status"], style=style))
-        Console(width=max(120, Console().width)).print(t)
+        console(min_width=120).print(t)
     if any(d.is_error for d in diags):
         raise typer.Exit(EXIT_INVALID)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..conventions.currency import minor_units
 from ..reports.build import Report
+from .text import md
 
 RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
              "pik_share_of_outstanding", "xirr", "moic"}
@@ -90,7 +91,8 @@ def to_text(r: Report, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console.print(Text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", style="bold"))
+    from .text import text as inert_text
+    console.print(inert_text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", "bold"))
     if not r.positions:
         console.print("no funded positions in this scope")
     for ccy, tot in r.totals.items():
@@ -157,6 +159,7 @@ def template_env(book_root: Path | None):
                              keep_trailing_newline=True)
     env.filters["amount"] = amount
     env.filters["pct"] = pct
+    env.filters["md"] = md  # Markdown-escaped, inert text (report.md.j2's md macro)
     return env
 
 

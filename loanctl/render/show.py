@@ -87,9 +87,10 @@ def to_json(view: dict) -> str:
 
 def to_text(view: dict, console) -> None:
     from rich.table import Table
-    from rich.text import Text
 
-    console.print(Text(f"{view['name']} ({view['deal']})", style="bold"))
+    from .text import text as inert_text
+
+    console.print(inert_text(f"{view['name']} ({view['deal']})", "bold"))
     console.print(f"borrower {view['borrower']} · status {view['status']} · {view['currency']} · "
                   f"terms in force on {view['as_of']}")
     for a in view["amendments_applied"]:
@@ -113,5 +114,5 @@ def to_text(view: dict, console) -> None:
         t.add_column("Source")
         for row in fac["terms"]:
             style = "yellow" if row["source"] != "deal.yaml" else None
-            t.add_row(row["term"], Text(row["value"]), row["source"], style=style)
+            t.add_row(row["term"], inert_text(row["value"]), row["source"], style=style)
         console.print(t)
