@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bookfactory import BOOK_YAML, DEAL_YAML, run_cli_subprocess, write_book, write_file
+from bookfactory import BOOK_YAML, DEAL_YAML, pos, run_cli_subprocess, write_book, write_file
 from loanctl.render.text import inert, md
 
 # The hostile name, as a YAML double-quoted scalar (\e is ESC, \a is BEL)...
@@ -86,6 +86,15 @@ def test_show_prints_a_hostile_name_as_plain_text(hostile_book):
     assert r.stdout.splitlines()[0].rstrip() == f"{SHOWN} (acme-tl)"
 
 
+def test_show_and_report_json_escape_c1_and_bidi_characters(hostile_book):
+    for args in (["show", "acme-tl", "--as-of", "2026-01-31", "--format", "json"],
+                 ["report", "--book", "--as-of", "2026-01-31", "--format", "json"]):
+        r = cli("--book", str(hostile_book), *args)
+        assert r.returncode == 0, r.stderr
+        assert "\\u001b]0;OSC\\u0007 \\u001b[31mRED \\u009b2J \\u001f \\u007f \\u202eRLO" in r.stdout
+    assert json.loads(r.stdout)["positions"][0]["borrower_name"] == HOSTILE  # the same data
+
+
 def test_schedule_table_with_a_hostile_name(hostile_book):
     r = cli("--book", str(hostile_book), "schedule", "acme-tl", "--format", "table")
     assert r.returncode == 0, r.stderr
@@ -122,9 +131,14 @@ def test_validate_quotes_hostile_text_inertly(tmp_path):
     assert r.returncode == 1
     assert "error[E0101]: unknown key '[/] [bold]\\x1b[31mx'" in r.stdout, r.stdout
 
-    root = write_book(tmp_path / "b", deals={"acme-tl": DEAL_YAML + "# \x1b]0;pwned\x07 \x1b[2J\n"})
+    text = DEAL_YAML + "# é \x1b]0;pwned\x07 \x1b[2J\n"
+    root = write_book(tmp_path / "b", deals={"acme-tl": text})
     r = cli("--book", str(root), "validate")
-    assert r.returncode == 1 and "error[E0001]" in r.stdout, r.stdout
+    line, column = pos(text, "\x1b")  # the first ESC, counted in characters (é is one)
+    assert r.returncode == 1
+    assert f"acme-tl/deal.yaml:{line}:{column}: error[E0001]: control character U+001B is not allowed in YAML" \
+        in r.stdout, r.stdout
+    assert f" {line} | # é \\x1b]0;pwned\\x07 \\x1b[2J" in r.stdout, r.stdout  # the source line, made visible
     for fmt in ("json", "github"):
         r = cli("--book", str(root), "validate", "--format", fmt)
         assert r.returncode == 1 and "E0001" in r.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..conventions.currency import minor_units
 from ..reports.build import Report
-from .text import md
+from .text import json_text, md
 
 RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
              "pik_share_of_outstanding", "xirr", "moic"}
@@ -50,7 +50,7 @@ def report_dict(r: Report) -> dict:
 
 
 def to_json(r: Report) -> str:
-    return json.dumps(report_dict(r), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(report_dict(r), indent=2, ensure_ascii=False)) + "\n"  # borrower names: inert
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

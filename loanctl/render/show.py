@@ -82,7 +82,8 @@ def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
 
 
 def to_json(view: dict) -> str:
-    return json.dumps(view, indent=2, ensure_ascii=False) + "\n"
+    from .text import json_text  # names and descriptions: C1 and bidi controls as \u escapes
+    return json_text(json.dumps(view, indent=2, ensure_ascii=False)) + "\n"
 
 
 def to_text(view: dict, console) -> None:
