@@ -96,6 +96,8 @@ CODES: dict[str, str] = {
     "E0017": "template syntax error",
     "E0018": "template refused by the sandbox",
     "E0019": "template failed to render",
+    "E0020": "a link leads outside the book",
+    "E0021": "command-line text is not valid UTF-8",
     # E01xx — values and shapes
     "E0101": "unknown key",
     "E0102": "required key missing",
@@ -252,27 +254,36 @@ class _Lines:
 def render_text(diags: Iterable[Diagnostic], read=None) -> str:
     """`file:line:col: error[CODE]: message`, the source line with a caret, and the hint.
     `read(file)` supplies a file's bytes when it is not the one on disk (a git revision)."""
+    from .render.text import inert  # names, values and source lines are the book's text: never live on a terminal
     lines = _Lines(read)
     out: list[str] = []
     for d in diags:
-        out.append(f"{d.location()}: {d.severity}[{d.code}]: {d.message}")
+        out.append(inert(f"{d.location()}: {d.severity}[{d.code}]: {d.message}", one_line=True))
         src = lines.get(d.file, d.line)
         if src is not None:
             num = str(d.line)
-            out.append(f" {num} | {src.replace(chr(9), ' ')}")
+            src = src.replace(chr(9), ' ')
+            out.append(f" {num} | {inert(src, one_line=True)}")
             if d.column:
-                out.append(f" {' ' * len(num)} | {' ' * (d.column - 1)}^")
+                out.append(f" {' ' * len(num)} | {' ' * _caret(src, d.column, inert)}^")
         if d.hint:
-            out.append(f"  = hint: {d.hint}")
+            out.append(f"  = hint: {inert(d.hint, one_line=True)}")
     return "\n".join(out)
 
 
+def _caret(src: str, column: int, inert) -> int:
+    """Spaces before the caret: the shown width of the text before `column` (escapes are wider)."""
+    return len(inert(src[:column - 1], one_line=True)) + max(0, column - 1 - len(src))
+
+
 def render_json(diags: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.as_dict() for d in diags], indent=2, ensure_ascii=False)
+    from .render.text import json_text
+    return json_text(json.dumps([d.as_dict() for d in diags], indent=2, ensure_ascii=False))
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from .render.text import inert
+    text = inert(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
     return text

@@ -134,6 +134,8 @@ CASES: list[Case] = [
     Case("E0014", {DEAL: _CONFLICT}, DEAL, pos(_CONFLICT, "<<<<<<<")[0], 1),
     # a rate file that is a dangling symlink: listed, but cannot be read
     Case("E0015", {}, "rates/SOFR-6M.csv", None, None, symlinks={"rates/SOFR-6M.csv": "missing.csv"}),
+    # a rate file that is a link to a file outside the book (the test folder holds book/ only)
+    Case("E0020", {}, "rates/SOFR-6M.csv", None, None, symlinks={"rates/SOFR-6M.csv": "../../outside.csv"}),
     # E01xx — values and shapes
     deal_case("E0101", "  sourced_by: j.smith", "  sorced_by: j.smith", "sorced_by"),
     deal_case("E0102", "borrower: acme\n", "", "id: acme-tl"),  # the mapping that lacks the key
@@ -244,8 +246,9 @@ def test_every_case_reproduces_a_distinct_registered_code():
     assert set(codes) <= set(CODES)
     book_codes = {c for c in CODES if c < "E0400"}  # E04xx: payment files and the ledger, not validate
     # E0011 is a usage error and E0229 comes from `loanctl covenants`: both tested below;
-    # E0016-E0019 come from rendering a book's templates (tests/test_template_sandbox.py)
-    assert book_codes - set(codes) - {"E0016", "E0017", "E0018", "E0019"} == {"E0011", "E0229"}
+    # E0016-E0019 come from rendering a book's templates (tests/test_template_sandbox.py);
+    # E0021 (an argument that is not UTF-8) is a usage error: see tests/test_untrusted_text.py
+    assert book_codes - set(codes) - {"E0016", "E0017", "E0018", "E0019"} == {"E0011", "E0021", "E0229"}
 
 
 def test_e0011_no_book_found_is_a_usage_error(tmp_path):

@@ -36,8 +36,9 @@ def history(
     if entries[-1].get("truncated"):
         sys.stderr.write("loanctl: warning[E0503]: the history is cut short: this is a shallow clone "
                          "(git fetch --unshallow)\n")
+    from ..render.text import inert, json_text
     if fmt == "json":
-        sys.stdout.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps(entries, indent=2, ensure_ascii=False)) + "\n")
         return
     out = []
     for e in entries:
@@ -59,7 +60,7 @@ def history(
                 else:
                     out.append(f"      adds facility {c['add_facility']}")
         out.append("")
-    sys.stdout.write("\n".join(out))
+    sys.stdout.write("\n".join(inert(line, one_line=True) for line in out))  # authors and messages are anyone's text
 
 
 @app.command()
@@ -77,6 +78,7 @@ def diff(
     from ..audit.trail import book_diff
     from ..render.audit import diff_markdown, diff_text
     from .schedule import parse_date_option
+    from ..render.text import json_text
 
     root = book_root(ctx)
     tree_a = git_tree(root, rev_a or "HEAD")
@@ -84,8 +86,8 @@ def diff(
     entries = book_diff(root, tree_a, tree_b, parse_date_option(as_of, "--as-of") or _dt.date.today())
     label_a, label_b = rev_a or "HEAD", rev_b or "work tree"
     if fmt == "json":
-        sys.stdout.write(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
+                                              ensure_ascii=False)) + "\n")
     elif fmt == "md":
         sys.stdout.write(diff_markdown(entries, label_a, label_b))
     elif fmt == "text":

@@ -61,9 +61,9 @@ def covenants(
                 o["waiver"] = r["waiver"]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
+        from ..render.text import console
         t = Table(title=f"covenants as of {on}", title_justify="left", header_style="bold")
         for name in ("Deal", "Covenant", "Period end", "Metric", "Value", "Bound", "Headroom", "Status"):
             t.add_column(name, justify="right" if name in ("Value", "Bound", "Headroom") else "left")
@@ -75,6 +75,6 @@ def covenants(
                       f"{r['value']:.2f}x" if r["value"] is not None else "—",
                       f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                       f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", Text(r["status"], style=style))
-        Console(width=max(120, Console().width)).print(t)
+        console(min_width=120).print(t)
     if any(d.is_error for d in diags):
         raise typer.Exit(EXIT_INVALID)

@@ -65,16 +65,18 @@ def post_payments(
         if fmt == "json":
             print_diagnostics(result.diagnostics, "json")
         else:
+            from ..render.text import inert  # messages quote the file's own text (ids, references)
             for d in result.diagnostics:
-                sys.stderr.write(f"{d.file}:{d.line}: {d.code}: {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
-                                 + "\n" if d.line else f"{d.file}: {d.code}: {d.message}\n")
+                sys.stderr.write(inert(f"{d.file}:{d.line}: {d.code}: {d.message}" + (f" (hint: {d.hint})" if d.hint
+                                                                                     else "")
+                                       if d.line else f"{d.file}: {d.code}: {d.message}", one_line=True) + "\n")
             sys.stderr.write("nothing was posted\n")
         raise typer.Exit(EXIT_INVALID)
     if fmt == "json":
         sys.stdout.write(json.dumps(render.post_summary(result), indent=2) + "\n")
     else:
-        from rich.console import Console
-        render.post_table(result, Console(width=max(180, Console().width)))
+        from ..render.text import console
+        render.post_table(result, console(min_width=180))
     _report_refresh(result.refreshed, [d for d in result.diagnostics if not d.is_error])
 
 

@@ -143,8 +143,8 @@ def simulate(
         if fmt == "json":
             sys.stdout.write(json.dumps({"deal": deal, "grid": rows}, indent=2) + "\n")
         else:
-            from rich.console import Console
             from rich.table import Table
+            from ..render.text import console
             t = Table(title=f"{deal}: gross XIRR / MOIC by rate shock and full prepayment date", header_style="bold")
             cols = list(dict.fromkeys(r["prepay"] for r in rows))
             t.add_column("shock")
@@ -156,7 +156,7 @@ def simulate(
                     x = next(r for r in rows if r["shock"] == shock and r["prepay"] == c)
                     cells.append(f"{_pct(x['xirr'])} / {x['moic'] or '—'}x" if not x.get("error") else x["error"])
                 t.add_row(shock, *cells)
-            Console(width=max(120, Console().width)).print(t)
+            console(min_width=120).print(t)
         return
 
     base, d1 = run(loaded, deal, Scenario(), on)
@@ -171,10 +171,10 @@ def simulate(
     if fmt == "json":
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
-    console = Console(width=max(120, Console().width))
-    console.print(f"[bold]{deal}[/bold] scenario: {json.dumps(out['scenario']) if out['scenario'] else 'none (base)'}")
+    from ..render.text import console as plain_console, text as inert_text
+    console = plain_console(min_width=120)
+    console.print(inert_text(deal, "bold") + f" scenario: {json.dumps(out['scenario']) if out['scenario'] else 'none (base)'}")
     t = Table(header_style="bold")
     for c in ("", "base", "scenario", "difference"):
         t.add_column(c, justify="left" if not c else "right")

@@ -34,7 +34,8 @@ def approve(
 
     result = run(book_root(ctx), deal, by, role, decision, conditions, parse_date_option(on, "--date"))
     _finish(result)
-    sys.stderr.write(f"recorded {decision} by {by} ({role}); {deal} is {result.status}\n")
+    from ..render.text import inert
+    sys.stderr.write(inert(f"recorded {decision} by {by} ({role}); {deal} is {result.status}", one_line=True) + "\n")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..source.bookpath import inside_book, outside_diagnostic
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profile_digest
 from ..source.loader import LoadedBook
@@ -56,7 +57,12 @@ def ledger_path(root: Path) -> Path:
 
 
 def archive_dir(root: Path) -> Path:
-    return root / "payments"
+    """payments/; refused (E0020, raised) when it is a link leading outside the book, so
+    that nothing is read from or archived into a folder elsewhere."""
+    folder = root / "payments"
+    if not inside_book(root, folder):
+        raise DiagnosticError([outside_diagnostic(str(folder), "folder")])
+    return folder
 
 
 def _diag(code: str, message: str, file: str | None = None, hint: str | None = None) -> Diagnostic:
@@ -152,10 +158,15 @@ def _sweep_stale(state: Path) -> None:
 
 # --- reading -------------------------------------------------------------------------------
 def archived_files(root: Path) -> list[Path]:
+    """The archived payment files; a link leading outside the book is refused (E0020, raised)."""
     folder = archive_dir(root)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".csv" and not p.name.startswith("."))
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".csv" and not p.name.startswith("."))
+    outside = [outside_diagnostic(str(p)) for p in files if not inside_book(root, p)]
+    if outside:
+        raise DiagnosticError(outside)
+    return files
 
 
 def open_for_read(root: Path):
@@ -259,6 +270,7 @@ def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str
 def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
          dry_run: bool = False) -> PostResult:
     """Check everything, then archive and record in one transaction — or change nothing."""
+    archive_dir(loaded.root)  # a payments/ link leading out of the book is refused before anything is written
     try:
         result = _post(loaded, files, posting_day, profile, dry_run)
     except OSError as exc:  # a full disk or a read-only book, wherever it struck
@@ -732,6 +744,8 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
         for name, raw in files:
             posting_day = date.fromisoformat(name[:10]) if _is_archive_name(name) else date.today()
             side = archive_dir(root) / f"{name}.profile"
+            if not inside_book(root, side):
+                raise DiagnosticError([outside_diagnostic(str(side))])
             used = side.read_text(encoding="utf-8").strip() if side.is_file() else None
             got, d, recs = parse_files(loaded, [(str(archive_dir(root) / name), raw)], used, posting_day,
                                        auto_profile=used is None)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..conventions.currency import minor_units
 from ..reports.build import Report
+from .text import json_text, md
 
 RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
              "pik_share_of_outstanding", "xirr", "moic"}
@@ -50,7 +51,7 @@ def report_dict(r: Report) -> dict:
 
 
 def to_json(r: Report) -> str:
-    return json.dumps(report_dict(r), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(report_dict(r), indent=2, ensure_ascii=False)) + "\n"  # borrower names: inert
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -91,7 +92,8 @@ def to_text(r: Report, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console.print(Text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", style="bold"))
+    from .text import text as inert_text
+    console.print(inert_text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", "bold"))
     if not r.positions:
         console.print("no funded positions in this scope")
     for ccy, tot in r.totals.items():
@@ -153,7 +155,7 @@ def template_env(book_root: Path | None, autoescape_html: bool = True):
     if book_root is not None and os.path.lexists(book_root / "templates"):
         paths.append(book_root / "templates")
     paths.append(resource_dir("templates"))
-    return template_environment(paths, autoescape_html, book_root=book_root, filters={"amount": amount, "pct": pct})
+    return template_environment(paths, autoescape_html, book_root=book_root, filters={"amount": amount, "pct": pct, "md": md})
 
 
 def to_markdown(r: Report, book_root: Path | None = None) -> str:

@@ -142,20 +142,18 @@ class Commit:
 
 
 def log(repo: Path, paths: list[str], rev_range: str | None = None) -> list[Commit]:
-    """Commits touching `paths`, newest first."""
-    fmt = "%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1e"
-    args = ["log", f"--format={fmt}", *([rev_range] if rev_range else []), "--", *paths]
+    """Commits touching `paths`, newest first. Fields are NUL-separated (-z): git keeps NUL out
+    of names and messages, while any other byte (\\x1e, \\x1f, invalid UTF-8) may be in them."""
+    fmt = "%H%x00%an%x00%ae%x00%aI%x00%s"
+    args = ["log", "-z", "--no-show-signature", f"--format={fmt}", *([rev_range] if rev_range else []), "--", *paths]
     out = _git(repo, *args)
     if out.returncode != 0:
-        raise GitProblem("E0502", out.stderr.decode().strip().splitlines()[0] if out.stderr else "git log failed")
-    commits = []
-    for rec in out.stdout.decode("utf-8", "replace").split("\x1e"):
-        rec = rec.strip("\n")
-        if not rec:
-            continue
-        cid, author, email, when, msg = rec.split("\x1f")
-        commits.append(Commit(cid, author, email, when, msg))
-    return commits
+        raise GitProblem("E0502", out.stderr.decode("utf-8", "replace").strip().splitlines()[0]
+                         if out.stderr.strip() else "git log failed")
+    fields = out.stdout.decode("utf-8", "replace").split("\0")
+    if fields and fields[-1] in ("", "\n"):
+        fields.pop()
+    return [Commit(*fields[i:i + 5]) for i in range(0, len(fields) - 4, 5)]
 
 
 def parent(repo: Path, commit: str) -> str | None:

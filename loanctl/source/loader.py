@@ -21,6 +21,7 @@ from typing import Iterable, Protocol
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
 from ..model.documents import Amendment, Book, Deal, Financials
+from .bookpath import inside_book, outside_diagnostic
 from .schema_errors import validate
 from .yamlsrc import MAX_BYTES, Doc, decode, parse
 
@@ -29,6 +30,16 @@ RATES_MAX_BYTES = 50 * 1024 * 1024
 # No benchmark index has fixed outside this (the lowest, CHF and DKK, near -1%; the highest
 # in a loan book, a few tens of percent): a fixing beyond is most likely a typo (E0306).
 FIXING_MIN, FIXING_MAX = Decimal("-0.05"), Decimal("0.50")
+
+
+class _Outside:
+    """What `FsTree.read` returns for a file reached through a link leading out of the book (E0020)."""
+
+    def __repr__(self) -> str:
+        return "OUTSIDE"
+
+
+OUTSIDE = _Outside()
 
 
 class Tree(Protocol):
@@ -40,8 +51,11 @@ class Tree(Protocol):
         ...
 
     def read(self, rel: str, max_bytes: int) -> bytes | int | None:
-        """The file's bytes; its size (int) when over `max_bytes`; None when it does not exist."""
+        """The file's bytes; its size (int) when over `max_bytes`; None when it does not exist;
+        `OUTSIDE` when a link leads out of the book (a tree on disk only)."""
         ...
+
+    # optional: `outside(rel) -> bool`, whether a folder leads out of the book (see FsTree)
 
     def display(self, rel: str) -> str:
         ...
@@ -69,8 +83,14 @@ class FsTree:
         except OSError:
             return []
 
+    def outside(self, rel: str) -> bool:
+        """Whether `rel` is reached through a symbolic link leading outside the book."""
+        return not inside_book(self._root, os.path.join(self._root, rel))
+
     def read(self, rel: str, max_bytes: int) -> bytes | int | None:
         path = os.path.join(self._root, rel)
+        if not inside_book(self._root, path):
+            return OUTSIDE
         try:
             st = os.stat(path)
             if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
@@ -180,6 +200,8 @@ def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | 
 def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
     file = tree.display(rel)
     raw = tree.read(rel, MAX_BYTES)
+    if raw is OUTSIDE:
+        return None, [outside_diagnostic(file)]
     if raw is None:
         return None, [Diagnostic("E0015", "file not found or not a readable regular file", file,
                                  hint="check the path, its permissions, and that it is not a link loop")]
@@ -205,7 +227,9 @@ def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | No
         diags += d
     loaded = LoadedBook(root=root, tree=tree, book=book, doc=book_doc)
 
-    for name, is_dir in tree.list_dir("rates"):
+    if _outside(tree, "rates"):
+        diags.append(outside_diagnostic(tree.display("rates"), "folder"))
+    for name, is_dir in ([] if _outside(tree, "rates") else tree.list_dir("rates")):
         if not is_dir and name.endswith(".csv"):
             series, d = load_rates(tree, f"rates/{name}", name[:-4])
             diags += d
@@ -231,6 +255,8 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
     if not v.ID_RE.match(folder) or ".." in folder:
         return None, [Diagnostic("E0012", f"folder '{folder}' is not a valid deal id", tree.display(folder),
                                  hint="rename it: lowercase letters, digits, '.', '_' and '-'")]
+    if _outside(tree, folder):
+        return None, [outside_diagnostic(tree.display(folder), "deal folder")]
     rel = f"{folder}/deal.yaml"
     entries = dict(tree.list_dir(folder))
     if entries.get("deal.yaml") is not False:
@@ -267,6 +293,9 @@ def _yaml_files(tree: Tree, folder: str, sub: str, entries: dict):
     """(rel, doc or None, diagnostics) of each YAML file in a deal's sub-folder."""
     if not entries.get(sub):
         return
+    if _outside(tree, f"{folder}/{sub}"):
+        yield f"{folder}/{sub}", None, [outside_diagnostic(tree.display(f"{folder}/{sub}"), "folder")]
+        return
     for name, is_dir in tree.list_dir(f"{folder}/{sub}"):
         if not is_dir and name.endswith((".yaml", ".yml")):
             rel = f"{folder}/{sub}/{name}"
@@ -274,10 +303,18 @@ def _yaml_files(tree: Tree, folder: str, sub: str, entries: dict):
             yield rel, doc, d
 
 
+def _outside(tree: Tree, rel: str) -> bool:
+    """Whether folder `rel` leads out of the book (only a tree on disk can say; git trees never follow links)."""
+    outside = getattr(tree, "outside", None)
+    return bool(outside and outside(rel))
+
+
 def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:
     """rates/<INDEX>.csv: header date,rate; rate as a fraction or with %; dates strictly increasing."""
     file = tree.display(rel)
     raw = tree.read(rel, RATES_MAX_BYTES)
+    if raw is OUTSIDE:
+        return None, [outside_diagnostic(file)]
     if raw is None:
         return None, [Diagnostic("E0015", "file not found", file)]
     if isinstance(raw, int):
