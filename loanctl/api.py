@@ -12,7 +12,8 @@ from typing import Iterable
 
 from .validation.checks import check_book
 from .diagnostics import Diagnostic, sort_key
-from .source.loader import LoadedBook, Tree, find_book, load_book
+from .model.records import LoadedBook, Tree
+from .source.loader import find_book, load_book
 
 
 class UsageProblem(Exception):
@@ -73,11 +74,25 @@ PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it s
 
 
 def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = None,
-                  workers: int | None = None) -> ValidationResult:
-    """Load and check the book (or the deals PATHS name); diagnostics sorted by position.
+                  workers: int | None = None, base: Tree | None = None) -> ValidationResult:
+    """Load and check the book (or the deals PATHS name), with the audit rules against git:
+    approvals dated before a deal appeared in git, and — given the `base` revision's tree —
+    the no-drift rules of `validate --base`. Diagnostics sorted by position."""
+    from .audit.drift import approvals_before_creation, check_against_base
 
-    A large book on disk is checked in parallel processes (each loads and checks a share of
-    the deals; the book-level checks run once); `loaded.deals` is then left empty."""
+    result = _validate(root, paths, tree, workers)
+    extra = approvals_before_creation(result.loaded, root, tree)
+    if base is not None:
+        base_book, _ = load_book(root, tree=base)
+        extra += check_against_base(result.loaded, base_book)
+    result.diagnostics = sorted(result.diagnostics + extra, key=sort_key)
+    return result
+
+
+def _validate(root: Path, paths: Iterable[str], tree: Tree | None, workers: int | None) -> ValidationResult:
+    """The book's own checks. A large book on disk is checked in parallel processes (each
+    loads and checks a share of the deals; the book-level checks run once); `loaded.deals`
+    is then left empty."""
     wanted = deals_for_paths(root, paths) if paths else None
     if tree is None and wanted is None:
         folders = _deal_folder_names(root)

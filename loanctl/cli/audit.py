@@ -27,7 +27,7 @@ def history(
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Every commit touching the deal: author, date, message, term changes and new amendments."""
-    from ..audit.trail import history as build
+    from ..audit.history import history as build
 
     root = book_root(ctx)
     entries = _git_guard(build, root, deal)
@@ -75,7 +75,7 @@ def diff(
 ) -> None:
     """Changed deals between two revisions: term changes and schedule impact."""
     import datetime as _dt
-    from ..audit.trail import book_diff
+    from ..audit.history import book_diff
     from ..render.audit import diff_markdown, diff_text
     from .schedule import parse_date_option
     from ..render.text import json_text

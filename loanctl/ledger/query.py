@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from .store import ledger_path, load_payments, open_for_read
 from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 

@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 from ..source.bookpath import inside_book, outside_diagnostic
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profile_digest
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..servicing.allocation import Allocation, FacilityAllocation, Payment
 from ..servicing.paymentfile import detect_profile, facts_of, parse_payment_file

@@ -148,7 +148,7 @@ def to_text(r: Report, console) -> None:
 
 def template_env(book_root: Path | None, autoescape_html: bool = True):
     """The sandboxed Jinja2 environment: the book's own templates/ first, then loanctl's."""
-    from ..origination.scaffold import resource_dir
+    from ..resources import resource_dir
     from .templating import template_environment
 
     paths = []

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.deal import DealSchedule
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from .allocation import COMPONENTS
 from ..ledger.store import ledger_payments
 from .positions import allocate_facility, facility_inputs

@@ -45,7 +45,7 @@ def _strings(data: Any, out: set[str]) -> set[str]:
 def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
+    from .. import __version__
     try:
         hol = version("holidays")
     except PackageNotFoundError:  # pragma: no cover - holidays is a dependency

@@ -20,7 +20,7 @@ from ..diagnostics import Diagnostic
 from ..engine.periods import book_calendars, facility_calendar, payment_dates
 from ..engine.terms import Version, facility_terms
 from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, PROFILE_SIDECAR_SUFFIX, profile_digest
-from ..source.loader import DealRecord, LoadedBook
+from ..model.records import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
 
