@@ -132,7 +132,7 @@ def _step_post(ctx: DemoContext) -> bool:
 def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from .render import schedule as render_schedule
-        from .servicing.actuals import schedule_with_actuals
+        from .reports.actuals import schedule_with_actuals
         result, paid = schedule_with_actuals(ctx.loaded(), deal_id)
         render_schedule.to_table(result, ctx.console, paid)
         return True

@@ -88,9 +88,8 @@ def history(root: Path, deal_id: str) -> list[dict]:
             if a.amendment.id not in old_ids:
                 entry["amendments"].append(_amendment_view(a))
         out.append(entry)
-    from ..source.gitrev import _git
-    if out and _git(repo, "rev-parse", "--is-shallow-repository").stdout.decode().strip() == "true" \
-            and parent(repo, out[-1]["commit"]) is None:
+    from ..source.gitrev import is_shallow
+    if out and is_shallow(repo) and parent(repo, out[-1]["commit"]) is None:
         out[-1]["note"] = ("history stops here: this is a shallow clone (git fetch --unshallow for the rest)"
                            + (f"; {out[-1]['note']}" if out[-1].get("note") else ""))
         out[-1]["truncated"] = True

@@ -39,7 +39,7 @@ class NewStatus(str, Enum):
 
 
 def _say(text: str) -> None:
-    from ..render.text import inert  # paths and names as given
+    from ..plaintext import inert  # paths and names as given
     sys.stdout.write(inert(text) + "\n")
 
 

@@ -27,7 +27,8 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 
-from ..api import UsageProblem, validate_book
+from ..diagnostics import UsageProblem
+from ..validation.run import validate as validate_book
 from ..diagnostics import Diagnostic
 from ..source.loader import FsTree, load_book
 from ..model.values import ID_RE
@@ -61,7 +62,7 @@ def template_env():
     """The sandboxed Jinja2 environment over the packaged templates (StrictUndefined: a
     missing variable is an error, never an empty string; no autoescape: YAML, CSV and shell,
     not HTML)."""
-    from ..render.templating import template_environment
+    from ..templating import template_environment
 
     return template_environment([resource_dir("templates")], autoescape_html=False, filters={
         "yq": yaml_scalar,

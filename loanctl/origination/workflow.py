@@ -15,7 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..api import UsageProblem, load_valid_book
+from ..diagnostics import UsageProblem
+from ..validation.run import load_valid_book
 from ..audit.history import schedule_summary
 from ..validation.checks import check_book
 from ..diagnostics import Diagnostic

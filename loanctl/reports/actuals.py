@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from ..engine.deal import DealSchedule
 from ..model.records import LoadedBook
-from .allocation import COMPONENTS
+from ..servicing.allocation import COMPONENTS
 from ..ledger.store import ledger_payments
-from .positions import allocate_facility, facility_inputs
+from ..servicing.positions import allocate_facility, facility_inputs
 
 
 def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None = None,
