@@ -254,7 +254,7 @@ class _Lines:
 def render_text(diags: Iterable[Diagnostic], read=None) -> str:
     """`file:line:col: error[CODE]: message`, the source line with a caret, and the hint.
     `read(file)` supplies a file's bytes when it is not the one on disk (a git revision)."""
-    from .render.text import inert  # names, values and source lines are the book's text: never live on a terminal
+    from .plaintext import inert  # names, values and source lines are the book's text: never live on a terminal
     lines = _Lines(read)
     out: list[str] = []
     for d in diags:
@@ -277,12 +277,12 @@ def _caret(src: str, column: int, inert) -> int:
 
 
 def render_json(diags: Iterable[Diagnostic]) -> str:
-    from .render.text import json_text
+    from .plaintext import json_text
     return json_text(json.dumps([d.as_dict() for d in diags], indent=2, ensure_ascii=False))
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
-    from .render.text import inert
+    from .plaintext import inert
     text = inert(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
@@ -310,3 +310,12 @@ def summary(diags: list[Diagnostic]) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
     return f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+
+
+class UsageProblem(Exception):
+    """A usage error (exit 2): unknown deal, no book, a path outside the book."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint

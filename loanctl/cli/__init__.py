@@ -54,7 +54,7 @@ def main() -> None:
     except Exception as exc:  # the one place an unexpected error is turned into exit 3
         if debug:
             raise
-        from ..render.text import inert
+        from ..plaintext import inert
         sys.stderr.write(f"loanctl: internal error: {type(exc).__name__}: {inert(exc, one_line=True)}\n"
                          "(run again with --debug for the traceback)\n")
         raise SystemExit(3)

@@ -27,7 +27,7 @@ def history(
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Every commit touching the deal: author, date, message, term changes and new amendments."""
-    from ..audit.trail import history as build
+    from ..audit.history import history as build
 
     root = book_root(ctx)
     entries = _git_guard(build, root, deal)
@@ -36,7 +36,7 @@ def history(
     if entries[-1].get("truncated"):
         sys.stderr.write("loanctl: warning[E0503]: the history is cut short: this is a shallow clone "
                          "(git fetch --unshallow)\n")
-    from ..render.text import inert, json_text
+    from ..plaintext import inert, json_text
     if fmt == "json":
         sys.stdout.write(json_text(json.dumps(entries, indent=2, ensure_ascii=False)) + "\n")
         return
@@ -75,10 +75,10 @@ def diff(
 ) -> None:
     """Changed deals between two revisions: term changes and schedule impact."""
     import datetime as _dt
-    from ..audit.trail import book_diff
+    from ..audit.history import book_diff
     from ..render.audit import diff_markdown, diff_text
     from .schedule import parse_date_option
-    from ..render.text import json_text
+    from ..plaintext import json_text
 
     root = book_root(ctx)
     tree_a = git_tree(root, rev_a or "HEAD")

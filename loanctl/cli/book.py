@@ -39,7 +39,7 @@ class NewStatus(str, Enum):
 
 
 def _say(text: str) -> None:
-    from ..render.text import inert  # paths and names as given
+    from ..plaintext import inert  # paths and names as given
     sys.stdout.write(inert(text) + "\n")
 
 
@@ -203,7 +203,7 @@ def demo(
     import tempfile
 
     from ..render.text import console as plain_console, text as inert_text
-    from ..origination.scaffold import copy_demo_book, run_demo
+    from ..demo import copy_demo_book, run_demo
 
     dest = folder if folder is not None else Path(tempfile.mkdtemp(prefix="loanctl-demo-"))
     copy_demo_book(dest)

@@ -46,7 +46,7 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail_usage(message: str, hint: str | None = None) -> "typer.Exit":
-    from ..render.text import inert  # messages quote deal ids, options and git's words as given
+    from ..plaintext import inert  # messages quote deal ids, options and git's words as given
     sys.stderr.write(f"loanctl: error: {inert(message, one_line=True)}\n")
     if hint:
         sys.stderr.write(f"  = hint: {inert(hint, one_line=True)}\n")
@@ -57,7 +57,7 @@ def undecodable_argument(argv: list[str]) -> str | None:
     """The usage error for the first command-line argument that is not valid UTF-8 (Python
     keeps such bytes as lone surrogates, which no output stream can write), or None."""
     import os
-    from ..render.text import inert
+    from ..plaintext import inert
     for i, arg in enumerate(argv, 1):
         try:
             arg.encode("utf-8")
@@ -87,7 +87,7 @@ def guarded(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from ..api import UsageProblem
+        from ..diagnostics import UsageProblem
         from ..diagnostics import DiagnosticError
         try:
             return func(*args, **kwargs)

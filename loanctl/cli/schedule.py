@@ -69,7 +69,7 @@ def schedule(
     if actuals:
         if lender is not None:
             raise fail_usage("--actuals shows the whole facility; drop --lender")
-        from ..servicing.actuals import schedule_with_actuals
+        from ..reports.actuals import schedule_with_actuals
         result, paid = schedule_with_actuals(loaded, deal, facility=facility, as_of=as_of_date)
         diags = []
     else:

@@ -65,7 +65,7 @@ def post_payments(
         if fmt == "json":
             print_diagnostics(result.diagnostics, "json")
         else:
-            from ..render.text import inert  # messages quote the file's own text (ids, references)
+            from ..plaintext import inert  # messages quote the file's own text (ids, references)
             for d in result.diagnostics:
                 sys.stderr.write(inert(f"{d.file}:{d.line}: {d.code}: {d.message}" + (f" (hint: {d.hint})" if d.hint
                                                                                      else "")

@@ -121,9 +121,10 @@ def simulate(
             raise fail_usage(f"--pik-toggle {item}: write DATE:on or DATE:off")
         sc.pik_toggles.append((_date(when, "--pik-toggle"), state == "on"))
     if amendment is not None:
-        from ..source.loader import AmendmentRecord, read_yaml
+        from ..model.records import AmendmentRecord
+        from ..source.loader import read_yaml
         from ..model.documents import Amendment
-        from ..source.schema_errors import validate as check
+        from ..model.validate import validate as check
         from ..source.loader import FsTree
         tree = FsTree(amendment.parent)
         doc, d = read_yaml(tree, amendment.name)

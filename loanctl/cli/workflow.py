@@ -34,7 +34,7 @@ def approve(
 
     result = run(book_root(ctx), deal, by, role, decision, conditions, parse_date_option(on, "--date"))
     _finish(result)
-    from ..render.text import inert
+    from ..plaintext import inert
     sys.stderr.write(inert(f"recorded {decision} by {by} ({role}); {deal} is {result.status}", one_line=True) + "\n")
 
 

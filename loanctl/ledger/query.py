@@ -14,13 +14,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-import unicodedata
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from ..plaintext import inert
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from .store import ledger_path, load_payments, open_for_read
 from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 
@@ -304,23 +304,12 @@ def _first_line(exc: Exception) -> str:
     return inert_text(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
 
 
-_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C}
-
-
 def inert_text(text: str, keep: str = "") -> str:
-    """`text` with control characters (C0, DEL, C1: ESC, BEL, OSC…) and bidi overrides replaced
-    by visible escapes (`\\x1b`, `\\u202e`), so data printed to a terminal or a CSV cannot move
-    the cursor, retitle the window or reorder what is read. Characters in `keep` stay."""
-    if text.isprintable() and text.isascii():
-        return text
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in keep or not (unicodedata.category(ch) == "Cc" or code in _BIDI):
-            out.append(ch)
-        else:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
+    """`text` on one line with control characters (C0, DEL, C1: ESC, BEL, OSC…) and bidi
+    overrides shown as visible escapes (`\\x1b`, `\\u202e`), so data printed to a terminal or a
+    CSV cannot move the cursor, retitle the window or reorder what is read. Characters in
+    `keep` stay."""
+    return inert(text, one_line=True, keep=keep)
 
 
 def to_jsonable(value):

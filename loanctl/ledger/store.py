@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 from ..source.bookpath import inside_book, outside_diagnostic
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profile_digest
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..servicing.allocation import Allocation, FacilityAllocation, Payment
 from ..servicing.paymentfile import detect_profile, facts_of, parse_payment_file
@@ -295,7 +295,7 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
     result = PostResult(dry_run=dry_run)
     if profile is not None and (loaded.book is None or profile not in loaded.book.payment_profiles):
         known = ", ".join(sorted(loaded.book.payment_profiles)) if loaded.book else ""
-        from ..api import UsageProblem
+        from ..diagnostics import UsageProblem
         raise UsageProblem(f"unknown payment profile '{profile}'", f"profiles in book.yaml: {known or 'none'}")
     if not dry_run and sum(len(raw) for _, raw in files) >= FAST_PATH_BYTES:
         fast = _post_fast(loaded, files, posting_day, profile, result)

@@ -253,7 +253,7 @@ class Facility(Strict):
         return ()
 
 
-def _bound_steps(value: Any) -> Any:
+def bound_steps(value: Any) -> Any:
     if isinstance(value, list):
         return value
     if value is None:
@@ -266,7 +266,7 @@ class BoundStep(Strict):
     value: Number
 
 
-Bound = Annotated[tuple[BoundStep, ...], BeforeValidator(_bound_steps)]
+Bound = Annotated[tuple[BoundStep, ...], BeforeValidator(bound_steps)]
 
 
 class Waiver(Strict):

@@ -15,11 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..api import UsageProblem, load_valid_book
-from ..audit.trail import schedule_summary
+from ..diagnostics import UsageProblem
+from ..validation.run import load_valid_book
+from ..audit.history import schedule_summary
 from ..validation.checks import check_book
 from ..diagnostics import Diagnostic
-from ..source.loader import LoadedBook, load_book
+from ..model.records import LoadedBook
+from ..source.loader import load_book
 from ..model.documents import FUNDED_OR_LATER, Deal
 from .scaffold import OverlayTree, render_amendment, write_atomic
 from ..source.yamlsrc import parse

@@ -57,7 +57,7 @@ def to_json(r: Report) -> str:
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe(cell: str) -> str:
+def csv_safe(cell: str) -> str:
     """Neutralise spreadsheet formula injection: a text cell starting with = + - @ is quoted."""
     if cell and cell.startswith(_FORMULA):
         try:
@@ -73,7 +73,7 @@ def to_csv(r: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for p in report_dict(r)["positions"]:
-        w.writerow([_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
+        w.writerow([csv_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
                     for c in CSV_COLUMNS])
     return buf.getvalue()
 
@@ -148,8 +148,8 @@ def to_text(r: Report, console) -> None:
 
 def template_env(book_root: Path | None, autoescape_html: bool = True):
     """The sandboxed Jinja2 environment: the book's own templates/ first, then loanctl's."""
-    from ..origination.scaffold import resource_dir
-    from .templating import template_environment
+    from ..resources import resource_dir
+    from ..templating import template_environment
 
     paths = []
     if book_root is not None and os.path.lexists(book_root / "templates"):
@@ -159,13 +159,13 @@ def template_env(book_root: Path | None, autoescape_html: bool = True):
 
 
 def to_markdown(r: Report, book_root: Path | None = None) -> str:
-    from .templating import render_template
+    from ..templating import render_template
     return render_template(template_env(book_root, autoescape_html=False), "report.md.j2",
                            report=report_dict(r), r=r, minor_units=minor_units)
 
 
 def to_html(r: Report, book_root: Path | None = None) -> str:
     from . import charts
-    from .templating import render_template
+    from ..templating import render_template
     return render_template(template_env(book_root), "report.html.j2", report=report_dict(r), r=r,
                            minor_units=minor_units, charts=charts.all_charts(r))

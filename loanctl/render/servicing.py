@@ -95,11 +95,11 @@ def query_output(columns: list[str], rows: list[tuple], fmt: str) -> str:
         return json.dumps([{c: _json_value(v) for c, v in zip(columns, r)} for r in rows], indent=2,
                           allow_nan=False) + "\n"
     if fmt == "csv":
-        from .report import _safe  # spreadsheet formula injection: the same guard as report CSV
+        from .report import csv_safe  # spreadsheet formula injection: the same guard as report CSV
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow([_safe(_csv_text(c)) for c in columns])
-        w.writerows([_safe(_csv_text(_cell(v))) for v in r] for r in rows)
+        w.writerow([csv_safe(_csv_text(c)) for c in columns])
+        w.writerows([csv_safe(_csv_text(_cell(v))) for v in r] for r in rows)
         return buf.getvalue()
     from rich.console import Console
     from rich.table import Table

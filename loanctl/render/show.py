@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..engine.deal import deal_terms
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..model.values import fmt_rate
 
 _RATE_KEYS = {"spread", "floor", "cap", "fixed_rate", "pik_rate", "rate", "annual_rate", "share"}

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..model.values import ValueProblem, money_digits, parse_date
 from ..source.yamlsrc import decode

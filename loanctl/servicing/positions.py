@@ -21,7 +21,7 @@ from ..engine.deal import deal_terms
 from ..engine.periods import book_calendars
 from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
 from ..engine.terms import FacilityTerms
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from .allocation import FacilityAllocation, Payment, allocate
 
 ZERO = Decimal(0)

@@ -203,3 +203,8 @@ def created_dates(repo: Path, book_root: Path, rev: str = "HEAD") -> dict[str, t
                 if new is not None and old in created:
                     created[new] = created[old]
     return created
+
+
+def is_shallow(repo: Path) -> bool:
+    """Whether the repository is a shallow clone (its history is cut short)."""
+    return _git(repo, "rev-parse", "--is-shallow-repository").stdout.decode().strip() == "true"

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Diagnostic
+from ..model.origin import KEY, Doc, Path_, Positions  # noqa: F401  (re-exported for the reader's callers)
 from .bookpath import inside_book, outside_diagnostic
 
 try:  # the C parser is an order of magnitude faster; fall back quietly without libyaml
@@ -45,44 +46,6 @@ _PLAIN_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "f
 _PLAIN_NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
-Path_ = tuple  # a path into the data: keys (str) and indexes (int)
-KEY = "\x00key"  # suffix marking a key's position rather than its value's
-
-
-@dataclass(slots=True)
-class Positions:
-    """(line, column), both 1-based, of every value (and key) by its path."""
-
-    at: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-
-    def value(self, path: tuple) -> tuple[int, int] | None:
-        """Position of the value at `path`, or of its nearest recorded ancestor."""
-        path = tuple(path)
-        while True:
-            if path in self.at:
-                return self.at[path]
-            if not path:
-                return None
-            path = path[:-1]
-
-    def key(self, path: tuple) -> tuple[int, int] | None:
-        """Position of the key naming `path` (falls back to the value's)."""
-        return self.at.get(tuple(path) + (KEY,)) or self.value(path)
-
-
-@dataclass(slots=True)
-class Doc:
-    """A parsed YAML file: plain data, with its positions beside it."""
-
-    file: str
-    data: Any
-    positions: Positions
-
-    def diag(self, code: str, message: str, path: tuple = (), *, hint: str | None = None,
-             key: bool = False, severity: str = "error") -> Diagnostic:
-        pos = self.positions.key(path) if key else self.positions.value(path)
-        line, col = pos if pos else (None, None)
-        return Diagnostic(code, message, self.file, line, col, hint, severity)  # type: ignore[arg-type]
 
 
 class YamlInt(int):

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from ..conventions.dates import add_months, is_month_end
 from ..diagnostics import Diagnostic
-from ..source.loader import DealRecord, FinancialsRecord, LoadedBook
+from ..model.records import DealRecord, FinancialsRecord, LoadedBook
 from ..model.documents import FUNDED_OR_LATER, PERIOD_MONTHS, Covenant, Underwriting
 
 DEFAULT_AT_RISK = Decimal("0.10")
@@ -30,7 +30,7 @@ METRICS = {
     "ltv": "total_debt / collateral_value",
     "debt_service_coverage": "ebitda / next 12 months of scheduled interest, fees and principal",
 }
-_NEEDS = {
+METRIC_NEEDS = {
     "total_leverage": ("total_debt", "ebitda"),
     "net_leverage": ("total_debt", "cash", "ebitda"),
     "interest_coverage": ("ebitda", "interest_expense"),
@@ -246,7 +246,7 @@ def test_deal(record: DealRecord, as_of: date, debt_service_for=None, loaded: Lo
             except Undefined:
                 value, undefined = None, True
             if value is None and not undefined:
-                missing = [n for n in _NEEDS[cov.metric] if getattr(figures, n) is None] or ["scheduled debt service"]
+                missing = [n for n in METRIC_NEEDS[cov.metric] if getattr(figures, n) is None] or ["scheduled debt service"]
                 diags.append(rec.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs "
                                                    f"{', '.join(missing)}, which these financials do not give",
                                           (), hint=f"add {', '.join(missing)} to the file"))

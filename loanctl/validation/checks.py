@@ -20,7 +20,7 @@ from ..diagnostics import Diagnostic
 from ..engine.periods import book_calendars, facility_calendar, payment_dates
 from ..engine.terms import Version, facility_terms
 from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, PROFILE_SIDECAR_SUFFIX, profile_digest
-from ..source.loader import DealRecord, LoadedBook
+from ..model.records import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
 
@@ -171,12 +171,12 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
 
 def check_financials(record: DealRecord) -> list[Diagnostic]:
     """Each financials file gives the figures its deal's covenants need (E0229)."""
-    from ..underwriting.covenants import _NEEDS
+    from ..underwriting.covenants import METRIC_NEEDS
     out: list[Diagnostic] = []
     uw = record.deal.origination.underwriting
     for fin in record.financials:
         for cov in record.deal.covenants:
-            missing = [n for n in _NEEDS[cov.metric] if getattr(fin.financials, n, None) is None
+            missing = [n for n in METRIC_NEEDS[cov.metric] if getattr(fin.financials, n, None) is None
                        and not (n == "collateral_value" and uw is not None and uw.collateral_value is not None)]
             if missing:
                 out.append(fin.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs {', '.join(missing)}, "

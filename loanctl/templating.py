@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from ..diagnostics import Diagnostic, DiagnosticError
+from .diagnostics import Diagnostic, DiagnosticError
 
 MAX_SEQUENCE = 1_000_000
 """Longest string or list a template may build with `*` (a memory bomb otherwise)."""
