@@ -378,7 +378,7 @@ def _with(profile: str | None) -> str:
 
 
 FAST_PATH_BYTES = 256 * 1024
-_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\x0b\x0c\r]*(?:\n|\Z)")
+_BLANK_LINE = re.compile(rb"\n[ \t\x0b\x0c\r]*(?:\n|\Z)")  # starts with a literal: a fast scan
 
 
 def _fast_rows(body: bytes) -> int | None:
@@ -386,7 +386,7 @@ def _fast_rows(body: bytes) -> int | None:
     might not read the file exactly as the row-by-row parser does: quotes, NUL, a lone CR,
     bad UTF-8, a blank line, or a line longer than MAX_LINE bytes (DuckDB cuts or drops a line
     beyond its max_line_size; lines this short are far below it)."""
-    if b'"' in body or b"\x00" in body or body.count(b"\r") != body.count(b"\r\n"):
+    if b'"' in body or b"\x00" in body or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
         return None
     try:
         body.decode("utf-8")
@@ -394,7 +394,7 @@ def _fast_rows(body: bytes) -> int | None:
         return None
     text = body[:-1] if body.endswith(b"\n") else body
     lines = text.split(b"\n")
-    if len(lines) < 2 or max(map(len, lines)) > MAX_LINE or _BLANK_LINE.search(text):
+    if len(lines) < 2 or max(map(len, lines)) > MAX_LINE or not lines[0].strip() or _BLANK_LINE.search(text):
         return None
     return len(lines) - 1
 
@@ -434,8 +434,10 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
         path = ledger_path(root)
         if not path.exists() and archived_files(root):
             return False
+        fresh = not path.exists()  # a ledger this call creates goes again if it posts nothing
         con = connect(path)
         temps: list[Path] = []
+        done = False
         try:
             if profile_conflicts(con, root, [(name, sha, shown, 0, len(raw), profile, raw)
                                              for shown, raw, name, sha, *_ in staged_files]):
@@ -496,7 +498,8 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                             OR NOT regexp_matches(j.amt, '^[+]?[0-9]+([.][0-9]+)?$')
                             OR TRY_CAST(j.amt AS DECIMAL(38,10)) <= 0
                             OR TRY_CAST(j.amt AS DECIMAL(28,4)) IS NULL
-                            OR TRY_CAST(j.amt AS DECIMAL(38,10)) >= CAST('1{'0' * MAX_AMOUNT_EXPONENT}' AS DECIMAL(38,10))
+                            OR TRY_CAST(j.amt AS DECIMAL(38,10))
+                               >= CAST('1{'0' * MAX_AMOUNT_EXPONENT}' AS DECIMAL(38,10))
                             OR (CASE WHEN strpos(j.amt, '.') > 0 THEN length(j.amt) - strpos(j.amt, '.') ELSE 0 END)
                                > j.digits
                             OR NOT regexp_matches(j.ccy, '^[ -~]*$') OR (j.ccy <> '' AND j.ccy <> j.deal_ccy)
@@ -562,6 +565,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
             result.facilities, result.unapplied_by_payment = allocate_to_csv(loaded, by_facility, alloc_csv)
             result.timings["allocate"] = time.perf_counter() - t1
             if not new and not reattribute:
+                done = True
                 return True
 
             t2 = time.perf_counter()
@@ -594,12 +598,14 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                              "nothing was recorded; the file is archived: post it again, or run "
                                              "`loanctl ledger rebuild`")]) from None
             result.timings["insert"] = time.perf_counter() - t2
+            done = True
             return True
         except duckdb.Error:
             return False  # DuckDB's reader could not take the file as is: the precise path reports why
         finally:
             con.close()
-            for t in temps:
+            for t in temps + ([path, path.with_name(path.name + ".wal")] if fresh and not (done or result.archived)
+                                else []):
                 with contextlib.suppress(OSError):
                     t.unlink()
 

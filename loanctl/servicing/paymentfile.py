@@ -9,9 +9,9 @@ line of at most MAX_LINE characters, a payment_id of printable ASCII (at most
 MAX_PAYMENT_ID), a reference of at most MAX_REFERENCE characters, an amount below 10^15
 written with ASCII digits (the bound of money in YAML). A cell is stripped of exactly the
 characters `str.strip()` strips (WHITESPACE), in this parser, in the vectorised post and in
-a rebuild alike. Admission rules that depend on when a file is posted (the deal takes
-payments: `payable_until`; the value date at most MAX_DAYS_AHEAD after the posting day) apply when posting only, so a
-rebuild re-reads the archive exactly as it was accepted.
+a rebuild alike. The admission rules, which depend on when a file is posted (the deal takes
+payments, see `payable_until`; the value date is at most MAX_DAYS_AHEAD after the posting
+day), apply when posting only: a rebuild re-reads the archive exactly as it was accepted.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from ..conventions.currency import minor_units
@@ -146,7 +146,8 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
     """Rows of one payment file as `Payment`s, or diagnostics for every bad row.
 
     With `posting_day` (a post, not a re-reading of the archive) the admission rules apply
-    too: the deal is funded and the value date at most MAX_DAYS_AHEAD after that day."""
+    too: the deal takes payments (`payable_until`) and the value date is at most
+    MAX_DAYS_AHEAD after that day."""
     text, diags = decode(raw, name)
     if text is None:
         return [], diags
@@ -323,4 +324,5 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
                                 archive_name, line))
     if not payments and not out_diags:
         out_diags.append(Diagnostic("E0401", "the payment file has a header but no rows", name, 1))
+    out_diags.sort(key=lambda d: d.line or 0)  # long lines are found first; report in file order
     return payments, out_diags
