@@ -267,7 +267,9 @@ TWO_PROFILES = BOOK_YAML + """\
   refs-first:
     columns: {payment_id: "Ref", reference: "Txn ID", deal: "Loan", date: "Value Date", amount: "Amt"}
 """
-BANK_FILE = "Txn ID,Ref,Loan,Value Date,Amt\nT-1,R-1,acme-fixed,2026-04-15,100.00\nT-2,R-2,acme-fixed,2026-07-15,200.00\n"
+BANK_FILE = ("Txn ID,Ref,Loan,Value Date,Amt\n"
+             "T-1,R-1,acme-fixed,2026-04-15,100.00\n"
+             "T-2,R-2,acme-fixed,2026-07-15,200.00\n")
 
 
 @pytest.mark.parametrize("second_day", [DAY, "2026-12-02"], ids=["same posting day", "another posting day"])
