@@ -14,10 +14,11 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -28,7 +29,8 @@ from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profi
 from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..servicing.allocation import Allocation, FacilityAllocation, Payment
-from ..servicing.paymentfile import detect_profile, facts_of, parse_payment_file
+from ..servicing.paymentfile import (MAX_DAYS_AHEAD, MAX_LINE, detect_profile, facts_of, parse_payment_file,
+                                     payable_until, value_date)
 from ..servicing.positions import allocate_facility, facility_inputs
 
 SCHEMA_VERSION = 2
@@ -239,8 +241,11 @@ def archive_name(raw: bytes, posting_day: date) -> tuple[str, str]:
 
 
 def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str | None, posting_day: date,
-                auto_profile: bool = False):
-    """Parse and check every row of every file; (payments, diagnostics, file records)."""
+                auto_profile: bool = False, admission: bool = False):
+    """Parse and check every row of every file; (payments, diagnostics, file records).
+
+    `admission`: the files are being posted on `posting_day`, so the posting rules apply too
+    (funded deals only, no value date far ahead); a rebuild re-reads the archive without them."""
     facts = facts_of(loaded)
     profiles = loaded.book.payment_profiles if loaded.book else {}
     payments: list[Payment] = []
@@ -254,7 +259,7 @@ def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str
             header = raw.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
             prof_name = detect_profile(next(csv.reader([header]), []), profiles)
         prof: PaymentProfile | None = profiles.get(prof_name) if prof_name else None
-        rows, d = parse_payment_file(shown, raw, facts, prof, name)
+        rows, d = parse_payment_file(shown, raw, facts, prof, name, posting_day if admission else None)
         diags += d
         for p in rows:
             if p.payment_id in first_seen and first_seen[p.payment_id][0] != shown:
@@ -303,7 +308,7 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
             return result
         result = PostResult(dry_run=dry_run)
     t0 = time.perf_counter()
-    payments, diags, records = parse_files(loaded, files, profile, posting_day)
+    payments, diags, records = parse_files(loaded, files, profile, posting_day, admission=True)
     result.diagnostics = diags
     result.timings["parse_check"] = time.perf_counter() - t0
     if not result.ok:
@@ -320,6 +325,9 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
         else:
             con = connect(path)
         try:
+            result.diagnostics += profile_conflicts(con, root, records)
+            if not result.ok:
+                return result
             existing = {p.payment_id: p for p in load_payments(con)} if con is not None else {}
             new: list[Payment] = []
             reattribute: list[tuple[str, str, int]] = []
@@ -365,14 +373,58 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
     return result
 
 
+def profile_conflicts(con, root: Path, records) -> list[Diagnostic]:
+    """A file has one reading: the same bytes posted (or archived) before under another
+    profile — or none — are refused, since the archive keeps one `.profile` per file and a
+    rebuild would read every row the one way."""
+    out = []
+    for name, sha, shown, _, _, prof_name, _ in records:
+        earlier = con.execute("SELECT profile, CAST(posted_on AS VARCHAR) FROM payment_files WHERE sha256 = ? "
+                              "ORDER BY file", [sha]).fetchall() if con is not None else []
+        if (archive_dir(root) / name).is_file():
+            side = archive_dir(root) / f"{name}.profile"
+            earlier.append((side.read_text(encoding="utf-8").strip() if side.is_file() else None, name[:10]))
+        for used, day in earlier:
+            if (used or None) != (prof_name or None):
+                out.append(Diagnostic(
+                    "E0430", f"this file was posted before {_with(used)}; now {_with(prof_name)}", shown, 1,
+                    hint=f"the file was posted {_with(used)} on {day}: post it {_with(used)} (a duplicate changes "
+                         "nothing), or send the payments in a new file"))
+                break
+    return out
+
+
+def _with(profile: str | None) -> str:
+    return f"with profile {profile!r}" if profile else "without a profile"
+
+
 FAST_PATH_BYTES = 256 * 1024
+_BLANK_LINE = re.compile(rb"\n[ \t\x0b\x0c\r]*(?:\n|\Z)")  # starts with a literal: a fast scan
+
+
+def _fast_rows(body: bytes) -> int | None:
+    """How many data rows DuckDB's reader must find in `body` (BOM removed), or None when it
+    might not read the file exactly as the row-by-row parser does: quotes, NUL, a lone CR,
+    bad UTF-8, a blank line, or a line longer than MAX_LINE bytes (DuckDB cuts or drops a line
+    beyond its max_line_size; lines this short are far below it)."""
+    if b'"' in body or b"\x00" in body or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    text = body[:-1] if body.endswith(b"\n") else body
+    lines = text.split(b"\n")
+    if len(lines) < 2 or max(map(len, lines)) > MAX_LINE or not lines[0].strip() or _BLANK_LINE.search(text):
+        return None
+    return len(lines) - 1
 
 
 def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None,
                result: PostResult) -> bool:
     """The vectorised post; False to fall back to the row-by-row path (nothing changed)."""
     import duckdb
-    from ..servicing.paymentfile import COLUMNS, REQUIRED
+    from ..servicing.paymentfile import COLUMNS, MAX_AMOUNT_EXPONENT, MAX_PAYMENT_ID, MAX_REFERENCE, REQUIRED, WHITESPACE
 
     root = loaded.root
     profiles = loaded.book.payment_profiles if loaded.book else {}
@@ -384,8 +436,9 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
     staged_files = []
     for shown, raw in files:
         body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-        if b'"' in body or b"\n\n" in body.replace(b"\r\n", b"\n") or not body.strip():
-            return False  # quoted fields or blank lines: line numbers need the row-by-row reader
+        rows = _fast_rows(body)
+        if rows is None:
+            return False  # quoted fields, blank lines, long lines...: the row-by-row reader
         try:
             header_line = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
         except UnicodeDecodeError:
@@ -394,7 +447,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
         if None in names or len(set(names)) != len(names) or any(c not in names for c in REQUIRED):
             return False
         name, sha = archive_name(raw, posting_day)
-        staged_files.append((shown, raw, name, sha, names))
+        staged_files.append((shown, raw, name, sha, names, rows))
     facts = facts_of(loaded)
     state = root / STATE_DIR
     t0 = time.perf_counter()
@@ -402,21 +455,29 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
         path = ledger_path(root)
         if not path.exists() and archived_files(root):
             return False
+        fresh = not path.exists()  # a ledger this call creates goes again if it posts nothing
         con = connect(path)
         temps: list[Path] = []
+        done = False
         try:
+            if profile_conflicts(con, root, [(name, sha, shown, 0, len(raw), profile, raw)
+                                             for shown, raw, name, sha, *_ in staged_files]):
+                return False
             fact_rows = [(d, f, ff.currency, minor_units_of(ff.currency), ff.starts[f], len(ff.facility_ids),
-                          ff.facility_ids[0]) for d, ff in facts.items() for f in ff.facility_ids]
+                          ff.facility_ids[0], payable_until(ff)) for d, ff in facts.items() for f in ff.facility_ids]
             con.execute("CREATE TEMP TABLE facts (deal VARCHAR, facility VARCHAR, currency VARCHAR, digits INTEGER, "
-                        "start_date DATE, n INTEGER, only_facility VARCHAR)")
+                        "start_date DATE, n INTEGER, only_facility VARCHAR, pay_until DATE)")
             if fact_rows:  # ids, codes and dates are validated tokens: safe as SQL literals
-                values = ", ".join(f"('{d}', '{f}', '{c}', {n}, DATE '{st.isoformat()}', {k}, '{one}')"
-                                   for d, f, c, n, st, k, one in fact_rows)
+                values = ", ".join(f"('{d}', '{f}', '{c}', {n}, DATE '{st.isoformat()}', {k}, '{one}', "
+                                   + (f"DATE '{until.isoformat()}')" if until else "NULL)")
+                                   for d, f, c, n, st, k, one, until in fact_rows)
                 con.execute(f"INSERT INTO facts VALUES {values}")
             con.execute("CREATE TEMP TABLE staged (file VARCHAR, shown VARCHAR, line INTEGER, payment_id VARCHAR, "
                         "deal VARCHAR, facility VARCHAR, value_date DATE, amount DECIMAL(28,4), currency VARCHAR, "
-                        "type VARCHAR, reference VARCHAR, bad BOOLEAN)")
-            for shown, raw, name, sha, names in staged_files:
+                        "type VARCHAR, reference VARCHAR, bad BOOLEAN, raw_date VARCHAR)")
+            ws = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)  # what str.strip() strips
+            last_day = min(posting_day, date.max - timedelta(days=MAX_DAYS_AHEAD)) + timedelta(days=MAX_DAYS_AHEAD)
+            for shown, raw, name, sha, names, _ in staged_files:
                 tmp = state / f".stage-{os.getpid()}-{name}"
                 temps.append(tmp)
                 tmp.write_bytes(raw)
@@ -424,9 +485,9 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 missing = [c for c in COLUMNS if c not in names]
                 pad = "".join(f", NULL::VARCHAR AS {c}" for c in missing)
                 fmt = prof.date_format if prof is not None and prof.date_format else None
-                date_expr = (f"try_strptime(trim(r.date), '{fmt.replace(chr(39), chr(39) * 2)}')::DATE" if fmt else
-                             "CASE WHEN regexp_matches(trim(r.date), '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') "
-                             "THEN TRY_CAST(trim(r.date) AS DATE) END")
+                date_expr = (f"try_strptime(trim(r.date, {ws}), '{fmt.replace(chr(39), chr(39) * 2)}')::DATE" if fmt
+                             else f"CASE WHEN regexp_matches(trim(r.date, {ws}), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$') "
+                                  f"THEN TRY_CAST(trim(r.date, {ws}) AS DATE) END")
                 con.execute(f"""
                     INSERT INTO staged
                     WITH r AS (
@@ -434,30 +495,40 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                         FROM read_csv('{_sql_path(tmp)}', header=true, delim=',', quote='', escape='',
                                       columns={{{cols}}}, auto_detect=false, null_padding=false)
                     ), t AS (
-                        SELECT line, trim(coalesce(payment_id, '')) AS pid, trim(coalesce(r.deal, '')) AS d,
-                               trim(coalesce(r.facility, '')) AS fac, {date_expr} AS vd,
-                               trim(coalesce(amount, '')) AS amt, upper(trim(coalesce(r.currency, ''))) AS ccy,
-                               lower(trim(coalesce(r.type, ''))) AS typ, trim(coalesce(reference, '')) AS ref
+                        SELECT line, trim(coalesce(payment_id, ''), {ws}) AS pid, trim(coalesce(r.deal, ''), {ws}) AS d,
+                               trim(coalesce(r.facility, ''), {ws}) AS fac, {date_expr} AS vd,
+                               trim(coalesce(r.date, ''), {ws}) AS raw_date,
+                               trim(coalesce(amount, ''), {ws}) AS amt,
+                               upper(trim(coalesce(r.currency, ''), {ws})) AS ccy,
+                               lower(trim(coalesce(r.type, ''), {ws})) AS typ,
+                               trim(coalesce(reference, ''), {ws}) AS ref
                         FROM r
                     ), j AS (
-                        SELECT t.*, f.deal AS known_deal, f.currency AS deal_ccy, f.digits, f.start_date,
+                        SELECT t.*, f.deal AS known_deal, f.currency AS deal_ccy, f.digits, f.start_date, f.pay_until,
                                CASE WHEN t.fac = '' AND f.n = 1 THEN f.only_facility ELSE t.fac END AS fac2
-                        FROM t LEFT JOIN (SELECT DISTINCT deal, currency, digits, n, only_facility,
+                        FROM t LEFT JOIN (SELECT DISTINCT deal, currency, digits, n, only_facility, pay_until,
                                           min(start_date) OVER (PARTITION BY deal) AS start_date FROM facts) f
                              ON f.deal = t.d
                     )
                     SELECT '{name}', '{shown.replace(chr(39), chr(39) * 2)}', j.line, j.pid, j.d, j.fac2, j.vd,
                            TRY_CAST(j.amt AS DECIMAL(28,4)), j.deal_ccy,
                            CASE WHEN j.typ = '' THEN 'scheduled' ELSE j.typ END, NULLIF(j.ref, ''),
-                           (j.pid = '' OR length(j.pid) > 128 OR regexp_matches(j.pid, '[^ -~]')
+                           (j.pid = '' OR length(j.pid) > {MAX_PAYMENT_ID} OR regexp_matches(j.pid, '[^ -~]')
                             OR j.known_deal IS NULL OR ff.facility IS NULL OR j.vd IS NULL
+                            OR j.pay_until IS NULL OR j.vd > j.pay_until OR j.vd > DATE '{last_day}'
                             OR NOT regexp_matches(j.amt, '^[+]?[0-9]+([.][0-9]+)?$')
                             OR TRY_CAST(j.amt AS DECIMAL(38,10)) <= 0
+                            OR TRY_CAST(j.amt AS DECIMAL(28,4)) IS NULL
+                            OR TRY_CAST(j.amt AS DECIMAL(38,10))
+                               >= CAST('1{'0' * MAX_AMOUNT_EXPONENT}' AS DECIMAL(38,10))
                             OR (CASE WHEN strpos(j.amt, '.') > 0 THEN length(j.amt) - strpos(j.amt, '.') ELSE 0 END)
                                > j.digits
-                            OR (j.ccy <> '' AND j.ccy <> j.deal_ccy)
+                            OR NOT regexp_matches(j.ccy, '^[ -~]*$') OR (j.ccy <> '' AND j.ccy <> j.deal_ccy)
+                            OR NOT regexp_matches(j.typ, '^[ -~]*$')
                             OR j.typ NOT IN ('', 'scheduled', 'prepayment', 'fee')
-                            OR j.vd < ff.start_date) IS NOT FALSE
+                            OR length(j.ref) > {MAX_REFERENCE}
+                            OR j.vd < ff.start_date) IS NOT FALSE,
+                           j.raw_date
                     FROM j LEFT JOIN facts ff ON ff.deal = j.d AND ff.facility = j.fac2
                 """)
             bad = con.execute("SELECT count(*) FROM staged WHERE bad").fetchone()[0]
@@ -470,6 +541,16 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 "coalesce(p.reference, '') = coalesce(s.reference, ''))").fetchone()[0]
             if bad or repeated or conflicts:
                 return False  # the row-by-row path reports each problem at its line
+            counted = dict(con.execute("SELECT file, count(*) FROM staged GROUP BY 1").fetchall())
+            if any(counted.get(name, 0) != rows for _, _, name, _, _, rows in staged_files):
+                return False  # DuckDB's reader took a row more or less than the file's lines
+            fmt = prof.date_format if prof is not None and prof.date_format else None
+            for raw_date, vd in con.execute("SELECT DISTINCT raw_date, value_date FROM staged").fetchall():
+                try:
+                    if value_date(raw_date, fmt) != vd:
+                        return False
+                except (ValueError, OverflowError):  # DuckDB read a date the row-by-row parser refuses
+                    return False
             result.duplicates = con.execute("SELECT count(*) FROM staged s SEMI JOIN payments p "
                                             "USING (payment_id)").fetchone()[0]
             file_rows = dict(con.execute("SELECT file, count(*) FROM staged GROUP BY 1").fetchall())
@@ -505,12 +586,13 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
             result.facilities, result.unapplied_by_payment = allocate_to_csv(loaded, by_facility, alloc_csv)
             result.timings["allocate"] = time.perf_counter() - t1
             if not new and not reattribute:
+                done = True
                 return True
 
             t2 = time.perf_counter()
             posted_names = {r[0] for r in con.execute("SELECT DISTINCT file FROM staged").fetchall()}
             posted_names |= {f for _, f, _ in reattribute}
-            records = [(name, sha, shown, raw) for shown, raw, name, sha, _ in staged_files if name in posted_names]
+            records = [(name, sha, shown, raw) for shown, raw, name, sha, *_ in staged_files if name in posted_names]
             for name, sha, shown, raw in records:
                 _archive(root, name, raw, profile)
                 result.archived.append(name)
@@ -537,12 +619,14 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                              "nothing was recorded; the file is archived: post it again, or run "
                                              "`loanctl ledger rebuild`")]) from None
             result.timings["insert"] = time.perf_counter() - t2
+            done = True
             return True
         except duckdb.Error:
             return False  # DuckDB's reader could not take the file as is: the precise path reports why
         finally:
             con.close()
-            for t in temps:
+            for t in temps + ([path, path.with_name(path.name + ".wal")] if fresh and not (done or result.archived)
+                                else []):
                 with contextlib.suppress(OSError):
                     t.unlink()
 
