@@ -18,7 +18,7 @@ import loanctl.cli.book as book_cli
 from loanctl.origination import scaffold
 from loanctl import demo, resources
 from loanctl.cli.common import app
-from loanctl.model.documents.validate import validate as validate_model
+from loanctl.model.validate import validate as validate_model
 from loanctl.source.yamlsrc import parse
 
 HAS_GIT = shutil.which("git") is not None
