@@ -261,12 +261,12 @@ def test_csv_neutralises_formula_cells(book):
 
 
 def test_csv_keeps_negative_numbers_as_numbers():
-    from loanctl.render.report import _safe
+    from loanctl.render.report import csv_safe
 
-    assert _safe("-1250.50") == "-1250.50"
-    assert _safe("-x") == "'-x"
-    assert _safe("+1") == "+1"
-    assert _safe("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_safe("-1250.50") == "-1250.50"
+    assert csv_safe("-x") == "'-x"
+    assert csv_safe("+1") == "+1"
+    assert csv_safe("@SUM(A1)") == "'@SUM(A1)"
 
 
 # --- Markdown ---------------------------------------------------------------------------------------

@@ -180,7 +180,9 @@ def test_payments_folder_linked_outside_is_refused_and_nothing_is_written(book, 
 
 # --- links inside the book are fine ----------------------------------------------------------
 def test_links_that_stay_inside_the_book_are_followed(book):
-    write_file(book, "_shared/amendments/001-x.yaml", AMENDMENT.replace("approvals: []", "approvals: [{by: ic, "
+    write_file(book, "_shared/amendments/001-x.yaml", AMENDMENT.replace("approvals: []", "approvals: [{by: jane.doe, "
+                                                                         "role: credit_officer, date: 2026-06-30, "
+                                                                         "decision: approved}, {by: ic, "
                                                                          "role: credit_committee, date: 2026-07-01, "
                                                                          "decision: approved}]"))
     _link(book / "acme-tl" / "amendments", Path("../_shared/amendments"))

@@ -403,8 +403,12 @@ def test_the_far_future_rule_follows_the_posting_day_not_the_clock(copy, tmp_pat
 
 
 def test_a_posting_day_at_the_end_of_the_calendar_is_no_crash(copy, tmp_path, path):
+    """The last posting day loanctl accepts is the date window's end (2200-12-31); 366 days
+    ahead of it is still a date. A posting day past the window is a usage error (exit 2)."""
     f = write_payments(tmp_path / "bank", "pay.csv", H + "e-1,acme-fixed,2026-04-15,1.00,\n")
-    post_ok(copy, f, day="9999-12-31")
+    result = post(copy, f, day="9999-12-31")
+    assert result.exit_code == 2 and "outside the dates loanctl accepts" in result.stderr + result.stdout
+    post_ok(copy, f, day="2200-12-31")
 
 
 # --- class 8: digits of other scripts, look-alike ids -------------------------------------------

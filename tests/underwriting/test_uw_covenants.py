@@ -582,22 +582,22 @@ def test_the_same_test_waived_twice_is_e0262_at_the_second_waiver(tmp_path):
 
 
 @pytest.mark.parametrize("covenant, overdue", [
-    (LEVERAGE % ", frequency: annual", []),                               # start + 12 months > 9999-12-31
-    (LEVERAGE % ", frequency: annual, first_test_date: 9999-12-31", []),  # as of that day: not yet due
-    # quarterly: first test 9999-06-30; Jun 30 and Sep 30 (+45 = Nov 14) are overdue by Dec 31;
-    # the test after Dec 31 would be in year 10000
-    (LEVERAGE % ", waivers: [{period_end: 9999-12-31, by: agent}]", ["9999-06-30", "9999-09-30"]),
+    (LEVERAGE % ", frequency: annual", []),                               # start + 12 months > 2200-12-31 (the end of loanctl's date window)
+    (LEVERAGE % ", frequency: annual, first_test_date: 2200-12-31", []),  # as of that day: not yet due
+    # quarterly: first test 2200-06-30; Jun 30 and Sep 30 (+45 = Nov 14) are overdue by Dec 31;
+    # the test after Dec 31 is after the final maturity
+    (LEVERAGE % ", waivers: [{period_end: 2200-12-31, by: agent}]", ["2200-06-30", "2200-09-30"]),
 ])
 def test_test_dates_at_the_end_of_the_calendar_are_a_result_not_a_crash(tmp_path, covenant, overdue):
-    """A deal from 9999-01-15 to 9999-12-31: computing later test dates (or a test date plus
-    45 days) would overflow the date range; there are simply none (never exit 3)."""
+    """A deal at the end of loanctl's date window (2200-01-15 to 2200-12-31; dates past 2200 are
+    E0112): test dates after the final maturity are simply none (never exit 3)."""
     root = new_book(tmp_path)
-    folder = add_deal(root, "acme-tl", covenant, start="9999-01-15")
+    folder = add_deal(root, "acme-tl", covenant, start="2200-01-15")
     p = folder / "deal.yaml"
-    p.write_text(p.read_text().replace("maturity_date: 2031-01-15", "maturity_date: 9999-12-31"), encoding="utf-8")
-    for args in (("validate",), ("covenants", "acme-tl", "--as-of", "9999-12-31")):
+    p.write_text(p.read_text().replace("maturity_date: 2031-01-15", "maturity_date: 2200-12-31"), encoding="utf-8")
+    for args in (("validate",), ("covenants", "acme-tl", "--as-of", "2200-12-31")):
         result = cli("--book", root, *args)
         assert result.exit_code in (0, 1), result.output
         assert "internal error" not in result.output
-    _, rows = covenant_json(root, "acme-tl", "--as-of", "9999-12-31")
+    _, rows = covenant_json(root, "acme-tl", "--as-of", "2200-12-31")
     assert [(r["period_end"], r["status"]) for r in rows] == [(d, "overdue") for d in overdue]
