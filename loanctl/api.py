@@ -5,6 +5,7 @@ Each returns values and diagnostics; none prints, reads the clock or exits.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Iterable
 
@@ -44,3 +45,42 @@ def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = Non
     return result
 
 
+
+
+def load_deal(root: Path, deal: str, rev_tree: Tree | None = None):
+    """The book with `deal` loaded and valid (from the git revision's tree, if given): an
+    unknown deal is a usage problem (with the closest id), an invalid one a DiagnosticError."""
+    import difflib
+
+    from .diagnostics import DiagnosticError
+    from .source.loader import FsTree
+
+    tree = rev_tree or FsTree(root)
+    if tree.read(f"{deal}/deal.yaml", 1 << 30) is None or deal.startswith((".", "_")) or "/" in deal:
+        known = sorted(load_book(root, tree=tree)[0].deal_folders)
+        close = difflib.get_close_matches(deal, known, n=1)
+        raise UsageProblem(f"unknown deal '{deal}'", f"did you mean '{close[0]}'?" if close else
+                           f"deals: {', '.join(known[:20]) or 'none'}")
+    loaded, errors = load_valid_book(root, [deal], tree=tree)
+    if errors:
+        raise DiagnosticError(errors)
+    return loaded
+
+
+def simulate(root: Path, deal: str, spec, as_of: date, grid: bool = False):
+    """`loanctl simulate`: the deal (a draft works too) under the scenario the options in `spec`
+    (an `underwriting.scenario.ScenarioSpec`) describe, beside its base — or the grid of rate
+    shocks × full prepayment dates. Coverage windows start after `as_of`."""
+    from .diagnostics import DiagnosticError
+    from .underwriting.scenario import build_scenario
+    from .underwriting.simulate import simulate as run_simulation
+
+    loaded, errors = load_valid_book(root, [deal])
+    if deal not in loaded.deals and not errors:
+        raise UsageProblem(f"unknown deal '{deal}'")
+    if errors:
+        raise DiagnosticError(errors)
+    scenario, diags = build_scenario(loaded.deals[deal], spec)
+    if any(d.is_error for d in diags):
+        raise DiagnosticError(diags)
+    return run_simulation(loaded, deal, scenario, as_of, with_grid=grid)
