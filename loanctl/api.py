@@ -5,10 +5,11 @@ Each returns values and diagnostics; none prints, reads the clock or exits.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Iterable
 
-from .diagnostics import UsageProblem, sort_key
+from .diagnostics import DiagnosticError, UsageProblem, sort_key
 from .model.records import Tree
 from .source.loader import find_book, load_book
 from .validation.run import ValidationResult, deals_for_paths, load_valid_book, validate
@@ -44,3 +45,226 @@ def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = Non
     return result
 
 
+
+
+def load_deal(root: Path, deal: str, rev_tree: Tree | None = None):
+    """The book with `deal` loaded and valid (from the git revision's tree, if given): an
+    unknown deal is a usage problem (with the closest id), an invalid one a DiagnosticError."""
+    import difflib
+
+    from .diagnostics import DiagnosticError
+    from .source.loader import FsTree
+
+    tree = rev_tree or FsTree(root)
+    if tree.read(f"{deal}/deal.yaml", 1 << 30) is None or deal.startswith((".", "_")) or "/" in deal:
+        known = sorted(load_book(root, tree=tree)[0].deal_folders)
+        close = difflib.get_close_matches(deal, known, n=1)
+        raise UsageProblem(f"unknown deal '{deal}'", f"did you mean '{close[0]}'?" if close else
+                           f"deals: {', '.join(known[:20]) or 'none'}")
+    loaded, errors = load_valid_book(root, [deal], tree=tree)
+    if errors:
+        raise DiagnosticError(errors)
+    return loaded
+
+
+def simulate(root: Path, deal: str, spec, as_of: date, grid: bool = False):
+    """`loanctl simulate`: the deal (a draft works too) under the scenario the options in `spec`
+    (an `underwriting.scenario.ScenarioSpec`) describe, beside its base — or the grid of rate
+    shocks × full prepayment dates. Coverage windows start after `as_of`."""
+    from .diagnostics import DiagnosticError
+    from .underwriting.scenario import build_scenario
+    from .underwriting.simulate import simulate as run_simulation
+
+    loaded, errors = load_valid_book(root, [deal])
+    if deal not in loaded.deals and not errors:
+        raise UsageProblem(f"unknown deal '{deal}'")
+    if errors:
+        raise DiagnosticError(errors)
+    scenario, diags = build_scenario(loaded.deals[deal], spec)
+    if any(d.is_error for d in diags):
+        raise DiagnosticError(diags)
+    return run_simulation(loaded, deal, scenario, as_of, with_grid=grid)
+
+
+def schedule(root: Path, deal: str, *, tree: Tree | None = None, facility: str | None = None,
+             lender: str | None = None, as_of: date | None = None, actuals: bool = False):
+    """`loanctl schedule`: the deal's schedule view (terms in force by `as_of`, one facility or
+    all, a lender's share), with `actuals` what was paid against each due from the ledger."""
+    from .diagnostics import DiagnosticError
+    from .engine.deal import schedule_deal
+    from .reports.schedule import schedule_view
+
+    loaded = load_deal(root, deal, tree)
+    record = loaded.deals[deal]
+    facilities = {f.id for f in record.deal.facilities} | _added_facilities(record)
+    if facility is not None and facility not in facilities:
+        raise UsageProblem(f"deal '{deal}' has no facility '{facility}'", f"facilities: {', '.join(sorted(facilities))}")
+    if lender is not None and (loaded.book is None or loaded.book.entity(lender) is None):
+        raise UsageProblem(f"unknown lender '{lender}'", "lenders are fund or spv entities of book.yaml")
+    if actuals:
+        if lender is not None:
+            raise UsageProblem("--actuals shows the whole facility; drop --lender")
+        from .reports.actuals import schedule_with_actuals
+        result, paid = schedule_with_actuals(loaded, deal, facility=facility, as_of=as_of)
+        return schedule_view(result, paid)
+    result, diags = schedule_deal(loaded, deal, as_of=as_of, facility=facility, lender=lender)
+    if result is None:
+        raise DiagnosticError(diags)
+    return schedule_view(result)
+
+
+def _added_facilities(record) -> set[str]:
+    """Facilities an amendment adds."""
+    out = set()
+    for a in record.amendments:
+        for c in a.amendment.changes:
+            if c.add_facility and isinstance(c.add_facility.get("id"), str):
+                out.add(c.add_facility["id"])
+    return out
+
+
+def terms(root: Path, deal: str, on: date, tree: Tree | None = None) -> dict:
+    """`loanctl show`: the terms in force on `on`, with where each came from."""
+    from .reports.terms import terms_view
+    return terms_view(load_deal(root, deal, tree), deal, on)
+
+
+def report(root: Path, on: date, *, fund: str | None = None, lender: str | None = None, deal: str | None = None,
+           whole_book: bool = False, tree: Tree | None = None):
+    """`loanctl report`: the portfolio report of one scope (a fund with its SPVs, a lender, a
+    deal or the whole book) on `on`, from the ledger — or, for a git revision's `tree`, from
+    the payment files archived at that revision — with the scope's covenant tests."""
+    from .diagnostics import DiagnosticError
+    from .reports.build import ScopeProblem, build_report, resolve_scope
+    from .underwriting.covenants import covenant_rows
+
+    loaded, errors = load_valid_book(root, tree=tree)
+    if errors:
+        raise DiagnosticError(errors)
+    try:
+        scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
+    except ScopeProblem as exc:
+        raise UsageProblem(str(exc), "see `loanctl report --help`") from None
+    covenants = covenant_rows(loaded, on, deals=[scope.id] if scope.kind == "deal" else None,
+                              lenders=scope.lenders or None)
+    if tree is None:
+        from .ledger.store import ledger_payments
+        payments = ledger_payments(root)
+    else:
+        payments = archived_payments(loaded, tree, on)
+    return build_report(loaded, scope, on, payments, covenants)
+
+
+def archived_payments(loaded, tree: Tree, on: date) -> list:
+    """Payments as archived at a revision: the payment files committed under payments/, each
+    payment once (an archive name's date is its posting day; `on` stands in for a name without one)."""
+    from .ledger.store import parse_files
+
+    files = []
+    for name, is_dir in tree.list_dir("payments"):
+        if not is_dir and name.endswith(".csv"):
+            raw = tree.read(f"payments/{name}", 1 << 31)
+            if isinstance(raw, bytes):
+                files.append((name, raw))
+    payments, seen = [], set()
+    for name, raw in files:
+        try:
+            posting_day = date.fromisoformat(name[:10])
+        except ValueError:
+            posting_day = on
+        got, _, _ = parse_files(loaded, [(name, raw)], None, posting_day, auto_profile=True)
+        for p in got:
+            if p.payment_id not in seen:
+                seen.add(p.payment_id)
+                payments.append(p)
+    return payments
+
+
+def covenants(root: Path, on: date, deal: str | None = None, fund: str | None = None):
+    """`loanctl covenants`: every covenant test of one deal, or of every deal the fund (or its
+    SPVs) holds, on `on` — (rows in deal order, diagnostics of the tests)."""
+    from .diagnostics import DiagnosticError
+    from .reports.build import ScopeProblem, resolve_scope
+    from .underwriting.covenants import test_deal
+
+    if (deal is None) == (fund is None):
+        raise UsageProblem("give a DEAL or --fund F")
+    loaded, errors = load_valid_book(root)
+    if errors:
+        raise DiagnosticError(errors)
+    if deal is not None and deal not in loaded.deals:
+        raise UsageProblem(f"unknown deal '{deal}'")
+    if fund is not None:
+        try:
+            scope = resolve_scope(loaded, fund=fund)
+        except ScopeProblem as exc:
+            raise UsageProblem(str(exc)) from None
+        ids = [d for d, r in sorted(loaded.deals.items())
+               if any(p.lender in scope.lenders for f in r.deal.facilities for p in f.participations)]
+    else:
+        ids = [deal]
+    rows, diags = [], []
+    for d in ids:
+        r, dg = test_deal(loaded.deals[d], on, loaded=loaded)
+        rows += r
+        diags += dg
+    return rows, diags
+
+
+# --- servicing: the payments ledger (loanctl.ledger.store's public functions) ------------------
+class InvalidBook(DiagnosticError):
+    """The book has errors: servicing waits until it is valid (`note` says so)."""
+
+    note = "the book is invalid: fix it first (loanctl validate)"
+
+
+def valid_book(root: Path):
+    """The whole book, loaded and valid, or InvalidBook with its errors."""
+    loaded, errors = load_valid_book(root)
+    if errors:
+        raise InvalidBook(errors)
+    return loaded
+
+
+def post_payments(root: Path, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
+                  dry_run: bool = False):
+    """`loanctl post-payments`: check every row of every (name, bytes) file, then archive and post
+    them on `posting_day` in one transaction — or nothing (the PostResult says which and why)."""
+    from .ledger.store import post
+    return post(valid_book(root), files, posting_day, profile=profile, dry_run=dry_run)
+
+
+def rebuild_ledger(root: Path) -> tuple[int, int, list]:
+    """`loanctl ledger rebuild`: (archived files, payments, diagnostics)."""
+    from .ledger.store import rebuild
+    return rebuild(valid_book(root))
+
+
+def refresh_ledger(root: Path) -> list[tuple[str, str]]:
+    """`loanctl ledger refresh`: the (deal, facility) pairs whose allocations were recomputed."""
+    from .ledger.store import refresh
+    return refresh(valid_book(root))
+
+
+def check_ledger(root: Path) -> list:
+    """`loanctl ledger check`: the diagnostics of the ledger against the archive and the book."""
+    from .ledger.store import check
+    return check(valid_book(root))
+
+
+MAX_QUERY_SECONDS = 86400
+
+
+def query(root: Path, sql: str, on: date, timeout: float = 30.0):
+    """`loanctl query`: the allocations brought up to date with the book (as far as the ledger
+    allows), then one read-only statement with the positions view on `on`:
+    (columns, rows, facilities refreshed, warnings of the refresh)."""
+    from .ledger.query import run_query
+    from .ledger.store import refresh_or_warn
+
+    if not 0 < timeout <= MAX_QUERY_SECONDS:
+        raise UsageProblem(f"--timeout must be more than 0 and at most {MAX_QUERY_SECONDS} seconds, not {timeout:g}")
+    loaded = valid_book(root)
+    refreshed, warnings = refresh_or_warn(loaded)
+    columns, rows = run_query(loaded, sql, on, timeout=timeout)
+    return columns, rows, refreshed, warnings

@@ -92,6 +92,7 @@ def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from .engine.deal import schedule_deal
         from .render import schedule as render_schedule
+        from .reports.schedule import schedule_view
         loaded = ctx.loaded()
         if deal_id not in loaded.deals:
             ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
@@ -100,7 +101,7 @@ def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
         if result is None:
             _print_diags(ctx, diags)
             return False
-        render_schedule.to_table(result, ctx.console)
+        render_schedule.to_table(schedule_view(result), ctx.console)
         return True
     return run
 
@@ -108,11 +109,12 @@ def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
 def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from .render import show as render_show
+        from .reports.terms import terms_view
         loaded = ctx.loaded()
         if deal_id not in loaded.deals:
             ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
             return False
-        render_show.to_text(render_show.terms_view(loaded, deal_id, ctx.today), ctx.console)
+        render_show.to_text(terms_view(loaded, deal_id, ctx.today), ctx.console)
         return True
     return run
 
@@ -120,12 +122,13 @@ def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
 def _step_post(ctx: DemoContext) -> bool:
     from .render import servicing as render_servicing
     from .ledger.store import post
+    from .reports.posting import post_summary
     files = sorted((resource_dir("templates") / "demo-payments").glob("*.csv"))
     result = post(ctx.loaded(), [(f.name, f.read_bytes()) for f in files], ctx.today)
     if not result.ok:
         _print_diags(ctx, result.diagnostics)
         return False
-    render_servicing.post_table(result, ctx.console)
+    render_servicing.post_table(post_summary(result), ctx.console)
     return True
 
 
@@ -133,8 +136,9 @@ def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from .render import schedule as render_schedule
         from .reports.actuals import schedule_with_actuals
+        from .reports.schedule import schedule_view
         result, paid = schedule_with_actuals(ctx.loaded(), deal_id)
-        render_schedule.to_table(result, ctx.console, paid)
+        render_schedule.to_table(schedule_view(result, paid), ctx.console)
         return True
     return run
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Optional
 
@@ -36,31 +35,8 @@ def history(
     if entries[-1].get("truncated"):
         sys.stderr.write("loanctl: warning[E0503]: the history is cut short: this is a shallow clone "
                          "(git fetch --unshallow)\n")
-    from ..plaintext import inert, json_text
-    if fmt == "json":
-        sys.stdout.write(json_text(json.dumps(entries, indent=2, ensure_ascii=False)) + "\n")
-        return
-    out = []
-    for e in entries:
-        out.append(f"{e['commit'][:10]}  {e['date']}  {e['author']} <{e['email']}>")
-        out.append(f"    {e['message']}")
-        if e.get("note"):
-            out.append(f"    {e['note']}")
-        for ch in e["changes"]:
-            out.append(f"    {ch['term']}: {ch['old'] if ch['old'] is not None else '∅'} → "
-                       f"{ch['new'] if ch['new'] is not None else '∅'}")
-        for a in e["amendments"]:
-            approvals = ", ".join(f"{x['role']} {x['by']} {x['date']} {x['decision']}" for x in a["approvals"])
-            out.append(f"    amendment {a['id']} effective {a['effective_date']}: {a['description'] or ''}"
-                       + (f" (approved: {approvals})" if approvals else ""))
-            for c in a["changes"]:
-                if "set" in c:
-                    for k, v in c["set"].items():
-                        out.append(f"      facilities.{c['facility']}.{k} → {v}")
-                else:
-                    out.append(f"      adds facility {c['add_facility']}")
-        out.append("")
-    sys.stdout.write("\n".join(inert(line, one_line=True) for line in out))  # authors and messages are anyone's text
+    from ..render.audit import history_json, history_text
+    sys.stdout.write(history_json(entries) if fmt == "json" else history_text(entries))
 
 
 @app.command()
@@ -76,18 +52,16 @@ def diff(
     """Changed deals between two revisions: term changes and schedule impact."""
     import datetime as _dt
     from ..audit.history import book_diff
-    from ..render.audit import diff_markdown, diff_text
-    from .schedule import parse_date_option
-    from ..plaintext import json_text
+    from ..model.options import option_date
+    from ..render.audit import diff_json, diff_markdown, diff_text
 
     root = book_root(ctx)
     tree_a = git_tree(root, rev_a or "HEAD")
     tree_b = git_tree(root, rev_b) if rev_b else None
-    entries = book_diff(root, tree_a, tree_b, parse_date_option(as_of, "--as-of") or _dt.date.today())
+    entries = book_diff(root, tree_a, tree_b, option_date(as_of, "--as-of") or _dt.date.today())
     label_a, label_b = rev_a or "HEAD", rev_b or "work tree"
     if fmt == "json":
-        sys.stdout.write(json_text(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
-                                              ensure_ascii=False)) + "\n")
+        sys.stdout.write(diff_json(entries, label_a, label_b))
     elif fmt == "md":
         sys.stdout.write(diff_markdown(entries, label_a, label_b))
     elif fmt == "text":

@@ -137,26 +137,15 @@ def new_deal(
 ) -> None:
     """Write a new deal from the template, from options or by prompting; it is validated
     with the book first and written only when it has no errors."""
-    from ..origination.scaffold import DealSpec, book_facts, check_new_deal_id, create_deal, parse_lender
+    from ..origination.scaffold import (DealSpec, book_facts, check_new_deal_id, create_deal, new_deal_options,
+                                        parse_lender)
 
     root = book_root(ctx)
     check_new_deal_id(root, deal_id)
     facts = book_facts(root)
-    if fixed_rate is not None and (index is not None or spread is not None or floor is not None):
-        raise fail_usage("--fixed-rate cannot be combined with --index, --spread or --floor",
-                         "a facility is fixed (--fixed-rate 11%) or floating (--index SOFR-3M --spread 575bps)")
-    if fixed_rate is None and index is None and spread is not None and len(facts.indexes) == 1:
-        index = facts.indexes[0]
-
-    given = {"--borrower": borrower, "--commitment": commitment, "--start": start, "--maturity": maturity}
-    missing = [opt for opt, value in given.items() if value is None]
-    if fixed_rate is None:
-        if index is None and spread is None:
-            missing.append("--index and --spread (or --fixed-rate)")
-        elif index is None:
-            missing.append("--index")
-        elif spread is None:
-            missing.append("--spread")
+    index, missing = new_deal_options(facts, borrower=borrower, commitment=commitment, start=start,
+                                      maturity=maturity, index=index, spread=spread, floor=floor,
+                                      fixed_rate=fixed_rate)
     if missing:
         if not _interactive():
             raise fail_usage(f"missing {', '.join(missing)}",

@@ -95,6 +95,9 @@ def guarded(func: Callable) -> Callable:
             raise fail_usage(exc.message, exc.hint) from None
         except DiagnosticError as exc:
             print_diagnostics(exc.diagnostics, stream=sys.stderr)
+            note = getattr(exc, "note", None)  # what the command needs first (e.g. a valid book)
+            if note:
+                sys.stderr.write(note + "\n")
             raise typer.Exit(EXIT_INVALID) from None
 
     return wrapper

@@ -1,4 +1,5 @@
-"""`loanctl report`: portfolio rollups for a fund, a lender, a deal or the whole book."""
+"""`loanctl report`: portfolio rollups for a fund, a lender, a deal or the whole book
+(loanctl.api.report, rendered by loanctl.render.report)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from .common import EXIT_INVALID, app, book_root, fail_usage, git_tree, guarded, print_diagnostics
+from .common import app, book_root, fail_usage, git_tree, guarded
 
 FORMATS = ("text", "json", "csv", "md", "html")
 _EXT = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
@@ -32,30 +33,17 @@ def report(
 ) -> None:
     """Positions, totals, rates, DPD, concentration, covenants, XIRR and MOIC for a scope."""
     import datetime as _dt
-    from ..api import load_valid_book
+    from ..api import report as build
+    from ..model.options import option_date
     from ..render import report as render
-    from ..reports.build import ScopeProblem, build_report, resolve_scope
-    from ..ledger.store import ledger_payments
-    from .schedule import parse_date_option
 
-    on = parse_date_option(as_of, "--as-of") or _dt.date.today()
+    on = option_date(as_of, "--as-of") or _dt.date.today()
     if fmt is None:
         fmt = _EXT.get(out.suffix.lower(), "text") if out is not None else "text"
     if fmt not in FORMATS:
         raise fail_usage(f"--format {fmt} is not one of {', '.join(FORMATS)}")
     root = book_root(ctx)
-    tree = git_tree(root, rev)
-    loaded, errors = load_valid_book(root, tree=tree)
-    if errors:
-        print_diagnostics(errors, stream=sys.stderr)
-        raise typer.Exit(EXIT_INVALID)
-    try:
-        scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
-    except ScopeProblem as exc:
-        raise fail_usage(str(exc), "see `loanctl report --help`") from None
-    covenant_rows = _covenants(loaded, scope, on)
-    payments = ledger_payments(root) if tree is None else _archived_payments(loaded, tree)
-    result = build_report(loaded, scope, on, payments, covenant_rows)
+    result = build(root, on, fund=fund, lender=lender, deal=deal, whole_book=whole_book, tree=git_tree(root, rev))
     if fmt == "text":
         from ..render.text import console
         if out is not None:
@@ -78,38 +66,3 @@ def report(
             raise fail_usage(f"cannot write {out}: {exc.strerror}") from None
         sys.stderr.write(f"wrote {out}\n")
 
-
-def _covenants(loaded, scope, on):
-    try:
-        from ..underwriting.covenants import covenant_rows
-    except ImportError:  # pragma: no cover - covenants land with the underwriting work
-        return []
-    deals = [scope.id] if scope.kind == "deal" else None
-    return covenant_rows(loaded, on, deals=deals, lenders=scope.lenders or None)
-
-
-def _archived_payments(loaded, tree):
-    """Payments as archived at a revision: the payment files committed under payments/."""
-    from ..ledger.store import parse_files
-    files = []
-    for name, is_dir in tree.list_dir("payments"):
-        if not is_dir and name.endswith(".csv"):
-            raw = tree.read(f"payments/{name}", 1 << 31)
-            if isinstance(raw, bytes):
-                files.append((name, raw))
-    payments, seen = [], set()
-    for name, raw in files:
-        got, diags, _ = parse_files(loaded, [(name, raw)], None, _dt_from(name), auto_profile=True)
-        for p in got:
-            if p.payment_id not in seen:
-                seen.add(p.payment_id)
-                payments.append(p)
-    return payments
-
-
-def _dt_from(name: str):
-    import datetime as _dt
-    try:
-        return _dt.date.fromisoformat(name[:10])
-    except ValueError:
-        return _dt.date.today()

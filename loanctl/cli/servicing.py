@@ -1,8 +1,8 @@
-"""Servicing commands: post-payments, ledger rebuild|refresh|check, query."""
+"""Servicing commands: post-payments, ledger rebuild|refresh|check, query (loanctl.api's
+servicing functions). The clock enters here: the posting day is today."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -24,16 +24,6 @@ def _working(message: str, long: bool):
     return Console(stderr=True).status(message)
 
 
-def _load(ctx: typer.Context):
-    from ..api import load_valid_book
-    loaded, errors = load_valid_book(book_root(ctx))
-    if errors:
-        print_diagnostics(errors, stream=sys.stderr)
-        sys.stderr.write("the book is invalid: fix it first (loanctl validate)\n")
-        raise typer.Exit(EXIT_INVALID)
-    return loaded
-
-
 @app.command("post-payments")
 @guarded
 def post_payments(
@@ -46,21 +36,22 @@ def post_payments(
 ) -> None:
     """Check every row of every file, then archive and post them in one transaction — or nothing."""
     import datetime as _dt
+    from ..api import post_payments as post
+    from ..model.options import option_date
     from ..render import servicing as render
-    from ..ledger.store import post
-    from .schedule import parse_date_option
+    from ..reports.posting import post_summary
 
-    day = parse_date_option(posting_day, "--posting-day") or _dt.date.today()
+    day = option_date(posting_day, "--posting-day") or _dt.date.today()
     raw_files = []
     for f in files:
         try:
             raw_files.append((str(f), f.read_bytes()))
         except OSError as exc:
             raise fail_usage(f"cannot read {f}: {exc.strerror}") from None
-    loaded = _load(ctx)
+    root = book_root(ctx)
     size = sum(len(raw) for _, raw in raw_files)
     with _working(f"checking and posting {len(raw_files)} file(s), {size / 1e6:.1f} MB", size > 1_000_000):
-        result = post(loaded, raw_files, day, profile=profile, dry_run=dry_run)
+        result = post(root, raw_files, day, profile=profile, dry_run=dry_run)
     if not result.ok:
         if fmt == "json":
             print_diagnostics(result.diagnostics, "json")
@@ -72,11 +63,12 @@ def post_payments(
                                        if d.line else f"{d.file}: {d.code}: {d.message}", one_line=True) + "\n")
             sys.stderr.write("nothing was posted\n")
         raise typer.Exit(EXIT_INVALID)
+    summary = post_summary(result)
     if fmt == "json":
-        sys.stdout.write(json.dumps(render.post_summary(result), indent=2) + "\n")
+        sys.stdout.write(render.post_json(summary))
     else:
         from ..render.text import console
-        render.post_table(result, console(min_width=180))
+        render.post_table(summary, console(min_width=180))
     _report_refresh(result.refreshed, [d for d in result.diagnostics if not d.is_error])
 
 
@@ -92,10 +84,10 @@ def _report_refresh(refreshed, warnings=()) -> None:
 @guarded
 def ledger_rebuild(ctx: typer.Context) -> None:
     """Recreate the ledger from the archived payment files (atomic: the old one stays until done)."""
-    from ..ledger.store import rebuild
-    loaded = _load(ctx)
+    from ..api import rebuild_ledger
+    root = book_root(ctx)
     with _working("rebuilding the ledger from payments/", True):
-        files, payments, diags = rebuild(loaded)
+        files, payments, diags = rebuild_ledger(root)
     if diags:
         print_diagnostics(diags, stream=sys.stderr)
         raise typer.Exit(EXIT_INVALID)
@@ -107,10 +99,10 @@ def ledger_rebuild(ctx: typer.Context) -> None:
 def ledger_refresh(ctx: typer.Context) -> None:
     """Recompute the stored allocations of facilities whose terms, amendments, fixings or book
     settings changed since they were computed (post-payments and query do this first)."""
-    from ..ledger.store import refresh
-    loaded = _load(ctx)
+    from ..api import refresh_ledger
+    root = book_root(ctx)
     with _working("recomputing stale allocations", True):
-        refreshed = refresh(loaded)
+        refreshed = refresh_ledger(root)
     _report_refresh(refreshed)
     if not refreshed:
         sys.stderr.write("ledger refresh: every facility follows the book\n")
@@ -121,9 +113,8 @@ def ledger_refresh(ctx: typer.Context) -> None:
 def ledger_check(ctx: typer.Context, fmt: str = typer.Option("text", "--format", help="text or json.")) -> None:
     """Verify the ledger: archive vs ledger, allocations vs payments and vs the book as it is
     now, no orphans."""
-    from ..ledger.store import check
-    loaded = _load(ctx)
-    diags = check(loaded)
+    from ..api import check_ledger
+    diags = check_ledger(book_root(ctx))
     print_diagnostics(diags, "json" if fmt == "json" else "text")
     if diags:
         raise typer.Exit(EXIT_INVALID)
@@ -144,17 +135,12 @@ def query(
     (deals, facilities, schedules, positions). One SELECT (or EXPLAIN of one); at most 1 GB of
     memory and 1 GB of spill space."""
     import datetime as _dt
+    from ..api import query as run_query
+    from ..model.options import option_date
     from ..render import servicing as render
-    from ..ledger.query import run_query
-    from .schedule import parse_date_option
 
-    if not 0 < timeout <= 86400:
-        raise fail_usage(f"--timeout must be more than 0 and at most 86400 seconds, not {timeout:g}")
-    from ..ledger.store import refresh_or_warn
-
-    on = parse_date_option(as_of, "--as-of") or _dt.date.today()
-    loaded = _load(ctx)
-    _report_refresh(*refresh_or_warn(loaded))  # the allocations table follows the book
-    columns, rows = run_query(loaded, sql, on, timeout=timeout)
+    on = option_date(as_of, "--as-of") or _dt.date.today()
+    columns, rows, refreshed, warnings = run_query(book_root(ctx), sql, on, timeout=timeout)
+    _report_refresh(refreshed, warnings)  # the allocations table followed the book first
     fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.csv)
     sys.stdout.write(render.query_output(columns, rows, fmt.value))

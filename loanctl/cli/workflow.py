@@ -1,4 +1,6 @@
-"""Workflow commands: approve, amend, fund."""
+"""Workflow commands: approve, amend, fund (thin adapters over loanctl.origination.workflow).
+The clock enters here: an approval without --date is dated today, an impact without --as-of
+is measured from today."""
 
 from __future__ import annotations
 
@@ -29,10 +31,12 @@ def approve(
     on: Optional[str] = typer.Option(None, "--date", help="Decision date (default today)."),
 ) -> None:
     """Record an approval; the deal moves to approved when the policy's roles have all approved."""
+    import datetime as _dt
+    from ..model.options import option_date
     from ..origination.workflow import approve as run
-    from .schedule import parse_date_option
 
-    result = run(book_root(ctx), deal, by, role, decision, conditions, parse_date_option(on, "--date"))
+    result = run(book_root(ctx), deal, by, role, decision, conditions,
+                 on=option_date(on, "--date") or _dt.date.today())
     _finish(result)
     from ..plaintext import inert
     sys.stderr.write(inert(f"recorded {decision} by {by} ({role}); {deal} is {result.status}", one_line=True) + "\n")
@@ -46,10 +50,10 @@ def fund(
     on: Optional[str] = typer.Option(None, "--date", help="Funding date (must be the start date)."),
 ) -> None:
     """Move an approved deal to funded, after checking approvals and policy limits."""
+    from ..model.options import option_date
     from ..origination.workflow import fund as run
-    from .schedule import parse_date_option
 
-    result = run(book_root(ctx), deal, parse_date_option(on, "--date"))
+    result = run(book_root(ctx), deal, option_date(on, "--date"))
     _finish(result)
     sys.stderr.write(f"{deal} is funded; from now on its terms change only by amendment\n")
 
@@ -68,17 +72,15 @@ def amend(
                                                               "(default today)."),
 ) -> None:
     """Write a new amendment file, after checking it and showing its schedule impact."""
-    from ..render.audit import IMPACT
+    import datetime as _dt
+    from ..model.options import option_date
     from ..origination.workflow import amend as run
-    from .schedule import parse_date_option
+    from ..render.audit import impact_text
 
-    result = run(book_root(ctx), deal, parse_date_option(effective, "--effective"), sets, description,
-                 today=parse_date_option(as_of, "--as-of"), dry_run=dry_run)
+    result = run(book_root(ctx), deal, option_date(effective, "--effective"), sets, description,
+                 as_of=option_date(as_of, "--as-of") or _dt.date.today(), dry_run=dry_run)
     _finish(result)
-    before, after = (result.impact or {}).get("before") or {}, (result.impact or {}).get("after") or {}
-    sys.stderr.write("schedule impact:\n")
-    for key, label in IMPACT:
-        sys.stderr.write(f"  {label}: {before.get(key, '—')} → {after.get(key, '—')}\n")
+    sys.stderr.write(impact_text(result.impact))
     if dry_run:
         sys.stdout.write(result.text)
     else:

@@ -331,6 +331,29 @@ def check_new_deal_id(root: Path, deal_id: str) -> None:
                            "choose a new id; change an existing deal by editing it or with an amendment")
 
 
+def new_deal_options(facts: BookFacts, *, borrower: str | None, commitment: str | None, start: str | None,
+                     maturity: str | None, index: str | None, spread: str | None, floor: str | None,
+                     fixed_rate: str | None) -> tuple[str | None, list[str]]:
+    """The rate options of a new deal checked together: (the index — the book's only one when a
+    spread is given without it —, the options still missing). Fixed and floating together is a
+    usage problem."""
+    if fixed_rate is not None and (index is not None or spread is not None or floor is not None):
+        raise UsageProblem("--fixed-rate cannot be combined with --index, --spread or --floor",
+                           "a facility is fixed (--fixed-rate 11%) or floating (--index SOFR-3M --spread 575bps)")
+    if fixed_rate is None and index is None and spread is not None and len(facts.indexes) == 1:
+        index = facts.indexes[0]
+    given = {"--borrower": borrower, "--commitment": commitment, "--start": start, "--maturity": maturity}
+    missing = [opt for opt, value in given.items() if value is None]
+    if fixed_rate is None:
+        if index is None and spread is None:
+            missing.append("--index and --spread (or --fixed-rate)")
+        elif index is None:
+            missing.append("--index")
+        elif spread is None:
+            missing.append("--spread")
+    return index, missing
+
+
 def render_deal(spec: DealSpec, facts: BookFacts) -> str:
     """The deal.yaml text for `spec` (not validated)."""
     currency = spec.currency or facts.base_currency

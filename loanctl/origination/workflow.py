@@ -183,9 +183,9 @@ def _record(loaded: LoadedBook, deal_id: str):
 
 
 def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "approved",
-            conditions: str | None = None, on: date | None = None) -> StepResult:
-    """Append an approval; a declining decision declines the deal; once the policy's roles
-    have all approved, the status moves to approved (after the limits are checked)."""
+            conditions: str | None = None, *, on: date) -> StepResult:
+    """Append an approval dated `on`; a declining decision declines the deal; once the policy's
+    roles have all approved, the status moves to approved (after the limits are checked)."""
     loaded, errors = load_valid_book(root, [deal_id])
     record = _record(loaded, deal_id)
     result = StepResult(diagnostics=errors)
@@ -199,7 +199,6 @@ def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "appro
         return result
     if decision not in ("approved", "declined"):
         raise UsageProblem(f"--decision {decision} is not approved or declined")
-    on = on or date.today()
     approvals = list(deal.origination.approvals)
     have = {a.role for a in approvals if a.decision == "approved"} | ({role} if decision == "approved" else set())
     new_status = deal.status
@@ -311,7 +310,7 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def amend(root: Path, deal_id: str, effective: date, sets: list[str], description: str | None = None,
-          today: date | None = None, dry_run: bool = False) -> StepResult:
+          *, as_of: date, dry_run: bool = False) -> StepResult:
     """Write amendments/NNN-<slug>.yaml after checking it and measuring its schedule impact."""
     loaded, errors = load_valid_book(root, [deal_id])
     record = _record(loaded, deal_id)
@@ -337,9 +336,8 @@ def amend(root: Path, deal_id: str, effective: date, sets: list[str], descriptio
     if errs:
         result.diagnostics += errs
         return result
-    today = today or date.today()
-    result.impact = {"before": schedule_summary(loaded, deal_id, today),
-                     "after": schedule_summary(new_loaded, deal_id, today)}
+    result.impact = {"before": schedule_summary(loaded, deal_id, as_of),
+                     "after": schedule_summary(new_loaded, deal_id, as_of)}
     if not dry_run:
         path = root / rel
         path.parent.mkdir(exist_ok=True)

@@ -8,6 +8,13 @@ IMPACT = (("total_interest", "total interest"), ("total_fees", "total fees"), ("
           ("next_payment_date", "next payment"), ("next_payment_amount", "next payment amount"))
 
 
+def impact_text(impact: dict | None) -> str:
+    """An amendment's schedule impact, before → after, one line per figure."""
+    before, after = (impact or {}).get("before") or {}, (impact or {}).get("after") or {}
+    return "schedule impact:\n" + "".join(f"  {label}: {before.get(key, '—')} → {after.get(key, '—')}\n"
+                                           for key, label in IMPACT)
+
+
 def _cell(text) -> str:
     return md(text if text is not None else "—")
 
@@ -69,3 +76,40 @@ def diff_markdown(entries: list[dict], a: str, b: str) -> str:
                        f"{_cell(after.get(key) if after else None)} |")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def history_json(entries: list[dict]) -> str:
+    import json
+    from .text import json_text
+    return json_text(json.dumps(entries, indent=2, ensure_ascii=False)) + "\n"
+
+
+def history_text(entries: list[dict]) -> str:
+    """A deal's history, commit by commit; authors and messages are anyone's text (inert)."""
+    out = []
+    for e in entries:
+        out.append(f"{e['commit'][:10]}  {e['date']}  {e['author']} <{e['email']}>")
+        out.append(f"    {e['message']}")
+        if e.get("note"):
+            out.append(f"    {e['note']}")
+        for ch in e["changes"]:
+            out.append(f"    {ch['term']}: {ch['old'] if ch['old'] is not None else '∅'} → "
+                       f"{ch['new'] if ch['new'] is not None else '∅'}")
+        for a in e["amendments"]:
+            approvals = ", ".join(f"{x['role']} {x['by']} {x['date']} {x['decision']}" for x in a["approvals"])
+            out.append(f"    amendment {a['id']} effective {a['effective_date']}: {a['description'] or ''}"
+                       + (f" (approved: {approvals})" if approvals else ""))
+            for c in a["changes"]:
+                if "set" in c:
+                    for k, v in c["set"].items():
+                        out.append(f"      facilities.{c['facility']}.{k} → {v}")
+                else:
+                    out.append(f"      adds facility {c['add_facility']}")
+        out.append("")
+    return "\n".join(inert(line, one_line=True) for line in out)
+
+
+def diff_json(entries: list[dict], a: str, b: str) -> str:
+    import json
+    from .text import json_text
+    return json_text(json.dumps({"from": a, "to": b, "deals": entries}, indent=2, ensure_ascii=False)) + "\n"

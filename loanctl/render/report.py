@@ -98,19 +98,18 @@ def to_text(r: Report, console) -> None:
         console.print("no funded positions in this scope")
     for ccy, tot in r.totals.items():
         n = minor_units(ccy)
-        rows = [p for p in r.positions if p["currency"] == ccy]
+        rows = [(p, received) for p, received in zip(r.positions, r.received) if p["currency"] == ccy]
         t = Table(title=f"positions ({ccy})", title_justify="left", header_style="bold", pad_edge=False)
         for name in ("Deal", "Fac", "Outstanding", "Accrued", "Unfunded", "Rate", "Past due", "DPD", "Received"):
             t.add_column(name, justify="left" if name in ("Deal", "Fac") else "right", no_wrap=name != "Deal")
-        for p in rows:
-            received = p["interest_received"] + p["fees_received"] + p["principal_received"]
+        for p, received in rows:
             t.add_row(p["deal"], p["facility"], amount(p["outstanding_principal"], n), amount(p["accrued_interest"], n),
                       amount(p["unfunded"], n), pct(p["rate"]), amount(p["past_due"], n) if p["past_due"] else "",
                       str(p["dpd"]) if p["dpd"] else "", amount(received, n))
         t.add_section()
         t.add_row("Total", "", amount(tot["outstanding_principal"], n), amount(tot["accrued_interest"], n),
                   amount(tot["unfunded"], n), "", amount(tot["past_due"], n), "",
-                  amount(tot["interest_received"] + tot["fees_received"] + tot["principal_received"], n), style="bold")
+                  amount(r.received_totals[ccy], n), style="bold")
         console.print(t)
         m = r.metrics[ccy]
         console.print(f"weighted average rate {pct(m['weighted_average_rate'])} · spread "
@@ -129,17 +128,12 @@ def to_text(r: Report, console) -> None:
                       Text("above limit", style="bold red") if row["above_limit"] else "")
         from rich.columns import Columns
         console.print(Columns([b, c]))
-    if r.covenants:
-        latest: dict = {}
-        for row in r.covenants:  # the latest test of each covenant, and every overdue one
-            key = (row["deal"], row["covenant"]) if row["status"] != "overdue" else (row["deal"], row["covenant"],
-                                                                                      row["period_end"])
-            latest[key] = row
+    if r.latest_covenants:
         t = Table(title="covenants (latest test of each; overdue financials)", title_justify="left",
                   header_style="bold")
         for name in ("Deal", "Covenant", "Period", "Value", "Bound", "Headroom", "Status"):
             t.add_column(name)
-        for row in latest.values():
+        for row in r.latest_covenants:
             style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta"}.get(row["status"])
             t.add_row(row["deal"], row["covenant"], str(row["period_end"]), str(row.get("value") or "—"),
                       str(row.get("bound") or "—"), str(row.get("headroom") or "—"), Text(row["status"], style=style or ""))

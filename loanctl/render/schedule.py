@@ -1,4 +1,5 @@
-"""Renderers of a deal schedule: JSON (SPEC §3.1), CSV and a rich table."""
+"""Renderers of a deal schedule view (`reports.schedule.ScheduleView`, figures computed there):
+JSON (SPEC §3.1), CSV and a rich table."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import io
 import json
 from decimal import Decimal
 
-from ..engine.deal import DealSchedule
-from ..engine.schedule import MONEY_FIELDS, FacilitySchedule, Row
+from ..engine.schedule import MONEY_FIELDS, Row
+from ..reports.schedule import ScheduleView
 
 COLUMNS = ("date", "accrual_start", "accrual_end", "days", "rate", "opening_balance", "draws", "interest", "pik",
            "commitment_fee", "fees", "principal", "total_due", "closing_balance", "projected")
@@ -36,83 +37,75 @@ def row_dict(row: Row, digits: int) -> dict:
     }
 
 
-def schedule_dict(ds: DealSchedule, actuals: dict | None = None) -> dict:
-    out = {"deal": ds.deal, "currency": ds.currency, "facilities": []}
-    for fs in ds.facilities:
+def schedule_dict(view: ScheduleView) -> dict:
+    out = {"deal": view.deal, "currency": view.currency, "facilities": []}
+    for fv in view.facilities:
         rows = []
-        for r in fs.rows:
-            d = row_dict(r, fs.digits)
-            if actuals is not None:
-                got = actuals[fs.facility_id]["by_date"].get(r.date, {})
-                paid = {k: money(got.get(k, Decimal(0)), fs.digits)
-                        for k in ("fees", "commitment_fee", "interest", "principal")}
-                d["prepayment"] = money(got.get("prepayment", Decimal(0)), fs.digits)
-                d["paid"] = paid
-                d["unpaid"] = money(r.total_due - sum(Decimal(v) for v in paid.values()), fs.digits)
+        for i, r in enumerate(fv.rows):
+            d = row_dict(r, fv.digits)
+            if fv.paid is not None:
+                got = fv.paid[i]
+                d["prepayment"] = money(got.prepayment, fv.digits)
+                d["paid"] = {k: money(v, fv.digits) for k, v in got.components.items()}
+                d["unpaid"] = money(got.unpaid, fv.digits)
             rows.append(d)
-        fac = {"facility": fs.facility_id, "rows": rows}
-        if actuals is not None:
-            fac["unapplied"] = money(actuals[fs.facility_id]["unapplied"], fs.digits)
+        fac = {"facility": fv.facility_id, "rows": rows}
+        if fv.unapplied is not None:
+            fac["unapplied"] = money(fv.unapplied, fv.digits)
         out["facilities"].append(fac)
     return out
 
 
-def to_json(ds: DealSchedule, actuals: dict | None = None) -> str:
-    return json.dumps(schedule_dict(ds, actuals), indent=2) + "\n"
+def to_json(view: ScheduleView) -> str:
+    return json.dumps(schedule_dict(view), indent=2) + "\n"
 
 
-def to_csv(ds: DealSchedule) -> str:
+def to_csv(view: ScheduleView) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("deal", "facility", *COLUMNS))
-    for fs in ds.facilities:
-        for r in fs.rows:
-            d = row_dict(r, fs.digits)
-            w.writerow((ds.deal, fs.facility_id, *("" if d[c] is None else str(d[c]).lower()
-                                                   if isinstance(d[c], bool) else d[c] for c in COLUMNS)))
+    for fv in view.facilities:
+        for r in fv.rows:
+            d = row_dict(r, fv.digits)
+            w.writerow((view.deal, fv.facility_id, *("" if d[c] is None else str(d[c]).lower()
+                                                     if isinstance(d[c], bool) else d[c] for c in COLUMNS)))
     return buf.getvalue()
 
 
-def totals(fs: FacilitySchedule) -> dict[str, Decimal]:
-    return {k: sum((getattr(r, k) for r in fs.rows), Decimal(0))
-            for k in ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "total_due")}
-
-
-def to_table(ds: DealSchedule, console, actuals: dict | None = None) -> None:
+def to_table(view: ScheduleView, console) -> None:
     from rich.table import Table
 
-    for fs in ds.facilities:
-        t = Table(title=f"{ds.deal} · {fs.facility_id} · {ds.currency}", title_justify="left", show_lines=False,
+    actuals = view.actuals
+    for fv in view.facilities:
+        t = Table(title=f"{view.deal} · {fv.facility_id} · {view.currency}", title_justify="left", show_lines=False,
                   header_style="bold", pad_edge=False)
         for name, justify in (("Date", "left"), ("Days", "right"), ("Rate", "right"), ("Opening", "right"),
                               ("Draws", "right"), ("Interest", "right"), ("PIK", "right"), ("Commit fee", "right"),
                               ("Fees", "right"), ("Principal", "right"), ("Total due", "right"),
                               ("Closing", "right")) + ((("Paid", "right"), ("Unpaid", "right"))
-                                                       if actuals is not None else ()):
+                                                       if actuals else ()):
             t.add_column(name, justify=justify, no_wrap=True)
-        n = fs.digits
-        for r in fs.rows:
+        n = fv.digits
+        for i, r in enumerate(fv.rows):
             rate = f"{(r.rate * 100):.4f}%" if r.rate is not None else ""
             extra = ()
-            if actuals is not None:
-                got = actuals[fs.facility_id]["by_date"].get(r.date, {})
-                paid = sum((v for k, v in got.items() if k != "prepayment"), Decimal(0))
-                pre = got.get("prepayment", Decimal(0))
-                extra = (f"{paid:,.{n}f}" + (f" +{pre:,.{n}f} prepaid" if pre else ""),
-                         _blank(r.total_due - paid, n))
+            if fv.paid is not None:
+                got = fv.paid[i]
+                extra = (f"{got.paid:,.{n}f}" + (f" +{got.prepayment:,.{n}f} prepaid" if got.prepayment else ""),
+                         _blank(got.unpaid, n))
             t.add_row(r.date.isoformat() + (" *" if r.projected else ""), str(r.days) if r.days else "", rate,
                       f"{r.opening_balance:,.{n}f}", _blank(r.draws, n), _blank(r.interest, n), _blank(r.pik, n),
                       _blank(r.commitment_fee, n), _blank(r.fees, n), _blank(r.principal, n),
                       f"{r.total_due:,.{n}f}", f"{r.closing_balance:,.{n}f}", *extra)
-        tot = totals(fs)
+        tot = fv.totals
         t.add_section()
         t.add_row("Total", "", "", "", f"{tot['draws']:,.{n}f}", f"{tot['interest']:,.{n}f}",
                   f"{tot['pik']:,.{n}f}", f"{tot['commitment_fee']:,.{n}f}", f"{tot['fees']:,.{n}f}",
                   f"{tot['principal']:,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
-                  *(("", f"unapplied {actuals[fs.facility_id]['unapplied']:,.{n}f}") if actuals is not None else ()),
+                  *(("", f"unapplied {fv.unapplied:,.{n}f}") if fv.unapplied is not None else ()),
                   style="bold")
         console.print(t)
-        if any(r.projected for r in fs.rows):
+        if any(r.projected for r in fv.rows):
             console.print("  * projected: the fixing date is after the last published fixing", style="dim")
 
 

@@ -1,61 +1,27 @@
-"""Renderers for post-payments summaries and query results."""
+"""Renderers for post-payments summaries (built by `reports.posting`) and query results."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from ..ledger.store import PostResult
 from ..ledger.query import inert_text
 
 _KEEP = "\t\n"  # kept as they are: harmless on a terminal (and quoted by CSV)
 
 
-def _s(x: Decimal) -> str:
-    return format(x, "f")
+def post_json(summary: dict) -> str:
+    return json.dumps(summary, indent=2) + "\n"
 
 
-def post_summary(result: PostResult) -> dict:
-    per_deal: dict[str, dict] = defaultdict(lambda: {"payments": 0, "amount": Decimal(0), "unapplied": Decimal(0)})
-    currency: dict[str, str] = {}
-    new_ids = {p.payment_id for p in result.posted}
-    for p in result.posted:
-        per_deal[p.deal]["payments"] += 1
-        per_deal[p.deal]["amount"] += p.amount
-        currency[p.deal] = p.currency
-    allocation_rows = []
-    if result.unapplied_by_payment is not None:  # streamed: only the unapplied amounts were kept
-        for p in result.posted:
-            per_deal[p.deal]["unapplied"] += result.unapplied_by_payment.get(p.payment_id, Decimal(0))
-    for (deal, facility), fa in sorted(result.allocations.items()):
-        for a in fa.allocations:
-            if a.payment_id in new_ids:
-                if a.component == "unapplied":
-                    per_deal[deal]["unapplied"] += a.amount
-                allocation_rows.append({"payment_id": a.payment_id, "deal": deal, "facility": facility,
-                                        "date": a.payment_date.isoformat(),
-                                        "due_date": a.due_date.isoformat() if a.due_date else None,
-                                        "component": a.component, "amount": _s(a.amount)})
-    return {
-        "dry_run": result.dry_run,
-        "posted": len(result.posted),
-        "duplicates": result.duplicates,
-        "archived": result.archived,
-        "deals": [{"deal": d, "currency": currency[d], "payments": v["payments"], "amount": _s(v["amount"]),
-                   "unapplied": _s(v["unapplied"])} for d, v in sorted(per_deal.items())],
-        "allocations": allocation_rows,
-    }
-
-
-def post_table(result: PostResult, console) -> None:
+def post_table(summary: dict, console) -> None:
+    """The summary `reports.posting.post_summary` built: counts, per deal, and (dry run) the allocation."""
     from rich.table import Table
 
-    summary = post_summary(result)
-    verb = "would post" if result.dry_run else "posted"
+    verb = "would post" if summary["dry_run"] else "posted"
     console.print(f"{verb} {summary['posted']} payment{'s' if summary['posted'] != 1 else ''}, "
                   f"{summary['duplicates']} duplicate{'s' if summary['duplicates'] != 1 else ''} skipped"
                   + (f"; archived {', '.join(summary['archived'])}" if summary["archived"] else ""))
@@ -68,7 +34,7 @@ def post_table(result: PostResult, console) -> None:
         t.add_row(d["deal"], d["currency"], str(d["payments"]), f"{Decimal(d['amount']):,}",
                   f"{Decimal(d['unapplied']):,}" if Decimal(d["unapplied"]) else "")
     console.print(t)
-    if result.dry_run:
+    if summary["dry_run"]:
         a = Table(title="allocation", title_justify="left", header_style="bold")
         for name in ("Payment", "Deal", "Facility", "Date", "Due date", "Component", "Amount"):
             a.add_column(name, justify="right" if name == "Amount" else "left")

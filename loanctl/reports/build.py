@@ -48,6 +48,12 @@ class Report:
     series: dict[str, dict] = field(default_factory=dict)
     """Per currency: outstanding by month end, cash received by month and component."""
     dpd_bucket_names: list[str] = field(default_factory=list)
+    received: list[Decimal] = field(default_factory=list)
+    """Per position (same order): interest, fees and principal received."""
+    received_totals: dict[str, Decimal] = field(default_factory=dict)
+    """Per currency: the same, summed."""
+    latest_covenants: list[dict] = field(default_factory=list)
+    """The latest test of each covenant, and every overdue one (the text report's table)."""
 
 
 class ScopeProblem(ValueError):
@@ -130,7 +136,24 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
         report.metrics[ccy] = _metrics(rows, flows_by_ccy[ccy], terminal[ccy], as_of, report, loaded, digits)
         report.series[ccy] = _series(flows_by_ccy[ccy], as_of)
     report.covenants = covenant_rows or []
+    report.received = [_received(p) for p in report.positions]
+    report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
+    report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def _received(figures: dict) -> Decimal:
+    return figures["interest_received"] + figures["fees_received"] + figures["principal_received"]
+
+
+def latest_covenant_tests(rows: list[dict]) -> list[dict]:
+    """The latest test of each covenant (rows come in period order), and every overdue one."""
+    latest: dict = {}
+    for row in rows:
+        key = (row["deal"], row["covenant"]) if row["status"] != "overdue" else (row["deal"], row["covenant"],
+                                                                                  row["period_end"])
+        latest[key] = row
+    return list(latest.values())
 
 
 def _combine(parts: list[Position], whole: Position) -> Position:

@@ -14,8 +14,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
+from ..engine.fees import prepayment_fee_rate
 from ..engine.schedule import FacilitySchedule
-from ..model.documents import Facility, PrepaymentFee
+from ..model.documents import Facility
 
 ZERO = Decimal(0)
 COMPONENTS = ("fees", "commitment_fee", "interest", "principal")
@@ -104,7 +105,7 @@ def allocate(schedule_with: Callable[[Sequence[tuple[date, Decimal]]], FacilityS
                 applied.pop(i)
                 break
         amount = prepay_applied.get(p.payment_id, ZERO)
-        rate = _prepayment_fee_rate(terms_at(p.date), p.date)
+        rate = prepayment_fee_rate(terms_at(p.date), p.date)
         if rate and amount:
             dues.append(Due(p.date, "fees", rounding(rate * amount), "prepayment fee"))
     dues.sort(key=lambda d: (d.date, rank.get(d.component, 99)))
@@ -167,12 +168,3 @@ def _dues(schedule: FacilitySchedule) -> list[Due]:
                 dues.append(Due(row.date, component, amount, kind))
     return dues
 
-
-def _prepayment_fee_rate(facility: Facility, when: date) -> Decimal | None:
-    """Rate of the first step whose `until` is on or after the prepayment date."""
-    for fee in facility.fees:
-        if isinstance(fee, PrepaymentFee):
-            for step in fee.schedule:
-                if when <= step.until:
-                    return step.rate
-    return None

@@ -4,7 +4,9 @@ A scenario shocks every index fixing, replaces the projected index path, adds pr
 a default with a recovery after a lag, a draft amendment, or PIK toggle elections. Both
 runs are projected schedules (no payments posted), so a draft deal can be run before it
 is funded. Returns are gross, from the lender's side: draws out; interest, fees and
-principal in.
+principal in. A prepayment creates the prepayment fee of the deal's fee schedule exactly as
+a posted one does (`engine.fees.prepayment_fee_rate`, rounded to the currency's minor unit).
+`grid` runs rate shocks × full prepayment dates. Reading scenario options: `scenario.py`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
 from ..conventions.dates import add_months
 from ..conventions.rounding import round_money
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, DiagnosticError
 from ..engine.deal import deal_terms
+from ..engine.fees import prepayment_fee_rate
 from ..engine.periods import book_calendars
 from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
 from ..engine.terms import facility_terms
@@ -34,8 +37,8 @@ TOTAL_KEYS = ("interest", "pik", "commitment_fee", "fees", "principal")
 class Scenario:
     rate_shock: Decimal = ZERO
     index_paths: dict[str, list[tuple[date, Decimal]]] = field(default_factory=dict)
-    prepayments: list[tuple[date, Decimal, str | None]] = field(default_factory=list)
-    """(date, amount, facility or None for the deal's first facility)."""
+    prepayments: list[tuple[date, Decimal | None, str | None]] = field(default_factory=list)
+    """(date, amount or None for the whole balance then, facility or None for the deal's first facility)."""
     default_date: date | None = None
     recovery: Decimal = Decimal("0.6")
     recovery_lag_months: int = 12
@@ -49,7 +52,8 @@ class Scenario:
         if self.index_paths:
             out["index_path"] = {k: len(v) for k, v in self.index_paths.items()}
         if self.prepayments:
-            out["prepay"] = [{"date": d.isoformat(), "amount": format(a, "f"), "facility": f}
+            out["prepay"] = [{"date": d.isoformat(), "amount": format(a, "f") if a is not None else "all",
+                              "facility": f}
                              for d, a, f in self.prepayments]
         if self.default_date:
             out["default"] = {"date": self.default_date.isoformat(), "recovery": format(self.recovery, "f"),
@@ -70,6 +74,8 @@ class Run:
     lenders: dict[str, dict]
     min_interest_coverage: tuple[Decimal, date] | None
     notes: list[str]
+    prepaid: list[tuple[date, Decimal, Decimal]] = field(default_factory=list)
+    """(date, principal prepaid, prepayment fee) of each prepayment applied, whole facilities."""
 
 
 def _rates(loaded: LoadedBook, scenario: Scenario) -> dict[str, RateSeries]:
@@ -109,9 +115,11 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
         if not f0.start_date < d < maturity:
             return None, [Diagnostic("E0604", f"--prepay {d}: facility '{target}' runs from {f0.start_date} to "
                                               f"{maturity}", hint="prepay after the start date and before maturity")]
-        prepay_by.setdefault(target, []).append((d, amount))
+        prepay_by.setdefault(target, []).append((d, FULL if amount is None else amount))
     schedules: list[FacilitySchedule] = []
     notes: list[str] = []
+    fees_by: dict[int, list[tuple[date, Decimal]]] = {}
+    prepaid: list[tuple[date, Decimal, Decimal]] = []
     from ..engine.schedule import ScheduleProblem
     for fid, ft in terms.items():
         try:
@@ -120,8 +128,8 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
                                prepayments=prepay_by.get(fid, ()), pik_toggles=scenario.pik_toggles)
         except ScheduleProblem as problem:
             return None, [problem.diagnostic()]
-        for (d, wanted), (_, applied) in zip(sorted(prepay_by.get(fid, ())), s.prepaid):
-            if applied < wanted:
+        for (d, wanted), (_, applied) in zip(sorted(prepay_by.get(fid, ()), key=lambda x: x[0]), s.prepaid):
+            if applied < wanted and wanted is not FULL:
                 return None, [Diagnostic("E0601", f"prepayment of {wanted:,} on {d} is larger than facility "
                                                   f"'{fid}''s balance ({applied:,} outstanding then)",
                                          hint=f"prepay at most {applied:,} on that date")]
@@ -135,28 +143,43 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
             notes.append(f"{fid}: the shock makes the index negative in {len(negative)} period(s) "
                          f"(no floor); the all-in rate is {min(r.rate for r in negative) * 100:.4f}% at its lowest")
         schedules.append(s)
+        fees_by[id(s)] = [(d, _prepayment_fee(ft, d, applied, digits, rounding)) for d, applied in s.prepaid]
+        prepaid += [(d, applied, fee) for (d, applied), (_, fee) in zip(s.prepaid, fees_by[id(s)])]
     flows_all: list[tuple[date, Decimal]] = []
     totals = {k: round_money(ZERO, digits) for k in TOTAL_KEYS}
     lender_flows: dict[str, list[tuple[date, Decimal]]] = {}
     recovery_total = round_money(ZERO, digits)
     for s in schedules:
-        flows, tot, rec = _flows(s, scenario, digits)
+        flows, tot, rec = _flows(s, fees_by[id(s)], scenario, digits)
         flows_all += flows
         recovery_total += rec
         for k in TOTAL_KEYS:
             totals[k] += tot[k]
         lenders = list(dict.fromkeys(n for r in s.rows for n, _ in r.shares))
         for lender in lenders:
-            lender_flows.setdefault(lender, []).extend(_flows(s, scenario, digits, lender)[0])
+            lender_flows.setdefault(lender, []).extend(_flows(s, fees_by[id(s)], scenario, digits, lender)[0])
     if scenario.default_date is not None:
         totals["recovery"] = recovery_total
     lenders = {name: {"xirr": xirr(f), "moic": moic(f)} for name, f in sorted(lender_flows.items())}
     return Run(schedules, totals, xirr(flows_all), moic(flows_all), lenders,
-               _min_icr(record, schedules, as_of, scenario), notes), []
+               _min_icr(record, schedules, as_of, scenario), notes, sorted(prepaid, key=lambda x: x[0])), []
 
 
-def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | None = None):
-    """Cash flows (draws negative) and totals, cut at a default with its recovery."""
+FULL = Decimal(10) ** 15
+"""The amount asked for a full prepayment: more than any balance (amounts stop below 10^15),
+so the schedule caps it at the balance outstanding then."""
+
+
+def _prepayment_fee(ft, when: date, applied: Decimal, digits: int, rounding: str) -> Decimal:
+    """The fee a posted prepayment of `applied` on `when` would create (the same rate rule)."""
+    rate = prepayment_fee_rate((ft.at(when) or ft.first).facility, when)
+    return round_money(rate * applied, digits, rounding) if rate and applied else ZERO
+
+
+def _flows(s: FacilitySchedule, prepay_fees: list[tuple[date, Decimal]], scenario: Scenario, digits: int,
+           lender: str | None = None):
+    """Cash flows (draws negative) and totals, cut at a default with its recovery; each
+    prepayment's fee is received with it."""
     cut = scenario.default_date
     rows = s.rows
     flows: list[tuple[date, Decimal]] = []
@@ -171,6 +194,10 @@ def _flows(s: FacilitySchedule, scenario: Scenario, digits: int, lender: str | N
         if cut is None or d <= cut:
             flows.append((d, lender_part(amount, shares_on(d), lender, digits)))
             totals["principal"] += lender_part(amount, shares_on(d), lender, digits)
+    for d, fee in prepay_fees:
+        if fee and (cut is None or d <= cut):
+            flows.append((d, lender_part(fee, shares_on(d), lender, digits)))
+            totals["fees"] += lender_part(fee, shares_on(d), lender, digits)
     outstanding = ZERO
     last_row_date = rows[0].date
     for r in rows:
@@ -274,3 +301,64 @@ def load_index_path(text: str, file: str) -> tuple[list[tuple[date, Decimal]], l
     if series is None:
         return [], diags
     return list(zip(series.dates, series.rates)), diags
+
+
+GRID_SHOCKS_BPS = (-200, -100, 0, 100, 200)
+
+
+def grid(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> list[dict]:
+    """Rate shocks −200…+200 bps (on top of the scenario's) × full prepayment of the deal's first
+    facility at each anniversary before maturity (and none): one cell per pair, with gross XIRR
+    and MOIC, and for a prepayment the principal prepaid and its fee in the currency's digits."""
+    from copy import deepcopy
+    record = loaded.deals[deal_id]
+    digits = minor_units(record.deal.currency)
+    start = min(f.start_date for f in record.deal.facilities)
+    maturity = max(f.maturity_date for f in record.deal.facilities)
+    dates = [add_months(start, 12 * k) for k in range(1, 4) if add_months(start, 12 * k) < maturity]
+    rows = []
+    for bps in GRID_SHOCKS_BPS:
+        for when in [None, *dates]:
+            s = deepcopy(scenario)
+            s.rate_shock = scenario.rate_shock + Decimal(bps) / 10000
+            if when is not None:
+                s.prepayments = [(when, None, None)]  # the whole balance outstanding then
+            result, diags = run(loaded, deal_id, s, as_of)
+            cell: dict = {"shock": f"{bps:+d}bps", "prepay": "hold" if when is None else f"prepay {when}"}
+            if result is None:
+                cell["error"] = diags[0].code if diags else "error"
+            else:
+                d = result_dict(result, digits)
+                cell.update(xirr=d["xirr"], moic=d["moic"])
+                if when is not None:
+                    cell["prepaid"] = f"{sum((a for _, a, _ in result.prepaid), ZERO):.{digits}f}"
+                    cell["prepayment_fee"] = f"{sum((f for _, _, f in result.prepaid), ZERO):.{digits}f}"
+            rows.append(cell)
+    return rows
+
+
+@dataclass
+class Simulation:
+    """What `loanctl simulate` shows: `view` is JSON-ready (SPEC §7) — base, scenario and their
+    difference, or the grid's cells; `digits` are the deal currency's minor units."""
+
+    deal: str
+    digits: int
+    view: dict
+    notes: list[str] = field(default_factory=list)
+
+
+def simulate(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date, with_grid: bool = False) -> Simulation:
+    """The deal under `scenario` beside its base (or the grid around the scenario); a base or
+    scenario that cannot be run raises `DiagnosticError` with the reasons."""
+    digits = minor_units(loaded.deals[deal_id].deal.currency)
+    if with_grid:
+        return Simulation(deal_id, digits, {"deal": deal_id, "grid": grid(loaded, deal_id, scenario, as_of)})
+    base, d1 = run(loaded, deal_id, Scenario(), as_of)
+    result, d2 = run(loaded, deal_id, scenario, as_of)
+    problems = [x for x in d1 + d2 if x.is_error]
+    if problems or base is None or result is None:
+        raise DiagnosticError(problems)
+    b, r = result_dict(base, digits), result_dict(result, digits)
+    return Simulation(deal_id, digits, {"deal": deal_id, "scenario": scenario.describe(), "base": b, "result": r,
+                                        "difference": difference(b, r), "notes": result.notes}, result.notes)

@@ -113,6 +113,29 @@ facilities:
       - {lender: fund-ii, share: 50%}
 """
 
+# fixed 10% bullet with a prepayment fee: 2% until 2026-07-15, then 1% to maturity
+PREPAY_FEE = """\
+id: fee-tl
+name: Fixed bullet with a prepayment fee
+borrower: acme
+status: draft
+currency: USD
+facilities:
+  - id: tl
+    type: term
+    commitment: 36000000
+    start_date: 2026-01-15
+    maturity_date: 2027-01-15
+    interest: {fixed_rate: 10%, day_count: ACT/360}
+    payments: {frequency: quarterly}
+    amortization: {type: bullet}
+    fees:
+      - {type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}
+    participations:
+      - {lender: fund-i, share: 60%}
+      - {lender: fund-ii, share: 40%}
+"""
+
 
 def cli(*args):
     result = CliRunner().invoke(app, [str(a) for a in args])
@@ -128,7 +151,7 @@ def book(tmp_path_factory) -> Path:
     (root / "rates").mkdir(parents=True)
     (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
     (root / "rates" / "SOFR-3M.csv").write_text("date,rate\n2025-01-02,0.05\n", encoding="utf-8")
-    for text in (FLOATING, FIXED, FLOATING_3Y):
+    for text in (FLOATING, FIXED, FLOATING_3Y, PREPAY_FEE):
         deal_id = text.split("\n", 1)[0].split(": ")[1]
         (root / deal_id).mkdir()
         (root / deal_id / "deal.yaml").write_text(text, encoding="utf-8")
@@ -434,3 +457,97 @@ def test_the_recovery_is_on_the_balance_left_after_a_prepayment(book):
     result, out = sim(book, "flt-tl", "--prepay", "2026-05-01:10000000", "--default", "2026-06-01")
     assert result.exit_code == 0, result.output
     assert out["result"]["totals"]["recovery"] == "15600000.00"
+
+
+# --- the prepayment fee (as a posted prepayment creates it) ------------------------------------
+def test_a_simulated_prepayment_creates_the_prepayment_fee_of_the_fee_schedule(book):
+    result, out = sim(book, "fee-tl", "--prepay", "2026-05-01:5000000")
+    assert result.exit_code == 0, result.output
+    # 2026-05-01 is on or before the first step's until (2026-07-15): 2% × 5,000,000.00 = 100,000.00
+    assert out["base"]["totals"]["fees"] == "0.00"
+    assert out["result"]["totals"]["fees"] == "100000.00"
+    assert out["difference"]["totals"]["fees"] == "100000.00"
+    assert out["difference"]["totals"]["principal"] == "0.00"  # a bullet: the same 36,000,000 comes back
+    # interest: 2026-01-15→04-15 90 days on 36,000,000 = 900,000.00; 04-15→05-01 16 days on 36,000,000
+    # = 160,000.00 and 05-01→07-15 75 days on 31,000,000 = 645,833.33; then 92 + 92 days on 31,000,000
+    # = 792,222.22 each
+    interest = D("900000.00") + D("160000.00") + D("645833.33") + D("792222.22") + D("792222.22")
+    assert out["result"]["totals"]["interest"] == f"{interest}" == "3290277.77"
+    # MOIC: (3,290,277.77 interest + 36,000,000 principal + 100,000 fee) / 36,000,000 = 1.094174… (1.0914 without)
+    assert out["result"]["moic"] == "1.0942"
+    flows = [("2026-01-15", -36000000), ("2026-04-15", 900000), ("2026-05-01", 5000000 + 100000),
+             ("2026-07-15", 805833.33), ("2026-10-15", 792222.22), ("2027-01-15", 31792222.22)]
+    assert abs(float(out["result"]["xirr"]) - pyx(flows)) < 1e-8
+    for lender in out["result"]["lenders"].values():  # pro rata (60/40): the same return, to the cent's rounding
+        assert lender["moic"] == out["result"]["moic"]
+        assert abs(D(lender["xirr"]) - D(out["result"]["xirr"])) < D("1e-9")
+
+
+def test_a_prepayment_after_the_first_step_takes_the_next_steps_rate(book):
+    result, out = sim(book, "fee-tl", "--prepay", "2026-10-01:5000000")
+    assert result.exit_code == 0, result.output
+    assert out["difference"]["totals"]["fees"] == "50000.00"  # after 2026-07-15: 1% × 5,000,000.00
+
+
+def test_a_prepayment_of_a_deal_without_a_prepayment_fee_adds_no_fee(book):
+    result, out = sim(book, "flt-tl", "--prepay", "2026-05-01:5000000")
+    assert result.exit_code == 0, result.output
+    assert out["difference"]["totals"]["fees"] == "0.00"
+
+
+JPY_BOOK = """\
+name: Yen Partners
+base_currency: JPY
+entities:
+  - {id: fund-j, kind: fund, name: Yen Fund}
+  - {id: kumo, kind: borrower, name: Kumo KK, industry: industrials, country: JP}
+"""
+
+JPY_DEAL = """\
+id: yen-tl
+name: Yen fixed bullet
+borrower: kumo
+status: draft
+currency: JPY
+facilities:
+  - id: tl
+    type: term
+    commitment: 3600000000
+    start_date: 2026-01-15
+    maturity_date: 2029-01-15
+    interest: {fixed_rate: 10%, day_count: ACT/360}
+    payments: {frequency: quarterly}
+    amortization: {type: bullet}
+    fees:
+      - {type: prepayment, schedule: [{until: 2027-01-15, rate: 2%}, {until: 2028-01-15, rate: 1%}]}
+    participations:
+      - {lender: fund-j, share: 100%}
+"""
+
+
+def test_the_grid_of_a_yen_deal_prepays_in_whole_yen_with_the_fee(tmp_path):
+    root = tmp_path / "book"
+    (root / "yen-tl").mkdir(parents=True)
+    (root / "book.yaml").write_text(JPY_BOOK, encoding="utf-8")
+    (root / "yen-tl" / "deal.yaml").write_text(JPY_DEAL, encoding="utf-8")
+    result, out = sim(root, "yen-tl", "--grid")
+    assert result.exit_code == 0, result.output
+    cells = out["grid"]
+    assert list(dict.fromkeys(c["prepay"] for c in cells)) == ["hold", "prepay 2027-01-15", "prepay 2028-01-15"]
+    assert not [c for c in cells if "error" in c]
+    for c in cells:
+        if c["prepay"] == "hold":
+            assert "prepaid" not in c
+            continue
+        # a bullet: the whole 3,600,000,000 is outstanding on both anniversaries; JPY has no minor unit
+        assert c["prepaid"] == "3600000000"
+        # 2027-01-15 is on the 2% step's until; 2028-01-15 on the 1% step's: 72,000,000 and 36,000,000 yen
+        assert c["prepayment_fee"] == {"prepay 2027-01-15": "72000000", "prepay 2028-01-15": "36000000"}[c["prepay"]]
+    # fixed rate: every shock gives the same cell. Prepaid on 2027-01-15 (a Friday, a payment date): interest
+    # 90 + 91 + 92 + 92 days × 3,600,000,000 × 10% / 360 = 365,000,000; returned 365,000,000 + 3,600,000,000 +
+    # 72,000,000 = 4,037,000,000 over 3,600,000,000 = 1.12138… (1.1014 without the fee)
+    first = [c for c in cells if c["prepay"] == "prepay 2027-01-15"]
+    assert {c["moic"] for c in first} == {"1.1214"}
+    flows = [("2026-01-15", -3600000000), ("2026-04-15", 90000000), ("2026-07-15", 91000000),
+             ("2026-10-15", 92000000), ("2027-01-15", 92000000 + 3600000000 + 72000000)]
+    assert all(abs(float(c["xirr"]) - pyx(flows)) < 1e-8 for c in first)
