@@ -246,6 +246,22 @@ DEMO_STEPS: list[DemoStep] = [
 ]
 
 
+def demo_help(steps: list[DemoStep] | None = None, width: int = 76) -> str:
+    """The help text of `loanctl demo`, made from the steps themselves: every step's heading on
+    a line of its own (never wrapped: it is the command to type) and its note below it. A new
+    step is described by adding it to DEMO_STEPS. The steps block is marked for click with
+    \\b, so click keeps its lines as written."""
+    import textwrap
+    steps = DEMO_STEPS if steps is None else steps
+    lines = ["A guided tour of loanctl on a copy of the demo book (a throwaway copy: change anything), in "
+             f"{len(steps)} steps. Each step prints what its command prints:", "", "\b"]
+    for number, step in enumerate(steps, 1):
+        label = f"{number:>2}. "
+        lines.append(f"{label}$ {step.heading}")
+        lines += textwrap.wrap(step.note, width, initial_indent=" " * len(label), subsequent_indent=" " * len(label))
+    return "\n".join(lines)
+
+
 def run_demo(root: Path, console: Any, today: date, steps: list[DemoStep] | None = None) -> bool:
     """Run the demo steps on the book at `root`; True when every step worked."""
     ctx = DemoContext(root=root, console=console, today=today)
