@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .api import UsageProblem, validate_book
 from .diagnostics import Diagnostic
+from .render.text import print_table
 
 from .resources import resource_dir
 
@@ -188,7 +189,7 @@ def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
                       f"{r['value']:.2f}x" if r["value"] is not None else "—",
                       f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                       f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", f"[{style}]{r['status']}[/]")
-        ctx.console.print(t)
+        print_table(ctx.console, t)
         return True
     return run
 
@@ -213,7 +214,7 @@ def _step_simulate(deal_id: str, shock: str) -> Callable[[DemoContext], bool]:
         t.add_row("MOIC", f"{b['moic']}x", f"{r['moic']}x")
         bi, ri = b["min_interest_coverage"], r["min_interest_coverage"]
         t.add_row("min interest coverage", f"{bi['value']}x" if bi else "—", f"{ri['value']}x" if ri else "—")
-        ctx.console.print(t)
+        print_table(ctx.console, t)
         return True
     return run
 

@@ -63,7 +63,7 @@ def covenants(
     else:
         from rich.table import Table
         from rich.text import Text
-        from ..render.text import console
+        from ..render.text import console, print_table
         t = Table(title=f"covenants as of {on}", title_justify="left", header_style="bold")
         for name in ("Deal", "Covenant", "Period end", "Metric", "Value", "Bound", "Headroom", "Status"):
             t.add_column(name, justify="right" if name in ("Value", "Bound", "Headroom") else "left")
@@ -75,6 +75,6 @@ def covenants(
                       f"{r['value']:.2f}x" if r["value"] is not None else "—",
                       f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                       f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", Text(r["status"], style=style))
-        console(min_width=120).print(t)
+        print_table(console(min_width=120), t)
     if any(d.is_error for d in diags):
         raise typer.Exit(EXIT_INVALID)

@@ -173,7 +173,7 @@ def simulate(
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     from rich.table import Table
-    from ..render.text import console as plain_console, text as inert_text
+    from ..render.text import console as plain_console, print_table, text as inert_text
     console = plain_console(min_width=120)
     console.print(inert_text(deal, "bold") + f" scenario: {json.dumps(out['scenario']) if out['scenario'] else 'none (base)'}")
     t = Table(header_style="bold")
@@ -191,7 +191,7 @@ def simulate(
         t.add_row(f"{lender} XIRR / MOIC", f"{_pct(b['lenders'].get(lender, {}).get('xirr'))} / "
                   f"{b['lenders'].get(lender, {}).get('moic') or '—'}x",
                   f"{_pct(x['xirr'])} / {x['moic'] or '—'}x", "")
-    console.print(t)
+    print_table(console, t)
     for note in result.notes:
         console.print(f"note: {note}", style="yellow")
 

@@ -81,6 +81,8 @@ def totals(fs: FacilitySchedule) -> dict[str, Decimal]:
 def to_table(ds: DealSchedule, console, actuals: dict | None = None) -> None:
     from rich.table import Table
 
+    from .text import print_table
+
     for fs in ds.facilities:
         t = Table(title=f"{ds.deal} · {fs.facility_id} · {ds.currency}", title_justify="left", show_lines=False,
                   header_style="bold", pad_edge=False)
@@ -111,7 +113,7 @@ def to_table(ds: DealSchedule, console, actuals: dict | None = None) -> None:
                   f"{tot['principal']:,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
                   *(("", f"unapplied {actuals[fs.facility_id]['unapplied']:,.{n}f}") if actuals is not None else ()),
                   style="bold")
-        console.print(t)
+        print_table(console, t)
         if any(r.projected for r in fs.rows):
             console.print("  * projected: the fixing date is after the last published fixing", style="dim")
 
