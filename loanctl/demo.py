@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .api import UsageProblem, validate_book
 from .diagnostics import Diagnostic
+from .render.text import print_table
 
 from .resources import resource_dir
 
@@ -192,7 +193,7 @@ def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
                       f"{r['value']:.2f}x" if r["value"] is not None else "—",
                       f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                       f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", f"[{style}]{r['status']}[/]")
-        ctx.console.print(t)
+        print_table(ctx.console, t)
         return True
     return run
 
@@ -217,7 +218,7 @@ def _step_simulate(deal_id: str, shock: str) -> Callable[[DemoContext], bool]:
         t.add_row("MOIC", f"{b['moic']}x", f"{r['moic']}x")
         bi, ri = b["min_interest_coverage"], r["min_interest_coverage"]
         t.add_row("min interest coverage", f"{bi['value']}x" if bi else "—", f"{ri['value']}x" if ri else "—")
-        ctx.console.print(t)
+        print_table(ctx.console, t)
         return True
     return run
 
@@ -248,6 +249,22 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("loanctl report --fund fund-i --out reports/fund-i.html", "the fund's positions, DPD, concentration, "
              "covenants, XIRR and MOIC (HTML and Markdown written beside the book)", _step_report("fund-i")),
 ]
+
+
+def demo_help(steps: list[DemoStep] | None = None, width: int = 76) -> str:
+    """The help text of `loanctl demo`, made from the steps themselves: every step's heading on
+    a line of its own (never wrapped: it is the command to type) and its note below it. A new
+    step is described by adding it to DEMO_STEPS. The steps block is marked for click with
+    \\b, so click keeps its lines as written."""
+    import textwrap
+    steps = DEMO_STEPS if steps is None else steps
+    lines = ["A guided tour of loanctl on a copy of the demo book (a throwaway copy: change anything), in "
+             f"{len(steps)} steps. Each step prints what its command prints:", "", "\b"]
+    for number, step in enumerate(steps, 1):
+        label = f"{number:>2}. "
+        lines.append(f"{label}$ {step.heading}")
+        lines += textwrap.wrap(step.note, width, initial_indent=" " * len(label), subsequent_indent=" " * len(label))
+    return "\n".join(lines)
 
 
 def run_demo(root: Path, console: Any, today: date, steps: list[DemoStep] | None = None) -> bool:

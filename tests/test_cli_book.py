@@ -396,6 +396,27 @@ def test_demo_is_a_list_of_steps_that_report_failure(tmp_path):
     assert "$ loanctl boom" in out and "ZeroDivisionError" in out and "0 errors" in out
 
 
+def test_demo_help_names_every_step_of_the_tour():
+    result = run("demo", "--help")
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert len(demo.DEMO_STEPS) == 11
+    for number, step in enumerate(demo.DEMO_STEPS, 1):
+        assert f"{number}. $ {step.heading}" in lines  # the whole command on a line of its own
+    words = " ".join(result.output.split())
+    for step in demo.DEMO_STEPS:
+        assert " ".join(step.note.split()) in words
+    assert "in 11 steps" in words
+
+
+def test_demo_help_is_made_from_the_list_of_steps(monkeypatch):
+    steps = demo.DEMO_STEPS + [demo.DemoStep("loanctl trades --fund fund-i", "a step added later", lambda ctx: True)]
+    monkeypatch.setattr(demo, "DEMO_STEPS", steps)
+    out = run("demo", "--help").output
+    assert "12. $ loanctl trades --fund fund-i" in [line.strip() for line in out.splitlines()]
+    assert "a step added later" in out and "in 12 steps" in " ".join(out.split())
+
+
 # --- start-up cost -------------------------------------------------------------------------
 def test_help_does_not_import_heavy_modules():
     code = ("import sys, loanctl.cli; heavy = [m for m in ('jinja2', 'pydantic', 'rich.console', 'duckdb', "

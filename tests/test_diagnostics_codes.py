@@ -332,8 +332,9 @@ def test_every_code_is_documented():
         code = section[:5]
         assert "```" in section, f"{code}: no example"
         if code != "E0011":  # a usage error, printed without a code
-            assert f"error[{code}]:" in section or f"warning[{code}]:" in section, \
-                f"{code}: no example diagnostic line"
+            # a diagnostic line, or a usage error that names its code (`loanctl: error: E0510: …`, exit 2)
+            assert (f"error[{code}]:" in section or f"warning[{code}]:" in section
+                    or f"loanctl: error: {code}:" in section), f"{code}: no example diagnostic line"
         assert "**Fix.**" in section, f"{code}: no fix"
 
 

@@ -132,8 +132,9 @@ def query(
     timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", help="Stop the query after this long (E0425)."),
 ) -> None:
     """Read-only SQL over the ledger (payments, allocations, payment_files) and the book
-    (deals, facilities, schedules, positions). One SELECT (or EXPLAIN of one); at most 1 GB of
-    memory and 1 GB of spill space."""
+    (deals, facilities, schedules, positions: one row per facility, lender_positions: one row
+    per facility and lender). One SELECT (or EXPLAIN of one); at most 1 GB of memory and 1 GB
+    of spill space."""
     import datetime as _dt
     from ..api import query as run_query
     from ..model.options import option_date

@@ -64,8 +64,9 @@ def amend(
     ctx: typer.Context,
     deal: str = typer.Argument(..., help="Deal id."),
     effective: str = typer.Option(..., "--effective", help="Effective date of the amendment."),
-    sets: List[str] = typer.Option(..., "--set", help="FACILITY.PATH=VALUE, e.g. tl.interest.spread=525bps "
-                                                       "(repeatable)."),
+    sets: List[str] = typer.Option(..., "--set", help="FACILITY.PATH=VALUE, e.g. tl.interest.spread=525bps; a list "
+                                                       "in YAML flow syntax, e.g. 'tl.participations=[{lender: "
+                                                       "fund-i, share: 50%}]' (repeatable)."),
     description: Optional[str] = typer.Option(None, "--description", help="What the amendment does."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the file and the impact; write nothing."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Next payment after DATE in the impact "

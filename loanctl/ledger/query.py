@@ -3,10 +3,11 @@
 The statement is checked with DuckDB's own parser (one SELECT, or EXPLAIN of a SELECT)
 before anything is loaded. It then runs in an in-memory DuckDB database over a private copy
 of the ledger attached READ_ONLY (the real ledger is locked only while it is copied, so a
-query never holds up post-payments), with the book's deals, facilities, schedules and
-positions loaded as tables. External access is off, no directory or path is allowed, the
-spill folder is a fresh private one, memory and spill space are capped and the
-configuration is locked; a time limit interrupts a runaway query.
+query never holds up post-payments), with the book's deals, facilities, schedules,
+positions (one row per facility) and lender_positions (one row per facility and lender)
+loaded as tables. External access is off, no directory or path is allowed, the spill
+folder is a fresh private one, memory and spill space are capped and the configuration is
+locked; a time limit interrupts a runaway query.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ MEMORY_LIMIT = "1GB"
 TEMP_LIMIT = "1GB"
 """DuckDB max_temp_directory_size: the most a query may spill to disk."""
 FETCH_CHUNK = 65536
-HINT_TABLES = "tables: deals, facilities, schedules, positions, payments, allocations, payment_files"
+HINT_TABLES = ("tables: deals, facilities, schedules, positions (one row per facility), lender_positions "
+               "(one row per facility and lender), payments, allocations, payment_files")
 
 
 def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[list[str], list[tuple]]]:
-    """deals, facilities, schedules and positions (per facility and per lender) as rows."""
-    deals, facilities, schedules, positions = [], [], [], []
+    """deals, facilities, schedules, positions (one row per facility: the whole facility) and
+    lender_positions (one row per facility and lender; the lenders' rows of a facility sum to
+    its positions row, each flow split by the shares in force on its date) as rows."""
+    deals, facilities, schedules, positions, lender_positions = [], [], [], [], []
     buckets = loaded.book.dpd_buckets if loaded.book else (0, 30, 60, 90, 120)
     mode = loaded.book.rounding if loaded.book else "half_up"
     by_facility: dict[tuple[str, str], list] = {}
@@ -59,14 +63,11 @@ def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[li
                                   r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
                                   r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected))
             whole = facility_position(fa, deal_id, as_of, buckets, mode)
-            rows = [whole] + [lp for lender in dict.fromkeys(n for r in fa.schedule.rows for n, _ in r.shares)
-                              if (lp := lender_position(fa, whole, lender)) is not None]
-            for pos in rows:
-                positions.append((pos.deal, pos.facility, pos.lender, pos.currency, pos.as_of, pos.commitment,
-                                  pos.drawn, pos.unfunded, pos.outstanding_principal, pos.accrued_interest,
-                                  pos.pik_capitalised, pos.interest_received, pos.fees_received,
-                                  pos.principal_received, pos.unapplied, pos.past_due, pos.dpd, pos.dpd_bucket,
-                                  pos.rate, pos.spread))
+            positions.append((whole.deal, whole.facility, *_position_figures(whole)))
+            for lender in dict.fromkeys(n for r in fa.schedule.rows for n, _ in r.shares):
+                lp = lender_position(fa, whole, lender)
+                if lp is not None:
+                    lender_positions.append((lp.deal, lp.facility, lp.lender, *_position_figures(lp)))
     return {
         "deals": ("deal VARCHAR, name VARCHAR, borrower VARCHAR, status VARCHAR, currency VARCHAR, "
                   "total_commitment DECIMAL(28,4)", deals),
@@ -79,13 +80,24 @@ def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[li
                       "interest DECIMAL(28,4), pik DECIMAL(28,4), commitment_fee DECIMAL(28,4), fees DECIMAL(28,4), "
                       "principal DECIMAL(28,4), prepayment DECIMAL(28,4), total_due DECIMAL(28,4), "
                       "closing_balance DECIMAL(28,4), projected BOOLEAN", schedules),
-        "positions": ("deal VARCHAR, facility VARCHAR, lender VARCHAR, currency VARCHAR, as_of DATE, "
-                      "commitment DECIMAL(28,4), drawn DECIMAL(28,4), unfunded DECIMAL(28,4), "
-                      "outstanding_principal DECIMAL(28,4), accrued_interest DECIMAL(28,4), "
-                      "pik_capitalised DECIMAL(28,4), interest_received DECIMAL(28,4), fees_received DECIMAL(28,4), "
-                      "principal_received DECIMAL(28,4), unapplied DECIMAL(28,4), past_due DECIMAL(28,4), "
-                      "dpd INTEGER, dpd_bucket VARCHAR, rate DECIMAL(18,10), spread DECIMAL(18,10)", positions),
+        "positions": ("deal VARCHAR, facility VARCHAR, " + _POSITION_COLUMNS, positions),
+        "lender_positions": ("deal VARCHAR, facility VARCHAR, lender VARCHAR NOT NULL, " + _POSITION_COLUMNS,
+                             lender_positions),
     }
+
+
+_POSITION_COLUMNS = ("currency VARCHAR, as_of DATE, commitment DECIMAL(28,4), drawn DECIMAL(28,4), "
+                     "unfunded DECIMAL(28,4), outstanding_principal DECIMAL(28,4), accrued_interest DECIMAL(28,4), "
+                     "pik_capitalised DECIMAL(28,4), interest_received DECIMAL(28,4), fees_received DECIMAL(28,4), "
+                     "principal_received DECIMAL(28,4), unapplied DECIMAL(28,4), past_due DECIMAL(28,4), "
+                     "dpd INTEGER, dpd_bucket VARCHAR, rate DECIMAL(18,10), spread DECIMAL(18,10)")
+
+
+def _position_figures(pos) -> tuple:
+    """A position's columns after its keys, in the order of _POSITION_COLUMNS."""
+    return (pos.currency, pos.as_of, pos.commitment, pos.drawn, pos.unfunded, pos.outstanding_principal,
+            pos.accrued_interest, pos.pik_capitalised, pos.interest_received, pos.fees_received,
+            pos.principal_received, pos.unapplied, pos.past_due, pos.dpd, pos.dpd_bucket, pos.rate, pos.spread)
 
 
 def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None = None) -> tuple[list[str], list[tuple]]:

@@ -58,6 +58,16 @@ def yaml_scalar(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def yaml_flow(value: Any) -> str:
+    """A value as YAML on one line: lists as [a, b], mappings as {key: value}, scalars as
+    `yaml_scalar` writes them (each of which is safe inside a flow collection)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{yaml_scalar(k)}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    return yaml_scalar(value)
+
+
 def template_env():
     """The sandboxed Jinja2 environment over the packaged templates (StrictUndefined: a
     missing variable is an error, never an empty string; no autoescape: YAML, CSV and shell,
@@ -66,6 +76,7 @@ def template_env():
 
     return template_environment([resource_dir("templates")], autoescape_html=False, filters={
         "yq": yaml_scalar,
+        "yflow": yaml_flow,
         "shq": lambda v: shlex.quote(str(v)),
         "oneline": lambda v: " ".join(str(v).split()),  # for text inside a # comment
     })

@@ -293,8 +293,16 @@ def fund(root: Path, deal_id: str, on: date | None = None) -> StepResult:
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
+_SET_HINT = ("a list is [a, b] and a mapping {key: value} (YAML flow syntax), e.g. "
+             "--set 'tl.participations=[{lender: fund-i, share: 50%}, {lender: fund-i-spv, share: 50%}]'; "
+             "quote the whole --set for the shell")
+_LINE_BREAKS = "\r\n\x85\u2028\u2029"
+
+
 def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
-    """`tl.interest.spread=525bps` → {"tl": {"interest.spread": "525bps"}} with YAML scalars."""
+    """`tl.interest.spread=525bps` → {"tl": {"interest.spread": "525bps"}}; a value is read by
+    loanctl's YAML reader (exact decimals), so a list or a mapping is written in YAML flow
+    syntax: `tl.participations=[{lender: fund-i, share: 50%}, …]`."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -302,9 +310,15 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
             raise UsageProblem(f"E0510: --set {item!r} is not FACILITY.PATH=VALUE",
                                "for example --set tl.interest.spread=525bps")
         facility, path = key.strip().split(".", 1)
-        doc, diags = parse(f"v: {value.strip()}\n", "--set")
-        if doc is None:
-            raise UsageProblem(f"E0510: --set {item!r}: the value does not parse ({diags[0].message})")
+        if any(c in value for c in _LINE_BREAKS):
+            raise UsageProblem(f"E0510: --set {item!r}: the value must be on one line", _SET_HINT)
+        text = value.strip()
+        doc, diags = parse(f"v: {text}\n", "--set")
+        if doc is None or not isinstance(doc.data, dict) or list(doc.data) != ["v"]:
+            d = diags[0] if diags else None
+            where = f" at column {d.column - 3} of the value" if d and d.line == 1 and d.column and d.column > 3 else ""
+            why = f": {d.message}" if d else ""
+            raise UsageProblem(f"E0510: --set {item!r}: the value does not parse{where}{why}", _SET_HINT)
         out.setdefault(facility, {})[path] = doc.data["v"]
     return out
 

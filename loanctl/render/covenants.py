@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .text import print_table
+
 import json
 from datetime import date
 
@@ -31,4 +33,4 @@ def to_table(rows: list[dict], on: date, console) -> None:
                   f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                   f"{r['headroom']:.2f}" if r["headroom"] is not None else "—",
                   Text(r["status"], style=STATUS_STYLE.get(r["status"], "green")))
-    console.print(t)
+    print_table(console, t)

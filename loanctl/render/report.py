@@ -92,7 +92,7 @@ def to_text(r: Report, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from .text import text as inert_text
+    from .text import print_side_by_side, print_table, text as inert_text
     console.print(inert_text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", "bold"))
     if not r.positions:
         console.print("no funded positions in this scope")
@@ -110,7 +110,7 @@ def to_text(r: Report, console) -> None:
         t.add_row("Total", "", amount(tot["outstanding_principal"], n), amount(tot["accrued_interest"], n),
                   amount(tot["unfunded"], n), "", amount(tot["past_due"], n), "",
                   amount(r.received_totals[ccy], n), style="bold")
-        console.print(t)
+        print_table(console, t)
         m = r.metrics[ccy]
         console.print(f"weighted average rate {pct(m['weighted_average_rate'])} · spread "
                       f"{pct(m['weighted_average_spread'])} · PIK share {pct(m['pik_share_of_outstanding'])} · "
@@ -126,8 +126,7 @@ def to_text(r: Report, console) -> None:
         for row in m["concentration_borrower"]:
             c.add_row(row["name"], amount(row["outstanding"], n), pct(row["share"]),
                       Text("above limit", style="bold red") if row["above_limit"] else "")
-        from rich.columns import Columns
-        console.print(Columns([b, c]))
+        print_side_by_side(console, [b, c])
     if r.latest_covenants:
         t = Table(title="covenants (latest test of each; overdue financials)", title_justify="left",
                   header_style="bold")
@@ -137,7 +136,7 @@ def to_text(r: Report, console) -> None:
             style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta"}.get(row["status"])
             t.add_row(row["deal"], row["covenant"], str(row["period_end"]), str(row.get("value") or "—"),
                       str(row.get("bound") or "—"), str(row.get("headroom") or "—"), Text(row["status"], style=style or ""))
-        console.print(t)
+        print_table(console, t)
 
 
 def template_env(book_root: Path | None, autoescape_html: bool = True):

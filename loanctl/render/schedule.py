@@ -3,6 +3,8 @@ JSON (SPEC §3.1), CSV and a rich table."""
 
 from __future__ import annotations
 
+from .text import print_table
+
 import csv
 import io
 import json
@@ -104,7 +106,7 @@ def to_table(view: ScheduleView, console) -> None:
                   f"{tot['principal']:,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
                   *(("", f"unapplied {fv.unapplied:,.{n}f}") if fv.unapplied is not None else ()),
                   style="bold")
-        console.print(t)
+        print_table(console, t)
         if any(r.projected for r in fv.rows):
             console.print("  * projected: the fixing date is after the last published fixing", style="dim")
 

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..ledger.query import inert_text
+from .text import print_table
 
 _KEEP = "\t\n"  # kept as they are: harmless on a terminal (and quoted by CSV)
 
@@ -33,7 +34,7 @@ def post_table(summary: dict, console) -> None:
     for d in summary["deals"]:
         t.add_row(d["deal"], d["currency"], str(d["payments"]), f"{Decimal(d['amount']):,}",
                   f"{Decimal(d['unapplied']):,}" if Decimal(d["unapplied"]) else "")
-    console.print(t)
+    print_table(console, t)
     if summary["dry_run"]:
         a = Table(title="allocation", title_justify="left", header_style="bold")
         for name in ("Payment", "Deal", "Facility", "Date", "Due date", "Component", "Amount"):
@@ -41,7 +42,7 @@ def post_table(summary: dict, console) -> None:
         for row in summary["allocations"]:
             a.add_row(row["payment_id"], row["deal"], row["facility"], row["date"], row["due_date"] or "",
                       row["component"], f"{Decimal(row['amount']):,}")
-        console.print(a)
+        print_table(console, a)
 
 
 def _cell(value) -> str:
@@ -70,13 +71,15 @@ def query_output(columns: list[str], rows: list[tuple], fmt: str) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
     t = Table(header_style="bold")
-    for c in columns:
-        t.add_column(Text(inert_text(c, keep=_KEEP)))
+    for i, c in enumerate(columns):  # a column of numbers is figures: never wrapped nor cut
+        figures = any(isinstance(r[i], (Decimal, int, float)) and not isinstance(r[i], bool) for r in rows)
+        t.add_column(Text(inert_text(c, keep=_KEEP)), no_wrap=figures)
     for r in rows:
         t.add_row(*(Text(inert_text(_cell(v), keep=_KEEP)) for v in r))
     console = Console(file=io.StringIO(), width=200)
-    console.print(t)
+    print_table(console, t)
     return console.file.getvalue()
 
 

@@ -13,7 +13,7 @@ def to_json(view: dict) -> str:
 def to_text(view: dict, console) -> None:
     from rich.table import Table
 
-    from .text import text as inert_text
+    from .text import print_table, text as inert_text
 
     console.print(inert_text(f"{view['name']} ({view['deal']})", "bold"))
     console.print(f"borrower {view['borrower']} · status {view['status']} · {view['currency']} · "
@@ -40,4 +40,4 @@ def to_text(view: dict, console) -> None:
         for row in fac["terms"]:
             style = "yellow" if row["source"] != "deal.yaml" else None
             t.add_row(row["term"], inert_text(row["value"]), row["source"], style=style)
-        console.print(t)
+        print_table(console, t)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .text import print_table
+
 import json
 from decimal import Decimal
 
@@ -35,7 +37,7 @@ def grid_table(sim: Simulation, console) -> None:
             x = next(r for r in rows if r["shock"] == shock and r["prepay"] == c)
             cells.append(f"{pct(x['xirr'])} / {x['moic'] or '—'}x" if not x.get("error") else x["error"])
         t.add_row(shock, *cells)
-    console.print(t)
+    print_table(console, t)
 
 
 def to_table(sim: Simulation, console) -> None:
@@ -63,6 +65,6 @@ def to_table(sim: Simulation, console) -> None:
         t.add_row(f"{lender} XIRR / MOIC", f"{pct(b['lenders'].get(lender, {}).get('xirr'))} / "
                   f"{b['lenders'].get(lender, {}).get('moic') or '—'}x",
                   f"{pct(x['xirr'])} / {x['moic'] or '—'}x", "")
-    console.print(t)
+    print_table(console, t)
     for note in sim.notes:
         console.print(f"note: {note}", style="yellow")

@@ -88,27 +88,80 @@ def test_revolver_unfunded_is_commitment_less_outstanding(book):
     assert rcf.accrued_interest == D("258.33")
 
 
+FIGURES = ("commitment, drawn, unfunded, outstanding_principal, accrued_interest, interest_received, fees_received, "
+           "principal_received, unapplied, past_due, dpd, dpd_bucket")
+
+
 def test_query_positions_returns_the_same_figures(book, bank):
     post_rows(book, bank, "p.csv", ROWS)
-    result = run(book, "query", "select lender, commitment, drawn, unfunded, outstanding_principal, "
-                                "accrued_interest, interest_received, fees_received, principal_received, unapplied, "
-                                "past_due, dpd, dpd_bucket from positions where deal = 'acme-fixed' "
-                                "order by lender nulls first", "--as-of", "2026-05-20", "--format", "json")
+    result = run(book, "query", f"select {FIGURES} from positions where deal = 'acme-fixed'",
+                 "--as-of", "2026-05-20", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    (whole,) = json.loads(result.stdout)
+    result = run(book, "query", f"select lender, {FIGURES} from lender_positions where deal = 'acme-fixed' "
+                                "order by lender", "--as-of", "2026-05-20", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    lenders = json.loads(result.stdout)
+    assert [r["lender"] for r in lenders] == ["fund-a", "fund-b"]
+    for who, r in [(None, whole)] + [(r.pop("lender"), r) for r in lenders]:
+        want = EXPECTED[who]
+        assert {k: D(v) for k, v in r.items() if k in want} == {k: v for k, v in want.items() if k in r}, who
+        assert (r["dpd"], r["dpd_bucket"]) == (35, "31-60")
+
+
+def test_query_positions_has_one_row_per_facility_and_no_lender_column(book, bank):
+    post_rows(book, bank, "p.csv", ROWS)
+    result = run(book, "query", "select * from positions order by deal, facility", "--as-of", "2026-05-20",
+                 "--format", "json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["lender"] for r in rows] == [None, "fund-a", "fund-b"]
-    for r in rows:
-        want = EXPECTED[r["lender"]]
-        for k, v in r.items():
-            if k in want:
-                assert D(v) == want[k], (r["lender"], k)
-        assert (r["dpd"], r["dpd_bucket"]) == (35, "31-60")
+    assert "lender" not in rows[0]
+    keys = [(r["deal"], r["facility"]) for r in rows]
+    assert len(keys) == len(set(keys)) and ("acme-fixed", "tl") in keys
+
+
+MONEY_COLUMNS = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
+                 "interest_received", "fees_received", "principal_received", "unapplied", "past_due")
+
+
+def test_query_lender_positions_has_no_null_lender_and_sums_exactly_to_positions(book, bank):
+    # an odd 0.03 makes the largest-remainder cents matter (0.018 / 0.012 → 0.02 / 0.01)
+    post_rows(book, bank, "p.csv", ROWS + [row("odd", "2026-06-03", "0.03", reference="three cents")])
+    assert set(MONEY_COLUMNS) == set(money_fields())
+    for as_of in ("2026-05-20", "2026-06-03"):
+        result = run(book, "query", "select count(*) as n from lender_positions where lender is null",
+                     "--as-of", as_of, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout) == [{"n": 0}]
+        # the lenders' sums, and the facility rows, each as exact decimals, joined in Python
+        sums = ", ".join(f"sum({c}) as {c}" for c in MONEY_COLUMNS)
+        result = run(book, "query", f"select deal, facility, {sums} from lender_positions group by deal, facility",
+                     "--as-of", as_of, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        parts = {(r.pop("deal"), r.pop("facility")): {k: D(v) for k, v in r.items()} for r in json.loads(result.stdout)}
+        result = run(book, "query", f"select deal, facility, {', '.join(MONEY_COLUMNS)} from positions",
+                     "--as-of", as_of, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        whole = {(r.pop("deal"), r.pop("facility")): {k: D(v) for k, v in r.items()} for r in json.loads(result.stdout)}
+        assert parts and set(parts) <= set(whole)
+        for key, figures in parts.items():
+            assert figures == whole[key], (as_of, key)
+    # acme-fixed on 06-03: the 0.03 goes to the principal still past due, so 91,000.01 + 0.03 = 91,000.04
+    # received; each allocation is split 60/40 on its own: 91,000.01 → 54,600.01 / 36,400.00 (see above),
+    # 0.03 → 0.018 / 0.012 → 0.02 / 0.01; so fund-a 54,600.03 and fund-b 36,400.01, summing to 91,000.04
+    result = run(book, "query", "select lender, principal_received from lender_positions "
+                                "where deal = 'acme-fixed' order by lender", "--as-of", "2026-06-03", "--format", "csv")
+    assert [line.split(",") for line in result.stdout.splitlines()[1:]] == [["fund-a", "54600.0300"],
+                                                                            ["fund-b", "36400.0100"]]
+    result = run(book, "query", "select principal_received from positions where deal = 'acme-fixed'",
+                 "--as-of", "2026-06-03", "--format", "csv")
+    assert result.stdout.splitlines()[1:] == ["91000.0400"]
 
 
 def test_query_as_of_excludes_later_payments(book, bank):
     post_rows(book, bank, "p.csv", ROWS)
     result = run(book, "query", "select principal_received, past_due from positions "
-                                "where deal = 'acme-fixed' and lender is null", "--as-of", "2026-04-14",
+                                "where deal = 'acme-fixed'", "--as-of", "2026-04-14",
                  "--format", "csv")
     assert result.exit_code == 0, result.stderr
     # on 04-14 only the closing fee has been paid; nothing is past due (the fee was paid on time)
