@@ -89,10 +89,11 @@ def whole(out: str, *amounts: str) -> None:
 def test_a_schedule_in_60_columns_shows_every_amount_whole(loaded):
     from loanctl.engine.deal import schedule_deal
     from loanctl.render.schedule import to_table
+    from loanctl.reports.schedule import schedule_view
     result, diags = schedule_deal(loaded, "big-tl")
     assert diags == []
     console = narrow()
-    to_table(result, console)
+    to_table(schedule_view(result), console)
     out = console.file.getvalue()
     whole(out, COMMITMENT, *INTEREST, TOTAL_INTEREST, DUE_AT_MATURITY)
     assert max(len(line) for line in out.splitlines()) > 60  # widened, not cut
@@ -113,12 +114,13 @@ def test_a_report_in_60_columns_shows_every_amount_whole(loaded):
 def test_a_post_summary_in_60_columns_shows_every_amount_whole(loaded):
     from loanctl.ledger.store import post
     from loanctl.render.servicing import post_table
+    from loanctl.reports.posting import post_summary
     csv_text = ("payment_id,deal,date,amount,type,reference\n"
                 "q1,big-tl,2026-04-15,1111111101.11,,first quarter's interest\n")
     result = post(loaded, [("p.csv", csv_text.encode())], date(2026, 5, 20), dry_run=True)
     assert result.ok, result.diagnostics
     console = narrow()
-    post_table(result, console)
+    post_table(post_summary(result), console)
     out = console.file.getvalue()
     # the deal's total and the allocation row (interest due 2026-04-15), as "1,111,111,101.11"
     assert out.count(INTEREST[0]) == 2
