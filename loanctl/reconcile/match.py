@@ -12,8 +12,9 @@ is tried, in statement order, by three rules:
 2. **borrower** — the remittance or payer names a borrower (id or name): the oldest payment
    date of that borrower's deals whose open dues equal the credit exactly; failing that, when
    only one of the borrower's deals has dues open, its oldest open date (partial or overpaid);
-3. **tolerance** — the one payment date of any deal in the credit's currency whose open dues
-   are within `reconcile.tolerance` of the credit (none or several: unexpected).
+3. **tolerance** — the one deal in the credit's currency (of the named borrower, if any) with
+   a payment date whose open dues are within `reconcile.tolerance` of the credit, its oldest
+   such date (no deal or several: unexpected).
 
 A due counts for a credit when it is dated up to the facility's first payment date on or after
 the credit's value date (what a scheduled payment may settle, SPEC §4.3).
@@ -246,7 +247,7 @@ def _match(e: Entry, dues, pattern, borrowers, loaded, tolerance, currencies, fi
             return None, wrong_currency(f"names borrower {', '.join(named)} of {deals[0]}", dues[deals[0]][0].currency)
         exact = sorted((when, d) for d in same for when in _dates(dues[d], e.date)
                        if _total(dues[d], when, e.date) == e.amount)
-        if exact:
+        if exact and len({d for _, d in exact}) == 1:
             when, deal = exact[0]
             return _result(e, "borrower", deal, when, e.amount, tolerance), None
         with_open = [d for d in same if _dates(dues[d], e.date)]
@@ -261,8 +262,10 @@ def _match(e: Entry, dues, pattern, borrowers, loaded, tolerance, currencies, fi
                              "only credits in a deal's currency can pay its dues")
     else:
         deals = [d for d in dues if dues[d][0].currency == e.currency]
-    near = [(when, d) for d in deals for when in _dates(dues[d], e.date)
-            if abs(_total(dues[d], when, e.date) - e.amount) <= tolerance]
+    near = []  # per deal its oldest date within the tolerance: a deal's next quarter often owes the same
+    for d in deals:
+        within = [when for when in _dates(dues[d], e.date) if abs(_total(dues[d], when, e.date) - e.amount) <= tolerance]
+        near += [(within[0], d)] if within else []
     if len(near) == 1:
         when, deal = near[0]
         return _result(e, "tolerance", deal, when, _total(dues[deal], when, e.date), tolerance), None
