@@ -488,3 +488,26 @@ def test_bad_input_from_a_real_process_exits_1_without_a_traceback(book, tmp_pat
     assert proc.returncode == 1
     assert "error[E0712]" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+# --- the demo --------------------------------------------------------------------------------
+def test_the_demo_reconciles_its_december_statement_and_posts_it(tmp_path):
+    """The demo's step on a copy of the demo book: the statement's credits (their amounts are the
+    statement's own) become four payments; the wire fee and the unknown 15,000.00 do not."""
+    import datetime as dt
+    from rich.console import Console
+    from loanctl import demo
+    dest = demo.copy_demo_book(tmp_path / "d")
+    steps = [s for s in demo.DEMO_STEPS if s.heading.startswith(("loanctl post-payments", "loanctl reconcile"))]
+    assert len(steps) == 2
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
+    assert demo.run_demo(dest, console, dt.date(2027, 1, 4), steps) is True
+    console.file.close()
+    assert (dest / "reports" / "2026-12-payments.csv").read_text() == HEADER + (
+        "FW2612150000417,arcadia-tl-2026,tl,2026-12-15,508185.00,USD,scheduled,HPC-COLL-2026-12\n"
+        "FW2612140000388,pinecrest-tl-2026,tl,2026-12-14,250000.00,USD,scheduled,HPC-COLL-2026-12\n"
+        "FW2612210000512,sable-tl-2025,tl,2026-12-21,537907.23,USD,scheduled,HPC-COLL-2026-12\n"
+        "FW2612280000601,juniper-tl-rcf-2025,rcf,2026-12-28,49411.00,USD,scheduled,HPC-COLL-2026-12\n")
+    out = (tmp_path / "out.txt").read_text()
+    assert "3 matched, 1 partial, 0 overpaid, 1 unexpected, 1 ignored, 1 missing" in out
+    assert "posted 4 payments, 0 duplicates skipped" in out
