@@ -511,3 +511,14 @@ def test_the_demo_reconciles_its_december_statement_and_posts_it(tmp_path):
     out = (tmp_path / "out.txt").read_text()
     assert "3 matched, 1 partial, 0 overpaid, 1 unexpected, 1 ignored, 1 missing" in out
     assert "posted 4 payments, 0 duplicates skipped" in out
+
+
+def test_a_credit_above_the_referenced_dues_is_overpaid_and_posted_whole(book, tmp_path):
+    """31,000.00 quoting acme-tl-2026-07-15 (30,000.00 due): overpaid by 1,000.00; the whole credit
+    is written, the ledger keeps the 1,000.00 as unapplied cash."""
+    statement = tmp_path / "july.xml"
+    statement.write_text(camt(camt_entry("BK-0001", "31000.00", "2026-07-15", "ACME-TL-2026-07-15")))
+    result, out = reconcile(book, statement)
+    assert summary(json.loads(result.stdout)) == [
+        ("BK-0001", "overpaid", "reference", "acme-tl", "2026-07-15", "30000.00", "1000.00")]
+    assert out.read_text() == HEADER + "BK-0001,acme-tl,tl,2026-07-15,31000.00,USD,scheduled,STMT-2026-07\n"
