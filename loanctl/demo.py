@@ -223,6 +223,35 @@ def _step_simulate(deal_id: str, shock: str) -> Callable[[DemoContext], bool]:
     return run
 
 
+DEMO_STATEMENT = "2026-12-camt053.xml"  # templates/demo-statements/: December's bank statement (synthetic)
+
+
+def _step_reconcile(ctx: DemoContext) -> bool:
+    """Reconcile the December statement into reports/2026-12-payments.csv, then post that file."""
+    from .reconcile.output import payments_csv, report_text
+    from .reconcile.run import reconcile_statement
+    from .render import servicing as render_servicing
+    from .ledger.store import post
+    statement = resource_dir("templates") / "demo-statements" / DEMO_STATEMENT
+    result, diags = reconcile_statement(ctx.loaded(), f"templates/demo-statements/{DEMO_STATEMENT}",
+                                        statement.read_bytes())
+    if result is None:
+        _print_diags(ctx, diags)
+        return False
+    ctx.console.print(report_text(result), markup=False, highlight=False, end="")
+    out = ctx.root / "reports"
+    out.mkdir(exist_ok=True)
+    raw = payments_csv(result).encode("utf-8")
+    (out / "2026-12-payments.csv").write_bytes(raw)
+    ctx.console.print(f"wrote {out / '2026-12-payments.csv'}; posting it:", highlight=False)
+    posted = post(ctx.loaded(), [("reports/2026-12-payments.csv", raw)], ctx.today)
+    if not posted.ok:
+        _print_diags(ctx, posted.diagnostics)
+        return False
+    render_servicing.post_table(posted, ctx.console)
+    return True
+
+
 # The tour, in order. A new feature adds its step here (a heading, a note and a function).
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("loanctl validate", "check every file of the book: syntax, types, references, dates, "
@@ -248,6 +277,11 @@ DEMO_STEPS: list[DemoStep] = [
              "200 bps", _step_simulate("meridian-tl-2025", "+200bps")),
     DemoStep("loanctl report --fund fund-i --out reports/fund-i.html", "the fund's positions, DPD, concentration, "
              "covenants, XIRR and MOIC (HTML and Markdown written beside the book)", _step_report("fund-i")),
+    DemoStep(f"loanctl reconcile templates/demo-statements/{DEMO_STATEMENT} --out reports/2026-12-payments.csv "
+             "&& loanctl post-payments reports/2026-12-payments.csv",
+             "December's bank statement (camt.053) matched to the dues: by reference, by borrower and amount, "
+             "within the 0.50 tolerance; a partial payment, a credit nobody billed, a due nobody paid; the "
+             "matched credits posted", _step_reconcile),
 ]
 
 

@@ -214,6 +214,16 @@ CODES: dict[str, str] = {
     "E0602": "simulated prepayment names an unknown facility",
     "E0603": "simulated default date outside the facility's life",
     "E0604": "simulated prepayment outside the facility's life",
+    # E071x — bank statements (loanctl reconcile)
+    "E0710": "statement in an unknown format",
+    "E0711": "malformed camt.053 statement",
+    "E0712": "XML statement declares a DTD or entities",
+    "E0713": "malformed MT940 statement",
+    "E0714": "statement credit in another currency than the deal's",
+    "E0715": "transaction reference repeated in a statement",
+    "E0716": "statement entry without a usable transaction reference",
+    "E0717": "CSV statement does not fit its profile",
+    "E0718": "invalid amount, date or currency in a statement entry",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

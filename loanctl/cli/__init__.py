@@ -19,6 +19,7 @@ from . import validate as _validate  # noqa: E402,F401
 from . import book as _book  # noqa: E402,F401
 from . import schedule as _schedule  # noqa: E402,F401
 from . import servicing as _servicing  # noqa: E402,F401
+from . import reconcile as _reconcile  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
 from . import covenants as _covenants  # noqa: E402,F401
 from . import audit as _audit  # noqa: E402,F401

@@ -107,6 +107,32 @@ class PaymentProfile(Strict):
     """strptime format of the date column, e.g. %d/%m/%Y."""
 
 
+class Remittance(Strict):
+    """Where borrowers pay, and the reference they quote (notices print it; reconcile reads it)."""
+    bank: str | None = None
+    account: str | None = None
+    aba: str | None = None
+    reference: str = "{deal}-{date}"
+    """Pattern of the payment reference: {deal}, {facility}, {date} (ISO) and {borrower}."""
+
+
+class StatementProfile(Strict):
+    columns: dict[str, str] = {}
+    """loanctl statement column (transaction_id, date, amount, currency, credit_debit, remittance,
+    counterparty) → the bank CSV's header."""
+    date_format: str | None = None
+    """strptime format of the date column, e.g. %d/%m/%Y."""
+    currency: Currency | None = None
+    """The account's currency when the CSV has no currency column."""
+
+
+class Reconcile(Strict):
+    tolerance: Money = Decimal(0)
+    """A credit within this amount of a due matches it (third rule, after reference and borrower)."""
+    profiles: dict[str, StatementProfile] = {}
+    """CSV bank statements, used with `loanctl reconcile FILE --profile NAME`."""
+
+
 class Book(Strict):
     name: str
     base_currency: Currency = "USD"
@@ -117,6 +143,8 @@ class Book(Strict):
     dpd_buckets: tuple[int, ...] = (0, 30, 60, 90, 120)
     waterfall: tuple[WaterfallItem, ...] = ("fees", "commitment_fee", "interest", "principal")
     payment_profiles: dict[str, PaymentProfile] = {}
+    remittance: Remittance = Remittance()
+    reconcile: Reconcile = Reconcile()
 
     def entity(self, entity_id: str) -> Entity | None:
         for e in self.entities:
