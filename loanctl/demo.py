@@ -248,7 +248,8 @@ def _step_reconcile(ctx: DemoContext) -> bool:
     if not posted.ok:
         _print_diags(ctx, posted.diagnostics)
         return False
-    render_servicing.post_table(posted, ctx.console)
+    from .reports.posting import post_summary
+    render_servicing.post_table(post_summary(posted), ctx.console)
     return True
 
 
@@ -307,7 +308,8 @@ def run_demo(root: Path, console: Any, today: date, steps: list[DemoStep] | None
     ok = True
     for step in DEMO_STEPS if steps is None else steps:
         console.print()
-        console.rule(f"[bold]$ {step.heading}[/bold]", align="left")
+        from rich.text import Text
+        console.rule(Text(f"$ {step.heading}", style="bold"), align="left")
         console.print(step.note, style="dim", highlight=False)
         console.print()
         try:

@@ -400,21 +400,23 @@ def test_demo_help_names_every_step_of_the_tour():
     result = run("demo", "--help")
     assert result.exit_code == 0, result.output
     lines = [line.strip() for line in result.output.splitlines()]
-    assert len(demo.DEMO_STEPS) == 11
+    n = len(demo.DEMO_STEPS)
+    assert n >= 11
     for number, step in enumerate(demo.DEMO_STEPS, 1):
         assert f"{number}. $ {step.heading}" in lines  # the whole command on a line of its own
     words = " ".join(result.output.split())
     for step in demo.DEMO_STEPS:
         assert " ".join(step.note.split()) in words
-    assert "in 11 steps" in words
+    assert f"in {n} steps" in words
 
 
 def test_demo_help_is_made_from_the_list_of_steps(monkeypatch):
     steps = demo.DEMO_STEPS + [demo.DemoStep("loanctl trades --fund fund-i", "a step added later", lambda ctx: True)]
     monkeypatch.setattr(demo, "DEMO_STEPS", steps)
     out = run("demo", "--help").output
-    assert "12. $ loanctl trades --fund fund-i" in [line.strip() for line in out.splitlines()]
-    assert "a step added later" in out and "in 12 steps" in " ".join(out.split())
+    n = len(steps)
+    assert f"{n}. $ loanctl trades --fund fund-i" in [line.strip() for line in out.splitlines()]
+    assert "a step added later" in out and f"in {n} steps" in " ".join(out.split())
 
 
 # --- start-up cost -------------------------------------------------------------------------
