@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"validation"},
     {"servicing"},
     {"ledger"},
-    {"reports", "audit"},
+    {"reports", "audit", "notices"},
     {"origination"},
     {"render"},
     {"api"},
