@@ -266,7 +266,8 @@ def test_e0701_billing_without_remittance_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = run(root, "notices", "--date", "2025-07-01", "--days", "20", "--out", out)
     assert result.exit_code == 1
-    assert "error[E0701]: billing notices need remittance instructions" in result.stderr
+    code = "E0701"
+    assert f"error[{code}]: billing notices need remittance instructions" in result.stderr
     assert not out.exists()
     # rate-set notices need no remittance
     assert run(root, "notices", "--date", "2025-04-15", "--days", "0", "--kind", "rate_set", "--out", out
@@ -279,7 +280,8 @@ def test_e0702_pdf_without_weasyprint_is_a_usage_error(small, tmp_path, monkeypa
     out = tmp_path / "out"
     result = run(small, "notices", "--date", "2025-07-15", "--days", "0", "--format", "pdf", "--out", out)
     assert result.exit_code == 2
-    assert "error[E0702]: PDF output needs WeasyPrint" in result.stderr
+    code = "E0702"
+    assert f"error[{code}]: PDF output needs WeasyPrint" in result.stderr
     assert not out.exists()
 
 
