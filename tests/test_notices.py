@@ -461,3 +461,12 @@ def test_notices_date_is_a_window_and_payment_dates_outside_it_are_left_out(smal
     got = notices_json(small, tmp_path / "o", "--date", "2025-04-16", "--days", "89")
     assert got == {}  # next payment date 2025-07-15 is 90 days after 2025-04-16
     assert date(2025, 4, 16).toordinal() + 90 == date(2025, 7, 15).toordinal()
+
+
+def test_demo_rate_set_after_a_prepayment_carries_the_lenders_lower_balance(demo_notices):
+    """meridian-tl-2025 prepaid 4,000,000 on 2026-06-15: the facility owes 27,440,000.00 from
+    2026-11-16 and fund-i's 30% is 8,232,000.00 (the lender's schedule subtracts its part of
+    the prepayment, not only of scheduled principal)."""
+    n = demo_notices["2026-11-16/meridian-tl-2025-tl-rate_set-fund-i.json"]
+    assert n["whole"]["balance"] == "27440000.00"
+    assert (n["participation"]["share"], n["participation"]["balance"]) == ("0.3", "8232000.00")
