@@ -253,6 +253,28 @@ def _step_reconcile(ctx: DemoContext) -> bool:
     return True
 
 
+def _step_notices(days: int) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from .notices.build import build_notices, posted_payments
+        from .render.notices import notice_files, write_files
+        loaded = ctx.loaded()
+        notices, diags = build_notices(loaded, posted_payments(loaded), ctx.today, days, kinds=("billing",))
+        if diags:
+            _print_diags(ctx, diags)
+            return False
+        out = ctx.root / "reports" / "notices"
+        written = write_files(out, notice_files(notices, "md", ctx.root) + notice_files(notices, "html", ctx.root))
+        for n in notices:
+            ctx.console.print(f"{n.date}  {n.deal} {n.facility}  to {n.data['to']['name']}: total due "
+                              f"{n.data['currency']} {Decimal(n.data['total_due']):,.2f} "
+                              f"(past due {Decimal(n.data['past_due_total']):,.2f}), reference {n.data['reference']}",
+                              highlight=False)
+        ctx.console.print(f"wrote {len(written)} files under {out}" if notices else
+                          f"no payment dates from {ctx.today} to {days} days ahead", highlight=False)
+        return True
+    return run
+
+
 # The tour, in order. A new feature adds its step here (a heading, a note and a function).
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("loanctl validate", "check every file of the book: syntax, types, references, dates, "
@@ -278,6 +300,9 @@ DEMO_STEPS: list[DemoStep] = [
              "200 bps", _step_simulate("meridian-tl-2025", "+200bps")),
     DemoStep("loanctl report --fund fund-i --out reports/fund-i.html", "the fund's positions, DPD, concentration, "
              "covenants, XIRR and MOIC (HTML and Markdown written beside the book)", _step_report("fund-i")),
+    DemoStep("loanctl notices --kind billing --days 31 --out reports/notices", "the period's billing "
+             "notices to borrowers: interest period, fixing, floor, spread, amounts due, past due, remittance and "
+             "the reference to quote (Markdown and print-ready HTML)", _step_notices(31)),
     DemoStep(f"loanctl reconcile templates/demo-statements/{DEMO_STATEMENT} --out reports/2026-12-payments.csv "
              "&& loanctl post-payments reports/2026-12-payments.csv",
              "December's bank statement (camt.053) matched to the dues: by reference, by borrower and amount, "

@@ -214,6 +214,10 @@ CODES: dict[str, str] = {
     "E0602": "simulated prepayment names an unknown facility",
     "E0603": "simulated default date outside the facility's life",
     "E0604": "simulated prepayment outside the facility's life",
+    # E07xx — notices, statements and reconciliation (E0700–E0709: notices and statements)
+    "E0700": "remittance reference names an unknown field",
+    "E0701": "billing notices need remittance instructions",
+    "E0702": "PDF output needs WeasyPrint",
     # E071x — bank statements (loanctl reconcile)
     "E0710": "statement in an unknown format",
     "E0711": "malformed camt.053 statement",

@@ -358,6 +358,7 @@ def test_demo_runs_the_tour_on_a_copy(tmp_path):
                     "$ loanctl show meridian-tl-2025"):
         assert heading in out
     assert "0 errors, 0 warnings" in out
+    assert "$ loanctl notices --kind billing --days 31" in out
     assert "meridian-tl-2025 · tl · USD" in out and "cobalt-unitranche-2025 · ddtl · USD" in out
     assert (dest / "book.yaml").is_file() and (dest / ".schema" / "deal.schema.json").is_file()
     assert run("--book", dest, "validate").exit_code == 0

@@ -464,7 +464,7 @@ def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:
         names = [n for n, _ in row.shares]
         if lender not in names:
             zero = round_money(ZERO, schedule.digits)
-            rows.append(replace(row, **{k: zero for k in MONEY_FIELDS}))
+            rows.append(replace(row, prepayment=zero, **{k: zero for k in MONEY_FIELDS}))
             closing_prev, shares_prev = zero, row.shares
             continue
         i = names.index(lender)
@@ -479,9 +479,10 @@ def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:
             opening = closing_prev
         draws, interest, pik = cut(row.draws), cut(row.interest), cut(row.pik)
         cfee, fees, principal = cut(row.commitment_fee), cut(row.fees), cut(row.principal)
-        closing = opening + draws + pik - principal
+        prepayment = cut(row.prepayment)
+        closing = opening + draws + pik - principal - prepayment
         rows.append(replace(row, opening_balance=opening, draws=draws, interest=interest, pik=pik,
-                            commitment_fee=cfee, fees=fees, principal=principal,
+                            commitment_fee=cfee, fees=fees, principal=principal, prepayment=prepayment,
                             total_due=interest + cfee + fees + principal, closing_balance=closing))
         closing_prev, shares_prev = closing, row.shares
     return replace(schedule, rows=rows)

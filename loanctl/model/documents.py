@@ -7,12 +7,13 @@ source text; where a value came from (file, line, column) lives beside the model
 
 from __future__ import annotations
 
+import re
 from calendar import monthrange
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import values as v
@@ -98,6 +99,8 @@ class Limits(Strict):
 class Policy(Strict):
     approvals: tuple[ApprovalRule, ...] = ()
     limits: Limits = Limits()
+    notice_days: int = Field(default=10, ge=0, le=366)
+    """`loanctl notices` covers payment dates this many days ahead of its date."""
 
 
 class PaymentProfile(Strict):
@@ -107,13 +110,34 @@ class PaymentProfile(Strict):
     """strptime format of the date column, e.g. %d/%m/%Y."""
 
 
+REFERENCE_FIELDS = ("deal", "facility", "date", "borrower")
+"""The `{name}` fields a remittance reference may use."""
+
+
+def _reference_template(value: str) -> str:
+    """`{deal}-{date}`: literal text and known `{field}`s only (never str.format on book text)."""
+    for m in re.finditer(r"\{([^{}]*)\}|[{}]", value):
+        if m.group(1) not in REFERENCE_FIELDS:
+            raise PydanticCustomError("E0700", f"remittance reference {value!r}: {m.group(0)!r} is not one of "
+                                      + ", ".join("{" + f + "}" for f in REFERENCE_FIELDS),
+                                      {"hint": "write the reference from literal text and "
+                                               + ", ".join("{" + f + "}" for f in REFERENCE_FIELDS)})
+    return value
+
+
 class Remittance(Strict):
     """Where borrowers pay, and the reference they quote (notices print it; reconcile reads it)."""
     bank: str | None = None
+    """The bank the borrower pays to (billing notices need it)."""
     account: str | None = None
-    aba: str | None = None
-    reference: str = "{deal}-{date}"
-    """Pattern of the payment reference: {deal}, {facility}, {date} (ISO) and {borrower}."""
+    """Account number, as text (quote it: leading zeros; billing notices need it)."""
+    aba: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
+    """ABA routing number (nine digits, quoted)."""
+    reference: Annotated[str, AfterValidator(_reference_template)] = "{deal}-{date}"
+    """What the borrower quotes on the payment: text with {deal}, {facility}, {date}, {borrower}."""
+
+    def reference_for(self, **fields: str) -> str:
+        return re.sub(r"\{(\w+)\}", lambda m: fields[m.group(1)], self.reference)
 
 
 class StatementProfile(Strict):
@@ -144,6 +168,7 @@ class Book(Strict):
     waterfall: tuple[WaterfallItem, ...] = ("fees", "commitment_fee", "interest", "principal")
     payment_profiles: dict[str, PaymentProfile] = {}
     remittance: Remittance = Remittance()
+    """Where and how borrowers pay (billing notices; the reference reconcile matches)."""
     reconcile: Reconcile = Reconcile()
 
     def entity(self, entity_id: str) -> Entity | None:
