@@ -563,7 +563,7 @@ def allocate_to_csv(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[
                 w.writerow((a.payment_id, deal, facility, a.payment_date.isoformat(),
                             a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq))
                 if a.component == "unapplied":
-                    unapplied[a.payment_id] = a.amount
+                    unapplied[a.payment_id] = unapplied.get(a.payment_id, Decimal(0)) + a.amount
     return keys, unapplied
 
 

@@ -97,6 +97,9 @@ class Limits(Strict):
 class Policy(Strict):
     approvals: tuple[ApprovalRule, ...] = ()
     limits: Limits = Limits()
+    unapplied: Literal["apply", "hold"] = "apply"
+    """apply: unapplied cash settles the next dues as they fall due, oldest first; hold: it
+    stays in suspense for a person to decide."""
 
 
 class PaymentProfile(Strict):
@@ -195,6 +198,8 @@ class PrepaymentStep(Strict):
 class UpfrontFee(Strict):
     type: Literal["upfront"]
     rate: Rate
+    netted: bool = True
+    """Settled at closing out of the draw proceeds (the lender funds par less the fee)."""
 
 
 class CommitmentFee(Strict):
