@@ -79,7 +79,7 @@ facilities:
     amortization:
       type: straight
     fees:
-      - {type: upfront, rate: 1%}
+      - {type: upfront, rate: 1%, netted: false}  # paid in cash at closing (the tests post it)
       - {type: fixed, amount: 2500, date: 2026-06-30, name: agency fee}
       - {type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}
     participations:
