@@ -5,23 +5,15 @@ Each returns values and diagnostics; none prints, reads the clock or exits.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .validation.checks import check_book
-from .diagnostics import Diagnostic, sort_key
-from .source.loader import LoadedBook, Tree, find_book, load_book
+from .diagnostics import UsageProblem, sort_key
+from .model.records import Tree
+from .source.loader import find_book, load_book
+from .validation.run import ValidationResult, deals_for_paths, load_valid_book, validate
 
-
-class UsageProblem(Exception):
-    """A usage error (exit 2): unknown deal, no book, a path outside the book."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+__all__ = ["UsageProblem", "ValidationResult", "deals_for_paths", "load_valid_book", "locate_book", "validate_book"]
 
 
 def locate_book(explicit: str | None) -> Path:
@@ -36,114 +28,19 @@ def locate_book(explicit: str | None) -> Path:
     return root
 
 
-def deals_for_paths(root: Path, paths: Iterable[str]) -> set[str] | None:
-    """The deal ids that PATHS name (deal folders or files in them); None: the whole book."""
-    wanted: set[str] = set()
-    root_abs = root.resolve()
-    for p in paths:
-        path = Path(p).resolve()
-        if path == root_abs:
-            return None
-        try:
-            rel = path.relative_to(root_abs)
-        except ValueError:
-            raise UsageProblem(f"{p} is not inside the book {root}", "pass paths inside the book, or --book") from None
-        first = rel.parts[0]
-        if first in ("book.yaml", "rates"):
-            return None
-        wanted.add(first)
-    return wanted
-
-
-@dataclass
-class ValidationResult:
-    loaded: LoadedBook
-    diagnostics: list[Diagnostic]
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for d in self.diagnostics if d.is_error)
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for d in self.diagnostics if not d.is_error)
-
-
-PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it saves
-
-
 def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = None,
-                  workers: int | None = None) -> ValidationResult:
-    """Load and check the book (or the deals PATHS name); diagnostics sorted by position.
+                  workers: int | None = None, base: Tree | None = None) -> ValidationResult:
+    """Load and check the book (or the deals PATHS name), with the audit rules against git:
+    approvals dated before a deal appeared in git, and — given the `base` revision's tree —
+    the no-drift rules of `validate --base`. Diagnostics sorted by position."""
+    from .audit.drift import approvals_before_creation, check_against_base
 
-    A large book on disk is checked in parallel processes (each loads and checks a share of
-    the deals; the book-level checks run once); `loaded.deals` is then left empty."""
-    wanted = deals_for_paths(root, paths) if paths else None
-    if tree is None and wanted is None:
-        folders = _deal_folder_names(root)
-        n = workers if workers is not None else min(os.cpu_count() or 1, 4)
-        if n > 1 and len(folders) >= PARALLEL_FROM:
-            return _validate_parallel(root, folders, n)
-    loaded, diags = load_book(root, tree=tree, deal_ids=wanted)
-    diags = diags + check_book(loaded)
-    return ValidationResult(loaded, sorted(diags, key=sort_key))
-
-
-def _deal_folder_names(root: Path) -> list[str]:
-    from .source.loader import NOT_DEALS
-    try:
-        return sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name not in NOT_DEALS
-                      and not e.name.startswith((".", "_")))
-    except OSError:
-        return []
+    result = validate(root, paths, tree, workers)
+    extra = approvals_before_creation(result.loaded, root, tree)
+    if base is not None:
+        base_book, _ = load_book(root, tree=base)
+        extra += check_against_base(result.loaded, base_book)
+    result.diagnostics = sorted(result.diagnostics + extra, key=sort_key)
+    return result
 
 
-_WORKER_BOOK: LoadedBook | None = None  # each worker process's own copy of book.yaml and the rates
-
-
-def _init_worker(root: str) -> None:
-    global _WORKER_BOOK
-    _WORKER_BOOK, _ = load_book(Path(root), deal_ids=[])
-
-
-def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
-    from .validation.checks import check_deal
-    from .source.loader import load_deal
-    base = _WORKER_BOOK
-    assert base is not None
-    diags: list[Diagnostic] = []
-    base.deals.clear()
-    base.deal_folders = list(chunk)
-    for name in chunk:
-        record, d = load_deal(base.tree, name)
-        diags += d
-        if record is not None:
-            base.deals[name] = record
-            diags += check_deal(base, record)
-    base.deals.clear()
-    return diags, list(chunk)
-
-
-def _validate_parallel(root: Path, folders: list[str], workers: int) -> ValidationResult:
-    import multiprocessing
-    from .validation.checks import check_entities
-
-    loaded, diags = load_book(root, deal_ids=[])
-    if loaded.book is not None and loaded.doc is not None:
-        diags += check_entities(loaded)
-    size = max(50, len(folders) // (workers * 8))
-    chunks = [folders[i:i + size] for i in range(0, len(folders), size)]
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root),)) as pool:
-        for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
-            diags += chunk_diags
-            loaded.deal_folders += chunk_folders
-    return ValidationResult(loaded, sorted(diags, key=sort_key))
-
-
-def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None
-                    ) -> tuple[LoadedBook, list[Diagnostic]]:
-    """Load (a part of) the book for commands that compute: errors only, sorted."""
-    loaded, diags = load_book(root, tree=tree, deal_ids=deal_ids)
-    diags = diags + check_book(loaded)
-    return loaded, sorted((d for d in diags if d.is_error), key=sort_key)

@@ -92,6 +92,12 @@ CODES: dict[str, str] = {
     "E0013": "document is not a mapping",
     "E0014": "merge-conflict markers left in the file",
     "E0015": "file cannot be read",
+    "E0016": "template reached through a symlink that leaves the book",
+    "E0017": "template syntax error",
+    "E0018": "template refused by the sandbox",
+    "E0019": "template failed to render",
+    "E0020": "a link leads outside the book",
+    "E0021": "command-line text is not valid UTF-8",
     # E01xx — values and shapes
     "E0101": "unknown key",
     "E0102": "required key missing",
@@ -104,6 +110,8 @@ CODES: dict[str, str] = {
     "E0109": "invalid id",
     "E0110": "value not among the allowed choices",
     "E0111": "invalid number",
+    "E0112": "date outside the accepted window 1900-01-01 to 2200-12-31",
+    "E0113": "digits other than ASCII 0-9 in a number or date",
     # E02xx — consistency of the book
     "E0201": "deal id differs from its folder name",
     "E0202": "unknown borrower",
@@ -134,12 +142,25 @@ CODES: dict[str, str] = {
     "E0227": "duplicate lender in a participation",
     "E0228": "negative or zero amount",
     "E0229": "financials lack a figure a covenant needs",
+    "E0230": "amendment lacks the approvals the policy requires",
+    "E0231": "approval dated after the amendment's effective date",
+    "E0232": "amendment changes terms dated before its effective date",
+    "E0233": "amended maturity not after the effective date",
+    "E0234": "one person signs for two roles",
+    "E0235": "approvals on a draft deal",
+    "E0240": "a payment profile used by archived files changed or was removed",
+    "E0245": "negative spread, rate, fee or amortization rate",
+    "E0246": "commitment amended below the amount drawn",
+    "E0260": "first_test_date is not a test date of the covenant's frequency",
+    "E0261": "a waiver names a period that is not tested",
+    "E0262": "a covenant test is waived twice",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
     "E0303": "invalid rate in a rate file",
     "E0304": "rate file dates are not strictly increasing",
     "E0305": "rate file has no rows",
+    "E0306": "rate fixing outside the plausible range (warning)",
     # E04xx — payment files and the ledger
     "E0401": "payment file is empty",
     "E0402": "payment file misses a required column",
@@ -157,11 +178,22 @@ CODES: dict[str, str] = {
     "E0414": "malformed CSV row",
     "E0416": "required payment field is empty",
     "E0417": "unusable payment_id",
+    "E0418": "payment line or reference too long",
+    "E0419": "payment amount out of range",
     "E0420": "the ledger is missing, corrupt or from a newer loanctl",
     "E0421": "the ledger is busy (another post is running)",
     "E0422": "cannot write the archive or the ledger",
     "E0423": "ledger check found an inconsistency",
     "E0424": "query rejected or failed",
+    "E0425": "query stopped at its time limit",
+    "E0426": "query over its memory and spill budget",
+    "E0427": "no private work folder for a query",
+    "E0440": "stored allocations do not follow the book",
+    "E0441": "the ledger holds payments of a deal or facility the book no longer has",
+    "E0430": "payment file posted before with another profile",
+    "E0431": "payment for a deal that takes no payments",
+    "E0432": "payment value date too far after the posting day",
+    "E0433": "non-ASCII digits in a payment amount or date",
     # E05xx — git, workflow and the audit trail
     "E0501": "not a git repository",
     "E0502": "unknown git revision",
@@ -173,6 +205,10 @@ CODES: dict[str, str] = {
     "E0508": "status does not allow this step",
     "E0509": "policy limit breached",
     "E0510": "invalid --set for an amendment",
+    "E0511": "a past rate fixing changed or was removed",
+    "E0512": "a book calendar changed or was removed",
+    "E0513": "a merged financials file changed or was deleted",
+    "E0514": "approval dated before the deal was created in git",
     # E06xx — simulation
     "E0601": "simulated prepayment larger than the balance",
     "E0602": "simulated prepayment names an unknown facility",
@@ -224,27 +260,36 @@ class _Lines:
 def render_text(diags: Iterable[Diagnostic], read=None) -> str:
     """`file:line:col: error[CODE]: message`, the source line with a caret, and the hint.
     `read(file)` supplies a file's bytes when it is not the one on disk (a git revision)."""
+    from .plaintext import inert  # names, values and source lines are the book's text: never live on a terminal
     lines = _Lines(read)
     out: list[str] = []
     for d in diags:
-        out.append(f"{d.location()}: {d.severity}[{d.code}]: {d.message}")
+        out.append(inert(f"{d.location()}: {d.severity}[{d.code}]: {d.message}", one_line=True))
         src = lines.get(d.file, d.line)
         if src is not None:
             num = str(d.line)
-            out.append(f" {num} | {src.replace(chr(9), ' ')}")
+            src = src.replace(chr(9), ' ')
+            out.append(f" {num} | {inert(src, one_line=True)}")
             if d.column:
-                out.append(f" {' ' * len(num)} | {' ' * (d.column - 1)}^")
+                out.append(f" {' ' * len(num)} | {' ' * _caret(src, d.column, inert)}^")
         if d.hint:
-            out.append(f"  = hint: {d.hint}")
+            out.append(f"  = hint: {inert(d.hint, one_line=True)}")
     return "\n".join(out)
 
 
+def _caret(src: str, column: int, inert) -> int:
+    """Spaces before the caret: the shown width of the text before `column` (escapes are wider)."""
+    return len(inert(src[:column - 1], one_line=True)) + max(0, column - 1 - len(src))
+
+
 def render_json(diags: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.as_dict() for d in diags], indent=2, ensure_ascii=False)
+    from .plaintext import json_text
+    return json_text(json.dumps([d.as_dict() for d in diags], indent=2, ensure_ascii=False))
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from .plaintext import inert
+    text = inert(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
     return text
@@ -271,3 +316,12 @@ def summary(diags: list[Diagnostic]) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
     return f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+
+
+class UsageProblem(Exception):
+    """A usage error (exit 2): unknown deal, no book, a path outside the book."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint

@@ -11,9 +11,9 @@ from loanctl.conventions.calendars import make_calendar
 from loanctl.conventions.currency import minor_units
 from loanctl.engine.schedule import build_schedule
 from loanctl.engine.terms import facility_terms
-from loanctl.source.loader import AmendmentRecord, DealRecord, RateSeries
+from loanctl.model.records import AmendmentRecord, DealRecord, RateSeries
 from loanctl.model.documents import Amendment, Deal
-from loanctl.source.schema_errors import validate
+from loanctl.model.validate import validate
 from loanctl.source.yamlsrc import parse
 
 

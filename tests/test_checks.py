@@ -17,7 +17,8 @@ AMENDMENT_YAML = """\
 id: 001-repricing
 effective_date: 2026-07-15
 description: Repricing by 50 bps and one-year extension
-approvals: [{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]
+approvals: [{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved},
+            {by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]
 changes:
   - {facility: tl, set: {interest.spread: 525bps, maturity_date: 2031-01-15}}
 """
@@ -373,6 +374,7 @@ def test_investor_commitment_to_a_non_fund(tmp_path):
 
 # --- approvals and policy ---------------------------------------------------------------------------
 _COMMITTEE = "    - {by: ic, role: credit_committee, date: 2025-01-12, decision: approved}\n"
+_OFFICER = "    - {by: jane.doe, role: credit_officer, date: 2025-01-10, decision: approved}\n"
 
 
 def _sized(amount: str, text: str = DEAL_YAML) -> str:
@@ -402,6 +404,8 @@ def test_just_over_ten_million_needs_the_committee(tmp_path):
 @pytest.mark.parametrize("status", ["draft", "submitted"])
 def test_approvals_are_not_needed_before_approval(tmp_path, status):
     text = deal_with("status: funded", f"status: {status}").replace(_COMMITTEE, "")
+    if status == "draft":  # a draft has no approvals yet (approvals on a draft warn: E0235)
+        text = text.replace("  approvals:\n" + _OFFICER, "  approvals: []\n")
     assert validate(tmp_path, deal=text) == (0, [])
 
 
@@ -430,6 +434,7 @@ def test_declined_status_without_a_declining_approval(tmp_path):
 
 def test_leverage_above_policy_is_a_warning_for_a_draft(tmp_path):
     text = deal_with("status: funded", "status: draft").replace("total_debt: 45000000", "total_debt: 75000001")
+    text = text.replace("  approvals:\n" + _OFFICER + _COMMITTEE, "  approvals: []\n")  # E0235 otherwise
     code, diags = validate(tmp_path, deal=text)
     d = single(diags, "E0225")
     assert d["severity"] == "warning"
@@ -493,7 +498,9 @@ def test_amendment_effective_after_maturity(tmp_path):
 
 def test_amendment_effective_on_the_start_date(tmp_path):
     code, diags, text, path = _amend(tmp_path, "effective_date: 2026-07-15", "effective_date: 2025-01-15")
-    assert_at(single(diags, "E0217"), path, text, "2025-01-15")
+    # the approvals, dated 2026, are after that effective date too (E0231 each)
+    assert [d["code"] for d in diags] == ["E0217", "E0231", "E0231"]
+    assert_at(diags[0], path, text, "2025-01-15")
 
 
 def test_amendment_id_differs_from_file_name(tmp_path):
@@ -532,7 +539,8 @@ def test_amendment_money_digits_point_at_the_amendment(tmp_path):
 
 def test_amendment_draw_outside_availability_points_at_the_amendment(tmp_path):
     code, diags, text, path = _amend(tmp_path, "interest.spread: 525bps",
-                                     "draws: [{date: 2025-01-15, amount: 24000000}, {date: 2031-02-03, amount: 1000000}]")
+                                     "commitment: 26000000, draws: [{date: 2025-01-15, amount: 25000000}, "
+                                     "{date: 2031-02-03, amount: 1000000}]")
     d = single(diags, "E0209")
     assert_at(d, path, text, "2031-02-03")
 

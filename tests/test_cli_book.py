@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 import loanctl.cli  # noqa: F401  (registers the commands)
 import loanctl.cli.book as book_cli
 from loanctl.origination import scaffold
+from loanctl import demo, resources
 from loanctl.cli.common import app
-from loanctl.source.schema_errors import validate as validate_model
+from loanctl.model.validate import validate as validate_model
 from loanctl.source.yamlsrc import parse
 
 HAS_GIT = shutil.which("git") is not None
@@ -341,8 +342,8 @@ def test_amendment_template_without_approvals():
 
 
 def test_resources_are_found_from_a_checkout():
-    assert (scaffold.resource_dir("templates") / "deal.yaml.j2").is_file()
-    assert (scaffold.resource_dir("deals") / "book.yaml").is_file()
+    assert (resources.resource_dir("templates") / "deal.yaml.j2").is_file()
+    assert (resources.resource_dir("deals") / "book.yaml").is_file()
 
 
 # --- demo ----------------------------------------------------------------------------------
@@ -376,20 +377,20 @@ def test_demo_copy_leaves_out_the_ledger_and_posted_payments(tmp_path, monkeypat
                 "acme/.loanctl/x", ".schema/deal.schema.json"):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_text(rel)
-    monkeypatch.setattr(scaffold, "resource_dir", lambda name: src)
-    dest = scaffold.copy_demo_book(tmp_path / "dest")
+    monkeypatch.setattr(demo, "resource_dir", lambda name: src)
+    dest = demo.copy_demo_book(tmp_path / "dest")
     copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert copied == [".schema/deal.schema.json", "acme/deal.yaml", "book.yaml"]
 
 
 def test_demo_is_a_list_of_steps_that_report_failure(tmp_path):
     from rich.console import Console
-    dest = scaffold.copy_demo_book(tmp_path / "d")
+    dest = demo.copy_demo_book(tmp_path / "d")
     console = Console(file=open(tmp_path / "out.txt", "w"), width=200)
-    steps = [scaffold.DemoStep("loanctl nothing", "a step that fails", lambda ctx: False),
-             scaffold.DemoStep("loanctl boom", "a step that raises", lambda ctx: 1 / 0),
-             scaffold.DEMO_STEPS[0]]
-    assert scaffold.run_demo(dest, console, dt.date(2026, 11, 28), steps) is False
+    steps = [demo.DemoStep("loanctl nothing", "a step that fails", lambda ctx: False),
+             demo.DemoStep("loanctl boom", "a step that raises", lambda ctx: 1 / 0),
+             demo.DEMO_STEPS[0]]
+    assert demo.run_demo(dest, console, dt.date(2026, 11, 28), steps) is False
     console.file.close()
     out = (tmp_path / "out.txt").read_text()
     assert "$ loanctl boom" in out and "ZeroDivisionError" in out and "0 errors" in out

@@ -36,7 +36,8 @@ AMENDMENT_YAML = """\
 id: 001-repricing
 effective_date: 2026-07-15
 description: Repricing by 50 bps and one-year extension
-approvals: [{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]
+approvals: [{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved},
+            {by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]
 changes:
   - {facility: tl, set: {interest.spread: 525bps, maturity_date: 2031-01-15}}
 """
@@ -101,7 +102,13 @@ _TABS = deal_with("    type: term\n", "\ttype: term\n")
 _CUSTOM = ("type: percent\n      annual_rate: 1%",
            "type: custom\n      schedule: [{date: 2025-04-16, amount: 1000000}]")
 _DUP_FACILITY = DEAL_YAML + DEAL_YAML[DEAL_YAML.index("  - id: tl"):]
+_PARTS = "      - {lender: fund-i-spv, share: 40%}\n"
+_COVENANT = "covenants:\n  - {{id: max-lev, metric: total_leverage, max: 5.0{extra}}}\n"
+_TWICE = deal_with(_PARTS, _PARTS + _COVENANT.format(
+    extra=", waivers: [{period_end: 2025-06-30, by: agent}, {period_end: 2025-06-30, by: lenders}]"))
+_Q2 = "period_end: 2025-06-30\nbasis: ltm\nebitda: 12600000\ntotal_debt: 45000000\n"
 _SOFR = sofr_csv()
+_PROFILED = book_with("dpd_buckets", 'payment_profiles:\n  bankx:\n    columns: {payment_id: "Txn ID"}\ndpd_buckets')
 _SOFR_LINE3 = "2025-01-03,0.04300"  # the third row: line 4 of the file
 
 CASES: list[Case] = [
@@ -127,6 +134,8 @@ CASES: list[Case] = [
     Case("E0014", {DEAL: _CONFLICT}, DEAL, pos(_CONFLICT, "<<<<<<<")[0], 1),
     # a rate file that is a dangling symlink: listed, but cannot be read
     Case("E0015", {}, "rates/SOFR-6M.csv", None, None, symlinks={"rates/SOFR-6M.csv": "missing.csv"}),
+    # a rate file that is a link to a file outside the book (the test folder holds book/ only)
+    Case("E0020", {}, "rates/SOFR-6M.csv", None, None, symlinks={"rates/SOFR-6M.csv": "../../outside.csv"}),
     # E01xx — values and shapes
     deal_case("E0101", "  sourced_by: j.smith", "  sorced_by: j.smith", "sorced_by"),
     deal_case("E0102", "borrower: acme\n", "", "id: acme-tl"),  # the mapping that lacks the key
@@ -139,6 +148,8 @@ CASES: list[Case] = [
     deal_case("E0109", "  - id: tl\n", "  - id: TL/A\n", "TL/A"),
     deal_case("E0110", "status: funded", "status: fundd", "fundd"),
     deal_case("E0111", "ebitda: 12500000", "ebitda: abc", "abc"),
+    deal_case("E0112", "maturity_date: 2030-01-15", "maturity_date: 9999-12-31", "9999-12-31"),
+    deal_case("E0113", "commitment: 25000000", "commitment: ٢٥٠٠٠٠٠٠", "٢٥٠٠٠٠٠٠"),  # Arabic-Indic digits
     # E02xx — consistency of the book
     deal_case("E0201", "id: acme-tl", "id: acme-tl2", "acme-tl2"),
     deal_case("E0202", "borrower: acme", "borrower: acme-inc", "acme-inc"),
@@ -174,12 +185,37 @@ CASES: list[Case] = [
     deal_case("E0227", "lender: fund-i-spv, share: 40%", "lender: fund-i, share: 40%", "fund-i, share: 60%",
               count=2),
     deal_case("E0228", "{type: upfront, rate: 2%}", "{type: fixed, amount: 0, date: 2025-06-30}", "0, date"),
+    # an archived file's sidecars say it was read with profile bankx as it was then (digest)
+    Case("E0240", {"book.yaml": _PROFILED, "payments/2026-07-15-3f2a9c1b7d4e.csv.profile": "bankx\n",
+                   "payments/2026-07-15-3f2a9c1b7d4e.csv.profile.sha256": "bankx " + "0" * 64 + "\n"},
+         "book.yaml", *pos(_PROFILED, "bankx:")),
+    deal_case("E0245", "spread: 575bps", "spread: -575bps", "-575bps"),
+    # 25,000,000 drawn on 2025-01-15, before the amendment's 2026-07-15
+    amendment_case("E0246", "interest.spread: 525bps", "commitment: 24999999", "24999999"),
+    # start 2025-01-15: the first quarterly test date is 2025-06-30 (on or after 2025-04-15)
+    deal_case("E0260", _PARTS, _PARTS + _COVENANT.format(extra=", first_test_date: 2025-05-31"), "2025-05-31"),
+    deal_case("E0261", _PARTS, _PARTS + _COVENANT.format(extra=", waivers: [{period_end: 2025-03-31, by: agent}]"),
+              "2025-03-31", severity="warning", exit=0),
+    Case("E0262", {DEAL: _TWICE, "acme-tl/financials/2025-q2.yaml": _Q2}, DEAL, *pos(_TWICE, "2025-06-30", 2)),
+    # approvals and time order: the amendment of the funded 25m deal needs both roles, each
+    # dated on or before 2026-07-15; it may not reach before that date
+    amendment_case("E0230", "{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved},\n"
+                            "            ", "", "[{by: ic"),
+    amendment_case("E0231", "date: 2026-07-01", "date: 2026-07-16", "2026-07-16"),
+    amendment_case("E0232", "interest.spread: 525bps", "draws: [{date: 2025-01-15, amount: 24000000}]",
+                   "{date: 2025-01-15"),
+    amendment_case("E0233", "maturity_date: 2031-01-15", "maturity_date: 2026-07-15", "2026-07-15", nth=2),
+    deal_case("E0234", "{by: ic, role: credit_committee", "{by: jane.doe, role: credit_committee", "jane.doe",
+              nth=2),
+    deal_case("E0235", "status: funded", "status: draft", "{by: jane.doe", severity="warning", exit=0),
     # E03xx — rate fixings (CSV: file and line; column where a field is at fault)
     rates_case("E0301", _SOFR.replace("date,rate", "day,rate"), 1, None),
     rates_case("E0302", _SOFR.replace("2025-01-03,", "2025-01-32,"), 4, 1),
     rates_case("E0303", _SOFR.replace(_SOFR_LINE3, "2025-01-03,4.3"), 4, len("2025-01-03,") + 1),
     rates_case("E0304", _SOFR.replace("2025-01-03,", "2025-01-01,"), 4, 1),
     rates_case("E0305", "date,rate\n", 1, None),
+    Case("E0306", {"rates/SOFR-3M.csv": _SOFR.replace(_SOFR_LINE3, "2025-01-03,0.6")}, "rates/SOFR-3M.csv",
+         4, len("2025-01-03,") + 1, severity="warning", exit=0),
 ]
 
 @pytest.mark.parametrize("case", CASES, ids=[c.code for c in CASES])
@@ -209,8 +245,10 @@ def test_every_case_reproduces_a_distinct_registered_code():
     assert len(codes) == len(set(codes))
     assert set(codes) <= set(CODES)
     book_codes = {c for c in CODES if c < "E0400"}  # E04xx: payment files and the ledger, not validate
-    # E0011 is a usage error and E0229 comes from `loanctl covenants`: both tested below
-    assert book_codes - set(codes) == {"E0011", "E0229"}
+    # E0011 is a usage error and E0229 comes from `loanctl covenants`: both tested below;
+    # E0016-E0019 come from rendering a book's templates (tests/test_template_sandbox.py);
+    # E0021 (an argument that is not UTF-8) is a usage error: see tests/test_untrusted_text.py
+    assert book_codes - set(codes) - {"E0016", "E0017", "E0018", "E0019"} == {"E0011", "E0021", "E0229"}
 
 
 def test_e0011_no_book_found_is_a_usage_error(tmp_path):
@@ -294,7 +332,8 @@ def test_every_code_is_documented():
         code = section[:5]
         assert "```" in section, f"{code}: no example"
         if code != "E0011":  # a usage error, printed without a code
-            assert f"error[{code}]:" in section, f"{code}: no example diagnostic line"
+            assert f"error[{code}]:" in section or f"warning[{code}]:" in section, \
+                f"{code}: no example diagnostic line"
         assert "**Fix.**" in section, f"{code}: no fix"
 
 

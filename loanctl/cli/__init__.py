@@ -40,6 +40,10 @@ def _root(
 
 def main() -> None:
     debug = "--debug" in sys.argv
+    bad = common.undecodable_argument(sys.argv[1:])
+    if bad is not None:
+        sys.stderr.write(f"loanctl: {bad}\n  = hint: pass ids, dates and paths as UTF-8 text\n")
+        raise SystemExit(common.EXIT_USAGE)
     try:
         app()
     except SystemExit:
@@ -50,6 +54,7 @@ def main() -> None:
     except Exception as exc:  # the one place an unexpected error is turned into exit 3
         if debug:
             raise
-        sys.stderr.write(f"loanctl: internal error: {type(exc).__name__}: {exc}\n"
+        from ..plaintext import inert
+        sys.stderr.write(f"loanctl: internal error: {type(exc).__name__}: {inert(exc, one_line=True)}\n"
                          "(run again with --debug for the traceback)\n")
         raise SystemExit(3)

@@ -27,7 +27,7 @@ def history(
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Every commit touching the deal: author, date, message, term changes and new amendments."""
-    from ..audit.trail import history as build
+    from ..audit.history import history as build
 
     root = book_root(ctx)
     entries = _git_guard(build, root, deal)
@@ -36,8 +36,9 @@ def history(
     if entries[-1].get("truncated"):
         sys.stderr.write("loanctl: warning[E0503]: the history is cut short: this is a shallow clone "
                          "(git fetch --unshallow)\n")
+    from ..plaintext import inert, json_text
     if fmt == "json":
-        sys.stdout.write(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps(entries, indent=2, ensure_ascii=False)) + "\n")
         return
     out = []
     for e in entries:
@@ -59,7 +60,7 @@ def history(
                 else:
                     out.append(f"      adds facility {c['add_facility']}")
         out.append("")
-    sys.stdout.write("\n".join(out))
+    sys.stdout.write("\n".join(inert(line, one_line=True) for line in out))  # authors and messages are anyone's text
 
 
 @app.command()
@@ -69,20 +70,24 @@ def diff(
     rev_a: Optional[str] = typer.Argument(None, help="From (default HEAD)."),
     rev_b: Optional[str] = typer.Argument(None, help="To (default the work tree)."),
     fmt: str = typer.Option("text", "--format", help="text, json or md."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Next payment after DATE in the impact "
+                                                              "(default today)."),
 ) -> None:
     """Changed deals between two revisions: term changes and schedule impact."""
     import datetime as _dt
-    from ..audit.trail import book_diff
+    from ..audit.history import book_diff
     from ..render.audit import diff_markdown, diff_text
+    from .schedule import parse_date_option
+    from ..plaintext import json_text
 
     root = book_root(ctx)
     tree_a = git_tree(root, rev_a or "HEAD")
     tree_b = git_tree(root, rev_b) if rev_b else None
-    entries = book_diff(root, tree_a, tree_b, _dt.date.today())
+    entries = book_diff(root, tree_a, tree_b, parse_date_option(as_of, "--as-of") or _dt.date.today())
     label_a, label_b = rev_a or "HEAD", rev_b or "work tree"
     if fmt == "json":
-        sys.stdout.write(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps({"from": label_a, "to": label_b, "deals": entries}, indent=2,
+                                              ensure_ascii=False)) + "\n")
     elif fmt == "md":
         sys.stdout.write(diff_markdown(entries, label_a, label_b))
     elif fmt == "text":

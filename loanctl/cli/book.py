@@ -39,7 +39,8 @@ class NewStatus(str, Enum):
 
 
 def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    from ..plaintext import inert  # paths and names as given
+    sys.stdout.write(inert(text) + "\n")
 
 
 @app.command()
@@ -201,14 +202,14 @@ def demo(
     import datetime as _dt
     import tempfile
 
-    from rich.console import Console
-
-    from ..origination.scaffold import copy_demo_book, run_demo
+    from ..render.text import console as plain_console, text as inert_text
+    from ..demo import copy_demo_book, run_demo
 
     dest = folder if folder is not None else Path(tempfile.mkdtemp(prefix="loanctl-demo-"))
     copy_demo_book(dest)
-    console = Console(width=max(180, Console().width))  # schedule tables need ~170 columns
-    console.print(f"Demo book copied to [bold]{dest}[/bold] (a throwaway copy: change anything).", highlight=False)
+    console = plain_console(min_width=180)  # schedule tables need ~170 columns
+    console.print(inert_text("Demo book copied to ") + inert_text(dest, "bold")
+                  + " (a throwaway copy: change anything).")
     ok = run_demo(dest, console, _dt.date.today())
     console.print()
     console.rule(style="dim")

@@ -46,10 +46,25 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail_usage(message: str, hint: str | None = None) -> "typer.Exit":
-    sys.stderr.write(f"loanctl: error: {message}\n")
+    from ..plaintext import inert  # messages quote deal ids, options and git's words as given
+    sys.stderr.write(f"loanctl: error: {inert(message, one_line=True)}\n")
     if hint:
-        sys.stderr.write(f"  = hint: {hint}\n")
+        sys.stderr.write(f"  = hint: {inert(hint, one_line=True)}\n")
     return typer.Exit(EXIT_USAGE)
+
+
+def undecodable_argument(argv: list[str]) -> str | None:
+    """The usage error for the first command-line argument that is not valid UTF-8 (Python
+    keeps such bytes as lone surrogates, which no output stream can write), or None."""
+    import os
+    from ..plaintext import inert
+    for i, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(arg).decode("utf-8", "backslashreplace")  # the bad bytes as \xNN
+            return f"error[E0021]: argument {i} is not valid UTF-8: {inert(shown, one_line=True)}"
+    return None
 
 
 def print_diagnostics(diags, fmt: str = "text", stream=None, read=None) -> None:
@@ -72,7 +87,7 @@ def guarded(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from ..api import UsageProblem
+        from ..diagnostics import UsageProblem
         from ..diagnostics import DiagnosticError
         try:
             return func(*args, **kwargs)

@@ -54,23 +54,27 @@ def covenants(
         print_diagnostics(diags, stream=sys.stderr)
     if fmt == "json":
         keys = ("deal", "covenant", "period_end", "metric", "value", "bound", "headroom", "status")
-        sys.stdout.write(json.dumps([{k: (str(r[k]) if r[k] is not None and k not in ("deal", "covenant", "metric",
-                                                                                       "status") else r[k])
-                                      for k in keys} for r in rows], indent=2) + "\n")
+        out = [{k: (str(r[k]) if r[k] is not None and k not in ("deal", "covenant", "metric", "status") else r[k])
+                for k in keys} for r in rows]
+        for o, r in zip(out, rows):
+            if "waiver" in r:  # only where a waiver names this test: {by, note}
+                o["waiver"] = r["waiver"]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
+        from ..render.text import console
         t = Table(title=f"covenants as of {on}", title_justify="left", header_style="bold")
         for name in ("Deal", "Covenant", "Period end", "Metric", "Value", "Bound", "Headroom", "Status"):
             t.add_column(name, justify="right" if name in ("Value", "Bound", "Headroom") else "left")
         for r in rows:
-            style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta", "missing": "magenta"}.get(
+            style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta", "missing": "magenta",
+                     "waived": "cyan"}.get(
                 r["status"], "green")
             t.add_row(r["deal"], r["covenant"], str(r["period_end"]), r["metric"],
                       f"{r['value']:.2f}x" if r["value"] is not None else "—",
                       f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
                       f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", Text(r["status"], style=style))
-        Console(width=max(120, Console().width)).print(t)
+        console(min_width=120).print(t)
     if any(d.is_error for d in diags):
         raise typer.Exit(EXIT_INVALID)

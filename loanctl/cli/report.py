@@ -57,14 +57,14 @@ def report(
     payments = ledger_payments(root) if tree is None else _archived_payments(loaded, tree)
     result = build_report(loaded, scope, on, payments, covenant_rows)
     if fmt == "text":
-        from rich.console import Console
+        from ..render.text import console
         if out is not None:
             import io
             buf = io.StringIO()
-            render.to_text(result, Console(file=buf, width=120, no_color=True))
+            render.to_text(result, console(file=buf, width=120, no_color=True))
             text = buf.getvalue()
         else:
-            render.to_text(result, Console(width=max(120, Console().width)))
+            render.to_text(result, console(min_width=120))
             return
     else:
         text = {"json": render.to_json, "csv": render.to_csv,

@@ -69,7 +69,7 @@ def schedule(
     if actuals:
         if lender is not None:
             raise fail_usage("--actuals shows the whole facility; drop --lender")
-        from ..servicing.actuals import schedule_with_actuals
+        from ..reports.actuals import schedule_with_actuals
         result, paid = schedule_with_actuals(loaded, deal, facility=facility, as_of=as_of_date)
         diags = []
     else:
@@ -83,8 +83,8 @@ def schedule(
     elif fmt is OutFormat.csv:
         sys.stdout.write(render.to_csv(result))
     else:
-        from rich.console import Console
-        render.to_table(result, Console(width=max(210 if paid else 180, Console().width)), paid)
+        from ..render.text import console
+        render.to_table(result, console(min_width=210 if paid else 180), paid)
 
 
 def _added(record) -> set[str]:
@@ -115,7 +115,7 @@ def show(
     if fmt == "json":
         sys.stdout.write(render.to_json(view))
     elif fmt == "text":
-        from rich.console import Console
-        render.to_text(view, Console())
+        from ..render.text import console
+        render.to_text(view, console())
     else:
         raise fail_usage(f"--format {fmt} is not one of text, json")

@@ -1,4 +1,4 @@
-"""Servicing commands: post-payments, ledger rebuild|check, query."""
+"""Servicing commands: post-payments, ledger rebuild|refresh|check, query."""
 
 from __future__ import annotations
 
@@ -65,16 +65,27 @@ def post_payments(
         if fmt == "json":
             print_diagnostics(result.diagnostics, "json")
         else:
+            from ..plaintext import inert  # messages quote the file's own text (ids, references)
             for d in result.diagnostics:
-                sys.stderr.write(f"{d.file}:{d.line}: {d.code}: {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
-                                 + "\n" if d.line else f"{d.file}: {d.code}: {d.message}\n")
+                sys.stderr.write(inert(f"{d.file}:{d.line}: {d.code}: {d.message}" + (f" (hint: {d.hint})" if d.hint
+                                                                                     else "")
+                                       if d.line else f"{d.file}: {d.code}: {d.message}", one_line=True) + "\n")
             sys.stderr.write("nothing was posted\n")
         raise typer.Exit(EXIT_INVALID)
     if fmt == "json":
         sys.stdout.write(json.dumps(render.post_summary(result), indent=2) + "\n")
     else:
-        from rich.console import Console
-        render.post_table(result, Console(width=max(180, Console().width)))
+        from ..render.text import console
+        render.post_table(result, console(min_width=180))
+    _report_refresh(result.refreshed, [d for d in result.diagnostics if not d.is_error])
+
+
+def _report_refresh(refreshed, warnings=()) -> None:
+    if warnings:
+        print_diagnostics(list(warnings), stream=sys.stderr)
+    if refreshed:
+        sys.stderr.write(f"recomputed the allocations of {len(refreshed)} facilit{'ies' if len(refreshed) != 1 else 'y'} "
+                         "whose book inputs changed\n")
 
 
 @ledger_app.command("rebuild")
@@ -91,10 +102,25 @@ def ledger_rebuild(ctx: typer.Context) -> None:
     sys.stderr.write(f"ledger rebuilt from {files} archived file{'s' if files != 1 else ''}: {payments} payments\n")
 
 
+@ledger_app.command("refresh")
+@guarded
+def ledger_refresh(ctx: typer.Context) -> None:
+    """Recompute the stored allocations of facilities whose terms, amendments, fixings or book
+    settings changed since they were computed (post-payments and query do this first)."""
+    from ..ledger.store import refresh
+    loaded = _load(ctx)
+    with _working("recomputing stale allocations", True):
+        refreshed = refresh(loaded)
+    _report_refresh(refreshed)
+    if not refreshed:
+        sys.stderr.write("ledger refresh: every facility follows the book\n")
+
+
 @ledger_app.command("check")
 @guarded
 def ledger_check(ctx: typer.Context, fmt: str = typer.Option("text", "--format", help="text or json.")) -> None:
-    """Verify the ledger: archive vs ledger, allocations vs payments, no orphans."""
+    """Verify the ledger: archive vs ledger, allocations vs payments and vs the book as it is
+    now, no orphans."""
     from ..ledger.store import check
     loaded = _load(ctx)
     diags = check(loaded)
@@ -112,16 +138,23 @@ def query(
     sql: str = typer.Argument(..., help="One read-only SQL statement."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Date of the positions view (default today)."),
     fmt: Optional[OutFormat] = typer.Option(None, "--format", help="table (default on a terminal), csv or json."),
+    timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", help="Stop the query after this long (E0425)."),
 ) -> None:
     """Read-only SQL over the ledger (payments, allocations, payment_files) and the book
-    (deals, facilities, schedules, positions)."""
+    (deals, facilities, schedules, positions). One SELECT (or EXPLAIN of one); at most 1 GB of
+    memory and 1 GB of spill space."""
     import datetime as _dt
     from ..render import servicing as render
     from ..ledger.query import run_query
     from .schedule import parse_date_option
 
+    if not 0 < timeout <= 86400:
+        raise fail_usage(f"--timeout must be more than 0 and at most 86400 seconds, not {timeout:g}")
+    from ..ledger.store import refresh_or_warn
+
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
     loaded = _load(ctx)
-    columns, rows = run_query(loaded, sql, on)
+    _report_refresh(*refresh_or_warn(loaded))  # the allocations table follows the book
+    columns, rows = run_query(loaded, sql, on, timeout=timeout)
     fmt = fmt or (OutFormat.table if sys.stdout.isatty() else OutFormat.csv)
     sys.stdout.write(render.query_output(columns, rows, fmt.value))

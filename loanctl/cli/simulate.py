@@ -25,16 +25,25 @@ def _date(text: str, option: str):
     return parse_date_option(text, option)
 
 
+MAX_RECOVERY_LAG_MONTHS = 1200  # a century: the recovery date stays far inside date arithmetic's range
+
+
 def _months(text: str) -> int:
     t = text.strip().lower()
     try:
+        if not t.isascii():  # int() reads other scripts' digits too
+            raise ValueError(t)
         if t.endswith("m"):
-            return int(t[:-1])
-        if t.endswith("y"):
-            return 12 * int(t[:-1])
-        return int(t)
+            months = int(t[:-1])
+        elif t.endswith("y"):
+            months = 12 * int(t[:-1])
+        else:
+            months = int(t)
     except ValueError:
         raise fail_usage(f"--recovery-lag {text}: write months like 12m or years like 1y") from None
+    if not 0 <= months <= MAX_RECOVERY_LAG_MONTHS:
+        raise fail_usage(f"--recovery-lag {text}: the lag must be between 0 and {MAX_RECOVERY_LAG_MONTHS} months")
+    return months
 
 
 @app.command()
@@ -112,9 +121,10 @@ def simulate(
             raise fail_usage(f"--pik-toggle {item}: write DATE:on or DATE:off")
         sc.pik_toggles.append((_date(when, "--pik-toggle"), state == "on"))
     if amendment is not None:
-        from ..source.loader import AmendmentRecord, read_yaml
+        from ..model.records import AmendmentRecord
+        from ..source.loader import read_yaml
         from ..model.documents import Amendment
-        from ..source.schema_errors import validate as check
+        from ..model.validate import validate as check
         from ..source.loader import FsTree
         tree = FsTree(amendment.parent)
         doc, d = read_yaml(tree, amendment.name)
@@ -134,8 +144,8 @@ def simulate(
         if fmt == "json":
             sys.stdout.write(json.dumps({"deal": deal, "grid": rows}, indent=2) + "\n")
         else:
-            from rich.console import Console
             from rich.table import Table
+            from ..render.text import console
             t = Table(title=f"{deal}: gross XIRR / MOIC by rate shock and full prepayment date", header_style="bold")
             cols = list(dict.fromkeys(r["prepay"] for r in rows))
             t.add_column("shock")
@@ -147,7 +157,7 @@ def simulate(
                     x = next(r for r in rows if r["shock"] == shock and r["prepay"] == c)
                     cells.append(f"{_pct(x['xirr'])} / {x['moic'] or '—'}x" if not x.get("error") else x["error"])
                 t.add_row(shock, *cells)
-            Console(width=max(120, Console().width)).print(t)
+            console(min_width=120).print(t)
         return
 
     base, d1 = run(loaded, deal, Scenario(), on)
@@ -162,10 +172,10 @@ def simulate(
     if fmt == "json":
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
-    console = Console(width=max(120, Console().width))
-    console.print(f"[bold]{deal}[/bold] scenario: {json.dumps(out['scenario']) if out['scenario'] else 'none (base)'}")
+    from ..render.text import console as plain_console, text as inert_text
+    console = plain_console(min_width=120)
+    console.print(inert_text(deal, "bold") + f" scenario: {json.dumps(out['scenario']) if out['scenario'] else 'none (base)'}")
     t = Table(header_style="bold")
     for c in ("", "base", "scenario", "difference"):
         t.add_column(c, justify="left" if not c else "right")

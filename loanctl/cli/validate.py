@@ -23,15 +23,10 @@ def validate(
 ) -> None:
     """Check the book: syntax, types, references, dates, shares, approvals. Silent on success."""
     from ..api import validate_book
-    from ..diagnostics import sort_key
 
     root = book_root(ctx)
     tree = git_tree(root, rev)
-    result = validate_book(root, paths or (), tree=tree)
-    if base is not None:
-        from ..audit.trail import check_against_base, load_side
-        base_book = load_side(root, git_tree(root, base))
-        result.diagnostics = sorted(result.diagnostics + check_against_base(result.loaded, base_book), key=sort_key)
+    result = validate_book(root, paths or (), tree=tree, base=git_tree(root, base) if base is not None else None)
     print_diagnostics(result.diagnostics, fmt.value, read=tree.read_display if tree is not None else None)
     if fmt is DiagFormat.text:
         deals = len(result.loaded.deal_folders)

@@ -34,7 +34,8 @@ def approve(
 
     result = run(book_root(ctx), deal, by, role, decision, conditions, parse_date_option(on, "--date"))
     _finish(result)
-    sys.stderr.write(f"recorded {decision} by {by} ({role}); {deal} is {result.status}\n")
+    from ..plaintext import inert
+    sys.stderr.write(inert(f"recorded {decision} by {by} ({role}); {deal} is {result.status}", one_line=True) + "\n")
 
 
 @app.command()
@@ -63,6 +64,8 @@ def amend(
                                                        "(repeatable)."),
     description: Optional[str] = typer.Option(None, "--description", help="What the amendment does."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the file and the impact; write nothing."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Next payment after DATE in the impact "
+                                                              "(default today)."),
 ) -> None:
     """Write a new amendment file, after checking it and showing its schedule impact."""
     from ..render.audit import IMPACT
@@ -70,7 +73,7 @@ def amend(
     from .schedule import parse_date_option
 
     result = run(book_root(ctx), deal, parse_date_option(effective, "--effective"), sets, description,
-                 dry_run=dry_run)
+                 today=parse_date_option(as_of, "--as-of"), dry_run=dry_run)
     _finish(result)
     before, after = (result.impact or {}).get("before") or {}, (result.impact or {}).get("after") or {}
     sys.stderr.write("schedule impact:\n")

@@ -7,6 +7,8 @@ each part is within one minor unit of ``amount × share``. A negative amount is 
 its absolute value and each part negated, so splitting is symmetric in sign.
 
 The arithmetic is on exact integers (shares as exact ratios), never on rounded decimals.
+`shares_total` is the one test of "sums to exactly 100%": validate and every split use it,
+so a book that validates always splits (no context precision in between).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fractions import Fraction
 from functools import lru_cache
 from math import lcm
 
-__all__ = ["split_by_shares"]
+__all__ = ["shares_total", "split_by_shares"]
 
 _ONE = Decimal(1)
 # Private and wide, so rebuilding a part never rounds whatever the thread's precision.
@@ -61,6 +63,12 @@ def split_by_shares(
     return [_from_units(sign * part, digits) for part in parts]
 
 
+def shares_total(shares: Sequence[Decimal | Fraction]) -> Fraction:
+    """The exact sum of `shares` (a Decimal sum would round past the context's 28 digits:
+    three shares of 0.3333333333333333333333333333333333 would 'sum' to 1)."""
+    return sum((Fraction(*_ratio(share)) for share in shares), Fraction(0))
+
+
 @lru_cache(maxsize=1024)
 def _weights(shares: tuple[Decimal | Fraction, ...]) -> tuple[tuple[int, ...], int]:
     """The shares as integer weights over a common denominator (cached: lenders repeat)."""
@@ -69,8 +77,8 @@ def _weights(shares: tuple[Decimal | Fraction, ...]) -> tuple[tuple[int, ...], i
         raise ValueError("cannot split among no shares")
     denominator = lcm(*(den for _, den in ratios))
     weights = tuple(num * (denominator // den) for num, den in ratios)
-    if sum(weights) != denominator:
-        total = sum((Fraction(num, den) for num, den in ratios), Fraction(0))
+    total = shares_total(shares)
+    if total != 1:
         shown = Decimal(total.numerator) / Decimal(total.denominator)
         raise ValueError(f"shares must sum to exactly 1, they sum to {shown}")
     return weights, denominator

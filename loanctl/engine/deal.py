@@ -10,7 +10,7 @@ from decimal import Decimal
 from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
-from ..source.loader import DealRecord, LoadedBook
+from ..model.records import DealRecord, LoadedBook
 from .periods import book_calendars
 from .schedule import FacilitySchedule, ScheduleProblem, build_schedule, lender_view
 from .terms import FacilityTerms, facility_terms

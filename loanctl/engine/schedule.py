@@ -20,7 +20,7 @@ from ..conventions.dates import PERIOD_MONTHS
 from ..conventions.daycount import year_fraction
 from ..conventions.rounding import round_money
 from ..conventions.split import split_by_shares
-from ..source.loader import RateSeries
+from ..model.records import RateSeries
 from ..model.documents import Facility
 from .periods import payment_dates
 from .terms import FacilityTerms, Version

@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..diagnostics import Diagnostic
-from ..source.loader import AmendmentRecord, DealRecord
+from ..model.records import AmendmentRecord, DealRecord
 from ..model.documents import SETTABLE_BLOCKED, Facility
-from ..source.schema_errors import _unwrap, errors_to_diags
-from ..source.yamlsrc import Doc, Positions
+from ..model.validate import errors_to_diags, unwrap
+from ..model.origin import Doc, Positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +221,7 @@ def _is_term_path(parts: tuple[str, ...]) -> bool:
         nxt: list[Any] = []
         for tp in current:
             if isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
-                nxt.extend(_unwrap(tp.model_fields[part].annotation))
+                nxt.extend(unwrap(tp.model_fields[part].annotation))
         if not nxt:
             return False
         current = nxt

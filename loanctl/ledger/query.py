@@ -1,22 +1,38 @@
 """`loanctl query`: read-only SQL over the ledger plus views of the book.
 
-The user's SQL runs in an in-memory DuckDB database with the ledger attached READ_ONLY and
-the book's deals, facilities, schedules and positions loaded as tables. External access is
-then switched off and the configuration locked, so a query can neither write nor attach,
-read or copy files.
+The statement is checked with DuckDB's own parser (one SELECT, or EXPLAIN of a SELECT)
+before anything is loaded. It then runs in an in-memory DuckDB database over a private copy
+of the ledger attached READ_ONLY (the real ledger is locked only while it is copied, so a
+query never holds up post-payments), with the book's deals, facilities, schedules and
+positions loaded as tables. External access is off, no directory or path is allowed, the
+spill folder is a fresh private one, memory and spill space are capped and the
+configuration is locked; a time limit interrupts a runaway query.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+from ..plaintext import inert
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from .store import ledger_path, load_payments, open_for_read
 from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 
 LEDGER_TABLES = ("payment_files", "payments", "allocations")
+TIMEOUT_SECONDS = 30.0
+"""Default time limit of one query (`loanctl query --timeout`)."""
+MEMORY_LIMIT = "1GB"
+"""DuckDB memory_limit of a query's database; beyond it, work spills to the private folder."""
+TEMP_LIMIT = "1GB"
+"""DuckDB max_temp_directory_size: the most a query may spill to disk."""
+FETCH_CHUNK = 65536
+HINT_TABLES = "tables: deals, facilities, schedules, positions, payments, allocations, payment_files"
 
 
 def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[list[str], list[tuple]]]:
@@ -72,17 +88,33 @@ def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[li
     }
 
 
-def run_query(loaded: LoadedBook, sql: str, as_of: date) -> tuple[list[str], list[tuple]]:
+def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None = None) -> tuple[list[str], list[tuple]]:
+    """Run one read-only statement over a private copy of the ledger and the book's views.
+
+    Returns (column names, rows). A refused statement is E0424, a query stopped at its time
+    limit E0425, one over its memory or spill budget E0426; nothing in the book changes."""
     import duckdb
 
-    con = duckdb.connect(":memory:")
+    timeout = TIMEOUT_SECONDS if timeout is None else timeout
     try:
-        ledger = open_for_read(loaded.root)
-        payments = load_payments(ledger) if ledger is not None else []
-        if ledger is not None:
-            ledger.close()
-            path = str(ledger_path(loaded.root)).replace("'", "''")
-            con.execute(f"ATTACH '{path}' AS ledger (READ_ONLY)")
+        work = Path(tempfile.mkdtemp(prefix="loanctl-query-"))
+        (work / "spill").mkdir(mode=0o700)
+        (work / "ledger").mkdir(mode=0o700)
+    except OSError as exc:
+        raise DiagnosticError([Diagnostic("E0427", f"cannot create the query's private work folder: {exc.strerror}",
+                                          tempfile.gettempdir(), hint="free space in the temp folder or set "
+                                                                      "TMPDIR to a writable folder")]) from None
+    con = None
+    try:
+        con = duckdb.connect(":memory:", config={
+            "temp_directory": str(work / "spill"), "memory_limit": MEMORY_LIMIT, "max_temp_directory_size": TEMP_LIMIT,
+            "python_enable_replacements": False, "autoload_known_extensions": False,
+            "autoinstall_known_extensions": False, "allow_community_extensions": False,
+            "allow_persistent_secrets": False})
+        statement = read_only_statement(con, sql)
+        payments, copy = _snapshot_ledger(loaded.root, work / "ledger")
+        if copy is not None:
+            con.execute(f"ATTACH '{str(copy).replace(chr(39), chr(39) * 2)}' AS ledger (READ_ONLY)")
             for t in LEDGER_TABLES:
                 con.execute(f"CREATE VIEW {t} AS SELECT * FROM ledger.{t}")
         else:
@@ -93,36 +125,191 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date) -> tuple[list[str], lis
             con.execute(f"CREATE TABLE {name} ({columns})")
             if rows:
                 con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        try:
-            cur = con.execute(_read_only(sql))
-        except duckdb.Error as exc:
-            raise DiagnosticError([Diagnostic("E0424", f"query failed: {str(exc).splitlines()[0][:300]}",
-                                              hint="tables: deals, facilities, schedules, positions, payments, "
-                                                   "allocations, payment_files")]) from None
-        columns = [d[0] for d in cur.description] if cur.description else []
-        return columns, cur.fetchall()
+        # DuckDB adds temp_directory (our private spill folder) to the allowed directories by itself.
+        for setting in ("allowed_directories = []", "allowed_paths = []", "enable_external_access = false",
+                        "lock_configuration = true"):
+            con.execute(f"SET {setting}")
+        result = _run_with_time_limit(con, statement, timeout)
+        if result is None:  # the query is still winding down in its thread: leave the connection to it
+            con = None
+            raise _timed_out(timeout)
+        return result
     finally:
-        con.close()
+        if con is not None:
+            con.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _read_only(sql: str) -> str:
-    """Only SELECT / WITH / VALUES / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN statements, one at a time."""
-    import duckdb
+def _snapshot_ledger(root: Path, folder: Path) -> tuple[list, Path | None]:
+    """The ledger's payments and a private copy of its file, taken under DuckDB's read lock.
+
+    The lock is held only while copying, so a long query never keeps post-payments out."""
+    ledger = open_for_read(root)
+    if ledger is None:
+        return [], None
     try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise DiagnosticError([Diagnostic("E0424", f"query failed: {str(exc).splitlines()[0][:300]}")]) from None
+        payments = load_payments(ledger)
+        source = ledger_path(root)
+        copy = folder / source.name
+        try:
+            shutil.copyfile(source, copy)
+            wal = source.with_name(source.name + ".wal")
+            if wal.exists():
+                shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+        except OSError as exc:
+            raise DiagnosticError([Diagnostic("E0427", f"cannot copy the ledger for the query: {exc.strerror}",
+                                              str(folder), hint="free space in the temp folder or set TMPDIR to "
+                                                                "a writable folder")]) from None
+    finally:
+        ledger.close()
+    return payments, copy
+
+
+def _run_with_time_limit(con, statement, timeout: float):
+    """(columns, rows), or None if the query did not stop after being interrupted at `timeout`.
+
+    The statement runs in a thread; at the limit DuckDB is interrupted, and rows are fetched
+    in chunks so that turning a large result into Python objects stops there too."""
+    import duckdb
+
+    outcome: dict = {}
+    stop = threading.Event()
+
+    def work():
+        try:
+            cur = con.execute(statement)
+            columns = [d[0] for d in cur.description] if cur.description else []
+            rows: list[tuple] = []
+            while not stop.is_set():
+                chunk = cur.fetchmany(FETCH_CHUNK)
+                if not chunk:
+                    outcome["result"] = columns, rows
+                    return
+                rows.extend(chunk)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=work, name="loanctl-query", daemon=True)
+    runner.start()
+    try:
+        runner.join(timeout)
+    finally:  # also on Ctrl-C: stop DuckDB before the connection is closed
+        interrupted = runner.is_alive()
+        if interrupted:
+            stop.set()
+            con.interrupt()
+            runner.join(10.0)
+    if runner.is_alive():
+        return None
+    if "result" in outcome:
+        return outcome["result"]
+    exc = outcome.get("error")
+    if isinstance(exc, duckdb.InterruptException) or (interrupted and exc is None):
+        raise _timed_out(timeout)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        raise DiagnosticError([Diagnostic("E0426", f"the query needs more than its memory ({MEMORY_LIMIT}) and "
+                                                   f"spill ({TEMP_LIMIT}) budget: {_first_line(exc)}",
+                                          hint="aggregate or filter more, or select fewer rows")])
+    if isinstance(exc, duckdb.Error):
+        raise DiagnosticError([Diagnostic("E0424", f"query failed: {_first_line(exc)}", hint=HINT_TABLES)])
+    raise exc
+
+
+def _timed_out(timeout: float) -> DiagnosticError:
+    return DiagnosticError([Diagnostic("E0425", f"the query was stopped after its time limit of {timeout:g} s",
+                                       hint="narrow the query, or give more time with --timeout SECONDS")])
+
+
+def read_only_statement(con, sql: str):
+    """The one statement of `sql` if it only reads: a SELECT (with WITH, VALUES, FROM-first,
+    DESCRIBE, SHOW, SUMMARIZE, which DuckDB parses as SELECT) or EXPLAIN [ANALYZE] of a SELECT."""
+    import duckdb
+
+    statements = _parse(con, sql)
     if len(statements) != 1:
         raise DiagnosticError([Diagnostic("E0424", "give exactly one SQL statement",
                                           hint="loanctl query runs one read-only statement")])
-    kind = statements[0].type.name
-    if kind.replace("_STATEMENT", "") not in ("SELECT", "EXPLAIN"):
-        raise DiagnosticError([Diagnostic("E0424", f"only read-only queries are allowed (this is {kind.replace('_STATEMENT', '').lower()})",
-                                          hint="write a SELECT; the ledger is changed only by post-payments and "
-                                               "ledger rebuild")])
-    return sql
+    statement = statements[0]
+    kind = statement.type
+    if kind == duckdb.StatementType.SELECT:
+        return statement
+    if kind == duckdb.StatementType.EXPLAIN:
+        inner = _explained_type(con, statement.query)
+        if inner == duckdb.StatementType.SELECT:
+            return statement
+        raise DiagnosticError([Diagnostic("E0424", "EXPLAIN is allowed only of a SELECT (this explains "
+                                                   f"{_kind_name(inner)})",
+                                          hint="EXPLAIN ANALYZE runs the statement it explains; explain a SELECT")])
+    raise DiagnosticError([Diagnostic("E0424", f"only read-only queries are allowed (this is {_kind_name(kind)})",
+                                      hint="write a SELECT; the ledger is changed only by post-payments and "
+                                           "ledger rebuild")])
+
+
+def _parse(con, sql: str) -> list:
+    import duckdb
+    try:
+        return con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise DiagnosticError([Diagnostic("E0424", f"query failed: {_first_line(exc)}", hint=HINT_TABLES)]) from None
+
+
+def _explained_type(con, text: str):
+    """The statement type an EXPLAIN explains, from DuckDB's tokenizer and parser.
+
+    `EXPLAIN [ANALYZE] stmt` and `EXPLAIN (options) [ANALYZE] stmt`: a parenthesised group
+    after EXPLAIN is either options or a parenthesised SELECT, so both readings are tried;
+    whatever does not parse as exactly one SELECT is refused."""
+    import duckdb
+
+    tokens = duckdb.tokenize(text)
+    ends = [p for p, _ in tokens[1:]] + [len(text)]
+    words = [(p, text[p:end].strip(), kind) for (p, kind), end in zip(tokens, ends)
+             if kind != duckdb.token_type.comment]
+    if not words or words[0][1].upper() != "EXPLAIN":
+        return duckdb.StatementType.INVALID
+    starts = [_after_analyze(words, 1)]
+    if len(words) > 1 and words[1][1].startswith("("):
+        depth, i = 0, 1
+        while i < len(words):
+            if words[i][2] == duckdb.token_type.operator:
+                depth += words[i][1].count("(") - words[i][1].count(")")
+            i += 1
+            if depth <= 0:
+                break
+        starts.append(_after_analyze(words, i))
+    found = duckdb.StatementType.INVALID
+    for i in starts:
+        if i >= len(words):
+            continue
+        try:
+            inner = con.extract_statements(text[words[i][0]:])
+        except duckdb.Error:
+            continue
+        if len(inner) == 1:
+            if inner[0].type == duckdb.StatementType.SELECT:
+                return inner[0].type
+            found = inner[0].type
+    return found
+
+
+def _after_analyze(words: list, i: int) -> int:
+    return i + 1 if i < len(words) and words[i][1].upper() in ("ANALYZE", "ANALYSE") else i
+
+
+def _kind_name(kind) -> str:
+    return "not a statement DuckDB can read" if kind.name == "INVALID" else kind.name.lower().replace("_", " ")
+
+
+def _first_line(exc: Exception) -> str:
+    return inert_text(str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+
+
+def inert_text(text: str, keep: str = "") -> str:
+    """`text` on one line with control characters (C0, DEL, C1: ESC, BEL, OSC…) and bidi
+    overrides shown as visible escapes (`\\x1b`, `\\u202e`), so data printed to a terminal or a
+    CSV cannot move the cursor, retitle the window or reorder what is read. Characters in
+    `keep` stay."""
+    return inert(text, one_line=True, keep=keep)
 
 
 def to_jsonable(value):

@@ -1,4 +1,4 @@
-"""The DuckDB ledger (SPEC §4.2, §4.5): posting, rebuild, check and read-only query.
+"""The DuckDB ledger (SPEC §4.2, §4.5, §10): posting, rebuild, refresh, check and read-only query.
 
 Files are the truth: every posted file is archived byte-for-byte under `payments/` before
 the ledger changes, and the ledger is one DuckDB transaction away from before-or-after.
@@ -14,22 +14,26 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..source.bookpath import inside_book, outside_diagnostic
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..source.loader import LoadedBook
+from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profile_digest
+from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..servicing.allocation import Allocation, FacilityAllocation, Payment
-from ..servicing.paymentfile import detect_profile, facts_of, parse_payment_file
+from ..servicing.paymentfile import (MAX_DAYS_AHEAD, MAX_LINE, detect_profile, facts_of, parse_payment_file,
+                                     payable_until, value_date)
 from ..servicing.positions import allocate_facility, facility_inputs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -44,6 +48,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE TABLE allocations (payment_id VARCHAR, deal VARCHAR, facility VARCHAR, value_date DATE, "
         "due_date DATE, component VARCHAR, amount DECIMAL(28,4), seq INTEGER)",
     ],
+    # the fingerprint of the book inputs each facility's allocations were computed from
+    2: ["CREATE TABLE facility_inputs (deal VARCHAR, facility VARCHAR, fingerprint VARCHAR, "
+        "PRIMARY KEY (deal, facility))"],
 }
 
 
@@ -52,7 +59,12 @@ def ledger_path(root: Path) -> Path:
 
 
 def archive_dir(root: Path) -> Path:
-    return root / "payments"
+    """payments/; refused (E0020, raised) when it is a link leading outside the book, so
+    that nothing is read from or archived into a folder elsewhere."""
+    folder = root / "payments"
+    if not inside_book(root, folder):
+        raise DiagnosticError([outside_diagnostic(str(folder), "folder")])
+    return folder
 
 
 def _diag(code: str, message: str, file: str | None = None, hint: str | None = None) -> Diagnostic:
@@ -148,10 +160,15 @@ def _sweep_stale(state: Path) -> None:
 
 # --- reading -------------------------------------------------------------------------------
 def archived_files(root: Path) -> list[Path]:
+    """The archived payment files; a link leading outside the book is refused (E0020, raised)."""
     folder = archive_dir(root)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".csv" and not p.name.startswith("."))
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".csv" and not p.name.startswith("."))
+    outside = [outside_diagnostic(str(p)) for p in files if not inside_book(root, p)]
+    if outside:
+        raise DiagnosticError(outside)
+    return files
 
 
 def open_for_read(root: Path):
@@ -203,6 +220,8 @@ class PostResult:
     """The facilities reallocated (also when `allocations` was streamed to the ledger)."""
     unapplied_by_payment: dict[str, Decimal] | None = None
     """Unapplied cash by payment id, when the allocations were streamed rather than kept."""
+    refreshed: list[tuple[str, str]] = field(default_factory=list)
+    """Other facilities whose stored allocations were recomputed because the book changed."""
 
     @property
     def ok(self) -> bool:
@@ -222,8 +241,11 @@ def archive_name(raw: bytes, posting_day: date) -> tuple[str, str]:
 
 
 def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str | None, posting_day: date,
-                auto_profile: bool = False):
-    """Parse and check every row of every file; (payments, diagnostics, file records)."""
+                auto_profile: bool = False, admission: bool = False):
+    """Parse and check every row of every file; (payments, diagnostics, file records).
+
+    `admission`: the files are being posted on `posting_day`, so the posting rules apply too
+    (funded deals only, no value date far ahead); a rebuild re-reads the archive without them."""
     facts = facts_of(loaded)
     profiles = loaded.book.payment_profiles if loaded.book else {}
     payments: list[Payment] = []
@@ -237,7 +259,7 @@ def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str
             header = raw.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
             prof_name = detect_profile(next(csv.reader([header]), []), profiles)
         prof: PaymentProfile | None = profiles.get(prof_name) if prof_name else None
-        rows, d = parse_payment_file(shown, raw, facts, prof, name)
+        rows, d = parse_payment_file(shown, raw, facts, prof, name, posting_day if admission else None)
         diags += d
         for p in rows:
             if p.payment_id in first_seen and first_seen[p.payment_id][0] != shown:
@@ -253,13 +275,17 @@ def parse_files(loaded: LoadedBook, files: list[tuple[str, bytes]], profile: str
 def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
          dry_run: bool = False) -> PostResult:
     """Check everything, then archive and record in one transaction — or change nothing."""
+    archive_dir(loaded.root)  # a payments/ link leading out of the book is refused before anything is written
     try:
-        return _post(loaded, files, posting_day, profile, dry_run)
+        result = _post(loaded, files, posting_day, profile, dry_run)
     except OSError as exc:  # a full disk or a read-only book, wherever it struck
         raise DiagnosticError([_diag("E0422", f"cannot write to the book: {exc.strerror or exc}",
                                      getattr(exc, "filename", None) or str(loaded.root),
                                      "free disk space or make the book writable; the ledger is as it was "
                                      "(run `loanctl ledger check`)")]) from None
+    if result.ok and not dry_run:
+        _follow_book(loaded, profile, result)
+    return result
 
 
 def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
@@ -274,7 +300,7 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
     result = PostResult(dry_run=dry_run)
     if profile is not None and (loaded.book is None or profile not in loaded.book.payment_profiles):
         known = ", ".join(sorted(loaded.book.payment_profiles)) if loaded.book else ""
-        from ..api import UsageProblem
+        from ..diagnostics import UsageProblem
         raise UsageProblem(f"unknown payment profile '{profile}'", f"profiles in book.yaml: {known or 'none'}")
     if not dry_run and sum(len(raw) for _, raw in files) >= FAST_PATH_BYTES:
         fast = _post_fast(loaded, files, posting_day, profile, result)
@@ -282,7 +308,7 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
             return result
         result = PostResult(dry_run=dry_run)
     t0 = time.perf_counter()
-    payments, diags, records = parse_files(loaded, files, profile, posting_day)
+    payments, diags, records = parse_files(loaded, files, profile, posting_day, admission=True)
     result.diagnostics = diags
     result.timings["parse_check"] = time.perf_counter() - t0
     if not result.ok:
@@ -299,6 +325,9 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
         else:
             con = connect(path)
         try:
+            result.diagnostics += profile_conflicts(con, root, records)
+            if not result.ok:
+                return result
             existing = {p.payment_id: p for p in load_payments(con)} if con is not None else {}
             new: list[Payment] = []
             reattribute: list[tuple[str, str, int]] = []
@@ -344,14 +373,58 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
     return result
 
 
+def profile_conflicts(con, root: Path, records) -> list[Diagnostic]:
+    """A file has one reading: the same bytes posted (or archived) before under another
+    profile — or none — are refused, since the archive keeps one `.profile` per file and a
+    rebuild would read every row the one way."""
+    out = []
+    for name, sha, shown, _, _, prof_name, _ in records:
+        earlier = con.execute("SELECT profile, CAST(posted_on AS VARCHAR) FROM payment_files WHERE sha256 = ? "
+                              "ORDER BY file", [sha]).fetchall() if con is not None else []
+        if (archive_dir(root) / name).is_file():
+            side = archive_dir(root) / f"{name}.profile"
+            earlier.append((side.read_text(encoding="utf-8").strip() if side.is_file() else None, name[:10]))
+        for used, day in earlier:
+            if (used or None) != (prof_name or None):
+                out.append(Diagnostic(
+                    "E0430", f"this file was posted before {_with(used)}; now {_with(prof_name)}", shown, 1,
+                    hint=f"the file was posted {_with(used)} on {day}: post it {_with(used)} (a duplicate changes "
+                         "nothing), or send the payments in a new file"))
+                break
+    return out
+
+
+def _with(profile: str | None) -> str:
+    return f"with profile {profile!r}" if profile else "without a profile"
+
+
 FAST_PATH_BYTES = 256 * 1024
+_BLANK_LINE = re.compile(rb"\n[ \t\x0b\x0c\r]*(?:\n|\Z)")  # starts with a literal: a fast scan
+
+
+def _fast_rows(body: bytes) -> int | None:
+    """How many data rows DuckDB's reader must find in `body` (BOM removed), or None when it
+    might not read the file exactly as the row-by-row parser does: quotes, NUL, a lone CR,
+    bad UTF-8, a blank line, or a line longer than MAX_LINE bytes (DuckDB cuts or drops a line
+    beyond its max_line_size; lines this short are far below it)."""
+    if b'"' in body or b"\x00" in body or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    text = body[:-1] if body.endswith(b"\n") else body
+    lines = text.split(b"\n")
+    if len(lines) < 2 or max(map(len, lines)) > MAX_LINE or not lines[0].strip() or _BLANK_LINE.search(text):
+        return None
+    return len(lines) - 1
 
 
 def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None,
                result: PostResult) -> bool:
     """The vectorised post; False to fall back to the row-by-row path (nothing changed)."""
     import duckdb
-    from ..servicing.paymentfile import COLUMNS, REQUIRED
+    from ..servicing.paymentfile import COLUMNS, MAX_AMOUNT_EXPONENT, MAX_PAYMENT_ID, MAX_REFERENCE, REQUIRED, WHITESPACE
 
     root = loaded.root
     profiles = loaded.book.payment_profiles if loaded.book else {}
@@ -363,8 +436,9 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
     staged_files = []
     for shown, raw in files:
         body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-        if b'"' in body or b"\n\n" in body.replace(b"\r\n", b"\n") or not body.strip():
-            return False  # quoted fields or blank lines: line numbers need the row-by-row reader
+        rows = _fast_rows(body)
+        if rows is None:
+            return False  # quoted fields, blank lines, long lines...: the row-by-row reader
         try:
             header_line = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
         except UnicodeDecodeError:
@@ -373,7 +447,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
         if None in names or len(set(names)) != len(names) or any(c not in names for c in REQUIRED):
             return False
         name, sha = archive_name(raw, posting_day)
-        staged_files.append((shown, raw, name, sha, names))
+        staged_files.append((shown, raw, name, sha, names, rows))
     facts = facts_of(loaded)
     state = root / STATE_DIR
     t0 = time.perf_counter()
@@ -381,21 +455,29 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
         path = ledger_path(root)
         if not path.exists() and archived_files(root):
             return False
+        fresh = not path.exists()  # a ledger this call creates goes again if it posts nothing
         con = connect(path)
         temps: list[Path] = []
+        done = False
         try:
+            if profile_conflicts(con, root, [(name, sha, shown, 0, len(raw), profile, raw)
+                                             for shown, raw, name, sha, *_ in staged_files]):
+                return False
             fact_rows = [(d, f, ff.currency, minor_units_of(ff.currency), ff.starts[f], len(ff.facility_ids),
-                          ff.facility_ids[0]) for d, ff in facts.items() for f in ff.facility_ids]
+                          ff.facility_ids[0], payable_until(ff)) for d, ff in facts.items() for f in ff.facility_ids]
             con.execute("CREATE TEMP TABLE facts (deal VARCHAR, facility VARCHAR, currency VARCHAR, digits INTEGER, "
-                        "start_date DATE, n INTEGER, only_facility VARCHAR)")
+                        "start_date DATE, n INTEGER, only_facility VARCHAR, pay_until DATE)")
             if fact_rows:  # ids, codes and dates are validated tokens: safe as SQL literals
-                values = ", ".join(f"('{d}', '{f}', '{c}', {n}, DATE '{st.isoformat()}', {k}, '{one}')"
-                                   for d, f, c, n, st, k, one in fact_rows)
+                values = ", ".join(f"('{d}', '{f}', '{c}', {n}, DATE '{st.isoformat()}', {k}, '{one}', "
+                                   + (f"DATE '{until.isoformat()}')" if until else "NULL)")
+                                   for d, f, c, n, st, k, one, until in fact_rows)
                 con.execute(f"INSERT INTO facts VALUES {values}")
             con.execute("CREATE TEMP TABLE staged (file VARCHAR, shown VARCHAR, line INTEGER, payment_id VARCHAR, "
                         "deal VARCHAR, facility VARCHAR, value_date DATE, amount DECIMAL(28,4), currency VARCHAR, "
-                        "type VARCHAR, reference VARCHAR, bad BOOLEAN)")
-            for shown, raw, name, sha, names in staged_files:
+                        "type VARCHAR, reference VARCHAR, bad BOOLEAN, raw_date VARCHAR)")
+            ws = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)  # what str.strip() strips
+            last_day = min(posting_day, date.max - timedelta(days=MAX_DAYS_AHEAD)) + timedelta(days=MAX_DAYS_AHEAD)
+            for shown, raw, name, sha, names, _ in staged_files:
                 tmp = state / f".stage-{os.getpid()}-{name}"
                 temps.append(tmp)
                 tmp.write_bytes(raw)
@@ -403,9 +485,9 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 missing = [c for c in COLUMNS if c not in names]
                 pad = "".join(f", NULL::VARCHAR AS {c}" for c in missing)
                 fmt = prof.date_format if prof is not None and prof.date_format else None
-                date_expr = (f"try_strptime(trim(r.date), '{fmt.replace(chr(39), chr(39) * 2)}')::DATE" if fmt else
-                             "CASE WHEN regexp_matches(trim(r.date), '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') "
-                             "THEN TRY_CAST(trim(r.date) AS DATE) END")
+                date_expr = (f"try_strptime(trim(r.date, {ws}), '{fmt.replace(chr(39), chr(39) * 2)}')::DATE" if fmt
+                             else f"CASE WHEN regexp_matches(trim(r.date, {ws}), '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$') "
+                                  f"THEN TRY_CAST(trim(r.date, {ws}) AS DATE) END")
                 con.execute(f"""
                     INSERT INTO staged
                     WITH r AS (
@@ -413,30 +495,40 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                         FROM read_csv('{_sql_path(tmp)}', header=true, delim=',', quote='', escape='',
                                       columns={{{cols}}}, auto_detect=false, null_padding=false)
                     ), t AS (
-                        SELECT line, trim(coalesce(payment_id, '')) AS pid, trim(coalesce(r.deal, '')) AS d,
-                               trim(coalesce(r.facility, '')) AS fac, {date_expr} AS vd,
-                               trim(coalesce(amount, '')) AS amt, upper(trim(coalesce(r.currency, ''))) AS ccy,
-                               lower(trim(coalesce(r.type, ''))) AS typ, trim(coalesce(reference, '')) AS ref
+                        SELECT line, trim(coalesce(payment_id, ''), {ws}) AS pid, trim(coalesce(r.deal, ''), {ws}) AS d,
+                               trim(coalesce(r.facility, ''), {ws}) AS fac, {date_expr} AS vd,
+                               trim(coalesce(r.date, ''), {ws}) AS raw_date,
+                               trim(coalesce(amount, ''), {ws}) AS amt,
+                               upper(trim(coalesce(r.currency, ''), {ws})) AS ccy,
+                               lower(trim(coalesce(r.type, ''), {ws})) AS typ,
+                               trim(coalesce(reference, ''), {ws}) AS ref
                         FROM r
                     ), j AS (
-                        SELECT t.*, f.deal AS known_deal, f.currency AS deal_ccy, f.digits, f.start_date,
+                        SELECT t.*, f.deal AS known_deal, f.currency AS deal_ccy, f.digits, f.start_date, f.pay_until,
                                CASE WHEN t.fac = '' AND f.n = 1 THEN f.only_facility ELSE t.fac END AS fac2
-                        FROM t LEFT JOIN (SELECT DISTINCT deal, currency, digits, n, only_facility,
+                        FROM t LEFT JOIN (SELECT DISTINCT deal, currency, digits, n, only_facility, pay_until,
                                           min(start_date) OVER (PARTITION BY deal) AS start_date FROM facts) f
                              ON f.deal = t.d
                     )
                     SELECT '{name}', '{shown.replace(chr(39), chr(39) * 2)}', j.line, j.pid, j.d, j.fac2, j.vd,
                            TRY_CAST(j.amt AS DECIMAL(28,4)), j.deal_ccy,
                            CASE WHEN j.typ = '' THEN 'scheduled' ELSE j.typ END, NULLIF(j.ref, ''),
-                           (j.pid = '' OR length(j.pid) > 128 OR regexp_matches(j.pid, '[^ -~]')
+                           (j.pid = '' OR length(j.pid) > {MAX_PAYMENT_ID} OR regexp_matches(j.pid, '[^ -~]')
                             OR j.known_deal IS NULL OR ff.facility IS NULL OR j.vd IS NULL
+                            OR j.pay_until IS NULL OR j.vd > j.pay_until OR j.vd > DATE '{last_day}'
                             OR NOT regexp_matches(j.amt, '^[+]?[0-9]+([.][0-9]+)?$')
                             OR TRY_CAST(j.amt AS DECIMAL(38,10)) <= 0
+                            OR TRY_CAST(j.amt AS DECIMAL(28,4)) IS NULL
+                            OR TRY_CAST(j.amt AS DECIMAL(38,10))
+                               >= CAST('1{'0' * MAX_AMOUNT_EXPONENT}' AS DECIMAL(38,10))
                             OR (CASE WHEN strpos(j.amt, '.') > 0 THEN length(j.amt) - strpos(j.amt, '.') ELSE 0 END)
                                > j.digits
-                            OR (j.ccy <> '' AND j.ccy <> j.deal_ccy)
+                            OR NOT regexp_matches(j.ccy, '^[ -~]*$') OR (j.ccy <> '' AND j.ccy <> j.deal_ccy)
+                            OR NOT regexp_matches(j.typ, '^[ -~]*$')
                             OR j.typ NOT IN ('', 'scheduled', 'prepayment', 'fee')
-                            OR j.vd < ff.start_date) IS NOT FALSE
+                            OR length(j.ref) > {MAX_REFERENCE}
+                            OR j.vd < ff.start_date) IS NOT FALSE,
+                           j.raw_date
                     FROM j LEFT JOIN facts ff ON ff.deal = j.d AND ff.facility = j.fac2
                 """)
             bad = con.execute("SELECT count(*) FROM staged WHERE bad").fetchone()[0]
@@ -449,6 +541,16 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 "coalesce(p.reference, '') = coalesce(s.reference, ''))").fetchone()[0]
             if bad or repeated or conflicts:
                 return False  # the row-by-row path reports each problem at its line
+            counted = dict(con.execute("SELECT file, count(*) FROM staged GROUP BY 1").fetchall())
+            if any(counted.get(name, 0) != rows for _, _, name, _, _, rows in staged_files):
+                return False  # DuckDB's reader took a row more or less than the file's lines
+            fmt = prof.date_format if prof is not None and prof.date_format else None
+            for raw_date, vd in con.execute("SELECT DISTINCT raw_date, value_date FROM staged").fetchall():
+                try:
+                    if value_date(raw_date, fmt) != vd:
+                        return False
+                except (ValueError, OverflowError):  # DuckDB read a date the row-by-row parser refuses
+                    return False
             result.duplicates = con.execute("SELECT count(*) FROM staged s SEMI JOIN payments p "
                                             "USING (payment_id)").fetchone()[0]
             file_rows = dict(con.execute("SELECT file, count(*) FROM staged GROUP BY 1").fetchall())
@@ -484,12 +586,13 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
             result.facilities, result.unapplied_by_payment = allocate_to_csv(loaded, by_facility, alloc_csv)
             result.timings["allocate"] = time.perf_counter() - t1
             if not new and not reattribute:
+                done = True
                 return True
 
             t2 = time.perf_counter()
             posted_names = {r[0] for r in con.execute("SELECT DISTINCT file FROM staged").fetchall()}
             posted_names |= {f for _, f, _ in reattribute}
-            records = [(name, sha, shown, raw) for shown, raw, name, sha, _ in staged_files if name in posted_names]
+            records = [(name, sha, shown, raw) for shown, raw, name, sha, *_ in staged_files if name in posted_names]
             for name, sha, shown, raw in records:
                 _archive(root, name, raw, profile)
                 result.archived.append(name)
@@ -516,12 +619,14 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                              "nothing was recorded; the file is archived: post it again, or run "
                                              "`loanctl ledger rebuild`")]) from None
             result.timings["insert"] = time.perf_counter() - t2
+            done = True
             return True
         except duckdb.Error:
             return False  # DuckDB's reader could not take the file as is: the precise path reports why
         finally:
             con.close()
-            for t in temps:
+            for t in temps + ([path, path.with_name(path.name + ".wal")] if fresh and not (done or result.archived)
+                                else []):
                 with contextlib.suppress(OSError):
                     t.unlink()
 
@@ -723,6 +828,8 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
         for name, raw in files:
             posting_day = date.fromisoformat(name[:10]) if _is_archive_name(name) else date.today()
             side = archive_dir(root) / f"{name}.profile"
+            if not inside_book(root, side):
+                raise DiagnosticError([outside_diagnostic(str(side))])
             used = side.read_text(encoding="utf-8").strip() if side.is_file() else None
             got, d, recs = parse_files(loaded, [(str(archive_dir(root) / name), raw)], used, posting_day,
                                        auto_profile=used is None)
@@ -760,6 +867,7 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
             for r in records:
                 by_name.setdefault(r[0], r)
             _write(con, root, payments, [by_name[n] for n in sorted(by_name)], keys, date.today(), alloc_csv=alloc_csv)
+            _store_fingerprints(con, DealFingerprints(loaded), keys)
             con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
                         "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
             con.execute("CHECKPOINT")
@@ -782,7 +890,7 @@ def _is_archive_name(name: str) -> bool:
 
 
 def check(loaded: LoadedBook) -> list[Diagnostic]:
-    """Archive against ledger, allocations against payments, no orphans."""
+    """Archive against ledger, allocations against payments and against the book, no orphans."""
     root = loaded.root
     diags: list[Diagnostic] = []
     con = open_for_read(root)
@@ -817,8 +925,195 @@ def check(loaded: LoadedBook) -> list[Diagnostic]:
                                     "ORDER BY 1 LIMIT 100").fetchall():
             diags.append(_diag("E0423", f"payment {pid} recorded {n} times", str(ledger_path(root)),
                                "run `loanctl ledger rebuild`"))
+        diags += _check_follows_book(loaded, con)
     finally:
         con.close()
+    return diags
+
+
+# --- following the book: fingerprints and refresh ------------------------------------------
+# Stored allocations are a cache of a pure function of the book and the payments. Each
+# facility's row in `facility_inputs` holds the fingerprint (loanctl.source.fingerprints) of the
+# book inputs its allocations were computed from; a facility whose fingerprint differs from
+# the book's is stale. post-payments, query and `ledger refresh` recompute stale facilities;
+# `ledger check` reports those whose stored rows differ from a fresh allocation (E0440).
+# Reports and `schedule --actuals` allocate from the payments at hand and never read them.
+MAX_STALE_REPORTED = 100
+
+
+def _stored_fingerprints(con) -> dict[tuple[str, str], str]:
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "facility_inputs" not in tables:
+        return {}  # a ledger from before fingerprints: no facility is proven up to date
+    return {(d, f): fp for d, f, fp in con.execute("SELECT deal, facility, fingerprint FROM facility_inputs")
+            .fetchall()}
+
+
+def _outdated(loaded: LoadedBook, con, fps: DealFingerprints
+              ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(facilities with payments whose stored fingerprint is not the book's, facilities with
+    payments that the book no longer has)."""
+    stored = _stored_fingerprints(con)
+    stale: list[tuple[str, str]] = []
+    orphans: list[tuple[str, str]] = []
+    ids: dict[str, set[str]] = {}
+    for deal, facility in con.execute("SELECT DISTINCT deal, facility FROM payments ORDER BY 1, 2").fetchall():
+        fp = fps.of(deal)
+        if fp is not None and stored.get((deal, facility)) == fp:
+            continue
+        if fp is not None and deal not in ids:
+            ids[deal] = set(facility_inputs(loaded, deal)[0])
+        if fp is None or facility not in ids[deal]:
+            orphans.append((deal, facility))
+        else:
+            stale.append((deal, facility))
+    return stale, orphans
+
+
+def _payments_of(con, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Payment]]:
+    out: dict[tuple[str, str], list[Payment]] = {k: [] for k in keys}
+    if not keys:
+        return out
+    rows = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, reference, file, line "
+                       "FROM payments WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
+                       [[d for d, _ in keys], [f for _, f in keys]]).fetchall()
+    for r in rows:
+        out[(r[1], r[2])].append(Payment(r[0], r[1], r[2], r[3], _dec(r[4]).quantize(_quantum(r[5])), r[5], r[6],
+                                         r[7] or "", r[8] or "", r[9] or 0))
+    return out
+
+
+def _store_fingerprints(con, fps: DealFingerprints, keys: Iterable[tuple[str, str]]) -> None:
+    rows = [(d, f, fps.of(d)) for d, f in keys if fps.of(d) is not None]
+    if not rows:
+        return
+    cols = [[r[i] for r in rows] for i in range(3)]
+    con.execute("DELETE FROM facility_inputs WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))", cols[:2])
+    con.execute("INSERT INTO facility_inputs SELECT unnest(?), unnest(?), unnest(?)", cols)
+
+
+def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """Bring the stored allocations up to date with the book, in one transaction: every
+    facility whose fingerprint differs from the book's is reallocated from its payments.
+    `fresh` facilities were just allocated from `loaded` (only their fingerprint is stored).
+    Returns the facilities recomputed. Facilities the book no longer has are left alone
+    (`ledger check` reports them); without a ledger there is nothing to do."""
+    import duckdb
+    root = loaded.root
+    path = ledger_path(root)
+    fresh = set(fresh)
+    if not path.exists():
+        return []
+    fps = DealFingerprints(loaded)
+    if not fresh:  # the common case, up to date: find out without taking the write lock
+        con = connect(path, read_only=True)
+        try:
+            stale, _ = _outdated(loaded, con, fps)
+        finally:
+            con.close()
+        if not stale:
+            return []
+    alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
+    with writer_lock(root):
+        con = connect(path)
+        try:
+            stale, _ = _outdated(loaded, con, fps)
+            todo = [k for k in stale if k not in fresh]
+            keys, _ = allocate_to_csv(loaded, _payments_of(con, todo), alloc_csv)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                if keys:
+                    con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
+                                [[d for d, _ in keys], [f for _, f in keys]])
+                    con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', "
+                                "header=false, " + _INTERNAL_CSV + ", columns={" + _cols(
+                                    "payment_id deal facility value_date due_date component amount seq") + "})")
+                _store_fingerprints(con, fps, [*keys, *(k for k in stale if k in fresh)])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise DiagnosticError([_diag("E0422", f"the ledger could not be refreshed: "
+                                                      f"{str(exc).splitlines()[0][:200]}", str(path),
+                                             "the ledger is as it was; run `loanctl ledger refresh` again")]) from None
+            return keys
+        finally:
+            con.close()
+            with contextlib.suppress(OSError):
+                alloc_csv.unlink()
+
+
+def _follow_book(loaded: LoadedBook, profile: str | None, result: PostResult) -> None:
+    """After a post committed: record the profile digests and refresh the facilities the book
+    moved away from. Neither undoes the post: a failure here is a warning."""
+    with contextlib.suppress(OSError):
+        _record_profile_digests(loaded, profile, result.archived)
+    written = list(result.facilities or result.allocations) if result.archived else []
+    result.refreshed, warnings = refresh_or_warn(loaded, fresh=written)
+    result.diagnostics += warnings
+
+
+def refresh_or_warn(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()
+                    ) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+    """`refresh`, with a failure (a busy ledger, a read-only book) turned into an E0440 warning
+    for commands whose own work is done or does not need it."""
+    try:
+        return refresh(loaded, fresh), []
+    except (DiagnosticError, OSError) as exc:
+        why = exc.diagnostics[0].message if isinstance(exc, DiagnosticError) else (exc.strerror or str(exc))
+        return [], [Diagnostic("E0440", f"stale allocations were not refreshed: {why}", str(ledger_path(loaded.root)),
+                               hint="run `loanctl ledger refresh`", severity="warning")]
+
+
+def _record_profile_digests(loaded: LoadedBook, profile: str | None, archived: list[str]) -> None:
+    """Beside each file archived with a profile, `<name>.profile.sha256`: the profile's name and
+    the digest of its definition, so `validate` can tell when a profile that archived files
+    were read with changes or goes (E0240). Written after the post committed: a crash before it
+    leaves a file checked like one posted before digests existed (the profile must exist)."""
+    prof = loaded.book.payment_profiles.get(profile) if profile and loaded.book else None
+    if prof is None:
+        return
+    text = f"{profile} {profile_digest(prof)}\n"
+    folder = archive_dir(loaded.root)
+    for name in archived:
+        side = folder / f"{name}{PROFILE_DIGEST_SUFFIX}"
+        tmp = folder / f".{side.name}.tmp-{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, side)
+
+
+def _check_follows_book(loaded: LoadedBook, con) -> list[Diagnostic]:
+    """E0440 for each facility whose stored allocations differ from a fresh allocation over
+    the book as it is now (only facilities whose fingerprint changed are recomputed);
+    E0441 for payments of a deal or facility the book no longer has."""
+    fps = DealFingerprints(loaded)
+    stale, orphans = _outdated(loaded, con, fps)
+    diags = [_diag("E0441", f"the ledger holds payments of deal '{d}' facility '{f}', which the book no longer has",
+                   str(ledger_path(loaded.root)), "restore the deal or facility (from git): posted payments are "
+                                                  "never deleted, and a rebuild refuses them too")
+             for d, f in orphans]
+    behind: list[tuple[str, str]] = []
+    inputs: dict[str, tuple] = {}
+    for key in stale:
+        deal, facility = key
+        if deal not in inputs:
+            inputs.clear()
+            inputs[deal] = facility_inputs(loaded, deal)
+        terms, builder = inputs[deal]
+        fa = allocate_facility(loaded, deal, facility, _payments_of(con, [key])[key], terms=terms, builder=builder)
+        stored = con.execute("SELECT payment_id, value_date, due_date, component, amount FROM allocations "
+                             "WHERE deal = ? AND facility = ? ORDER BY seq", [deal, facility]).fetchall()
+        if stored != [(a.payment_id, a.payment_date, a.due_date, a.component, a.amount) for a in fa.allocations]:
+            behind.append(key)
+    for deal, facility in behind[:MAX_STALE_REPORTED]:
+        diags.append(_diag("E0440", f"stored allocations of deal '{deal}' facility '{facility}' no longer follow "
+                                    "the book (its terms, amendments, fixings, calendars, rounding or waterfall "
+                                    "changed after they were computed)",
+                           loaded.tree.display(loaded.deals[deal].rel),
+                           "run `loanctl ledger refresh` (post-payments and query also refresh)"))
+    if len(behind) > MAX_STALE_REPORTED:
+        diags.append(_diag("E0440", f"… and {len(behind) - MAX_STALE_REPORTED} more facilities with stale "
+                                    "allocations", str(ledger_path(loaded.root)), "run `loanctl ledger refresh`"))
     return diags
 
 

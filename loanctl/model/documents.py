@@ -7,6 +7,7 @@ source text; where a value came from (file, line, column) lives beside the model
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
@@ -257,7 +258,7 @@ class Facility(Strict):
         return ()
 
 
-def _bound_steps(value: Any) -> Any:
+def bound_steps(value: Any) -> Any:
     if isinstance(value, list):
         return value
     if value is None:
@@ -270,7 +271,21 @@ class BoundStep(Strict):
     value: Number
 
 
-Bound = Annotated[tuple[BoundStep, ...], BeforeValidator(_bound_steps)]
+Bound = Annotated[tuple[BoundStep, ...], BeforeValidator(bound_steps)]
+
+
+class Waiver(Strict):
+    period_end: Date
+    """The test date whose breach the lenders waived."""
+    by: str
+    """Who granted the waiver (the lenders, the agent, a named officer)."""
+    note: str | None = None
+    """The waiver letter or its reason."""
+
+
+PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+"""Months in one test period of each covenant frequency; test dates are the calendar
+month ends whose month is a multiple of it (quarter ends for quarterly)."""
 
 
 class Covenant(Strict):
@@ -279,8 +294,29 @@ class Covenant(Strict):
     max: Bound | None = None
     min: Bound | None = None
     frequency: Frequency = "quarterly"
+    first_test_date: Date | None = None
+    """The first test date; default: the first period end at least one full period after
+    the deal's start date (SPEC §7)."""
     at_risk_margin: Share | None = None
     """Headroom below this share of the bound is 'at risk' (default 10%)."""
+    waivers: tuple[Waiver, ...] = ()
+    """Breaches the lenders waived: the test at each period_end is 'waived'."""
+
+    @field_validator("first_test_date")
+    @classmethod
+    def _first_test_date_is_a_period_end(cls, value, info):
+        frequency = info.data.get("frequency")
+        if frequency is None:  # the frequency itself is wrong: that is the error to show
+            return value
+        months = PERIOD_MONTHS[frequency]
+        if value is not None and not (value.month % months == 0
+                                     and value.day == monthrange(value.year, value.month)[1]):
+            word = {"monthly": "a month end", "quarterly": "a quarter end (Mar 31, Jun 30, Sep 30, Dec 31)",
+                    "semiannual": "a half-year end (Jun 30, Dec 31)", "annual": "a year end (Dec 31)"}[frequency]
+            raise PydanticCustomError("E0260", "first_test_date {date} is not {word}, a {frequency} test date",
+                                      {"date": value.isoformat(), "word": word, "frequency": frequency,
+                                       "hint": "use the period end the agreement names as the first test date"})
+        return value
 
     @model_validator(mode="after")
     def _one_bound(self):

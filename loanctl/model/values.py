@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import calendar as _calendar
 import re
+import unicodedata
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 from typing import Any
 
 from ..conventions.currency import is_currency
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_NUM_RE = re.compile(r"^[-+]?(\d[\d_]*)?(\.\d[\d_]*)?$")
+# ASCII digits only: `\d`, int(), Decimal() and date.fromisoformat() all accept other
+# scripts' digits (١٠٠٠, １０００), which a reviewer reads as something else or not at all.
+_DATE_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_NUM_RE = re.compile(r"^[-+]?([0-9][0-9_]*)?(\.[0-9][0-9_]*)?$")
 _HUNDRED = Decimal(100)
 _TEN_THOUSAND = Decimal(10_000)
+DATE_MIN = date(1900, 1, 1)
+DATE_MAX = date(2200, 12, 31)
+"""Every date loanctl reads lies in this window: wide enough for any loan's life, narrow
+enough that date arithmetic on it (periods, lags, recovery lags) can never overflow."""
+SHARE_MAX_PLACES = 40
+"""A share has at most this many decimal places (as a fraction): exact sums stay small."""
 
 
 class ValueProblem(ValueError):
@@ -30,6 +39,26 @@ class ValueProblem(ValueError):
         self.code = code
         self.message = message
         self.hint = hint
+
+
+def _refuse_foreign_digits(text: str, what: str) -> None:
+    """E0113 for a digit outside 0-9 (Arabic-Indic, fullwidth, Devanagari …)."""
+    for ch in text:
+        if ch.isdigit() and not ch.isascii():
+            name = unicodedata.name(ch, "a non-ASCII digit")
+            raise ValueProblem("E0113", f"{what} {_show(text)} contains {ch!r} (U+{ord(ch):04X} {name}), "
+                                        "not one of the digits 0-9",
+                               "retype the value with the ASCII digits 0-9")
+
+
+def _shift(value: Decimal, places: int) -> Decimal:
+    """`value` × 10^places, exactly: the default context would round past 28 digits. In a
+    context wide enough (Inexact trapped to prove it) the result keeps division's form:
+    575bps is 0.0575, 200bps is 0.02."""
+    ctx = Context(prec=len(value.as_tuple().digits) + abs(places) + 2, Emax=MAX_EMAX, Emin=MIN_EMIN,
+                  traps=[Inexact])
+    scale = Decimal(10) ** abs(places)
+    return ctx.multiply(value, scale) if places >= 0 else ctx.divide(value, scale)
 
 
 def _number_text(text: str) -> Decimal | None:
@@ -54,6 +83,7 @@ def _as_decimal(value: Any, code: str, what: str, hint: str) -> Decimal:
     if isinstance(value, float):
         raise ValueProblem(code, f"{what} given as a binary float ({value!r})", "pass the source text or a Decimal")
     if isinstance(value, str):
+        _refuse_foreign_digits(value, what)
         number = _number_text(value)
         if number is None:
             raise ValueProblem(code, f"expected {what}, found {_show(value)}", hint)
@@ -94,10 +124,10 @@ def parse_rate(value: Any) -> Decimal:
     if isinstance(value, str):
         text = value.strip().lower()
         if text.endswith("%"):
-            return _as_decimal(text[:-1], "E0104", "a rate", hint) / _HUNDRED
+            return _shift(_as_decimal(text[:-1], "E0104", "a rate", hint), -2)
         if text.endswith("bps") or text.endswith("bp"):
             text = text[:-3] if text.endswith("bps") else text[:-2]
-            return _as_decimal(text, "E0104", "a rate", hint) / _TEN_THOUSAND
+            return _shift(_as_decimal(text, "E0104", "a rate", hint), -4)
     rate = _as_decimal(value, "E0104", "a rate", hint)
     if abs(rate) > 1:
         raise ValueProblem("E0104", f"rate {value} is more than 100% as a fraction",
@@ -109,20 +139,33 @@ def parse_share(value: Any) -> Decimal:
     """A share: `"60%"` or `0.6`, between 0 and 100% inclusive."""
     hint = "write 60% or 0.6"
     if isinstance(value, str) and value.strip().endswith("%"):
-        share = _as_decimal(value.strip()[:-1], "E0107", "a share", hint) / _HUNDRED
+        share = _shift(_as_decimal(value.strip()[:-1], "E0107", "a share", hint), -2)
     else:
         share = _as_decimal(value, "E0107", "a share", hint)
     if share < 0 or share > 1:
         raise ValueProblem("E0107", f"share {value} is outside 0–100%", hint)
+    if share and _places(share) > SHARE_MAX_PLACES:
+        raise ValueProblem("E0107", f"share {_show(value)} has more than {SHARE_MAX_PLACES} decimal places",
+                           "no participation needs that precision: shares must sum to exactly 100%, "
+                           "so give the last lender the remainder")
     return share
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places of `value` once trailing zeros are dropped (exact, no context)."""
+    _, digits, exp = value.as_tuple()
+    assert isinstance(exp, int)
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exp + trailing))
 
 
 def parse_date(value: Any) -> date:
     """An ISO date `2026-01-15`; an impossible one says why."""
     if isinstance(value, date):
-        return value
+        return _in_window(value, value.isoformat())
     if not isinstance(value, str):
         raise ValueProblem("E0106", f"expected a date, found {_show(value)}", "write an ISO date such as 2026-01-15")
+    _refuse_foreign_digits(value, "date")
     m = _DATE_RE.match(value.strip())
     if not m:
         raise ValueProblem("E0106", f"{_show(value)} is not an ISO date", "write an ISO date such as 2026-01-15")
@@ -135,7 +178,14 @@ def parse_date(value: Any) -> date:
     if not 1 <= d <= last:
         raise ValueProblem("E0106", f"{value} is not a date: {_calendar.month_name[mo]} {y} has {last} days",
                            f"the last day of that month is {y:04d}-{mo:02d}-{last:02d}")
-    return date(y, mo, d)
+    return _in_window(date(y, mo, d), value.strip())
+
+
+def _in_window(day: date, text: str) -> date:
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise ValueProblem("E0112", f"{text} is outside the dates loanctl accepts ({DATE_MIN} to {DATE_MAX})",
+                           "check the year; no loan term, fixing or financials date lies outside this window")
+    return day
 
 
 def parse_id(value: Any) -> str:
@@ -167,9 +217,10 @@ def fmt_rate(rate: Decimal | None) -> str:
     """A rate for people: `5.75%`."""
     if rate is None:
         return "—"
-    pct = (rate * _HUNDRED).normalize()
-    text = format(pct, "f")
-    return f"{text}%"
+    text = format(_shift(rate, 2), "f")  # exact: 33.3333333333333333333333333333333% stays whole
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{'0' if text in ('', '-0') else text}%"
 
 
 def fmt_bps(rate: Decimal) -> str:

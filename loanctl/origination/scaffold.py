@@ -23,35 +23,16 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from ..api import UsageProblem, validate_book
+from ..diagnostics import UsageProblem
+from ..validation.run import validate as validate_book
 from ..diagnostics import Diagnostic
 from ..source.loader import FsTree, load_book
 from ..model.values import ID_RE
-
-_PKG = Path(__file__).resolve().parent.parent  # the loanctl package
-
-
-# --- packaged resources --------------------------------------------------------------------
-def resource_dir(name: str) -> Path:
-    """The packaged folder `name` ("templates" or "deals").
-
-    An installed wheel carries it as `loanctl/_data/<name>` (pyproject's hatch force-include);
-    a checkout (or an editable install) has it at the repository root, next to the package.
-    """
-    installed = _PKG / "_data" / name
-    if installed.is_dir():
-        return installed
-    checkout = _PKG.parent / name
-    if checkout.is_dir() and (_PKG.parent / "pyproject.toml").is_file():
-        return checkout
-    raise RuntimeError(f"loanctl's packaged '{name}' folder is missing (looked in {installed} and {checkout}); "
-                       "reinstall loanctl")
-
+from ..resources import resource_dir
 
 _NUMBER = re.compile(r"[-+]?\d[\d_]*(\.\d[\d_]*)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -78,22 +59,16 @@ def yaml_scalar(value: Any) -> str:
 
 
 def template_env():
-    """The Jinja2 environment over the packaged templates (StrictUndefined: a missing
-    variable is an error, never an empty string)."""
-    import jinja2
+    """The sandboxed Jinja2 environment over the packaged templates (StrictUndefined: a
+    missing variable is an error, never an empty string; no autoescape: YAML, CSV and shell,
+    not HTML)."""
+    from ..templating import template_environment
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # YAML, CSV and shell, not HTML
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["yq"] = yaml_scalar
-    env.filters["shq"] = lambda v: shlex.quote(str(v))
-    env.filters["oneline"] = lambda v: " ".join(str(v).split())  # for text inside a # comment
-    return env
+    return template_environment([resource_dir("templates")], autoescape_html=False, filters={
+        "yq": yaml_scalar,
+        "shq": lambda v: shlex.quote(str(v)),
+        "oneline": lambda v: " ".join(str(v).split()),  # for text inside a # comment
+    })
 
 
 def render(template: str, **values: Any) -> str:
@@ -404,7 +379,8 @@ def create_deal(root: Path, spec: DealSpec) -> tuple[Path | None, str, list[Diag
 
 
 def _name_options(diags: list[Diagnostic], text: str, shown: str) -> list[Diagnostic]:
-    from ..source.yamlsrc import KEY, parse
+    from ..model.origin import KEY
+    from ..source.yamlsrc import parse
 
     doc, _ = parse(text, shown)
     if doc is None:
@@ -441,248 +417,3 @@ def render_amendment(*, amendment_id: str, effective_date: str, description: str
     """An amendment file's text (for `loanctl amend`)."""
     return render("amendment.yaml.j2", amendment_id=amendment_id, effective_date=effective_date,
                   description=description, facility=facility, set=dict(set_terms), approvals=list(approvals))
-
-
-# --- loanctl demo --------------------------------------------------------------------------
-_DEMO_SKIP_TOP = {".loanctl", "payments"}  # derived state and posted files: each demo starts clean
-_DEMO_SKIP_ANY = {".loanctl", "__pycache__"}
-
-
-def copy_demo_book(dest: Path) -> Path:
-    """Copy the packaged demo book into `dest` (created; must be empty), without its ledger
-    and posted payment files. Files are copied without their permissions (an installed
-    package may be read-only)."""
-    src = resource_dir("deals")
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageProblem(f"{dest} is not an empty folder", "choose a new or empty folder for --dir")
-    dest.mkdir(parents=True, exist_ok=True)
-    for here, dirs, files in os.walk(src):
-        rel = Path(here).relative_to(src)
-        skip = _DEMO_SKIP_ANY | (_DEMO_SKIP_TOP if rel == Path(".") else set())
-        dirs[:] = sorted(d for d in dirs if d not in skip)
-        (dest / rel).mkdir(exist_ok=True)
-        for f in sorted(files):
-            shutil.copyfile(Path(here) / f, dest / rel / f)
-    return dest
-
-
-@dataclass
-class DemoContext:
-    root: Path
-    console: Any
-    """A rich Console."""
-    today: date
-    _loaded: Any = None
-
-    def loaded(self):
-        """The demo book, loaded once (errors are reported by the validate step)."""
-        if self._loaded is None:
-            from ..api import load_valid_book
-            self._loaded, _ = load_valid_book(self.root)
-        return self._loaded
-
-
-@dataclass(frozen=True)
-class DemoStep:
-    heading: str
-    """The command a user would type for the same output."""
-    note: str
-    run: Callable[[DemoContext], bool]
-    """Prints its output on the context's console; False when something failed."""
-
-
-DEMO_AMENDED = "meridian-tl-2025"     # repriced and extended by amendment 001
-DEMO_DELAYED_DRAW = "cobalt-unitranche-2025"  # term loan plus a delayed-draw facility (upsized by amendment)
-DEMO_PIK = "keystone-holdco-2025"     # holdco loan with 3% PIK
-
-
-def _print_diags(ctx: DemoContext, diags: list[Diagnostic]) -> None:
-    from ..diagnostics import render_text
-    text = render_text(diags)
-    if text:
-        ctx.console.print(text, markup=False, highlight=False)
-
-
-def _step_validate(ctx: DemoContext) -> bool:
-    from ..diagnostics import summary
-    result = validate_book(ctx.root)
-    _print_diags(ctx, result.diagnostics)
-    deals = len(result.loaded.deal_folders)
-    ctx.console.print(f"{deals} deals checked: {summary(result.diagnostics)}", highlight=False)
-    return result.errors == 0
-
-
-def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from ..engine.deal import schedule_deal
-        from ..render import schedule as render_schedule
-        loaded = ctx.loaded()
-        if deal_id not in loaded.deals:
-            ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
-            return False
-        result, diags = schedule_deal(loaded, deal_id)
-        if result is None:
-            _print_diags(ctx, diags)
-            return False
-        render_schedule.to_table(result, ctx.console)
-        return True
-    return run
-
-
-def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from ..render import show as render_show
-        loaded = ctx.loaded()
-        if deal_id not in loaded.deals:
-            ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
-            return False
-        render_show.to_text(render_show.terms_view(loaded, deal_id, ctx.today), ctx.console)
-        return True
-    return run
-
-
-def _step_post(ctx: DemoContext) -> bool:
-    from ..render import servicing as render_servicing
-    from ..ledger.store import post
-    files = sorted((resource_dir("templates") / "demo-payments").glob("*.csv"))
-    result = post(ctx.loaded(), [(f.name, f.read_bytes()) for f in files], ctx.today)
-    if not result.ok:
-        _print_diags(ctx, result.diagnostics)
-        return False
-    render_servicing.post_table(result, ctx.console)
-    return True
-
-
-def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from ..render import schedule as render_schedule
-        from ..servicing.actuals import schedule_with_actuals
-        result, paid = schedule_with_actuals(ctx.loaded(), deal_id)
-        render_schedule.to_table(result, ctx.console, paid)
-        return True
-    return run
-
-
-def _step_ledger_check(ctx: DemoContext) -> bool:
-    from ..ledger.store import check
-    diags = check(ctx.loaded())
-    _print_diags(ctx, diags)
-    if not diags:
-        ctx.console.print("ledger check: clean (archive and ledger agree; allocations sum to payments)")
-    return not diags
-
-
-def _step_report(fund: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from ..render import report as render_report
-        from ..reports.build import build_report, resolve_scope
-        from ..underwriting.covenants import covenant_rows
-        from ..ledger.store import ledger_payments
-        loaded = ctx.loaded()
-        scope = resolve_scope(loaded, fund=fund)
-        report = build_report(loaded, scope, ctx.today, ledger_payments(ctx.root),
-                              covenant_rows(loaded, ctx.today, lenders=scope.lenders))
-        out = ctx.root / "reports"
-        out.mkdir(exist_ok=True)
-        (out / f"{fund}.html").write_text(render_report.to_html(report, ctx.root), encoding="utf-8")
-        (out / f"{fund}.md").write_text(render_report.to_markdown(report, ctx.root), encoding="utf-8")
-        render_report.to_text(report, ctx.console)
-        ctx.console.print(f"wrote {out / (fund + '.html')} and {out / (fund + '.md')}", highlight=False)
-        return True
-    return run
-
-
-def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from rich.table import Table
-        from ..underwriting.covenants import covenant_rows
-        loaded = ctx.loaded()
-        from ..reports.build import resolve_scope
-        rows = covenant_rows(loaded, ctx.today, lenders=resolve_scope(loaded, fund=fund).lenders)
-        latest: dict = {}
-        for r in rows:
-            if r["status"] != "overdue":
-                latest[(r["deal"], r["covenant"])] = r
-        t = Table(title="latest covenant tests", title_justify="left", header_style="bold")
-        for name in ("Deal", "Covenant", "Period end", "Value", "Bound", "Headroom", "Status"):
-            t.add_column(name)
-        for r in latest.values():
-            style = {"breached": "bold red", "at_risk": "yellow"}.get(r["status"], "green")
-            t.add_row(r["deal"], r["covenant"], str(r["period_end"]),
-                      f"{r['value']:.2f}x" if r["value"] is not None else "—",
-                      f"{'≤' if r['bound_kind'] == 'max' else '≥'} {r['bound']}",
-                      f"{r['headroom']:.2f}" if r["headroom"] is not None else "—", f"[{style}]{r['status']}[/]")
-        ctx.console.print(t)
-        return True
-    return run
-
-
-def _step_simulate(deal_id: str, shock: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from rich.table import Table
-        from ..underwriting.simulate import Scenario, result_dict, run as simulate_run
-        from ..model.values import parse_rate
-        loaded = ctx.loaded()
-        base, d1 = simulate_run(loaded, deal_id, Scenario(), ctx.today)
-        result, d2 = simulate_run(loaded, deal_id, Scenario(rate_shock=parse_rate(shock)), ctx.today)
-        if base is None or result is None:
-            _print_diags(ctx, d1 + d2)
-            return False
-        b, r = result_dict(base, 2), result_dict(result, 2)
-        t = Table(title=f"{deal_id}: base vs {shock} on every SOFR fixing", title_justify="left", header_style="bold")
-        for name in ("", "base", "scenario"):
-            t.add_column(name, justify="right" if name else "left")
-        t.add_row("total interest", f"{Decimal(b['totals']['interest']):,.2f}", f"{Decimal(r['totals']['interest']):,.2f}")
-        t.add_row("gross XIRR", f"{Decimal(b['xirr']) * 100:.2f}%", f"{Decimal(r['xirr']) * 100:.2f}%")
-        t.add_row("MOIC", f"{b['moic']}x", f"{r['moic']}x")
-        bi, ri = b["min_interest_coverage"], r["min_interest_coverage"]
-        t.add_row("min interest coverage", f"{bi['value']}x" if bi else "—", f"{ri['value']}x" if ri else "—")
-        ctx.console.print(t)
-        return True
-    return run
-
-
-# The tour, in order. A new feature adds its step here (a heading, a note and a function).
-DEMO_STEPS: list[DemoStep] = [
-    DemoStep("loanctl validate", "check every file of the book: syntax, types, references, dates, "
-                                 "shares, approvals", _step_validate),
-    DemoStep(f"loanctl schedule {DEMO_AMENDED}", "a term loan repriced by amendment: the spread changes "
-                                                 "mid-life and the maturity moves", _schedule_step(DEMO_AMENDED)),
-    DemoStep(f"loanctl schedule {DEMO_DELAYED_DRAW}", "a unitranche with a delayed-draw facility: draws, "
-                                                      "commitment fees on the undrawn part",
-             _schedule_step(DEMO_DELAYED_DRAW)),
-    DemoStep(f"loanctl schedule {DEMO_PIK}", "a holdco loan paying part of its interest in kind (PIK "
-                                             "capitalised each quarter)", _schedule_step(DEMO_PIK)),
-    DemoStep(f"loanctl show {DEMO_AMENDED}", "the terms in force today, and which file set each one",
-             _show_step(DEMO_AMENDED)),
-    DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
-             "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment",
-             _step_post),
-    DemoStep("loanctl schedule northwind-tl-2025 --actuals", "what was paid against each due (a late payment "
-             "settles the oldest due first)", _step_actuals("northwind-tl-2025")),
-    DemoStep("loanctl ledger check", "the ledger agrees with the archive", _step_ledger_check),
-    DemoStep("loanctl covenants --fund fund-i", "the latest test of every covenant: one breach, one at risk",
-             _step_covenants("fund-i")),
-    DemoStep("loanctl simulate meridian-tl-2025 --rate-shock +200bps", "returns and coverage if SOFR rises "
-             "200 bps", _step_simulate("meridian-tl-2025", "+200bps")),
-    DemoStep("loanctl report --fund fund-i --out reports/fund-i.html", "the fund's positions, DPD, concentration, "
-             "covenants, XIRR and MOIC (HTML and Markdown written beside the book)", _step_report("fund-i")),
-]
-
-
-def run_demo(root: Path, console: Any, today: date, steps: list[DemoStep] | None = None) -> bool:
-    """Run the demo steps on the book at `root`; True when every step worked."""
-    ctx = DemoContext(root=root, console=console, today=today)
-    ok = True
-    for step in DEMO_STEPS if steps is None else steps:
-        console.print()
-        console.rule(f"[bold]$ {step.heading}[/bold]", align="left")
-        console.print(step.note, style="dim", highlight=False)
-        console.print()
-        try:
-            worked = step.run(ctx)
-        except Exception as exc:  # one failing step should not hide the others
-            console.print(f"step failed: {type(exc).__name__}: {exc}", style="red", markup=False)
-            worked = False
-        ok = ok and worked
-    return ok

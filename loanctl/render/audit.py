@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from .text import inert, md, md_code
+
 IMPACT = (("total_interest", "total interest"), ("total_fees", "total fees"), ("maturity", "maturity"),
           ("next_payment_date", "next payment"), ("next_payment_amount", "next payment amount"))
 
 
 def _cell(text) -> str:
-    return str(text if text is not None else "—").replace("|", "\\|").replace("\n", " ")
+    return md(text if text is not None else "—")
 
 
 def _amendment_lines(am: dict, indent: str) -> list[str]:
@@ -40,24 +42,24 @@ def diff_text(entries: list[dict], a: str, b: str) -> str:
             y = after.get(key) if after else None
             if x != y:
                 out.append(f"  {label}: {x or '—'} → {y or '—'}")
-    return "\n".join(out) + "\n"
+    return "\n".join(inert(line, one_line=True) for line in out) + "\n"
 
 
 def diff_markdown(entries: list[dict], a: str, b: str) -> str:
-    out = [f"### loanctl: deal changes `{a}` → `{b}`", ""]
+    out = [f"### loanctl: deal changes {md_code(a)} → {md_code(b)}", ""]
     if not entries:
         out.append("No deal changed.")
         return "\n".join(out) + "\n"
     for e in entries:
-        out += [f"#### `{e['deal']}` ({e['status']})", ""]
+        out += [f"#### {md_code(e['deal'])} ({e['status']})", ""]
         if e["changes"]:
             out += ["| term | before | after |", "|---|---|---|"]
-            out += [f"| `{_cell(ch['term'])}` | {_cell(ch['old'])} | {_cell(ch['new'])} |" for ch in e["changes"]]
+            out += [f"| {md_code(ch['term'])} | {_cell(ch['old'])} | {_cell(ch['new'])} |" for ch in e["changes"]]
             out.append("")
         for am in e["amendments_added"]:
-            out.append(f"- new amendment **{_cell(am['id'])}**, effective {am['effective_date']}: "
+            out.append(f"- new amendment **{_cell(am['id'])}**, effective {_cell(am['effective_date'])}: "
                        f"{_cell(am['description'])}")
-            out += [f"  - `{line.strip()}`" for line in _amendment_lines(am, "")]
+            out += [f"  - {md_code(line.strip())}" for line in _amendment_lines(am, "")]
         for am in e["amendments_changed"]:
             out.append(f"- amendment **{_cell(am)}** changed")
         before, after = (e.get("impact") or {}).get("before"), (e.get("impact") or {}).get("after")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from ..conventions.currency import minor_units
 from ..reports.build import Report
+from .text import json_text, md
 
 RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
              "pik_share_of_outstanding", "xirr", "moic"}
@@ -49,13 +51,13 @@ def report_dict(r: Report) -> dict:
 
 
 def to_json(r: Report) -> str:
-    return json.dumps(report_dict(r), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(report_dict(r), indent=2, ensure_ascii=False)) + "\n"  # borrower names: inert
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe(cell: str) -> str:
+def csv_safe(cell: str) -> str:
     """Neutralise spreadsheet formula injection: a text cell starting with = + - @ is quoted."""
     if cell and cell.startswith(_FORMULA):
         try:
@@ -71,7 +73,7 @@ def to_csv(r: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for p in report_dict(r)["positions"]:
-        w.writerow([_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
+        w.writerow([csv_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
                     for c in CSV_COLUMNS])
     return buf.getvalue()
 
@@ -90,7 +92,8 @@ def to_text(r: Report, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console.print(Text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", style="bold"))
+    from .text import text as inert_text
+    console.print(inert_text(f"{r.book_name} — {r.scope.kind} {r.scope.name} — as of {r.as_of.isoformat()}", "bold"))
     if not r.positions:
         console.print("no funded positions in this scope")
     for ccy, tot in r.totals.items():
@@ -143,31 +146,26 @@ def to_text(r: Report, console) -> None:
         console.print(t)
 
 
-def template_env(book_root: Path | None):
-    """Jinja2 environment: the book's own templates/ first, then loanctl's."""
-    import jinja2
-    from ..origination.scaffold import resource_dir
+def template_env(book_root: Path | None, autoescape_html: bool = True):
+    """The sandboxed Jinja2 environment: the book's own templates/ first, then loanctl's."""
+    from ..resources import resource_dir
+    from ..templating import template_environment
 
     paths = []
-    if book_root is not None and (book_root / "templates").is_dir():
-        paths.append(str(book_root / "templates"))
-    paths.append(str(resource_dir("templates")))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(paths), autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    env.filters["amount"] = amount
-    env.filters["pct"] = pct
-    return env
+    if book_root is not None and os.path.lexists(book_root / "templates"):
+        paths.append(book_root / "templates")
+    paths.append(resource_dir("templates"))
+    return template_environment(paths, autoescape_html, book_root=book_root, filters={"amount": amount, "pct": pct, "md": md})
 
 
 def to_markdown(r: Report, book_root: Path | None = None) -> str:
-    env = template_env(book_root)
-    env.autoescape = False
-    return env.get_template("report.md.j2").render(report=report_dict(r), r=r, minor_units=minor_units)
+    from ..templating import render_template
+    return render_template(template_env(book_root, autoescape_html=False), "report.md.j2",
+                           report=report_dict(r), r=r, minor_units=minor_units)
 
 
 def to_html(r: Report, book_root: Path | None = None) -> str:
     from . import charts
-    env = template_env(book_root)
-    return env.get_template("report.html.j2").render(report=report_dict(r), r=r, minor_units=minor_units,
-                                                     charts=charts.all_charts(r))
+    from ..templating import render_template
+    return render_template(template_env(book_root), "report.html.j2", report=report_dict(r), r=r,
+                           minor_units=minor_units, charts=charts.all_charts(r))

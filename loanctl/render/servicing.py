@@ -10,6 +10,9 @@ from datetime import date
 from decimal import Decimal
 
 from ..ledger.store import PostResult
+from ..ledger.query import inert_text
+
+_KEEP = "\t\n"  # kept as they are: harmless on a terminal (and quoted by CSV)
 
 
 def _s(x: Decimal) -> str:
@@ -86,23 +89,54 @@ def _cell(value) -> str:
 
 
 def query_output(columns: list[str], rows: list[tuple], fmt: str) -> str:
+    """Query rows as JSON (valid JSON: Decimals as strings, NaN/±Infinity as strings), CSV or a
+    table; in CSV and the table, data is inert (no markup, control characters shown escaped)."""
     if fmt == "json":
-        return json.dumps([{c: (_cell(v) if isinstance(v, (Decimal, date)) else v) for c, v in zip(columns, r)}
-                           for r in rows], indent=2, default=str) + "\n"
+        return json.dumps([{c: _json_value(v) for c, v in zip(columns, r)} for r in rows], indent=2,
+                          allow_nan=False) + "\n"
     if fmt == "csv":
-        from .report import _safe  # spreadsheet formula injection: the same guard as report CSV
+        from .report import csv_safe  # spreadsheet formula injection: the same guard as report CSV
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow([_safe(c) for c in columns])
-        w.writerows([_safe(_cell(v)) for v in r] for r in rows)
+        w.writerow([csv_safe(_csv_text(c)) for c in columns])
+        w.writerows([csv_safe(_csv_text(_cell(v))) for v in r] for r in rows)
         return buf.getvalue()
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
     t = Table(header_style="bold")
     for c in columns:
-        t.add_column(c)
+        t.add_column(Text(inert_text(c, keep=_KEEP)))
     for r in rows:
-        t.add_row(*(_cell(v) for v in r))
+        t.add_row(*(Text(inert_text(_cell(v), keep=_KEEP)) for v in r))
     console = Console(file=io.StringIO(), width=200)
     console.print(t)
     return console.file.getvalue()
+
+
+def _csv_text(text: str) -> str:
+    """Inert text for CSV: a CR LF inside a value stays (the field is quoted, so a reference's
+    line breaks round-trip); a lone CR, which CSV would not quote, is shown as \\x0d."""
+    return "\r\n".join(inert_text(part, keep=_KEEP) for part in text.split("\r\n"))
+
+
+def _json_value(value):
+    """A query value as JSON: Decimals as strings (as everywhere in loanctl), non-finite floats
+    as "NaN", "Infinity", "-Infinity", lists, structs and maps recursively, anything else as text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, (Decimal, date)):
+        return _cell(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    return str(value)

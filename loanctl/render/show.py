@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..engine.deal import deal_terms
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..model.values import fmt_rate
 
 _RATE_KEYS = {"spread", "floor", "cap", "fixed_rate", "pik_rate", "rate", "annual_rate", "share"}
@@ -82,14 +82,16 @@ def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
 
 
 def to_json(view: dict) -> str:
-    return json.dumps(view, indent=2, ensure_ascii=False) + "\n"
+    from .text import json_text  # names and descriptions: C1 and bidi controls as \u escapes
+    return json_text(json.dumps(view, indent=2, ensure_ascii=False)) + "\n"
 
 
 def to_text(view: dict, console) -> None:
     from rich.table import Table
-    from rich.text import Text
 
-    console.print(Text(f"{view['name']} ({view['deal']})", style="bold"))
+    from .text import text as inert_text
+
+    console.print(inert_text(f"{view['name']} ({view['deal']})", "bold"))
     console.print(f"borrower {view['borrower']} · status {view['status']} · {view['currency']} · "
                   f"terms in force on {view['as_of']}")
     for a in view["amendments_applied"]:
@@ -113,5 +115,5 @@ def to_text(view: dict, console) -> None:
         t.add_column("Source")
         for row in fac["terms"]:
             style = "yellow" if row["source"] != "deal.yaml" else None
-            t.add_row(row["term"], Text(row["value"]), row["source"], style=style)
+            t.add_row(row["term"], inert_text(row["value"]), row["source"], style=style)
         console.print(t)

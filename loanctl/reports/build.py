@@ -15,7 +15,7 @@ from typing import Iterable
 
 from ..conventions.currency import minor_units
 from ..conventions.dates import add_months
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
 from ..servicing.allocation import Payment

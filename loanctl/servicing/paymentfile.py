@@ -3,6 +3,15 @@
 UTF-8 (a BOM is accepted), comma-separated, CRLF or LF, quoted fields. Header names are
 case-insensitive; other columns are an error unless a payment profile of book.yaml maps a
 bank's export columns (and date format) onto ours.
+
+Every limit the ledger insert relies on is checked here, before anything is archived: a
+line of at most MAX_LINE characters, a payment_id of printable ASCII (at most
+MAX_PAYMENT_ID), a reference of at most MAX_REFERENCE characters, an amount below 10^15
+written with ASCII digits (the bound of money in YAML). A cell is stripped of exactly the
+characters `str.strip()` strips (WHITESPACE), in this parser, in the vectorised post and in
+a rebuild alike. The admission rules, which depend on when a file is posted (the deal takes
+payments, see `payable_until`; the value date is at most MAX_DAYS_AHEAD after the posting
+day), apply when posting only: a rebuild re-reads the archive exactly as it was accepted.
 """
 
 from __future__ import annotations
@@ -10,13 +19,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
-from ..source.loader import LoadedBook
+from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..model.values import ValueProblem, money_digits, parse_date
 from ..source.yamlsrc import decode
@@ -25,9 +35,19 @@ from .allocation import Payment
 COLUMNS = ("payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference")
 REQUIRED = ("payment_id", "deal", "date", "amount")
 TYPES = ("scheduled", "prepayment", "fee")
-_AMOUNT = re.compile(r"^\+?\d+(\.\d+)?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_AMOUNT = re.compile(r"^\+?[0-9]+(\.[0-9]+)?$")
 csv.field_size_limit(64 * 1024 * 1024)
+MAX_PAYMENT_ID = 128
+MAX_REFERENCE = 1024
+MAX_LINE = 4096
+"""Characters of one physical line (the ledger's staging reader and DuckDB's stay far above)."""
+MAX_AMOUNT_EXPONENT = 15
+"""Amounts are below 10^15, as money in YAML (`values.parse_money`)."""
+MAX_DAYS_AHEAD = 366
+"""A value date may be at most this many days after the posting day."""
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+"""What `str.strip()` removes around a cell; the vectorised post trims the same set (none
+lies above U+3000 IDEOGRAPHIC SPACE; a test holds Python to that)."""
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -36,10 +56,28 @@ def _short(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-def _usable_id(pid: str) -> bool:
-    """Printable, without invisible or look-alike spacing (a BOM, zero-width or no-break space)."""
-    import unicodedata
-    return all(ch == " " or (ch.isprintable() and unicodedata.category(ch) not in ("Zs", "Cf")) for ch in pid)
+def _id_problem(pid: str) -> str | None:
+    """Why a payment_id is unusable, or None. Ids are printable ASCII: that is exactly the
+    NFKC-stable text without look-alikes (a Cyrillic 'а', a fullwidth '１') or invisible
+    characters (a BOM, zero-width or no-break space), so two ids that look alike are equal."""
+    if len(pid) > MAX_PAYMENT_ID:
+        return f"is longer than {MAX_PAYMENT_ID} characters"
+    bad = next((ch for ch in pid if not " " <= ch <= "~"), None)
+    if bad is None:
+        return None
+    folded = unicodedata.normalize("NFKC", pid)
+    if folded != pid and all(" " <= ch <= "~" for ch in folded):
+        return f"is not plain ASCII: it reads as {_short(folded)} (NFKC)"
+    return f"has {_char_name(bad)}, not printable ASCII"
+
+
+def _char_name(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'a control character')}"
+
+
+def _unicode_digit(text: str) -> str | None:
+    """The first non-ASCII digit in `text` (Python's int, Decimal and dates accept them)."""
+    return next((ch for ch in text if ch.isdigit() and not ch.isascii()), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +88,19 @@ class FacilityFacts:
     facility_ids: tuple[str, ...]
     starts: dict[str, date]
     maturities: dict[str, date]
+    status: str = "funded"
+
+
+def payable_until(ff: FacilityFacts) -> date | None:
+    """The last value date a deal takes payments for, None for none: a funded deal takes
+    any (up to MAX_DAYS_AHEAD), a written-off one too (recoveries); a repaid deal only up to
+    its final maturity (the book records no repayment date; the repayment came by then); a
+    deal not yet funded, or declined, none."""
+    if ff.status in ("funded", "written_off"):
+        return date.max
+    if ff.status == "repaid":
+        return max(ff.maturities.values())
+    return None
 
 
 def facts_of(loaded: LoadedBook) -> dict[str, FacilityFacts]:
@@ -60,7 +111,7 @@ def facts_of(loaded: LoadedBook) -> dict[str, FacilityFacts]:
         out[deal_id] = FacilityFacts(
             record.deal.currency, tuple(terms),
             {fid: t.first.facility.start_date for fid, t in terms.items()},
-            {fid: t.last.facility.maturity_date for fid, t in terms.items()})
+            {fid: t.last.facility.maturity_date for fid, t in terms.items()}, record.deal.status)
     return out
 
 
@@ -74,10 +125,29 @@ def detect_profile(header: list[str], profiles: dict[str, PaymentProfile]) -> st
     return found[0] if len(found) == 1 else None
 
 
+def value_date(raw: str, fmt: str | None) -> date:
+    """The value date in a (stripped) cell: ISO, or the profile's strptime format. ASCII
+    only, since strptime and int() also read other scripts' digits; ValueError otherwise."""
+    if not raw.isascii():
+        raise ValueError(raw)
+    return datetime.strptime(raw, fmt).date() if fmt else parse_date(raw)
+
+
+def long_lines(text: str) -> dict[int, int]:
+    """{line number: characters} of the physical lines longer than MAX_LINE (lines end
+    where the CSV reader ends them: LF, CRLF or a lone CR)."""
+    return {n: len(line.rstrip("\r\n")) for n, line in enumerate(io.StringIO(text, newline=""), 1)
+            if len(line) > MAX_LINE and len(line.rstrip("\r\n")) > MAX_LINE}
+
+
 def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
-                       profile: PaymentProfile | None = None, archive_name: str = ""
-                       ) -> tuple[list[Payment], list[Diagnostic]]:
-    """Rows of one payment file as `Payment`s, or diagnostics for every bad row."""
+                       profile: PaymentProfile | None = None, archive_name: str = "",
+                       posting_day: date | None = None) -> tuple[list[Payment], list[Diagnostic]]:
+    """Rows of one payment file as `Payment`s, or diagnostics for every bad row.
+
+    With `posting_day` (a post, not a re-reading of the archive) the admission rules apply
+    too: the deal takes payments (`payable_until`) and the value date is at most
+    MAX_DAYS_AHEAD after that day."""
     text, diags = decode(raw, name)
     if text is None:
         return [], diags
@@ -120,6 +190,10 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
 
     payments: list[Payment] = []
     seen: dict[str, int] = {}
+    too_long = long_lines(text)
+    for n, chars in too_long.items():
+        out_diags.append(Diagnostic("E0418", f"line {n} has {chars} characters, more than {MAX_LINE}", name, n,
+                                    hint="a payment row is one short line; split or shorten it"))
     width = len(header)
     fmt = profile.date_format if profile is not None else None
     get = {c: index.get(c) for c in COLUMNS}
@@ -137,6 +211,7 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
         line = start_line
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
+        long_row = bool(too_long) and any(n in too_long for n in range(line, reader.line_num + 1))
         if len(row) != width:
             out_diags.append(Diagnostic("E0414", f"expected {width} fields, found {len(row)}", name, line,
                                         hint="a comma inside a value must be quoted"))
@@ -151,8 +226,10 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
         deal_id = cell("deal")
         if not pid:
             problems.append(("E0416", "payment_id is empty", "every row needs a payment_id"))
-        elif len(pid) > 128 or _CONTROL.search(pid) or not _usable_id(pid):
-            problems.append(("E0417", f"payment_id {pid[:40]!r} is not usable", "at most 128 printable characters"))
+        elif (why := _id_problem(pid)) is not None:
+            problems.append(("E0417", f"payment_id {_short(pid)} is not usable: it {why}",
+                             f"at most {MAX_PAYMENT_ID} printable ASCII characters (letters, digits, "
+                             "punctuation, space)"))
         ff = facts.get(deal_id) if deal_id else None
         facility = cell("facility")
         if not deal_id:
@@ -172,28 +249,41 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
                                  f"facilities: {', '.join(ff.facility_ids)}"))
         when = None
         raw_date = cell("date")
-        try:
-            when = datetime.strptime(raw_date, fmt).date() if fmt else parse_date(raw_date)
-        except ValueProblem as p:
-            problems.append(("E0409", p.message, p.hint))
-        except ValueError:
-            problems.append(("E0409", f"{raw_date!r} does not match the date format {fmt}", None))
+        if (digit := _unicode_digit(raw_date)) is not None:
+            problems.append(("E0433", f"date {_short(raw_date)} has the non-ASCII digit {_char_name(digit)}",
+                             "write dates with the digits 0-9"))
+        else:
+            try:
+                when = value_date(raw_date, fmt)
+            except ValueProblem as p:
+                problems.append(("E0409", p.message, p.hint))
+            except (ValueError, OverflowError):
+                problems.append(("E0409", f"{_short(raw_date)} does not match the date format "
+                                          f"{fmt or 'YYYY-MM-DD'}", None))
         amount = None
         raw_amount = cell("amount")
         if not raw_amount:
             problems.append(("E0416", "amount is empty", None))
+        elif (digit := _unicode_digit(raw_amount)) is not None:
+            problems.append(("E0433", f"amount {_short(raw_amount)} has the non-ASCII digit {_char_name(digit)}",
+                             "write amounts with the digits 0-9"))
         elif raw_amount.startswith("-") or raw_amount.startswith("(") and raw_amount.endswith(")"):
-            problems.append(("E0407", f"amount {raw_amount} is not positive", "payments are positive amounts"))
+            problems.append(("E0407", f"amount {_short(raw_amount)} is not positive", "payments are positive amounts"))
         elif not _AMOUNT.match(raw_amount):
             problems.append(("E0407", f"amount {raw_amount[:40]!r} is not a plain number",
                              "write 1250.50 (no thousands separators or currency signs)"))
         else:
             amount = Decimal(raw_amount)
             if amount <= 0:
-                problems.append(("E0407", f"amount {raw_amount} is not positive", "payments are positive amounts"))
+                problems.append(("E0407", f"amount {_short(raw_amount)} is not positive",
+                                 "payments are positive amounts"))
+            elif amount.adjusted() >= MAX_AMOUNT_EXPONENT:
+                problems.append(("E0419", f"amount {_short(raw_amount)} is 10^{MAX_AMOUNT_EXPONENT} or more",
+                                 "check the number of digits"))
+                amount = None
         currency = cell("currency").upper()
         if ff is not None:
-            if currency and currency != ff.currency:
+            if currency and (currency != ff.currency or not currency.isascii()):
                 problems.append(("E0406", f"currency {_short(currency)} differs from the deal's {ff.currency}",
                                  "pay in the deal's currency"))
             currency = ff.currency
@@ -203,6 +293,21 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
             if when is not None and facility in ff.starts and when < ff.starts[facility]:
                 problems.append(("E0410", f"value date {when} is before the facility's start "
                                           f"{ff.starts[facility]}", None))
+            until = payable_until(ff)
+            if posting_day is not None and until is None:
+                problems.append(("E0431", f"deal {deal_id!r} is {ff.status}: it takes payments once funded",
+                                 "fund the deal first (loanctl fund), or check the deal id"))
+            elif posting_day is not None and when is not None and when > until:
+                problems.append(("E0431", f"deal {deal_id!r} is repaid: a payment dated {when} is after its final "
+                                          f"maturity {until}", "a repaid deal takes no new payments; check the "
+                                                               "deal id and the date"))
+        if posting_day is not None and when is not None and (when - posting_day).days > MAX_DAYS_AHEAD:
+            problems.append(("E0432", f"value date {when} is more than {MAX_DAYS_AHEAD} days after the posting "
+                                      f"day {posting_day}", "check the year of the date"))
+        reference = cell("reference")
+        if len(reference) > MAX_REFERENCE and not long_row:  # a long line is reported once, above
+            problems.append(("E0418", f"reference has {len(reference)} characters, more than {MAX_REFERENCE}",
+                             "shorten the reference"))
         ptype = cell("type").lower() or "scheduled"
         if ptype not in TYPES:
             problems.append(("E0413", f"type {_short(cell('type'))} is not one of {', '.join(TYPES)}", None))
@@ -215,8 +320,9 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
             continue
         seen[pid] = line
         amount = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
-        payments.append(Payment(pid, deal_id, facility, when, amount, currency, ptype, cell("reference"),
+        payments.append(Payment(pid, deal_id, facility, when, amount, currency, ptype, reference,
                                 archive_name, line))
     if not payments and not out_diags:
         out_diags.append(Diagnostic("E0401", "the payment file has a header but no rows", name, 1))
+    out_diags.sort(key=lambda d: d.line or 0)  # long lines are found first; report in file order
     return payments, out_diags

@@ -21,8 +21,9 @@ from ..engine.deal import deal_terms
 from ..engine.periods import book_calendars
 from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
 from ..engine.terms import FacilityTerms
-from ..source.loader import LoadedBook
-from .allocation import PRINCIPAL_COMPONENTS, overdue_interest, FacilityAllocation, Payment, PayoffQuote, Rules, allocate, payoff_quote
+from ..model.records import LoadedBook
+from .allocation import (PRINCIPAL_COMPONENTS, FacilityAllocation, Payment, PayoffQuote, Rules, allocate,
+                         overdue_interest, payoff_quote)
 
 ZERO = Decimal(0)
 MONEY = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 from ..diagnostics import display_path
@@ -141,22 +142,69 @@ class Commit:
 
 
 def log(repo: Path, paths: list[str], rev_range: str | None = None) -> list[Commit]:
-    """Commits touching `paths`, newest first."""
-    fmt = "%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1e"
-    args = ["log", f"--format={fmt}", *([rev_range] if rev_range else []), "--", *paths]
+    """Commits touching `paths`, newest first. Fields are NUL-separated (-z): git keeps NUL out
+    of names and messages, while any other byte (\\x1e, \\x1f, invalid UTF-8) may be in them."""
+    fmt = "%H%x00%an%x00%ae%x00%aI%x00%s"
+    args = ["log", "-z", "--no-show-signature", f"--format={fmt}", *([rev_range] if rev_range else []), "--", *paths]
     out = _git(repo, *args)
     if out.returncode != 0:
-        raise GitProblem("E0502", out.stderr.decode().strip().splitlines()[0] if out.stderr else "git log failed")
-    commits = []
-    for rec in out.stdout.decode("utf-8", "replace").split("\x1e"):
-        rec = rec.strip("\n")
-        if not rec:
-            continue
-        cid, author, email, when, msg = rec.split("\x1f")
-        commits.append(Commit(cid, author, email, when, msg))
-    return commits
+        raise GitProblem("E0502", out.stderr.decode("utf-8", "replace").strip().splitlines()[0]
+                         if out.stderr.strip() else "git log failed")
+    fields = out.stdout.decode("utf-8", "replace").split("\0")
+    if fields and fields[-1] in ("", "\n"):
+        fields.pop()
+    return [Commit(*fields[i:i + 5]) for i in range(0, len(fields) - 4, 5)]
 
 
 def parent(repo: Path, commit: str) -> str | None:
     out = _git(repo, "rev-parse", "--verify", "--quiet", f"{commit}^")
     return out.stdout.decode().strip() if out.returncode == 0 else None
+
+
+def created_dates(repo: Path, book_root: Path, rev: str = "HEAD") -> dict[str, tuple[date, str]]:
+    """deal id → (author date, commit) of the commit reachable from `rev` that first added the
+    deal's deal.yaml (a renamed deal folder keeps its creation), in one `git log` over the
+    book. Empty when `rev` does not resolve (a repository without commits)."""
+    out = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if out.returncode != 0:
+        return {}
+    rel = Path(book_root).resolve().relative_to(Path(repo).resolve()).as_posix()
+    prefix = "" if rel == "." else rel + "/"
+    log_out = _git(repo, "-c", "core.quotepath=off", "log", "--reverse", "-M", "--diff-filter=AR",
+                   "--format=%x1e%H%x1f%aI", "--name-status", out.stdout.decode().strip(), "--",
+                   f":(glob){prefix}*/deal.yaml")
+    if log_out.returncode != 0:
+        return {}
+    shallow_file = _git(repo, "rev-parse", "--git-path", "shallow").stdout.decode().strip()
+    try:  # a shallow clone's boundary commits show every file as added: not a creation
+        boundary = set((Path(repo) / shallow_file).read_text().split()) if shallow_file else set()
+    except OSError:
+        boundary = set()
+
+    def deal_of(name: str) -> str | None:
+        parts = name[len(prefix):].split("/") if name.startswith(prefix) else []
+        return parts[0] if len(parts) == 2 and parts[1] == "deal.yaml" else None
+
+    created: dict[str, tuple[date, str]] = {}
+    for rec in log_out.stdout.decode("utf-8", "replace").split("\x1e"):  # oldest first
+        head, _, names = rec.strip("\n").partition("\n")
+        if "\x1f" not in head:
+            continue
+        commit, when = head.split("\x1f")
+        day = datetime.fromisoformat(when).date()
+        for line in names.split("\n"):
+            fields = line.split("\t")
+            if fields[0] == "A" and len(fields) == 2 and commit not in boundary:
+                deal = deal_of(fields[1])
+                if deal is not None:
+                    created.setdefault(deal, (day, commit))
+            elif fields[0].startswith("R") and len(fields) == 3:
+                old, new = deal_of(fields[1]), deal_of(fields[2])
+                if new is not None and old in created:
+                    created[new] = created[old]
+    return created
+
+
+def is_shallow(repo: Path) -> bool:
+    """Whether the repository is a shallow clone (its history is cut short)."""
+    return _git(repo, "rev-parse", "--is-shallow-repository").stdout.decode().strip() == "true"

@@ -21,27 +21,27 @@ from typing import Iterable, Protocol
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
 from ..model.documents import Amendment, Book, Deal, Financials
-from .schema_errors import validate
-from .yamlsrc import MAX_BYTES, Doc, decode, parse
+from .bookpath import inside_book, outside_diagnostic
+from ..model.validate import validate
+from ..model.origin import Doc
+from ..model.records import AmendmentRecord, DealRecord, FinancialsRecord, LoadedBook, RateSeries, Tree  # noqa: F401
+from .yamlsrc import MAX_BYTES, decode, parse
 
 NOT_DEALS = {"rates", "payments", "templates", "reports"}  # reserved folder names of a book
 RATES_MAX_BYTES = 50 * 1024 * 1024
+# No benchmark index has fixed outside this (the lowest, CHF and DKK, near -1%; the highest
+# in a loan book, a few tens of percent): a fixing beyond is most likely a typo (E0306).
+FIXING_MIN, FIXING_MAX = Decimal("-0.05"), Decimal("0.50")
 
 
-class Tree(Protocol):
-    """Read access to the book's files, by path relative to the book root."""
+class _Outside:
+    """What `FsTree.read` returns for a file reached through a link leading out of the book (E0020)."""
 
-    root: Path
+    def __repr__(self) -> str:
+        return "OUTSIDE"
 
-    def list_dir(self, rel: str) -> list[tuple[str, bool]]:  # (name, is_dir)
-        ...
 
-    def read(self, rel: str, max_bytes: int) -> bytes | int | None:
-        """The file's bytes; its size (int) when over `max_bytes`; None when it does not exist."""
-        ...
-
-    def display(self, rel: str) -> str:
-        ...
+OUTSIDE = _Outside()
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
@@ -66,8 +66,14 @@ class FsTree:
         except OSError:
             return []
 
+    def outside(self, rel: str) -> bool:
+        """Whether `rel` is reached through a symbolic link leading outside the book."""
+        return not inside_book(self._root, os.path.join(self._root, rel))
+
     def read(self, rel: str, max_bytes: int) -> bytes | int | None:
         path = os.path.join(self._root, rel)
+        if not inside_book(self._root, path):
+            return OUTSIDE
         try:
             st = os.stat(path)
             if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
@@ -81,81 +87,6 @@ class FsTree:
 
     def display(self, rel: str) -> str:
         return rel if self._prefix in ("", ".") else f"{self._prefix}/{rel}"
-
-
-@dataclass(frozen=True, slots=True)
-class RateSeries:
-    """Fixings of one index, dates strictly increasing."""
-
-    index: str
-    file: str
-    dates: tuple[date, ...]
-    rates: tuple[Decimal, ...]
-
-    def fixing(self, on: date) -> tuple[Decimal, bool] | None:
-        """The latest fixing dated on or before `on`, and whether it is projected (after the
-        last row). None when no row is that early."""
-        i = bisect.bisect_right(self.dates, on)
-        if i == 0:
-            return None
-        return self.rates[i - 1], i == len(self.dates) and on > self.dates[-1]
-
-    def shifted(self, shock: Decimal) -> "RateSeries":
-        return RateSeries(self.index, self.file, self.dates, tuple(r + shock for r in self.rates))
-
-
-@dataclass(frozen=True, slots=True)
-class AmendmentRecord:
-    amendment: Amendment
-    doc: Doc
-    rel: str
-
-
-@dataclass(frozen=True, slots=True)
-class FinancialsRecord:
-    financials: Financials
-    doc: Doc
-    rel: str
-
-
-@dataclass(slots=True)
-class DealRecord:
-    """A deal with its source and its amendment and financials files."""
-
-    deal: Deal
-    doc: Doc
-    rel: str
-    amendments: list[AmendmentRecord] = field(default_factory=list)
-    financials: list[FinancialsRecord] = field(default_factory=list)
-
-    def sorted_amendments(self) -> list[AmendmentRecord]:
-        return sorted(self.amendments, key=lambda a: (a.amendment.effective_date, a.amendment.id))
-
-
-@dataclass(slots=True)
-class LoadedBook:
-    root: Path
-    tree: Tree
-    book: Book | None
-    doc: Doc | None
-    deals: dict[str, DealRecord] = field(default_factory=dict)
-    rates: dict[str, RateSeries] = field(default_factory=dict)
-    deal_folders: list[str] = field(default_factory=list)
-    """Every deal folder found, valid or not."""
-    _entities: dict | None = None
-
-    @property
-    def entities(self) -> dict:
-        """book.yaml's entities by id, built once (a book may have thousands of borrowers)."""
-        if self._entities is None:
-            self._entities = {}
-            for e in (self.book.entities if self.book is not None else ()):
-                self._entities.setdefault(e.id, e)
-        return self._entities
-
-    @property
-    def kinds(self) -> dict[str, str]:
-        return {k: e.kind for k, e in self.entities.items()}
 
 
 def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | None = None) -> Path | None:
@@ -177,6 +108,8 @@ def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | 
 def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
     file = tree.display(rel)
     raw = tree.read(rel, MAX_BYTES)
+    if raw is OUTSIDE:
+        return None, [outside_diagnostic(file)]
     if raw is None:
         return None, [Diagnostic("E0015", "file not found or not a readable regular file", file,
                                  hint="check the path, its permissions, and that it is not a link loop")]
@@ -202,7 +135,9 @@ def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | No
         diags += d
     loaded = LoadedBook(root=root, tree=tree, book=book, doc=book_doc)
 
-    for name, is_dir in tree.list_dir("rates"):
+    if _outside(tree, "rates"):
+        diags.append(outside_diagnostic(tree.display("rates"), "folder"))
+    for name, is_dir in ([] if _outside(tree, "rates") else tree.list_dir("rates")):
         if not is_dir and name.endswith(".csv"):
             series, d = load_rates(tree, f"rates/{name}", name[:-4])
             diags += d
@@ -228,6 +163,8 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
     if not v.ID_RE.match(folder) or ".." in folder:
         return None, [Diagnostic("E0012", f"folder '{folder}' is not a valid deal id", tree.display(folder),
                                  hint="rename it: lowercase letters, digits, '.', '_' and '-'")]
+    if _outside(tree, folder):
+        return None, [outside_diagnostic(tree.display(folder), "deal folder")]
     rel = f"{folder}/deal.yaml"
     entries = dict(tree.list_dir(folder))
     if entries.get("deal.yaml") is not False:
@@ -264,6 +201,9 @@ def _yaml_files(tree: Tree, folder: str, sub: str, entries: dict):
     """(rel, doc or None, diagnostics) of each YAML file in a deal's sub-folder."""
     if not entries.get(sub):
         return
+    if _outside(tree, f"{folder}/{sub}"):
+        yield f"{folder}/{sub}", None, [outside_diagnostic(tree.display(f"{folder}/{sub}"), "folder")]
+        return
     for name, is_dir in tree.list_dir(f"{folder}/{sub}"):
         if not is_dir and name.endswith((".yaml", ".yml")):
             rel = f"{folder}/{sub}/{name}"
@@ -271,10 +211,18 @@ def _yaml_files(tree: Tree, folder: str, sub: str, entries: dict):
             yield rel, doc, d
 
 
+def _outside(tree: Tree, rel: str) -> bool:
+    """Whether folder `rel` leads out of the book (only a tree on disk can say; git trees never follow links)."""
+    outside = getattr(tree, "outside", None)
+    return bool(outside and outside(rel))
+
+
 def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:
     """rates/<INDEX>.csv: header date,rate; rate as a fraction or with %; dates strictly increasing."""
     file = tree.display(rel)
     raw = tree.read(rel, RATES_MAX_BYTES)
+    if raw is OUTSIDE:
+        return None, [outside_diagnostic(file)]
     if raw is None:
         return None, [Diagnostic("E0015", "file not found", file)]
     if isinstance(raw, int):
@@ -308,6 +256,11 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
         except v.ValueProblem as p:
             diags.append(Diagnostic("E0303", p.message, file, line, len(row[0]) + 2, p.hint))
             continue
+        if not FIXING_MIN <= r <= FIXING_MAX:
+            diags.append(Diagnostic("E0306", f"fixing {v.fmt_rate(r)} on {d} is outside the plausible range "
+                                             f"{v.fmt_rate(FIXING_MIN)} to {v.fmt_rate(FIXING_MAX)}",
+                                    file, line, len(row[0]) + 2,
+                                    "check the value: write 4.3% or 0.043 for four point three percent", severity="warning"))
         if dates and d <= dates[-1]:
             diags.append(Diagnostic("E0304", f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
                                     "sort the rows by date and remove duplicates"))

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from ..diagnostics import Diagnostic
+from ..model.origin import KEY, Doc, Path_, Positions  # noqa: F401  (re-exported for the reader's callers)
+from .bookpath import inside_book, outside_diagnostic
 
 try:  # the C parser is an order of magnitude faster; fall back quietly without libyaml
     _Loader = yaml.CBaseLoader
@@ -44,44 +46,6 @@ _PLAIN_BOOL = {"yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "f
 _PLAIN_NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
-Path_ = tuple  # a path into the data: keys (str) and indexes (int)
-KEY = "\x00key"  # suffix marking a key's position rather than its value's
-
-
-@dataclass(slots=True)
-class Positions:
-    """(line, column), both 1-based, of every value (and key) by its path."""
-
-    at: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-
-    def value(self, path: tuple) -> tuple[int, int] | None:
-        """Position of the value at `path`, or of its nearest recorded ancestor."""
-        path = tuple(path)
-        while True:
-            if path in self.at:
-                return self.at[path]
-            if not path:
-                return None
-            path = path[:-1]
-
-    def key(self, path: tuple) -> tuple[int, int] | None:
-        """Position of the key naming `path` (falls back to the value's)."""
-        return self.at.get(tuple(path) + (KEY,)) or self.value(path)
-
-
-@dataclass(slots=True)
-class Doc:
-    """A parsed YAML file: plain data, with its positions beside it."""
-
-    file: str
-    data: Any
-    positions: Positions
-
-    def diag(self, code: str, message: str, path: tuple = (), *, hint: str | None = None,
-             key: bool = False, severity: str = "error") -> Diagnostic:
-        pos = self.positions.key(path) if key else self.positions.value(path)
-        line, col = pos if pos else (None, None)
-        return Diagnostic(code, message, self.file, line, col, hint, severity)  # type: ignore[arg-type]
 
 
 class YamlInt(int):
@@ -106,8 +70,12 @@ class _Stop(Exception):
         self.diag = diag
 
 
-def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Diagnostic]]:
-    """Read a UTF-8 text file (BOM accepted) with size and encoding diagnostics."""
+def read_text(path: Path, file: str, max_bytes: int = MAX_BYTES, root: Path | None = None
+              ) -> tuple[str | None, list[Diagnostic]]:
+    """Read a UTF-8 text file (BOM accepted) with size and encoding diagnostics; with the
+    book's `root`, a file reached through a link leading outside it is not read (E0020)."""
+    if root is not None and not inside_book(root, path):
+        return None, [outside_diagnostic(file)]
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -155,8 +123,23 @@ def parse(text: str, file: str) -> tuple[Doc | None, list[Diagnostic]]:
             # ahead, before we see the events; report our own limit at the same place every build would
             return None, [_flow_depth_diag(text, file)]
         return None, [_syntax_diag(exc, file, text)]
+    except yaml.reader.ReaderError as exc:  # a control character (ESC, BEL, C1 …) the YAML reader refuses
+        return None, [_control_char_diag(exc, file, text)]
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         return None, [Diagnostic("E0001", f"YAML error: {exc}", file)]
+
+
+def _control_char_diag(exc: yaml.reader.ReaderError, file: str, text: str) -> Diagnostic:
+    """E0001 at the character (the reader gives its offset), named by its code point only."""
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    at = exc.position
+    if _Loader is getattr(yaml, "CBaseLoader", None):  # libyaml counts UTF-8 bytes, not characters
+        at = len(text.encode("utf-8")[:at].decode("utf-8", "ignore"))
+    at = min(max(at, 0), len(text))
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Diagnostic("E0001", f"control character U+{code:04X} is not allowed in YAML", file, line, col,
+                      "remove it; in a double-quoted string write it as an escape (\\e, \\x1f)")
 
 
 def _flow_depth_diag(text: str, file: str) -> Diagnostic:
@@ -394,8 +377,8 @@ def _event_scalar(ev) -> Any:
     return text  # pragma: no cover - other tags were rejected
 
 
-def load(path: Path, file: str) -> tuple[Doc | None, list[Diagnostic]]:
-    text, diags = read_text(path, file)
+def load(path: Path, file: str, root: Path | None = None) -> tuple[Doc | None, list[Diagnostic]]:
+    text, diags = read_text(path, file, root=root)
     if text is None:
         return None, diags
     return parse(text, file)

@@ -1,8 +1,8 @@
 """Underwriting metrics and covenant tests (SPEC §7).
 
 Ratios are kept exact (Decimal division at 28 digits) and shown to 2 decimals. Each
-covenant is tested against every financials file; a test date without financials 45 days
-after it is `overdue`.
+covenant is tested against every financials file from its first test date on; a test date
+without financials 45 days after it is `overdue`; a waived breach is `waived`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Iterable
 
 from ..conventions.dates import add_months, is_month_end
 from ..diagnostics import Diagnostic
-from ..source.loader import DealRecord, FinancialsRecord, LoadedBook
-from ..model.documents import FUNDED_OR_LATER, Covenant, Underwriting
+from ..model.records import DealRecord, FinancialsRecord, LoadedBook
+from ..model.documents import FUNDED_OR_LATER, PERIOD_MONTHS, Covenant, Underwriting
 
 DEFAULT_AT_RISK = Decimal("0.10")
 OVERDUE_AFTER = timedelta(days=45)
@@ -30,7 +30,7 @@ METRICS = {
     "ltv": "total_debt / collateral_value",
     "debt_service_coverage": "ebitda / next 12 months of scheduled interest, fees and principal",
 }
-_NEEDS = {
+METRIC_NEEDS = {
     "total_leverage": ("total_debt", "ebitda"),
     "net_leverage": ("total_debt", "cash", "ebitda"),
     "interest_coverage": ("ebitda", "interest_expense"),
@@ -112,15 +112,86 @@ def status_of(kind: str, value: Decimal | None, bound: Decimal, margin: Decimal,
     return headroom, "compliant"
 
 
-def test_dates(start: date, frequency: str, until: date) -> list[date]:
-    """Calendar quarter (month, half-year, year) ends after `start`, up to `until`."""
-    months = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}[frequency]
-    out: list[date] = []
-    d = add_months(date(start.year, start.month, 1), 0, month_end=True)
-    while d <= until:
-        if d.month % months == 0 and d > start:
-            out.append(d)
+def period_end_on_or_after(day: date, frequency: str) -> date:
+    """The first calendar month (quarter, half-year, year) end on or after `day`."""
+    months = PERIOD_MONTHS[frequency]
+    d = add_months(day, 0, month_end=True)
+    while d.month % months:
         d = add_months(d, 1, month_end=True)
+    return d
+
+
+def first_test_date(covenant: Covenant, start: date) -> date | None:
+    """The covenant's own `first_test_date`, else the first period end at least one full
+    period (1, 3, 6 or 12 months) after `start`: start 2026-01-15, quarterly → on or after
+    2026-04-15 → 2026-06-30. A covenant is not tested on a stub period shorter than that.
+    None when that lies past 9999-12-31: the covenant is never tested."""
+    if covenant.first_test_date is not None:
+        return covenant.first_test_date
+    try:
+        earliest = add_months(start, PERIOD_MONTHS[covenant.frequency])
+    except ValueError:  # beyond the last representable date
+        return None
+    return period_end_on_or_after(earliest, covenant.frequency)
+
+
+def test_dates(first: date | None, frequency: str, until: date) -> list[date]:
+    """`first` and every calendar month (quarter, half-year, year) end after it, up to `until`."""
+    months = PERIOD_MONTHS[frequency]
+    out: list[date] = []
+    d, k = first, 0
+    while d is not None and d <= until:
+        out.append(d)
+        k += 1
+        try:
+            d = add_months(first, k * months, month_end=True)
+        except ValueError:  # past 9999-12-31
+            d = None
+    return out
+
+
+def deal_start(record: DealRecord) -> date | None:
+    """The deal's start date: its earliest facility start."""
+    return min((f.start_date for f in record.deal.facilities), default=None)
+
+
+def check_covenant_dates(record: DealRecord) -> list[Diagnostic]:
+    """A first test date after the start (E0208); each waiver names a test date that has
+    financials (E0261, a warning) and no test date is waived twice (E0262)."""
+    out: list[Diagnostic] = []
+    start = deal_start(record)
+    if start is None:
+        return out
+    doc, deal = record.doc, record.deal
+    last = max(f.maturity_date for f in deal.facilities)
+    reported = {f.financials.period_end for f in record.financials}
+    for i, cov in enumerate(deal.covenants):
+        if cov.first_test_date is not None and cov.first_test_date <= start:
+            out.append(doc.diag("E0208", f"covenant {cov.id}: first_test_date {cov.first_test_date} is not after "
+                                         f"the deal's start date {start}", ("covenants", i, "first_test_date"),
+                                hint="the first test date is a period end after closing"))
+        first = first_test_date(cov, start)
+        dates = set(test_dates(first, cov.frequency, last))
+        seen: dict[date, int] = {}
+        for j, w in enumerate(cov.waivers):
+            where = ("covenants", i, "waivers", j, "period_end")
+            if w.period_end in seen:
+                out.append(doc.diag("E0262", f"covenant {cov.id}: the test at {w.period_end} is waived twice "
+                                             f"(waivers {seen[w.period_end] + 1} and {j + 1})", where,
+                                    hint="keep one waiver per test date"))
+                continue
+            seen[w.period_end] = j
+            if w.period_end not in dates:
+                span = (f"{cov.frequency} period ends from {first} until the final maturity {last}" if first
+                        else "the covenant has none")
+                out.append(doc.diag("E0261", f"covenant {cov.id}: {w.period_end} is not a test date ({span}); "
+                                             f"the waiver has no effect", where, severity="warning",
+                                    hint=f"use the period end of the waived test; before {first or last} "
+                                         f"nothing is tested"))
+            elif w.period_end not in reported:
+                out.append(doc.diag("E0261", f"covenant {cov.id}: no financials for the test at {w.period_end}; "
+                                             f"the waiver has nothing to waive yet", where, severity="warning",
+                                    hint=f"add financials with period_end: {w.period_end}, or remove the waiver"))
     return out
 
 
@@ -155,12 +226,16 @@ def test_deal(record: DealRecord, as_of: date, debt_service_for=None, loaded: Lo
     diags: list[Diagnostic] = []
     uw = deal.origination.underwriting
     fins = [f for f in record.financials if f.financials.period_end <= as_of]
-    start = min((f.start_date for f in deal.facilities), default=as_of)
+    start = deal_start(record) or as_of
     for cov in deal.covenants:
         margin = cov.at_risk_margin if cov.at_risk_margin is not None else DEFAULT_AT_RISK
+        first = first_test_date(cov, start)
+        waivers = {w.period_end: w for w in cov.waivers}
         reported = set()
         for rec in fins:
             fin = rec.financials
+            if first is None or fin.period_end < first:  # a stub before the first test: not tested
+                continue
             reported.add(fin.period_end)
             ds = debt_service_for(fin.period_end) if (debt_service_for and cov.metric == "debt_service_coverage") else None
             figures = _figures(fin, uw, ds)
@@ -171,24 +246,30 @@ def test_deal(record: DealRecord, as_of: date, debt_service_for=None, loaded: Lo
             except Undefined:
                 value, undefined = None, True
             if value is None and not undefined:
-                missing = [n for n in _NEEDS[cov.metric] if getattr(figures, n) is None] or ["scheduled debt service"]
+                missing = [n for n in METRIC_NEEDS[cov.metric] if getattr(figures, n) is None] or ["scheduled debt service"]
                 diags.append(rec.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs "
                                                    f"{', '.join(missing)}, which these financials do not give",
                                           (), hint=f"add {', '.join(missing)} to the file"))
             headroom, status = status_of(kind, value, bound, margin, undefined)
+            waiver = waivers.get(fin.period_end)
+            if waiver is not None and status == "breached":
+                status = "waived"  # a waiver only changes a breach; on any other test it is noted
             rows.append({"deal": deal.id, "covenant": cov.id, "period_end": fin.period_end, "metric": cov.metric,
                          "value": value.quantize(_TWO) if value is not None else None, "bound": bound,
                          "bound_kind": kind, "headroom": headroom.quantize(_TWO) if headroom is not None else None,
                          "status": status, "file": rec.rel})
+            if waiver is not None:
+                rows[-1]["waiver"] = {"by": waiver.by, "note": waiver.note}
         if deal.status in FUNDED_OR_LATER:
             last = max((f.maturity_date for f in deal.facilities), default=as_of)
-            for t in test_dates(start, cov.frequency, min(as_of, last)):
-                if t not in reported and as_of > t + OVERDUE_AFTER:
+            for t in test_dates(first, cov.frequency, min(as_of, last)):
+                if t not in reported and as_of - t > OVERDUE_AFTER:  # (t + 45 days may pass 9999-12-31)
                     kind, bound = bound_on(cov, t)
                     rows.append({"deal": deal.id, "covenant": cov.id, "period_end": t, "metric": cov.metric,
                                  "value": None, "bound": bound, "bound_kind": kind, "headroom": None,
                                  "status": "overdue", "file": None})
     rows.sort(key=lambda r: (r["deal"], r["covenant"], r["period_end"]))
+    diags += [d for d in check_covenant_dates(record) if not d.is_error]  # validate reports the errors
     return rows, diags
 
 

@@ -23,7 +23,7 @@ from ..engine.deal import deal_terms
 from ..engine.periods import book_calendars
 from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
 from ..engine.terms import facility_terms
-from ..source.loader import AmendmentRecord, LoadedBook, RateSeries
+from ..model.records import AmendmentRecord, LoadedBook, RateSeries
 from .metrics import moic, xirr
 
 ZERO = Decimal(0)

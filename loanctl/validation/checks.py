@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import PurePosixPath
 
 from ..conventions.calendars import calendar_error
 from ..conventions.currency import minor_units
+from ..conventions.split import shares_total
+from ..underwriting.covenants import check_covenant_dates
 from ..diagnostics import Diagnostic
 from ..engine.periods import book_calendars, facility_calendar, payment_dates
 from ..engine.terms import Version, facility_terms
-from ..source.loader import DealRecord, LoadedBook
+from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, PROFILE_SIDECAR_SUFFIX, profile_digest
+from ..model.records import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
 
@@ -27,6 +31,7 @@ def check_book(loaded: LoadedBook) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if loaded.book is not None and loaded.doc is not None:
         diags += check_entities(loaded)
+        diags += check_payment_profiles(loaded)
     for record in loaded.deals.values():
         diags += check_deal(loaded, record)
     return diags
@@ -72,6 +77,49 @@ def check_entities(loaded: LoadedBook) -> list[Diagnostic]:
     return out
 
 
+def check_payment_profiles(loaded: LoadedBook) -> list[Diagnostic]:
+    """E0240: a payment profile that archived files were posted with was removed or changed.
+    Each such file has a `.profile` sidecar naming the profile and (files posted since
+    digests exist) a `.profile.sha256` with the digest of its definition at post time; a
+    rebuild reads the archive with today's profile, so that profile must read it the same."""
+    book, doc = loaded.book, loaded.doc
+    assert book is not None and doc is not None
+    used: dict[str, list[tuple[str, str | None]]] = {}
+    for name, is_dir in loaded.tree.list_dir("payments"):
+        if is_dir or name.startswith(".") or not name.endswith(".csv" + PROFILE_SIDECAR_SUFFIX):
+            continue
+        side = loaded.tree.read(f"payments/{name}", 4096)
+        if not isinstance(side, bytes) or not side.strip():
+            continue
+        profile = side.decode("utf-8", "replace").split("\n")[0].strip()
+        archive = name[: -len(PROFILE_SIDECAR_SUFFIX)]
+        digest = loaded.tree.read(f"payments/{archive}{PROFILE_DIGEST_SUFFIX}", 4096)
+        fields = digest.decode("utf-8", "replace").split() if isinstance(digest, bytes) else []
+        used.setdefault(profile, []).append((archive, fields[1] if fields[:1] == [profile] and len(fields) == 2
+                                             else None))
+    out: list[Diagnostic] = []
+    hint = "profiles used by posted files cannot change: restore it as it was and add a new profile name instead"
+    for profile, files in sorted(used.items()):
+        current = book.payment_profiles.get(profile)
+        if current is None:
+            out.append(doc.diag("E0240", f"payment profile '{profile}' was removed, but archived "
+                                         f"{_file_names([a for a, _ in files])} were posted with it",
+                                ("payment_profiles",), key=True, hint=hint))
+            continue
+        changed = [a for a, d in files if d is not None and d != profile_digest(current)]
+        if changed:
+            out.append(doc.diag("E0240", f"payment profile '{profile}' changed after archived "
+                                         f"{_file_names(changed)} were posted with it",
+                                ("payment_profiles", profile), key=True, hint=hint))
+    return out
+
+
+def _file_names(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"file{'s' if len(names) != 1 else ''} {shown}{more}"
+
+
 # --- deals ---------------------------------------------------------------------------------
 def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
     deal, doc = record.deal, record.doc
@@ -103,14 +151,17 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
         out.append(record.amendments[i].doc.diag("E0213", f"amendment id '{n}' is used twice", ("id",)))
 
     out += check_financials(record)
+    out += check_covenant_dates(record)
     terms, d = facility_terms(record)
     out += d
+    out += check_approvals_and_time_order(loaded, record, terms)
     calendars = book_calendars(book)
     seen: set[tuple] = set()
     for ft in terms.values():
         out += check_draws(ft)
+        out += check_commitment_cuts(ft)
         for version in ft.versions:
-            for diag in check_facility(loaded, deal, version, calendars):
+            for diag in check_facility(loaded, deal, version, calendars) + check_rate_terms(version):
                 key = (diag.file, diag.line, diag.column, diag.code, diag.message)
                 if key not in seen:
                     seen.add(key)
@@ -120,12 +171,12 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
 
 def check_financials(record: DealRecord) -> list[Diagnostic]:
     """Each financials file gives the figures its deal's covenants need (E0229)."""
-    from ..underwriting.covenants import _NEEDS
+    from ..underwriting.covenants import METRIC_NEEDS
     out: list[Diagnostic] = []
     uw = record.deal.origination.underwriting
     for fin in record.financials:
         for cov in record.deal.covenants:
-            missing = [n for n in _NEEDS[cov.metric] if getattr(fin.financials, n, None) is None
+            missing = [n for n in METRIC_NEEDS[cov.metric] if getattr(fin.financials, n, None) is None
                        and not (n == "collateral_value" and uw is not None and uw.collateral_value is not None)]
             if missing:
                 out.append(fin.doc.diag("E0229", f"covenant {cov.id} ({cov.metric}) needs {', '.join(missing)}, "
@@ -312,10 +363,8 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
     # participations
     book = loaded.book
     entities = loaded.entities
-    shares = Decimal(0)
     lenders = Counter(p.lender for p in f.participations)
     for i, p in enumerate(f.participations):
-        shares += p.share
         lender = entities.get(p.lender)
         if book is not None and (lender is None or lender.kind not in ("fund", "spv")):
             out.append(v.diag("E0203", f"lender '{p.lender}' is not a fund or spv in book.yaml",
@@ -323,10 +372,198 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
         if lenders[p.lender] > 1:
             out.append(v.diag("E0227", f"lender '{p.lender}' appears more than once", ("participations", i, "lender"),
                               hint="merge the rows into one share"))
-    if shares != _ONE:
-        out.append(v.diag("E0207", f"participation shares sum to {fmt_rate(shares)}, not 100%", ("participations",),
+    shares = shares_total([p.share for p in f.participations])  # exact: the split's own test
+    if shares != 1:
+        shown = fmt_rate(_exact_decimal(shares))
+        out.append(v.diag("E0207", f"participation shares sum to {shown}, not 100%", ("participations",),
                           hint="the shares of one facility sum to exactly 100%"))
     return out
+
+
+def check_rate_terms(v: Version) -> list[Diagnostic]:
+    """Spreads, fixed and PIK rates, fee rates and amortization rates are never negative (E0245).
+
+    A negative margin or fee would pay the borrower; a negative amortization rate would lend
+    more. Floors and caps apply to the index fixing, which can be negative (EUR, CHF and JPY
+    fixed below zero for years), so they may be negative; so may fixings (E0306 warns)."""
+    f = v.facility
+    it = f.interest
+    terms: list[tuple[str, Decimal | None, tuple]] = [
+        ("spread", it.spread, ("interest", "spread")),
+        ("fixed_rate", it.fixed_rate, ("interest", "fixed_rate")),
+        ("pik_rate", it.pik_rate, ("interest", "pik_rate")),
+        ("amortization annual_rate", f.amortization.annual_rate, ("amortization", "annual_rate")),
+    ]
+    for i, fee in enumerate(f.fees):
+        if fee.type == "prepayment":
+            terms += [("prepayment fee rate", s.rate, ("fees", i, "schedule", j, "rate"))
+                      for j, s in enumerate(fee.schedule)]
+        elif fee.type != "fixed":
+            terms.append((f"{fee.type} fee rate", fee.rate, ("fees", i, "rate")))
+    return [v.diag("E0245", f"{what} {fmt_rate(rate)} is negative", path,
+                   hint="write the rate as a positive number; a negative margin or fee would pay the borrower")
+            for what, rate, path in terms if rate is not None and rate < 0]
+
+
+def check_commitment_cuts(ft) -> list[Diagnostic]:
+    """An amendment may not cut the commitment below what is already drawn (E0246): draws
+    dated before its effective date (the drawn amount of SPEC §3's undrawn commitment; a
+    draw on or after it is checked against the new commitment by `check_draws`)."""
+    out: list[Diagnostic] = []
+    for before, v in zip(ft.versions, ft.versions[1:]):
+        f = v.facility
+        if v.effective is None or f.commitment >= before.facility.commitment:
+            continue
+        # the draws as the terms before the cut had them (a term loan's implicit draw of its
+        # whole commitment must not shrink with the cut)
+        drawn = sum((d.amount for d in before.facility.effective_draws if d.date < v.effective), Decimal(0))
+        if f.commitment < drawn:
+            out.append(v.diag("E0246", f"commitment {f.commitment:,} from {v.effective} is below the {drawn:,} "
+                                       f"drawn before then", ("commitment",),
+                              hint=f"a commitment can be cut to {drawn:,} at most; repayments reduce the "
+                                   f"outstanding, not the amount drawn"))
+    return out
+
+
+# --- approvals and time order (SPEC §2.4, §6) -------------------------------------------------
+def check_approvals_and_time_order(loaded: LoadedBook, record: DealRecord, terms: dict) -> list[Diagnostic]:
+    """Who signed, and when: one person per role on each approval list, no approvals on a
+    draft, each amendment approved as the policy requires before it takes effect, and no
+    amendment reaching back before its effective date."""
+    deal = record.deal
+    out = check_one_person_one_role(record.doc, deal.origination.approvals, ("origination", "approvals"))
+    if deal.status == "draft" and deal.origination.approvals:
+        n = len(deal.origination.approvals)
+        out.append(record.doc.diag("E0235", f"deal is draft but has {n} approval{'s' if n != 1 else ''}",
+                                   ("origination", "approvals", 0), severity="warning",
+                                   hint="set status: submitted when the deal goes to credit, or remove the "
+                                        "approvals recorded too early"))
+    for a in record.amendments:
+        out += check_one_person_one_role(a.doc, a.amendment.approvals, ("approvals",))
+    if deal.status in APPROVED_OR_LATER:
+        out += check_amendment_approvals(loaded.book, record)
+    out += check_amendments_keep_the_past(terms)
+    return out
+
+
+def check_one_person_one_role(doc, approvals, path: tuple) -> list[Diagnostic]:
+    """The same `by` may not sign one approval list for two roles (E0234); names compare after
+    NFKC and case folding, so `Jane.Doe` and `jane.doe` are one person."""
+    import unicodedata
+    out: list[Diagnostic] = []
+    roles: dict[str, str] = {}
+    for i, a in enumerate(approvals):
+        first = roles.setdefault(unicodedata.normalize("NFKC", a.by).casefold(), a.role)
+        if first != a.role:
+            out.append(doc.diag("E0234", f"{a.by} signs as {a.role} and also as {first}", path + (i, "by"),
+                                hint="each role is a different person: the second role needs its own approver"))
+    return out
+
+
+def check_amendment_approvals(book: Book | None, record: DealRecord) -> list[Diagnostic]:
+    """Each amendment of an approved or funded deal carries the approvals the policy requires
+    for the total commitment after it (E0230), none dated after its effective date (E0231)."""
+    out: list[Diagnostic] = []
+    if book is None or not book.policy.approvals:
+        return out
+    ordered = record.sorted_amendments()
+    for k, a in enumerate(ordered):
+        am, doc = a.amendment, a.doc
+        for i, ap in enumerate(am.approvals):
+            if ap.decision == "approved" and ap.date > am.effective_date:
+                out.append(doc.diag("E0231", f"approval by {ap.by} ({ap.role}) is dated {ap.date}, after the "
+                                             f"amendment's effective date {am.effective_date}",
+                                    ("approvals", i, "date"),
+                                    hint="an amendment is approved before it takes effect: move effective_date "
+                                         "after the last approval"))
+        terms, _ = facility_terms(record, ordered[: k + 1])
+        total = sum((ft.last.facility.commitment for ft in terms.values()), Decimal(0))
+        rule = next((r for r in book.policy.approvals if r.up_to is None or total <= r.up_to), None)
+        have = {ap.role for ap in am.approvals if ap.decision == "approved"}
+        missing = [r for r in (rule.require if rule else ()) if r not in have]
+        if missing:
+            out.append(doc.diag("E0230", f"amendment {am.id} needs approval by {', '.join(missing)} (total "
+                                         f"commitment after it {total:,})", ("approvals",),
+                                hint=f"add {', '.join(missing)} under approvals, dated on or before "
+                                     f"{am.effective_date}"))
+    return out
+
+
+def check_amendments_keep_the_past(terms: dict) -> list[Diagnostic]:
+    """An amendment changes terms from its effective date on: rows dated before it (draws,
+    installments, fixed fees, prepayment fee steps), the start date and a past first payment
+    date stay as they were (E0232); a new maturity falls after the effective date (E0233)."""
+    out: list[Diagnostic] = []
+    for ft in terms.values():
+        for prev, cur in zip(ft.versions, ft.versions[1:]):
+            eff = cur.effective
+            label = cur.origins[0][1].label
+            old, new = prev.facility, cur.facility
+            if new.maturity_date != old.maturity_date and new.start_date < new.maturity_date <= eff:
+                out.append(cur.diag("E0233", f"maturity_date {new.maturity_date} is not after the {label}'s "
+                                             f"effective date {eff}", ("maturity_date",),
+                                    hint="a maturity is moved to a date after the effective date; to end the "
+                                         "loan early record the repayment instead"))
+            for name in ("start_date", "payments.first_payment_date"):
+                path = tuple(name.split("."))
+                a, b = _attr(old, path), _attr(new, path)
+                if a != b and (name == "start_date" or min(x for x in (a, b) if x is not None) < eff):
+                    out.append(cur.diag("E0232", f"{label} changes {name} ({a} → {b}), which is before its "
+                                                 f"effective date {eff}", path,
+                                        hint="an amendment changes terms from its effective date on; the past "
+                                             "stays as it was"))
+            for path, rows_old, rows_new in _dated_rows(old, new):
+                past_old = [r for _, r in rows_old if r[0] < eff]
+                past_new = [(i, r) for i, r in rows_new if r[0] < eff]
+                if past_old == [r for _, r in past_new]:
+                    continue
+                k = next((k for k, (x, (_, y)) in enumerate(zip(past_old, past_new)) if x != y),
+                         min(len(past_old), len(past_new)))
+                was = _row_text(past_old[k]) if k < len(past_old) else "∅"
+                now = _row_text(past_new[k][1]) if k < len(past_new) else "∅"
+                where = path + (past_new[k][0],) if k < len(past_new) else path
+                out.append(cur.diag("E0232", f"{label} changes {'.'.join(path)} dated before its effective date "
+                                             f"{eff}: {was} → {now}", where,
+                                    hint="rows dated before the effective date stay as they were; change only "
+                                         "later rows"))
+    return out
+
+
+def _attr(obj, path: tuple):
+    for part in path:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _dated_rows(old, new):
+    """(facility path, [(index, row)] before, [(index, row)] after) of each dated list the
+    amendment changed; a row is a tuple whose first item is its date."""
+    def draws(f):
+        return list(enumerate((d.date, d.amount) for d in f.effective_draws))
+
+    def schedule(f):
+        return list(enumerate((s.date, s.amount) for s in f.amortization.schedule))
+
+    def fees(f):
+        rows = []
+        for i, fee in enumerate(f.fees):
+            if fee.type == "fixed":
+                rows.append((i, (fee.date, fee.amount, fee.name)))
+            elif fee.type == "prepayment":
+                rows += [(i, (s.until, s.rate)) for s in fee.schedule]
+        return rows
+
+    if old.draws != new.draws:
+        yield ("draws",), draws(old), draws(new)
+    if old.amortization.schedule != new.amortization.schedule:
+        yield ("amortization", "schedule"), schedule(old), schedule(new)
+    if old.fees != new.fees:
+        yield ("fees",), fees(old), fees(new)
+
+
+def _row_text(row: tuple) -> str:
+    return ", ".join(x.isoformat() if hasattr(x, "isoformat") else format(x, ",") if isinstance(x, Decimal)
+                     else str(x) for x in row if x is not None)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -334,6 +571,14 @@ def _digits_diag(diag, path: tuple, amount: Decimal, currency: str) -> Diagnosti
     digits = minor_units(currency)
     return diag("E0212", f"{amount} has {money_digits(amount)} decimals; {currency} has {digits}", path,
                 hint=f"round to {digits} decimal{'s' if digits != 1 else ''}")
+
+
+def _exact_decimal(value: Fraction) -> Decimal:
+    """A sum of decimals (denominator 2^a·5^b) as the exact Decimal it is."""
+    for k in range(200):  # shares have at most 40 places: k stops there
+        if (value * 10**k).denominator == 1:
+            return Decimal(f"{value * 10**k}E-{k}")
+    return Decimal(value.numerator) / Decimal(value.denominator)  # pragma: no cover - not a decimal sum
 
 
 def _duplicates(ids: list[str]) -> list[tuple[int, str]]:

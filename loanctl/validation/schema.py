@@ -100,7 +100,7 @@ def _generator():
     class LoanctlJsonSchema(GenerateJsonSchema):
         def function_before_schema(self, schema):
             func = schema.get("function", {}).get("function")
-            if func is model._bound_steps:  # a covenant bound: one number, or steps over time
+            if func is model.bound_steps:  # a covenant bound: one number, or steps over time
                 return {"anyOf": copy.deepcopy(number["anyOf"]) + [self.generate_inner(schema["schema"])],
                         "description": "A bound: 4.5, or steps [{until: 2027-12-31, value: 5.0}, {value: 4.5}]."}
             if func in kinds:

@@ -44,7 +44,8 @@ from loanctl.ledger import store as ledger
 from loanctl.servicing.positions import (MONEY, allocate_facility, facility_inputs, facility_position,
                                          lender_position)
 
-POSTING_DAY = date(2026, 12, 1)
+POSTING_DAY = date(2034, 12, 1)  # after every generated value date (maturities reach 2034-03): a post
+# refuses value dates more than 366 days after its posting day (E0432)
 SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # fsync-free when available: DuckDB syncs a lot
 LENDERS = ("fund-a", "fund-b", "fund-b-spv", "fund-c")
 MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}

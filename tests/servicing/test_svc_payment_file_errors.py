@@ -74,6 +74,13 @@ CASES = [
     ("empty amount", H + "p1,acme-fixed,2026-04-15,\n", "E0416", 2),
     ("control character in payment_id", H + '"p\x011",acme-fixed,2026-04-15,100\n', "E0417", 2),
     ("payment_id over 128 characters", H + "p" * 129 + ",acme-fixed,2026-04-15,100\n", "E0417", 2),
+    ("look-alike payment_id (Cyrillic a)", H + OK + "p\u0430y,acme-fixed,2026-04-15,100\n", "E0417", 3),
+    ("reference over 1024 characters", "payment_id,deal,date,amount,reference\np1,acme-fixed,2026-04-15,100,"
+     + "r" * 1025 + "\n", "E0418", 2),
+    ("line over 4096 characters", H + "p1,acme-fixed,2026-04-15," + " " * 4100 + "100\n", "E0418", 2),
+    ("amount of 10^15", H + "p1,acme-fixed,2026-04-15,1000000000000000\n", "E0419", 2),
+    ("value date 367 days after the posting day", H + "p1,acme-fixed,2027-12-03,100\n", "E0432", 2),
+    ("Arabic-Indic digits in the amount", H + "p1,acme-fixed,2026-04-15,\u0661\u0660\u0660\n", "E0433", 2),
     ("not UTF-8", (H + OK).encode() + "p2,acme-fixed,2026-04-15,100,caf\xe9\n".encode("latin-1"), "E0006", 3),
 ]
 
@@ -93,6 +100,9 @@ def test_bad_payment_file_is_reported_at_its_line_and_posts_nothing(copy, tmp_pa
 
 def test_every_payment_code_in_the_registry_has_a_case_here():
     covered = {c[2] for c in CASES} | {"E0420", "E0421", "E0422", "E0423", "E0424"}  # tested below
+    covered |= {"E0425", "E0426", "E0427"}  # query limits: test_query_security.py
+    covered |= {"E0440", "E0441"}  # the ledger follows the book: test_svc_follows_book
+    covered |= {"E0430", "E0431"}  # need a second posting or another deal status: test_svc_archive_integrity.py
     assert {c for c in CODES if c.startswith("E04")} <= covered
 
 

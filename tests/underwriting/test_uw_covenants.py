@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from textwrap import dedent
 
@@ -17,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import loanctl.cli  # noqa: F401  (registers the commands)
+from bookfactory import pos, tree_hash
 from loanctl.cli.common import app
 
 BOOK_YAML = """\
@@ -45,12 +47,12 @@ currency: USD
 origination:
   underwriting: {{ebitda: 3000000, total_debt: 12000000, cash: 1000000, collateral_value: 24000000}}
   approvals:
-    - {{by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}}
+    - {{by: jane.doe, role: credit_officer, date: {approved}, decision: approved}}
 facilities:
   - id: tl
     type: term
     commitment: 5000000
-    start_date: 2026-01-15
+    start_date: {start}
     maturity_date: 2031-01-15
     interest: {{fixed_rate: 9%}}
     payments: {{frequency: quarterly}}
@@ -77,14 +79,21 @@ def new_book(tmp_path: Path) -> Path:
     return root
 
 
+# Closing 2025-12-15: the first quarterly test date is the first quarter end on or after
+# 2026-03-15 (one full quarter later), 2026-03-31, so the 2026 quarters below are all tested.
+START = "2025-12-15"
+
+
 def add_deal(root: Path, deal_id: str, covenants: str, financials: dict[str, str] = None,
-             status: str = "funded", lenders=(("fund-i", "100%"),)) -> Path:
+             status: str = "funded", lenders=(("fund-i", "100%"),), start: str = START) -> Path:
     folder = root / deal_id
     folder.mkdir()
     parts = "\n".join(f"      - {{lender: {l}, share: {s}}}" for l, s in lenders)
     covs = "\n".join("  " + line for line in dedent(covenants).strip().splitlines())
+    approved = (date.fromisoformat(start) - timedelta(days=5)).isoformat()
     (folder / "deal.yaml").write_text(DEAL_YAML.format(id=deal_id, status=status, participations=parts,
-                                                       covenants=covs), encoding="utf-8")
+                                                       covenants=covs, start=start, approved=approved),
+                                      encoding="utf-8")
     if financials:
         (folder / "financials").mkdir()
         for name, text in financials.items():
@@ -95,12 +104,6 @@ def add_deal(root: Path, deal_id: str, covenants: str, financials: dict[str, str
 def covenant_json(root: Path, *args):
     result = cli("--book", root, "covenants", *args, "--format", "json")
     return result, (json.loads(result.stdout) if result.stdout.strip() else None)
-
-
-def pos(text: str, needle: str) -> tuple[int, int]:
-    """1-based (line, column) where `needle` starts in `text`."""
-    i = text.index(needle)
-    return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
 
 
 def fin(period_end: str, **figures) -> str:
@@ -253,7 +256,8 @@ def test_overdue_counts_every_missing_quarter_since_the_start(tmp_path):
     root = new_book(tmp_path)
     add_deal(root, "acme-tl", "- {id: max-leverage, metric: total_leverage, max: 4.5}")
     _, rows = covenant_json(root, "acme-tl", "--as-of", "2026-12-31")
-    # start 2026-01-15: Q1, Q2 and Q3 are more than 45 days back; Q4 is the as-of date itself
+    # start 2025-12-15, first test 2026-03-31: Q1, Q2 and Q3 are more than 45 days back;
+    # Q4 is the as-of date itself
     assert [(r["period_end"], r["status"]) for r in rows] == [
         ("2026-03-31", "overdue"), ("2026-06-30", "overdue"), ("2026-09-30", "overdue")]
 
@@ -265,9 +269,11 @@ def test_a_draft_deal_has_no_overdue_financials(tmp_path):
     assert result.exit_code == 0 and rows == []
 
 
+# start 2025-12-15; the first test date is the first period end one full period later:
+# monthly ≥ 2026-01-15 → Jan 31; semiannual ≥ 2026-06-15 → Jun 30; annual ≥ 2026-12-15 → Dec 31
 @pytest.mark.parametrize("frequency, as_of, overdue", [
     ("monthly", "2026-04-15", ["2026-01-31", "2026-02-28"]),   # Mar 31 + 45 = May 15: not yet
-    ("semiannual", "2026-08-15", ["2026-06-30"]),
+    ("semiannual", "2026-08-15", ["2026-06-30"]),              # Jun 30 + 46 days
     ("annual", "2026-12-31", []),                              # the first test date is the as-of date
     ("annual", "2027-02-15", ["2026-12-31"]),                  # Dec 31 + 46 days
 ])
@@ -392,3 +398,206 @@ def test_a_debt_service_coverage_covenant_is_tested_from_the_schedule(tmp_path):
     assert "needs ," not in result.stderr
     assert result.exit_code == 0, result.stderr
     assert rows[0]["value"] is not None and rows[0]["status"] in ("compliant", "at_risk", "breached")
+
+
+# --- first test date and waivers (issue #13) ---------------------------------------------
+LEVERAGE = "- {id: max-leverage, metric: total_leverage, max: 4.5%s}"
+
+
+@pytest.mark.parametrize("start, as_of, overdue", [
+    # start + 3 months = 2026-04-15; the first quarter end on or after it is 2026-06-30.
+    # As of 2026-09-30: Jun 30 + 45 = Aug 14 is past, Sep 30 is today → only Jun 30 overdue
+    # (the old rule also listed the stub quarter end 2026-03-31).
+    ("2026-01-15", "2026-09-30", ["2026-06-30"]),
+    # start + 3 months = 2026-03-14 → 2026-03-31. As of 2026-06-30: Mar 31 + 45 = May 15 past
+    # (the old rule also listed 2025-12-31, 17 days after closing).
+    ("2025-12-14", "2026-06-30", ["2026-03-31"]),
+    # a start on a quarter end: + 3 months = 2026-06-30, itself a quarter end → 2026-06-30
+    ("2026-03-31", "2026-09-30", ["2026-06-30"]),
+])
+def test_the_default_first_test_date_is_one_full_quarter_after_the_start(tmp_path, start, as_of, overdue):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", LEVERAGE % "", start=start)
+    result, rows = covenant_json(root, "acme-tl", "--as-of", as_of)
+    assert result.exit_code == 0, result.output
+    assert [(r["period_end"], r["status"]) for r in rows] == [(d, "overdue") for d in overdue]
+
+
+@pytest.mark.parametrize("frequency, as_of, overdue", [
+    # start 2026-01-15 plus one full period of the covenant's frequency:
+    ("monthly", "2026-04-15", ["2026-02-28"]),      # ≥ 2026-02-15 → Feb 28 (+45 = Apr 14 < Apr 15)
+    ("semiannual", "2027-02-15", ["2026-12-31"]),   # ≥ 2026-07-15 → Dec 31 (+46 days)
+    ("annual", "2027-02-15", []),                   # ≥ 2027-01-15 → 2027-12-31, not yet due
+    ("annual", "2028-02-15", ["2027-12-31"]),
+])
+def test_the_default_first_test_date_is_one_full_period_of_any_frequency(tmp_path, frequency, as_of, overdue):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", LEVERAGE % f", frequency: {frequency}", start="2026-01-15")
+    _, rows = covenant_json(root, "acme-tl", "--as-of", as_of)
+    assert [r["period_end"] for r in rows if r["status"] == "overdue"] == overdue
+
+
+def test_a_quarter_end_17_days_after_closing_is_neither_tested_nor_overdue(tmp_path):
+    """Closing 2026-03-14: 2026-03-31 is 17 days later. Its stub financials (a breach,
+    14.1 / 3 = 4.70 > 4.5) are not tested, and without them nothing is overdue; the first
+    test date is the first quarter end on or after 2026-06-14, 2026-06-30."""
+    root = new_book(tmp_path)
+    add_deal(root, "stub-tl", LEVERAGE % "", start="2026-03-14")
+    add_deal(root, "fin-tl", LEVERAGE % "", {"2026-q1": fin("2026-03-31", ebitda=3000000, total_debt=14100000)},
+             start="2026-03-14")
+    # 2026-05-16 is 2026-03-31 + 46 days: the old rule reported 2026-03-31 overdue here
+    result, rows = covenant_json(root, "stub-tl", "--as-of", "2026-05-16")
+    assert result.exit_code == 0 and rows == []
+    _, rows = covenant_json(root, "fin-tl", "--as-of", "2026-05-16")
+    assert rows == []
+    # 2026-08-15 = 2026-06-30 + 46 days: the first test date is overdue, the stub still is not
+    _, rows = covenant_json(root, "stub-tl", "--as-of", "2026-08-15")
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-06-30", "overdue")]
+    _, rows = covenant_json(root, "fin-tl", "--as-of", "2026-08-15")
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-06-30", "overdue")]
+
+
+def test_an_explicit_first_test_date_replaces_the_default(tmp_path):
+    """Start 2026-01-15 (default first test 2026-06-30). Set earlier, 2026-03-31 is tested;
+    set later, 2026-09-30: the Q2 financials are not tested and Q2 is not overdue."""
+    root = new_book(tmp_path)
+    q1 = {"q1": fin("2026-03-31", ebitda=3000000, total_debt=12000000)}  # 12 / 3 = 4.00, headroom 0.50
+    add_deal(root, "early-tl", LEVERAGE % ", first_test_date: 2026-03-31", q1, start="2026-01-15")
+    add_deal(root, "late-tl", LEVERAGE % ", first_test_date: 2026-09-30",
+             {"q2": fin("2026-06-30", ebitda=3000000, total_debt=15000000)}, start="2026-01-15")
+    _, rows = covenant_json(root, "early-tl", "--as-of", "2026-05-31")
+    assert rows == [row("early-tl", "max-leverage", "2026-03-31", "total_leverage", "4.00", "4.5", "0.50",
+                        "compliant")]
+    _, rows = covenant_json(root, "late-tl", "--as-of", "2026-11-15")  # Sep 30 + 46 days
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-09-30", "overdue")]
+
+
+WAIVED = ', waivers: [{period_end: 2026-06-30, by: required lenders, note: "waiver letter 2026-08-10"}, ' \
+         '{period_end: 2026-09-30, by: agent}]'
+
+
+def test_a_waived_breach_is_waived_with_who_and_why_and_other_breaches_stay_breached(tmp_path):
+    root = new_book(tmp_path)  # start 2025-12-15: Q1–Q4 2026 are test dates
+    add_deal(root, "acme-tl", LEVERAGE % WAIVED, {
+        "q2": fin("2026-06-30", ebitda=3000000, total_debt=14100000),   # 4.70, headroom −0.20: waived
+        "q3": fin("2026-09-30", ebitda=3000000, total_debt=12000000),   # 4.00, headroom 0.50: compliant
+        "q4": fin("2026-12-31", ebitda=3000000, total_debt=14400000),   # 4.80, headroom −0.30: breached
+        "q1": fin("2026-03-31", ebitda=3000000, total_debt=13800000),   # 4.60, headroom −0.10: breached
+    })
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2027-01-31")
+    assert result.exit_code == 0, result.output
+    d, m = "acme-tl", "total_leverage"
+    assert rows == [
+        row(d, "max-leverage", "2026-03-31", m, "4.60", "4.5", "-0.10", "breached"),
+        {**row(d, "max-leverage", "2026-06-30", m, "4.70", "4.5", "-0.20", "waived"),
+         "waiver": {"by": "required lenders", "note": "waiver letter 2026-08-10"}},
+        # a waiver on a test that was not breached changes nothing but is shown
+        {**row(d, "max-leverage", "2026-09-30", m, "4.00", "4.5", "0.50", "compliant"),
+         "waiver": {"by": "agent", "note": None}},
+        row(d, "max-leverage", "2026-12-31", m, "4.80", "4.5", "-0.30", "breached"),
+    ]
+    text = cli("--book", root, "covenants", "acme-tl", "--as-of", "2027-01-31")
+    assert text.exit_code == 0 and "waived" in text.stdout
+    assert cli("--book", root, "validate").exit_code == 0
+
+
+def test_a_waiver_on_an_untested_period_is_a_warning_e0261_at_its_date(tmp_path):
+    """Start 2026-01-15, first test 2026-06-30: a waiver of 2026-03-31 (before it), of
+    2026-05-31 (not a quarter end) or of 2026-09-30 (a test date without financials) has
+    nothing to waive. Each is a warning at its period_end; the command still succeeds."""
+    root = new_book(tmp_path)
+    waivers = (", waivers: [{period_end: 2026-03-31, by: agent}, {period_end: 2026-05-31, by: agent}, "
+               "{period_end: 2026-06-30, by: agent}, {period_end: 2026-09-30, by: agent}]")
+    folder = add_deal(root, "acme-tl", LEVERAGE % waivers,
+                      {"q2": fin("2026-06-30", ebitda=3000000, total_debt=14100000)}, start="2026-01-15")
+    text = (folder / "deal.yaml").read_text()
+    before = tree_hash(root)
+    result = cli("--book", root, "validate", "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = [(d["code"], d["severity"], d["line"], d["column"], d["message"]) for d in json.loads(result.stdout)]
+    last = "final maturity 2031-01-15"
+    assert found == [
+        ("E0261", "warning", *pos(text, "2026-03-31"), "covenant max-leverage: 2026-03-31 is not a test date "
+         f"(quarterly period ends from 2026-06-30 until the {last}); the waiver has no effect"),
+        ("E0261", "warning", *pos(text, "2026-05-31"), "covenant max-leverage: 2026-05-31 is not a test date "
+         f"(quarterly period ends from 2026-06-30 until the {last}); the waiver has no effect"),
+        ("E0261", "warning", *pos(text, "2026-09-30"), "covenant max-leverage: no financials for the test at "
+         "2026-09-30; the waiver has nothing to waive yet"),
+    ]
+    cov, rows = covenant_json(root, "acme-tl", "--as-of", "2026-09-30")
+    assert cov.exit_code == 0
+    assert cov.stderr.count("warning[E0261]") == 3
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-06-30", "waived")]
+    assert tree_hash(root) == before
+
+
+def test_a_first_test_date_that_is_not_a_quarter_end_is_e0260_at_the_date(tmp_path):
+    root = new_book(tmp_path)
+    folder = add_deal(root, "acme-tl", LEVERAGE % ", first_test_date: 2026-06-29",
+                      {"q2": fin("2026-06-30", ebitda=3000000, total_debt=12000000)}, start="2026-01-15")
+    text = (folder / "deal.yaml").read_text()
+    line, col = pos(text, "2026-06-29")
+    before = tree_hash(root)
+    result = cli("--book", root, "validate", "--format", "json")
+    assert result.exit_code == 1
+    assert [(d["code"], d["line"], d["column"], d["message"]) for d in json.loads(result.stdout)] == [
+        ("E0260", line, col, "first_test_date 2026-06-29 is not a quarter end (Mar 31, Jun 30, Sep 30, Dec 31), "
+                             "a quarterly test date")]
+    cov = cli("--book", root, "covenants", "acme-tl", "--as-of", "2026-09-30", "--format", "json")
+    assert cov.exit_code == 1 and cov.stdout == ""
+    assert f"acme-tl/deal.yaml:{line}:{col}: error[E0260]" in cov.stderr
+    assert "Traceback" not in cov.output
+    assert tree_hash(root) == before
+
+
+def test_a_monthly_covenant_may_start_on_any_month_end(tmp_path):
+    root = new_book(tmp_path)
+    add_deal(root, "acme-tl", LEVERAGE % ", frequency: monthly, first_test_date: 2026-05-31", start="2026-01-15")
+    result, rows = covenant_json(root, "acme-tl", "--as-of", "2026-07-16")  # May 31 + 46 days
+    assert result.exit_code == 0, result.output
+    assert [(r["period_end"], r["status"]) for r in rows] == [("2026-05-31", "overdue")]
+
+
+def test_a_first_test_date_on_or_before_the_start_is_e0208(tmp_path):
+    root = new_book(tmp_path)
+    folder = add_deal(root, "acme-tl", LEVERAGE % ", first_test_date: 2025-12-31", start="2026-01-15")
+    text = (folder / "deal.yaml").read_text()
+    result = cli("--book", root, "validate", "--format", "json")
+    assert result.exit_code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in json.loads(result.stdout)] == [
+        ("E0208", *pos(text, "2025-12-31"))]
+
+
+def test_the_same_test_waived_twice_is_e0262_at_the_second_waiver(tmp_path):
+    root = new_book(tmp_path)
+    twice = ", waivers: [{period_end: 2026-06-30, by: agent}, {period_end: 2026-06-30, by: lenders}]"
+    folder = add_deal(root, "acme-tl", LEVERAGE % twice,
+                      {"q2": fin("2026-06-30", ebitda=3000000, total_debt=14100000)})
+    text = (folder / "deal.yaml").read_text()
+    result = cli("--book", root, "validate", "--format", "json")
+    assert result.exit_code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in json.loads(result.stdout)] == [
+        ("E0262", *pos(text, "2026-06-30", 2))]
+    assert cli("--book", root, "covenants", "acme-tl", "--as-of", "2026-09-30").exit_code == 1
+
+
+@pytest.mark.parametrize("covenant, overdue", [
+    (LEVERAGE % ", frequency: annual", []),                               # start + 12 months > 9999-12-31
+    (LEVERAGE % ", frequency: annual, first_test_date: 9999-12-31", []),  # as of that day: not yet due
+    # quarterly: first test 9999-06-30; Jun 30 and Sep 30 (+45 = Nov 14) are overdue by Dec 31;
+    # the test after Dec 31 would be in year 10000
+    (LEVERAGE % ", waivers: [{period_end: 9999-12-31, by: agent}]", ["9999-06-30", "9999-09-30"]),
+])
+def test_test_dates_at_the_end_of_the_calendar_are_a_result_not_a_crash(tmp_path, covenant, overdue):
+    """A deal from 9999-01-15 to 9999-12-31: computing later test dates (or a test date plus
+    45 days) would overflow the date range; there are simply none (never exit 3)."""
+    root = new_book(tmp_path)
+    folder = add_deal(root, "acme-tl", covenant, start="9999-01-15")
+    p = folder / "deal.yaml"
+    p.write_text(p.read_text().replace("maturity_date: 2031-01-15", "maturity_date: 9999-12-31"), encoding="utf-8")
+    for args in (("validate",), ("covenants", "acme-tl", "--as-of", "9999-12-31")):
+        result = cli("--book", root, *args)
+        assert result.exit_code in (0, 1), result.output
+        assert "internal error" not in result.output
+    _, rows = covenant_json(root, "acme-tl", "--as-of", "9999-12-31")
+    assert [(r["period_end"], r["status"]) for r in rows] == [(d, "overdue") for d in overdue]

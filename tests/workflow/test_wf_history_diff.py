@@ -4,12 +4,11 @@ the trade, checked against the scenario's commits (authors, dates and messages s
 from __future__ import annotations
 
 import json
-from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from test_wf_kit import DEAL, REPRICING, START, hand_interest, loanctl, no_traceback
+from test_wf_kit import AS_OF, DEAL, REPRICING, START, hand_interest, loanctl, no_traceback
 
 BEFORE = str(hand_interest([(START, Decimal("0.0575"))]))
 AFTER_AMENDMENT = str(hand_interest([(START, Decimal("0.0575")), (REPRICING, Decimal("0.0525"))]))
@@ -18,7 +17,8 @@ AFTER_DIRECT = str(hand_interest([(START, Decimal("0.0525"))]))
 APPROVALS = ("[{by: jane.doe, role: credit_officer, date: 2030-01-08, decision: approved}, "
              "{by: ic, role: credit_committee, date: 2030-01-10, decision: approved, conditions: quarterly reporting}]")
 AMENDMENT_VIEW = {"id": "001-repricing", "effective_date": "2031-01-15", "description": "Repricing",
-                  "approvals": [{"by": "ic", "role": "credit_committee", "date": "2031-01-10", "decision": "approved"}],
+                  "approvals": [{"by": "jane.doe", "role": "credit_officer", "date": "2031-01-08", "decision": "approved"},
+                                {"by": "ic", "role": "credit_committee", "date": "2031-01-10", "decision": "approved"}],
                   "changes": [{"facility": "tl", "set": {"interest.spread": "525bps"}}]}
 
 
@@ -59,8 +59,8 @@ def test_history_lists_every_commit_with_term_changes_and_the_amendment(repo):
     out = run_ok("history", DEAL).out
     assert out == (f"{short(repo, 'reprice')}  2031-01-20T09:00:00+00:00  Bob Banker <bob@fund.example>\n"
                    "    Amendment 001: reprice acme-tl to 525bps\n"
-                   "    amendment 001-repricing effective 2031-01-15: Repricing (approved: credit_committee ic "
-                   "2031-01-10 approved)\n"
+                   "    amendment 001-repricing effective 2031-01-15: Repricing (approved: credit_officer jane.doe "
+                   "2031-01-08 approved, credit_committee ic 2031-01-10 approved)\n"
                    "      facilities.tl.interest.spread → 525bps\n"
                    "\n" + common_history(repo))
 
@@ -106,7 +106,7 @@ def test_history_of_a_deal_never_committed_is_a_usage_error(repo):
 
 # --- diff --------------------------------------------------------------------------------------
 def test_diff_of_the_direct_edit_as_text(repo):
-    out = run_ok("diff", "main", "direct").out
+    out = run_ok("diff", "--as-of", AS_OF, "main", "direct").out
     assert out == ("deals changed between main and direct:\n"
                    "acme-tl (changed)\n"
                    "  facilities.tl.interest.spread: 575bps → 525bps\n"
@@ -114,7 +114,7 @@ def test_diff_of_the_direct_edit_as_text(repo):
 
 
 def test_diff_of_the_direct_edit_as_json(repo):
-    assert json.loads(run_ok("diff", "main", "direct", "--format", "json").out) == {
+    assert json.loads(run_ok("diff", "--as-of", AS_OF, "main", "direct", "--format", "json").out) == {
         "from": "main", "to": "direct",
         "deals": [{"deal": "acme-tl", "status": "changed",
                    "changes": [{"term": "facilities.tl.interest.spread", "old": "575bps", "new": "525bps"}],
@@ -133,7 +133,7 @@ SCHEDULE_TABLE = (
 
 
 def test_diff_of_the_direct_edit_as_markdown(repo):
-    out = run_ok("diff", "main", "direct", "--format", "md").out
+    out = run_ok("diff", "--as-of", AS_OF, "main", "direct", "--format", "md").out
     assert out == ("### loanctl: deal changes `main` → `direct`\n"
                    "\n"
                    "#### `acme-tl` (changed)\n"
@@ -158,7 +158,7 @@ def assert_lines(out: str, expected: str) -> None:
 
 def test_diff_of_the_amendment_branch_as_text(repo):
     repo.checkout("reprice")
-    assert_lines(run_ok("diff", "main", "HEAD").out,
+    assert_lines(run_ok("diff", "--as-of", AS_OF, "main", "HEAD").out,
                  "deals changed between main and HEAD:\n"
                  "acme-tl (changed)\n"
                  "  + amendment 001-repricing effective 2031-01-15: Repricing\n"
@@ -167,7 +167,7 @@ def test_diff_of_the_amendment_branch_as_text(repo):
 
 def test_diff_of_the_amendment_branch_as_markdown(repo):
     repo.checkout("reprice")
-    assert_lines(run_ok("diff", "main", "HEAD", "--format", "md").out,
+    assert_lines(run_ok("diff", "--as-of", AS_OF, "main", "HEAD", "--format", "md").out,
                  "### loanctl: deal changes `main` → `HEAD`\n"
                  "\n"
                  "#### `acme-tl` (changed)\n"
@@ -178,7 +178,7 @@ def test_diff_of_the_amendment_branch_as_markdown(repo):
 
 def test_diff_of_the_amendment_branch_as_json(repo):
     repo.checkout("reprice")
-    assert json.loads(run_ok("diff", "main", "HEAD", "--format", "json").out) == {
+    assert json.loads(run_ok("diff", "--as-of", AS_OF, "main", "HEAD", "--format", "json").out) == {
         "from": "main", "to": "HEAD",
         "deals": [{"deal": "acme-tl", "status": "changed", "changes": [],
                    "amendments_added": [AMENDMENT_VIEW], "amendments_changed": [],
@@ -188,15 +188,15 @@ def test_diff_of_the_amendment_branch_as_json(repo):
 def test_diff_text_and_markdown_name_the_terms_an_amendment_changes(repo):
     repo.checkout("reprice")
     for fmt in ("text", "md"):
-        out = run_ok("diff", "main", "HEAD", "--format", fmt).out
+        out = run_ok("diff", "--as-of", AS_OF, "main", "HEAD", "--format", fmt).out
         assert "facilities.tl.interest.spread" in out and "525bps" in out, out
 
 
 def test_diff_without_arguments_compares_head_with_the_work_tree(repo):
-    assert run_ok("diff").out == "no deal changed between HEAD and work tree\n"
+    assert run_ok("diff", "--as-of", AS_OF).out == "no deal changed between HEAD and work tree\n"
     run_ok("amend", DEAL, "--effective", "2031-01-15", "--set", "tl.interest.spread=525bps",
-           "--description", "Repricing")
-    assert_lines(run_ok("diff").out,
+           "--description", "Repricing", "--as-of", AS_OF)
+    assert_lines(run_ok("diff", "--as-of", AS_OF).out,
                  "deals changed between HEAD and work tree:\n"
                  "acme-tl (changed)\n"
                  "  + amendment 001-repricing effective 2031-01-15: Repricing\n"
@@ -207,20 +207,20 @@ def test_diff_of_a_deleted_deal(repo):
     repo.checkout("-b", "drop-beta")
     repo.git("rm", "-rq", "beta-tl")
     repo.commit("Remove beta-tl", ("Dan Direct", "dan@fund.example"), "2031-02-01T09:00:00+00:00")
-    out = json.loads(run_ok("diff", "main", "HEAD", "--format", "json").out)
+    out = json.loads(run_ok("diff", "--as-of", AS_OF, "main", "HEAD", "--format", "json").out)
     [entry] = out["deals"]
     assert (entry["deal"], entry["status"], entry["changes"], entry["impact"]["after"]) == \
         ("beta-tl", "removed", [], None)
-    text = run_ok("diff", "main", "HEAD").out
+    text = run_ok("diff", "--as-of", AS_OF, "main", "HEAD").out
     assert text.splitlines()[:2] == ["deals changed between main and HEAD:", "beta-tl (removed)"]
     assert "  maturity: 2034-06-15 → —" in text.splitlines()
 
 
 def test_next_payment_is_the_first_date_with_something_due(repo):
     rows = json.loads(run_ok("schedule", "beta-tl", "--format", "json").out)["facilities"][0]["rows"]
-    due = [r for r in rows if r["date"] > date.today().isoformat() and Decimal(r["total_due"]) > 0]
+    due = [r for r in rows if r["date"] > AS_OF and Decimal(r["total_due"]) > 0]
     assert due[0]["date"] == "2029-09-17"
     repo.checkout("-b", "drop-beta")
     repo.git("rm", "-rq", "beta-tl")
-    before = json.loads(run_ok("diff", "HEAD", "--format", "json").out)["deals"][0]["impact"]["before"]
+    before = json.loads(run_ok("diff", "--as-of", AS_OF, "HEAD", "--format", "json").out)["deals"][0]["impact"]["before"]
     assert (before["next_payment_date"], before["next_payment_amount"]) == (due[0]["date"], due[0]["total_due"])

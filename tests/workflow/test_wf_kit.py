@@ -5,7 +5,7 @@ and `loanctl` run in-process with typer's CliRunner (stdout and stderr apart).
 
 The scenario (built once per session by `build_scenario`, copied per test):
 
-    main:     Start the book (seeded portfolio: beta-tl, funded)   Ann  2030-01-02
+    main:     Start the book (seeded portfolio: beta-tl, funded)   Ann  2029-05-25
               Submit acme-tl (new-deal + the team's edits)          Ann  2030-01-05   tag submitted
               Approve acme-tl (credit officer and IC)               Carol 2030-01-10  tag approved
               Fund acme-tl                                          Carol 2030-01-15  tag funded
@@ -35,9 +35,12 @@ DEAL = "acme-tl"
 DEAL_FILE = f"{DEAL}/deal.yaml"
 AMENDMENT_FILE = f"{DEAL}/amendments/001-repricing.yaml"
 
-# Everything below must still be ahead of the clock: "next payment" is the first schedule
-# row after today, and the CLI reads today's date.
 START, MATURITY, REPRICING = date(2030, 1, 15), date(2035, 1, 15), date(2031, 1, 15)
+# "Next payment" in a schedule impact is the first row after the day given as --as-of (default
+# today): the tests pass this fixed day, before both deals' first payment dates, so that they
+# never depend on the clock.
+TODAY = date(2029, 9, 1)
+AS_OF = TODAY.isoformat()
 COMMITMENT = Decimal(25_000_000)
 SOFR = Decimal("0.0431")
 
@@ -272,7 +275,9 @@ def build_scenario(path: Path) -> Scenario:
                      "    - {by: jane.doe, role: credit_officer, date: 2029-06-01, decision: approved}\n"
                      "    - {by: ic, role: credit_committee, date: 2029-06-03, decision: approved}\n")
         ok(loanctl("validate"))
-        sc.hashes["seed"] = repo.commit("Start the book", ANN, "2030-01-02T09:00:00+00:00")
+        # dated before beta-tl's approvals (2029-06-01 and -03): approvals dated before a deal's
+        # first commit warn (E0514; see test_time_order for that case)
+        sc.hashes["seed"] = repo.commit("Start the book", ANN, "2029-05-25T09:00:00+00:00")
 
         sc.steps["new-deal"] = ok(loanctl(
             "new-deal", DEAL, "--borrower", "acme", "--commitment", "25000000", "--start", "2030-01-15",
@@ -312,10 +317,12 @@ def build_scenario(path: Path) -> Scenario:
         repo.checkout("main")
         repo.checkout("-b", "reprice")
         sc.steps["amend"] = ok(loanctl("amend", DEAL, "--effective", "2031-01-15", "--set",
-                                       "tl.interest.spread=525bps", "--description", "Repricing"))
+                                       "tl.interest.spread=525bps", "--description", "Repricing",
+                                       "--as-of", AS_OF))
         sc.texts["amendment-written"] = repo.read(AMENDMENT_FILE)
         repo.replace(AMENDMENT_FILE, "approvals: []\n",
-                     "approvals:\n  - {by: ic, role: credit_committee, date: 2031-01-10, decision: approved}\n")
+                     "approvals:\n  - {by: jane.doe, role: credit_officer, date: 2031-01-08, decision: approved}\n"
+                     "  - {by: ic, role: credit_committee, date: 2031-01-10, decision: approved}\n")
         ok(loanctl("validate", "--base", "main"))
         sc.hashes["reprice"] = repo.commit("Amendment 001: reprice acme-tl to 525bps", BOB,
                                            "2031-01-20T09:00:00+00:00")

@@ -201,7 +201,14 @@ def test_a_second_amendment_after_the_merge_is_fine(repo):
     run = loanctl("amend", DEAL, "--effective", "2032-01-15", "--set", "tl.maturity_date=2036-01-15",
                   "--description", "One-year extension")
     assert run.code == 0, run
-    assert (repo.path / DEAL / "amendments" / "002-one-year-extension.yaml").is_file()
+    written = f"{DEAL}/amendments/002-one-year-extension.yaml"
+    assert (repo.path / written).is_file()
+    # written as a draft: the policy's approvals (25m: credit officer and committee) come next
+    code, diags = base_json()
+    assert (code, [(d["code"], d["file"]) for d in diags]) == (1, [("E0230", written)])
+    repo.replace(written, "approvals: []\n",
+                 "approvals:\n  - {by: jane.doe, role: credit_officer, date: 2032-01-05, decision: approved}\n"
+                 "  - {by: ic, role: credit_committee, date: 2032-01-06, decision: approved}\n")
     assert base_json() == (0, [])
 
 
@@ -269,7 +276,8 @@ def test_a_book_in_a_subfolder_of_the_repository(repo, tmp_path, monkeypatch):
     for item in ("book.yaml", "acme-tl", "beta-tl"):
         src, dst = repo.path / item, outer.path / "deals" / item
         shutil.copytree(src, dst) if src.is_dir() else shutil.copyfile(src, dst)
-    outer.commit("The book in deals/", DAN, "2031-02-01T09:00:00+00:00")
+    # dated before the copied deals' approvals (else E0514 warnings: approvals before creation)
+    outer.commit("The book in deals/", DAN, "2029-05-25T09:00:00+00:00")
     text = outer.replace("deals/" + DEAL_FILE, 'spread: "575bps"', 'spread: "525bps"')
     line, col = pos(text, '"525bps"')
     run = loanctl("--book", "deals", "validate", "--base", "HEAD", "--format", "github")

@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.deal import DealSchedule
-from ..source.loader import LoadedBook
-from .allocation import COMPONENTS
+from ..model.records import LoadedBook
+from ..servicing.allocation import COMPONENTS
 from ..ledger.store import ledger_payments
-from .positions import allocate_facility, facility_inputs
+from ..servicing.positions import allocate_facility, facility_inputs
 
 
 def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None = None,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..diagnostics import CODES, Diagnostic
-from .yamlsrc import Doc
+from .origin import Doc
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -117,16 +117,16 @@ def _loc_path(data: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
-def _unwrap(tp: Any) -> list[Any]:
+def unwrap(tp: Any) -> list[Any]:
     """The concrete types a field annotation may hold."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(tp)[0])
+        return unwrap(typing.get_args(tp)[0])
     if origin in (typing.Union, types.UnionType):
         out = []
         for arg in typing.get_args(tp):
             if arg is not type(None):
-                out.extend(_unwrap(arg))
+                out.extend(unwrap(arg))
         return out
     return [tp]
 
@@ -138,12 +138,12 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
         for tp in current:
             origin = typing.get_origin(tp)
             if isinstance(part, int) and origin in (tuple, list):
-                nxt.extend(_unwrap(typing.get_args(tp)[0]))
+                nxt.extend(unwrap(typing.get_args(tp)[0]))
             elif isinstance(part, str) and origin is dict:
-                nxt.extend(_unwrap(typing.get_args(tp)[1]))
+                nxt.extend(unwrap(typing.get_args(tp)[1]))
             elif isinstance(part, str) and isinstance(tp, type) and issubclass(tp, BaseModel):
                 if part in tp.model_fields:
-                    nxt.extend(_unwrap(tp.model_fields[part].annotation))
+                    nxt.extend(unwrap(tp.model_fields[part].annotation))
                 else:  # a discriminated-union tag: keep the member whose type literal matches
                     f = tp.model_fields.get("type")
                     if f is not None and part in typing.get_args(f.annotation):

@@ -1,0 +1,110 @@
+"""The loaded book as the engine sees it: deals with their amendment and financials files, rate
+fixings, and the tree the files were read from. Built by `loanctl.source.loader`; read by
+every layer above it (the engine never imports the file-reading layer).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
+
+from .documents import Amendment, Book, Deal, Financials
+from .origin import Doc
+
+
+class Tree(Protocol):
+    """Read access to the book's files, by path relative to the book root."""
+
+    root: Path
+
+    def list_dir(self, rel: str) -> list[tuple[str, bool]]:  # (name, is_dir)
+        ...
+
+    def read(self, rel: str, max_bytes: int) -> bytes | int | None:
+        """The file's bytes; its size (int) when over `max_bytes`; None when it does not exist;
+        `OUTSIDE` when a link leads out of the book (a tree on disk only)."""
+        ...
+
+    # optional: `outside(rel) -> bool`, whether a folder leads out of the book (see FsTree)
+
+    def display(self, rel: str) -> str:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateSeries:
+    """Fixings of one index, dates strictly increasing."""
+
+    index: str
+    file: str
+    dates: tuple[date, ...]
+    rates: tuple[Decimal, ...]
+
+    def fixing(self, on: date) -> tuple[Decimal, bool] | None:
+        """The latest fixing dated on or before `on`, and whether it is projected (after the
+        last row). None when no row is that early."""
+        i = bisect.bisect_right(self.dates, on)
+        if i == 0:
+            return None
+        return self.rates[i - 1], i == len(self.dates) and on > self.dates[-1]
+
+    def shifted(self, shock: Decimal) -> "RateSeries":
+        return RateSeries(self.index, self.file, self.dates, tuple(r + shock for r in self.rates))
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentRecord:
+    amendment: Amendment
+    doc: Doc
+    rel: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinancialsRecord:
+    financials: Financials
+    doc: Doc
+    rel: str
+
+
+@dataclass(slots=True)
+class DealRecord:
+    """A deal with its source and its amendment and financials files."""
+
+    deal: Deal
+    doc: Doc
+    rel: str
+    amendments: list[AmendmentRecord] = field(default_factory=list)
+    financials: list[FinancialsRecord] = field(default_factory=list)
+
+    def sorted_amendments(self) -> list[AmendmentRecord]:
+        return sorted(self.amendments, key=lambda a: (a.amendment.effective_date, a.amendment.id))
+
+
+@dataclass(slots=True)
+class LoadedBook:
+    root: Path
+    tree: Tree
+    book: Book | None
+    doc: Doc | None
+    deals: dict[str, DealRecord] = field(default_factory=dict)
+    rates: dict[str, RateSeries] = field(default_factory=dict)
+    deal_folders: list[str] = field(default_factory=list)
+    """Every deal folder found, valid or not."""
+    _entities: dict | None = None
+
+    @property
+    def entities(self) -> dict:
+        """book.yaml's entities by id, built once (a book may have thousands of borrowers)."""
+        if self._entities is None:
+            self._entities = {}
+            for e in (self.book.entities if self.book is not None else ()):
+                self._entities.setdefault(e.id, e)
+        return self._entities
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {k: e.kind for k, e in self.entities.items()}

@@ -1,0 +1,126 @@
+"""Loading and checking a book (or some of its deals), in parallel worker processes for a
+large book: what `validate` and every computing command start with."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..diagnostics import Diagnostic, UsageProblem, sort_key
+from ..model.records import LoadedBook, Tree
+from ..source.loader import load_book
+from .checks import check_book
+
+
+def deals_for_paths(root: Path, paths: Iterable[str]) -> set[str] | None:
+    """The deal ids that PATHS name (deal folders or files in them); None: the whole book."""
+    wanted: set[str] = set()
+    root_abs = root.resolve()
+    for p in paths:
+        path = Path(p).resolve()
+        if path == root_abs:
+            return None
+        try:
+            rel = path.relative_to(root_abs)
+        except ValueError:
+            raise UsageProblem(f"{p} is not inside the book {root}", "pass paths inside the book, or --book") from None
+        first = rel.parts[0]
+        if first in ("book.yaml", "rates"):
+            return None
+        wanted.add(first)
+    return wanted
+
+
+@dataclass
+class ValidationResult:
+    loaded: LoadedBook
+    diagnostics: list[Diagnostic]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.is_error)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if not d.is_error)
+
+
+PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it saves
+
+
+def validate(root: Path, paths: Iterable[str] = (), tree: Tree | None = None, workers: int | None = None
+             ) -> ValidationResult:
+    """The book's own checks. A large book on disk is checked in parallel processes (each
+    loads and checks a share of the deals; the book-level checks run once); `loaded.deals`
+    is then left empty."""
+    wanted = deals_for_paths(root, paths) if paths else None
+    if tree is None and wanted is None:
+        folders = _deal_folder_names(root)
+        n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        if n > 1 and len(folders) >= PARALLEL_FROM:
+            return _validate_parallel(root, folders, n)
+    loaded, diags = load_book(root, tree=tree, deal_ids=wanted)
+    diags = diags + check_book(loaded)
+    return ValidationResult(loaded, sorted(diags, key=sort_key))
+
+
+def _deal_folder_names(root: Path) -> list[str]:
+    from ..source.loader import NOT_DEALS
+    try:
+        return sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name not in NOT_DEALS
+                      and not e.name.startswith((".", "_")))
+    except OSError:
+        return []
+
+
+_WORKER_BOOK: LoadedBook | None = None  # each worker process's own copy of book.yaml and the rates
+
+
+def _init_worker(root: str) -> None:
+    global _WORKER_BOOK
+    _WORKER_BOOK, _ = load_book(Path(root), deal_ids=[])
+
+
+def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
+    from .checks import check_deal
+    from ..source.loader import load_deal
+    base = _WORKER_BOOK
+    assert base is not None
+    diags: list[Diagnostic] = []
+    base.deals.clear()
+    base.deal_folders = list(chunk)
+    for name in chunk:
+        record, d = load_deal(base.tree, name)
+        diags += d
+        if record is not None:
+            base.deals[name] = record
+            diags += check_deal(base, record)
+    base.deals.clear()
+    return diags, list(chunk)
+
+
+def _validate_parallel(root: Path, folders: list[str], workers: int) -> ValidationResult:
+    import multiprocessing
+    from .checks import check_entities
+
+    loaded, diags = load_book(root, deal_ids=[])
+    if loaded.book is not None and loaded.doc is not None:
+        diags += check_entities(loaded)
+    size = max(50, len(folders) // (workers * 8))
+    chunks = [folders[i:i + size] for i in range(0, len(folders), size)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root),)) as pool:
+        for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
+            diags += chunk_diags
+            loaded.deal_folders += chunk_folders
+    return ValidationResult(loaded, sorted(diags, key=sort_key))
+
+
+def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None
+                    ) -> tuple[LoadedBook, list[Diagnostic]]:
+    """Load (a part of) the book for commands that compute: errors only, sorted."""
+    loaded, diags = load_book(root, tree=tree, deal_ids=deal_ids)
+    diags = diags + check_book(loaded)
+    return loaded, sorted((d for d in diags if d.is_error), key=sort_key)
