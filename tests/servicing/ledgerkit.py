@@ -54,6 +54,10 @@ payment_profiles:
     date_format: "%d/%m/%Y"
 """
 
+HOLD_BOOK_YAML = BOOK_YAML.replace("policy:\n", "policy:\n  unapplied: hold\n", 1)
+"""The same book keeping unapplied cash in suspense (`policy.unapplied: hold`, SPEC §4.3) —
+for tests about the unapplied amount itself (by default it settles the next dues as they fall due)."""
+
 FIXED_DEAL = "acme-fixed"
 FIXED_YAML = """\
 id: acme-fixed
