@@ -176,7 +176,8 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
             quote = _quote(schedule_with, terms_at, live[:k], p.date, rules)
             if quote is not None and p.amount >= quote.total:
                 reductions = [(q.date, q.amount, q.type) for q in live[:k] if q.type in BALANCE_TYPES]
-                result = _Walk(schedule_with(reductions, p.date), terms_at, rules, p).run(live)
+                result = _Walk(schedule_with(reductions, p.date), terms_at, rules, p,
+                               lambda: schedule_with(reductions, None)).run(live)
                 break
     if result is None:
         reductions = [(q.date, q.amount, q.type) for q in live if q.type in BALANCE_TYPES]
@@ -201,7 +202,7 @@ def _quote(schedule_with: ScheduleWith, terms_at, before: list[Payment], on: dat
     schedule = schedule_with(reductions, on)
     if schedule.rows[-1].date != on or len(schedule.rows) < 2:
         return None  # on or before the start, or after the schedule's end
-    fa = _Walk(schedule, terms_at, rules, None).run(before)
+    fa = _Walk(schedule, terms_at, rules, None, lambda: schedule_with(reductions, None)).run(before)
     past: dict[str, Decimal] = {}
     final = {"interest": ZERO, "overdue": ZERO, "commitment_fee": ZERO, "principal": ZERO, "prepayment fee": ZERO,
              "exit": ZERO, "fees": ZERO}
@@ -213,9 +214,12 @@ def _quote(schedule_with: ScheduleWith, terms_at, before: list[Payment], on: dat
             past[due.component] = past.get(due.component, ZERO) + unpaid
         elif due.kind == OVERDUE_INTEREST:
             final["overdue"] += unpaid
-        elif due.component == "fees":
-            key = due.kind if due.kind in ("prepayment fee", "exit") else "fees"
-            final[key] += unpaid
+        elif due.component == "fees" and due.kind == "prepayment fee":
+            final["prepayment fee"] += unpaid
+        elif due.component == "fees":  # the exit fee, with any fixed fee falling on the date
+            exit_fee = min(unpaid, sum((a for d, k, a in schedule.fee_details if d == on and k == "exit"), ZERO))
+            final["exit"] += exit_fee
+            final["fees"] += unpaid - exit_fee
         else:
             final[due.component] += unpaid
     row = schedule.rows[-1]
@@ -238,8 +242,11 @@ def prepayment_fee_rate(facility: Facility, when: date) -> Decimal | None:
 class _Walk:
     """One pass over a schedule's dues and the payments in order (see the module's docstring)."""
 
-    def __init__(self, schedule: FacilitySchedule, terms_at, rules: Rules, payoff: Payment | None) -> None:
+    def __init__(self, schedule: FacilitySchedule, terms_at, rules: Rules, payoff: Payment | None,
+                 unended: Callable[[], FacilitySchedule] | None = None) -> None:
         self.s = schedule
+        self.unended = unended
+        """For a schedule ended by a payoff: the same schedule not ended (its scheduled principal)."""
         self.terms_at = terms_at
         self.rules = rules
         self.payoff = payoff
@@ -249,6 +256,7 @@ class _Walk:
         self.netted: list[Due] = []
         self.suspense: deque[list] = deque()  # [payment, amount left], oldest first
         self.pay_rows = schedule.rows[1:]
+        self.pay_dates = [r.date for r in self.pay_rows]
         self.arrived = 0  # payment dates (rows) already reached
         self.first_open = 0  # dues before this index are settled
         self.closed = False
@@ -326,10 +334,14 @@ class _Walk:
             if rate and amount:
                 self._add_due(Due(p.date, "fees", self.rules.rounding(rate * amount), "prepayment fee"))
         end = self.s.ended_on
-        if end is not None and end < self.s.maturity_date:
+        if end is not None and end < self.s.maturity_date and self.s.rows[-1].date == end:
+            # the fee is on the principal repaid ahead of schedule: the balance the payoff
+            # repays, less the PIK of the final stub and the principal scheduled for the date
             row = self.s.rows[-1]
             rate = prepayment_fee_rate(self.terms_at(end), end)
             base = row.principal - row.pik
+            if rate and base > 0 and self.unended is not None:
+                base -= next((r.principal for r in self.unended().rows[1:] if r.date == end), ZERO)
             if rate and base > 0:
                 self._add_due(Due(end, "fees", self.rules.rounding(rate * base), "prepayment fee"))
 
@@ -390,8 +402,8 @@ class _Walk:
                 left = self._settle(due, left, p, p.date)
             self.closed = True
         else:  # scheduled, or a payoff short of its quote
-            i = bisect.bisect_left([r.date for r in self.pay_rows], p.date)
-            cutoff = self.pay_rows[i].date if i < len(self.pay_rows) else None
+            i = bisect.bisect_left(self.pay_dates, p.date)
+            cutoff = self.pay_dates[i] if i < len(self.pay_dates) else None
             self._advance_first_open()
             k = self.first_open
             while k < len(self.dues) and left > 0:
