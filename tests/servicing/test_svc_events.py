@@ -323,3 +323,18 @@ def test_a_reversal_turns_a_current_loan_31_days_past_due(fixed):
     # both rows stay on record
     assert [(a.payment_id, a.component, a.amount) for a in fa.allocations if a.payment_id in ("q1", "r-1")] == [
         ("q1", "reversed", D("259000")), ("r-1", "reversal", D("259000"))]
+
+
+def test_a_payoff_on_a_payment_date_charges_the_fee_on_the_principal_repaid_early(fixed):
+    pays = [fixed.pay("c-1", "2026-01-15", "10000.00", "fee"), fixed.pay("q1", "2026-04-15", "259000.00")]
+    q = quote_payoff(fixed.loaded, FIXED_DEAL, "tl", pays, date(2026, 7, 15))
+    # on 07-15 the 250,000 scheduled for the date is no prepayment: the 2% fee (until 07-15) is
+    # on 750,000 − 250,000 = 500,000 → 10,000; with the date's interest 750,000 × 91 / 10,000
+    # = 6,825 and agency fee 2,500: 750,000 + 10,000 + 6,825 + 2,500 = 769,325
+    assert (q.interest, q.principal, q.prepayment_fee, q.exit_fee, q.other_fees, q.past_due) == (
+        D("6825"), D("750000"), D("10000"), D("0"), D("2500"), {})
+    assert q.total == D("769325")
+    pays.append(fixed.pay("po", "2026-07-15", "769325.00", "payoff"))
+    pos = fixed.position(pays, "2026-07-16")
+    assert (pos.paid_off, pos.outstanding_principal, pos.past_due, pos.fees_received) == (
+        True, D("0"), D("0"), D("22500"))                                # 10,000 + 2,500 + 10,000 closing
