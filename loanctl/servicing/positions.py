@@ -15,7 +15,6 @@ from typing import Iterable, Sequence
 
 from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
-from ..conventions.daycount import year_fraction
 from ..conventions.rounding import round_money
 from ..engine.deal import deal_terms
 from ..engine.periods import book_calendars

@@ -24,8 +24,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledgerkit import (BOOK_YAML, FIXED_DEAL, HOLD_BOOK_YAML, allocations, post_ok, post_rows, positions, row, run, snapshot,
-                       tree_hash, write_book, write_payments)
+from ledgerkit import (BOOK_YAML, FIXED_DEAL, HOLD_BOOK_YAML, allocations, post_ok, post_rows, positions, row, run,
+                       snapshot, tree_hash, write_book, write_payments)
 
 D = Decimal
 CLOSING = row("c-1", "2026-01-15", "10000.00", reference="closing fee")
