@@ -383,3 +383,47 @@ def test_dry_run_shows_the_allocation_and_writes_nothing(book, bank):
         ("q1", "unapplied", "41000.00"), ("q1", "fees", "2500.00"), ("q1", "interest", "6825.00"),
         ("q1", "principal", "31675.00"), ("q1", "unapplied", "-41000.00")}
     assert tree_hash(book) == before
+
+
+# --- when unapplied cash was applied, in the ledger -----------------------------------------------
+def applied_rows(root):
+    import duckdb
+    from ledgerkit import FIXED_DEAL as deal
+    from loanctl.ledger.store import ledger_path
+    con = duckdb.connect(str(ledger_path(root)), read_only=True)
+    try:
+        return [(p, c, D(a), o.isoformat() if o else None) for p, c, a, o in con.execute(
+            "SELECT payment_id, component, amount, applied_on FROM allocations WHERE deal = ? ORDER BY seq",
+            [deal]).fetchall()]
+    finally:
+        con.close()
+
+
+# q1's 41,000 excess (300,000 − 259,000) is applied on 2026-07-15 (see above)
+APPLIED = [("c-1", "fees", D("10000"), None), ("q1", "interest", D("9000"), None),
+           ("q1", "principal", D("250000"), None), ("q1", "unapplied", D("41000"), None),
+           ("q1", "fees", D("2500"), "2026-07-15"), ("q1", "interest", D("6825"), "2026-07-15"),
+           ("q1", "principal", D("31675"), "2026-07-15"), ("q1", "unapplied", D("-41000"), "2026-07-15")]
+
+
+def test_the_ledger_records_when_unapplied_cash_was_applied(book, bank):
+    post_rows(book, bank, "p.csv", [CLOSING, row("q1", "2026-04-15", "300000.00")])
+    assert applied_rows(book) == APPLIED
+    assert run(book, "ledger", "check").exit_code == 0
+
+
+def test_a_ledger_of_schema_2_gains_applied_on_and_is_recomputed(book, bank):
+    """A ledger written before `applied_on` (emulated: the column dropped, version 2) is
+    migrated on the next write and its allocations recomputed under the current rules."""
+    import duckdb
+    from loanctl.ledger.store import ledger_path
+    post_rows(book, bank, "p.csv", [CLOSING, row("q1", "2026-04-15", "300000.00")])
+    con = duckdb.connect(str(ledger_path(book)))
+    con.execute("ALTER TABLE allocations DROP COLUMN applied_on")
+    con.execute("DELETE FROM allocations WHERE seq > 3")  # as the old rules left it: 41,000 unapplied
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    result = run(book, "ledger", "refresh")
+    assert result.exit_code == 0 and "1 facility" in result.stderr, result.stderr
+    assert applied_rows(book) == APPLIED
+    assert run(book, "ledger", "check").exit_code == 0
