@@ -80,7 +80,7 @@ facilities:
     payments: {frequency: quarterly, business_day: unadjusted}
     amortization: {type: straight}
     fees:
-      - {type: upfront, rate: 1%}
+      - {type: upfront, rate: 1%, netted: false}  # paid in cash at closing (the tests post it)
     participations:
       - {lender: fund-a, share: 50%}
       - {lender: fund-a-spv, share: 10%}

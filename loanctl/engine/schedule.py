@@ -73,7 +73,36 @@ class Row:
     prepayment: Decimal = ZERO
     """Principal prepaid within the period (closing = opening + draws + pik − principal − prepayment)."""
     segments: tuple = ()
-    """(from, to, balance, cash rate, day count) sub-intervals of the accrual period."""
+    """The accrual period's sub-intervals (`Segment`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A sub-interval of an accrual period on which balance and rates are constant."""
+
+    start: date
+    end: date
+    balance: Decimal
+    rate: Decimal
+    """Cash all-in rate."""
+    day_count: str
+    pik_rate: Decimal
+    commitment_fee_rate: Decimal
+    undrawn: Decimal
+    available_until: date
+    """The commitment fee accrues before this date only."""
+
+    def accrued(self, until: date) -> tuple[Decimal, Decimal, Decimal]:
+        """(cash interest, PIK, commitment fee) accrued from the start to `until` (excluded), unrounded."""
+        b = min(self.end, until)
+        if b <= self.start:
+            return ZERO, ZERO, ZERO
+        yf = year_fraction(self.day_count, self.start, b)
+        cfee = ZERO
+        if self.commitment_fee_rate and self.start < self.available_until:
+            cfee = self.commitment_fee_rate * self.undrawn * year_fraction(self.day_count, self.start,
+                                                                          min(b, self.available_until))
+        return self.balance * self.rate * yf, self.balance * self.pik_rate * yf, cfee
 
 
 @dataclass(slots=True)
@@ -94,6 +123,10 @@ class FacilitySchedule:
     """(from date, commitment, availability end) for each version of the terms."""
     facility_type: str = "term"
     pik_rate: Decimal = ZERO
+    reductions: list[tuple[date, Decimal, str]] = field(default_factory=list)
+    """(date, amount applied, "prepayment" | "repayment") of every balance reduction, in date order."""
+    ended_on: date | None = None
+    """The payoff date, when the schedule was ended by a payoff."""
 
     def for_lender(self, lender: str) -> "FacilitySchedule":
         return lender_view(self, lender)
@@ -129,30 +162,39 @@ class _Period:
 def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calendar_for: Callable[[Facility], Calendar],
                    currency: str, digits: int, rounding: str = "half_up", rate_shift: Decimal = ZERO,
                    prepayments: Sequence[tuple[date, Decimal]] = (),
-                   pik_toggles: Sequence[tuple[date, bool]] = ()) -> FacilitySchedule:
+                   pik_toggles: Sequence[tuple[date, bool]] = (),
+                   repayments: Sequence[tuple[date, Decimal]] = (),
+                   end_on: date | None = None) -> FacilitySchedule:
     """The facility's schedule under its terms in force (all versions in `terms`).
 
     `prepayments` (date, amount) reduce the balance on their dates (interest after accrues
     on the lower balance) and reduce future scheduled principal in inverse order of
-    maturity, from the last date backwards (SPEC §4.3). A prepayment larger than the
-    balance is capped; `FacilitySchedule.prepaid` says what each one applied.
+    maturity, from the last date backwards (SPEC §4.3). `repayments` (a revolver paid
+    down) reduce the balance on their dates and leave scheduled principal as it is (capped
+    at the balance). A reduction larger than the balance is capped;
+    `FacilitySchedule.reductions` says what each one applied.
     `pik_toggles` (date, on): from a period starting on or after the date, the cash interest
     is capitalised instead of paid (a PIK toggle election) — or paid again when off.
+    `end_on` (a payoff): the schedule ends on that date — the period containing it becomes
+    a final stub to it (interest, PIK and commitment fee accrued to the date, all principal,
+    the exit fee) and nothing accrues after it.
     """
     with localcontext(_CTX):
         builder = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
         builder.pik_toggles = sorted(pik_toggles)
-        base = builder.run()
-        if not prepayments:
+        builder.end_on = end_on
+        wanted = sorted([(d, builder.r(a), "prepayment") for d, a in prepayments]
+                        + [(d, builder.r(a), "repayment") for d, a in repayments], key=lambda x: x[0])
+        base = builder.run([x for x in wanted if x[2] == "repayment"])
+        if not any(k == "prepayment" for _, _, k in wanted):
             return base
-        wanted = sorted(((d, builder.r(a)) for d, a in prepayments), key=lambda x: x[0])  # stable: input order
         applied = wanted
         for _ in range(3):  # a capped prepayment changes the reductions; converges at once
-            overrides = _reduced_principal(base, applied)
+            overrides = _reduced_principal(base, [(d, a) for d, a, k in applied if k == "prepayment"])
             sched = builder.run(applied, overrides)
-            if sched.prepaid == applied:
+            if sched.reductions == applied:
                 break
-            applied = sched.prepaid
+            applied = sched.reductions
         return sched
 
 
@@ -184,6 +226,7 @@ class _Builder:
         self.start = self.first.start_date
         self._grid_cache: dict[int, list[date]] = {}
         self.pik_toggles: list[tuple[date, bool]] = []
+        self.end_on: date | None = None
 
     def r(self, x: Decimal) -> Decimal:
         return round_money(x, self.digits, self.rounding)
@@ -216,6 +259,10 @@ class _Builder:
                 a, b = prev_unadj, unadj
             else:
                 a, b = prev_adj, adj
+            if self.end_on is not None and adj >= self.end_on:
+                if a < self.end_on:  # the period containing the payoff ends on it
+                    out.append(_Period(i, self.end_on, a, self.end_on))
+                break
             out.append(_Period(i, adj, a, b))
             prev_adj, prev_unadj = adj, unadj
         return out
@@ -245,13 +292,14 @@ class _Builder:
         return fixing + it.spread, it.spread, projected
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self, prepayments: Sequence[tuple[date, Decimal]] = (),
+    def run(self, reductions: Sequence[tuple[date, Decimal, str]] = (),
             overrides: Mapping[date, Decimal] | None = None) -> FacilitySchedule:
         versions = self.terms.versions
         periods = self.periods()
         n_periods = len(periods)
         zero = self.r(ZERO)
-        draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()), key=lambda x: x[0])
+        draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()
+                        if self.end_on is None or d.date < self.end_on), key=lambda x: x[0])
         fixed_fees = self._fixed_fees()
         fee_details: list[tuple[date, str, Decimal]] = []
 
@@ -273,8 +321,8 @@ class _Builder:
         balance = start_draws
         cum_draws = start_draws
         pending = [(d, a) for d, a in draws if d > self.start]
-        pending_prepay = sorted(prepayments, key=lambda x: x[0])
-        prepaid: list[tuple[date, Decimal]] = []
+        pending_prepay = sorted(reductions, key=lambda x: x[0])
+        prepaid: list[tuple[date, Decimal, str]] = []
         amount: Decimal | None = None  # straight / level amount in force
         prev_open = prev_principal = prev_rate = None
         prev_maturity: date | None = None
@@ -286,25 +334,25 @@ class _Builder:
             opening = balance
             row_draws = [(d, a) for d, a in pending if d < p.pay_date]
             pending = pending[len(row_draws):]
-            row_prepay = [(d, a) for d, a in pending_prepay if d < p.pay_date]
+            row_prepay = [x for x in pending_prepay if x[0] < p.pay_date]
             pending_prepay = pending_prepay[len(row_prepay):]
             applied_prepay: list[tuple[date, Decimal]] = []
             applied_idx: set[int] = set()
             segments = []
             cuts = {p.accrual_start, p.accrual_end}
             cuts.update(d for d, _ in row_draws if p.accrual_start < d < p.accrual_end)
-            cuts.update(d for d, _ in row_prepay if p.accrual_start < d < p.accrual_end)
+            cuts.update(x[0] for x in row_prepay if p.accrual_start < x[0] < p.accrual_end)
             cuts.update(v.effective for v in versions[1:]
                         if v.effective and p.accrual_start < v.effective < p.accrual_end)
             cuts = sorted(cuts)
             interest = pik = cfee = ZERO
             for a, b in zip(cuts, cuts[1:]):
                 drawn_by_a = sum((amt for d, amt in row_draws if d <= a), ZERO)
-                for j, (d, amt) in enumerate(row_prepay):  # prepayments dated by `a` act from `a`
+                for j, (d, amt, kind) in enumerate(row_prepay):  # reductions dated by `a` act from `a`
                     if d <= a and j not in applied_idx:
-                        self._apply_prepay(opening + drawn_by_a, amt, d, applied_prepay)
+                        self._apply_prepay(opening + drawn_by_a, amt, d, kind, applied_prepay)
                         applied_idx.add(j)
-                seg_balance = opening + drawn_by_a - sum((x for _, x in applied_prepay), ZERO)
+                seg_balance = opening + drawn_by_a - sum((x[1] for x in applied_prepay), ZERO)
                 v = self.version_at(a)
                 f = v.facility
                 if v is v0:
@@ -317,16 +365,17 @@ class _Builder:
                 if f.interest.pik_rate:
                     pik += seg_balance * f.interest.pik_rate * yf
                 cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
-                segments.append((a, b, seg_balance, rate, f.interest.day_count))
+                segments.append(Segment(a, b, seg_balance, rate, f.interest.day_count, f.interest.pik_rate or ZERO,
+                                        *self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance)))
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
             if self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
             period_draws = sum((a for _, a in row_draws), zero)
             cum_draws += period_draws
-            for j, (d, amt) in enumerate(row_prepay):  # dated after the accrual end (unadjusted accrual)
+            for j, (d, amt, kind) in enumerate(row_prepay):  # dated after the accrual end (unadjusted accrual)
                 if j not in applied_idx:
-                    self._apply_prepay(opening + period_draws, amt, d, applied_prepay)
-            prepaid_now = sum((a for _, a in applied_prepay), zero)
+                    self._apply_prepay(opening + period_draws, amt, d, kind, applied_prepay)
+            prepaid_now = sum((x[1] for x in applied_prepay), zero)
             prepaid += applied_prepay
             due_balance = opening + period_draws + pik - prepaid_now
 
@@ -383,8 +432,8 @@ class _Builder:
         commitments = [(v.effective or self.start, v.facility.commitment,
                         v.facility.availability_end or v.facility.maturity_date) for v in versions]
         return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
-                                last.interest.day_count, fee_details, prepaid, draws, commitments, last.type,
-                                last.interest.pik_rate)
+                                last.interest.day_count, fee_details, [(d, a) for d, a, k in prepaid if k == "prepayment"],
+                                draws, commitments, last.type, last.interest.pik_rate, prepaid, self.end_on)
 
     def _toggled(self, on: date) -> bool:
         state = False
@@ -394,10 +443,10 @@ class _Builder:
         return state
 
     @staticmethod
-    def _apply_prepay(balance_before: Decimal, amount: Decimal, when: date, applied: list) -> None:
-        """Cap a prepayment at the balance left after earlier prepayments of the period."""
-        left = balance_before - sum((x for _, x in applied), ZERO)
-        applied.append((when, min(amount, max(left, ZERO))))
+    def _apply_prepay(balance_before: Decimal, amount: Decimal, when: date, kind: str, applied: list) -> None:
+        """Cap a reduction at the balance left after earlier reductions of the period."""
+        left = balance_before - sum((x[1] for x in applied), ZERO)
+        applied.append((when, min(amount, max(left, ZERO)), kind))
 
     def _dates_left(self, f: Facility, p: _Period) -> int:
         """Amortizing payment dates from this period to maturity, under the terms `f`."""
@@ -436,18 +485,21 @@ class _Builder:
         return out
 
     def _commitment_fee(self, f: Facility, a: date, b: date, cum_draws: Decimal, balance: Decimal) -> Decimal:
+        rate, undrawn, end = self._commitment_terms(f, cum_draws, balance)
+        if not rate or a >= end:
+            return ZERO
+        return rate * undrawn * year_fraction(f.interest.day_count, a, min(b, end))
+
+    @staticmethod
+    def _commitment_terms(f: Facility, cum_draws: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, date]:
+        """(commitment fee rate, undrawn, availability end) for a sub-interval."""
         rate = next((fee.rate for fee in f.fees if fee.type == "commitment"), None)
-        if rate is None:
-            return ZERO
         end = f.availability_end or f.maturity_date
-        if a >= end:
-            return ZERO
-        b = min(b, end)
         used = balance if f.type == "revolver" else cum_draws
         undrawn = f.commitment - used
-        if undrawn <= 0:
-            return ZERO
-        return rate * undrawn * year_fraction(f.interest.day_count, a, b)
+        if rate is None or undrawn <= 0:
+            return ZERO, ZERO, end
+        return rate, undrawn, end
 
     def _shares(self, on: date) -> tuple[tuple[str, Decimal], ...]:
         v = self.version_at(on)

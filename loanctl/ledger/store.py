@@ -33,7 +33,7 @@ from ..servicing.paymentfile import (MAX_DAYS_AHEAD, MAX_LINE, detect_profile, f
                                      payable_until, value_date)
 from ..servicing.positions import allocate_facility, facility_inputs
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -51,6 +51,9 @@ MIGRATIONS: dict[int, list[str]] = {
     # the fingerprint of the book inputs each facility's allocations were computed from
     2: ["CREATE TABLE facility_inputs (deal VARCHAR, facility VARCHAR, fingerprint VARCHAR, "
         "PRIMARY KEY (deal, facility))"],
+    # when unapplied cash was applied (a due settled after the payment's date; SPEC §4.3); the
+    # allocation rules changed with it, so every facility's stored rows are recomputed (stale)
+    3: ["ALTER TABLE allocations ADD COLUMN applied_on DATE", "DELETE FROM facility_inputs"],
 }
 
 
@@ -609,7 +612,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
                 con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
                             + _INTERNAL_CSV + ", columns={" + _cols(
-                                "payment_id deal facility value_date due_date component amount seq") + "})")
+                                "payment_id deal facility value_date due_date component amount seq applied_on") + "})")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):
@@ -666,9 +669,10 @@ def allocate_to_csv(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[
             fa = allocate_facility(loaded, deal, facility, pays, terms=terms, builder=builder)
             for seq, a in enumerate(fa.allocations):
                 w.writerow((a.payment_id, deal, facility, a.payment_date.isoformat(),
-                            a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq))
+                            a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq,
+                            a.applied_on.isoformat() if a.applied_on else ""))
                 if a.component == "unapplied":
-                    unapplied[a.payment_id] = a.amount
+                    unapplied[a.payment_id] = unapplied.get(a.payment_id, Decimal(0)) + a.amount
     return keys, unapplied
 
 
@@ -750,7 +754,7 @@ def _write(con, root: Path, new: list[Payment], files, allocations, posting_day:
         con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
         con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
                     + _INTERNAL_CSV + ", columns={" + _cols(
-                        "payment_id deal facility value_date due_date component amount seq") + "})")
+                        "payment_id deal facility value_date due_date component amount seq applied_on") + "})")
         con.execute("DROP TABLE affected")
         for pid, file, line in reattribute:
             con.execute("UPDATE payments SET file = ?, line = ? WHERE payment_id = ?", [file, line, pid])
@@ -772,7 +776,8 @@ def _allocation_rows(allocations: dict[tuple[str, str], FacilityAllocation]) -> 
     for (deal, facility), fa in sorted(allocations.items()):
         for seq, a in enumerate(fa.allocations):
             yield (a.payment_id, deal, facility, a.payment_date.isoformat(),
-                   a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq)
+                   a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq,
+                   a.applied_on.isoformat() if a.applied_on else "")
 
 
 def _write_csv(path: Path, rows: Iterable[tuple]) -> None:
@@ -785,7 +790,8 @@ def _write_csv(path: Path, rows: Iterable[tuple]) -> None:
 _INTERNAL_CSV = ("all_varchar=true, auto_detect=false, delim=',', quote='\"', escape='\"', new_line='\\n', "
                  "max_line_size=67108864")
 
-_TYPES = {"value_date": "DATE", "due_date": "DATE", "amount": "DECIMAL(28,4)", "line": "INTEGER", "seq": "INTEGER"}
+_TYPES = {"value_date": "DATE", "due_date": "DATE", "applied_on": "DATE", "amount": "DECIMAL(28,4)", "line": "INTEGER",
+          "seq": "INTEGER"}
 
 
 def _cols(names: str) -> str:
@@ -1009,9 +1015,10 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
         con = connect(path, read_only=True)
         try:
             stale, _ = _outdated(loaded, con, fps)
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         finally:
             con.close()
-        if not stale:
+        if not stale and row and int(row[0]) >= SCHEMA_VERSION:  # an older schema: migrate (and recompute)
             return []
     alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
     with writer_lock(root):
@@ -1027,7 +1034,8 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
                                 [[d for d, _ in keys], [f for _, f in keys]])
                     con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', "
                                 "header=false, " + _INTERNAL_CSV + ", columns={" + _cols(
-                                    "payment_id deal facility value_date due_date component amount seq") + "})")
+                                    "payment_id deal facility value_date due_date component amount seq "
+                                    "applied_on") + "})")
                 _store_fingerprints(con, fps, [*keys, *(k for k in stale if k in fresh)])
                 con.execute("COMMIT")
             except duckdb.Error as exc:

@@ -101,6 +101,9 @@ class Policy(Strict):
     limits: Limits = Limits()
     notice_days: int = Field(default=10, ge=0, le=366)
     """`loanctl notices` covers payment dates this many days ahead of its date."""
+    unapplied: Literal["apply", "hold"] = "apply"
+    """apply: unapplied cash settles the next dues as they fall due, oldest first; hold: it
+    stays in suspense for a person to decide."""
 
 
 class PaymentProfile(Strict):
@@ -249,6 +252,8 @@ class PrepaymentStep(Strict):
 class UpfrontFee(Strict):
     type: Literal["upfront"]
     rate: Rate
+    netted: bool = True
+    """Settled at closing out of the draw proceeds (the lender funds par less the fee)."""
 
 
 class CommitmentFee(Strict):

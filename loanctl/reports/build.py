@@ -125,7 +125,8 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
                 continue
             report.positions.append(_position_dict(pos, d.borrower, borrower, lenders, d.status))
             flows_by_ccy[pos.currency] += flows
-            terminal[pos.currency] += pos.outstanding_principal + pos.accrued_interest
+            terminal[pos.currency] += (pos.outstanding_principal + pos.accrued_interest + pos.accrued_pik
+                                       + pos.accrued_commitment_fee)
 
     for ccy in sorted({p["currency"] for p in report.positions}):
         rows = [p for p in report.positions if p["currency"] == ccy]

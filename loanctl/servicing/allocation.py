@@ -1,26 +1,45 @@
 """Allocation (SPEC §4.3): a pure function of a facility's schedule and all its payments.
 
-Payments are taken in (value date, payment_id) order. Prepayments change the schedule
-itself (lower balance from their date, future principal cut from the last date back), so
-the schedule is rebuilt with them first; then scheduled and fee payments settle the dues.
+Payments are taken in (value date, payment_id) order.
+- A `reversal` removes the payment it names (and itself) before anything else, so the
+  allocation is recomputed as if that payment had never arrived; both rows stay on record.
+- `prepayment` and `repayment` change the schedule itself (lower balance from their date),
+  so the schedule is built with them first.
+- A `payoff` that covers everything owed on its date ends the schedule there; short of
+  that it is allocated like a scheduled payment and the facility stays open.
+- Time then runs forward over the payment dates: on each one, interest on principal left
+  unpaid after its due date becomes due, and cash held as unapplied (suspense) settles the
+  dues now falling due, oldest first (unless the book holds unapplied cash for a person).
 Whatever a payment cannot settle is `unapplied` — reported, never dropped.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
-from ..engine.fees import prepayment_fee_rate
-from ..engine.schedule import FacilitySchedule
+from ..conventions.daycount import year_fraction
+from ..engine.fees import prepayment_fee_rate  # noqa: F401  (one rule for servicing and simulation)
+from ..engine.schedule import FacilitySchedule, Row
 from ..model.documents import Facility
 
 ZERO = Decimal(0)
 COMPONENTS = ("fees", "commitment_fee", "interest", "principal")
 FEE_COMPONENTS = ("fees", "commitment_fee")
+PAYMENT_TYPES = ("scheduled", "prepayment", "repayment", "payoff", "fee", "reversal")
+BALANCE_TYPES = ("prepayment", "repayment")
+"""Payment types that reduce the balance on their own date."""
+PRINCIPAL_COMPONENTS = ("principal", "prepayment", "repayment")
+OVERDUE_INTEREST = "interest on overdue principal"
+NETTED = "netted at closing"
+
+Reductions = Sequence[tuple[date, Decimal, str]]
+ScheduleWith = Callable[[Reductions, "date | None"], FacilitySchedule]
+"""(balance reductions (date, amount, type), payoff date or None) → the schedule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +53,18 @@ class Payment:
     amount: Decimal
     currency: str
     type: str = "scheduled"
-    """scheduled · prepayment · fee"""
+    """scheduled · prepayment · repayment · payoff · fee · reversal"""
     reference: str = ""
     file: str = ""
     """Archive file name the payment was posted from."""
     line: int = 0
+    reverses: str = ""
+    """For a reversal: the payment_id it reverses."""
 
     def content(self) -> tuple:
         """What must match for a re-posted payment_id to be a harmless duplicate."""
-        return (self.deal, self.facility, self.date, self.amount, self.currency, self.type, self.reference)
+        return (self.deal, self.facility, self.date, self.amount, self.currency, self.type, self.reference,
+                self.reverses)
 
 
 @dataclass(slots=True)
@@ -51,12 +73,19 @@ class Due:
     component: str
     amount: Decimal
     kind: str = ""
-    """For fees: upfront, exit, prepayment fee, or the fixed fee's name."""
+    """For fees: upfront, exit, prepayment fee, or the fixed fee's name; for interest on
+    overdue principal: OVERDUE_INTEREST."""
     paid: Decimal = ZERO
+    settled: list[tuple[date, Decimal]] = field(default_factory=list)
+    """(date, amount) of each settlement, in order."""
 
     @property
     def unpaid(self) -> Decimal:
         return self.amount - self.paid
+
+    def unpaid_on(self, on: date) -> Decimal:
+        """What was still unpaid at the end of `on`."""
+        return self.amount - sum((a for d, a in self.settled if d <= on), ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +94,16 @@ class Allocation:
     payment_date: date
     due_date: date | None
     component: str
-    """fees · commitment_fee · interest · principal · prepayment · unapplied"""
+    """fees · commitment_fee · interest · principal · prepayment · repayment · unapplied ·
+    reversed (a payment a reversal undid) · reversal"""
     amount: Decimal
+    applied_on: date | None = None
+    """When the cash was applied, if later than the payment (unapplied cash applied to a due
+    as it fell due); a negative `unapplied` row on that date takes it out of suspense."""
+
+    @property
+    def on(self) -> date:
+        return self.applied_on or self.payment_date
 
 
 @dataclass(slots=True)
@@ -74,85 +111,325 @@ class FacilityAllocation:
     schedule: FacilitySchedule
     dues: list[Due]
     allocations: list[Allocation] = field(default_factory=list)
+    netted: list[Due] = field(default_factory=list)
+    """Upfront fees settled at closing out of the draw proceeds."""
+    payoff: str | None = None
+    """The payment_id of the payoff that ended the facility."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How a book allocates: its waterfall, its rounding, and what happens to unapplied cash."""
+
+    waterfall: Sequence[str] = COMPONENTS
+    rounding: Callable[[Decimal], Decimal] = lambda x: x
+    hold_unapplied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PayoffQuote:
+    """Everything owed on a date to end the facility, by component (SPEC §4.3 payoff)."""
+
+    date: date
+    past_due: dict[str, Decimal]
+    """Unpaid dues dated before the payoff date, by component."""
+    interest: Decimal
+    overdue_interest: Decimal
+    pik: Decimal
+    commitment_fee: Decimal
+    principal: Decimal
+    """Outstanding principal (capitalised PIK included; the period's PIK accrued is `pik`)."""
+    prepayment_fee: Decimal
+    exit_fee: Decimal
+    other_fees: Decimal
+    unapplied: Decimal
+    """Cash already held for the facility (not deducted from the total)."""
+
+    @property
+    def total(self) -> Decimal:
+        return (sum(self.past_due.values(), ZERO) + self.interest + self.overdue_interest + self.pik
+                + self.commitment_fee + self.principal + self.prepayment_fee + self.exit_fee + self.other_fees)
 
 
 def order(payments: Iterable[Payment]) -> list[Payment]:
     return sorted(payments, key=lambda p: (p.date, p.payment_id))
 
 
-def allocate(schedule_with: Callable[[Sequence[tuple[date, Decimal]]], FacilitySchedule],
-             terms_at: Callable[[date], Facility], payments: Iterable[Payment],
-             waterfall: Sequence[str] = COMPONENTS, rounding: Callable[[Decimal], Decimal] = lambda x: x
-             ) -> FacilityAllocation:
+def live_payments(payments: Iterable[Payment]) -> list[Payment]:
+    """The payments in force: in order, without reversals and the payments they reverse."""
+    ordered = order(payments)
+    reversed_ids = {p.reverses for p in ordered if p.type == "reversal"}
+    return [p for p in ordered if p.type != "reversal" and p.payment_id not in reversed_ids]
+
+
+def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], payments: Iterable[Payment],
+             rules: Rules = Rules()) -> FacilityAllocation:
     """Allocate a facility's payments.
 
-    `schedule_with(prepayments)` builds the schedule with the given (date, amount)
-    prepayments; `terms_at(d)` gives the terms in force on a date (prepayment fees);
-    `rounding` rounds a money figure to the currency's minor unit."""
+    `schedule_with(reductions, end_on)` builds the schedule with the given balance
+    reductions and payoff date; `terms_at(d)` gives the terms in force on a date."""
     ordered = order(payments)
-    prepays = [(p.date, p.amount) for p in ordered if p.type == "prepayment"]
-    schedule = schedule_with(prepays)
-    dues = _dues(schedule)
-    rank = {c: i for i, c in enumerate(waterfall)}
-
-    # prepayment fees are dues created by the prepayments actually applied
-    applied = list(schedule.prepaid)
-    prepay_applied: dict[str, Decimal] = {}
-    for p in (p for p in ordered if p.type == "prepayment"):
-        for i, (d, amt) in enumerate(applied):
-            if d == p.date:
-                prepay_applied[p.payment_id] = amt
-                applied.pop(i)
+    reversed_ids = {p.reverses for p in ordered if p.type == "reversal"}
+    live = [p for p in ordered if p.type != "reversal" and p.payment_id not in reversed_ids]
+    result = None
+    for k, p in enumerate(live):
+        if p.type == "payoff":
+            quote = _quote(schedule_with, terms_at, live[:k], p.date, rules)
+            if quote is not None and p.amount >= quote.total:
+                reductions = [(q.date, q.amount, q.type) for q in live[:k] if q.type in BALANCE_TYPES]
+                result = _Walk(schedule_with(reductions, p.date), terms_at, rules, p,
+                               lambda: schedule_with(reductions, None)).run(live)
                 break
-        amount = prepay_applied.get(p.payment_id, ZERO)
-        rate = prepayment_fee_rate(terms_at(p.date), p.date)
-        if rate and amount:
-            dues.append(Due(p.date, "fees", rounding(rate * amount), "prepayment fee"))
-    dues.sort(key=lambda d: (d.date, rank.get(d.component, 99)))
-    pay_dates = sorted({r.date for r in schedule.rows})
-
-    result = FacilityAllocation(schedule, dues)
-    out = result.allocations
-    fee_dues = [d for d in dues if d.component in FEE_COMPONENTS]
-    first_open = 0  # dues before this index are settled (scheduled payments settle oldest first)
-    for p in ordered:
-        left = p.amount
-        if p.type == "prepayment":
-            applied_amt = prepay_applied.get(p.payment_id, ZERO)
-            if applied_amt:
-                out.append(Allocation(p.payment_id, p.date, p.date, "prepayment", applied_amt))
-                left -= applied_amt
-        elif p.type == "fee":
-            for due in fee_dues:
-                if left <= 0:
-                    break
-                left = _settle(due, left, p, out)
-        else:
-            i = bisect.bisect_left(pay_dates, p.date)
-            cutoff = pay_dates[i] if i < len(pay_dates) else None
-            k = first_open
-            while k < len(dues) and left > 0:
-                due = dues[k]
-                if cutoff is not None and due.date > cutoff:
-                    break
-                left = _settle(due, left, p, out)
-                k += 1
-            while first_open < len(dues) and dues[first_open].paid >= dues[first_open].amount:
-                first_open += 1
-        if left > 0:
-            out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
+    if result is None:
+        reductions = [(q.date, q.amount, q.type) for q in live if q.type in BALANCE_TYPES]
+        result = _Walk(schedule_with(reductions, None), terms_at, rules, None).run(live)
+    for p in ordered:  # both sides of a reversal stay on record
+        if p.type == "reversal":
+            result.allocations.append(Allocation(p.payment_id, p.date, None, "reversal", p.amount))
+        elif p.payment_id in reversed_ids:
+            result.allocations.append(Allocation(p.payment_id, p.date, None, "reversed", p.amount))
     return result
 
 
-def _settle(due: Due, left: Decimal, p: Payment, out: list[Allocation]) -> Decimal:
-    """Apply what is left of a payment to one due; returns what is still left."""
-    unpaid = due.amount - due.paid
-    if unpaid <= 0:
-        return left
-    take = unpaid if unpaid < left else left
-    due.paid += take
-    out.append(Allocation(p.payment_id, p.date, due.date, due.component, take))
-    return left - take
+def payoff_quote(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], payments: Iterable[Payment],
+                 on: date, rules: Rules = Rules()) -> PayoffQuote | None:
+    """What ends the facility on `on`, after the payments dated before it (None: nothing to end)."""
+    return _quote(schedule_with, terms_at, [p for p in live_payments(payments) if p.date < on], on, rules)
+
+
+def _quote(schedule_with: ScheduleWith, terms_at, before: list[Payment], on: date, rules: Rules
+           ) -> PayoffQuote | None:
+    reductions = [(q.date, q.amount, q.type) for q in before if q.type in BALANCE_TYPES]
+    schedule = schedule_with(reductions, on)
+    if schedule.rows[-1].date != on or len(schedule.rows) < 2:
+        return None  # on or before the start, or after the schedule's end
+    fa = _Walk(schedule, terms_at, rules, None, lambda: schedule_with(reductions, None)).run(before)
+    past: dict[str, Decimal] = {}
+    final = {"interest": ZERO, "overdue": ZERO, "commitment_fee": ZERO, "principal": ZERO, "prepayment fee": ZERO,
+             "exit": ZERO, "fees": ZERO}
+    for due in fa.dues:
+        unpaid = due.unpaid
+        if not unpaid:
+            continue
+        if due.date < on:
+            past[due.component] = past.get(due.component, ZERO) + unpaid
+        elif due.kind == OVERDUE_INTEREST:
+            final["overdue"] += unpaid
+        elif due.component == "fees" and due.kind == "prepayment fee":
+            final["prepayment fee"] += unpaid
+        elif due.component == "fees":  # the exit fee, with any fixed fee falling on the date
+            exit_fee = min(unpaid, sum((a for d, k, a in schedule.fee_details if d == on and k == "exit"), ZERO))
+            final["exit"] += exit_fee
+            final["fees"] += unpaid - exit_fee
+        else:
+            final[due.component] += unpaid
+    row = schedule.rows[-1]
+    pik = min(row.pik, final["principal"])
+    unapplied = sum((a.amount for a in fa.allocations if a.component == "unapplied"), ZERO)  # still held
+    return PayoffQuote(on, past, final["interest"], final["overdue"], pik, final["commitment_fee"],
+                       final["principal"] - pik, final["prepayment fee"], final["exit"], final["fees"], unapplied)
+
+
+class _Walk:
+    """One pass over a schedule's dues and the payments in order (see the module's docstring)."""
+
+    def __init__(self, schedule: FacilitySchedule, terms_at, rules: Rules, payoff: Payment | None,
+                 unended: Callable[[], FacilitySchedule] | None = None) -> None:
+        self.s = schedule
+        self.unended = unended
+        """For a schedule ended by a payoff: the same schedule not ended (its scheduled principal)."""
+        self.terms_at = terms_at
+        self.rules = rules
+        self.payoff = payoff
+        self.rank = {c: i for i, c in enumerate(rules.waterfall)}
+        self.dues = sorted(_dues(schedule), key=self._key)
+        self.out: list[Allocation] = []
+        self.netted: list[Due] = []
+        self.suspense: deque[list] = deque()  # [payment, amount left], oldest first
+        self.pay_rows = schedule.rows[1:]
+        self.pay_dates = [r.date for r in self.pay_rows]
+        self.arrived = 0  # payment dates (rows) already reached
+        self.first_open = 0  # dues before this index are settled
+        self.closed = False
+
+    # -- dues ------------------------------------------------------------------------------
+    def _key(self, due: Due) -> tuple:
+        return (due.date, self.rank.get(due.component, 99))
+
+    def _add_due(self, due: Due) -> None:
+        keys = [self._key(d) for d in self.dues]
+        i = bisect.bisect_right(keys, self._key(due))
+        self.dues.insert(i, due)
+        if i < self.first_open:
+            self.first_open = i
+
+    def _settle(self, due: Due, left: Decimal, p: Payment, on: date) -> Decimal:
+        """Apply what is left of a payment to one due on `on`; returns what is still left."""
+        unpaid = due.amount - due.paid
+        if unpaid <= 0 or left <= 0:
+            return left
+        take = unpaid if unpaid < left else left
+        due.paid += take
+        due.settled.append((on, take))
+        self.out.append(Allocation(p.payment_id, p.date, due.date, due.component, take,
+                                   on if on != p.date else None))
+        return left - take
+
+    def _advance_first_open(self) -> None:
+        while self.first_open < len(self.dues) and self.dues[self.first_open].unpaid <= 0:
+            self.first_open += 1
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, payments: list[Payment]) -> FacilityAllocation:
+        self._net_upfront_fees()
+        self._prepayment_fees(payments)
+        for p in payments:
+            self._arrive(p.date)
+            self._pay(p)
+        self._arrive(date.max)
+        fa = FacilityAllocation(self.s, self.dues, self.out, self.netted,
+                                self.payoff.payment_id if self.payoff else None)
+        return fa
+
+    def _net_upfront_fees(self) -> None:
+        start = self.s.rows[0].date
+        fees = self.terms_at(start).fees
+        if not any(f.type == "upfront" and getattr(f, "netted", True) for f in fees):
+            return
+        if not self.s.rows[0].draws:
+            return  # nothing drawn at closing: nothing to net the fee from
+        for due in self.dues:
+            if due.date == start and due.component == "fees" and "upfront" in due.kind.split(", "):
+                amount = next((a for d, k, a in self.s.fee_details if d == start and k == "upfront"), ZERO)
+                amount = min(amount, due.unpaid)
+                if amount > 0:
+                    due.paid += amount
+                    due.settled.append((start, amount))
+                    self.netted.append(Due(start, "fees", amount, "upfront", amount, [(start, amount)]))
+
+    def _prepayment_fees(self, payments: list[Payment]) -> None:
+        """Prepayment fee dues from the prepayments the schedule applied, and the payoff's."""
+        self.prepaid: dict[str, Decimal] = {}
+        self.repaid: dict[str, Decimal] = {}
+        reductions = list(self.s.reductions)
+        for p in payments:
+            if p.type not in BALANCE_TYPES:
+                continue
+            for i, (d, amt, kind) in enumerate(reductions):
+                if d == p.date and kind == p.type:
+                    (self.prepaid if kind == "prepayment" else self.repaid)[p.payment_id] = amt
+                    reductions.pop(i)
+                    break
+            amount = self.prepaid.get(p.payment_id, ZERO)
+            rate = prepayment_fee_rate(self.terms_at(p.date), p.date) if p.type == "prepayment" else None
+            if rate and amount:
+                self._add_due(Due(p.date, "fees", self.rules.rounding(rate * amount), "prepayment fee"))
+        end = self.s.ended_on
+        if end is not None and end < self.s.maturity_date and self.s.rows[-1].date == end:
+            # the fee is on the principal repaid ahead of schedule: the balance the payoff
+            # repays, less the PIK of the final stub and the principal scheduled for the date
+            row = self.s.rows[-1]
+            rate = prepayment_fee_rate(self.terms_at(end), end)
+            base = row.principal - row.pik
+            if rate and base > 0 and self.unended is not None:
+                base -= next((r.principal for r in self.unended().rows[1:] if r.date == end), ZERO)
+            if rate and base > 0:
+                self._add_due(Due(end, "fees", self.rules.rounding(rate * base), "prepayment fee"))
+
+    def _arrive(self, until: date) -> None:
+        """Reach every payment date up to `until`: interest on overdue principal falls due,
+        then unapplied cash settles what is due."""
+        while self.arrived < len(self.pay_rows) and self.pay_rows[self.arrived].date <= until:
+            row = self.pay_rows[self.arrived]
+            prev = self.s.rows[self.arrived].date
+            extra = self.rules.rounding(self._overdue_interest(prev, row))
+            if extra > 0:
+                self._add_due(Due(row.date, "interest", extra, OVERDUE_INTEREST))
+            self.arrived += 1
+            if not self.rules.hold_unapplied:
+                self._apply_suspense(row.date)
+
+    def _overdue_interest(self, prev: date, row: Row) -> Decimal:
+        return overdue_interest(self.dues, prev, row, row.date, self.s.day_count)
+
+    def _apply_suspense(self, on: date) -> None:
+        while self.suspense:
+            self._advance_first_open()
+            if self.first_open >= len(self.dues) or self.dues[self.first_open].date > on:
+                return
+            entry = self.suspense[0]
+            p, left = entry
+            k = self.first_open
+            before = left
+            while k < len(self.dues) and left > 0 and self.dues[k].date <= on:
+                left = self._settle(self.dues[k], left, p, on)
+                k += 1
+            if left < before:
+                self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left - before, on))
+            if left > 0:
+                entry[1] = left
+                return
+            self.suspense.popleft()
+
+    def _pay(self, p: Payment) -> None:
+        left = p.amount
+        if self.closed:
+            pass  # the facility was paid off: everything after is unapplied
+        elif p.type in BALANCE_TYPES:
+            applied = (self.prepaid if p.type == "prepayment" else self.repaid).get(p.payment_id, ZERO)
+            if applied:
+                self.out.append(Allocation(p.payment_id, p.date, p.date, p.type, applied))
+                left -= applied
+        elif p.type == "fee":
+            for due in self.dues:
+                if left <= 0:
+                    break
+                if due.component in FEE_COMPONENTS:
+                    left = self._settle(due, left, p, p.date)
+        elif self.payoff is not None and p.payment_id == self.payoff.payment_id:
+            for due in self.dues:
+                if left <= 0:
+                    break
+                left = self._settle(due, left, p, p.date)
+            self.closed = True
+        else:  # scheduled, or a payoff short of its quote
+            i = bisect.bisect_left(self.pay_dates, p.date)
+            cutoff = self.pay_dates[i] if i < len(self.pay_dates) else None
+            self._advance_first_open()
+            k = self.first_open
+            while k < len(self.dues) and left > 0:
+                due = self.dues[k]
+                if cutoff is not None and due.date > cutoff:
+                    break
+                left = self._settle(due, left, p, p.date)
+                k += 1
+        if left > 0:
+            self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
+            self.suspense.append([p, left])
+
+
+def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day_count: str) -> Decimal:
+    """Contractual interest, unrounded, on principal unpaid after its due date, over the days
+    [prev, until) of the period ending on `row` (at the rate in force on each day)."""
+    overdue = [d for d in dues if d.component == "principal" and d.date <= prev and d.unpaid_on(prev) > 0]
+    if not overdue or until <= prev:
+        return ZERO
+    cuts = {prev, until}
+    for d in overdue:
+        cuts.update(sd for sd, _ in d.settled if prev < sd < until)
+    cuts.update(seg.start for seg in row.segments if prev < seg.start < until)
+    cuts = sorted(cuts)
+    total = ZERO
+    for a, b in zip(cuts, cuts[1:]):
+        amount = sum((d.unpaid_on(a) for d in overdue), ZERO)
+        if amount <= 0:
+            continue
+        rate = row.rate or ZERO
+        for seg in row.segments:
+            if seg.start <= a < seg.end:
+                rate = seg.rate
+        total += amount * rate * year_fraction(day_count, a, b)
+    return total
 
 
 def _dues(schedule: FacilitySchedule) -> list[Due]:
@@ -167,4 +444,3 @@ def _dues(schedule: FacilitySchedule) -> list[Due]:
                 kind = ", ".join(fee_kinds.get(row.date, [])) if component == "fees" else ""
                 dues.append(Due(row.date, component, amount, kind))
     return dues
-

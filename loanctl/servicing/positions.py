@@ -15,17 +15,18 @@ from typing import Iterable, Sequence
 
 from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
-from ..conventions.daycount import year_fraction
 from ..conventions.rounding import round_money
 from ..engine.deal import deal_terms
 from ..engine.periods import book_calendars
 from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
 from ..engine.terms import FacilityTerms
 from ..model.records import LoadedBook
-from .allocation import FacilityAllocation, Payment, allocate
+from .allocation import (PRINCIPAL_COMPONENTS, FacilityAllocation, Payment, PayoffQuote, Rules, allocate,
+                         overdue_interest, payoff_quote)
 
 ZERO = Decimal(0)
-MONEY = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
+MONEY = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",
+         "accrued_commitment_fee", "pik_capitalised",
          "interest_received", "fees_received", "principal_received", "unapplied", "past_due")
 
 
@@ -60,6 +61,12 @@ class Position:
     """The lender's share in force on the as-of date."""
     held: Decimal = Decimal(0)
     """Principal paid ahead of PIK not yet capitalised, shown as unapplied (see facility_position)."""
+    accrued_pik: Decimal = Decimal(0)
+    """PIK accrued from the current period's start, not yet capitalised."""
+    accrued_commitment_fee: Decimal = Decimal(0)
+    """Commitment fee accrued from the current period's start, not yet due."""
+    paid_off: bool = False
+    """The facility was ended by a payoff on or before the as-of date."""
 
 
 def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None):
@@ -70,10 +77,21 @@ def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None)
     rounding = loaded.book.rounding if loaded.book else "half_up"
     digits = minor_units(record.deal.currency)
 
-    def builder(ft: FacilityTerms, prepayments=(), rate_shift=ZERO) -> FacilitySchedule:
+    def builder(ft: FacilityTerms, reductions=(), end_on: date | None = None, rate_shift=ZERO) -> FacilitySchedule:
         return build_schedule(ft, loaded.rates, lambda f: make_calendar(f.payments.calendar, calendars),
-                              record.deal.currency, digits, rounding, rate_shift=rate_shift, prepayments=prepayments)
+                              record.deal.currency, digits, rounding, rate_shift=rate_shift,
+                              prepayments=[(d, a) for d, a, k in reductions if k == "prepayment"],
+                              repayments=[(d, a) for d, a, k in reductions if k == "repayment"], end_on=end_on)
     return terms, builder
+
+
+def allocation_rules(loaded: LoadedBook, currency: str) -> Rules:
+    """The book's waterfall, rounding and unapplied-cash policy."""
+    digits = minor_units(currency)
+    mode = loaded.book.rounding if loaded.book else "half_up"
+    waterfall = loaded.book.waterfall if loaded.book else ("fees", "commitment_fee", "interest", "principal")
+    hold = bool(loaded.book and loaded.book.policy.unapplied == "hold")
+    return Rules(tuple(waterfall), lambda x: round_money(x, digits, mode), hold)
 
 
 def allocate_facility(loaded: LoadedBook, deal_id: str, facility_id: str, payments: Iterable[Payment],
@@ -82,11 +100,19 @@ def allocate_facility(loaded: LoadedBook, deal_id: str, facility_id: str, paymen
         terms, builder = facility_inputs(loaded, deal_id, as_of)
     ft = terms[facility_id]
     record = loaded.deals[deal_id]
-    digits = minor_units(record.deal.currency)
-    mode = loaded.book.rounding if loaded.book else "half_up"
-    waterfall = loaded.book.waterfall if loaded.book else ("fees", "commitment_fee", "interest", "principal")
-    return allocate(lambda pre: builder(ft, pre), lambda d: (ft.at(d) or ft.first).facility, payments,
-                    waterfall, lambda x: round_money(x, digits, mode))
+    return allocate(lambda reductions, end_on: builder(ft, reductions, end_on),
+                    lambda d: (ft.at(d) or ft.first).facility, payments, allocation_rules(loaded, record.deal.currency))
+
+
+def quote_payoff(loaded: LoadedBook, deal_id: str, facility_id: str, payments: Iterable[Payment], on: date
+                 ) -> PayoffQuote | None:
+    """The payoff quote of a facility on a date, after the payments dated before it."""
+    terms, builder = facility_inputs(loaded, deal_id)
+    ft = terms[facility_id]
+    record = loaded.deals[deal_id]
+    return payoff_quote(lambda reductions, end_on: builder(ft, reductions, end_on),
+                        lambda d: (ft.at(d) or ft.first).facility, payments, on,
+                        allocation_rules(loaded, record.deal.currency))
 
 
 def bucket_name(dpd: int, edges: Sequence[int]) -> str:
@@ -117,14 +143,15 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
     pik = sum((r.pik for r in s.rows if r.date <= as_of), zero)
     received = {"interest": zero, "fees": zero, "principal": zero, "unapplied": zero}
     for a in fa.allocations:
-        if a.payment_date > as_of:
+        if a.on > as_of:
             continue
-        if a.component in ("principal", "prepayment"):
+        if a.component in PRINCIPAL_COMPONENTS:
             received["principal"] += a.amount
         elif a.component in ("fees", "commitment_fee"):
             received["fees"] += a.amount
         elif a.component in received:
             received[a.component] += a.amount
+    received["fees"] += sum((d.amount for d in fa.netted if d.date <= as_of), zero)
     outstanding = drawn + pik - received["principal"]
     held = zero
     if outstanding < 0:
@@ -137,35 +164,46 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
     past_due = zero
     oldest: date | None = None
     for due in fa.dues:
-        if due.date < as_of and due.unpaid > 0:
-            past_due += due.unpaid
-            oldest = due.date if oldest is None or due.date < oldest else oldest
+        if due.date < as_of:
+            unpaid = due.unpaid_on(as_of)
+            if unpaid > 0:
+                past_due += unpaid
+                oldest = due.date if oldest is None or due.date < oldest else oldest
     dpd = (as_of - oldest).days if oldest else 0
-    accrued, rate, spread = _accrued(s, as_of, digits, mode)
+    accrued, accrued_pik, accrued_cfee, rate, spread = _accrued(fa, as_of, digits, mode)
+    paid_off = s.ended_on is not None and s.ended_on <= as_of
     unfunded = zero
-    if as_of < avail_end and as_of < s.maturity_date:
+    if as_of < avail_end and as_of < s.maturity_date and not paid_off:
         unfunded = max(commitment - (outstanding if _is_revolver(s) else drawn), zero)
     return Position(deal, s.facility_id, None, s.currency, as_of, commitment, drawn, unfunded, outstanding, accrued,
                     pik, received["interest"], received["fees"], received["principal"], received["unapplied"],
                     past_due, dpd, bucket_name(dpd, buckets), rate, spread, s.pik_rate, s.maturity_date,
-                    avail_end if avail_end != s.maturity_date else None, Decimal(1), held)
+                    avail_end if avail_end != s.maturity_date else None, Decimal(1), held,
+                    accrued_pik, accrued_cfee, paid_off)
 
 
 def _is_revolver(s: FacilitySchedule) -> bool:
     return s.facility_type == "revolver"
 
 
-def _accrued(s: FacilitySchedule, as_of: date, digits: int, mode: str):
-    """Cash interest accrued from the current period's start to `as_of` (not yet due)."""
-    for row in s.rows[1:]:
+def _accrued(fa: FacilityAllocation, as_of: date, digits: int, mode: str):
+    """(cash interest, PIK, commitment fee) accrued from the current period's start to
+    `as_of` (not yet due), each rounded once, with the period's rate and spread. Cash
+    interest includes the contractual interest on principal overdue since its due date."""
+    s = fa.schedule
+    for i, row in enumerate(s.rows[1:], start=1):
         if row.accrual_start is not None and row.accrual_start <= as_of < row.date:
-            total = ZERO
-            for a, b, balance, rate, day_count in row.segments:
-                if a >= as_of:
+            cash = pik = cfee = ZERO
+            for seg in row.segments:
+                if seg.start >= as_of:
                     break
-                total += balance * rate * year_fraction(day_count, a, min(b, as_of))
-            return round_money(total, digits, mode), row.rate, row.spread
-    return round_money(ZERO, digits), None, None
+                c, p, f = seg.accrued(as_of)
+                cash, pik, cfee = cash + c, pik + p, cfee + f
+            cash += overdue_interest(fa.dues, s.rows[i - 1].date, row, as_of, s.day_count)
+            r = lambda x: round_money(x, digits, mode)  # noqa: E731
+            return r(cash), r(pik), r(cfee), row.rate, row.spread
+    zero = round_money(ZERO, digits)
+    return zero, zero, zero, None, None
 
 
 def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Position | None:
@@ -189,11 +227,14 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
     out["pik_capitalised"] = sum((part(r.pik, r.shares) for r in rows if r.date <= as_of), round_money(ZERO, digits))
     rec = {"interest": ZERO, "fees": ZERO, "principal": ZERO, "unapplied": ZERO}
     for a in fa.allocations:
-        if a.payment_date > as_of:
+        if a.on > as_of:
             continue
-        key = {"prepayment": "principal", "commitment_fee": "fees"}.get(a.component, a.component)
+        key = _KIND.get(a.component, a.component)
         if key in rec:
             rec[key] += part(a.amount, shares_on(a.payment_date))
+    for d in fa.netted:
+        if d.date <= as_of:
+            rec["fees"] += part(d.amount, shares_on(d.date))
     held = part(whole.held, now)
     rec["principal"] -= held
     rec["unapplied"] += held
@@ -202,6 +243,7 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
         commitment=part(whole.commitment, now), drawn=out["drawn"], unfunded=part(whole.unfunded, now),
         outstanding_principal=part(whole.outstanding_principal, now),
         accrued_interest=part(whole.accrued_interest, now), pik_capitalised=out["pik_capitalised"],
+        accrued_pik=part(whole.accrued_pik, now), accrued_commitment_fee=part(whole.accrued_commitment_fee, now),
         interest_received=rec["interest"], fees_received=rec["fees"], principal_received=rec["principal"],
         unapplied=rec["unapplied"], past_due=part(whole.past_due, now), share=dict(now).get(lender, Decimal(0)))
 
@@ -221,7 +263,7 @@ class Flow:
     amount: Decimal
 
 
-_KIND = {"prepayment": "principal", "commitment_fee": "fees"}
+_KIND = {"prepayment": "principal", "repayment": "principal", "commitment_fee": "fees"}
 
 
 def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = None) -> list[Flow]:
@@ -244,8 +286,11 @@ def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = Non
         if r.date <= as_of and r.pik:
             events.append(Flow(r.date, "pik", part(r.pik, r.shares)))
     for a in fa.allocations:
-        if a.payment_date <= as_of:
-            events.append(Flow(a.payment_date, _KIND.get(a.component, a.component), part(a.amount, shares_on(a.payment_date))))
+        if a.on <= as_of and a.component not in ("reversed", "reversal"):
+            events.append(Flow(a.on, _KIND.get(a.component, a.component), part(a.amount, shares_on(a.payment_date))))
+    for d in fa.netted:
+        if d.date <= as_of:
+            events.append(Flow(d.date, "fees", part(d.amount, shares_on(d.date))))
     events.sort(key=lambda f: (f.date, f.kind))
     if lender is None or not change_dates:
         return [e for e in events if e.amount]

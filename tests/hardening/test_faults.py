@@ -73,7 +73,7 @@ facilities:
     interest: {fixed_rate: 3.6%, day_count: ACT/360}
     payments: {frequency: quarterly, business_day: unadjusted}
     amortization: {type: straight}
-    fees: [{type: upfront, rate: 1%}]
+    fees: [{type: upfront, rate: 1%, netted: false}]
     participations: [{lender: fund-a, share: 60%}, {lender: fund-b, share: 40%}]
 """
 

@@ -11,7 +11,8 @@ library API (`load_valid_book`, `ledger.post`, `ledger.rebuild`, `ledger.snapsho
 * every payment's allocations sum exactly to its amount (in the ledger);
 * a facility's position on any date reconciles: drawn + PIK capitalised − principal
   received = outstanding principal (and is never negative), and the cash received
-  (interest + fees + principal + unapplied) is exactly the payments dated up to then;
+  (interest + fees + principal + unapplied) is exactly the payments dated up to then plus
+  the upfront fee netted from the closing draw;
 * the lenders' positions sum exactly to the facility's, field by field (positions.MONEY);
 * posting the same files again posts nothing and leaves the ledger and archive unchanged;
 * the order in which the files are posted does not change the ledger, nor does posting
@@ -254,8 +255,10 @@ def positions_hold(loaded, case: dict) -> None:
             assert whole.drawn + whole.pik_capitalised - whole.principal_received == whole.outstanding_principal, where
             assert whole.outstanding_principal >= 0, where
             cash = sum((p.amount for p in pays), Decimal(0))
+            # an upfront fee netted from the closing draw is received without a payment (SPEC §4.3)
+            netted = sum((n.amount for n in fa.netted if n.date <= as_of), Decimal(0))
             assert (whole.interest_received + whole.fees_received + whole.principal_received
-                    + whole.unapplied) == cash, where
+                    + whole.unapplied) == cash + netted, where
             lenders = list(dict.fromkeys(n for r in fa.schedule.rows for n, _ in r.shares))
             parts = [lp for lender in lenders if (lp := lender_position(fa, whole, lender)) is not None]
             assert parts, where

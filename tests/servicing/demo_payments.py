@@ -9,10 +9,15 @@ demo deals' terms or rate fixings change (test_svc_demo_payments.py then fails).
 The story, as of 2026-11-28 (every funded deal's dues up to that date are paid on time
 except where noted):
 
-* 01 closing fees — each funded deal's upfront fees, paid on its start date.
+* Upfront fees are netted from the closing draws (the lenders fund par less the fee), so no
+  payment settles them — except on a revolver undrawn at closing (juniper's rcf), whose
+  upfront fee is paid on its start date with the scheduled payments.
 * 02 / 03 / 07 scheduled — every payment date up to 2026-11-28, paid on the day.
-* 04 late — northwind-tl-2025's 2026-01-15 payment arrives 20 days late, on 2026-02-04.
-* 05 overpayment — keystone-holdco-2025 pays 12,500.00 more than due on 2026-04-15: unapplied.
+* 04 late — northwind-tl-2025's 2026-01-15 payment arrives 20 days late, on 2026-02-04; its
+  principal bore interest those 20 days, paid with the 2026-04-15 payment.
+* 05 overpayment — keystone-holdco-2025 pays 12,500.00 more than due on 2026-04-15: unapplied
+  cash, applied to the next dues as they fall due (so each later payment, paid in full, leaves
+  12,500.00 over again).
 * 06 prepayment — meridian-tl-2025 prepays 4,000,000.00 on 2026-06-15 with the 1% fee (40,000.00).
 * 08 partial — pinecrest-tl-2026 pays 400,000.00 of the 2026-09-14 payment and nothing since:
   the rest is past due, 75 days (bucket 61-90) on 2026-11-28.
@@ -39,7 +44,6 @@ PREPAID = ("meridian-tl-2025", "tl", date(2026, 6, 15), Decimal("4000000.00"))
 PARTIAL = ("pinecrest-tl-2026", "tl", date(2026, 9, 14), Decimal("400000.00"))
 
 FILES = {
-    "closing": "01-closing-fees.csv",
     "2025h1": "02-scheduled-2025-h1.csv",
     "q3q2": "03-scheduled-2025q3-2026q2.csv",
     "late": "04-late-northwind-2026-q1.csv",
@@ -64,14 +68,30 @@ class Out:
 
 
 def dues_by_date(loaded, deal_id: str, facility_id: str, payments=()) -> dict[date, Decimal]:
-    """Total due per date of a facility (fees, commitment fee, interest, principal), the
-    prepayment fee of any prepayment in `payments` included."""
+    """Total contractual due per date of a facility (fees, commitment fee, interest,
+    principal), the prepayment fee of any prepayment in `payments` included, less what was
+    netted at closing; interest on overdue principal is left out (see `overdue_interest`)."""
+    from loanctl.servicing.allocation import OVERDUE_INTEREST
     from loanctl.servicing.positions import allocate_facility
     fa = allocate_facility(loaded, deal_id, facility_id, payments)
     out: dict[date, Decimal] = defaultdict(Decimal)
     for due in fa.dues:
-        out[due.date] += due.amount
+        if due.kind != OVERDUE_INTEREST:
+            out[due.date] += due.amount - sum((n.amount for n in fa.netted if n.date == due.date
+                                               and due.component == n.component), Decimal(0))
     return dict(sorted(out.items()))
+
+
+def overdue_interest(loaded, deal_id: str, facility_id: str, payments) -> dict[date, Decimal]:
+    """Interest on principal paid after its due date, per date it falls due, given `payments`."""
+    from loanctl.servicing.allocation import OVERDUE_INTEREST
+    from loanctl.servicing.positions import allocate_facility
+    fa = allocate_facility(loaded, deal_id, facility_id, payments)
+    out: dict[date, Decimal] = defaultdict(Decimal)
+    for due in fa.dues:
+        if due.kind == OVERDUE_INTEREST:
+            out[due.date] += due.amount
+    return dict(out)
 
 
 def plan(book: Path) -> list[Out]:
@@ -98,8 +118,10 @@ def plan(book: Path) -> list[Out]:
                 if when > AS_OF or amount <= 0:
                     continue
                 key = (deal_id, fid, when)
-                if when == start:
-                    out.append(Out(FILES["closing"], deal_id, fid, when, amount, ccy, "fee", "upfront fee"))
+                if when == start:  # an upfront fee not netted: nothing was drawn at closing
+                    out.append(Out(FILES["2025h1"] if when < date(2025, 7, 1) else
+                                   FILES["q3q2"] if when < date(2026, 7, 1) else FILES["2026h2"],
+                                   deal_id, fid, when, amount, ccy, "fee", "upfront fee"))
                 elif pre and when == PREPAID[2]:
                     out.append(Out(FILES["prepay"], deal_id, fid, when, amount, ccy, "fee", "prepayment fee 1%"))
                 elif key == LATE[:3]:
@@ -123,7 +145,27 @@ def plan(book: Path) -> list[Out]:
             if pre:
                 out.append(Out(FILES["prepay"], deal_id, fid, PREPAID[2], PREPAID[3], ccy, "prepayment",
                                "voluntary prepayment"))
+            if (deal_id, fid) != PARTIAL[:2]:  # the borrower in arrears pays no more
+                _add_overdue_interest(loaded, deal_id, fid, [o for o in out if (o.deal, o.facility) == (deal_id, fid)])
     return out
+
+
+def _add_overdue_interest(loaded, deal_id: str, fid: str, mine: list[Out]) -> None:
+    """Add to each scheduled payment the interest on principal paid late that falls due on
+    its date, earliest first (paying it in full leaves nothing overdue after it)."""
+    from loanctl.servicing.allocation import Payment
+    added: dict[date, Decimal] = {}
+    while True:
+        pays = [Payment(f"x{i}", deal_id, fid, o.when, o.amount, o.currency, o.type) for i, o in enumerate(mine)]
+        extra = {d: x for d, x in overdue_interest(loaded, deal_id, fid, pays).items()
+                 if d <= AS_OF and added.get(d) != x}
+        if not extra:
+            return
+        when = min(extra)
+        (o,) = [o for o in mine if o.when == when and o.type == "scheduled"]
+        o.amount += extra[when] - added.get(when, Decimal(0))
+        o.note = "with interest on principal paid late"
+        added[when] = extra[when]
 
 
 def short(deal_id: str) -> str:

@@ -54,6 +54,10 @@ payment_profiles:
     date_format: "%d/%m/%Y"
 """
 
+HOLD_BOOK_YAML = BOOK_YAML.replace("policy:\n", "policy:\n  unapplied: hold\n", 1)
+"""The same book keeping unapplied cash in suspense (`policy.unapplied: hold`, SPEC §4.3) —
+for tests about the unapplied amount itself (by default it settles the next dues as they fall due)."""
+
 FIXED_DEAL = "acme-fixed"
 FIXED_YAML = """\
 id: acme-fixed
@@ -79,7 +83,7 @@ facilities:
     amortization:
       type: straight
     fees:
-      - {type: upfront, rate: 1%}
+      - {type: upfront, rate: 1%, netted: false}  # paid in cash at closing (the tests post it)
       - {type: fixed, amount: 2500, date: 2026-06-30, name: agency fee}
       - {type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}
     participations:

@@ -1,6 +1,8 @@
 """The demo payment files (`templates/demo-payments/*.csv`) post cleanly into a copy of the
 demo book and tell their story (see the folder's README): one late, one overpaid, one
-prepaid and one partially paid deal; everything else current on 2026-11-28.
+prepaid and one partially paid deal; everything else current on 2026-11-28. Upfront fees are
+netted from the closing draws (no payment file settles them); unapplied cash settles the next
+dues as they fall due; principal paid late bears interest until it is paid.
 
 Expected figures come from the deals' own schedules (`loanctl schedule DEAL --format json`)
 and hand arithmetic, never from the ledger being tested.
@@ -86,13 +88,21 @@ def test_demo_files_post_and_the_ledger_checks_clean(demo_book):
 
 
 def test_the_partial_payment_leaves_pinecrest_61_to_90_days_past_due(demo_book):
-    due = schedule(demo_book, "pinecrest-tl-2026")["2026-09-14"]
+    rows = schedule(demo_book, "pinecrest-tl-2026")
+    due = rows["2026-09-14"]
     pos = positions(demo_book)[("pinecrest-tl-2026", "tl")]
     # 400,000 paid against the 2026-09-14 total due; interest first, so all the principal is owed
     assert D(pos["past_due"]) == D(due["total_due"]) - D("400000.00")
+    assert D(due["principal"]) == D("65000.00")                      # 1% / 4 × 26,000,000
     assert D(pos["outstanding_principal"]) == D("26000000.00") - D("65000.00")  # only 2026-06-15's principal paid
     assert (pos["dpd"], pos["dpd_bucket"]) == ((date(2026, 11, 28) - date(2026, 9, 14)).days, "61-90")
     assert pos["dpd"] == 75
+    # the unpaid 65,000 keeps bearing the period's rate: accrued over 09-14 → 11-28 (75 days) on
+    # the scheduled 25,870,000 and the overdue 65,000 = 25,935,000 × rate × 75 / 360
+    nxt = rows["2026-12-14"]
+    assert D(nxt["opening_balance"]) == D("25870000.00")
+    accrued = (D("25935000") * D(nxt["rate"]) * 75 / 360).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert D(pos["accrued_interest"]) == accrued
 
 
 def test_the_meridian_prepayment_lowers_its_outstanding_principal(demo_book):
@@ -110,6 +120,42 @@ def test_the_keystone_overpayment_is_unapplied(demo_book):
     pos = positions(demo_book)[("keystone-holdco-2025", "tl")]
     assert D(pos["unapplied"]) == D("12500.00")
     assert D(pos["past_due"]) == 0
+    # the 12,500 is applied to the next dues as they fall due (2026-07-15); each later payment,
+    # paid in full, then leaves 12,500 over again until the next date: +12,500 on 04-15,
+    # −12,500 and +12,500 on 07-15, −12,500 and +12,500 on 10-15 → 12,500 held on 11-28
+    result = run(demo_book, "query", "select payment_id, amount, applied_on from allocations where deal = "
+                                     "'keystone-holdco-2025' and component = 'unapplied' order by seq",
+                 "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert [tuple(line.split(",")) for line in result.stdout.splitlines()[1:]] == [
+        ("2026-q2-keystone-001", "12500.0000", ""), ("2026-q2-keystone-001", "-12500.0000", "2026-07-15"),
+        ("2026-q3-keystone-001", "12500.0000", ""), ("2026-q3-keystone-001", "-12500.0000", "2026-10-15"),
+        ("2026-q4-keystone-001", "12500.0000", ""), ("2026-q4-keystone-001", "-12500.0000", "2027-01-15")]
+
+
+def test_upfront_fees_are_netted_at_closing(demo_book):
+    # meridian: 2% OID on the 32,000,000 drawn at closing (2025-02-14) = 640,000, received
+    # without a payment; nothing past due the day after closing
+    pos = positions(demo_book, "2025-02-15")[("meridian-tl-2025", "tl")]
+    assert (D(pos["fees_received"]), D(pos["past_due"]), pos["dpd"]) == (D("640000"), D("0"), 0)
+    # juniper's revolver drew nothing at closing: its 80,000 upfront fee is paid in cash (03)
+    rcf = rows(DEMO / "03-scheduled-2025q3-2026q2.csv")
+    assert [(r["date"], r["amount"], r["type"]) for r in rcf if r["facility"] == "rcf" and r["type"] == "fee"] == [
+        ("2025-08-12", "80000.00", "fee")]
+    assert not (DEMO / "01-closing-fees.csv").exists()
+
+
+def test_northwinds_late_principal_bore_interest_paid_with_the_next_payment(demo_book):
+    rows_ = schedule(demo_book, "northwind-tl-2025")
+    # straight amortization: 24,000,000 / 24 quarters = 1,000,000 due 2026-01-15, paid 20 days
+    # late: 1,000,000 × the period's rate × 20 / 360, due 2026-04-15 beside the scheduled dues
+    assert D(rows_["2026-01-15"]["principal"]) == D("1000000.00")
+    extra = (D("1000000") * D(rows_["2026-04-15"]["rate"]) * 20 / 360).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert extra == D("5200.00")                                       # 1,000,000 × 9.36% × 20 / 360
+    (paid,) = [r for r in rows(DEMO / "03-scheduled-2025q3-2026q2.csv") if r["payment_id"] == "2026-q2-northwind-001"]
+    assert D(paid["amount"]) == D(rows_["2026-04-15"]["total_due"]) + extra
+    pos = positions(demo_book, "2026-04-16")[("northwind-tl-2025", "tl")]
+    assert (D(pos["past_due"]), D(pos["unapplied"])) == (D("0"), D("0"))
 
 
 def test_the_late_northwind_payment_was_19_days_past_due_the_day_before(demo_book):

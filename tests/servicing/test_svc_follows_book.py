@@ -6,6 +6,8 @@ archived files were read with cannot change or go (E0240 from validate).
 The figures are computed by hand on `acme-two` facility `tl` (see ledgerkit): 500,000
 drawn 2026-02-01, bullet, quarterly, ACT/360, SOFR-3M + 500bps, fixings 4.00% from
 2025-12-31, 3.90% from 2026-03-31. First period 2026-02-01 → 2026-05-01 = 89 days.
+The book holds unapplied cash (`policy: {unapplied: hold}`), so the unapplied amounts below
+stay as they are posted (by default they would settle the next dues as they fall due).
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ import json
 from decimal import Decimal
 
 import duckdb
+import pytest
 
-from ledgerkit import (BOOK_YAML, SOFR_CSV, TWO_DEAL, TWO_YAML, allocations, post_ok, run, snapshot, tree_hash,
-                       write_payments)
+from ledgerkit import (HOLD_BOOK_YAML, SOFR_CSV, TWO_DEAL, TWO_YAML, allocations, post_ok, run,
+                       snapshot, tree_hash, write_book, write_payments)
+
+@pytest.fixture
+def book(tmp_path):
+    """The inline test book holding unapplied cash (see the module's docstring)."""
+    return write_book(tmp_path / "book", HOLD_BOOK_YAML)
+
 
 TWO_HEADER = "payment_id,deal,facility,date,amount"
 FIRST = "2026-05-01"
@@ -169,7 +178,7 @@ def line_col(text: str, needle: str) -> tuple[int, int]:
 
 def test_a_changed_profile_used_by_an_archived_file_is_a_validate_error(book, bank):
     archive = posted_with_bankx(book, bank)
-    changed = BOOK_YAML.replace('"%d/%m/%Y"', '"%m/%d/%Y"')  # 15/04/2026 would no longer read
+    changed = HOLD_BOOK_YAML.replace('"%d/%m/%Y"', '"%m/%d/%Y"')  # 15/04/2026 would no longer read
     (book / "book.yaml").write_text(changed, encoding="utf-8")
     before = tree_hash(book)
     code, diags = validate(book)
@@ -185,7 +194,7 @@ def test_a_changed_profile_used_by_an_archived_file_is_a_validate_error(book, ba
 
 def test_a_removed_profile_used_by_an_archived_file_is_a_validate_error(book, bank):
     archive = posted_with_bankx(book, bank)
-    renamed = BOOK_YAML.replace("  bankx:", "  banky:")
+    renamed = HOLD_BOOK_YAML.replace("  bankx:", "  banky:")
     (book / "book.yaml").write_text(renamed, encoding="utf-8")
     code, diags = validate(book)
     assert code == 1
@@ -195,6 +204,6 @@ def test_a_removed_profile_used_by_an_archived_file_is_a_validate_error(book, ba
 
 def test_a_new_profile_beside_the_used_one_is_fine(book, bank):
     posted_with_bankx(book, bank)
-    added = BOOK_YAML + '  banky:\n    columns: {payment_id: "Ref"}\n'
+    added = HOLD_BOOK_YAML + '  banky:\n    columns: {payment_id: "Ref"}\n'
     (book / "book.yaml").write_text(added, encoding="utf-8")
     assert validate(book) == (0, [])

@@ -5,13 +5,16 @@ closing fee 10,000 paid on 2026-01-15, then 100,000.01 on 2026-04-15 against 259
 (interest 9,000 first, principal 91,000.01), nothing after. As of 2026-05-20:
 
     drawn 1,000,000            outstanding 1,000,000 − 91,000.01 = 908,999.99
-    accrued interest: 750,000 (the scheduled balance) × 35 d / 10,000 = 2,625
+    accrued interest: 750,000 (the scheduled balance) × 35 d / 10,000 = 2,625, plus the
+      contractual rate on the principal overdue since 04-15 (SPEC §4.3):
+      158,999.99 × 35 d / 10,000 = 556.499965 → 3,181.499965 → 3,181.50
     past due 259,000 − 100,000.01 = 158,999.99 since 2026-04-15 → 35 dpd, bucket 31-60
 
 Lender parts use the largest remainder on cents (ties in file order):
     908,999.99 × 60% = 545,399.994, × 40% = 363,599.996 → the cent goes to fund-b (.6 > .4)
     91,000.01  × 60% = 54,600.006,  × 40% = 36,400.004  → the cent goes to fund-a
     158,999.99 × 60% = 95,399.994,  × 40% = 63,599.996  → the cent goes to fund-b
+    3,181.50   × 60% = 1,908.90,    × 40% = 1,272.60
 """
 
 from __future__ import annotations
@@ -27,15 +30,15 @@ ROWS = [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "100000.01
 
 EXPECTED = {
     None: dict(commitment=D("1000000"), drawn=D("1000000"), unfunded=D("0"),
-               outstanding_principal=D("908999.99"), accrued_interest=D("2625"), pik_capitalised=D("0"),
+               outstanding_principal=D("908999.99"), accrued_interest=D("3181.50"), pik_capitalised=D("0"),
                interest_received=D("9000"), fees_received=D("10000"), principal_received=D("91000.01"),
                unapplied=D("0"), past_due=D("158999.99")),
     "fund-a": dict(commitment=D("600000"), drawn=D("600000"), unfunded=D("0"),
-                   outstanding_principal=D("545399.99"), accrued_interest=D("1575"), pik_capitalised=D("0"),
+                   outstanding_principal=D("545399.99"), accrued_interest=D("1908.90"), pik_capitalised=D("0"),
                    interest_received=D("5400"), fees_received=D("6000"), principal_received=D("54600.01"),
                    unapplied=D("0"), past_due=D("95399.99")),
     "fund-b": dict(commitment=D("400000"), drawn=D("400000"), unfunded=D("0"),
-                   outstanding_principal=D("363600.00"), accrued_interest=D("1050"), pik_capitalised=D("0"),
+                   outstanding_principal=D("363600.00"), accrued_interest=D("1272.60"), pik_capitalised=D("0"),
                    interest_received=D("3600"), fees_received=D("4000"), principal_received=D("36400.00"),
                    unapplied=D("0"), past_due=D("63600.00")),
 }
@@ -63,9 +66,12 @@ def test_lender_parts_sum_exactly_to_the_facility(book, bank):
 def test_accrued_interest_is_zero_on_a_payment_date_and_grows_daily(book, bank):
     post_rows(book, bank, "p.csv", ROWS)
     assert positions(book, "2026-04-15")[None].accrued_interest == D("0")
-    assert positions(book, "2026-04-16")[None].accrued_interest == D("75")     # 750,000 × 1 / 10,000
+    # from 04-15 the scheduled 750,000 and the 158,999.99 of principal overdue both accrue
+    # 750,000 × 1 / 10,000 = 75 + 158,999.99 × 1 / 10,000 = 15.899999 → 90.899999 → 90.90
+    assert positions(book, "2026-04-16")[None].accrued_interest == D("90.90")
     assert positions(book, "2026-01-16")[None].accrued_interest == D("100")    # 1,000,000 × 1 / 10,000
-    assert positions(book, "2026-07-14")[None].accrued_interest == D("6750")   # 750,000 × 90 / 10,000
+    # 750,000 × 90 / 10,000 = 6,750 + 158,999.99 × 90 / 10,000 = 1,430.99991 → 8,180.99991 → 8,181.00
+    assert positions(book, "2026-07-14")[None].accrued_interest == D("8181")
 
 
 def test_positions_before_the_first_payment_and_after_maturity(book):
@@ -73,8 +79,12 @@ def test_positions_before_the_first_payment_and_after_maturity(book):
     assert (start.drawn, start.outstanding_principal, start.past_due, start.dpd) == (
         D("1000000"), D("1000000"), D("0"), 0)
     late = positions(book, "2027-01-20")[None]
-    # nothing paid: every due is past due, the oldest (the 01-15 upfront fee) for 370 days
-    assert late.past_due == D("10000") + D("259000") + D("259325") + D("254600") + D("252300")
+    # nothing paid: every due is past due, the oldest (the 01-15 upfront fee) for 370 days, with
+    # the interest on the principal left overdue, due on each next date:
+    #   07-15: 250,000 × 91 d / 10,000 = 2,275; 10-15: 500,000 × 92 / 10,000 = 4,600;
+    #   2027-01-15: 750,000 × 92 / 10,000 = 6,900
+    assert late.past_due == (D("10000") + D("259000") + D("259325") + D("254600") + D("252300")
+                             + D("2275") + D("4600") + D("6900"))
     assert (late.dpd, late.dpd_bucket) == (370, "120+")
     assert late.accrued_interest == D("0")
 
