@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 from ..conventions.calendars import Calendar
 from ..model.documents import Interest
@@ -26,6 +26,7 @@ from ..model.records import RateSeries
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+_CTX = Context(prec=50)  # the engine's context, also when positions ask for accrued interest
 OVERNIGHT_METHODS = frozenset({"simple", "compounded"})
 BASIS = {"ACT/360": Decimal(360), "ACT/365F": Decimal(365)}
 GAP_WARN_DAYS = 5
@@ -72,11 +73,12 @@ class DailyRates:
         if hi <= lo or not balance:
             return ZERO
         days = (hi - lo).days
-        if self.shift is not None:
-            r = self.rates[0] if until is None or until >= self.end else self.shift.rate_to(until)
-            return balance * (r + self.spread) * days / self.basis
-        x, y = lo.toordinal(), hi.toordinal()
-        return balance * (self._c(y) - self._c(x) + self.spread * days) / self.basis
+        with localcontext(_CTX):
+            if self.shift is not None:
+                r = self.rates[0] if until is None or until >= self.end else self.shift.rate_to(until)
+                return balance * (r + self.spread) * days / self.basis
+            x, y = lo.toordinal(), hi.toordinal()
+            return balance * (self._c(y) - self._c(x) + self.spread * days) / self.basis
 
     def unit_rate(self) -> Decimal:
         """The all-in annual rate of a constant balance over the whole period."""
