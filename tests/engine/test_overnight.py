@@ -388,3 +388,49 @@ def test_e0309_a_weekend_row_in_an_overnight_file_is_a_warning(tmp_path):
     assert exit_code == 0
     d = only(diags, "E0309")
     assert d["line"] == text.splitlines().index(next(x for x in text.splitlines() if x.startswith("2025-03-08"))) + 1
+
+
+def test_a_rate_shock_shifts_every_daily_fixing():
+    # +100bps on each day of the simple case: Σ = 0.262 + 5 × 0.01 = 0.312 → 866.666… → 866.67
+    text = deal(f"""
+        id: tl
+        commitment: 1000000
+        start_date: {S}
+        maturity_date: {E}
+        interest: {{index: SOFR, spread: 1%, method: simple, day_count: ACT/360}}
+        payments: {{frequency: annual, business_day: unadjusted, calendar: q}}
+        participations: [{{lender: f, share: 100%}}]
+    """)
+    terms, _ = facility_terms(record(text))
+    s = build_schedule(terms["tl"], SMALL, lambda f: make_calendar(f.payments.calendar, BOOK_CALS), "USD", 2,
+                       rate_shift=D("0.01"))
+    assert unrounded(s.rows[1]) == P * D("0.312") / 360
+    assert s.rows[1].interest == D("866.67")
+
+
+def test_show_states_the_method_and_its_settings_in_words():
+    from loanctl.model.documents import Interest
+    from loanctl.render.show import interest_method
+    it = Interest(index="SONIA", method="compounded", lookback_days=5, spread="5%", day_count="ACT/365F")
+    assert interest_method(it) == "SONIA compounded in arrears, 5-day lookback, no observation shift, ACT/365F"
+    it = Interest(index="SOFR", method="simple", lookback_days=2, lockout_days=2)
+    assert interest_method(it) == "SOFR daily simple in arrears, 2-day lookback, 2-day lockout, ACT/360"
+    it = Interest(index="SOFR-3M", index_adjustment="11.448bps", fixing_lag_business_days=2)
+    assert interest_method(it) == ("SOFR-3M + 0.11448% adjustment term rate, fixing 2 business days before the "
+                                   "period, ACT/360")
+
+
+def test_the_demo_book_overnight_deals_schedule():
+    # the demo's Larkspur revolver (daily simple SOFR, 5-day lookback) and Harrow loan
+    # (compounded SONIA, 5-day lookback, ACT/365F) schedule without problems
+    from pathlib import Path
+
+    from loanctl.engine.deal import schedule_deal
+    from loanctl.source.loader import load_book
+    root = Path(__file__).resolve().parents[2] / "deals"
+    loaded, _ = load_book(root, deal_ids=["larkspur-rcf-2026", "harrow-tl-2026"])
+    for deal_id in ("larkspur-rcf-2026", "harrow-tl-2026"):
+        sched, diags = schedule_deal(loaded, deal_id)
+        assert sched is not None, diags
+        first = sched.facilities[0].rows[1]
+        assert first.rate is not None and first.rate.as_tuple().exponent == -10
