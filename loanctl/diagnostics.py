@@ -154,6 +154,12 @@ CODES: dict[str, str] = {
     "E0260": "first_test_date is not a test date of the covenant's frequency",
     "E0261": "a waiver names a period that is not tested",
     "E0262": "a covenant test is waived twice",
+    "E0280": "overnight method with a day count other than ACT/360 or ACT/365F",
+    "E0281": "observation_shift with method simple",
+    "E0282": "negative lookback_days or lockout_days",
+    "E0283": "lockout as long as a period",
+    "E0284": "overnight settings without an overnight method and index",
+    "E0285": "fixing lag that does not apply, or given twice",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
@@ -161,6 +167,9 @@ CODES: dict[str, str] = {
     "E0304": "rate file dates are not strictly increasing",
     "E0305": "rate file has no rows",
     "E0306": "rate fixing outside the plausible range (warning)",
+    "E0307": "a period needs an overnight fixing before the rate file's first row",
+    "E0308": "gap of more than 5 days in an overnight rate file (warning)",
+    "E0309": "overnight fixing dated on a weekend (warning)",
     # E04xx — payment files and the ledger
     "E0401": "payment file is empty",
     "E0402": "payment file misses a required column",

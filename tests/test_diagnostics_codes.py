@@ -111,6 +111,25 @@ _SOFR = sofr_csv()
 _PROFILED = book_with("dpd_buckets", 'payment_profiles:\n  bankx:\n    columns: {payment_id: "Txn ID"}\ndpd_buckets')
 _SOFR_LINE3 = "2025-01-03,0.04300"  # the third row: line 4 of the file
 
+# overnight rates in arrears (SPEC §3.2): the deal on compounded SOFR with daily fixings
+_ON = deal_with("      index: SOFR-3M\n", "      index: SOFR\n      method: compounded\n")
+_ON_RATES = sofr_csv(start=date(2024, 12, 2))
+_ON_GAP = "".join(r + "\n" for r in _ON_RATES.splitlines()
+                  if not r.startswith(("2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06")))
+_ON_WEEKEND = _ON_RATES.replace("2025-03-07,", "2025-03-07,0.043\n2025-03-08,", 1)
+
+
+def _line_of(text: str, prefix: str) -> int:
+    return next(i for i, r in enumerate(text.splitlines(), start=1) if r.startswith(prefix))
+
+
+def on_case(code: str, old: str, new: str, needle: str, offset: int = 0, rates: str = _ON_RATES, **kw) -> Case:
+    """A case on the overnight deal; the position is `offset` characters after `needle`."""
+    text = deal_with(old, new, _ON)
+    line, col = pos(text, needle)
+    return Case(code, {DEAL: text, "rates/SOFR.csv": rates}, DEAL, line, col + offset, **kw)
+
+
 CASES: list[Case] = [
     # E00xx — reading files
     deal_case("E0001", "borrower: acme\n", "borrower: acme: x\n", ": x"),
@@ -216,6 +235,23 @@ CASES: list[Case] = [
     rates_case("E0305", "date,rate\n", 1, None),
     Case("E0306", {"rates/SOFR-3M.csv": _SOFR.replace(_SOFR_LINE3, "2025-01-03,0.6")}, "rates/SOFR-3M.csv",
          4, len("2025-01-03,") + 1, severity="warning", exit=0),
+    on_case("E0280", "day_count: ACT/360", "day_count: 30/360", "30/360"),
+    on_case("E0281", "method: compounded", "method: simple\n      observation_shift: true", "true"),
+    on_case("E0282", "method: compounded", "method: compounded\n      lookback_days: -2", "lookback_days: ",
+            len("lookback_days: ")),
+    # the first quarter 2025-01-15 to 2025-04-15 has 64 weekdays, all rows of the file
+    on_case("E0283", "method: compounded", "method: compounded\n      lockout_days: 70", "70"),
+    on_case("E0284", "method: compounded", "method: term\n      lookback_days: 5", "lookback_days: ",
+            len("lookback_days: ")),
+    on_case("E0285", "method: compounded", "method: compounded\n      fixing_lag_days: 2", "fixing_lag_days: ",
+            len("fixing_lag_days: ")),
+    # the deal starts 2025-01-15; five business days back is before the file's first row, 2025-01-13
+    on_case("E0307", "method: compounded", "method: compounded\n      lookback_days: 5", "SOFR\n",
+            rates=sofr_csv(start=date(2025, 1, 13))),
+    Case("E0308", {DEAL: _ON, "rates/SOFR.csv": _ON_GAP}, "rates/SOFR.csv", _line_of(_ON_GAP, "2025-03-07"), 1,
+         severity="warning", exit=0),
+    Case("E0309", {DEAL: _ON, "rates/SOFR.csv": _ON_WEEKEND}, "rates/SOFR.csv", _line_of(_ON_WEEKEND, "2025-03-08"),
+         1, severity="warning", exit=0),
 ]
 
 @pytest.mark.parametrize("case", CASES, ids=[c.code for c in CASES])

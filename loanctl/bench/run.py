@@ -75,8 +75,9 @@ def timed(result: BenchResult, name: str, detail: str = ""):
 
 
 # --- the synthetic book ------------------------------------------------------------------------
-def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, date, Decimal]]:
-    """Write book.yaml, rates and `deals` deals; returns (deal, facility, start, maturity, commitment)."""
+def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, date, Decimal, bool]]:
+    """Write book.yaml, rates and `deals` deals; returns (deal, facility, start, maturity, commitment,
+    overnight)."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     borrowers = max(10, deals // 2)
@@ -101,6 +102,8 @@ def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, 
             rate = max(Decimal("0.02"), rate + Decimal(rng.randint(-3, 3)) / 10000)
         d += timedelta(days=1)
     (root / "rates" / "SOFR-3M.csv").write_text("\n".join(rows) + "\n")
+    # daily SOFR for the overnight facilities: every weekday for five years, value-dated
+    (root / "rates" / "SOFR.csv").write_text("\n".join(_daily_fixings(rng)) + "\n")
     out = []
     amort = ("bullet", "percent", "straight", "level", "custom")
     for i in range(deals):
@@ -113,8 +116,12 @@ def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, 
         ftype = rng.choices(("term", "delayed_draw", "revolver"), (8, 1, 1))[0]
         kind = amort[i % len(amort)] if ftype == "term" else "bullet"
         floating = rng.random() < 0.8
+        overnight = floating and i % 3 == 0  # a third of the floating facilities: SOFR in arrears
         interest = (f"{{index: SOFR-3M, spread: {rng.randint(450, 750)}bps, floor: 1%"
                     if floating else f"{{fixed_rate: {rng.randint(900, 1300) / 100}%")
+        if overnight:
+            interest = (f"{{index: SOFR, method: {'compounded' if i % 2 else 'simple'}, lookback_days: 5, "
+                        f"spread: {rng.randint(450, 750)}bps, floor: 1%")
         interest += ", pik_rate: 2%" if rng.random() < 0.1 else ""
         interest += "}"
         lender_a = FUNDS[i % 3]
@@ -159,13 +166,29 @@ def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, 
             eff = start + timedelta(days=400)
             if eff < maturity - timedelta(days=30):
                 (folder / "amendments").mkdir(exist_ok=True)
+                approvals = (f"approvals: [{{by: co, role: credit_officer, date: {eff - timedelta(days=10)}}}, "
+                             f"{{by: ic, role: credit_committee, date: {eff - timedelta(days=5)}}}]\n")
                 (folder / "amendments" / "001-repricing.yaml").write_text(
-                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
+                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n{approvals}"
                     f"changes: [{{facility: f1, set: {{interest.spread: 500bps}}}}]\n" if floating else
-                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
+                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n{approvals}"
                     f"changes: [{{facility: f1, set: {{interest.fixed_rate: 9%}}}}]\n")
-        out.append((deal_id, "f1", start, maturity, commitment))
+        out.append((deal_id, "f1", start, maturity, commitment, overnight))
     return out
+
+
+OVERNIGHT_FROM, OVERNIGHT_TO = date(2021, 11, 1), date(2026, 11, 27)
+
+
+def _daily_fixings(rng: random.Random) -> list[str]:
+    rows = ["date,rate"]
+    d, rate = OVERNIGHT_FROM, Decimal("0.0430")
+    while d <= OVERNIGHT_TO:
+        if d.weekday() < 5:
+            rows.append(f"{d.isoformat()},{rate}")
+            rate = max(Decimal("0.0150"), rate + Decimal(rng.randint(-2, 2)) / 10000)
+        d += timedelta(days=1)
+    return rows
 
 
 def write_payments(path: Path, facilities, payments: int, seed: int, cutoff: date = date(2026, 11, 27)) -> int:
@@ -176,7 +199,7 @@ def write_payments(path: Path, facilities, payments: int, seed: int, cutoff: dat
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(("payment_id", "deal", "facility", "date", "amount", "type", "reference"))
         per = max(1, payments // max(1, len(facilities)))
-        for deal_id, fid, start, maturity, commitment in facilities:
+        for deal_id, fid, start, maturity, commitment, _ in facilities:
             last = min(cutoff, maturity)
             span = (last - start).days
             if span <= 0:
@@ -238,7 +261,7 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
 
         progress("DuckDB read_csv reference")
         result.references["duckdb_read_csv"] = _duckdb_reference(pay_file, base)
-        ql = _quantlib_reference(facilities)
+        ql = _quantlib_reference(facilities, root / "rates" / "SOFR.csv")
         if ql is not None:
             result.references["quantlib_legs"] = ql
 
@@ -324,18 +347,37 @@ def _duckdb_reference(pay_file: Path, base: Path) -> float:
         con.close()
 
 
-def _quantlib_reference(facilities) -> float | None:
+def _quantlib_reference(facilities, sofr_file: Path | None = None) -> float | None:
+    """QuantLib building comparable legs: fixed-rate legs, and for the overnight facilities
+    overnight-indexed legs (5-day lookback) on the same daily fixings, their amounts computed."""
     try:
         import QuantLib as ql
     except ImportError:
         return None
-    start = time.perf_counter()
     dc = ql.Actual360()
     cal = ql.WeekendsOnly()
-    for _, _, s, m, commitment in facilities:
+    sofr = None
+    if sofr_file is not None and any(f[5] for f in facilities):
+        sofr = ql.OvernightIndex("BENCH-SOFR", 0, ql.USDCurrency(), cal, dc)
+        sofr.clearFixings()
+        with open(sofr_file) as fh:
+            next(fh)
+            for line in fh:
+                d, r = line.strip().split(",")
+                y, mo, dd = map(int, d.split("-"))
+                sofr.addFixing(ql.Date(dd, mo, y), float(r), True)
+        ql.Settings.instance().evaluationDate = ql.Date(28, 11, 2026)
+        curve = ql.YieldTermStructureHandle(ql.FlatForward(ql.Date(28, 11, 2026), 0.04, dc))
+        sofr = sofr.clone(curve)  # forecasts after the last fixing (loanctl: the last rate)
+    start = time.perf_counter()
+    for _, _, s, m, commitment, overnight in facilities:
         sched = ql.Schedule(ql.Date(s.day, s.month, s.year), ql.Date(m.day, m.month, m.year), ql.Period(ql.Quarterly),
                             cal, ql.Unadjusted, ql.Unadjusted, ql.DateGeneration.Forward, False)
-        leg = ql.FixedRateLeg(sched, dc, [int(commitment)], [0.09])  # QuantLib's own doubles: reference only
+        if overnight and sofr is not None:
+            leg = ql.OvernightLeg([float(commitment)], sched, sofr, dc, ql.Unadjusted, [1.0], [0.05],
+                                  lookbackDays=5)
+        else:
+            leg = ql.FixedRateLeg(sched, dc, [int(commitment)], [0.09])  # QuantLib's own doubles: reference only
         for cf in leg:
             cf.amount()
     return time.perf_counter() - start

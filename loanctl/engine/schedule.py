@@ -22,11 +22,13 @@ from ..conventions.rounding import round_money
 from ..conventions.split import split_by_shares
 from ..model.records import RateSeries
 from ..model.documents import Facility
+from .overnight import OVERNIGHT_METHODS, DailyRates, OvernightProblem, business_days_back, daily_rates
 from .periods import payment_dates
 from .terms import FacilityTerms, Version
 
 ZERO = Decimal(0)
 _CTX = Context(prec=50)
+_RATE_PLACES = Decimal("1e-10")
 MONEY_FIELDS = ("opening_balance", "draws", "interest", "pik", "commitment_fee", "fees", "principal",
                 "total_due", "closing_balance")
 
@@ -55,7 +57,8 @@ class Row:
     accrual_end: date | None
     days: int
     rate: Decimal | None
-    """Cash all-in rate at period start."""
+    """Cash all-in rate at period start; under an overnight method (SPEC §3.2) the period's
+    equivalent annual all-in rate, 10 decimal places."""
     opening_balance: Decimal
     draws: Decimal
     interest: Decimal
@@ -91,9 +94,13 @@ class Segment:
     undrawn: Decimal
     available_until: date
     """The commitment fee accrues before this date only."""
+    daily: DailyRates | None = None
+    """Under an overnight method: the period's daily rates (then `rate` is the period's
+    equivalent rate, for display)."""
 
     def accrued(self, until: date) -> tuple[Decimal, Decimal, Decimal]:
-        """(cash interest, PIK, commitment fee) accrued from the start to `until` (excluded), unrounded."""
+        """(cash interest, PIK, commitment fee) accrued from the start to `until` (excluded), unrounded;
+        under an overnight method with the fixings known on `until`."""
         b = min(self.end, until)
         if b <= self.start:
             return ZERO, ZERO, ZERO
@@ -102,7 +109,11 @@ class Segment:
         if self.commitment_fee_rate and self.start < self.available_until:
             cfee = self.commitment_fee_rate * self.undrawn * year_fraction(self.day_count, self.start,
                                                                           min(b, self.available_until))
-        return self.balance * self.rate * yf, self.balance * self.pik_rate * yf, cfee
+        if self.daily is not None:
+            cash = self.daily.amount(self.balance, self.start, self.end, until if until < self.daily.end else None)
+        else:
+            cash = self.balance * self.rate * yf
+        return cash, self.balance * self.pik_rate * yf, cfee
 
 
 @dataclass(slots=True)
@@ -227,6 +238,7 @@ class _Builder:
         self._grid_cache: dict[int, list[date]] = {}
         self.pik_toggles: list[tuple[date, bool]] = []
         self.end_on: date | None = None
+        self._daily: dict[tuple, DailyRates] = {}
 
     def r(self, x: Decimal) -> Decimal:
         return round_money(x, self.digits, self.rounding)
@@ -277,19 +289,41 @@ class _Builder:
         if it.index is None:
             return it.fixed_rate or ZERO, None, False
         series = self.rates.get(it.index)
-        fixing_date = fixing_on - timedelta(days=it.fixing_lag_days)
+        if it.fixing_lag_business_days is not None:
+            fixing_date = business_days_back(self.calendar_for(f), fixing_on, it.fixing_lag_business_days)
+        else:
+            fixing_date = fixing_on - timedelta(days=it.fixing_lag_days)
         found = series.fixing(fixing_date) if series is not None else None
         if found is None:
             first = f" (first row: {series.dates[0]})" if series is not None and series.dates else ""
             raise ScheduleProblem(f"no {it.index} fixing on or before {fixing_date}{first}", version,
                                   ("interest", "index"), hint=f"add fixings to rates/{it.index}.csv")
         fixing, projected = found
-        fixing += self.rate_shift
+        fixing += self.rate_shift + it.index_adjustment
         if it.floor is not None and fixing < it.floor:
             fixing = it.floor
         if it.cap is not None and fixing > it.cap:
             fixing = it.cap
         return fixing + it.spread, it.spread, projected
+
+    def daily(self, f: Facility, a: date, b: date, version: Version) -> DailyRates:
+        """The overnight daily rates of the accrual period [a, b) under the terms `f` (cached:
+        a schedule with prepayments runs more than once)."""
+        it = f.interest
+        key = (a, b, it, f.payments.calendar)
+        found = self._daily.get(key)
+        if found is None:
+            series = self.rates.get(it.index)
+            if series is None:
+                raise ScheduleProblem(f"no rate file for index {it.index}", version, ("interest", "index"),
+                                      hint=f"add rates/{it.index}.csv", code="E0205")
+            try:
+                found = daily_rates(series, self.calendar_for(f), a, b, it, self.rate_shift)
+            except OvernightProblem as problem:
+                raise ScheduleProblem(problem.message, version, ("interest", problem.key), hint=problem.hint,
+                                      code=problem.code) from None
+            self._daily[key] = found
+        return found
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, reductions: Sequence[tuple[date, Decimal, str]] = (),
@@ -330,7 +364,12 @@ class _Builder:
 
         for p in periods:
             v0 = self.version_at(p.accrual_start)
-            rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
+            overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
+            if overnight:
+                d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
+                rate0, spread0, projected = d0.unit_rate(), v0.facility.interest.spread, d0.projected
+            else:
+                rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
             opening = balance
             row_draws = [(d, a) for d, a in pending if d < p.pay_date]
             pending = pending[len(row_draws):]
@@ -346,6 +385,7 @@ class _Builder:
                         if v.effective and p.accrual_start < v.effective < p.accrual_end)
             cuts = sorted(cuts)
             interest = pik = cfee = ZERO
+            weight = ZERO  # Σ balance(t) over the period's days (overnight: the equivalent rate's base)
             for a, b in zip(cuts, cuts[1:]):
                 drawn_by_a = sum((amt for d, amt in row_draws if d <= a), ZERO)
                 for j, (d, amt, kind) in enumerate(row_prepay):  # reductions dated by `a` act from `a`
@@ -355,18 +395,32 @@ class _Builder:
                 seg_balance = opening + drawn_by_a - sum((x[1] for x in applied_prepay), ZERO)
                 v = self.version_at(a)
                 f = v.facility
-                if v is v0:
+                daily = None
+                if overnight and f.interest.method in OVERNIGHT_METHODS and f.interest.index is not None:
+                    daily = d0 if v is v0 else self.daily(f, p.accrual_start, p.accrual_end, v)
+                    projected = projected or daily.projected
+                    rate = rate0
+                elif v is v0:
                     rate = rate0
                 else:  # amended mid-period: new spread / floor / cap on the period's fixing
                     rate, _, proj = self.cash_rate(f, p.accrual_start, v)
                     projected = projected or proj
                 yf = year_fraction(f.interest.day_count, a, b)
-                interest += seg_balance * rate * yf
+                if daily is not None:
+                    interest += daily.amount(seg_balance, a, b)
+                    weight += seg_balance * (b - a).days
+                else:
+                    interest += seg_balance * rate * yf
                 if f.interest.pik_rate:
                     pik += seg_balance * f.interest.pik_rate * yf
                 cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
                 segments.append(Segment(a, b, seg_balance, rate, f.interest.day_count, f.interest.pik_rate or ZERO,
-                                        *self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance)))
+                                        *self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance), daily))
+            if overnight:  # the equivalent rate: interest × B / Σ balance(t), 10 places half-even
+                if weight:
+                    rate0 = interest * d0.basis / weight
+                rate0 = rate0.quantize(_RATE_PLACES, rounding="ROUND_HALF_EVEN")
+                segments = [replace(sg, rate=rate0) if sg.daily is not None else sg for sg in segments]
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
             if self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
@@ -538,3 +592,30 @@ def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:
                             total_due=interest + cfee + fees + principal, closing_balance=closing))
         closing_prev, shares_prev = closing, row.shares
     return replace(schedule, rows=rows)
+
+
+def overnight_problems(terms: FacilityTerms, rates: Mapping[str, RateSeries],
+                       calendar_for: Callable[[Facility], Calendar]) -> list[ScheduleProblem]:
+    """What the fixings cannot serve in a facility's overnight periods, without building the
+    schedule: a fixing needed before the file's first row (E0307, the earliest period of
+    each version) and a lockout as long as a period (E0283, every period)."""
+    b = _Builder(terms, rates, calendar_for, "USD", 2, "half_up", ZERO)
+    out: list[ScheduleProblem] = []
+    seen: set[tuple] = set()
+    with localcontext(_CTX):
+        for p in b.periods():
+            v = b.version_at(p.accrual_start)
+            it = v.facility.interest
+            if it.method not in OVERNIGHT_METHODS or it.index not in rates:
+                continue
+            first = id(v) not in seen
+            seen.add(id(v))
+            if not first and not it.lockout_days:
+                continue
+            try:
+                b.daily(v.facility, p.accrual_start, p.accrual_end, v)
+            except ScheduleProblem as problem:
+                if (problem.code, id(v)) not in seen:
+                    seen.add((problem.code, id(v)))
+                    out.append(problem)
+    return out

@@ -220,8 +220,31 @@ class Interest(Strict):
     """Applies to the index fixing."""
     cap: Rate | None = None
     fixing_lag_days: int = Field(default=0, ge=0, le=31)
+    """Term method: the fixing is taken this many calendar days before the accrual start."""
+    fixing_lag_business_days: int | None = Field(default=None, ge=0, le=31)
+    """Term method: the fixing is taken this many business days of the facility's calendar
+    before the accrual start (instead of fixing_lag_days)."""
+    index_adjustment: Rate = Decimal(0)
+    """Added to each fixing before floor and cap (a credit spread adjustment, e.g. 11.448bps)."""
+    method: Literal["term", "simple", "compounded"] = "term"
+    """term: a fixing at period start · simple / compounded: an overnight index in arrears (SPEC §3.2)."""
+    lookback_days: int = Field(default=0, json_schema_extra={"minimum": 0})
+    """simple / compounded: each day observes the fixing this many index business days earlier."""
+    observation_shift: bool = False
+    """compounded: weights come from the observation period (shifted back lookback_days)."""
+    lockout_days: int = Field(default=0, json_schema_extra={"minimum": 0})
+    """simple / compounded: the period's last business days reuse the rate of the day before them."""
     pik_rate: Rate = Decimal(0)
     day_count: DayCount = "ACT/360"
+
+    @field_validator("lookback_days", "lockout_days")
+    @classmethod
+    def _not_negative(cls, value, info):
+        if value < 0:
+            raise PydanticCustomError("E0282", "{key} is {value}; it counts business days and cannot be negative",
+                                      {"key": info.field_name, "value": value,
+                                       "hint": f"write {info.field_name}: 0 for none, or a positive count"})
+        return value
 
 
 class PaymentTerms(Strict):

@@ -43,6 +43,8 @@ class RateSeries:
     file: str
     dates: tuple[date, ...]
     rates: tuple[Decimal, ...]
+    lines: tuple[int, ...] = ()
+    """The file line of each row (for diagnostics about a row)."""
 
     def fixing(self, on: date) -> tuple[Decimal, bool] | None:
         """The latest fixing dated on or before `on`, and whether it is projected (after the
@@ -53,7 +55,7 @@ class RateSeries:
         return self.rates[i - 1], i == len(self.dates) and on > self.dates[-1]
 
     def shifted(self, shock: Decimal) -> "RateSeries":
-        return RateSeries(self.index, self.file, self.dates, tuple(r + shock for r in self.rates))
+        return RateSeries(self.index, self.file, self.dates, tuple(r + shock for r in self.rates), self.lines)
 
 
 @dataclass(frozen=True, slots=True)

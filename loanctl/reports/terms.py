@@ -11,7 +11,7 @@ from ..engine.deal import deal_terms
 from ..model.records import LoadedBook
 from ..model.values import fmt_rate
 
-_RATE_KEYS = {"spread", "floor", "cap", "fixed_rate", "pik_rate", "rate", "annual_rate", "share"}
+_RATE_KEYS = {"spread", "floor", "cap", "fixed_rate", "pik_rate", "rate", "annual_rate", "share", "index_adjustment"}
 
 
 def _fmt(key: str, value: Any) -> str:
@@ -44,6 +44,27 @@ def _flatten(data: dict, prefix: tuple = ()) -> list[tuple[tuple, Any]]:
     return out
 
 
+def interest_method(it) -> str:
+    """The interest method and its settings in words, e.g. 'SONIA compounded in arrears,
+    5-day lookback, no observation shift, ACT/365F'."""
+    if it.index is None:
+        return f"fixed {fmt_rate(it.fixed_rate)}, {it.day_count}" if it.fixed_rate is not None else "—"
+    adj = f" + {fmt_rate(it.index_adjustment)} adjustment" if it.index_adjustment else ""
+    if it.method == "term":
+        lag = (f"fixing {it.fixing_lag_business_days} business days before the period"
+               if it.fixing_lag_business_days is not None else
+               f"fixing {it.fixing_lag_days} days before the period" if it.fixing_lag_days else "fixing at period start")
+        return f"{it.index}{adj} term rate, {lag}, {it.day_count}"
+    parts = [f"{it.index}{adj} {'daily simple' if it.method == 'simple' else 'compounded'} in arrears",
+             f"{it.lookback_days}-day lookback" if it.lookback_days else "no lookback"]
+    if it.method == "compounded":
+        parts.append("observation shift" if it.observation_shift else "no observation shift")
+    if it.lockout_days:
+        parts.append(f"{it.lockout_days}-day lockout")
+    parts.append(it.day_count)
+    return ", ".join(parts)
+
+
 def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
     record = loaded.deals[deal_id]
     deal = record.deal
@@ -59,6 +80,9 @@ def terms_view(loaded: LoadedBook, deal_id: str, on: date) -> dict:
         for path, value in _flatten(dumped):
             rows.append({"term": ".".join(path), "value": _fmt(path[-1], value),
                          "source": version.source_label(path)})
+            if path == ("interest", "method"):
+                rows.append({"term": "interest (in words)", "value": interest_method(version.facility.interest),
+                             "source": version.source_label(path)})
         facilities.append({"facility": fid, "terms": rows})
     underwriting = {}
     if deal.origination.underwriting is not None:

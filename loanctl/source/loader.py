@@ -239,6 +239,7 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
                                  hint="the first line must be exactly: date,rate")]
     dates: list[date] = []
     rates: list[Decimal] = []
+    lines: list[int] = []
     for row in reader:
         line = reader.line_num
         if not row or all(not c.strip() for c in row):
@@ -267,8 +268,9 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
             continue
         dates.append(d)
         rates.append(r)
+        lines.append(line)
     if not dates and not diags:
         diags.append(Diagnostic("E0305", "the rate file has no rows", file, 1, hint="add date,rate rows"))
     if any(d.is_error for d in diags):
         return None, diags
-    return RateSeries(index, file, tuple(dates), tuple(rates)), diags
+    return RateSeries(index, file, tuple(dates), tuple(rates), tuple(lines)), diags

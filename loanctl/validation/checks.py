@@ -23,6 +23,7 @@ from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, PROFILE_SIDECAR_SUFFIX,
 from ..model.records import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
+from .overnight import check_overnight_facility, check_overnight_files
 
 _ONE = Decimal(1)
 
@@ -32,6 +33,7 @@ def check_book(loaded: LoadedBook) -> list[Diagnostic]:
     if loaded.book is not None and loaded.doc is not None:
         diags += check_entities(loaded)
         diags += check_payment_profiles(loaded)
+    diags += check_overnight_files(loaded)
     for record in loaded.deals.values():
         diags += check_deal(loaded, record)
     return diags
@@ -160,6 +162,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
     for ft in terms.values():
         out += check_draws(ft)
         out += check_commitment_cuts(ft)
+        out += check_overnight_facility(loaded, ft, calendars)
         for version in ft.versions:
             for diag in check_facility(loaded, deal, version, calendars) + check_rate_terms(version):
                 key = (diag.file, diag.line, diag.column, diag.code, diag.message)
@@ -303,7 +306,7 @@ def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> lis
             close = _suggest(it.index, {k: "index" for k in loaded.rates}, "index")
             out.append(v.diag("E0205", f"no rate file rates/{it.index}.csv for index '{it.index}'",
                               ("interest", "index"), hint=close))
-        else:
+        elif it.method == "term":  # overnight methods: E0307 (loanctl.validation.overnight)
             fixing_date = f.start_date - timedelta(days=it.fixing_lag_days)
             if series.fixing(fixing_date) is None:
                 out.append(v.diag("E0222", f"no {it.index} fixing on or before {fixing_date} "

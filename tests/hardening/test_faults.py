@@ -223,7 +223,7 @@ def big_archive(tmp_path_factory):
     facilities = bench.write_book(root, 40, SEED)
     big = base / "bank-big.csv"
     assert bench.write_payments(big, facilities, ROWS, SEED) == ROWS
-    deal, fid, start, _, _ = facilities[0]
+    deal, fid, start, *_ = facilities[0]
     small = base / "bank-small.csv"
     small.write_text("payment_id,deal,facility,date,amount\n" + "".join(
         f"s{i},{deal},{fid},{start.isoformat()},{100 + i}.00\n" for i in range(5)))

@@ -1,0 +1,264 @@
+"""Overnight rates in arrears (SPEC §3.2): the daily rates of one accrual period under
+`interest.method: simple | compounded`, computed once per period from the index's fixings.
+
+The index's business days are the rows of its rates file and, after the last row, the
+business days of the facility's calendar (at the last row's rate: `projected`). A period's
+rates are kept as runs of calendar days with one per-day index rate each (simple: the
+observed rate; compounded without shift: F_i × r_i; with observation shift: R), so the
+interest of any sub-interval with a constant balance P is
+
+    P × (Σ of the days' index rates + spread × days) / B
+
+read off cumulative sums with a bisect — a draw, repayment or prepayment inside the period
+is exact, and accrued interest to a date is the same sum cut at that date.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Context, Decimal, localcontext
+
+from ..conventions.calendars import Calendar
+from ..model.documents import Interest
+from ..model.records import RateSeries
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+_CTX = Context(prec=50)  # the engine's context, also when positions ask for accrued interest
+OVERNIGHT_METHODS = frozenset({"simple", "compounded"})
+BASIS = {"ACT/360": Decimal(360), "ACT/365F": Decimal(365)}
+GAP_WARN_DAYS = 5
+"""A gap of more than this many calendar days between two rows of an overnight rates file is
+a warning (E0308): no index is closed that long."""
+
+
+class OvernightProblem(Exception):
+    """A period the fixings cannot serve: code, message, the interest key at fault, a hint."""
+
+    def __init__(self, code: str, message: str, key: str, hint: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.key, self.hint = code, message, key, hint
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRates:
+    """The index part of each calendar day's rate over one accrual period [start, end)."""
+
+    start: date
+    end: date
+    basis: Decimal
+    spread: Decimal
+    starts: tuple[int, ...]
+    """Ordinals of the runs' first days (the first is `start`)."""
+    rates: tuple[Decimal, ...]
+    """Each run's per-day index rate (floors and caps applied, spread not)."""
+    cum: tuple[Decimal, ...]
+    """Σ of the per-day index rates before each run's first day."""
+    projected: bool
+    shift: "_Shift | None" = None
+    """With observation shift: what accrual to a date inside the period needs."""
+
+    def _c(self, ordinal: int) -> Decimal:
+        j = bisect.bisect_right(self.starts, ordinal) - 1
+        return self.cum[j] + self.rates[j] * (ordinal - self.starts[j])
+
+    def amount(self, balance: Decimal, a: date, b: date, until: date | None = None) -> Decimal:
+        """Unrounded interest of a constant `balance` over the days [a, b) — cut at `until`
+        (excluded) with the fixings known then — spread included."""
+        lo, hi = max(a, self.start), min(b, self.end)
+        if until is not None and until < hi:
+            hi = until
+        if hi <= lo or not balance:
+            return ZERO
+        days = (hi - lo).days
+        with localcontext(_CTX):
+            if self.shift is not None:
+                r = self.rates[0] if until is None or until >= self.end else self.shift.rate_to(until)
+                return balance * (r + self.spread) * days / self.basis
+            x, y = lo.toordinal(), hi.toordinal()
+            return balance * (self._c(y) - self._c(x) + self.spread * days) / self.basis
+
+    def unit_rate(self) -> Decimal:
+        """The all-in annual rate of a constant balance over the whole period."""
+        days = (self.end - self.start).days
+        return (self._c(self.end.toordinal()) - self._c(self.start.toordinal())) / days + self.spread
+
+
+@dataclass(frozen=True, slots=True)
+class _Shift:
+    """Observation-shift runs, to compound a part of the observation period."""
+
+    basis: Decimal
+    lookback: int
+    bdays: tuple[int, ...]
+    """Ordinals of the index business days around the period."""
+    obs_start: int
+    obs_end: int
+    starts: tuple[int, ...]
+    rates: tuple[Decimal, ...]
+    factors: tuple[Decimal, ...]
+    """Π(1 + r n / B) before each run."""
+
+    def shifted(self, d: date) -> int:
+        if self.lookback == 0:
+            return d.toordinal()
+        q = bisect.bisect_left(self.bdays, d.toordinal())
+        return self.bdays[max(0, q - self.lookback)]
+
+    def rate_to(self, until: date) -> Decimal:
+        """R over the observation days before the shifted `until`."""
+        y = min(max(self.shifted(until), self.obs_start), self.obs_end)
+        if y <= self.obs_start:
+            return self.rates[0]
+        j = bisect.bisect_right(self.starts, y - 1) - 1
+        f = self.factors[j] * (ONE + self.rates[j] * (y - self.starts[j]) / self.basis)
+        return (f - ONE) * self.basis / (y - self.obs_start)
+
+
+def _business_days(series: RateSeries, cal: Calendar, lo: date, hi: date, before: int
+                   ) -> tuple[list[int], list[Decimal], list[bool]]:
+    """Index business days from `before` days ahead of the last one on or before `lo` through
+    the first one on or after `hi`: (ordinals, fixings, projected flags). After the file's
+    last row they are the calendar's business days at the last row's rate."""
+    dates, rates = series.dates, series.rates
+    last = dates[-1]
+    if lo > last:  # wholly projected: start a margin before lo, or at the file's end if that is near
+        d = lo - timedelta(days=3 * before + 14)
+        if d > last:
+            ords, fix, proj = _calendar_days(cal, d, hi, rates[-1])
+            if sum(1 for o in ords if o <= lo.toordinal()) > before:
+                return ords, fix, proj
+    i0 = max(0, bisect.bisect_right(dates, lo) - 1 - before)
+    i1 = bisect.bisect_left(dates, hi)  # the first row on or after hi
+    ords = [d.toordinal() for d in dates[i0:i1 + 1]]
+    fix = list(rates[i0:i1 + 1])
+    proj = [False] * len(ords)
+    if i1 >= len(dates):
+        o, f, p = _calendar_days(cal, last + timedelta(days=1), hi, rates[-1])
+        ords += o
+        fix += f
+        proj += p
+    return ords, fix, proj
+
+
+def _calendar_days(cal: Calendar, d: date, hi: date, rate: Decimal) -> tuple[list[int], list[Decimal], list[bool]]:
+    """Business days of `cal` from `d` through the first one on or after `hi`, at `rate`."""
+    ords: list[int] = []
+    step = timedelta(days=1)
+    while True:
+        if cal.is_business_day(d):
+            ords.append(d.toordinal())
+            if d >= hi:
+                break
+        d += step
+    return ords, [rate] * len(ords), [True] * len(ords)
+
+
+def daily_rates(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest,
+                shock: Decimal = ZERO) -> DailyRates:
+    """The daily rates of the accrual period [start, end) (SPEC §3.2). Raises
+    `OvernightProblem` for a fixing needed before the file's first row (E0307) or a lockout
+    as long as the period (E0283)."""
+    basis = BASIS[it.day_count]
+    lookback, lockout = it.lookback_days, it.lockout_days
+    adj = it.index_adjustment + shock
+    floor, cap = it.floor, it.cap
+    if not series.dates or start < series.dates[0]:
+        first = f" (first row: {series.dates[0]})" if series.dates else ""
+        raise OvernightProblem("E0307", f"no {series.index} fixing on or before {start}{first}", "index",
+                               f"add daily fixings to {series.file} back to {start}")
+    ords, fix, proj = _business_days(series, cal, start, end, lookback + 1)
+
+    def observed(p: int) -> tuple[Decimal, bool]:
+        if p < 0:
+            raise OvernightProblem("E0307", f"the period {start} to {end} needs the {series.index} fixing "
+                                            f"{lookback} business days before {date.fromordinal(ords[0])}, "
+                                            f"before the file's first row", "index",
+                                   f"add daily fixings to {series.file} before {date.fromordinal(ords[0])}")
+        r = fix[p] + adj
+        if floor is not None and r < floor:
+            r = floor
+        if cap is not None and r > cap:
+            r = cap
+        return r, proj[p]
+
+    s_o, e_o = start.toordinal(), end.toordinal()
+    if it.observation_shift:
+        q_s = bisect.bisect_left(ords, s_o)
+        q_e = bisect.bisect_left(ords, e_o)
+        if lookback == 0:
+            p_s = bisect.bisect_right(ords, s_o) - 1
+            o_s, o_e = s_o, e_o
+        else:
+            if q_s - lookback < 0:
+                observed(-1)
+            p_s = q_s - lookback
+            o_s, o_e = ords[p_s], ords[q_e - lookback]
+        p_e = bisect.bisect_left(ords, o_e) - 1  # the last business day before the observation end
+        p_first = p_s if ords[p_s] >= o_s else p_s + 1
+        _check_lockout(lockout, p_e - p_first + 1, start, end, "observation period")
+        cut = p_e - lockout
+        run_starts, run_rates, factors = [], [], []
+        f = ONE
+        projected = False
+        for p in range(p_s, p_e + 1):
+            a = max(ords[p], o_s)
+            b = ords[p + 1] if p < p_e else o_e
+            r, pj = observed(min(p, cut) if lockout else p)
+            projected = projected or pj
+            run_starts.append(a)
+            run_rates.append(r)
+            factors.append(f)
+            f = f * (ONE + r * (b - a) / basis)
+        rate = (f - ONE) * basis / (o_e - o_s)
+        shift = _Shift(basis, lookback, tuple(ords), o_s, o_e, tuple(run_starts), tuple(run_rates), tuple(factors))
+        return DailyRates(start, end, basis, it.spread, (s_o,), (rate,), (ZERO,), projected, shift)
+
+    p_s = bisect.bisect_right(ords, s_o) - 1  # b(start)
+    p_e = bisect.bisect_left(ords, e_o) - 1  # b(end − 1)
+    p_first = p_s if ords[p_s] >= s_o else p_s + 1
+    _check_lockout(lockout, p_e - p_first + 1, start, end, "accrual period")
+    cut = p_e - lockout
+    compounded = it.method == "compounded"
+    starts, rates, cum = [], [], []
+    total = ZERO
+    f = ONE
+    projected = False
+    for p in range(p_s, p_e + 1):
+        a = max(ords[p], s_o)
+        b = ords[p + 1] if p < p_e else e_o
+        r, pj = observed((min(p, cut) if lockout else p) - lookback)
+        projected = projected or pj
+        n = b - a
+        day = f * r if compounded else r
+        starts.append(a)
+        rates.append(day)
+        cum.append(total)
+        total += day * n
+        if compounded:
+            f = f * (ONE + r * n / basis)
+    return DailyRates(start, end, basis, it.spread, tuple(starts), tuple(rates), tuple(cum), projected)
+
+
+def _check_lockout(lockout: int, bdays: int, start: date, end: date, what: str) -> None:
+    if lockout and lockout >= bdays:
+        raise OvernightProblem("E0283", f"lockout_days {lockout} is not shorter than the {bdays} index business "
+                                        f"days of the {what} {start} to {end}", "lockout_days",
+                               "a lockout covers only the last few business days of a period (typically 2 to 5)")
+
+
+def business_days_back(cal: Calendar, d: date, n: int) -> date:
+    """The date `n` business days of `cal` before `d` (d itself when n = 0)."""
+    while n > 0:
+        d -= timedelta(days=1)
+        if cal.is_business_day(d):
+            n -= 1
+    return d
+
+
+def gaps(series: RateSeries, days: int = GAP_WARN_DAYS) -> list[tuple[int, date, date]]:
+    """(row index, previous date, date) of each gap of more than `days` calendar days."""
+    ds = series.dates
+    return [(i, ds[i - 1], ds[i]) for i in range(1, len(ds)) if (ds[i] - ds[i - 1]).days > days]
