@@ -119,7 +119,7 @@ def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
 
 def _step_post(ctx: DemoContext) -> bool:
     from .render import servicing as render_servicing
-    from .ledger.store import post
+    from .ledger.posting import post
     files = sorted((resource_dir("templates") / "demo-payments").glob("*.csv"))
     result = post(ctx.loaded(), [(f.name, f.read_bytes()) for f in files], ctx.today)
     if not result.ok:
@@ -140,7 +140,7 @@ def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
 
 
 def _step_ledger_check(ctx: DemoContext) -> bool:
-    from .ledger.store import check
+    from .ledger.check import check
     diags = check(ctx.loaded())
     _print_diags(ctx, diags)
     if not diags:
@@ -153,7 +153,7 @@ def _step_report(fund: str) -> Callable[[DemoContext], bool]:
         from .render import report as render_report
         from .reports.build import build_report, resolve_scope
         from .underwriting.covenants import covenant_rows
-        from .ledger.store import ledger_payments
+        from .ledger.db import ledger_payments
         loaded = ctx.loaded()
         scope = resolve_scope(loaded, fund=fund)
         report = build_report(loaded, scope, ctx.today, ledger_payments(ctx.root),

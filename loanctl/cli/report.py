@@ -35,7 +35,7 @@ def report(
     from ..api import load_valid_book
     from ..render import report as render
     from ..reports.build import ScopeProblem, build_report, resolve_scope
-    from ..ledger.store import ledger_payments
+    from ..ledger.db import ledger_payments
     from .schedule import parse_date_option
 
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
@@ -89,27 +89,13 @@ def _covenants(loaded, scope, on):
 
 
 def _archived_payments(loaded, tree):
-    """Payments as archived at a revision: the payment files committed under payments/."""
-    from ..ledger.store import parse_files
-    files = []
-    for name, is_dir in tree.list_dir("payments"):
-        if not is_dir and name.endswith(".csv"):
-            raw = tree.read(f"payments/{name}", 1 << 31)
-            if isinstance(raw, bytes):
-                files.append((name, raw))
-    payments, seen = [], set()
-    for name, raw in files:
-        got, diags, _ = parse_files(loaded, [(name, raw)], None, _dt_from(name), auto_profile=True)
-        for p in got:
-            if p.payment_id not in seen:
-                seen.add(p.payment_id)
-                payments.append(p)
+    """Payments as archived at a revision, replayed as `ledger rebuild` replays payments/; its
+    diagnostics are shown, and an archive that cannot be replayed stops the report."""
+    from ..ledger.rebuild import archived_payments_at
+    payments, diags = archived_payments_at(loaded, tree)
+    if diags:
+        print_diagnostics(diags, stream=sys.stderr)
+    if any(d.is_error for d in diags):
+        sys.stderr.write(f"the payment archive at {tree.rev} cannot be replayed\n")
+        raise typer.Exit(EXIT_INVALID)
     return payments
-
-
-def _dt_from(name: str):
-    import datetime as _dt
-    try:
-        return _dt.date.fromisoformat(name[:10])
-    except ValueError:
-        return _dt.date.today()

@@ -47,7 +47,7 @@ def post_payments(
     """Check every row of every file, then archive and post them in one transaction — or nothing."""
     import datetime as _dt
     from ..render import servicing as render
-    from ..ledger.store import post
+    from ..ledger.posting import post
     from .schedule import parse_date_option
 
     day = parse_date_option(posting_day, "--posting-day") or _dt.date.today()
@@ -92,7 +92,7 @@ def _report_refresh(refreshed, warnings=()) -> None:
 @guarded
 def ledger_rebuild(ctx: typer.Context) -> None:
     """Recreate the ledger from the archived payment files (atomic: the old one stays until done)."""
-    from ..ledger.store import rebuild
+    from ..ledger.rebuild import rebuild
     loaded = _load(ctx)
     with _working("rebuilding the ledger from payments/", True):
         files, payments, diags = rebuild(loaded)
@@ -107,7 +107,7 @@ def ledger_rebuild(ctx: typer.Context) -> None:
 def ledger_refresh(ctx: typer.Context) -> None:
     """Recompute the stored allocations of facilities whose terms, amendments, fixings or book
     settings changed since they were computed (post-payments and query do this first)."""
-    from ..ledger.store import refresh
+    from ..ledger.refresh import refresh
     loaded = _load(ctx)
     with _working("recomputing stale allocations", True):
         refreshed = refresh(loaded)
@@ -121,7 +121,7 @@ def ledger_refresh(ctx: typer.Context) -> None:
 def ledger_check(ctx: typer.Context, fmt: str = typer.Option("text", "--format", help="text or json.")) -> None:
     """Verify the ledger: archive vs ledger, allocations vs payments and vs the book as it is
     now, no orphans."""
-    from ..ledger.store import check
+    from ..ledger.check import check
     loaded = _load(ctx)
     diags = check(loaded)
     print_diagnostics(diags, "json" if fmt == "json" else "text")
@@ -150,7 +150,7 @@ def query(
 
     if not 0 < timeout <= 86400:
         raise fail_usage(f"--timeout must be more than 0 and at most 86400 seconds, not {timeout:g}")
-    from ..ledger.store import refresh_or_warn
+    from ..ledger.refresh import refresh_or_warn
 
     on = parse_date_option(as_of, "--as-of") or _dt.date.today()
     loaded = _load(ctx)

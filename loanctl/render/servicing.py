@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from ..ledger.store import PostResult
+from ..ledger.posting import PostResult
 from ..ledger.query import inert_text
 
 _KEEP = "\t\n"  # kept as they are: harmless on a terminal (and quoted by CSV)

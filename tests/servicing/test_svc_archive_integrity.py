@@ -24,8 +24,11 @@ import pytest
 
 from ledgerkit import (BOOK_YAML, FIXED_YAML, TWO_YAML, loanctl_cmd, post, post_ok, run, snapshot,
                        subprocess_env, tree_hash, write_book, write_payments)
-from loanctl.ledger import store as ledger
-from loanctl.servicing.paymentfile import MAX_LINE, MAX_REFERENCE, WHITESPACE
+from loanctl.ledger import posting, staging
+from loanctl.ledger.archive import archive_file, archive_name, profile_conflicts
+from loanctl.ledger.db import ledger_path
+from loanctl.servicing.paymentfile import MAX_LINE
+from loanctl.servicing.rowrules import MAX_REFERENCE, WHITESPACE
 
 H = "payment_id,deal,date,amount,reference\n"
 DAY = "2026-12-01"
@@ -48,19 +51,19 @@ def copy(baseline, tmp_path) -> Path:
 def fast_calls(monkeypatch) -> list[bool]:
     """What each call of the vectorised path returned (True: it posted the files)."""
     calls: list[bool] = []
-    original = ledger._post_fast
+    original = posting._post_fast
 
     def spy(*args, **kwargs):
         calls.append(original(*args, **kwargs))
         return calls[-1]
-    monkeypatch.setattr(ledger, "_post_fast", spy)
+    monkeypatch.setattr(posting, "_post_fast", spy)
     return calls
 
 
 @pytest.fixture(params=["row-by-row", "vectorised"])
 def path(request, monkeypatch, fast_calls) -> str:
     """Force one posting path for the test (the threshold picks it in real use)."""
-    monkeypatch.setattr(ledger, "FAST_PATH_BYTES", 0 if request.param == "vectorised" else 10 ** 15)
+    monkeypatch.setattr(staging, "FAST_PATH_BYTES", 0 if request.param == "vectorised" else 10 ** 15)
     return request.param
 
 
@@ -70,7 +73,7 @@ def archive_listing(root: Path) -> list[str]:
 
 
 def ledger_sha(root: Path) -> str:
-    return hashlib.sha256(ledger.ledger_path(root).read_bytes()).hexdigest()
+    return hashlib.sha256(ledger_path(root).read_bytes()).hexdigest()
 
 
 def assert_refused(root: Path, f: Path, expected: list[tuple[int, str]], *, day: str = DAY,
@@ -160,7 +163,7 @@ def test_a_last_line_longer_than_duckdbs_buffer_is_refused_not_silently_dropped(
     f = tmp_path / "bank" / "big.csv"
     f.parent.mkdir()
     f.write_text("\n".join(["payment_id,deal,date,amount,reference"] + _big_rows(8000) + [LONG_LAST]))
-    assert f.stat().st_size >= ledger.FAST_PATH_BYTES
+    assert f.stat().st_size >= staging.FAST_PATH_BYTES
     assert_refused(copy, f, [(8002, "E0418")])
     assert fast_calls == [False]
 
@@ -169,7 +172,7 @@ def test_the_vectorised_path_counts_rows_and_falls_back_when_duckdb_drops_one(co
                                                                               monkeypatch):
     # Without the line-length guard the row count alone must catch the dropped row:
     # 8,001 data lines in the file, 8,000 rows from DuckDB → the row-by-row parser decides.
-    monkeypatch.setattr(ledger, "MAX_LINE", 10 ** 9)
+    monkeypatch.setattr(staging, "MAX_LINE", 10 ** 9)
     f = tmp_path / "bank" / "big.csv"
     f.parent.mkdir()
     f.write_text("\n".join(["payment_id,deal,date,amount,reference"] + _big_rows(8000) + [LONG_LAST]))
@@ -230,7 +233,7 @@ def test_hostile_whitespace_gives_identical_ledgers_on_both_paths_and_in_a_rebui
     f = write_payments(tmp_path / "bank", "hostile.csv", text.encode("utf-8"))
     books = {}
     for name, threshold in (("vectorised", 0), ("row-by-row", 10 ** 15)):
-        monkeypatch.setattr(ledger, "FAST_PATH_BYTES", threshold)
+        monkeypatch.setattr(staging, "FAST_PATH_BYTES", threshold)
         books[name] = write_book(tmp_path / name)
         post_ok(books[name], f)
     # the vectorised path posted it itself, except where blank lines need the row-by-row reader
@@ -322,11 +325,11 @@ def test_e0430_an_archived_file_not_yet_in_the_ledger_keeps_its_profile(tmp_path
     from datetime import date
     root = write_book(tmp_path / "book", TWO_PROFILES)
     raw = BANK_FILE.encode()
-    name, sha = ledger.archive_name(raw, date(2026, 12, 1))
-    ledger._archive(root, name, raw, "ids-first")
-    diags = ledger.profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "refs-first", raw)])
+    name, sha = archive_name(raw, date(2026, 12, 1))
+    archive_file(root, name, raw, "ids-first")
+    diags = profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "refs-first", raw)])
     assert [(d.code, d.file) for d in diags] == [("E0430", "bank.csv")]
-    assert ledger.profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "ids-first", raw)]) == []
+    assert profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "ids-first", raw)]) == []
 
 
 # --- class 8: payments only for deals that take them ---------------------------------------------
@@ -452,4 +455,4 @@ def assert_refused_without_ledger(root: Path, f: Path, expected, extra: tuple = 
     for line, code in expected:
         assert f"{f}:{line}: {code}: " in result.stderr, result.stderr
     assert tree_hash(root) == before
-    assert not (root / "payments").exists() and not ledger.ledger_path(root).exists()
+    assert not (root / "payments").exists() and not ledger_path(root).exists()

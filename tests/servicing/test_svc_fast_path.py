@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ledgerkit import BOOK_YAML, allocations, post, post_ok, run, snapshot, tree_hash, write_book
-from loanctl.ledger import store as ledger
+from loanctl.ledger import posting, staging
 
 DATES = ["2026-01-15", "2026-03-02", "2026-04-15", "2026-06-01", "2026-07-15"]
 
@@ -24,7 +24,7 @@ def write_big(path: Path, lines: list[str], header: str = "payment_id,deal,date,
               newline: str = "\n") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((newline.join([header] + lines) + newline).encode())
-    assert path.stat().st_size >= ledger.FAST_PATH_BYTES
+    assert path.stat().st_size >= staging.FAST_PATH_BYTES
     return path
 
 
@@ -32,12 +32,12 @@ def write_big(path: Path, lines: list[str], header: str = "payment_id,deal,date,
 def fast_calls(monkeypatch) -> list[bool]:
     """What each call of the vectorised path returned (True: it posted the files)."""
     calls: list[bool] = []
-    original = ledger._post_fast
+    original = posting._post_fast
 
     def spy(*args, **kwargs):
         calls.append(original(*args, **kwargs))
         return calls[-1]
-    monkeypatch.setattr(ledger, "_post_fast", spy)
+    monkeypatch.setattr(posting, "_post_fast", spy)
     return calls
 
 
