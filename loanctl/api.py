@@ -148,7 +148,7 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     covenants = covenant_rows(loaded, on, deals=[scope.id] if scope.kind == "deal" else None,
                               lenders=scope.lenders or None)
     if tree is None:
-        from .ledger.store import ledger_payments
+        from .ledger.db import ledger_payments
         payments = ledger_payments(root)
     else:
         payments = archived_payments(loaded, tree, on)
@@ -156,27 +156,15 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
 
 
 def archived_payments(loaded, tree: Tree, on: date) -> list:
-    """Payments as archived at a revision: the payment files committed under payments/, each
-    payment once (an archive name's date is its posting day; `on` stands in for a name without one)."""
-    from .ledger.store import parse_files
+    """Payments as archived at a revision, replayed exactly as `ledger rebuild` replays payments/
+    (each file with the profile it was posted with); an archive that cannot be replayed is a
+    DiagnosticError carrying the replay's diagnostics. `on` is unused: kept for the callers."""
+    from .diagnostics import DiagnosticError
+    from .ledger.rebuild import archived_payments_at
 
-    files = []
-    for name, is_dir in tree.list_dir("payments"):
-        if not is_dir and name.endswith(".csv"):
-            raw = tree.read(f"payments/{name}", 1 << 31)
-            if isinstance(raw, bytes):
-                files.append((name, raw))
-    payments, seen = [], set()
-    for name, raw in files:
-        try:
-            posting_day = date.fromisoformat(name[:10])
-        except ValueError:
-            posting_day = on
-        got, _, _ = parse_files(loaded, [(name, raw)], None, posting_day, auto_profile=True)
-        for p in got:
-            if p.payment_id not in seen:
-                seen.add(p.payment_id)
-                payments.append(p)
+    payments, diags = archived_payments_at(loaded, tree)
+    if any(d.is_error for d in diags):
+        raise DiagnosticError(diags)
     return payments
 
 
@@ -211,7 +199,7 @@ def covenants(root: Path, on: date, deal: str | None = None, fund: str | None = 
     return rows, diags
 
 
-# --- servicing: the payments ledger (loanctl.ledger.store's public functions) ------------------
+# --- servicing: the payments ledger (loanctl.ledger's public functions) -------------------------
 class InvalidBook(DiagnosticError):
     """The book has errors: servicing waits until it is valid (`note` says so)."""
 
@@ -230,25 +218,25 @@ def post_payments(root: Path, files: list[tuple[str, bytes]], posting_day: date,
                   dry_run: bool = False):
     """`loanctl post-payments`: check every row of every (name, bytes) file, then archive and post
     them on `posting_day` in one transaction — or nothing (the PostResult says which and why)."""
-    from .ledger.store import post
+    from .ledger.posting import post
     return post(valid_book(root), files, posting_day, profile=profile, dry_run=dry_run)
 
 
 def rebuild_ledger(root: Path) -> tuple[int, int, list]:
     """`loanctl ledger rebuild`: (archived files, payments, diagnostics)."""
-    from .ledger.store import rebuild
+    from .ledger.rebuild import rebuild
     return rebuild(valid_book(root))
 
 
 def refresh_ledger(root: Path) -> list[tuple[str, str]]:
     """`loanctl ledger refresh`: the (deal, facility) pairs whose allocations were recomputed."""
-    from .ledger.store import refresh
+    from .ledger.refresh import refresh
     return refresh(valid_book(root))
 
 
 def check_ledger(root: Path) -> list:
     """`loanctl ledger check`: the diagnostics of the ledger against the archive and the book."""
-    from .ledger.store import check
+    from .ledger.check import check
     return check(valid_book(root))
 
 
@@ -260,7 +248,7 @@ def query(root: Path, sql: str, on: date, timeout: float = 30.0):
     allows), then one read-only statement with the positions view on `on`:
     (columns, rows, facilities refreshed, warnings of the refresh)."""
     from .ledger.query import run_query
-    from .ledger.store import refresh_or_warn
+    from .ledger.refresh import refresh_or_warn
 
     if not 0 < timeout <= MAX_QUERY_SECONDS:
         raise UsageProblem(f"--timeout must be more than 0 and at most {MAX_QUERY_SECONDS} seconds, not {timeout:g}")

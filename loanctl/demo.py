@@ -122,7 +122,7 @@ def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
 
 def _step_post(ctx: DemoContext) -> bool:
     from .render import servicing as render_servicing
-    from .ledger.store import post
+    from .ledger.posting import post
     from .reports.posting import post_summary
     files = sorted((resource_dir("templates") / "demo-payments").glob("*.csv"))
     result = post(ctx.loaded(), [(f.name, f.read_bytes()) for f in files], ctx.today)
@@ -145,7 +145,7 @@ def _step_actuals(deal_id: str) -> Callable[[DemoContext], bool]:
 
 
 def _step_ledger_check(ctx: DemoContext) -> bool:
-    from .ledger.store import check
+    from .ledger.check import check
     diags = check(ctx.loaded())
     _print_diags(ctx, diags)
     if not diags:
@@ -158,7 +158,7 @@ def _step_report(fund: str) -> Callable[[DemoContext], bool]:
         from .render import report as render_report
         from .reports.build import build_report, resolve_scope
         from .underwriting.covenants import covenant_rows
-        from .ledger.store import ledger_payments
+        from .ledger.db import ledger_payments
         loaded = ctx.loaded()
         scope = resolve_scope(loaded, fund=fund)
         report = build_report(loaded, scope, ctx.today, ledger_payments(ctx.root),
@@ -231,7 +231,7 @@ def _step_reconcile(ctx: DemoContext) -> bool:
     from .reconcile.output import payments_csv, report_text
     from .reconcile.run import reconcile_statement
     from .render import servicing as render_servicing
-    from .ledger.store import post
+    from .ledger.posting import post
     statement = resource_dir("templates") / "demo-statements" / DEMO_STATEMENT
     result, diags = reconcile_statement(ctx.loaded(), f"templates/demo-statements/{DEMO_STATEMENT}",
                                         statement.read_bytes())

@@ -112,7 +112,7 @@ def test_a_report_in_60_columns_shows_every_amount_whole(loaded):
 
 
 def test_a_post_summary_in_60_columns_shows_every_amount_whole(loaded):
-    from loanctl.ledger.store import post
+    from loanctl.ledger.posting import post
     from loanctl.render.servicing import post_table
     from loanctl.reports.posting import post_summary
     csv_text = ("payment_id,deal,date,amount,type,reference\n"

@@ -229,7 +229,9 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
     from ..engine.deal import schedule_deal
     from ..render import report as render
     from ..reports.build import build_report, resolve_scope
-    from ..ledger.store import ledger_payments, post, rebuild
+    from ..ledger.db import ledger_payments
+    from ..ledger.posting import post
+    from ..ledger.rebuild import rebuild
 
     result = BenchResult(deals, payments, seed)
     base = Path(tempfile.mkdtemp(prefix="loanctl-bench-", dir=workdir))

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..plaintext import inert
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
-from .store import ledger_path, load_payments, open_for_read
+from .db import ledger_path, load_payments, open_for_read
 from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 
 LEDGER_TABLES = ("payment_files", "payments", "allocations")
@@ -130,7 +130,7 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
             for t in LEDGER_TABLES:
                 con.execute(f"CREATE VIEW {t} AS SELECT * FROM ledger.{t}")
         else:
-            from .store import MIGRATIONS
+            from .db import MIGRATIONS
             for stmt in MIGRATIONS[1][1:]:
                 con.execute(stmt)
         for name, (columns, rows) in book_tables(loaded, as_of, payments).items():

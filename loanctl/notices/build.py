@@ -28,7 +28,7 @@ from ..diagnostics import Diagnostic
 from ..engine.deal import schedule_deal
 from ..engine.schedule import FacilitySchedule, Row, lender_part
 from ..engine.terms import FacilityTerms
-from ..ledger.store import ledger_payments
+from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.positions import allocate_facility, facility_inputs

@@ -12,7 +12,7 @@ from .statement import read_statement
 
 
 def posted_payments(loaded: LoadedBook):
-    from ..ledger.store import ledger_payments  # the ledger's public reader; store.py is being split
+    from ..ledger.db import ledger_payments  # the ledger's public reader; store.py is being split
     return ledger_payments(loaded.root)
 
 

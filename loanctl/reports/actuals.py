@@ -9,7 +9,7 @@ from decimal import Decimal
 from ..engine.deal import DealSchedule
 from ..model.records import LoadedBook
 from ..servicing.allocation import COMPONENTS
-from ..ledger.store import ledger_payments
+from ..ledger.db import ledger_payments
 from ..servicing.positions import allocate_facility, facility_inputs
 
 

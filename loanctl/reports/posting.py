@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from ..ledger.store import PostResult
+from ..ledger.posting import PostResult
 
 
 def _s(x: Decimal) -> str:

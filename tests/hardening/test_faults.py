@@ -38,7 +38,12 @@ import pytest
 from loanctl.bench import run as bench
 from loanctl.api import load_valid_book
 from loanctl.diagnostics import DiagnosticError
-from loanctl.ledger import store as ledger
+from loanctl.ledger import archive, db, posting
+from loanctl.ledger.archive import archive_name
+from loanctl.ledger.check import check
+from loanctl.ledger.db import snapshot
+from loanctl.ledger.posting import post
+from loanctl.ledger.rebuild import rebuild
 
 SEED = 20261128
 POSTING_DAY = "2026-12-01"
@@ -125,7 +130,7 @@ def load(root: Path):
 
 
 def post_ok(root: Path, path: Path, day: str = POSTING_DAY) -> None:
-    result = ledger.post(load(root), [(str(path), path.read_bytes())], date.fromisoformat(day))
+    result = post(load(root), [(str(path), path.read_bytes())], date.fromisoformat(day))
     assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
 
 
@@ -149,7 +154,7 @@ def archive_names(root: Path) -> list[str]:
 
 
 def check_codes(root: Path) -> list[tuple[str, str]]:
-    return [(d.code, d.message) for d in ledger.check(load(root))]
+    return [(d.code, d.message) for d in check(load(root))]
 
 
 # --- real mounts (root in a container that allows it), else skip -----------------------------
@@ -229,7 +234,7 @@ def big_archive(tmp_path_factory):
         f"s{i},{deal},{fid},{start.isoformat()},{100 + i}.00\n" for i in range(5)))
     post_ok(root, small, "2026-11-27")
     raw = big.read_bytes()
-    name, _ = ledger.archive_name(raw, date(2026, 11, 28))
+    name, _ = archive_name(raw, date(2026, 11, 28))
     (root / "payments" / name).write_bytes(raw)
     return root, name
 
@@ -249,7 +254,7 @@ def rebuild_temp(root: Path, pid: int) -> Path:
 
 def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_archive, tmp_path):
     base, big_name = big_archive
-    before = ledger.snapshot(base)
+    before = snapshot(base)
     assert len(before["payments"]) == 5
     assert check_codes(base) == [("E0423", f"archived file {big_name} is not in the ledger")]
 
@@ -264,7 +269,7 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
     assert proc.returncode == 0, err
     assert seen is not None, "the rebuild never wrote its temporary ledger"
     t_write = seen - t0
-    after = ledger.snapshot(ref)
+    after = snapshot(ref)
     assert len(after["payments"]) == ROWS + 5
     after_fingerprint = (len(after["payments"]), len(after["allocations"]))
 
@@ -289,7 +294,7 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
         proc.wait(timeout=60)
         kills += killed
 
-        snap = ledger.snapshot(work)
+        snap = snapshot(work)
         fingerprint = (len(snap["payments"]), len(snap["allocations"]))
         if fingerprint == after_fingerprint and snap == after:
             outcomes[label] = "after"
@@ -311,7 +316,7 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
     print(f"left in .loanctl by the killed runs: {leftovers}")
     done = cli(work, "ledger", "rebuild", timeout=300)
     assert done.returncode == 0, done.stderr
-    assert ledger.snapshot(work) == after
+    assert snapshot(work) == after
     assert check_codes(work) == []
     q = invoke(work, "query", "SELECT count(*) AS n FROM payments", "--format", "csv")
     assert q.exit_code == 0 and q.stdout == f"n\n{ROWS + 5}\n", (q.stdout, q.stderr, leftovers)
@@ -335,29 +340,29 @@ def post_on_full_disk(root: Path, payments: Path, free: int, size: str) -> dict:
     space, and post again. What happened, for the caller to judge."""
     with tiny_tmpfs(size) as mnt:
         book = Path(shutil.copytree(root, mnt / "book"))
-        before_tree, before = tree(book), ledger.snapshot(book)
+        before_tree, before = tree(book), snapshot(book)
         filler = fill(mnt, free)
         run = cli(book, "post-payments", payments, "--posting-day", POSTING_DAY)
         filler.unlink()
         out = {"free": free, "exit": run.returncode, "stderr": run.stderr,
-               "ledger unchanged": ledger.snapshot(book) == before,
+               "ledger unchanged": snapshot(book) == before,
                "payments/ temp files": dot_files(book / "payments"),
                ".loanctl temp files": [n for n in dot_files(book / ".loanctl")],
                "archive": archive_names(book), "tree unchanged": tree(book) == before_tree}
         if run.returncode != 0:
             # whatever was archived is complete (byte for byte); ledger check names it at most
-            name, _ = ledger.archive_name(payments.read_bytes(), date.fromisoformat(POSTING_DAY))
+            name, _ = archive_name(payments.read_bytes(), date.fromisoformat(POSTING_DAY))
             out["complete archive"] = all((book / "payments" / n).read_bytes() == payments.read_bytes()
                                           for n in out["archive"] if n == name)
             out["check before retry"] = check_codes(book)
             try:
-                again = ledger.post(load(book), [(str(payments), payments.read_bytes())],
+                again = post(load(book), [(str(payments), payments.read_bytes())],
                                     date.fromisoformat(POSTING_DAY))
                 out["retry exit"] = 0 if again.ok else [d.code for d in again.diagnostics]
             except DiagnosticError as exc:
                 out["retry exit"] = [f"{d.code} {d.message}" for d in exc.diagnostics]
         out["check after"] = check_codes(book)
-        out["payments after"] = len(ledger.snapshot(book)["payments"])
+        out["payments after"] = len(snapshot(book)["payments"])
     return out
 
 
@@ -398,7 +403,8 @@ def test_post_on_a_full_disk_reports_e0422_and_changes_nothing(small_base):
     root, mid, _ = small_base
     o = post_on_full_disk(root, mid, 0, "6m")
     assert o["exit"] == 1, o
-    assert "error[E0422]: cannot archive the payment file: No space left on device" in o["stderr"], o["stderr"]
+    # the rows are staged in the ledger before anything is archived: that is the first write to fail
+    assert "error[E0422]: cannot stage the ledger rows: No space left on device" in o["stderr"], o["stderr"]
     assert "Traceback" not in o["stderr"]
     assert o["tree unchanged"] and o["archive"] == archive_names(root), o
     assert judge_nothing_lost(o, 3000) == []
@@ -440,7 +446,7 @@ def nearly_full_rebuilds(small_base, tmp_path_factory):
     root, mid, _ = small_base
     posted = Path(shutil.copytree(root, tmp_path_factory.mktemp("rebuild-full") / "book"))
     post_ok(posted, mid)
-    before = ledger.snapshot(posted)
+    before = snapshot(posted)
     outcomes = []
     for free in (0, 300_000, 1_000_000, 2_000_000):
         with tiny_tmpfs("12m") as mnt:
@@ -450,9 +456,9 @@ def nearly_full_rebuilds(small_base, tmp_path_factory):
             leftovers = dot_files(book / ".loanctl")
             filler.unlink()
             o = {"free": free, "exit": run.returncode, "stderr": run.stderr, "leftovers": leftovers,
-                 "ledger kept": ledger.snapshot(book) == before, "check": check_codes(book)}
-            files, rows, diags = ledger.rebuild(load(book))
-            o["retry"], o["after retry"] = (files, rows, diags), ledger.snapshot(book) == before
+                 "ledger kept": snapshot(book) == before, "check": check_codes(book)}
+            files, rows, diags = rebuild(load(book))
+            o["retry"], o["after retry"] = (files, rows, diags), snapshot(book) == before
             outcomes.append(o)
     return outcomes
 
@@ -481,21 +487,21 @@ def small_book(tmp_path):
     return root, payment_file(tmp_path / "bank" / "pay.csv", 50, "p")
 
 
-def enospc_open(monkeypatch, where):
-    """`open` in the ledger module raises ENOSPC for paths `where(path)` selects."""
+def enospc_open(monkeypatch, module, where):
+    """`open` in a ledger module raises ENOSPC for paths `where(path)` selects."""
     real = open
 
     def fake(file, mode="r", *args, **kwargs):
         if any(c in mode for c in "wax+") and where(Path(file)):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
         return real(file, mode, *args, **kwargs)
-    monkeypatch.setattr(ledger, "open", fake, raising=False)
+    monkeypatch.setattr(module, "open", fake, raising=False)
 
 
 def test_injected_enospc_writing_the_archive_is_e0422_and_changes_nothing(small_book, monkeypatch):
     root, pay = small_book
     before_tree = tree(root)
-    enospc_open(monkeypatch, lambda p: p.parent.name == "payments")
+    enospc_open(monkeypatch, archive, lambda p: p.parent.name == "payments")
     result = invoke(root, "post-payments", pay, "--posting-day", POSTING_DAY)
     assert result.exit_code == 1, (result.exception, result.stderr)
     assert "error[E0422]: cannot archive the payment file: No space left on device" in result.stderr
@@ -512,7 +518,7 @@ def test_injected_failure_renaming_the_archive_removes_the_temporary_file(small_
         if Path(dst).parent.name == "payments":
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(src))
         return real(src, dst, *a, **k)
-    monkeypatch.setattr(ledger.os, "replace", fake)
+    monkeypatch.setattr(os, "replace", fake)
     result = invoke(root, "post-payments", pay, "--posting-day", POSTING_DAY)
     assert result.exit_code == 1, (result.exception, result.stderr)
     assert "error[E0422]: cannot archive the payment file: Input/output error" in result.stderr
@@ -521,18 +527,18 @@ def test_injected_failure_renaming_the_archive_removes_the_temporary_file(small_
 
 def test_injected_enospc_staging_the_ledger_rows_is_e0422(small_book, monkeypatch):
     root, pay = small_book
-    before = ledger.snapshot(root)
-    enospc_open(monkeypatch, lambda p: p.parent.name == ".loanctl" and p.name.startswith(".pay-"))
+    before = snapshot(root)
+    enospc_open(monkeypatch, db, lambda p: p.parent.name == ".loanctl" and p.name.startswith(".pay-"))
     result = invoke(root, "post-payments", pay, "--posting-day", POSTING_DAY)
-    assert ledger.snapshot(root) == before
+    assert snapshot(root) == before
     assert result.exit_code == 1 and "error[E0422]" in result.stderr, (result.exception, result.stderr)
 
 
 def test_injected_commit_failure_is_e0422_keeps_the_ledger_and_the_retry_completes(small_book, monkeypatch):
     import duckdb
     root, pay = small_book
-    before = ledger.snapshot(root)
-    real_connect = ledger.connect
+    before = snapshot(root)
+    real_connect = db.connect
 
     class FailingCommit:
         def __init__(self, con):
@@ -546,19 +552,19 @@ def test_injected_commit_failure_is_e0422_keeps_the_ledger_and_the_retry_complet
         def __getattr__(self, name):
             return getattr(self._con, name)
 
-    monkeypatch.setattr(ledger, "connect", lambda path, read_only=False: FailingCommit(real_connect(path, read_only)))
+    monkeypatch.setattr(posting, "connect", lambda path, read_only=False: FailingCommit(real_connect(path, read_only)))
     result = invoke(root, "post-payments", pay, "--posting-day", POSTING_DAY)
     assert result.exit_code == 1, (result.exception, result.stderr)
     assert "error[E0422]: the ledger could not be written" in result.stderr
     assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
-    assert ledger.snapshot(root) == before
+    assert snapshot(root) == before
     assert dot_files(root / "payments") == [] and dot_files(root / ".loanctl") == []
-    name, _ = ledger.archive_name(pay.read_bytes(), date.fromisoformat(POSTING_DAY))
+    name, _ = archive_name(pay.read_bytes(), date.fromisoformat(POSTING_DAY))
     assert check_codes(root) == [("E0423", f"archived file {name} is not in the ledger")]
     monkeypatch.undo()
     again = invoke(root, "post-payments", pay, "--posting-day", POSTING_DAY)
     assert again.exit_code == 0, again.stderr
-    assert len(ledger.snapshot(root)["payments"]) == 53 and check_codes(root) == []
+    assert len(snapshot(root)["payments"]) == 53 and check_codes(root) == []
 
 
 def test_injected_read_only_lock_file_is_e0422_and_changes_nothing(small_book, monkeypatch):
@@ -570,7 +576,7 @@ def test_injected_read_only_lock_file_is_e0422_and_changes_nothing(small_book, m
         if Path(path).name == "write.lock":
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
         return real(path, flags, *a, **k)
-    monkeypatch.setattr(ledger.os, "open", fake)
+    monkeypatch.setattr(os, "open", fake)
     for args in (("post-payments", pay, "--posting-day", POSTING_DAY), ("ledger", "rebuild")):
         result = invoke(root, *args)
         assert result.exit_code == 1, (args, result.exception, result.stderr)
@@ -601,8 +607,8 @@ def test_a_read_only_book_refuses_writes_with_e0422_and_still_answers_reads(smal
                 assert no_crash(result) and result.exit_code == 1, (book.name, args, result.exception)
                 assert "error[E0422]: cannot create" in result.stderr, result.stderr
             if book is src:
-                check = invoke(ro, "ledger", "check")
-                assert check.exit_code == 0 and "clean" in check.stderr, check.stderr
+                checked = invoke(ro, "ledger", "check")
+                assert checked.exit_code == 0 and "clean" in checked.stderr, checked.stderr
                 q = invoke(ro, "query", "SELECT count(*) AS n FROM payments", "--format", "csv")
                 assert (q.exit_code, q.stdout) == (0, "n\n3\n"), (q.exception, q.stderr)
                 rep = invoke(ro, "report", "--book", "--as-of", "2026-06-01", "--format", "csv")

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from loanctl.ledger import store as ledger
+from loanctl.ledger.archive import archive_name
+from loanctl.ledger.check import check
+from loanctl.ledger.db import snapshot
 
 LIMIT = 20.0  # seconds for one command on hostile input (each takes 1-3 s on a quiet machine)
 MAX_DIAGNOSTICS = 4096  # bytes of stderr for a refused file
@@ -220,7 +222,7 @@ def test_formula_like_text_posts_as_plain_text_and_is_stored_verbatim(book, tmp_
     rows = query_json(book, "SELECT payment_id, reference FROM payments WHERE payment_id <> 'c1' ORDER BY payment_id")
     assert rows == [{"payment_id": "=1+2", "reference": "payment id like a formula"}] + [
         {"payment_id": f"f{i}", "reference": text} for i, text in enumerate(FORMULAS)]
-    assert ledger.check(_load(book)) == []
+    assert check(_load(book)) == []
 
 
 def test_query_csv_renders_formula_like_text_with_a_leading_quote(book, tmp_path):
@@ -284,16 +286,16 @@ def test_embedded_newlines_are_stored_verbatim_and_survive_query_csv_and_rebuild
               "--format", "csv").stdout
     assert list(csv.reader(io.StringIO(out, newline=""))) == [["payment_id", "reference"],
                                                               ["n1", "line a\nline b\r\nline c"]]
-    snap = ledger.snapshot(book)
+    snap = snapshot(book)
     assert run(book, "ledger", "rebuild").exit_code == 0
-    assert ledger.snapshot(book) == snap
+    assert snapshot(book) == snap
 
 
 def test_a_utf8_bom_with_crlf_is_accepted_and_archived_byte_for_byte(book, tmp_path):
     raw = b"\xef\xbb\xbf" + f"{H}\r\nb1,acme,2026-04-15,5.00,with bom\r\n".encode()
     f = write(tmp_path, "bank.csv", raw)
     assert post(book, f).exit_code == 0
-    name, _ = ledger.archive_name(raw, date.fromisoformat(DAY))
+    name, _ = archive_name(raw, date.fromisoformat(DAY))
     assert (book / "payments" / name).read_bytes() == raw
     assert query_json(book, "SELECT payment_id, reference FROM payments WHERE payment_id = 'b1'") == [
         {"payment_id": "b1", "reference": "with bom"}]
@@ -319,7 +321,7 @@ def test_a_10_mb_reference_is_posted_or_refused_at_its_line_never_half_done(book
     assert result.seconds < LIMIT
     assert len(result.stderr) < MAX_DIAGNOSTICS
     if result.exit_code == 0:
-        assert ledger.check(_load(book)) == []
+        assert check(_load(book)) == []
         assert query_json(book, "SELECT length(reference) AS n FROM payments WHERE payment_id = 'r1'") == [{"n": BIG}]
         rebuilt = run(book, "ledger", "rebuild")
         assert rebuilt.exit_code == 0, rebuilt.stderr

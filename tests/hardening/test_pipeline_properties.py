@@ -5,7 +5,7 @@ delayed draw or revolver; fixed or floating with a floor; every amortization typ
 1–3 lenders whose shares sum to exactly 100%; sometimes a participation transfer by
 amendment) and a stream of payments (scheduled, prepayment, fee; value dates inside the
 facility's life; 0.01 to 2,000,000.00) split over 2–3 CSV files. The files go through the
-library API (`load_valid_book`, `ledger.post`, `ledger.rebuild`, `ledger.snapshot`,
+library API (`load_valid_book`, `posting.post`, `rebuild.rebuild`, `db.snapshot`,
 `positions.*`) and these must hold:
 
 * every payment's allocations sum exactly to its amount (in the ledger);
@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 
 from loanctl.api import load_valid_book
 from loanctl.conventions.dates import add_months
-from loanctl.ledger import store as ledger
+from loanctl.ledger import check, db, posting, rebuild, staging
 from loanctl.servicing.positions import (MONEY, allocate_facility, facility_inputs, facility_position,
                                          lender_position)
 
@@ -226,7 +226,7 @@ def load(root: Path):
 
 def post_all(loaded, files: list[tuple[str, bytes]], order: list[int]) -> None:
     for i in order:
-        result = ledger.post(loaded, [files[i]], POSTING_DAY)
+        result = posting.post(loaded, [files[i]], POSTING_DAY)
         assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
         assert len(result.posted) == files[i][1].count(b"\n") - 1
 
@@ -236,7 +236,7 @@ def archive(root: Path) -> dict[str, bytes]:
 
 
 def positions_hold(loaded, case: dict) -> None:
-    payments = ledger.ledger_payments(loaded.root)
+    payments = db.ledger_payments(loaded.root)
     by_facility = defaultdict(list)
     for p in payments:
         by_facility[(p.deal, p.facility)].append(p)
@@ -279,7 +279,7 @@ def test_the_pipeline_allocates_reconciles_splits_and_rebuilds_exactly(case):
         # incremental, in file order
         one = load(write_case(base / "one", case))
         post_all(one, files, list(range(len(files))))
-        incremental = ledger.snapshot(one.root)
+        incremental = db.snapshot(one.root)
 
         # Σ allocations per payment == the payment, exactly
         alloc = defaultdict(Decimal)
@@ -292,43 +292,42 @@ def test_the_pipeline_allocates_reconciles_splits_and_rebuilds_exactly(case):
             event(f"allocated to {component}")
         for d in case["deals"]:
             event("a participation transfer" if d["amendment"] else "no transfer")
-        assert ledger.check(one) == []
+        assert check.check(one) == []
 
         positions_hold(one, case)
 
         # posting the files again, one and all together, posts nothing and changes nothing
         archived = archive(one.root)
-        again = ledger.post(one, [files[-1]], POSTING_DAY)
+        again = posting.post(one, [files[-1]], POSTING_DAY)
         assert again.ok and again.posted == [] and again.duplicates == len(case["files"][-1])
-        again = ledger.post(one, files, POSTING_DAY)
+        again = posting.post(one, files, POSTING_DAY)
         assert again.ok and again.posted == [] and again.duplicates == len(amounts)
-        assert ledger.snapshot(one.root) == incremental
+        assert db.snapshot(one.root) == incremental
         assert archive(one.root) == archived
 
         # the other order, in a second copy of the same book
         two = load(write_case(base / "two", case))
         post_all(two, files, list(reversed(range(len(files)))))
-        assert ledger.snapshot(two.root) == incremental
+        assert db.snapshot(two.root) == incremental
 
-        # all files in one post through the bulk (vectorised) path, when the library has one
-        if hasattr(ledger, "FAST_PATH_BYTES") and hasattr(ledger, "_post_fast"):
-            three = load(write_case(base / "three", case))
-            took = []
-            fast = ledger._post_fast
+        # all files in one post through the bulk (vectorised) path
+        three = load(write_case(base / "three", case))
+        took = []
+        fast = posting._post_fast
 
-            def spy(*args, **kwargs):
-                took.append(fast(*args, **kwargs))
-                return took[-1]
-            with mock.patch.object(ledger, "FAST_PATH_BYTES", 0), mock.patch.object(ledger, "_post_fast", spy):
-                result = ledger.post(three, files, POSTING_DAY)
-            assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
-            event("bulk path posted" if took == [True] else "bulk path fell back")
-            assert ledger.snapshot(three.root) == incremental
+        def spy(*args, **kwargs):
+            took.append(fast(*args, **kwargs))
+            return took[-1]
+        with mock.patch.object(staging, "FAST_PATH_BYTES", 0), mock.patch.object(posting, "_post_fast", spy):
+            result = posting.post(three, files, POSTING_DAY)
+        assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
+        event("bulk path posted" if took == [True] else "bulk path fell back")
+        assert db.snapshot(three.root) == incremental
 
         # rebuild from the archive == the incrementally built ledger
-        n_files, n_payments, diags = ledger.rebuild(one)
+        n_files, n_payments, diags = rebuild.rebuild(one)
         assert diags == [] and (n_files, n_payments) == (len(files), len(amounts))
-        assert ledger.snapshot(one.root) == incremental
-        assert ledger.check(one) == []
+        assert db.snapshot(one.root) == incremental
+        assert check.check(one) == []
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -57,6 +57,17 @@ payment_profiles:
 HOLD_BOOK_YAML = BOOK_YAML.replace("policy:\n", "policy:\n  unapplied: hold\n", 1)
 """The same book keeping unapplied cash in suspense (`policy.unapplied: hold`, SPEC §4.3) —
 for tests about the unapplied amount itself (by default it settles the next dues as they fall due)."""
+TWO_PROFILES = BOOK_YAML + """\
+  ids-first:
+    columns: {payment_id: "Txn ID", reference: "Ref", deal: "Loan", date: "Value Date", amount: "Amt"}
+  refs-first:
+    columns: {payment_id: "Ref", reference: "Txn ID", deal: "Loan", date: "Value Date", amount: "Amt"}
+"""
+"""Two profiles that read the same bank header two ways (only the archive's `.profile` sidecar
+tells which one a file was posted with)."""
+BANK_FILE = ("Txn ID,Ref,Loan,Value Date,Amt\n"
+             "T-1,R-1,acme-fixed,2026-04-15,100.00\n"
+             "T-2,R-2,acme-fixed,2026-07-15,200.00\n")
 
 FIXED_DEAL = "acme-fixed"
 FIXED_YAML = """\
@@ -221,16 +232,28 @@ def run_sub(root: Path, *args, timeout: float = 120) -> subprocess.CompletedProc
                           env=subprocess_env())
 
 
+def spy_on(monkeypatch, module, name: str) -> list:
+    """What each call of `module.name` returns, in order (the function still runs)."""
+    calls: list = []
+    original = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append(original(*args, **kwargs))
+        return calls[-1]
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
 # --- reading the ledger -----------------------------------------------------------------------
 def snapshot(root: Path) -> dict:
-    from loanctl.ledger.store import snapshot as snap
+    from loanctl.ledger.db import snapshot as snap
     return snap(root)
 
 
 def allocations(root: Path, deal: str = FIXED_DEAL) -> list[tuple[str, str, str | None, str, Decimal]]:
     """(payment_id, value_date, due_date, component, amount) rows of a deal, in ledger order."""
     import duckdb
-    from loanctl.ledger.store import ledger_path
+    from loanctl.ledger.db import ledger_path
     con = duckdb.connect(str(ledger_path(root)), read_only=True)
     try:
         rows = con.execute("SELECT payment_id, value_date, due_date, component, amount FROM allocations "
@@ -249,7 +272,7 @@ def row(payment_id: str, value_date: str, amount: str, type: str = "", reference
 def positions(root: Path, as_of: str, deal: str = FIXED_DEAL, facility: str = "tl") -> dict:
     """Positions through the library: {None: the facility, "fund-a": ..., "fund-b": ...}."""
     from loanctl.api import load_valid_book
-    from loanctl.ledger.store import ledger_payments
+    from loanctl.ledger.db import ledger_payments
     from loanctl.servicing.positions import allocate_facility, facility_position, lender_position
 
     loaded, errors = load_valid_book(root)

@@ -22,7 +22,7 @@ import pytest
 from ledgerkit import post_ok, row, run, run_sub, snapshot, tree_hash, write_book, write_payments
 
 from loanctl.ledger import query as query_module
-from loanctl.ledger.store import ledger_path
+from loanctl.ledger.db import ledger_path
 
 
 @pytest.fixture(scope="module")

@@ -389,7 +389,7 @@ def test_dry_run_shows_the_allocation_and_writes_nothing(book, bank):
 def applied_rows(root):
     import duckdb
     from ledgerkit import FIXED_DEAL as deal
-    from loanctl.ledger.store import ledger_path
+    from loanctl.ledger.db import ledger_path
     con = duckdb.connect(str(ledger_path(root)), read_only=True)
     try:
         return [(p, c, D(a), o.isoformat() if o else None) for p, c, a, o in con.execute(
@@ -416,7 +416,7 @@ def test_a_ledger_of_schema_2_gains_applied_on_and_is_recomputed(book, bank):
     """A ledger written before `applied_on` (emulated: the column dropped, version 2) is
     migrated on the next write and its allocations recomputed under the current rules."""
     import duckdb
-    from loanctl.ledger.store import ledger_path
+    from loanctl.ledger.db import ledger_path
     post_rows(book, bank, "p.csv", [CLOSING, row("q1", "2026-04-15", "300000.00")])
     con = duckdb.connect(str(ledger_path(book)))
     con.execute("ALTER TABLE allocations DROP COLUMN applied_on")

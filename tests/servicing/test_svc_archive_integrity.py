@@ -17,15 +17,19 @@ import hashlib
 import os
 import shutil
 import subprocess
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from ledgerkit import (BOOK_YAML, FIXED_YAML, TWO_YAML, loanctl_cmd, post, post_ok, run, snapshot,
-                       subprocess_env, tree_hash, write_book, write_payments)
-from loanctl.ledger import store as ledger
-from loanctl.servicing.paymentfile import MAX_LINE, MAX_REFERENCE, WHITESPACE
+from ledgerkit import (BANK_FILE, BOOK_YAML, FIXED_YAML, TWO_PROFILES, TWO_YAML, loanctl_cmd, post, post_ok,
+                       run, snapshot, spy_on, subprocess_env, tree_hash, write_book, write_payments)
+from loanctl.ledger import posting, staging
+from loanctl.ledger.archive import archive_file, archive_name, profile_conflicts
+from loanctl.ledger.db import ledger_path
+from loanctl.servicing.paymentfile import MAX_LINE
+from loanctl.servicing.rowrules import MAX_REFERENCE, WHITESPACE
 
 H = "payment_id,deal,date,amount,reference\n"
 DAY = "2026-12-01"
@@ -47,20 +51,13 @@ def copy(baseline, tmp_path) -> Path:
 @pytest.fixture
 def fast_calls(monkeypatch) -> list[bool]:
     """What each call of the vectorised path returned (True: it posted the files)."""
-    calls: list[bool] = []
-    original = ledger._post_fast
-
-    def spy(*args, **kwargs):
-        calls.append(original(*args, **kwargs))
-        return calls[-1]
-    monkeypatch.setattr(ledger, "_post_fast", spy)
-    return calls
+    return spy_on(monkeypatch, posting, "_post_fast")
 
 
 @pytest.fixture(params=["row-by-row", "vectorised"])
 def path(request, monkeypatch, fast_calls) -> str:
     """Force one posting path for the test (the threshold picks it in real use)."""
-    monkeypatch.setattr(ledger, "FAST_PATH_BYTES", 0 if request.param == "vectorised" else 10 ** 15)
+    monkeypatch.setattr(staging, "FAST_PATH_BYTES", 0 if request.param == "vectorised" else 10 ** 15)
     return request.param
 
 
@@ -70,7 +67,7 @@ def archive_listing(root: Path) -> list[str]:
 
 
 def ledger_sha(root: Path) -> str:
-    return hashlib.sha256(ledger.ledger_path(root).read_bytes()).hexdigest()
+    return hashlib.sha256(ledger_path(root).read_bytes()).hexdigest()
 
 
 def assert_refused(root: Path, f: Path, expected: list[tuple[int, str]], *, day: str = DAY,
@@ -160,7 +157,7 @@ def test_a_last_line_longer_than_duckdbs_buffer_is_refused_not_silently_dropped(
     f = tmp_path / "bank" / "big.csv"
     f.parent.mkdir()
     f.write_text("\n".join(["payment_id,deal,date,amount,reference"] + _big_rows(8000) + [LONG_LAST]))
-    assert f.stat().st_size >= ledger.FAST_PATH_BYTES
+    assert f.stat().st_size >= staging.FAST_PATH_BYTES
     assert_refused(copy, f, [(8002, "E0418")])
     assert fast_calls == [False]
 
@@ -169,7 +166,7 @@ def test_the_vectorised_path_counts_rows_and_falls_back_when_duckdb_drops_one(co
                                                                               monkeypatch):
     # Without the line-length guard the row count alone must catch the dropped row:
     # 8,001 data lines in the file, 8,000 rows from DuckDB → the row-by-row parser decides.
-    monkeypatch.setattr(ledger, "MAX_LINE", 10 ** 9)
+    monkeypatch.setattr(staging, "MAX_LINE", 10 ** 9)
     f = tmp_path / "bank" / "big.csv"
     f.parent.mkdir()
     f.write_text("\n".join(["payment_id,deal,date,amount,reference"] + _big_rows(8000) + [LONG_LAST]))
@@ -230,7 +227,7 @@ def test_hostile_whitespace_gives_identical_ledgers_on_both_paths_and_in_a_rebui
     f = write_payments(tmp_path / "bank", "hostile.csv", text.encode("utf-8"))
     books = {}
     for name, threshold in (("vectorised", 0), ("row-by-row", 10 ** 15)):
-        monkeypatch.setattr(ledger, "FAST_PATH_BYTES", threshold)
+        monkeypatch.setattr(staging, "FAST_PATH_BYTES", threshold)
         books[name] = write_book(tmp_path / name)
         post_ok(books[name], f)
     # the vectorised path posted it itself, except where blank lines need the row-by-row reader
@@ -260,16 +257,111 @@ def test_the_whitespace_set_is_all_of_pythons():
     assert WHITESPACE == "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
 
 
+# --- every row rule, in Python and in SQL: the same hostile rows, the same verdict ---------------
+# The row-by-row parser (rowrules.check_row) and the vectorised reader (rowrules.bad_row_sql
+# and the staging guards) are fed each row below; both must accept it or both refuse it, and
+# what they accept they must read alike. The codes are the rules each row breaks, stated here.
+FULL_HEADER = "payment_id,deal,facility,date,amount,currency,type,reference"
+
+
+def _row(**cells: str) -> str:
+    row = dict(zip(FULL_HEADER.split(","), ["ok-1", "acme-fixed", "", "2026-04-15", "1.00", "", "", ""]))
+    row.update(cells)
+    return ",".join(row.values())
+
+
+def _hostile_full(row: str) -> str:
+    cells = row.split(",")  # HOSTILE_HEADER lacks the facility column: an empty cell means tl
+    return ",".join(cells[:2] + [""] + cells[2:])
+
+
+RULE_CASES = [  # (deal status, the rows, code when posted on DAY, code when a rebuild reads them)
+    ("funded", _row(), None, None),
+    *[("funded", _hostile_full(r), None, None) for r in _hostile_rows()],
+    ("funded", _row(payment_id=""), "E0416", "E0416"),
+    ("funded", _row(payment_id="p" * 128), None, None),              # MAX_PAYMENT_ID characters
+    ("funded", _row(payment_id="p" * 129), "E0417", "E0417"),
+    ("funded", _row(payment_id="pаy-1"), "E0417", "E0417"),          # Cyrillic а
+    ("funded", _row(payment_id="pay\u00a0x"), "E0417", "E0417"),    # a no-break space inside
+    ("funded", _row(deal=""), "E0416", "E0416"),
+    ("funded", _row(deal="acme-nope"), "E0404", "E0404"),
+    ("funded", _row(deal="acme-two"), "E0405", "E0405"),             # two facilities, none named
+    ("funded", _row(deal="acme-two", facility="rcf", date="2026-03-02"), None, None),
+    ("funded", _row(facility="rcf"), "E0405", "E0405"),
+    ("funded", _row(date="2026-02-30"), "E0409", "E0409"),
+    ("funded", _row(date="2026-4-15"), "E0409", "E0409"),
+    ("funded", _row(date="15/04/2026"), "E0409", "E0409"),
+    ("funded", _row(date="２０２６-04-15"), "E0433", "E0433"),
+    ("funded", _row(date="2026-01-14"), "E0410", "E0410"),           # the day before the start 2026-01-15
+    ("funded", _row(date="2027-12-02"), None, None),                 # DAY + 366 days
+    ("funded", _row(date="2027-12-03"), "E0432", None),              # DAY + 367: a posting rule only
+    ("funded", _row(amount=""), "E0416", "E0416"),
+    ("funded", _row(amount="+001.50"), None, None),
+    ("funded", _row(amount="999999999999999.99"), None, None),
+    ("funded", _row(amount="1000000000000000"), "E0419", "E0419"),   # 10^15
+    ("funded", _row(amount="1.001"), "E0408", "E0408"),              # USD has 2 decimals
+    ("funded", _row(amount="-1.00"), "E0407", "E0407"),
+    ("funded", _row(amount="(1.00)"), "E0407", "E0407"),
+    ("funded", _row(amount="0.00"), "E0407", "E0407"),
+    ("funded", _row(amount="1 000.00"), "E0407", "E0407"),
+    ("funded", _row(amount="1e3"), "E0407", "E0407"),
+    ("funded", _row(amount="+.5"), "E0407", "E0407"),
+    ("funded", _row(amount="1."), "E0407", "E0407"),
+    ("funded", _row(amount="١٢٥٠.٥٠"), "E0433", "E0433"),
+    ("funded", _row(currency="usd"), None, None),
+    ("funded", _row(currency="EUR"), "E0406", "E0406"),
+    ("funded", _row(currency="ＵＳＤ"), "E0406", "E0406"),
+    ("funded", _row(type="FEE"), None, None),
+    ("funded", _row(type="refund"), "E0413", "E0413"),
+    ("funded", _row(type="ｆee"), "E0413", "E0413"),
+    ("funded", _row(reference="r" * 1024), None, None),
+    ("funded", _row(reference="r" * 1025), "E0418", "E0418"),
+    ("funded", _row() + "\n" + _row(reference="again"), "E0411", "E0411"),
+    ("approved", _row(), "E0431", None),                               # takes payments once funded
+]
+
+
+@pytest.fixture(scope="module")
+def loaded_books(tmp_path_factory) -> dict:
+    from loanctl.api import load_valid_book
+    out = {}
+    for status in ("funded", "approved"):
+        loaded, errors = load_valid_book(_book_with_status(tmp_path_factory.mktemp(status), status))
+        assert not errors, errors
+        out[status] = loaded
+    return out
+
+
+@pytest.mark.parametrize("posting", [True, False], ids=["post", "rebuild"])
+@pytest.mark.parametrize("status, rows, post_code, rebuild_code", RULE_CASES,
+                         ids=[f"{i:02d}-{c[2] or 'ok'}" for i, c in enumerate(RULE_CASES)])
+def test_the_sql_predicate_and_the_python_checks_judge_every_hostile_row_alike(loaded_books, tmp_path, posting,
+                                                                                 status, rows, post_code,
+                                                                                 rebuild_code):
+    import duckdb
+
+    from loanctl.servicing.paymentfile import parse_payment_file
+    from loanctl.servicing.rowrules import facts_of
+    loaded = loaded_books[status]
+    raw = f"{FULL_HEADER}\n{rows}\n".encode()
+    day = date(2026, 12, 1) if posting else None
+    expected = post_code if posting else rebuild_code
+
+    payments, diags = parse_payment_file("f.csv", raw, facts_of(loaded), None, "f.csv", day)
+    assert [d.code for d in diags] == ([expected] if expected else [])
+
+    specs = staging.vectorised_files([(raw, "f.csv")], None)
+    assert specs is not None  # no quotes, blank or long lines: DuckDB's reader takes every case
+    con = duckdb.connect()
+    staging.create_staged(con)
+    staged = staging.stage_vectorised(con, tmp_path, facts_of(loaded), specs, None, day)
+    assert staged == (expected is None)
+    read = con.execute("SELECT * FROM staged ORDER BY line").fetchall()
+    assert read == ([(p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference or None,
+                      p.file, p.line) for p in payments] if staged else [])
+
+
 # --- class 3: one file, one reading -------------------------------------------------------------
-TWO_PROFILES = BOOK_YAML + """\
-  ids-first:
-    columns: {payment_id: "Txn ID", reference: "Ref", deal: "Loan", date: "Value Date", amount: "Amt"}
-  refs-first:
-    columns: {payment_id: "Ref", reference: "Txn ID", deal: "Loan", date: "Value Date", amount: "Amt"}
-"""
-BANK_FILE = ("Txn ID,Ref,Loan,Value Date,Amt\n"
-             "T-1,R-1,acme-fixed,2026-04-15,100.00\n"
-             "T-2,R-2,acme-fixed,2026-07-15,200.00\n")
 
 
 @pytest.mark.parametrize("second_day", [DAY, "2026-12-02"], ids=["same posting day", "another posting day"])
@@ -322,11 +414,11 @@ def test_e0430_an_archived_file_not_yet_in_the_ledger_keeps_its_profile(tmp_path
     from datetime import date
     root = write_book(tmp_path / "book", TWO_PROFILES)
     raw = BANK_FILE.encode()
-    name, sha = ledger.archive_name(raw, date(2026, 12, 1))
-    ledger._archive(root, name, raw, "ids-first")
-    diags = ledger.profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "refs-first", raw)])
+    name, sha = archive_name(raw, date(2026, 12, 1))
+    archive_file(root, name, raw, "ids-first")
+    diags = profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "refs-first", raw)])
     assert [(d.code, d.file) for d in diags] == [("E0430", "bank.csv")]
-    assert ledger.profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "ids-first", raw)]) == []
+    assert profile_conflicts(None, root, [(name, sha, "bank.csv", 2, len(raw), "ids-first", raw)]) == []
 
 
 # --- class 8: payments only for deals that take them ---------------------------------------------
@@ -456,4 +548,4 @@ def assert_refused_without_ledger(root: Path, f: Path, expected, extra: tuple = 
     for line, code in expected:
         assert f"{f}:{line}: {code}: " in result.stderr, result.stderr
     assert tree_hash(root) == before
-    assert not (root / "payments").exists() and not ledger.ledger_path(root).exists()
+    assert not (root / "payments").exists() and not ledger_path(root).exists()

@@ -1,7 +1,8 @@
 """Large clean payment files take a vectorised DuckDB path in `post` (files ≥
 `FAST_PATH_BYTES`); a file with any problem falls back to the row-by-row parser. Whichever
 path posts a file, the ledger must be the same — in particular equal to `ledger rebuild`,
-which always replays the archive row by row (SPEC §1.1, §4.3)."""
+which reads large archived files the same vectorised way, with the same fallback, and must
+give the same ledger read row by row (SPEC §1.1, §4.3)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ledgerkit import BOOK_YAML, allocations, post, post_ok, run, snapshot, tree_hash, write_book
-from loanctl.ledger import store as ledger
+from ledgerkit import BOOK_YAML, allocations, post, post_ok, run, snapshot, spy_on, tree_hash, write_book
+from loanctl.ledger import posting, staging
 
 DATES = ["2026-01-15", "2026-03-02", "2026-04-15", "2026-06-01", "2026-07-15"]
 
@@ -24,21 +25,14 @@ def write_big(path: Path, lines: list[str], header: str = "payment_id,deal,date,
               newline: str = "\n") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((newline.join([header] + lines) + newline).encode())
-    assert path.stat().st_size >= ledger.FAST_PATH_BYTES
+    assert path.stat().st_size >= staging.FAST_PATH_BYTES
     return path
 
 
 @pytest.fixture
 def fast_calls(monkeypatch) -> list[bool]:
     """What each call of the vectorised path returned (True: it posted the files)."""
-    calls: list[bool] = []
-    original = ledger._post_fast
-
-    def spy(*args, **kwargs):
-        calls.append(original(*args, **kwargs))
-        return calls[-1]
-    monkeypatch.setattr(ledger, "_post_fast", spy)
-    return calls
+    return spy_on(monkeypatch, posting, "_post_fast")
 
 
 def assert_rebuild_is_identical(root: Path) -> None:
@@ -112,6 +106,41 @@ def test_rebuild_equals_a_fast_path_post_of_a_file_with_duplicates(book, bank, f
     post_ok(book, write_big(bank / "big.csv", big_rows(8000)), day="2026-12-02")
     assert fast_calls == [True]
     assert_rebuild_is_identical(book)
+
+
+def test_a_rebuild_reads_large_archived_files_the_vectorised_way_with_the_same_fallback(book, bank, monkeypatch):
+    post_ok(book, write_big(bank / "big.csv", big_rows(8000)), day="2026-12-01")
+    quoted = big_rows(8000, reference=lambda i: f'"FED, {i:06d}"', start=10000)  # quotes: row by row
+    post_ok(book, write_big(bank / "quoted.csv", quoted), day="2026-12-02")
+    bankx = [f"B{i:06d},acme-fixed,{d[8:10]}/{d[5:7]}/{d[:4]},0.01,ref {i}"
+             for i in range(8000) for d in [DATES[i % len(DATES)]]]
+    post_ok(book, write_big(bank / "bankx.csv", bankx, "Txn ID,Loan,Value Date,Amt,Reference", "\r\n"),
+            day="2026-12-03", extra=("--profile", "bankx"))
+    small = bank / "small.csv"
+    small.write_text("payment_id,deal,date,amount\ns-1,acme-fixed,2026-04-15,1.00\n")
+    post_ok(book, small, day="2026-12-04")
+    before = snapshot(book)
+    assert len(before["payments"]) == 3 * 8000 + 1 and len(before["payment_files"]) == 4
+
+    calls = spy_on(monkeypatch, staging, "stage_vectorised")
+    assert_rebuild_is_identical(book)
+    assert calls == [True, True]  # the clean file and the bank's (with its profile); not the quoted or small one
+
+    monkeypatch.setattr(staging, "FAST_PATH_BYTES", 10 ** 15)  # every file row by row: the same ledger
+    assert_rebuild_is_identical(book)
+    assert snapshot(book) == before and calls == [True, True]
+
+    # an archived file edited afterwards: the vectorised reader refuses it, the row-by-row parser says where
+    monkeypatch.setattr(staging, "FAST_PATH_BYTES", 256 * 1024)
+    archived = sorted((book / "payments").glob("2026-12-01-*.csv"))[0]
+    lines = archived.read_text().split("\n")
+    lines[4322] = lines[4322].replace(",0.01,", ",0.001,")  # line 4323: k004321
+    archived.write_text("\n".join(lines))
+    result = run(book, "ledger", "rebuild")
+    assert result.exit_code == 1
+    assert f"{archived}:4323" in result.stderr and "E0408" in result.stderr, result.stderr
+    assert calls == [True, True, False, True]  # files in name order: the edited one, then the bank's
+    assert snapshot(book) == before
 
 
 def test_two_concurrent_large_posts_on_the_fast_path(tmp_path):

@@ -128,7 +128,7 @@ def test_a_rebuild_records_the_fingerprints(book, bank):
 def test_a_ledger_without_fingerprints_is_proved_not_trusted(book, bank):
     """A ledger from before fingerprints (emulated: the table emptied) is checked by
     recomputing: an unchanged book is clean, a changed one is stale."""
-    from loanctl.ledger.store import ledger_path
+    from loanctl.ledger.db import ledger_path
     post_two(book, bank, "t1.csv", [("T1", FIRST, "12000.00")])
     con = duckdb.connect(str(ledger_path(book)))
     con.execute("DELETE FROM facility_inputs")

@@ -7,12 +7,13 @@ import hashlib
 import json
 import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from ledgerkit import (allocations, post, post_ok, row, run, snapshot, tree_hash, write_book,
-                       write_payments)
+from ledgerkit import (BANK_FILE, TWO_PROFILES, allocations, post, post_ok, row, run, snapshot, tree_hash,
+                       write_book, write_payments)
 
 CLOSING = row("c-1", "2026-01-15", "10000.00", reference="closing")
 Q1 = row("q1", "2026-04-15", "259000.00", reference="FED 20260415 0001")
@@ -236,3 +237,46 @@ def test_check_is_clean_without_a_ledger_or_archive(book):
     r = run(book, "ledger", "check")
     assert r.exit_code == 0
     assert "ledger check: clean" in r.stderr
+
+
+# --- report --rev: the archive at a revision, replayed as `ledger rebuild` replays it ----------
+def _commit(root: Path) -> None:
+    import subprocess
+    (root / ".gitignore").write_text(".loanctl/\n")
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
+                                                  "-q", "-m", "book"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def _report(root: Path, *rev: str):
+    return run(root, "report", "--deal", "acme-fixed", "--as-of", "2026-12-01", "--format", "json", *rev)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_report_rev_reads_each_archived_file_with_the_profile_it_was_posted_with(tmp_path):
+    root = write_book(tmp_path / "book", TWO_PROFILES)
+    post_ok(root, write_payments(tmp_path / "bank", "export.csv", BANK_FILE), extra=("--profile", "ids-first"))
+    _commit(root)
+    then = _report(root, "--rev", "HEAD")
+    assert then.exit_code == 0, then.stderr
+    assert then.stderr == ""
+    # both payments (100.00 + 200.00) settle the 10,000.00 upfront fee due 2026-01-15, the first
+    # due in the waterfall (fees, commitment fee, interest, principal)
+    positions = json.loads(then.stdout)["positions"]
+    assert sum(Decimal(p["fees_received"]) for p in positions) == Decimal("300.00")
+    assert sum(Decimal(p["interest_received"]) + Decimal(p["principal_received"]) for p in positions) == 0
+    assert json.loads(then.stdout) == json.loads(_report(root).stdout)  # the ledger says the same
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_report_rev_shows_what_the_archive_replay_refuses_and_reports_nothing(tmp_path):
+    root = write_book(tmp_path / "book")
+    post_ok(root, write_payments(tmp_path / "bank", "pay.csv", [CLOSING]))
+    [archived] = (root / "payments").glob("*.csv")
+    archived.write_text(archived.read_text() + "x-1,acme-fixed,2026-04-15,-5.00,,edited\n")  # committed as edited
+    _commit(root)
+    result = _report(root, "--rev", "HEAD")
+    assert result.exit_code == 1
+    assert f"payments/{archived.name}:3" in result.stderr and "E0407" in result.stderr, result.stderr
+    assert "the payment archive at HEAD cannot be replayed" in result.stderr
+    assert result.stdout == ""

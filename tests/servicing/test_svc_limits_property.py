@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledgerkit import post, run, snapshot, write_book
-from loanctl.ledger import store as ledger
+from loanctl.ledger import posting, staging
 
 HEADER = ["payment_id", "deal", "date", "amount", "type", "reference"]
 DAY = "2026-12-01"
@@ -127,15 +127,15 @@ def test_files_near_every_limit_post_or_are_refused_as_computed_and_rebuild_iden
     text, bad, expected, fast_ok = build(spec)
     event("refused" if bad else f"posted by the {'vectorised' if vectorised and fast_ok else 'row-by-row'} path")
     calls: list[bool] = []
-    original = ledger._post_fast
+    original = posting._post_fast
 
     def spy(*args, **kwargs):
         calls.append(original(*args, **kwargs))
         return calls[-1]
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ledger, "FAST_PATH_BYTES", 0 if vectorised else 10 ** 15)
-        mp.setattr(ledger, "_post_fast", spy)
+        mp.setattr(staging, "FAST_PATH_BYTES", 0 if vectorised else 10 ** 15)
+        mp.setattr(posting, "_post_fast", spy)
         root = write_book(Path(tmp) / "book")
         f = Path(tmp) / "bank.csv"
         f.write_text(text, encoding="utf-8", newline="")

@@ -275,8 +275,8 @@ def test_e0421_a_second_writer_waits_then_fails_cleanly(copy, tmp_path, monkeypa
     two open files conflict even within one process)."""
     import functools
 
-    from loanctl.ledger import store as ledger
-    monkeypatch.setattr(ledger, "writer_lock", functools.partial(ledger.writer_lock, wait=0.3))
+    from loanctl.ledger import posting
+    monkeypatch.setattr(posting, "writer_lock", functools.partial(posting.writer_lock, wait=0.3))
     lock = copy / ".loanctl" / "write.lock"
     fd = os.open(lock, os.O_RDWR)
     try:

@@ -1,0 +1,272 @@
+"""Posting payment files (SPEC §4.2, §4.5): check everything, then archive and record in one
+transaction — or change nothing.
+
+Two ways in, one way through. The rows of the posted files are read and checked either row by
+row or, for large clean files, vectorised (`staging`: the two differ only there); then one
+plan step, `_plan`, takes the staged rows through the same sequence whichever way read them:
+one reading per file (profile conflicts), duplicates and re-sent payments against the ledger,
+allocation, the archive, and one transaction. The vectorised path hands any problem to the
+row-by-row path, which reports every bad row as FILE:LINE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+from ..diagnostics import Diagnostic, DiagnosticError, UsageProblem
+from ..model.records import LoadedBook
+from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.rowrules import facts_of
+from . import staging
+from .allocating import allocate, payments_of, replace_allocations
+from .archive import (PaymentFile, archive_dir, archive_file, archive_name, archived_files, profile_conflicts,
+                      record_profile_digests)
+from .db import PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, migrate, open_for_read, payment_of, writer_lock
+from .refresh import refresh_or_warn
+
+
+@dataclass
+class PostResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    posted: list[Payment] = field(default_factory=list)
+    duplicates: int = 0
+    archived: list[str] = field(default_factory=list)
+    allocations: dict[tuple[str, str], FacilityAllocation] = field(default_factory=dict)
+    dry_run: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase: parse_check, allocate, insert (for the benchmark)."""
+    facilities: list[tuple[str, str]] = field(default_factory=list)
+    """The facilities reallocated (also when `allocations` was streamed to the ledger)."""
+    unapplied_by_payment: dict[str, Decimal] | None = None
+    """Unapplied cash by payment id, when the allocations were streamed rather than kept."""
+    refreshed: list[tuple[str, str]] = field(default_factory=list)
+    """Other facilities whose stored allocations were recomputed because the book changed."""
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def unapplied(self) -> Decimal:
+        ids = {p.payment_id for p in self.posted}
+        if self.unapplied_by_payment is not None:
+            return sum((v for k, v in self.unapplied_by_payment.items() if k in ids), Decimal(0))
+        return sum((a.amount for fa in self.allocations.values() for a in fa.allocations
+                    if a.component == "unapplied" and a.payment_id in ids), Decimal(0))
+
+
+def post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None = None,
+         dry_run: bool = False) -> PostResult:
+    """Check everything, then archive and record in one transaction — or change nothing."""
+    archive_dir(loaded.root)  # a payments/ link leading out of the book is refused before anything is written
+    try:
+        result = _post(loaded, files, posting_day, profile, dry_run)
+    except OSError as exc:  # a full disk or a read-only book, wherever it struck
+        raise DiagnosticError([diag("E0422", f"cannot write to the book: {exc.strerror or exc}",
+                                    getattr(exc, "filename", None) or str(loaded.root),
+                                    "free disk space or make the book writable; the ledger is as it was "
+                                    "(run `loanctl ledger check`)")]) from None
+    if result.ok and not dry_run:
+        _follow_book(loaded, profile, result)
+    return result
+
+
+def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None,
+          dry_run: bool) -> PostResult:
+    """Large files (together at least `staging.FAST_PATH_BYTES`) try the vectorised path first;
+    whatever it does not post, the row-by-row path posts or refuses."""
+    if profile is not None and (loaded.book is None or profile not in loaded.book.payment_profiles):
+        known = ", ".join(sorted(loaded.book.payment_profiles)) if loaded.book else ""
+        raise UsageProblem(f"unknown payment profile '{profile}'", f"profiles in book.yaml: {known or 'none'}")
+    if not dry_run and sum(len(raw) for _, raw in files) >= staging.FAST_PATH_BYTES:
+        result = PostResult()
+        if _post_fast(loaded, files, posting_day, profile, result):
+            return result
+    return _post_rows(loaded, files, posting_day, profile, dry_run)
+
+
+def _post_rows(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None,
+               dry_run: bool) -> PostResult:
+    """The row-by-row path: the Python parser checks every row and reports each bad one."""
+    result = PostResult(dry_run=dry_run)
+    t0 = time.perf_counter()
+    payments, result.diagnostics, records = staging.parse_files(loaded, files, profile, posting_day)
+    result.timings["parse_check"] = time.perf_counter() - t0
+    if not result.ok:
+        return result
+    with _ledger(loaded.root, result) as (con, scratch):
+        if con is not None:
+            staging.create_staged(con)
+            staging.stage_payments(con, payments, scratch)
+            _plan(loaded, con, records, posting_day, result, scratch, keep=True)
+    return result
+
+
+def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date, profile: str | None,
+               result: PostResult) -> bool:
+    """The vectorised path: DuckDB reads and checks every row, and the rows go from the
+    staging table into the ledger without passing through the parser. False to fall back
+    to the row-by-row path (nothing changed)."""
+    import duckdb
+    prof = loaded.book.payment_profiles.get(profile) if profile and loaded.book else None
+    named = [(shown, raw, *archive_name(raw, posting_day)) for shown, raw in files]
+    specs = staging.vectorised_files([(raw, name) for _, raw, name, _ in named], prof)
+    if specs is None:
+        return False  # quoted fields, blank lines, long lines...: the row-by-row reader
+    records = [PaymentFile(name, sha, shown, spec.rows, len(raw), profile, raw)
+               for (shown, raw, name, sha), spec in zip(named, specs)]
+    t0 = time.perf_counter()
+    with _ledger(loaded.root, result) as (con, scratch):
+        if con is None:
+            return False
+        try:
+            staging.create_staged(con)
+            if not staging.stage_vectorised(con, scratch, facts_of(loaded), specs, prof, posting_day):
+                return False
+            result.timings["parse_check"] = time.perf_counter() - t0
+            _plan(loaded, con, records, posting_day, result, scratch, keep=False)
+        except duckdb.Error:
+            return False  # the row-by-row path says what DuckDB could not take
+        return result.ok  # a problem: the row-by-row path reports it at its line
+
+
+@contextlib.contextmanager
+def _ledger(root: Path, result: PostResult) -> Iterator[tuple]:
+    """(connection, scratch folder) to post into: under the writer lock, the ledger (a ledger
+    created here goes again if nothing was archived into it); for a dry run, the ledger read
+    only (an empty one in memory when there is none yet) and a temporary folder outside the
+    book. The connection is None, with E0420 in `result`, when the ledger is missing while the
+    archive holds files."""
+    path = ledger_path(root)
+    with contextlib.ExitStack() as stack:
+        if not result.dry_run:
+            stack.enter_context(writer_lock(root))
+        if not path.exists() and archived_files(root):
+            result.diagnostics.append(diag("E0420", "the ledger is missing but payments/ holds archived files",
+                                           str(path), "run `loanctl ledger rebuild` first"))
+            yield None, None
+            return
+        if result.dry_run:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loanctl-")))
+            con = open_for_read(root)
+            if con is None:
+                import duckdb
+                con = duckdb.connect()
+                migrate(con)
+            stack.callback(con.close)
+            yield con, scratch
+            return
+        fresh = not path.exists()
+        con = connect(path)
+        try:
+            yield con, root / STATE_DIR
+        finally:
+            con.close()
+            if fresh and not result.archived:
+                for leftover in (path, path.with_name(path.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
+
+
+# --- the plan step both paths share --------------------------------------------------------
+def _plan(loaded: LoadedBook, con, records: list[PaymentFile], posting_day: date, result: PostResult,
+          scratch: Path, keep: bool) -> None:
+    """Take the checked rows in `staged` through: one reading per file (E0430), duplicates and
+    re-sent payments (E0412 for a reused id), allocation (kept in memory when `keep`), then —
+    unless a dry run or nothing is new — the archive and one transaction. Problems go to
+    `result.diagnostics`, and then nothing was written."""
+    root = loaded.root
+    result.diagnostics += profile_conflicts(con, root, records)
+    if not result.ok:
+        return
+    old = ", ".join(f"p.{c}" for c in PAYMENT_COLUMNS.split(", "))
+    matches = "FROM staged s JOIN payments p USING (payment_id)"
+    same = staging.same_content("s", "p")
+    order = {r.name: i for i, r in enumerate(records)}
+    for file, line, *row in sorted(con.execute(f"SELECT s.file, s.line, {old} {matches} WHERE NOT ({same})")
+                                   .fetchall(), key=lambda r: (order.get(r[0], 0), r[1])):
+        was = payment_of(row)
+        result.diagnostics.append(Diagnostic(
+            "E0412", f"payment_id {was.payment_id!r} was posted before with different content "
+                     f"({was.deal} {was.facility} {was.date} {was.amount} {was.type})",
+            next((r.shown for r in records if r.name == file), file), line,
+            hint="a payment id is never reused; use a new id"))
+    if not result.ok:
+        return
+    result.duplicates = con.execute(f"SELECT count(*) {matches} WHERE {same}").fetchone()[0]
+    # a re-sent payment belongs to the first file (by archive name) that carries it, as in a
+    # rebuild, which replays the archive in name order
+    reattribute = con.execute(f"SELECT s.payment_id, s.file, s.line {matches} WHERE {same} AND s.file < p.file"
+                              ).fetchall()
+    con.execute("DELETE FROM staged WHERE payment_id IN (SELECT payment_id FROM payments)")
+
+    t1 = time.perf_counter()
+    cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM staged ORDER BY file, line")
+    new: list[Payment] = []
+    while batch := cur.fetchmany(50_000):
+        new += map(payment_of, batch)
+    result.posted = new
+    by_facility = payments_of(con, sorted({(p.deal, p.facility) for p in new}))
+    for p in new:
+        by_facility[(p.deal, p.facility)].append(p)
+    alloc_csv = None if result.dry_run else scratch / f".alloc-{os.getpid()}.csv"
+    try:
+        result.facilities, unapplied, result.allocations = allocate(loaded, by_facility, alloc_csv, keep)
+        result.unapplied_by_payment = None if keep else unapplied
+        result.timings["allocate"] = time.perf_counter() - t1
+        if result.dry_run or not (new or reattribute):
+            return
+
+        t2 = time.perf_counter()
+        carrying = {p.file for p in new} | {f for _, f, _ in reattribute}
+        files = [r for r in records if r.name in carrying]
+        for r in files:
+            archive_file(root, r.name, r.raw, r.profile)
+            result.archived.append(r.name)
+        _record(con, root, files, posting_day, reattribute, result.facilities, alloc_csv)
+        result.timings["insert"] = time.perf_counter() - t2
+    finally:
+        if alloc_csv is not None:
+            with contextlib.suppress(OSError):
+                alloc_csv.unlink()
+
+
+def _record(con, root: Path, files: list[PaymentFile], posting_day: date, reattribute: list[tuple],
+            facilities: list[tuple[str, str]], alloc_csv: Path) -> None:
+    """The one transaction: the files, the re-sent payments' first file, the new payments
+    (from `staged`) and the affected facilities' allocations (from `alloc_csv`)."""
+    import duckdb
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for r in files:
+            con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [r.name, r.sha, Path(r.shown).name, posting_day, r.rows, r.size, r.profile])
+        for pid, file, line in reattribute:
+            con.execute("UPDATE payments SET file = ?, line = ? WHERE payment_id = ?", [file, line, pid])
+        con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
+        replace_allocations(con, facilities, alloc_csv)
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise DiagnosticError([diag("E0422", f"the ledger could not be written: {str(exc).splitlines()[0][:200]}",
+                                    str(ledger_path(root)),
+                                    "nothing was recorded; the file is archived: fix the cause and post it again, "
+                                    "or run `loanctl ledger rebuild`")]) from None
+
+
+def _follow_book(loaded: LoadedBook, profile: str | None, result: PostResult) -> None:
+    """After a post committed: record the profile digests and refresh the facilities the book
+    moved away from. Neither undoes the post: a failure here is a warning."""
+    with contextlib.suppress(OSError):
+        record_profile_digests(loaded, profile, result.archived)
+    written = result.facilities if result.archived else []
+    result.refreshed, warnings = refresh_or_warn(loaded, fresh=written)
+    result.diagnostics += warnings

@@ -1,0 +1,180 @@
+"""`ledger rebuild` and archive replay (SPEC §4.2): the archive read back file by file in name
+order — each with the payment profile it was posted with — into a fresh ledger that is swapped
+in atomically; and the same replay over the archive as committed at a git revision, for
+`report --rev`. Large files are read the vectorised way, with the same guards and fallback
+as posting (`staging`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..model.records import LoadedBook
+from ..servicing.allocation import Payment
+from ..servicing.paymentfile import parse_payment_file
+from ..servicing.rowrules import facts_of
+from ..source.fingerprints import PROFILE_SIDECAR_SUFFIX, DealFingerprints
+from . import staging
+from .allocating import allocate, replace_allocations
+from .archive import PaymentFile, archived_files, archived_profile, is_archived_payment_file
+from .db import (PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, payment_of, sql_path, writer_lock)
+from .refresh import store_fingerprints
+
+MAX_ARCHIVED_BYTES = 1 << 31
+"""An archived file larger than this is not read from a git revision."""
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    """One file of the archive, as read from payments/ or from a git revision."""
+
+    name: str
+    """Its archive name (the payments' `file`)."""
+    raw: bytes
+    profile: str | None
+    """The profile its `.profile` sidecar names; None: none, and the header may tell (a file
+    archived before sidecars existed)."""
+    shown: str
+    """How diagnostics name it."""
+
+
+def replay(loaded: LoadedBook, con, files: list[ArchivedFile], scratch: Path
+           ) -> tuple[list[PaymentFile], list[Diagnostic]]:
+    """Stage the payments of the archived `files` in `staged` (temporary, on `con`), file by
+    file in name order: a payment id belongs to the first file that has it; a later file with
+    the same id and other content is E0412. Rows are read as archived (no admission rules).
+    Returns (file records, diagnostics)."""
+    facts = facts_of(loaded)
+    profiles = loaded.book.payment_profiles if loaded.book else {}
+    staging.create_staged(con)
+    records: list[PaymentFile] = []
+    diags: list[Diagnostic] = []
+    for f in sorted(files, key=lambda f: f.name):
+        prof_name = f.profile if f.profile is not None else staging.reading_profile(f.raw, profiles)
+        prof = profiles.get(prof_name) if prof_name else None
+        staging.create_staged(con, "incoming")
+        specs = (staging.vectorised_files([(f.raw, f.name)], prof) if len(f.raw) >= staging.FAST_PATH_BYTES
+                 else None)
+        if specs is not None and staging.stage_vectorised(con, scratch, facts, specs, prof, None, "incoming"):
+            rows = specs[0].rows
+        else:
+            payments, found = parse_payment_file(f.shown, f.raw, facts, prof, f.name)
+            diags += found
+            staging.stage_payments(con, payments, scratch, "incoming")
+            rows = len(payments)
+        for pid, line, first in con.execute(
+                "SELECT i.payment_id, i.line, s.file FROM incoming i JOIN staged s USING (payment_id) "
+                f"WHERE NOT ({staging.same_content('i', 's')}) ORDER BY i.line").fetchall():
+            diags.append(Diagnostic("E0412", f"payment_id {pid!r} differs from {first}", f.name, line))
+        con.execute("INSERT INTO staged SELECT * FROM incoming WHERE payment_id NOT IN (SELECT payment_id FROM staged)")
+        records.append(PaymentFile(f.name, hashlib.sha256(f.raw).hexdigest(), f.name, rows, len(f.raw), prof_name,
+                                   f.raw))
+    con.execute("DROP TABLE IF EXISTS incoming")
+    return records, diags
+
+
+def archived_payments_at(loaded: LoadedBook, tree) -> tuple[list[Payment], list[Diagnostic]]:
+    """The payments of the archive as committed at a git revision (`tree`, a GitTree), replayed
+    as `ledger rebuild` replays payments/ (sidecar profiles included); (payments, diagnostics).
+    Nothing is written in the book."""
+    import duckdb
+    files = []
+    for name, is_dir in tree.list_dir("payments"):
+        if is_dir or not is_archived_payment_file(name):
+            continue
+        raw = tree.read(f"payments/{name}", MAX_ARCHIVED_BYTES)
+        if not isinstance(raw, bytes):
+            continue
+        side = tree.read(f"payments/{name}{PROFILE_SIDECAR_SUFFIX}", 4096)
+        profile = side.decode("utf-8", "replace").strip() if isinstance(side, bytes) else None
+        files.append(ArchivedFile(name, raw, profile, tree.display(f"payments/{name}")))
+    with tempfile.TemporaryDirectory(prefix="loanctl-") as scratch:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET temp_directory = '{sql_path(Path(scratch))}'")
+            _, diags = replay(loaded, con, files, Path(scratch))
+            payments = [payment_of(r) for r in
+                        con.execute(f"SELECT {PAYMENT_COLUMNS} FROM staged ORDER BY file, line").fetchall()]
+        finally:
+            con.close()
+    return payments, diags
+
+
+def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
+    """Replay payments/ into a fresh ledger and swap it in atomically: (files, payments, diags)."""
+    import duckdb
+    try:
+        return _rebuild(loaded)
+    except (OSError, duckdb.Error, DiagnosticError) as exc:
+        for leftover in ledger_path(loaded.root).parent.glob(f".rebuild-{os.getpid()}.duckdb*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        if isinstance(exc, DiagnosticError):
+            if not any(d.code == "E0420" for d in exc.diagnostics):
+                raise  # busy, or a real problem in the archive: reported as it is
+            text = exc.diagnostics[0].message  # the new ledger file could not even be created
+        else:
+            text = (getattr(exc, "strerror", None) or str(exc)).splitlines()[0][:200]
+        raise DiagnosticError([diag("E0422", f"the rebuild could not be written: {text}",
+                                    str(ledger_path(loaded.root)),
+                                    "free disk space and run it again; the previous ledger is unchanged")]) from None
+
+
+def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
+    root = loaded.root
+    with writer_lock(root):
+        files = [ArchivedFile(p.name, p.read_bytes(), archived_profile(root, p.name), str(p))
+                 for p in archived_files(root)]
+        state = root / STATE_DIR
+        target = ledger_path(root)
+        tmp = target.with_name(f".rebuild-{os.getpid()}.duckdb")
+        alloc_csv = state / f".alloc-{os.getpid()}.csv"
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        con = connect(tmp)
+        done = False
+        try:
+            records, diags = replay(loaded, con, files, state)
+            errors = [d for d in diags if d.is_error]
+            if errors:
+                return 0, 0, errors
+            by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+            cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM staged")
+            while batch := cur.fetchmany(50_000):
+                for p in map(payment_of, batch):
+                    by_facility[(p.deal, p.facility)].append(p)
+            keys, _, _ = allocate(loaded, by_facility, alloc_csv, keep=False)
+            con.execute("BEGIN TRANSACTION")
+            for r in records:
+                con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [r.name, r.sha, r.name, date.today(), r.rows, r.size, r.profile])
+            con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
+            replace_allocations(con, keys, alloc_csv)
+            con.execute("COMMIT")
+            n_payments = con.execute("SELECT count(*) FROM payments").fetchone()[0]
+            store_fingerprints(con, DealFingerprints(loaded), keys)
+            con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
+                        "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
+            con.execute("CHECKPOINT")
+            done = True
+        finally:
+            con.close()
+            with contextlib.suppress(OSError):
+                alloc_csv.unlink()
+            if not done:
+                for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
+        os.replace(tmp, target)
+        with contextlib.suppress(OSError):
+            target.with_name(target.name + ".wal").unlink()
+        return len(files), n_payments, []
