@@ -99,8 +99,8 @@ def test_billing_notice_matches_the_hand_computed_example(small, tmp_path):
     assert n["period"] == {"start": "2025-04-15", "end": "2025-07-15", "days": 91, "payment_date": "2025-07-15"}
     # Fixing on 2025-04-15 (lag 0): the latest row on or before it is 2025-04-01, 4.20%;
     # the 4.25% floor binds, so the base rate is 4.25% and the all-in 4.25% + 5.00% = 9.25%.
-    assert n["rate"] == {"index": "SOFR-3M", "fixed_rate": None, "fixing_date": "2025-04-15", "fixing": "0.042",
-                         "floor": "0.0425", "cap": None, "base_rate": "0.0425", "spread": "0.05",
+    assert n["rate"] == {"index": "SOFR-3M", "method": "term", "fixed_rate": None, "fixing_date": "2025-04-15",
+                         "fixing": "0.042", "index_adjustment": "0", "floor": "0.0425", "cap": None, "base_rate": "0.0425", "spread": "0.05",
                          "all_in": "0.0925", "day_count": "ACT/360", "projected": False}
     # Balance: 10,000,000 less the first quarter's 1% (4% a year / 4 of funded) = 9,900,000.
     # Interest: 9,900,000 × 0.0925 × 91 / 360 = 83,333,250 / 360 = 231,481.25.
@@ -114,7 +114,11 @@ def test_billing_notice_matches_the_hand_computed_example(small, tmp_path):
     # 300,000 paid settles the interest and 67,500 of principal: 32,500 principal is past due.
     assert n["past_due"] == [{"date": "2025-04-15", "component": "principal", "kind": "", "amount": "32500.00"}]
     assert n["past_due_total"] == "32500.00"
-    assert n["total_due"] == "368981.25"  # 336,481.25 + 32,500.00
+    # The 32,500 principal overdue since 2025-04-15 bears the contractual 9.25% for the 91 days
+    # of the period (SPEC §4.3), a due of its own on 2025-07-15:
+    # 32,500 × 0.0925 × 91 / 360 = 273,568.75 / 360 = 759.9131… → 759.91.
+    assert n["overdue_interest"] == "759.91"
+    assert n["total_due"] == "369741.16"  # 336,481.25 + 759.91 + 32,500.00
     assert n["reference"] == "ACME/acme-tl/2025-07-15"
     assert n["remittance"] == {"bank": "First Example Bank, N.A.", "account": "000123456", "aba": "021000021"}
     assert (n["to"], n["currency"]) == ({"id": "acme", "name": "Acme Industrial Inc."}, "USD")
@@ -166,15 +170,17 @@ def test_statement_has_a_hand_computed_running_balance(small):
         ("2025-04-15", "payment p1", "0.00", "300000.00", "9932500.00"),       # − 300,000 cash
         ("2025-07-15", "fees (agency) due", "5000.00", "0.00", "9937500.00"),   # + 5,000 agency fee
         ("2025-07-15", "interest due", "231481.25", "0.00", "10168981.25"),    # + 231,481.25
-        ("2025-07-15", "principal due", "0.00", "0.00", "10168981.25"),
+        # + 759.91 interest on the 32,500 principal overdue (32,500 × 0.0925 × 91 / 360, see above)
+        ("2025-07-15", "interest (interest on overdue principal) due", "759.91", "0.00", "10169741.16"),
+        ("2025-07-15", "principal due", "0.00", "0.00", "10169741.16"),
     ]
     assert [x["due"] for x in s["lines"] if x["description"] == "principal due"] == ["100000.00", "100000.00"]
     assert s["lines"][3]["allocation"] == [{"component": "interest", "due_date": "2025-04-15", "amount": "232500.00"},
                                            {"component": "principal", "due_date": "2025-04-15", "amount": "67500.00"}]
-    # closing = opening + debits − credits: 0 + 10,468,981.25 − 300,000 = 10,168,981.25, which is
-    # principal 9,932,500 (10,000,000 − 67,500) + unpaid interest 231,481.25 + unpaid fee 5,000.
-    assert (s["total_debits"], s["total_credits"], s["closing_balance"]) == ("10468981.25", "300000.00",
-                                                                          "10168981.25")
+    # closing = opening + debits − credits: 0 + 10,469,741.16 − 300,000 = 10,169,741.16, which is
+    # principal 9,932,500 (10,000,000 − 67,500) + unpaid interest 231,481.25 + 759.91 + unpaid fee 5,000.
+    assert (s["total_debits"], s["total_credits"], s["closing_balance"]) == ("10469741.16", "300000.00",
+                                                                          "10169741.16")
     later = run(small, "statement", "acme-tl", "--from", "2025-07-01", "--to", "2025-07-31", "--format", "json")
     assert json.loads(later.stdout)["opening_balance"] == "9932500.00"
 
@@ -183,7 +189,7 @@ def test_statement_has_a_hand_computed_running_balance(small):
 def test_statement_renders_in_every_text_format(small, fmt):
     result = run(small, "statement", "acme-tl", "--from", "2025-01-15", "--to", "2025-07-15", "--format", fmt)
     assert result.exit_code == 0, result.stderr
-    assert "10,168,981.25" in result.stdout and "Acme Industrial Inc." in result.stdout
+    assert "10,169,741.16" in result.stdout and "Acme Industrial Inc." in result.stdout
 
 
 def test_every_format_renders_the_figures_and_reruns_are_byte_identical(small, tmp_path):
@@ -196,7 +202,7 @@ def test_every_format_renders_the_figures_and_reruns_are_byte_identical(small, t
                 first = tree_hash(out)
         assert tree_hash(out) == first
         billing = (out / "2025-07-15" / f"acme-tl-tl-billing-acme.{fmt}").read_text(encoding="utf-8")
-        assert ("368,981.25" if fmt != "json" else "368981.25") in billing
+        assert ("369,741.16" if fmt != "json" else "369741.16") in billing  # see the hand example
         assert "ACME/acme-tl/2025-07-15" in billing
     html = (tmp_path / "html" / "2025-07-15" / "acme-tl-tl-billing-acme.html").read_text(encoding="utf-8")
     assert "Content-Security-Policy" in html and "@media print" in html and "<script" not in html
@@ -208,7 +214,7 @@ def test_book_template_overrides_the_packaged_one(small, tmp_path):
     out = tmp_path / "out"
     assert run(book, "notices", "--date", "2025-07-15", "--days", "0", "--kind", "billing", "--out", out).exit_code == 0
     assert (out / "2025-07-15" / "acme-tl-tl-billing-acme.md").read_text() == \
-        "Pay 368,981.25 quoting ACME/acme-tl/2025-07-15\n"
+        "Pay 369,741.16 quoting ACME/acme-tl/2025-07-15\n"  # 336,481.25 + 759.91 + 32,500.00
 
 
 def test_notice_days_default_comes_from_the_policy(tmp_path):
@@ -343,8 +349,11 @@ def test_demo_notices_equal_the_schedule_the_rates_and_the_ledger(demo, demo_not
     assert kinds["billing"] > 20 and kinds["rate_set"] > 40 and kinds["payment"] > 40, dict(kinds)
 
     paid = defaultdict(lambda: D(0))  # (deal, facility, due date, component) → allocated, from the ledger
+    on_time = defaultdict(lambda: D(0))  # … → allocated with a value date on or before the due date
     for a in _cli_json(demo, "query", "select * from allocations"):
         paid[(a["deal"], a["facility"], a["due_date"], a["component"])] += D(a["amount"])
+        if a["due_date"] is not None and a["value_date"] <= a["due_date"]:
+            on_time[(a["deal"], a["facility"], a["due_date"], a["component"])] += D(a["amount"])
     rates = {}
     for path in (demo / "rates").glob("*.csv"):
         with open(path, newline="") as fh:
@@ -373,12 +382,16 @@ def test_demo_notices_equal_the_schedule_the_rates_and_the_ledger(demo, demo_not
             assert (row["accrual_start"], row["accrual_end"], row["days"]) == (
                 n["period"]["start"], n["period"]["end"], n["period"]["days"]), name
             assert D(n["rate"]["all_in"]) == D(row["rate"]), name
-            if n["rate"]["index"]:
+            if n["rate"]["index"] and n["rate"]["method"] == "term":
                 series = rates[n["rate"]["index"]]
                 fixing = [r for d, r in series if d <= n["rate"]["fixing_date"]][-1]
-                base = max(fixing, D(n["rate"]["floor"])) if n["rate"]["floor"] else fixing
+                base = fixing + D(n["rate"]["index_adjustment"])
+                base = max(base, D(n["rate"]["floor"])) if n["rate"]["floor"] else base
                 assert D(n["rate"]["fixing"]) == fixing and D(n["rate"]["base_rate"]) == base, name
                 assert base + D(n["rate"]["spread"]) == D(row["rate"]), name
+            elif n["rate"]["index"]:  # overnight in arrears: no single fixing; the period's equivalent rate
+                assert n["rate"]["fixing"] is None and n["rate"]["fixing_date"] is None, name
+                assert D(n["rate"]["base_rate"]) + D(n["rate"]["spread"]) == D(row["rate"]), name
         if n["kind"] == "billing":
             for key in ("interest", "pik", "commitment_fee", "fees", "principal"):
                 assert n[key] == row[key], (name, key)
@@ -392,10 +405,18 @@ def test_demo_notices_equal_the_schedule_the_rates_and_the_ledger(demo, demo_not
                 if r["date"] < row["date"]:
                     for c in ("fees", "commitment_fee", "interest", "principal"):
                         left = D(r[c]) - paid[(n["deal"], n["facility"], r["date"], c)]
+                        if c == "fees" and r is rows[0] and D(r["draws"]) > 0:
+                            left = D(0)  # every demo fee at closing is upfront, netted from the draw (SPEC §4.3)
                         if left > 0:
                             past[(r["date"], c)] = left
             assert {(p["date"], p["component"]): D(p["amount"]) for p in n["past_due"]} == past, name
-            assert D(n["total_due"]) == D(row["total_due"]) - received + sum(past.values(), D(0)), name
+            # interest on overdue principal (hand-checked in the small example and for pinecrest) is
+            # owed only after some principal was not paid by its due date
+            late = any(D(r["principal"]) > on_time[(n["deal"], n["facility"], r["date"], "principal")]
+                       for r in rows if r["date"] < row["date"])
+            assert D(n["overdue_interest"]) == 0 or late, name
+            assert D(n["total_due"]) == (D(row["total_due"]) + D(n["overdue_interest"]) - received
+                                         + sum(past.values(), D(0))), name
             assert n["reference"] == f"{n['deal']}-{row['date']}"
         elif n["kind"] == "rate_set":
             assert (n["whole"]["interest"], n["whole"]["balance"]) == (row["interest"], row["opening_balance"]), name
@@ -435,7 +456,11 @@ def test_demo_pinecrest_billing_shows_the_partial_payment_past_due(demo_notices)
     # 228,044.84 interest and 65,000.00 principal remain.
     assert [(p["component"], p["amount"]) for p in n["past_due"]] == [("interest", "228044.84"),
                                                                         ("principal", "65000.00")]
-    assert D(n["total_due"]) == D(n["scheduled_total"]) + D("293044.84")
+    # The 65,000.00 principal overdue bears the period's 9.56% (SOFR 3.81% + 5.75%) for its 91 days:
+    # 65,000 × 0.0956 × 91 / 360 = 565,474 / 360 = 1,570.7611… → 1,570.76, due on 2026-12-14.
+    assert n["rate"]["all_in"] == "0.0956" and n["period"]["days"] == 91
+    assert n["overdue_interest"] == "1570.76"
+    assert D(n["total_due"]) == D(n["scheduled_total"]) + D("1570.76") + D("293044.84")
 
 
 # --- HTML in a real browser ---------------------------------------------------------------------

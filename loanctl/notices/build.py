@@ -2,8 +2,8 @@
 
 * `billing` (to the borrower) for each payment date in the window: the interest period and
   its rate (index, fixing date and value, floor, cap, spread, all-in), the period's interest,
-  PIK, commitment fee, fees and scheduled principal, what is already received against them,
-  the past-due amounts of earlier dates, the total to pay, remittance instructions and the
+  PIK, commitment fee, fees and scheduled principal, the interest on principal overdue in the
+  period (a due of its own, SPEC §4.3), what is already received against them, the past-due amounts of earlier dates, the total to pay, remittance instructions and the
   reference to quote;
 * `rate_set` (to each lender, SWIFT MT644 content) for each interest period starting on a
   date in the window: the rate and the lender's participation and interest;
@@ -26,11 +26,13 @@ from typing import Iterable, Sequence
 
 from ..diagnostics import Diagnostic
 from ..engine.deal import schedule_deal
+from ..engine.overnight import business_days_back
+from ..engine.periods import book_calendars, facility_calendar
 from ..engine.schedule import FacilitySchedule, Row, lender_part
 from ..engine.terms import FacilityTerms
 from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
-from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.allocation import OVERDUE_INTEREST, FacilityAllocation, Payment
 from ..servicing.positions import allocate_facility, facility_inputs
 
 KINDS = ("billing", "rate_set", "payment")
@@ -139,16 +141,28 @@ def _header(loaded: LoadedBook, kind: str, deal_id: str, fs: FacilitySchedule, o
 
 def _rate_terms(loaded: LoadedBook, ft: FacilityTerms, row: Row) -> dict:
     """The period's rate: the schedule's all-in rate and spread, with the fixing behind it
-    (the terms in force at the period start, the fixing on start − fixing lag)."""
-    interest = (ft.at(row.accrual_start) or ft.first).facility.interest
-    out = {"index": interest.index, "fixed_rate": rate(interest.fixed_rate), "fixing_date": None, "fixing": None,
+    (the terms in force at the period start; a term fixing on start − fixing lag, in calendar
+    or business days, plus the index adjustment). Under an overnight method (SPEC §3.2) there
+    is no single fixing: the base rate is the period's equivalent of the daily rates."""
+    facility = (ft.at(row.accrual_start) or ft.first).facility
+    interest = facility.interest
+    out = {"index": interest.index, "method": interest.method, "fixed_rate": rate(interest.fixed_rate),
+           "fixing_date": None, "fixing": None, "index_adjustment": rate(interest.index_adjustment),
            "floor": rate(interest.floor), "cap": rate(interest.cap), "base_rate": None,
            "spread": rate(row.spread), "all_in": rate(row.rate), "day_count": interest.day_count,
            "projected": row.projected}
-    if interest.index is not None:
-        fixing_date = row.accrual_start - timedelta(days=interest.fixing_lag_days)
+    if interest.index is not None and interest.method != "term":
+        if row.rate is not None and row.spread is not None:
+            out.update(base_rate=rate(row.rate - row.spread))
+    elif interest.index is not None:
+        if interest.fixing_lag_business_days is not None:
+            calendar = facility_calendar(facility, book_calendars(loaded.book))
+            fixing_date = business_days_back(calendar, row.accrual_start, interest.fixing_lag_business_days)
+        else:
+            fixing_date = row.accrual_start - timedelta(days=interest.fixing_lag_days)
         fixing, _ = loaded.rates[interest.index].fixing(fixing_date)
-        base = fixing if interest.floor is None else max(fixing, interest.floor)
+        base = fixing + interest.index_adjustment
+        base = base if interest.floor is None else max(base, interest.floor)
         base = base if interest.cap is None else min(base, interest.cap)
         out.update(fixing_date=fixing_date.isoformat(), fixing=rate(fixing), base_rate=rate(base))
     return out
@@ -168,6 +182,7 @@ def _billing(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fa: FacilityAl
     current = [d for d in fa.dues if d.date == row.date]
     received = sum((d.paid for d in current), zero)
     unpaid_now = sum((d.unpaid for d in current), zero)
+    overdue_interest = sum((d.amount for d in current if d.kind == OVERDUE_INTEREST), zero)
     past = [d for d in fa.dues if d.date < row.date and d.unpaid > 0]
     past_total = sum((d.unpaid for d in past), zero)
     data = _header(loaded, "billing", deal_id, fs, row.date, borrower)
@@ -179,8 +194,8 @@ def _billing(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fa: FacilityAl
         "rate": _rate_terms(loaded, ft, row),
         "balance": money(row.opening_balance, n),
         "draws": money(row.draws, n),
-        "segments": [{"start": a.isoformat(), "end": b.isoformat(), "days": (b - a).days, "balance": money(bal, n),
-                      "rate": rate(r)} for a, b, bal, r, _ in row.segments],
+        "segments": [{"start": sg.start.isoformat(), "end": sg.end.isoformat(), "days": (sg.end - sg.start).days,
+                      "balance": money(sg.balance, n), "rate": rate(sg.rate)} for sg in row.segments],
         "interest": money(row.interest, n),
         "pik": money(row.pik, n),
         "commitment_fee": money(row.commitment_fee, n),
@@ -188,6 +203,7 @@ def _billing(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fa: FacilityAl
         "fee_details": [{"kind": kind, "amount": money(amt, n)} for d, kind, amt in fs.fee_details if d == row.date],
         "principal": money(row.principal, n),
         "scheduled_total": money(row.total_due, n),
+        "overdue_interest": money(overdue_interest, n),
         "closing_balance": money(row.closing_balance, n),
         "received": money(received, n),
         "current_due": money(unpaid_now, n),

@@ -7,6 +7,9 @@ to it, so do interest, commitment fees and fees as they fall due; a principal du
 principal already owed into the "due" column and does not change it; every payment (its
 whole amount, unapplied cash included) reduces it. So the closing balance is outstanding
 principal plus unpaid dues minus unapplied cash, and closing = opening + debits − credits.
+An upfront fee netted from the closing draw (SPEC §4.3) is a due and a credit on the closing
+date; cash applied from suspense as a due falls due keeps its date in the payment's
+allocation (`applied_on`); a reversal owes the returned payment again (a debit).
 Figures come from the allocation's schedule and dues (`facility_allocations`); nothing
 here reads a clock.
 """
@@ -23,7 +26,7 @@ from ..model.records import LoadedBook
 from ..servicing.allocation import Payment
 from .build import facility_allocations, money
 
-_ORDER = {"draw": 0, "pik": 1, "due": 2, "payment": 3}
+_ORDER = {"draw": 0, "pik": 1, "due": 2, "netted": 3, "payment": 4}
 
 
 @dataclass(frozen=True)
@@ -59,16 +62,27 @@ def build_statement(loaded: LoadedBook, payments: Iterable[Payment], deal_id: st
             events.append((due.date, _ORDER["due"], fid, k, {
                 "kind": "due", "description": text, "component": due.component,
                 "due": due.amount, "debit": due.amount if affects else zero}, due.amount if affects else zero))
+        for k, due in enumerate(fa.netted):
+            events.append((due.date, _ORDER["netted"], fid, k, {
+                "kind": "netted", "description": f"{due.kind} fee netted from the draw", "component": due.component,
+                "credit": due.amount}, -due.amount))
         by_payment: dict[str, list] = {}
         for a in fa.allocations:
             by_payment.setdefault(a.payment_id, []).append(a)
         for p in sorted({(a.payment_date, a.payment_id) for a in fa.allocations}):
             parts = by_payment[p[1]]
             total = sum((a.amount for a in parts), zero)
+            allocation = [{"component": a.component, "due_date": a.due_date.isoformat() if a.due_date else None,
+                           "amount": money(a.amount, digits)} | ({"applied_on": a.applied_on.isoformat()}
+                                                                  if a.applied_on else {}) for a in parts]
+            if any(a.component == "reversal" for a in parts):  # the returned cash is owed again
+                events.append((p[0], _ORDER["payment"], fid, p[1], {
+                    "kind": "reversal", "description": f"reversal {p[1]}", "payment_id": p[1], "debit": total,
+                    "allocation": allocation}, total))
+                continue
             events.append((p[0], _ORDER["payment"], fid, p[1], {
                 "kind": "payment", "description": f"payment {p[1]}", "payment_id": p[1], "credit": total,
-                "allocation": [{"component": a.component, "due_date": a.due_date.isoformat() if a.due_date else None,
-                                "amount": money(a.amount, digits)} for a in parts]}, -total))
+                "allocation": allocation}, -total))
     events.sort(key=lambda e: (e[0], e[1], e[2], str(e[3])))
     opening = sum((e[5] for e in events if e[0] < start), zero)
     balance = opening
