@@ -222,10 +222,11 @@ def post_payments(root: Path, files: list[tuple[str, bytes]], posting_day: date,
     return post(valid_book(root), files, posting_day, profile=profile, dry_run=dry_run)
 
 
-def rebuild_ledger(root: Path) -> tuple[int, int, list]:
-    """`loanctl ledger rebuild`: (archived files, payments, diagnostics)."""
+def rebuild_ledger(root: Path, posting_day: date) -> tuple[int, int, list]:
+    """`loanctl ledger rebuild` on `posting_day` (recorded for archived files whose name carries
+    no date): (archived files, payments, diagnostics)."""
     from .ledger.rebuild import rebuild
-    return rebuild(valid_book(root))
+    return rebuild(valid_book(root), posting_day)
 
 
 def refresh_ledger(root: Path) -> list[tuple[str, str]]:

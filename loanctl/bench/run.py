@@ -296,7 +296,7 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
 
         progress("ledger rebuild")
         with timed(result, "ledger rebuild"):
-            rebuild(loaded)
+            rebuild(loaded, date(2026, 11, 28))
 
         _ratios(result)
         if growth and deals >= 20:

@@ -84,10 +84,11 @@ def _report_refresh(refreshed, warnings=()) -> None:
 @guarded
 def ledger_rebuild(ctx: typer.Context) -> None:
     """Recreate the ledger from the archived payment files (atomic: the old one stays until done)."""
+    import datetime as _dt
     from ..api import rebuild_ledger
     root = book_root(ctx)
     with _working("rebuilding the ledger from payments/", True):
-        files, payments, diags = rebuild_ledger(root)
+        files, payments, diags = rebuild_ledger(root, _dt.date.today())
     if diags:
         print_diagnostics(diags, stream=sys.stderr)
         raise typer.Exit(EXIT_INVALID)

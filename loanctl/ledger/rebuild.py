@@ -108,11 +108,13 @@ def archived_payments_at(loaded: LoadedBook, tree) -> tuple[list[Payment], list[
     return payments, diags
 
 
-def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
-    """Replay payments/ into a fresh ledger and swap it in atomically: (files, payments, diags)."""
+def rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diagnostic]]:
+    """Replay payments/ into a fresh ledger and swap it in atomically: (files, payments, diags).
+    An archived file keeps the posting day its name begins with; `posting_day` (the day of
+    the rebuild, passed in by the caller) is recorded for a name that carries none."""
     import duckdb
     try:
-        return _rebuild(loaded)
+        return _rebuild(loaded, posting_day)
     except (OSError, duckdb.Error, DiagnosticError) as exc:
         for leftover in ledger_path(loaded.root).parent.glob(f".rebuild-{os.getpid()}.duckdb*"):
             with contextlib.suppress(OSError):
@@ -128,7 +130,7 @@ def rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
                                     "free disk space and run it again; the previous ledger is unchanged")]) from None
 
 
-def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
+def _rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diagnostic]]:
     root = loaded.root
     with writer_lock(root):
         files = [ArchivedFile(p.name, p.read_bytes(), archived_profile(root, p.name), str(p))
@@ -156,7 +158,7 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
             con.execute("BEGIN TRANSACTION")
             for r in records:
                 con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [r.name, r.sha, r.name, date.today(), r.rows, r.size, r.profile])
+                            [r.name, r.sha, r.name, posting_day, r.rows, r.size, r.profile])
             con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
             replace_allocations(con, keys, alloc_csv)
             con.execute("COMMIT")

@@ -457,7 +457,7 @@ def nearly_full_rebuilds(small_base, tmp_path_factory):
             filler.unlink()
             o = {"free": free, "exit": run.returncode, "stderr": run.stderr, "leftovers": leftovers,
                  "ledger kept": snapshot(book) == before, "check": check_codes(book)}
-            files, rows, diags = rebuild(load(book))
+            files, rows, diags = rebuild(load(book), date.fromisoformat(POSTING_DAY))
             o["retry"], o["after retry"] = (files, rows, diags), snapshot(book) == before
             outcomes.append(o)
     return outcomes

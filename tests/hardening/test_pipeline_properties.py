@@ -325,7 +325,7 @@ def test_the_pipeline_allocates_reconciles_splits_and_rebuilds_exactly(case):
         assert db.snapshot(three.root) == incremental
 
         # rebuild from the archive == the incrementally built ledger
-        n_files, n_payments, diags = rebuild.rebuild(one)
+        n_files, n_payments, diags = rebuild.rebuild(one, POSTING_DAY)
         assert diags == [] and (n_files, n_payments) == (len(files), len(amounts))
         assert db.snapshot(one.root) == incremental
         assert check.check(one) == []
