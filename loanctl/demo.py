@@ -306,7 +306,7 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep(f"loanctl reconcile templates/demo-statements/{DEMO_STATEMENT} --out reports/2026-12-payments.csv "
              "&& loanctl post-payments reports/2026-12-payments.csv",
              "December's bank statement (camt.053) matched to the dues: by reference, by borrower and amount, "
-             "within the 0.50 tolerance; a partial payment, a credit nobody billed, a due nobody paid; the "
+             "within the 0.50 tolerance; a partial payment, a credit nobody billed, dues nobody paid; the "
              "matched credits posted", _step_reconcile),
 ]
 

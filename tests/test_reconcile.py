@@ -509,7 +509,12 @@ def test_the_demo_reconciles_its_december_statement_and_posts_it(tmp_path):
         "FW2612210000512,sable-tl-2025,tl,2026-12-21,537907.23,USD,scheduled,HPC-COLL-2026-12\n"
         "FW2612280000601,juniper-tl-rcf-2025,rcf,2026-12-28,49411.00,USD,scheduled,HPC-COLL-2026-12\n")
     out = (tmp_path / "out.txt").read_text()
-    assert "3 matched, 1 partial, 0 overpaid, 1 unexpected, 1 ignored, 1 missing" in out
+    # two dues of December are missing: pinecrest's 2026-12-14 (the 250,000.00 it sent went to its
+    # September arrears, oldest first) and the SOFR revolver larkspur-rcf-2026's monthly 2026-12-02
+    # interest, which the statement does not pay at all
+    assert "3 matched, 1 partial, 0 overpaid, 1 unexpected, 1 ignored, 2 missing" in out
+    missing = [line.split()[1:3] for line in out.splitlines() if line.startswith("missing ")]
+    assert missing == [["larkspur-rcf-2026/rcf", "2026-12-02"], ["pinecrest-tl-2026/tl", "2026-12-14"]]
     assert "posted 4 payments, 0 duplicates skipped" in out
 
 
