@@ -31,7 +31,9 @@ def test_the_event_mix_is_well_formed_and_fully_allocated(tmp_path):
     assert all(types[p.deal, p.facility] == "revolver" for p in added if p.type == "repayment")
     reversals = [p for p in added if p.type == "reversal"]
     assert len(reversals) == len(pays) // 100                       # every 100th payment
-    assert all(by_id[p.reverses].date < p.date and (by_id[p.reverses].deal, by_id[p.reverses].facility) == (p.deal, p.facility) for p in reversals)
+    for p in reversals:
+        target = by_id[p.reverses]
+        assert target.date < p.date and (target.deal, target.facility) == (p.deal, p.facility)
     assert len({p.payment_id for p in events}) == len(events)
     assert allocate_all(loaded, events) > 0
     # each payment in force is allocated in full: its rows (unapplied ones included, the negative

@@ -530,7 +530,7 @@ def test_xirr_terminal_value_includes_accrued_interest_pik_and_commitment_fee(ev
     assert (p["accrued_interest"], p["accrued_pik"], p["accrued_commitment_fee"]) == ("930.00", "465.00", "77.50")
     eur = doc["metrics"]["EUR"]
     assert eur["moic"] == "1.0049"                                   # 301,472.50 / 300,000 = 1.004908…
-    expected = ((Decimal("301472.50") / Decimal("300000")).ln() * 365 / 31).exp() - 1   # = 0.0593444…
+    expected = ((Decimal("301472.50") / Decimal(300000)).ln() * 365 / 31).exp() - 1   # = 0.0593444…
     assert abs(Decimal(eur["xirr"]) - expected) < Decimal("1e-9")
 
 
@@ -545,7 +545,8 @@ def test_unapplied_cash_per_facility_with_its_age(events_book, as_of, since, age
     (p,) = [p for p in report_json(events_book, "--deal", "acme-fixed", as_of=as_of)["positions"]]
     assert (p["unapplied"], p["unapplied_since"], p["unapplied_age_days"]) == ("5000.00", since, age)
     rows = list(csv.DictReader(io.StringIO(report(events_book, "--deal", "acme-fixed", fmt="csv", as_of=as_of))))
-    assert (rows[0]["unapplied"], rows[0]["unapplied_since"], rows[0]["unapplied_age_days"]) == ("5000.00", since, str(age))
+    assert (rows[0]["unapplied"], rows[0]["unapplied_since"], rows[0]["unapplied_age_days"]) == (
+        "5000.00", since, str(age))
     md_text = report(events_book, "--deal", "acme-fixed", fmt="md", as_of=as_of)
     assert f"| acme-fixed | tl | 5,000.00 | {since} | {age} |" in md_text
     html = report(events_book, "--deal", "acme-fixed", fmt="html", as_of=as_of)

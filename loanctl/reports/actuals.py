@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from ..engine.deal import DealSchedule
 from ..engine.schedule import lender_part
+from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
 from ..servicing.allocation import OVERDUE_INTEREST
-from ..ledger.db import ledger_payments
 from ..servicing.positions import allocate_facility, facility_inputs
 
 ZERO = Decimal(0)
@@ -45,8 +45,8 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
             continue
         shares_on = s.shares_on
 
-        def part(amount: Decimal, on: date) -> Decimal:
-            return lender_part(amount, shares_on(on), lender, s.digits)
+        def part(amount: Decimal, on: date, shares_on=shares_on, digits=s.digits) -> Decimal:
+            return lender_part(amount, shares_on(on), lender, digits)
 
         def counted(on: date) -> bool:
             return as_of is None or on <= as_of
