@@ -89,7 +89,8 @@ def simulate(root: Path, deal: str, spec, as_of: date, grid: bool = False):
 def schedule(root: Path, deal: str, *, tree: Tree | None = None, facility: str | None = None,
              lender: str | None = None, as_of: date | None = None, actuals: bool = False):
     """`loanctl schedule`: the deal's schedule view (terms in force by `as_of`, one facility or
-    all, a lender's share), with `actuals` what was paid against each due from the ledger."""
+    all, a lender's share), with `actuals` what was paid against each due from the ledger
+    (with `lender`: the lender's cash)."""
     from .diagnostics import DiagnosticError
     from .engine.deal import schedule_deal
     from .reports.schedule import schedule_view
@@ -102,10 +103,8 @@ def schedule(root: Path, deal: str, *, tree: Tree | None = None, facility: str |
     if lender is not None and (loaded.book is None or loaded.book.entity(lender) is None):
         raise UsageProblem(f"unknown lender '{lender}'", "lenders are fund or spv entities of book.yaml")
     if actuals:
-        if lender is not None:
-            raise UsageProblem("--actuals shows the whole facility; drop --lender")
         from .reports.actuals import schedule_with_actuals
-        result, paid = schedule_with_actuals(loaded, deal, facility=facility, as_of=as_of)
+        result, paid = schedule_with_actuals(loaded, deal, facility=facility, as_of=as_of, lender=lender)
         return schedule_view(result, paid)
     result, diags = schedule_deal(loaded, deal, as_of=as_of, facility=facility, lender=lender)
     if result is None:

@@ -443,3 +443,119 @@ def test_charts_escape_data_text_and_write_two_decimal_coordinates():
             assert re.fullmatch(r"\d+(\.\d{2})?", value), value
     assert outstanding_chart([], "USD") == outstanding_chart([], "USD")
     assert 'class="no-data"' in outstanding_chart([], "USD")
+
+
+# --- accrued PIK and commitment fee, unapplied cash and its age (issue #13 items 4 and 7) -----------
+PIK_DEAL = """\
+id: pik-ddtl
+name: Bravo PIK delayed-draw term loan
+borrower: bravo
+status: funded
+currency: EUR
+origination:
+  approvals:
+    - {by: jane.doe, role: credit_officer, date: 2026-02-20, decision: approved}
+facilities:
+  - id: ddtl
+    type: delayed_draw
+    commitment: 400000
+    start_date: 2026-03-01
+    availability_end: 2026-12-31
+    maturity_date: 2028-03-01
+    draws: [{date: 2026-03-01, amount: 300000}]
+    interest: {fixed_rate: 3.6%, pik_rate: 1.8%, day_count: ACT/360}
+    payments: {frequency: quarterly, business_day: unadjusted}
+    amortization: {type: bullet}
+    fees:
+      - {type: commitment, rate: 90bps}
+    participations:
+      - {lender: fund-a, share: 100%}
+"""
+
+EVENTS_PAYMENTS_CSV = """\
+payment_id,deal,facility,date,amount,type,reference
+acme-1,acme-fixed,tl,2026-01-15,10000.00,fee,upfront fee
+acme-2,acme-fixed,tl,2026-04-15,264000.00,scheduled,Q1 and 5000 more
+acme-3,acme-fixed,tl,2026-07-15,256825.00,scheduled,Q2
+"""
+
+
+@pytest.fixture(scope="module")
+def events_book(tmp_path_factory) -> Path:
+    """acme-fixed (above) overpaid by 5,000 on 04-15, and a EUR PIK delayed-draw loan with a
+    commitment fee, nothing paid."""
+    root = tmp_path_factory.mktemp("events") / "book"
+    root.mkdir(parents=True)
+    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
+    (root / "rates").mkdir()
+    (root / "rates" / "SOFR-3M.csv").write_text("date,rate\n2025-12-31,4.00%\n", encoding="utf-8")
+    for deal_id, text in (("acme-fixed", DEALS["acme-fixed"]), ("pik-ddtl", PIK_DEAL)):
+        (root / deal_id).mkdir()
+        (root / deal_id / "deal.yaml").write_text(text, encoding="utf-8")
+    bank = root.parent / "bank.csv"
+    bank.write_text(EVENTS_PAYMENTS_CSV, encoding="utf-8")
+    result = loanctl(root, "post-payments", bank, "--posting-day", "2026-09-15")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return root
+
+
+def test_accrued_pik_and_commitment_fee_in_every_format(events_book):
+    """pik-ddtl on 2026-09-15, 14 days into the period from 09-01. Balance: 300,000 + PIK
+    06-01 300,000 × 1.8% × 92 / 360 = 1,380 + PIK 09-01 301,380 × 1.8% × 92 / 360 =
+    1,386.348 → 1,386.35 = 302,766.35. Accrued: cash 302,766.35 × 3.6% × 14 / 360 =
+    423.8729 → 423.87; PIK 302,766.35 × 1.8% × 14 / 360 = 211.9364 → 211.94; commitment fee
+    on the undrawn 100,000 × 0.9% × 14 / 360 = 35.00."""
+    (p,) = [p for p in report_json(events_book, "--book")["positions"] if p["deal"] == "pik-ddtl"]
+    assert (p["outstanding_principal"], p["accrued_interest"], p["accrued_pik"], p["accrued_commitment_fee"]) == (
+        "302766.35", "423.87", "211.94", "35.00")
+    rows = {r["deal"]: r for r in csv.DictReader(io.StringIO(report(events_book, "--book", fmt="csv")))}
+    assert (rows["pik-ddtl"]["accrued_pik"], rows["pik-ddtl"]["accrued_commitment_fee"]) == ("211.94", "35.00")
+    md_text = report(events_book, "--book", fmt="md")
+    assert "| Accrued PIK | 211.94 |" in md_text and "| Accrued commitment fee | 35.00 |" in md_text
+    assert "| 302,766.35 | 423.87 | 211.94 | 35.00 |" in md_text                 # the position's row
+    html = report(events_book, "--book", fmt="html")
+    assert ">Accrued PIK</th>" in html and ">Accrued commitment fee</th>" in html
+    assert '<td class="num" data-v="211.94">211.94</td>' in html and '<td class="num" data-v="35.00">35.00</td>' in html
+    text = report(events_book, "--book", fmt="text")
+    assert "Accr. PIK" in text and "211.94" in text and "35.00" in text
+
+
+def test_xirr_terminal_value_includes_accrued_interest_pik_and_commitment_fee(events_book):
+    """EUR on 2026-04-01, 31 days after the 300,000 draw, nothing paid: the terminal value is
+    300,000 + cash 300,000 × 3.6% × 31 / 360 = 930.00 + PIK 300,000 × 1.8% × 31 / 360 = 465.00
+    + commitment fee 100,000 × 0.9% × 31 / 360 = 77.50 = 301,472.50 (without the last two:
+    300,930.00, MOIC 1.0031)."""
+    doc = report_json(events_book, "--book", as_of="2026-04-01")
+    (p,) = [p for p in doc["positions"] if p["deal"] == "pik-ddtl"]
+    assert (p["accrued_interest"], p["accrued_pik"], p["accrued_commitment_fee"]) == ("930.00", "465.00", "77.50")
+    eur = doc["metrics"]["EUR"]
+    assert eur["moic"] == "1.0049"                                   # 301,472.50 / 300,000 = 1.004908…
+    expected = ((Decimal("301472.50") / Decimal(300000)).ln() * 365 / 31).exp() - 1   # = 0.0593444…
+    assert abs(Decimal(eur["xirr"]) - expected) < Decimal("1e-9")
+
+
+@pytest.mark.parametrize("as_of, since, age", [
+    # 04-15: 264,000 paid against 259,000 due (interest 9,000 + principal 250,000): 5,000 held
+    ("2026-06-01", "2026-04-15", 47),                               # 04-15 → 06-01: 15 + 31 + 1 = 47 days
+    # 07-15: the held 5,000 settles 5,000 of the 07-15 interest (6,825) as it falls due; the
+    # 07-15 payment 256,825 then pays 1,825 + 250,000 and 5,000 of it is held: since 07-15
+    ("2026-09-15", "2026-07-15", 62),                               # 16 + 31 + 15 = 62 days
+])
+def test_unapplied_cash_per_facility_with_its_age(events_book, as_of, since, age):
+    (p,) = [p for p in report_json(events_book, "--deal", "acme-fixed", as_of=as_of)["positions"]]
+    assert (p["unapplied"], p["unapplied_since"], p["unapplied_age_days"]) == ("5000.00", since, age)
+    rows = list(csv.DictReader(io.StringIO(report(events_book, "--deal", "acme-fixed", fmt="csv", as_of=as_of))))
+    assert (rows[0]["unapplied"], rows[0]["unapplied_since"], rows[0]["unapplied_age_days"]) == (
+        "5000.00", since, str(age))
+    md_text = report(events_book, "--deal", "acme-fixed", fmt="md", as_of=as_of)
+    assert f"| acme-fixed | tl | 5,000.00 | {since} | {age} |" in md_text
+    html = report(events_book, "--deal", "acme-fixed", fmt="html", as_of=as_of)
+    assert ">Unapplied age (days)</th>" in html and f'<td class="num" data-v="{age}">{age}</td>' in html
+    text = report(events_book, "--deal", "acme-fixed", fmt="text", as_of=as_of)
+    assert "unapplied cash (USD)" in text and since in text and f"{age}" in text
+
+
+def test_no_unapplied_cash_has_no_age(events_book):
+    (p,) = [p for p in report_json(events_book, "--deal", "pik-ddtl")["positions"]]
+    assert (p["unapplied"], p["unapplied_since"], p["unapplied_age_days"]) == ("0.00", None, None)
+    assert "Unapplied cash (EUR)" not in report(events_book, "--deal", "pik-ddtl", fmt="md")

@@ -20,7 +20,8 @@ RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "we
 CSV_COLUMNS = ("deal", "facility", "borrower", "borrower_name", "industry", "lenders", "share", "currency", "status",
                "commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
                "interest_received", "fees_received", "principal_received", "unapplied", "past_due", "dpd",
-               "dpd_bucket", "rate", "spread", "pik_rate", "maturity_date", "availability_end")
+               "dpd_bucket", "rate", "spread", "pik_rate", "maturity_date", "availability_end",
+               "accrued_pik", "accrued_commitment_fee", "unapplied_since", "unapplied_age_days")
 
 
 def _plain(value, key: str = "", digits: int = 2):
@@ -78,6 +79,10 @@ def to_csv(r: Report) -> str:
     return buf.getvalue()
 
 
+def _nonzero(value, digits: int) -> str:
+    return amount(value, digits) if value else ""
+
+
 def pct(value, places: int = 2) -> str:
     if value is None:
         return "—"
@@ -100,17 +105,30 @@ def to_text(r: Report, console) -> None:
         n = minor_units(ccy)
         rows = [(p, received) for p, received in zip(r.positions, r.received) if p["currency"] == ccy]
         t = Table(title=f"positions ({ccy})", title_justify="left", header_style="bold", pad_edge=False)
-        for name in ("Deal", "Fac", "Outstanding", "Accrued", "Unfunded", "Rate", "Past due", "DPD", "Received"):
+        for name in ("Deal", "Fac", "Outstanding", "Accrued", "Accr. PIK", "Accr. fee", "Unfunded", "Rate",
+                     "Past due", "DPD", "Received"):
             t.add_column(name, justify="left" if name in ("Deal", "Fac") else "right", no_wrap=name != "Deal")
         for p, received in rows:
             t.add_row(p["deal"], p["facility"], amount(p["outstanding_principal"], n), amount(p["accrued_interest"], n),
+                      _nonzero(p["accrued_pik"], n), _nonzero(p["accrued_commitment_fee"], n),
                       amount(p["unfunded"], n), pct(p["rate"]), amount(p["past_due"], n) if p["past_due"] else "",
                       str(p["dpd"]) if p["dpd"] else "", amount(received, n))
         t.add_section()
         t.add_row("Total", "", amount(tot["outstanding_principal"], n), amount(tot["accrued_interest"], n),
+                  amount(tot["accrued_pik"], n), amount(tot["accrued_commitment_fee"], n),
                   amount(tot["unfunded"], n), "", amount(tot["past_due"], n), "",
                   amount(r.received_totals[ccy], n), style="bold")
         print_table(console, t)
+        held = [p for p, _ in rows if p["unapplied"]]
+        if held:
+            u = Table(title=f"unapplied cash ({ccy})", title_justify="left", header_style="bold", pad_edge=False)
+            for name in ("Deal", "Fac", "Unapplied", "Oldest payment", "Age (days)"):
+                u.add_column(name, justify="left" if name in ("Deal", "Fac", "Oldest payment") else "right")
+            for p in held:
+                since = p["unapplied_since"]
+                u.add_row(p["deal"], p["facility"], amount(p["unapplied"], n), since.isoformat() if since else "—",
+                          str(p["unapplied_age_days"]) if since else "—")
+            print_table(console, u)
         m = r.metrics[ccy]
         console.print(f"weighted average rate {pct(m['weighted_average_rate'])} · spread "
                       f"{pct(m['weighted_average_spread'])} · PIK share {pct(m['pik_share_of_outstanding'])} · "

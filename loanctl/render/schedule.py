@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 
 from ..engine.schedule import MONEY_FIELDS, Row
-from ..reports.schedule import ScheduleView
+from ..reports.schedule import RowPaid, ScheduleView
 
 COLUMNS = ("date", "accrual_start", "accrual_end", "days", "rate", "opening_balance", "draws", "interest", "pik",
            "commitment_fee", "fees", "principal", "total_due", "closing_balance", "projected")
@@ -46,16 +46,26 @@ def schedule_dict(view: ScheduleView) -> dict:
         for i, r in enumerate(fv.rows):
             d = row_dict(r, fv.digits)
             if fv.paid is not None:
-                got = fv.paid[i]
-                d["prepayment"] = money(got.prepayment, fv.digits)
-                d["paid"] = {k: money(v, fv.digits) for k, v in got.components.items()}
-                d["unpaid"] = money(got.unpaid, fv.digits)
+                d.update(actuals_dict(fv.paid[i], fv.digits))
             rows.append(d)
         fac = {"facility": fv.facility_id, "rows": rows}
         if fv.unapplied is not None:
             fac["unapplied"] = money(fv.unapplied, fv.digits)
         out["facilities"].append(fac)
     return out
+
+
+ACTUALS_COLUMNS = ("event", "overdue_interest", "prepayment_fee", "prepayment", "repayment", "paid_fees",
+                   "paid_commitment_fee", "paid_interest", "paid_overdue_interest", "paid_principal", "paid", "unpaid")
+
+
+def actuals_dict(got: RowPaid, digits: int) -> dict:
+    """A row's `--actuals` figures: the dues beside the schedule's, what was paid, what is unpaid."""
+    return {"event": got.event, "overdue_interest": money(got.overdue_interest, digits),
+            "prepayment_fee": money(got.prepayment_fee, digits), "prepayment": money(got.prepayment, digits),
+            "repayment": money(got.repayment, digits),
+            "paid": {k: money(v, digits) for k, v in got.components.items()},
+            "paid_total": money(got.paid, digits), "unpaid": money(got.unpaid, digits)}
 
 
 def to_json(view: ScheduleView) -> str:
@@ -65,12 +75,18 @@ def to_json(view: ScheduleView) -> str:
 def to_csv(view: ScheduleView) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("deal", "facility", *COLUMNS))
+    extra = ACTUALS_COLUMNS if view.actuals else ()
+    w.writerow(("deal", "facility", *COLUMNS, *extra))
     for fv in view.facilities:
-        for r in fv.rows:
+        for i, r in enumerate(fv.rows):
             d = row_dict(r, fv.digits)
+            if fv.paid is not None:
+                a = actuals_dict(fv.paid[i], fv.digits)
+                d.update({k: a[k] for k in ("event", "overdue_interest", "prepayment_fee", "prepayment",
+                                            "repayment", "unpaid")})
+                d.update({f"paid_{k}": v for k, v in a["paid"].items()}, paid=a["paid_total"])
             w.writerow((view.deal, fv.facility_id, *("" if d[c] is None else str(d[c]).lower()
-                                                     if isinstance(d[c], bool) else d[c] for c in COLUMNS)))
+                                                     if isinstance(d[c], bool) else d[c] for c in (*COLUMNS, *extra))))
     return buf.getvalue()
 
 
@@ -84,7 +100,8 @@ def to_table(view: ScheduleView, console) -> None:
         for name, justify in (("Date", "left"), ("Days", "right"), ("Rate", "right"), ("Opening", "right"),
                               ("Draws", "right"), ("Interest", "right"), ("PIK", "right"), ("Commit fee", "right"),
                               ("Fees", "right"), ("Principal", "right"), ("Total due", "right"),
-                              ("Closing", "right")) + ((("Paid", "right"), ("Unpaid", "right"))
+                              ("Closing", "right")) + ((("Overdue int.", "right"), ("Prepay fee", "right"),
+                                                        ("Paid", "right"), ("Unpaid", "right"))
                                                        if actuals else ()):
             t.add_column(name, justify=justify, no_wrap=True)
         n = fv.digits
@@ -93,9 +110,17 @@ def to_table(view: ScheduleView, console) -> None:
             extra = ()
             if fv.paid is not None:
                 got = fv.paid[i]
-                extra = (f"{got.paid:,.{n}f}" + (f" +{got.prepayment:,.{n}f} prepaid" if got.prepayment else ""),
+                overdue = _blank(got.overdue_interest, n)
+                if got.overdue_interest or got.components["overdue_interest"]:
+                    overdue += f" (paid {got.components['overdue_interest']:,.{n}f})"
+                extra = (overdue, _blank(got.prepayment_fee, n),
+                         f"{got.paid:,.{n}f}" + (f" +{got.prepayment:,.{n}f} prepaid" if got.prepayment else "")
+                         + (f" +{got.repayment:,.{n}f} repaid" if got.repayment else ""),
                          _blank(got.unpaid, n))
-            t.add_row(r.date.isoformat() + (" *" if r.projected else ""), str(r.days) if r.days else "", rate,
+            label = r.date.isoformat() + (" *" if r.projected else "")
+            if fv.paid is not None and fv.paid[i].event:
+                label += f" {fv.paid[i].event}"
+            t.add_row(label, str(r.days) if r.days else "", rate,
                       f"{r.opening_balance:,.{n}f}", _blank(r.draws, n), _blank(r.interest, n), _blank(r.pik, n),
                       _blank(r.commitment_fee, n), _blank(r.fees, n), _blank(r.principal, n),
                       f"{r.total_due:,.{n}f}", f"{r.closing_balance:,.{n}f}", *extra)
@@ -104,7 +129,8 @@ def to_table(view: ScheduleView, console) -> None:
         t.add_row("Total", "", "", "", f"{tot['draws']:,.{n}f}", f"{tot['interest']:,.{n}f}",
                   f"{tot['pik']:,.{n}f}", f"{tot['commitment_fee']:,.{n}f}", f"{tot['fees']:,.{n}f}",
                   f"{tot['principal']:,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
-                  *(("", f"unapplied {fv.unapplied:,.{n}f}") if fv.unapplied is not None else ()),
+                  *((f"{tot['overdue_interest']:,.{n}f}", f"{tot['prepayment_fee']:,.{n}f}", "",
+                     f"unapplied {fv.unapplied:,.{n}f}") if fv.unapplied is not None else ()),
                   style="bold")
         print_table(console, t)
         if any(r.projected for r in fv.rows):

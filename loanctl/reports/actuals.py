@@ -1,4 +1,6 @@
-"""The schedule with what was paid against each due (`loanctl schedule --actuals`)."""
+"""The schedule with what was paid against each due (`loanctl schedule --actuals`), for the
+whole facility or one lender's cash (`--lender`): every figure split with the engine's
+`lender_part` by the shares in force on its date, the schedule with `for_lender`."""
 
 from __future__ import annotations
 
@@ -7,16 +9,26 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.deal import DealSchedule
-from ..model.records import LoadedBook
-from ..servicing.allocation import COMPONENTS
+from ..engine.schedule import lender_part
 from ..ledger.db import ledger_payments
+from ..model.records import LoadedBook
+from ..servicing.allocation import OVERDUE_INTEREST
 from ..servicing.positions import allocate_facility, facility_inputs
+
+ZERO = Decimal(0)
+PAID_KEYS = ("fees", "commitment_fee", "interest", "overdue_interest", "principal", "prepayment", "repayment")
+DUE_KEYS = ("overdue_interest", "prepayment_fee")
+"""Dues that are not on the schedule's rows: interest on overdue principal, prepayment fees."""
 
 
 def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None = None,
-                          as_of: date | None = None) -> tuple[DealSchedule, dict[str, dict]]:
-    """(schedule rebuilt with the posted prepayments, {facility: {due date: {component: paid}}}
-    plus each facility's unapplied cash under the key None)."""
+                          as_of: date | None = None, lender: str | None = None
+                          ) -> tuple[DealSchedule, dict[str, dict]]:
+    """(schedule rebuilt with the posted prepayments — the lender's part with `lender` —,
+    {facility: {"by_date": {date: {paid component: amount}}, "due": {date: {overdue_interest,
+    prepayment_fee}}, "events": [dates of prepayments and repayments off the schedule's rows],
+    "unapplied": cash still held}}). A date is the due's own date; cash applied after `as_of`
+    is not counted."""
     payments = [p for p in ledger_payments(loaded.root) if p.deal == deal_id
                 and (as_of is None or p.date <= as_of)]
     terms, builder = facility_inputs(loaded, deal_id)
@@ -28,24 +40,44 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
             continue
         fa = allocate_facility(loaded, deal_id, fid, [p for p in payments if p.facility == fid],
                                terms=terms, builder=builder)
-        table: dict = defaultdict(lambda: {c: Decimal(0) for c in (*COMPONENTS, "prepayment")})
-        unapplied = Decimal(0)
+        s = fa.schedule
+        if lender is not None and not any(lender in dict(r.shares) for r in s.rows):
+            continue
+        shares_on = s.shares_on
+
+        def part(amount: Decimal, on: date, shares_on=shares_on, digits=s.digits) -> Decimal:
+            return lender_part(amount, shares_on(on), lender, digits)
+
+        def counted(on: date) -> bool:
+            return as_of is None or on <= as_of
+
+        by_date: dict = defaultdict(lambda: dict.fromkeys(PAID_KEYS, ZERO))
+        due: dict = defaultdict(lambda: dict.fromkeys(DUE_KEYS, ZERO))
+        events: set[date] = set()
+        unapplied = ZERO
         for a in fa.allocations:
+            if not counted(a.on) or a.component in ("reversed", "reversal"):
+                continue
+            amount = part(a.amount, a.payment_date)
             if a.component == "unapplied":
-                unapplied += a.amount
-            elif a.component == "prepayment":
-                table[_row_date(fa.schedule, a.due_date)]["prepayment"] += a.amount
-            else:
-                table[_row_date(fa.schedule, a.due_date)][a.component] += a.amount
-        paid[fid] = {"by_date": dict(table), "unapplied": unapplied,
-                     "prepayment_fees": [d for d in fa.dues if d.kind == "prepayment fee"]}
-        schedules.append(fa.schedule)
+                unapplied += amount
+            elif a.due_date is not None and a.component in PAID_KEYS:
+                by_date[a.due_date][a.component] += amount
+                if a.component in ("prepayment", "repayment"):
+                    events.add(a.due_date)
+        for d in fa.netted:  # an upfront fee netted from the closing draw: paid at closing
+            if counted(d.date):
+                by_date[d.date]["fees"] += part(d.amount, d.date)
+        for d in fa.dues:
+            if d.kind == OVERDUE_INTEREST:
+                due[d.date]["overdue_interest"] += part(d.amount, d.date)
+                settled = sum((part(x, on) for on, x in d.settled if counted(on)), ZERO)
+                by_date[d.date]["overdue_interest"] += settled
+                by_date[d.date]["interest"] -= settled  # paid as interest: shown apart
+            elif d.component == "fees" and d.kind == "prepayment fee":
+                due[d.date]["prepayment_fee"] += part(d.amount, d.date)
+                events.add(d.date)
+        paid[fid] = {"by_date": dict(by_date), "due": dict(due), "events": sorted(events),
+                     "unapplied": unapplied}
+        schedules.append(s.for_lender(lender) if lender is not None else s)
     return DealSchedule(deal_id, record.deal.currency, schedules), paid
-
-
-def _row_date(schedule, due_date: date) -> date:
-    """The schedule row a due belongs to: its own date, or the next row (prepayment fees)."""
-    for row in schedule.rows:
-        if row.date >= due_date:
-            return row.date
-    return schedule.rows[-1].date

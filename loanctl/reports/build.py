@@ -1,8 +1,9 @@
 """The portfolio report (SPEC §5), built once as plain data, then rendered by format.
 
 Scopes: a fund (its own participations plus its SPVs'), a lender, a deal, or the whole book.
-Figures are the positions of SPEC §4.4 for the selected share, totals and metrics per
-currency (never summed across currencies), and the series the HTML charts draw.
+Figures are the positions of SPEC §4.4 for the selected share (with the age of the unapplied
+cash: days since the oldest payment still holding some), totals and metrics per currency
+(never summed across currencies), and the series the HTML charts draw.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..conventions.dates import add_months
 from ..model.records import LoadedBook
 from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
-from ..servicing.allocation import Payment
+from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
 
@@ -123,7 +124,11 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
                 flows = facility_flows(fa, as_of)
             if not (pos.drawn or pos.commitment or flows):
                 continue
-            report.positions.append(_position_dict(pos, d.borrower, borrower, lenders, d.status))
+            row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
+            since = unapplied_since(fa, as_of)
+            row["unapplied_since"] = since
+            row["unapplied_age_days"] = (as_of - since).days if since is not None else None
+            report.positions.append(row)
             flows_by_ccy[pos.currency] += flows
             terminal[pos.currency] += (pos.outstanding_principal + pos.accrued_interest + pos.accrued_pik
                                        + pos.accrued_commitment_fee)
@@ -141,6 +146,20 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def unapplied_since(fa: FacilityAllocation, as_of: date) -> date | None:
+    """The date of the oldest payment still holding unapplied cash on `as_of` (its unapplied
+    row less the negative rows that applied it to dues as they fell due, on or before
+    `as_of`); None when no cash is held."""
+    held: dict[str, Decimal] = defaultdict(Decimal)
+    paid_on: dict[str, date] = {}
+    for a in fa.allocations:
+        if a.component == "unapplied" and a.on <= as_of:
+            held[a.payment_id] += a.amount
+            paid_on[a.payment_id] = a.payment_date
+    dates = [paid_on[pid] for pid, amount in held.items() if amount > 0]
+    return min(dates) if dates else None
 
 
 def _received(figures: dict) -> Decimal:

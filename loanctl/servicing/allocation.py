@@ -85,7 +85,12 @@ class Due:
 
     def unpaid_on(self, on: date) -> Decimal:
         """What was still unpaid at the end of `on`."""
-        return self.amount - sum((a for d, a in self.settled if d <= on), ZERO)
+        settled = self.settled
+        if not settled or settled[0][0] > on:
+            return self.amount
+        if settled[-1][0] <= on:  # settlements are recorded in date order; paid is their sum
+            return self.amount - self.paid
+        return self.amount - sum((a for d, a in settled if d <= on), ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,10 @@ class _Walk:
         self.payoff = payoff
         self.rank = {c: i for i, c in enumerate(rules.waterfall)}
         self.dues = sorted(_dues(schedule), key=self._key)
+        self.principal = [d for d in self.dues if d.component == "principal"]
+        """The principal dues in date order (allocation adds none): what can be overdue."""
+        self.principal_from = 0
+        """Principal dues before this index were settled in full by the last period start reached."""
         self.out: list[Allocation] = []
         self.netted: list[Due] = []
         self.suspense: deque[list] = deque()  # [payment, amount left], oldest first
@@ -257,8 +266,7 @@ class _Walk:
         return (due.date, self.rank.get(due.component, 99))
 
     def _add_due(self, due: Due) -> None:
-        keys = [self._key(d) for d in self.dues]
-        i = bisect.bisect_right(keys, self._key(due))
+        i = bisect.bisect_right(self.dues, self._key(due), key=self._key)
         self.dues.insert(i, due)
         if i < self.first_open:
             self.first_open = i
@@ -350,7 +358,16 @@ class _Walk:
                 self._apply_suspense(row.date)
 
     def _overdue_interest(self, prev: date, row: Row) -> Decimal:
-        return overdue_interest(self.dues, prev, row, row.date, self.s.day_count)
+        principal = self.principal
+        k = self.principal_from
+        while k < len(principal) and principal[k].date <= prev and principal[k].unpaid_on(prev) <= 0 \
+                and principal[k].unpaid <= 0:
+            k += 1  # paid in full by `prev`: never overdue again (period starts only move forward)
+        self.principal_from = k
+        end = bisect.bisect_right(principal, prev, lo=k, key=lambda d: d.date)
+        if k == end:
+            return ZERO
+        return overdue_interest(principal[k:end], prev, row, row.date, self.s.day_count)
 
     def _apply_suspense(self, on: date) -> None:
         while self.suspense:
@@ -381,13 +398,15 @@ class _Walk:
                 self.out.append(Allocation(p.payment_id, p.date, p.date, p.type, applied))
                 left -= applied
         elif p.type == "fee":
-            for due in self.dues:
+            self._advance_first_open()  # the dues before it are settled
+            for due in self.dues[self.first_open:]:
                 if left <= 0:
                     break
                 if due.component in FEE_COMPONENTS:
                     left = self._settle(due, left, p, p.date)
         elif self.payoff is not None and p.payment_id == self.payoff.payment_id:
-            for due in self.dues:
+            self._advance_first_open()
+            for due in self.dues[self.first_open:]:
                 if left <= 0:
                     break
                 left = self._settle(due, left, p, p.date)
