@@ -73,7 +73,36 @@ class Row:
     prepayment: Decimal = ZERO
     """Principal prepaid within the period (closing = opening + draws + pik − principal − prepayment)."""
     segments: tuple = ()
-    """(from, to, balance, cash rate, day count) sub-intervals of the accrual period."""
+    """The accrual period's sub-intervals (`Segment`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A sub-interval of an accrual period on which balance and rates are constant."""
+
+    start: date
+    end: date
+    balance: Decimal
+    rate: Decimal
+    """Cash all-in rate."""
+    day_count: str
+    pik_rate: Decimal
+    commitment_fee_rate: Decimal
+    undrawn: Decimal
+    available_until: date
+    """The commitment fee accrues before this date only."""
+
+    def accrued(self, until: date) -> tuple[Decimal, Decimal, Decimal]:
+        """(cash interest, PIK, commitment fee) accrued from the start to `until` (excluded), unrounded."""
+        b = min(self.end, until)
+        if b <= self.start:
+            return ZERO, ZERO, ZERO
+        yf = year_fraction(self.day_count, self.start, b)
+        cfee = ZERO
+        if self.commitment_fee_rate and self.start < self.available_until:
+            cfee = self.commitment_fee_rate * self.undrawn * year_fraction(self.day_count, self.start,
+                                                                          min(b, self.available_until))
+        return self.balance * self.rate * yf, self.balance * self.pik_rate * yf, cfee
 
 
 @dataclass(slots=True)
@@ -317,7 +346,8 @@ class _Builder:
                 if f.interest.pik_rate:
                     pik += seg_balance * f.interest.pik_rate * yf
                 cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
-                segments.append((a, b, seg_balance, rate, f.interest.day_count))
+                segments.append(Segment(a, b, seg_balance, rate, f.interest.day_count, f.interest.pik_rate or ZERO,
+                                        *self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance)))
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
             if self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
@@ -436,18 +466,21 @@ class _Builder:
         return out
 
     def _commitment_fee(self, f: Facility, a: date, b: date, cum_draws: Decimal, balance: Decimal) -> Decimal:
+        rate, undrawn, end = self._commitment_terms(f, cum_draws, balance)
+        if not rate or a >= end:
+            return ZERO
+        return rate * undrawn * year_fraction(f.interest.day_count, a, min(b, end))
+
+    @staticmethod
+    def _commitment_terms(f: Facility, cum_draws: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, date]:
+        """(commitment fee rate, undrawn, availability end) for a sub-interval."""
         rate = next((fee.rate for fee in f.fees if fee.type == "commitment"), None)
-        if rate is None:
-            return ZERO
         end = f.availability_end or f.maturity_date
-        if a >= end:
-            return ZERO
-        b = min(b, end)
         used = balance if f.type == "revolver" else cum_draws
         undrawn = f.commitment - used
-        if undrawn <= 0:
-            return ZERO
-        return rate * undrawn * year_fraction(f.interest.day_count, a, b)
+        if rate is None or undrawn <= 0:
+            return ZERO, ZERO, end
+        return rate, undrawn, end
 
     def _shares(self, on: date) -> tuple[tuple[str, Decimal], ...]:
         v = self.version_at(on)

@@ -160,10 +160,10 @@ def _accrued(s: FacilitySchedule, as_of: date, digits: int, mode: str):
     for row in s.rows[1:]:
         if row.accrual_start is not None and row.accrual_start <= as_of < row.date:
             total = ZERO
-            for a, b, balance, rate, day_count in row.segments:
-                if a >= as_of:
+            for seg in row.segments:
+                if seg.start >= as_of:
                     break
-                total += balance * rate * year_fraction(day_count, a, min(b, as_of))
+                total += seg.accrued(as_of)[0]
             return round_money(total, digits, mode), row.rate, row.spread
     return round_money(ZERO, digits), None, None
 
