@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"validation"},
     {"servicing"},
     {"ledger"},
-    {"reports", "audit", "reconcile"},
+    {"reports", "audit", "reconcile", "accounting"},
     {"origination"},
     {"render"},
     {"api"},
