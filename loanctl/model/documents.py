@@ -152,7 +152,8 @@ def _account(value: Any) -> Any:
                                        + "; names start with a capital letter or digit (e.g. Assets:Loans:Principal)"})
 
 
-Account = Annotated[str, BeforeValidator(_account)]
+Account = Annotated[str, BeforeValidator(_account),
+                    Field(pattern=r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")]
 
 
 class Accounts(Strict):
