@@ -97,6 +97,9 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
         s = fa.schedule
         own_ends = [e for e in ends if e >= s.rows[0].date]
         cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end})
+        if start is not None:  # before `start` only the cumulative state on its eve matters
+            eve = start - timedelta(days=1)
+            cuts = ([eve] if eve >= s.rows[0].date else []) + [c for c in cuts if c >= start]
         shown = {e for e in own_ends if start is None or e >= start}
         acc = _position_accounts(accounts, names, lender, deal_id, s.facility_id)
         books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode)

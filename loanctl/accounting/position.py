@@ -120,6 +120,8 @@ class _Books:
         return round_money(x, self.digits, self.mode)
 
     def part(self, amount: Decimal, shares) -> Decimal:
+        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+            return amount  # a sole lender's part is the whole amount
         return lender_part(amount, shares, self.lender, self.digits)
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
