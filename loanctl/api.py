@@ -161,7 +161,7 @@ def journal(root: Path, end: date, *, start: date | None = None, fund: str | Non
     from .accounting.journal import build_journal
     from .accounting.periods import PERIODS
     from .diagnostics import DiagnosticError
-    from .ledger.store import ledger_payments
+    from .ledger.db import ledger_payments
     from .reports.build import ScopeProblem
 
     if period not in PERIODS:

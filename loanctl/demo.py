@@ -177,7 +177,7 @@ def _step_journal(fund: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from datetime import date as _date
         from .accounting.journal import build_journal
-        from .ledger.store import ledger_payments
+        from .ledger.db import ledger_payments
         from .render import journal as render_journal
         loaded = ctx.loaded()
         start = _date(ctx.today.year, 1, 1)

@@ -195,7 +195,7 @@ def month_ends(first: date, last: date) -> list[date]:
 
 def loanctl_principal(root: Path, on: date) -> dict[tuple[str, str, str], Decimal]:
     """(lender, deal, facility) → outstanding principal, from loanctl's positions."""
-    from loanctl.ledger.store import ledger_payments
+    from loanctl.ledger.db import ledger_payments
     from loanctl.model.documents import FUNDED_OR_LATER
     from loanctl.servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
     from loanctl.validation.run import load_valid_book
