@@ -16,9 +16,16 @@ facility's exactly:
   far plus its part of the facility's accrual to the date (rounded once), and each period
   posts the difference.
 
+Cash follows the allocation (§4.3): an upfront fee netted at closing is a fee received on
+the start date (the lender funds par less the fee); a payment's cash comes in on its date,
+what settles nothing credited to unapplied cash; unapplied cash applied to a due on a later
+date (`Allocation.on`) moves from unapplied to that due, no cash; prepayments and
+repayments are principal; a reversed payment and its reversal are not cash at all. Interest
+on overdue principal is interest: accrued as positions accrue it, due on the row's date.
+
 Accrual to a date E follows positions (§4.4): from the accrual period's start to E, E
 excluded. Events of one day post in this order: participation change, draws, fees due,
-PIK capitalised, payments, then the day's accrual and amortization.
+the upfront fee netted, PIK capitalised, payments, then the day's accrual and amortization.
 
 Hook points for what is not built yet: a non-accrual interval (no income recognised, the
 accrued-unpaid interest reversed at its start, cash applied to amortized cost) belongs in
@@ -37,13 +44,15 @@ from typing import Callable
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..engine.schedule import lender_part
-from ..servicing.allocation import FacilityAllocation
+from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
 from .amortization import Curve, effective_interest_curve, split_recognised, straight_line_curve
 
 ZERO = Decimal(0)
 ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
          "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income")
-_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "pik": 3, "payment": 4, "cut": 5}
+_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4, "payment": 5, "cut": 6}
+NOT_CASH = ("reversed", "reversal")
+"""Allocation rows of a reversed payment and of its reversal: on record, never cash."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +66,8 @@ class Posting:
 class Entry:
     date: date
     kind: str
-    """draw · transfer · fees due · fee · pik capitalised · payment · accrual · amortization · opening"""
+    """draw · transfer · fees due · fee · fee netted · pik capitalised · payment · unapplied applied ·
+    accrual · amortization · opening"""
     narration: str
     deal: str
     facility: str
@@ -150,8 +160,13 @@ class _Books:
         self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
         self.recognised = (self.zero, self.zero)
         self.due_interest, self.due_cfee = [self.zero], [self.zero]  # [k]: Σ of the lender's dues of rows[1:k]
+        overdue: dict[date, Decimal] = {}  # interest on overdue principal, due on a row's date
+        for due in self.fa.dues:
+            if due.component == "interest" and due.kind == OVERDUE_INTEREST:
+                overdue[due.date] = overdue.get(due.date, ZERO) + due.amount
         for i, row in enumerate(s.rows):
-            self.due_interest.append(self.due_interest[-1] + (self.part(row.interest, row.shares) if i else ZERO))
+            interest = row.interest + overdue.get(row.date, ZERO)
+            self.due_interest.append(self.due_interest[-1] + (self.part(interest, row.shares) if i else ZERO))
             self.due_cfee.append(self.due_cfee[-1] + (self.part(row.commitment_fee, row.shares) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "transfer":
@@ -169,6 +184,10 @@ class _Books:
             elif kind == "prepayment fee":
                 amount = self.part(item.amount, s.shares_on(on))
                 self.post(on, "fee", "prepayment fee due", [("fees_receivable", amount), ("fee_income", -amount)])
+            elif kind == "netted":
+                got = self._receive((item.date, "fees"), item.amount)
+                self.post(on, "fee netted", "upfront fee netted from the funding (par funded less the fee)",
+                          [("cash", got), ("fees_receivable", -got)])
             elif kind == "pik":
                 mv = self._move(item, on)
                 self.pik_capitalised += mv
@@ -199,11 +218,14 @@ class _Books:
         for due in fa.dues:
             if due.kind == "prepayment fee":
                 events.append((due.date, "prepayment fee", due))
-        groups: dict[str, list] = {}
+        for due in fa.netted:
+            events.append((due.date, "netted", due))
+        groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
         for a in fa.allocations:
-            groups.setdefault(a.payment_id, []).append(a)
-        for pid, allocs in groups.items():
-            events.append((allocs[0].payment_date, "payment", (pid, allocs)))
+            if a.component not in NOT_CASH:
+                groups.setdefault((a.payment_id, a.on), []).append(a)
+        for (pid, on), allocs in groups.items():
+            events.append((on, "payment", (pid, allocs)))
         events += [(c, "cut", None) for c in cuts]
         events = [e for e in events if e[0] <= last]
         keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events)]
@@ -258,24 +280,37 @@ class _Books:
                 hint="check the facility's draws and fees (a facility never drawn has no yield)"))
         return straight_line_curve(dates, upfront, exits)
 
+    def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
+        """Move the lender's cumulative receipt on a due to its part of the facility's."""
+        self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
+        target = self.part(self.paid_whole[key], self.s.shares_on(key[0]))
+        got = target - self.paid_part.get(key, self.zero)
+        self.paid_part[key] = target
+        return got
+
     def _payment(self, on: date, group) -> None:
+        """A payment's allocation rows of one date. On the payment date the cash comes in
+        (what settles nothing is credited to unapplied cash); on a later date, cash held as
+        unapplied settles dues then falling due: unapplied is debited, nothing is cash."""
         pid, allocs = group
         s = self.s
+        later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
         for a in allocs:
-            if a.component in ("principal", "prepayment"):
+            if a.component in PRINCIPAL_COMPONENTS:
                 legs.append(("principal", self._move(-a.amount, on)))
             elif a.component == "unapplied" or a.due_date is None:
-                legs.append(("unapplied", -self.part(a.amount, s.shares_on(on))))
+                if not later:  # the negative row of a later date is the balancing debit below
+                    legs.append(("unapplied", -self.part(a.amount, s.shares_on(a.payment_date))))
             else:
-                key = (a.due_date, a.component)
-                self.paid_whole[key] = self.paid_whole.get(key, ZERO) + a.amount
-                target = self.part(self.paid_whole[key], s.shares_on(a.due_date))
-                got = target - self.paid_part.get(key, self.zero)
-                self.paid_part[key] = target
+                got = self._receive((a.due_date, a.component), a.amount)
                 legs.append(("interest_receivable" if a.component == "interest" else "fees_receivable", -got))
-        cash = -sum((x for _, x in legs), self.zero)
-        self.post(on, "payment", "cash received and allocated", [("cash", cash)] + legs, pid)
+        plug = -sum((x for _, x in legs), self.zero)
+        if later:
+            self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
+                      pid)
+        else:
+            self.post(on, "payment", "cash received and allocated", [("cash", plug)] + legs, pid)
 
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
@@ -289,6 +324,9 @@ class _Books:
                 for seg in row.segments:
                     got = seg.accrued(on)
                     accrued = tuple(x + y for x, y in zip(accrued, got))
+                # as positions: the contractual interest on principal overdue since its due date
+                extra = overdue_interest(self.fa.dues, s.rows[k - 1].date, row, on, s.day_count)
+                accrued = (accrued[0] + extra, accrued[1], accrued[2])
         shares = s.shares_on(on)
         cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
                "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
