@@ -337,3 +337,109 @@ def test_usage_errors_exit_2(tmp_path, args):
     root = write_book(tmp_path)
     result = cli(root, "journal", *args)
     assert result.exit_code == 2
+
+
+# --- the allocation's events: netted fee, unapplied cash applied later, reversal, payoff, repayment --
+def _library_journal(root: Path, payments, end: date, tmp_path: Path, name: str):
+    """Payment files do not take reversal, payoff or repayment rows yet: the payments go to the
+    library's journal directly; the Beancount text is bean-checked and read back by Beancount."""
+    from loanctl.accounting.journal import build_journal
+    from loanctl.render.journal import to_beancount
+    from loanctl.validation.run import load_valid_book
+
+    loaded, errors = load_valid_book(root)
+    assert not errors
+    journal = build_journal(loaded, payments, end)
+    path = tmp_path / f"{name}.beancount"
+    path.write_text(to_beancount(journal, "USD"), encoding="utf-8")
+    checked = bean_check(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return loaded, journal, path
+
+
+def _positions(loaded, payments, on: date, deal: str, fid: str):
+    from loanctl.servicing.positions import allocate_facility, facility_position, lender_position
+
+    fa = allocate_facility(loaded, deal, fid, [p for p in payments if p.date <= on], on)
+    whole = facility_position(fa, deal, on, (0, 30, 60, 90, 120))
+    return {lender: lender_position(fa, whole, lender) for lender in ("fund-i", "fund-i-spv")}
+
+
+def test_netted_fee_unapplied_reversal_and_payoff_by_hand(tmp_path):
+    from loanctl.servicing.allocation import Payment
+    from loanctl.servicing.positions import quote_payoff
+
+    root = write_book(tmp_path)   # acme-tl: 25m drawn 2025-01-15, 2% upfront (netted), 60% fund-i / 40% spv
+
+    def pay(pid, on, amount, kind="scheduled", reverses=""):
+        return Payment(pid, "acme-tl", "tl", on, D(amount), "USD", kind, reverses=reverses)
+
+    # dues (schedule): 2025-04-15 690,562.50; 2025-07-15 695,575.15; 2025-10-15 700,546.51
+    payments = [pay("p1", date(2025, 4, 15), "691562.50"),      # 1,000.00 more than due: unapplied
+                pay("p2", date(2025, 7, 15), "694575.15"),      # the due less the 1,000.00 held
+                pay("p3", date(2025, 10, 15), "700546.51"),     # returned by the bank:
+                pay("r3", date(2025, 10, 20), "700546.51", "reversal", reverses="p3")]
+    from loanctl.validation.run import load_valid_book
+    loaded, _ = load_valid_book(root)
+    quote = quote_payoff(loaded, "acme-tl", "tl", payments, date(2025, 11, 14))
+    payments.append(pay("po", date(2025, 11, 14), str(quote.total), "payoff"))
+    loaded, journal, path = _library_journal(root, payments, date(2025, 11, 30), tmp_path, "acme")
+
+    cash = "Assets:Cash:{}"
+    loans = lambda lender: f":{lender}:Acme-tl:Tl"  # noqa: E731
+    # closing: each lender funds its part of par less its part of the 2% fee (500,000)
+    on = bean_balances(path, date(2025, 1, 15))
+    assert on[cash.format("Fund-i")] == D("-14700000.00")        # −15,000,000 + 300,000
+    assert on[cash.format("Fund-i-spv")] == D("-9800000.00")     # −10,000,000 + 200,000
+    # 2025-04-15: 691,562.50 received, 60% = 414,937.50; the 1,000.00 beyond the due held unapplied (600 / 400)
+    on = bean_balances(path, date(2025, 4, 15))
+    assert on[cash.format("Fund-i")] == D("-14700000.00") + D("414937.50")
+    assert on["Liabilities:UnappliedCash" + loans("Fund-i")] == D("-600.00")
+    assert on["Liabilities:UnappliedCash" + loans("Fund-i-spv")] == D("-400.00")
+    # 2025-07-15: the held 1,000.00 settles the second due with 694,575.15 of new cash (60% = 416,745.09)
+    jul = bean_balances(path, date(2025, 7, 15))
+    assert jul["Liabilities:UnappliedCash" + loans("Fund-i")] == 0
+    assert jul[cash.format("Fund-i")] == D("-14700000.00") + D("414937.50") + D("416745.09")
+    # p3 and its reversal are not cash: nothing moves the cash between July and the payoff's eve
+    nov = bean_balances(path, date(2025, 11, 13))
+    assert nov[cash.format("Fund-i")] == jul[cash.format("Fund-i")]
+    assert not [e for e in journal.entries if e.ref in ("p3", "r3")]
+    # the payoff settles everything (overdue interest on the unpaid third principal included):
+    # every loan, receivable, deferred-fee and unapplied account is zero, the cash is all received
+    end = bean_balances(path, date(2025, 11, 30))
+    for acc, x in end.items():
+        if acc.startswith(("Assets:Loans", "Liabilities")):
+            assert x == 0, (acc, x)
+    received = D("691562.50") + D("694575.15") + quote.total
+    assert end[cash.format("Fund-i")] + end[cash.format("Fund-i-spv")] == D(-25_000_000) + D(500_000) + received
+    # and against positions on each month end
+    for on in month_ends(date(2025, 1, 31), date(2025, 11, 30)):
+        bean = bean_balances(path, on)
+        for lender, pos in _positions(loaded, payments, on, "acme-tl", "tl").items():
+            sfx = loans(journal_component(lender))
+            assert bean.get("Assets:Loans:Principal" + sfx, D(0)) == pos.outstanding_principal, (on, lender)
+            assert -bean.get("Liabilities:UnappliedCash" + sfx, D(0)) == pos.unapplied, (on, lender)
+
+
+def journal_component(ident: str) -> str:
+    from loanctl.accounting.journal import component
+    return component(ident)
+
+
+def test_revolver_repayment_is_principal(tmp_path):
+    from loanctl.servicing.allocation import Payment
+
+    deal = DEAL_YAML.replace("type: term", "type: revolver").replace(
+        "    draws: [{date: 2025-01-15, amount: 25000000}]\n",
+        "    draws: [{date: 2025-01-15, amount: 25000000}]\n    availability_end: 2029-01-15\n")
+    root = write_book(tmp_path, deals={"acme-tl": deal})
+    payments = [Payment("rp", "acme-tl", "tl", date(2025, 2, 14), D("5000000.00"), "USD", "repayment")]
+    loaded, journal, path = _library_journal(root, payments, date(2025, 2, 28), tmp_path, "rcf")
+    bean = bean_balances(path, date(2025, 2, 28))
+    # 25,000,000 − 5,000,000 repaid = 20,000,000: 60% = 12,000,000.00, 40% = 8,000,000.00
+    assert bean["Assets:Loans:Principal:Fund-i:Acme-tl:Tl"] == D("12000000.00")
+    assert bean["Assets:Loans:Principal:Fund-i-spv:Acme-tl:Tl"] == D("8000000.00")
+    # the repayment is cash: −15,000,000 + 300,000 (netted fee) + 3,000,000
+    assert bean["Assets:Cash:Fund-i"] == D("-11700000.00")
+    pos = _positions(loaded, payments, date(2025, 2, 28), "acme-tl", "tl")
+    assert pos["fund-i"].outstanding_principal == D("12000000.00")
