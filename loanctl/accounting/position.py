@@ -153,6 +153,7 @@ class _Books:
         self.curve = self._curve(method)
         self.balance_whole = ZERO
         self.principal = self.zero
+        self.held = self.zero
         self.pik_capitalised = self.zero
         self.exit_due = self.zero
         self.paid_whole: dict[tuple, Decimal] = {}
@@ -170,11 +171,12 @@ class _Books:
             self.due_cfee.append(self.due_cfee[-1] + (self.part(row.commitment_fee, row.shares) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "transfer":
-                mv = self._move(ZERO, on)
-                self.post(on, "transfer", "participation transferred at par", [("principal", mv), ("cash", -mv)])
+                mv, held = self._move(ZERO, on)
+                self.post(on, "transfer", "participation transferred at par",
+                          [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
             elif kind == "draw":
-                mv = self._move(item, on)
-                self.post(on, "draw", "draw funded", [("principal", mv), ("cash", -mv)])
+                mv, held = self._move(item, on)
+                self.post(on, "draw", "draw funded", [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
             elif kind == "fees":
                 upfront, exit_fee, other = self.fees_by_row[item]
                 self.exit_due += exit_fee
@@ -189,9 +191,10 @@ class _Books:
                 self.post(on, "fee netted", "upfront fee netted from the funding (par funded less the fee)",
                           [("cash", got), ("fees_receivable", -got)])
             elif kind == "pik":
-                mv = self._move(item, on)
-                self.pik_capitalised += mv
-                self.post(on, "pik capitalised", "PIK capitalised", [("principal", mv), ("pik_receivable", -mv)])
+                mv, held = self._move(item, on)
+                self.pik_capitalised += mv - held
+                self.post(on, "pik capitalised", "PIK capitalised",
+                          [("principal", mv), ("unapplied", -held), ("pik_receivable", held - mv)])
             elif kind == "payment":
                 self._payment(on, item)
             else:
@@ -232,13 +235,18 @@ class _Books:
         keyed.sort(key=lambda x: x[:3])
         return [(on, kind, seq, item) for on, _, seq, kind, item in keyed]
 
-    def _move(self, delta: Decimal, on: date) -> Decimal:
-        """Move the lender's principal to its part of the facility's balance after `delta`."""
+    def _move(self, delta: Decimal, on: date) -> tuple[Decimal, Decimal]:
+        """Move the lender's principal to its part of the facility's balance after `delta`;
+        (the move, the move of the cash held). As positions hold it: principal paid ahead of
+        PIK not yet capitalised would take the balance below zero, so that part is held as
+        unapplied cash until the PIK is capitalised."""
         self.balance_whole += delta
-        target = self.part(max(self.balance_whole, ZERO), self.s.shares_on(on))
-        mv = target - self.principal
-        self.principal = target
-        return mv
+        shares = self.s.shares_on(on)
+        target = self.part(max(self.balance_whole, ZERO), shares)
+        held = self.part(max(-self.balance_whole, ZERO), shares)
+        mv, dh = target - self.principal, held - self.held
+        self.principal, self.held = target, held
+        return mv, dh
 
     def _fee_parts(self) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
         """Per row with fees: the lender's (upfront, exit, other) parts of the row's fees."""
@@ -298,7 +306,8 @@ class _Books:
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
         for a in allocs:
             if a.component in PRINCIPAL_COMPONENTS:
-                legs.append(("principal", self._move(-a.amount, on)))
+                mv, held = self._move(-a.amount, on)
+                legs += [("principal", mv), ("unapplied", -held)]
             elif a.component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     legs.append(("unapplied", -self.part(a.amount, s.shares_on(a.payment_date))))

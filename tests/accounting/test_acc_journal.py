@@ -443,3 +443,32 @@ def test_revolver_repayment_is_principal(tmp_path):
     assert bean["Assets:Cash:Fund-i"] == D("-11700000.00")
     pos = _positions(loaded, payments, date(2025, 2, 28), "acme-tl", "tl")
     assert pos["fund-i"].outstanding_principal == D("12000000.00")
+
+
+def test_principal_paid_ahead_of_pik_is_held_as_unapplied(tmp_path):
+    from loanctl.servicing.allocation import Payment
+
+    deal = FIXED.replace("day_count: ACT/360}", "day_count: ACT/360, pik_rate: 2%}").replace(
+        "maturity_date: 2030-12-31", "maturity_date: 2026-06-30")
+    root = write_book(tmp_path, deals={"fixed-5y": deal})
+    # schedule by hand: 10,000,000 at 8% cash + 2% PIK, ACT/360
+    #   2026-03-31 (90 days): interest 200,000.00, PIK 50,000.00 capitalised → 10,050,000.00
+    #   2026-06-30 (91 days): interest 10,050,000 × 8% × 91/360 = 203,233.33, PIK × 2% = 50,808.33,
+    #   principal 10,100,808.33 (PIK of the stub included), due 10,304,041.66
+    pay = lambda pid, on, amount: Payment(pid, "fixed-5y", "tl", on, D(amount), "USD")  # noqa: E731
+    payments = [pay("q1", date(2026, 3, 31), "200000.00"), pay("early", date(2026, 6, 25), "10304041.66")]
+    loaded, journal, path = _library_journal(root, payments, date(2026, 6, 30), tmp_path, "pik")
+    sfx = ":Fund-i:Fixed-5y:Tl"
+    before = bean_balances(path, date(2026, 6, 25))
+    # 10,100,808.33 of principal against a balance of 10,050,000.00: 50,808.33 held until the PIK exists
+    assert before["Assets:Loans:Principal" + sfx] == 0
+    assert before["Liabilities:UnappliedCash" + sfx] == D("-50808.33")
+    pos = _positions(loaded, payments, date(2026, 6, 25), "fixed-5y", "tl")["fund-i"]
+    assert (pos.outstanding_principal, pos.unapplied) == (0, D("50808.33"))
+    after = bean_balances(path, date(2026, 6, 30))
+    for acc, x in after.items():
+        if acc.startswith(("Assets:Loans", "Liabilities")):
+            assert x == 0, (acc, x)
+    assert after["Income:PIK:Fund-i"] == D("-100808.33")          # 50,000.00 + 50,808.33
+    # cash: −10,000,000 + 200,000 (netted 2%) + 200,000.00 + 10,304,041.66
+    assert after["Assets:Cash:Fund-i"] == D("704041.66")
