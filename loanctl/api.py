@@ -154,6 +154,28 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     return build_report(loaded, scope, on, payments, covenants)
 
 
+def journal(root: Path, end: date, *, start: date | None = None, fund: str | None = None, period: str = "month"):
+    """`loanctl journal`: the double-entry journal (SPEC §9) of the whole book or one fund (with
+    its SPVs) up to `end`, from the ledger's payments; entries before `start` brought forward."""
+    from .accounting.journal import build_journal
+    from .accounting.periods import PERIODS
+    from .diagnostics import DiagnosticError
+    from .ledger.db import ledger_payments
+    from .reports.build import ScopeProblem
+
+    if period not in PERIODS:
+        raise UsageProblem(f"--period {period} is not one of {', '.join(PERIODS)}")
+    if start is not None and start > end:
+        raise UsageProblem(f"--from {start} is after --to {end}")
+    loaded, errors = load_valid_book(root)
+    if errors:
+        raise DiagnosticError(errors)
+    try:
+        return build_journal(loaded, ledger_payments(root), end, start=start, fund=fund, period=period), loaded
+    except ScopeProblem as exc:
+        raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
+
+
 def archived_payments(loaded, tree: Tree, on: date) -> list:
     """Payments as archived at a revision, replayed exactly as `ledger rebuild` replays payments/
     (each file with the profile it was posted with); an archive that cannot be replayed is a

@@ -173,6 +173,40 @@ def _step_report(fund: str) -> Callable[[DemoContext], bool]:
     return run
 
 
+def _step_journal(fund: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from datetime import date as _date
+        from .accounting.journal import build_journal
+        from .ledger.db import ledger_payments
+        from .render import journal as render_journal
+        loaded = ctx.loaded()
+        start = _date(ctx.today.year, 1, 1)
+        journal = build_journal(loaded, ledger_payments(ctx.root), ctx.today, start=start, fund=fund)
+        out = ctx.root / "reports"
+        out.mkdir(exist_ok=True)
+        path = out / f"{fund}-{ctx.today.year}.beancount"
+        path.write_text(render_journal.to_beancount(journal, loaded.book.base_currency), encoding="utf-8")
+        kinds: dict[str, int] = {}
+        for e in journal.entries:
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        ctx.console.print(f"wrote {path}: {len(journal.entries)} entries ("
+                          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), "
+                          f"{len(journal.accounts())} accounts", highlight=False)
+        try:
+            from beancount import loader
+        except ImportError:
+            ctx.console.print("bean-check skipped: beancount is not installed (pip install beancount)",
+                              highlight=False)
+            return True
+        _, errors, _ = loader.load_file(str(path))
+        for err in errors[:5]:
+            ctx.console.print(f"bean-check: {err.message}", style="red", markup=False)
+        if not errors:
+            ctx.console.print("bean-check: no errors — open it in Fava: fava " + str(path), highlight=False)
+        return not errors
+    return run
+
+
 def _step_covenants(fund: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from rich.table import Table
@@ -303,6 +337,9 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("loanctl notices --kind billing --days 31 --out reports/notices", "the period's billing "
              "notices to borrowers: interest period, fixing, floor, spread, amounts due, past due, remittance and "
              "the reference to quote (Markdown and print-ready HTML)", _step_notices(31)),
+    DemoStep("loanctl journal --fund fund-i --from <January 1> --out reports/fund-i-<year>.beancount",
+             "the fund's double-entry journal for the year (accruals, cash and its allocation, PIK, fees "
+             "deferred and amortized by effective interest), checked with bean-check", _step_journal("fund-i")),
     DemoStep(f"loanctl reconcile templates/demo-statements/{DEMO_STATEMENT} --out reports/2026-12-payments.csv "
              "&& loanctl post-payments reports/2026-12-payments.csv",
              "December's bank statement (camt.053) matched to the dues: by reference, by borrower and amount, "

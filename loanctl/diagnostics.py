@@ -237,6 +237,10 @@ CODES: dict[str, str] = {
     "E0716": "statement entry without a usable transaction reference",
     "E0717": "CSV statement does not fit its profile",
     "E0718": "invalid amount, date or currency in a statement entry",
+    # accounting and the journal (SPEC §9)
+    "E0800": "invalid journal account name in book.yaml accounts",
+    "E0801": "effective interest rate cannot be solved; straight line used",
+    "E0802": "two ids give the same journal account name",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

@@ -21,6 +21,7 @@ from . import schedule as _schedule  # noqa: E402,F401
 from . import servicing as _servicing  # noqa: E402,F401
 from . import reconcile as _reconcile  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
+from . import journal as _journal  # noqa: E402,F401
 from . import covenants as _covenants  # noqa: E402,F401
 from . import audit as _audit  # noqa: E402,F401
 from . import workflow as _workflow  # noqa: E402,F401

@@ -104,6 +104,8 @@ class Policy(Strict):
     unapplied: Literal["apply", "hold"] = "apply"
     """apply: unapplied cash settles the next dues as they fall due, oldest first; hold: it
     stays in suspense for a person to decide."""
+    fee_amortization: Literal["effective_interest", "straight_line"] = "effective_interest"
+    """How upfront fees / OID and exit fees are recognised over the life (SPEC §9)."""
 
 
 class PaymentProfile(Strict):
@@ -160,6 +162,51 @@ class Reconcile(Strict):
     """CSV bank statements, used with `loanctl reconcile FILE --profile NAME`."""
 
 
+ACCOUNT_ROOTS = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
+
+
+def _account(value: Any) -> Any:
+    """A journal account: colon-separated components under one of the five Beancount roots,
+    each starting with a capital letter or digit, then letters, digits or dashes."""
+    import re
+    if isinstance(value, str):
+        parts = value.split(":")
+        if (len(parts) >= 2 and parts[0] in ACCOUNT_ROOTS
+                and all(re.fullmatch(r"[A-Z0-9][A-Za-z0-9-]*", p) for p in parts[1:])):
+            return value
+    raise PydanticCustomError("E0800", f"{value!r} is not a journal account name",
+                              {"hint": "write Root:Name[:Name…] with Root one of " + ", ".join(ACCOUNT_ROOTS)
+                                       + "; names start with a capital letter or digit (e.g. Assets:Loans:Principal)"})
+
+
+Account = Annotated[str, BeforeValidator(_account),
+                    Field(pattern=r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")]
+
+
+class Accounts(Strict):
+    """The journal's accounts (SPEC §2.2, §9). Loan accounts get :<Lender>:<Deal>:<Facility>
+    sub-accounts, cash, income and loss accounts :<Lender>."""
+    cash: Account = "Assets:Cash"
+    principal: Account = "Assets:Loans:Principal"
+    interest_receivable: Account = "Assets:Loans:InterestReceivable"
+    pik_receivable: Account = "Assets:Loans:PIKReceivable"
+    """PIK accrued, not yet capitalised."""
+    fees_receivable: Account = "Assets:Loans:FeesReceivable"
+    """Commitment, fixed, upfront and exit fees recognised or deferred, not yet received."""
+    accreted_fees: Account = "Assets:Loans:AccretedExitFees"
+    """Exit fees accreted into amortized cost, until due."""
+    deferred_fees: Account = "Liabilities:DeferredFees"
+    """Upfront fees / OID not yet amortized (a contra-asset of amortized cost)."""
+    unapplied: Account = "Liabilities:UnappliedCash"
+    """Cash received that settled no due (suspense)."""
+    interest_income: Account = "Income:Interest"
+    fee_income: Account = "Income:Fees"
+    pik_income: Account = "Income:PIK"
+    losses: Account = "Expenses:CreditLosses"
+    opening: Account = "Equity:OpeningBalances"
+    """Balances brought forward when the journal starts after the first entry (--from)."""
+
+
 class Book(Strict):
     name: str
     base_currency: Currency = "USD"
@@ -173,6 +220,8 @@ class Book(Strict):
     remittance: Remittance = Remittance()
     """Where and how borrowers pay (billing notices; the reference reconcile matches)."""
     reconcile: Reconcile = Reconcile()
+    accounts: Accounts = Accounts()
+    """Journal accounts (loanctl journal)."""
 
     def entity(self, entity_id: str) -> Entity | None:
         for e in self.entities:

@@ -1,0 +1,157 @@
+"""Deferred fees over a position's life (SPEC §9): the effective interest rate and the
+cumulative yield adjustment it recognises, or straight line.
+
+Pure Decimal arithmetic under a 50-digit context. The effective rate is periodic: one rate
+per payment period that discounts the position's projected cash flows (row 0 = funding, row
+k = payment date k) to zero — what `numpy_financial.irr` solves on the same flows. The
+carrying amount after row k is B_k = Σ_{j>k} cf_j (1+i)^-(j-k); the yield adjustment
+recognised by row k is Y_k = B_k − balance_k + upfront + Σ_{j≤k} exit_j (0 at funding, the
+whole fee at the last row), linear by days inside a period. Amounts are rounded once per
+period from the cumulative figure, so Σ recognised = the fee exactly.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date
+from decimal import Context, Decimal, localcontext
+from typing import Sequence
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+_CTX = Context(prec=50)
+TOLERANCE = Decimal("1e-40")
+"""|NPV| per unit of flows at which the rate is taken as solved."""
+
+
+def npv(rate: Decimal, flows: Sequence[Decimal]) -> Decimal:
+    """Σ flows[k] (1+rate)^-k, by Horner from the last flow."""
+    with localcontext(_CTX):
+        v = ONE / (ONE + rate)
+        acc = ZERO
+        for cf in reversed(flows):
+            acc = acc * v + cf
+        return acc
+
+
+_BRACKETS = tuple((Decimal(a) / 1000, Decimal(b) / 1000) for a, b in (
+    (0, 100), (-100, 0), (100, 1000), (-500, -100), (-990, -500), (1000, 100000)))
+
+
+def solve_rate(flows: Sequence[Decimal]) -> Decimal | None:
+    """The periodic rate i with npv(i) = 0, or None when there is none in (−99%, 10,000%).
+
+    Newton from 1% per period, kept inside a bracket found by scanning; bisection whenever a
+    Newton step leaves the bracket. Converges to |npv| ≤ TOLERANCE × Σ|flows|."""
+    if not any(flows):
+        return None
+    with localcontext(_CTX):
+        scale = sum((abs(f) for f in flows), ZERO)
+        lo = hi = None
+        for a, b in _BRACKETS:  # the usual range first, then ever wider
+            fa, fb = npv(a, flows), npv(b, flows)
+            if fa == 0:
+                return a
+            if (fa < 0) != (fb < 0):
+                lo, hi, f_lo = a, b, fa
+                break
+        if lo is None:
+            return None
+        x = (lo + hi) / 2
+        for _ in range(400):
+            fx = npv(x, flows)
+            if abs(fx) <= TOLERANCE * scale:
+                return x
+            if (fx < 0) == (f_lo < 0):
+                lo, f_lo = x, fx
+            else:
+                hi = x
+            d = _derivative(x, flows)
+            step = x - fx / d if d else None
+            x = step if step is not None and lo < step < hi else (lo + hi) / 2
+        return x
+
+
+def _derivative(rate: Decimal, flows: Sequence[Decimal]) -> Decimal:
+    """d npv / d rate = Σ −k cf_k v^(k+1), v = 1/(1+rate), by Horner."""
+    v = ONE / (ONE + rate)
+    acc = ZERO
+    for k in range(len(flows) - 1, -1, -1):
+        acc = acc * v - k * flows[k]
+    return acc * v
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """Cumulative yield adjustment (upfront fee/OID amortized + exit fee accreted) by date."""
+
+    dates: tuple[date, ...]
+    """Row dates: funding, then each payment date."""
+    cumulative: tuple[Decimal, ...]
+    """Unrounded Y at each row date (after its payment)."""
+    total: Decimal
+    method: str
+    rate: Decimal | None = None
+    """The periodic effective rate (effective_interest)."""
+
+    def at(self, on: date) -> Decimal:
+        """Y at the end of `on` (unrounded): linear by days between row dates, the whole fee after the last."""
+        if on >= self.dates[-1]:
+            return self.total
+        if on < self.dates[0]:
+            return ZERO
+        k = bisect_right(self.dates, on) - 1
+        a, b = self.dates[k], self.dates[k + 1]
+        with localcontext(_CTX):
+            y0, y1 = self.cumulative[k], self.cumulative[k + 1]
+            return y0 + (y1 - y0) * Decimal((on - a).days) / Decimal((b - a).days)
+
+
+def effective_interest_curve(dates: Sequence[date], flows: Sequence[Decimal], balances: Sequence[Decimal],
+                             upfront: Decimal, exits: Sequence[Decimal]) -> Curve | None:
+    """The effective-interest curve of a position, or None when no rate solves its flows.
+
+    `flows[k]` is the lender's net cash flow of row k (row 0: upfront fee received − draws
+    funded; then interest, commitment fee, principal, prepayments and exit fee received −
+    draws); `balances[k]` its principal after row k; `exits[k]` the exit fee due at row k."""
+    rate = solve_rate(flows)
+    if rate is None:
+        return None
+    with localcontext(_CTX):
+        total = upfront + sum(exits, ZERO)
+        n = len(flows)
+        carrying = [ZERO] * n
+        v = ONE / (ONE + rate)
+        for k in range(n - 2, -1, -1):
+            carrying[k] = (carrying[k + 1] + flows[k + 1]) * v
+        cum, exited = [], ZERO
+        for k in range(n):
+            exited += exits[k]
+            y = carrying[k] - balances[k] + upfront + exited
+            cum.append(min(max(y, ZERO), total))
+        cum[-1] = total
+        return Curve(tuple(dates), tuple(cum), total, "effective_interest", rate)
+
+
+def straight_line_curve(dates: Sequence[date], upfront: Decimal, exits: Sequence[Decimal]) -> Curve:
+    """The fee recognised evenly per calendar day from funding to the last row date."""
+    total = upfront + sum(exits, ZERO)
+    first, last = dates[0], dates[-1]
+    span = Decimal(max((last - first).days, 1))
+    with localcontext(_CTX):
+        cum = tuple(total * Decimal((d - first).days) / span for d in dates[:-1]) + (total,)
+    return Curve(tuple(dates), cum, total, "straight_line")
+
+
+def split_recognised(y: Decimal, total: Decimal, upfront: Decimal, rounder) -> tuple[Decimal, Decimal]:
+    """(upfront amortized, exit accreted) to date from the unrounded cumulative Y, each rounded
+    once: at Y = total they are exactly (upfront, total − upfront)."""
+    if total == 0:
+        return rounder(ZERO), rounder(ZERO)
+    whole = rounder(y)
+    with localcontext(_CTX):
+        up = rounder(y * upfront / total)
+    exit_total = total - upfront
+    up = min(max(up, whole - exit_total, rounder(ZERO)), upfront, whole)
+    return up, whole - up

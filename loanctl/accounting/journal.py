@@ -1,0 +1,165 @@
+"""The book's journal (SPEC §9): every lender position's entries, to the accounts of book.yaml.
+
+Loan accounts are per position (`<account>:<Lender>:<Deal>:<Facility>`), cash, income and
+opening-balance accounts per lender (`<account>:<Lender>`); an id becomes an account
+component with a capital first letter and `.`/`_` as `-` (two ids meeting there is E0802).
+A journal starting after the first entry (`start`) opens with one entry per position that
+brings its balances forward, income to date going to the opening-balance (equity) account.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Iterable
+
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..model.documents import FUNDED_OR_LATER, Accounts
+from ..model.records import LoadedBook
+from ..reports.build import resolve_scope
+from ..servicing.allocation import Payment
+from ..servicing.positions import allocate_facility, facility_inputs
+from .periods import period_ends
+from .position import Balance, Entry, Posting, position_books
+
+LENDER_ROLES = ("cash", "interest_income", "fee_income", "pik_income", "losses", "opening")
+BALANCE_SHEET = ("Assets", "Liabilities", "Equity")
+
+
+@dataclass
+class Journal:
+    book: str
+    scope: str
+    start: date | None
+    end: date
+    period: str
+    entries: list[Entry] = field(default_factory=list)
+    balances: list[Balance] = field(default_factory=list)
+    """loanctl's outstanding principal and amortized cost per position at each period end."""
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def accounts(self) -> list[str]:
+        return sorted({p.account for e in self.entries for p in e.postings})
+
+    def currencies(self) -> list[str]:
+        return sorted({e.currency for e in self.entries})
+
+
+def component(ident: str) -> str:
+    """An id as a Beancount account component: `fund-i.b_2` → `Fund-i-b-2`."""
+    text = ident.replace(".", "-").replace("_", "-")
+    return text[:1].upper() + text[1:]
+
+
+def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, start: date | None = None,
+                  fund: str | None = None, period: str = "month") -> Journal:
+    """The journal of every funded position (of `fund` and its SPVs, or the whole book) up to
+    `end`; entries before `start` are brought forward as opening balances. Raises
+    `reports.build.ScopeProblem` for an unknown fund, DiagnosticError on account collisions."""
+    book = loaded.book
+    scope = resolve_scope(loaded, fund=fund) if fund else None
+    lenders_in_scope = set(scope.lenders) if scope else None
+    method = book.policy.fee_amortization if book else "effective_interest"
+    mode = book.rounding if book else "half_up"
+    accounts = book.accounts if book else Accounts()
+    journal = Journal(book.name if book else "", scope.name if scope else "whole book", start, end, period)
+    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+    for p in payments:
+        if p.date <= end:
+            by_facility[(p.deal, p.facility)].append(p)
+
+    names = _Names()
+    work = []
+    for deal_id, record in sorted(loaded.deals.items()):
+        if record.deal.status not in FUNDED_OR_LATER:
+            continue
+        terms, builder = facility_inputs(loaded, deal_id, end)
+        for fid in terms:
+            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), end,
+                                   terms=terms, builder=builder)
+            if fa.schedule.rows[0].date > end:
+                continue
+            lenders = []
+            for row in fa.schedule.rows:
+                for name, _ in row.shares:
+                    if name not in lenders and (lenders_in_scope is None or name in lenders_in_scope):
+                        lenders.append(name)
+            for lender in lenders:
+                names.add(lender, deal_id, fid)
+                work.append((deal_id, fa, lender))
+    names.check()
+
+    first = min((fa.schedule.rows[0].date for _, fa, _ in work), default=end)
+    ends = period_ends(first, end, period)
+    for deal_id, fa, lender in work:
+        s = fa.schedule
+        own_ends = [e for e in ends if e >= s.rows[0].date]
+        cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end})
+        if start is not None:  # before `start` only the cumulative state on its eve matters
+            eve = start - timedelta(days=1)
+            cuts = ([eve] if eve >= s.rows[0].date else []) + [c for c in cuts if c >= start]
+        shown = {e for e in own_ends if start is None or e >= start}
+        acc = _position_accounts(accounts, names, lender, deal_id, s.facility_id)
+        books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode)
+        journal.warnings += books.warnings
+        if start is not None:
+            before = [e for e in books.entries if e.date < start]
+            opening = _opening(before, start, acc["opening"])
+            journal.entries += ([opening] if opening else []) + [e for e in books.entries if e.date >= start]
+        else:
+            journal.entries += books.entries
+        journal.balances += books.balances
+    journal.entries.sort(key=lambda e: e.date)  # stable: each position's own order within a day
+    journal.balances.sort(key=lambda b: (b.date, b.deal, b.facility, b.lender))
+    return journal
+
+
+def _position_accounts(accounts: Accounts, names: "_Names", lender: str, deal: str, facility: str) -> dict[str, str]:
+    out = {}
+    for role, base in accounts.model_dump().items():
+        if role in LENDER_ROLES:
+            out[role] = f"{base}:{component(lender)}"
+        else:
+            out[role] = f"{base}:{component(lender)}:{component(deal)}:{component(facility)}"
+    return out
+
+
+def _opening(entries: list[Entry], start: date, equity: str) -> Entry | None:
+    """One entry bringing a position's balances forward to the day before `start`."""
+    if not entries:
+        return None
+    net: dict[str, Decimal] = defaultdict(Decimal)
+    zero = entries[0].postings[0].amount * 0
+    for e in entries:
+        for p in e.postings:
+            account = p.account if p.account.split(":")[0] in BALANCE_SHEET else equity
+            net[account] += p.amount
+    postings = tuple(Posting(a, x + zero) for a, x in sorted(net.items()) if x)
+    if not postings:
+        return None
+    e0 = entries[0]
+    return Entry(start - timedelta(days=1), "opening", "balances brought forward", e0.deal, e0.facility, e0.lender,
+                 e0.currency, postings)
+
+
+class _Names:
+    """Every id's account component, checked for two ids meeting on one (E0802)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple, set[str]] = defaultdict(set)
+
+    def add(self, lender: str, deal: str, facility: str) -> None:
+        self.seen[("lender", component(lender))].add(lender)
+        self.seen[("deal", component(deal))].add(deal)
+        self.seen[("facility", deal, component(facility))].add(facility)
+
+    def check(self) -> None:
+        clashes = [(key, sorted(ids)) for key, ids in sorted(self.seen.items()) if len(ids) > 1]
+        if clashes:
+            raise DiagnosticError([Diagnostic(
+                "E0802", f"{key[0]} ids {' and '.join(repr(i) for i in ids)} give the same journal account "
+                         f"component '{key[-1]}'",
+                hint="rename one of them: account names keep letters, digits and dashes only ('.' and '_' become '-')")
+                for key, ids in clashes])

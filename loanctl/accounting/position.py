@@ -1,0 +1,362 @@
+"""One lender position's accounting (SPEC §9): its journal entries and, at each period end,
+its outstanding principal and amortized cost.
+
+Input is the facility's allocation (`servicing.allocation.FacilityAllocation`: the schedule
+with prepayments applied, its dues and the payments' allocations); the lender's part of a
+facility figure is always `engine.schedule.lender_part` with the shares in force. Balances
+the lender holds are split as balances, never as sums of split flows, so they agree with
+`servicing.positions.lender_position` to the cent and the lenders' parts add up to the
+facility's exactly:
+- principal: each principal event moves the lender's principal to its part of the
+  facility's new balance (draws, PIK capitalised, principal and prepayments received, and a
+  participation change, posted as a transfer at par);
+- a due paid in pieces: each receipt moves the lender's cumulative receipt on that due to its
+  part of the facility's cumulative receipt;
+- income: the lender's cumulative income to a date is its part of each due recognised so
+  far plus its part of the facility's accrual to the date (rounded once), and each period
+  posts the difference.
+
+Cash follows the allocation (§4.3): an upfront fee netted at closing is a fee received on
+the start date (the lender funds par less the fee); a payment's cash comes in on its date,
+what settles nothing credited to unapplied cash; unapplied cash applied to a due on a later
+date (`Allocation.on`) moves from unapplied to that due, no cash; prepayments and
+repayments are principal; a reversed payment and its reversal are not cash at all. Interest
+on overdue principal is interest: accrued as positions accrue it, due on the row's date.
+
+Accrual to a date E follows positions (§4.4): from the accrual period's start to E, E
+excluded. Events of one day post in this order: participation change, draws, fees due,
+the upfront fee netted, PIK capitalised, payments, then the day's accrual and amortization.
+
+Hook points for what is not built yet: a non-accrual interval (no income recognised, the
+accrued-unpaid interest reversed at its start, cash applied to amortized cost) belongs in
+`_accrue`; a write-off (a loss at amortized cost) and a trade (a buyer's premium or
+discount, a seller's realised gain or loss) are principal events in `_principal_events`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Callable
+
+from ..conventions.rounding import round_money
+from ..diagnostics import Diagnostic
+from ..engine.schedule import lender_part
+from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
+from .amortization import Curve, effective_interest_curve, split_recognised, straight_line_curve
+
+ZERO = Decimal(0)
+ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
+         "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income")
+_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4, "payment": 5, "cut": 6}
+NOT_CASH = ("reversed", "reversal")
+"""Allocation rows of a reversed payment and of its reversal: on record, never cash."""
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount: Decimal
+    """Positive: debit; negative: credit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    date: date
+    kind: str
+    """draw · transfer · fees due · fee · fee netted · pik capitalised · payment · unapplied applied ·
+    accrual · amortization · opening"""
+    narration: str
+    deal: str
+    facility: str
+    lender: str
+    currency: str
+    postings: tuple[Posting, ...]
+    ref: str = ""
+    """The payment id of a payment entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """loanctl's figures of one lender position at a period end (after that day's entries)."""
+
+    date: date
+    deal: str
+    facility: str
+    lender: str
+    currency: str
+    outstanding_principal: Decimal
+    unamortized_fees: Decimal
+    """Upfront fee / OID deferred, not yet amortized."""
+    accreted_exit_fees: Decimal
+    """Exit fee accreted, not yet due."""
+
+    @property
+    def amortized_cost(self) -> Decimal:
+        return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees
+
+
+@dataclass
+class PositionBooks:
+    entries: list[Entry]
+    balances: list[Balance]
+    warnings: list[Diagnostic]
+    curve: Curve | None
+
+
+def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], cuts: list[date],
+                   period_ends: set[date], last: date, method: str = "effective_interest",
+                   rounding: str = "half_up") -> PositionBooks:
+    """The lender's entries up to `last` (accrual and amortization at every date of `cuts`,
+    which includes each payment date) and its balances at `period_ends`."""
+    return _Books(fa, deal, lender, accounts, rounding).run(cuts, period_ends, last, method)
+
+
+class _Books:
+    def __init__(self, fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], rounding: str):
+        self.fa, self.deal, self.lender, self.acc = fa, deal, lender, accounts
+        s = self.s = fa.schedule
+        self.digits, self.mode = s.digits, rounding
+        self.zero = round_money(ZERO, s.digits)
+        self.row_dates = [r.date for r in s.rows]
+        self.entries: list[Entry] = []
+        self.balances: list[Balance] = []
+        self.warnings: list[Diagnostic] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+    def r(self, x: Decimal) -> Decimal:
+        return round_money(x, self.digits, self.mode)
+
+    def part(self, amount: Decimal, shares) -> Decimal:
+        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+            return amount  # a sole lender's part is the whole amount
+        return lender_part(amount, shares, self.lender, self.digits)
+
+    def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
+        merged: dict[str, Decimal] = {}
+        for role, amount in legs:
+            if amount:
+                merged[self.acc[role]] = merged.get(self.acc[role], self.zero) + amount
+        postings = tuple(Posting(a, x) for a, x in merged.items() if x)
+        if postings:
+            assert sum((p.amount for p in postings), ZERO) == 0, (kind, postings)
+            self.entries.append(Entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
+                                      self.s.currency, postings, ref))
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, cuts: list[date], period_ends: set[date], last: date, method: str) -> PositionBooks:
+        s = self.s
+        self.fees_by_row = self._fee_parts()
+        self.upfront = sum((u for u, _, _ in self.fees_by_row.values()), self.zero)
+        self.curve = self._curve(method)
+        self.balance_whole = ZERO
+        self.principal = self.zero
+        self.held = self.zero
+        self.pik_capitalised = self.zero
+        self.exit_due = self.zero
+        self.paid_whole: dict[tuple, Decimal] = {}
+        self.paid_part: dict[tuple, Decimal] = {}
+        self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
+        self.recognised = (self.zero, self.zero)
+        self.due_interest, self.due_cfee = [self.zero], [self.zero]  # [k]: Σ of the lender's dues of rows[1:k]
+        overdue: dict[date, Decimal] = {}  # interest on overdue principal, due on a row's date
+        for due in self.fa.dues:
+            if due.component == "interest" and due.kind == OVERDUE_INTEREST:
+                overdue[due.date] = overdue.get(due.date, ZERO) + due.amount
+        for i, row in enumerate(s.rows):
+            interest = row.interest + overdue.get(row.date, ZERO)
+            self.due_interest.append(self.due_interest[-1] + (self.part(interest, row.shares) if i else ZERO))
+            self.due_cfee.append(self.due_cfee[-1] + (self.part(row.commitment_fee, row.shares) if i else ZERO))
+        for on, kind, _, item in self._events(cuts, last):
+            if kind == "transfer":
+                mv, held = self._move(ZERO, on)
+                self.post(on, "transfer", "participation transferred at par",
+                          [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
+            elif kind == "draw":
+                mv, held = self._move(item, on)
+                self.post(on, "draw", "draw funded", [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
+            elif kind == "fees":
+                upfront, exit_fee, other = self.fees_by_row[item]
+                self.exit_due += exit_fee
+                self.post(on, "fees due", "fees due: upfront deferred, exit accreted, other recognised",
+                          [("fees_receivable", upfront + exit_fee + other), ("deferred_fees", -upfront),
+                           ("accreted_fees", -exit_fee), ("fee_income", -other)])
+            elif kind == "prepayment fee":
+                amount = self.part(item.amount, s.shares_on(on))
+                self.post(on, "fee", "prepayment fee due", [("fees_receivable", amount), ("fee_income", -amount)])
+            elif kind == "netted":
+                got = self._receive((item.date, "fees"), item.amount)
+                self.post(on, "fee netted", "upfront fee netted from the funding (par funded less the fee)",
+                          [("cash", got), ("fees_receivable", -got)])
+            elif kind == "pik":
+                mv, held = self._move(item, on)
+                self.pik_capitalised += mv - held
+                self.post(on, "pik capitalised", "PIK capitalised",
+                          [("principal", mv), ("unapplied", -held), ("pik_receivable", held - mv)])
+            elif kind == "payment":
+                self._payment(on, item)
+            else:
+                self._accrue(on)
+                self._amortize(on)
+                if on in period_ends:
+                    self._snapshot(on)
+        return PositionBooks(self.entries, self.balances, self.warnings, self.curve)
+
+    def _events(self, cuts: list[date], last: date):
+        s, fa = self.s, self.fa
+        events: list[tuple] = []
+        rows = s.rows
+        for prev, row in zip(rows, rows[1:]):
+            if row.shares != prev.shares:
+                events.append((row.date, "transfer", None))
+        for d, amount in s.draws:
+            events.append((d, "draw", amount))
+        for i, row in enumerate(rows):
+            if row.fees:
+                events.append((row.date, "fees", i))
+            if row.pik:
+                events.append((row.date, "pik", row.pik))
+        for due in fa.dues:
+            if due.kind == "prepayment fee":
+                events.append((due.date, "prepayment fee", due))
+        for due in fa.netted:
+            events.append((due.date, "netted", due))
+        groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
+        for a in fa.allocations:
+            if a.component not in NOT_CASH:
+                groups.setdefault((a.payment_id, a.on), []).append(a)
+        for (pid, on), allocs in groups.items():
+            events.append((on, "payment", (pid, allocs)))
+        events += [(c, "cut", None) for c in cuts]
+        events = [e for e in events if e[0] <= last]
+        keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events)]
+        keyed.sort(key=lambda x: x[:3])
+        return [(on, kind, seq, item) for on, _, seq, kind, item in keyed]
+
+    def _move(self, delta: Decimal, on: date) -> tuple[Decimal, Decimal]:
+        """Move the lender's principal to its part of the facility's balance after `delta`;
+        (the move, the move of the cash held). As positions hold it: principal paid ahead of
+        PIK not yet capitalised would take the balance below zero, so that part is held as
+        unapplied cash until the PIK is capitalised."""
+        self.balance_whole += delta
+        shares = self.s.shares_on(on)
+        target = self.part(max(self.balance_whole, ZERO), shares)
+        held = self.part(max(-self.balance_whole, ZERO), shares)
+        mv, dh = target - self.principal, held - self.held
+        self.principal, self.held = target, held
+        return mv, dh
+
+    def _fee_parts(self) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+        """Per row with fees: the lender's (upfront, exit, other) parts of the row's fees."""
+        by_date: dict[date, dict[str, Decimal]] = {}
+        for d, kind, amount in self.s.fee_details:
+            bucket = by_date.setdefault(d, {"upfront": ZERO, "exit": ZERO})
+            if kind in ("upfront", "exit"):
+                bucket[kind] += amount
+        out = {}
+        for i, row in enumerate(self.s.rows):
+            if row.fees:
+                kinds = by_date.get(row.date, {"upfront": ZERO, "exit": ZERO})
+                total = self.part(row.fees, row.shares)
+                upfront = self.part(kinds["upfront"], row.shares) if kinds["upfront"] else self.zero
+                exit_fee = self.part(kinds["exit"], row.shares) if kinds["exit"] else self.zero
+                out[i] = (upfront, exit_fee, total - upfront - exit_fee)
+        return out
+
+    def _curve(self, method: str) -> Curve | None:
+        rows = self.s.rows
+        exits = [self.fees_by_row.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
+        upfront = self.upfront
+        if not upfront and not any(exits):
+            return None
+        dates = [r.date for r in rows]
+        if method == "effective_interest":
+            flows, balances = [], []
+            for i, row in enumerate(rows):
+                p = lambda x: self.part(x, row.shares)  # noqa: E731
+                inflow = p(row.interest) + p(row.commitment_fee) + p(row.principal) + p(row.prepayment) + exits[i]
+                flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
+                balances.append(p(row.closing_balance))
+            curve = effective_interest_curve(dates, flows, balances, upfront, exits)
+            if curve is not None:
+                return curve
+            self.warnings.append(Diagnostic(
+                "E0801", f"{self.deal}/{self.s.facility_id} ({self.lender}): no effective interest rate solves the "
+                         "projected cash flows; the fees are amortized straight line", severity="warning",
+                hint="check the facility's draws and fees (a facility never drawn has no yield)"))
+        return straight_line_curve(dates, upfront, exits)
+
+    def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
+        """Move the lender's cumulative receipt on a due to its part of the facility's."""
+        self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
+        target = self.part(self.paid_whole[key], self.s.shares_on(key[0]))
+        got = target - self.paid_part.get(key, self.zero)
+        self.paid_part[key] = target
+        return got
+
+    def _payment(self, on: date, group) -> None:
+        """A payment's allocation rows of one date. On the payment date the cash comes in
+        (what settles nothing is credited to unapplied cash); on a later date, cash held as
+        unapplied settles dues then falling due: unapplied is debited, nothing is cash."""
+        pid, allocs = group
+        s = self.s
+        later = on != allocs[0].payment_date
+        legs: list[tuple[str, Decimal]] = []  # credits (negative)
+        for a in allocs:
+            if a.component in PRINCIPAL_COMPONENTS:
+                mv, held = self._move(-a.amount, on)
+                legs += [("principal", mv), ("unapplied", -held)]
+            elif a.component == "unapplied" or a.due_date is None:
+                if not later:  # the negative row of a later date is the balancing debit below
+                    legs.append(("unapplied", -self.part(a.amount, s.shares_on(a.payment_date))))
+            else:
+                got = self._receive((a.due_date, a.component), a.amount)
+                legs.append(("interest_receivable" if a.component == "interest" else "fees_receivable", -got))
+        plug = -sum((x for _, x in legs), self.zero)
+        if later:
+            self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
+                      pid)
+        else:
+            self.post(on, "payment", "cash received and allocated", [("cash", plug)] + legs, pid)
+
+    def _accrue(self, on: date) -> None:
+        """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
+        s = self.s
+        k = bisect_right(self.row_dates, on)  # rows[:k] are dated on or before `on`
+        due = {"interest": self.due_interest[k], "commitment_fee": self.due_cfee[k]}
+        accrued = (ZERO, ZERO, ZERO)
+        if k < len(s.rows):
+            row = s.rows[k]
+            if row.accrual_start is not None and row.accrual_start <= on:
+                for seg in row.segments:
+                    got = seg.accrued(on)
+                    accrued = tuple(x + y for x, y in zip(accrued, got))
+                # as positions: the contractual interest on principal overdue since its due date
+                extra = overdue_interest(self.fa.dues, s.rows[k - 1].date, row, on, s.day_count)
+                accrued = (accrued[0] + extra, accrued[1], accrued[2])
+        shares = s.shares_on(on)
+        cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
+               "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
+               "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
+        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
+        self.income = cum
+        self.post(on, "accrual", "income accrued", [
+            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
+            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
+            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+
+    def _amortize(self, on: date) -> None:
+        if self.curve is None:
+            return
+        up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
+        d_up, d_ex = up - self.recognised[0], ex - self.recognised[1]
+        self.recognised = (up, ex)
+        self.post(on, "amortization", f"deferred fees recognised ({self.curve.method.replace('_', ' ')})",
+                  [("deferred_fees", d_up), ("accreted_fees", d_ex), ("fee_income", -(d_up + d_ex))])
+
+    def _snapshot(self, on: date) -> None:
+        up, ex = self.recognised
+        self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
+                                     self.principal, self.upfront - up, ex - self.exit_due))
