@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,9 @@ def test_diff_on_a_conflicted_work_tree_is_E0014_not_a_removed_deal(conflicted):
 
 # --- the same, in real processes ------------------------------------------------------------------
 def test_real_processes_show_one_diagnostic_and_no_traceback(repo, tmp_path, monkeypatch):
-    """What a user sees: the installed `loanctl`, four kinds of bad input (run side by side)."""
+    """What a user sees: the command line in fresh interpreters (`python -m loanctl`, the
+    interpreter running the tests, so an unactivated virtual environment works), four kinds of
+    bad input (run side by side)."""
     plain = make_plain(repo, tmp_path, monkeypatch)
     shallow = make_shallow(repo, tmp_path)
     line = marker_line(make_conflict(repo))
@@ -201,7 +204,7 @@ def test_real_processes_show_one_diagnostic_and_no_traceback(repo, tmp_path, mon
     }
     env = dict(os.environ)
     env.pop("LOANCTL_BOOK", None)
-    procs = {code: subprocess.Popen(["loanctl", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    procs = {code: subprocess.Popen([sys.executable, "-m", "loanctl", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, env=env)
              for code, (cwd, args, *_rest) in cases.items()}
     for code, proc in procs.items():
