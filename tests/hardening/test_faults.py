@@ -276,7 +276,7 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
             "writing and checkpointing it": ("temp", rng.uniform(0.3, 0.8) * (total - t_write))}
     work = Path(shutil.copytree(base, tmp_path / "work"))
     old_ledger = (work / ".loanctl" / "ledger.duckdb").read_bytes()
-    outcomes, kills = {}, 0
+    outcomes, kills, mid_write = {}, 0, []
     for label, (anchor, delay) in plan.items():
         proc = subprocess.Popen(cmd(work, "ledger", "rebuild"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env())
@@ -288,6 +288,8 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         kills += killed
+        if proc.returncode == -signal.SIGKILL and rebuild_temp(work, proc.pid).exists():
+            mid_write.append(label)  # died while writing its new ledger (it renames or removes it itself)
 
         snap = ledger.snapshot(work)
         fingerprint = (len(snap["payments"]), len(snap["allocations"]))
@@ -303,8 +305,10 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
             assert check_codes(work) == [("E0423", f"archived file {big_name} is not in the ledger")], label
         assert archive_names(work) == archive_names(base), label
         assert dot_files(work / "payments") == [], label
-    print(f"rebuild {total:.1f}s, new file from {t_write:.1f}s; {kills} killed: {outcomes}")
+    print(f"rebuild {total:.1f}s, new file from {t_write:.1f}s; {kills} killed: {outcomes}; "
+          f"mid-write: {mid_write}")
     assert kills >= 2 and "before" in outcomes.values(), outcomes  # the kills did land inside the rebuild
+    assert mid_write, outcomes  # at least one while its temporary ledger was being written
 
     # the killed runs' temporary files break nothing: a rebuild completes over them
     leftovers = dot_files(work / ".loanctl")
