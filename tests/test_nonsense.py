@@ -36,8 +36,10 @@ def assert_at(d: dict, file: str, text: str, needle: str, nth: int = 1) -> None:
 
 
 def amendment(sets: str, effective: str = "2026-07-15") -> str:
+    # the book's policy wants a credit officer and the committee above 10,000,000
     return (f"id: 001-change\neffective_date: {effective}\n"
-            "approvals: [{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]\n"
+            "approvals: [{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved}, "
+            "{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]\n"
             f"changes:\n  - {{facility: tl, set: {{{sets}}}}}\n")
 
 
