@@ -27,7 +27,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import date
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+import bookfactory
+from bookfactory import cli_env, fixed_term_deal, loanctl_argv, run_cli_subprocess, small_book_yaml, write_book_at
 from loanctl.bench import run as bench
 from loanctl.api import load_valid_book
 from loanctl.diagnostics import DiagnosticError
@@ -43,47 +44,13 @@ from loanctl.ledger import store as ledger
 SEED = 20261128
 POSTING_DAY = "2026-12-01"
 
-BOOK_YAML = """\
-name: Fault Test Partners
-base_currency: USD
-entities:
-  - {id: fund-a, kind: fund, name: Fund A}
-  - {id: fund-b, kind: fund, name: Fund B}
-  - {id: acme, kind: borrower, name: Acme Inc., industry: industrials, country: US}
-policy:
-  approvals:
-    - {require: [credit_officer]}
-"""
-
-DEAL_YAML = """\
-id: acme
-name: Acme term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane, role: credit_officer, date: 2026-01-10}
-facilities:
-  - id: tl
-    type: term
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 3.6%, day_count: ACT/360}
-    payments: {frequency: quarterly, business_day: unadjusted}
-    amortization: {type: straight}
-    fees: [{type: upfront, rate: 1%}]
-    participations: [{lender: fund-a, share: 60%}, {lender: fund-b, share: 40%}]
-"""
+BOOK_YAML = small_book_yaml("Fault Test Partners")
+DEAL_YAML = fixed_term_deal("acme", name="Acme term loan")  # 1,000,000 at 3.6%, fund-a 60% / fund-b 40%
 
 
 # --- helpers ---------------------------------------------------------------------------------
 def write_small_book(root: Path) -> Path:
-    (root / "acme").mkdir(parents=True)
-    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
-    (root / "acme" / "deal.yaml").write_text(DEAL_YAML, encoding="utf-8")
-    return root
+    return write_book_at(root, BOOK_YAML, {"acme": DEAL_YAML})
 
 
 def payment_file(path: Path, rows: int, prefix: str, reference: str = "batch reference text") -> Path:
@@ -96,26 +63,20 @@ def payment_file(path: Path, rows: int, prefix: str, reference: str = "batch ref
 
 
 def env() -> dict:
-    out = dict(os.environ)
-    out.pop("LOANCTL_BOOK", None)
-    return out
+    return cli_env()
 
 
 def cmd(root: Path, *args) -> list[str]:
-    return [sys.executable, "-m", "loanctl", "--book", str(root), *map(str, args)]
+    return loanctl_argv("--book", root, *args)
 
 
 def cli(root: Path, *args, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd(root, *args), capture_output=True, text=True, timeout=timeout, env=env())
+    return run_cli_subprocess(["--book", root, *args], timeout=timeout)
 
 
 def invoke(root: Path, *args):
     """`loanctl --book ROOT ARGS` in-process (so a monkeypatch reaches the library)."""
-    from typer.testing import CliRunner
-
-    import loanctl.cli  # noqa: F401  registers the commands
-    from loanctl.cli.common import app
-    return CliRunner().invoke(app, ["--book", str(root), *map(str, args)], catch_exceptions=True)
+    return bookfactory.invoke(["--book", root, *args])
 
 
 def load(root: Path):

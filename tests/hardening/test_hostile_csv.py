@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from bookfactory import fixed_term_deal, invoke, small_book_yaml, write_book_at
 from loanctl.ledger import store as ledger
 
 LIMIT = 20.0  # seconds for one command on hostile input (each takes 1-3 s on a quiet machine)
@@ -34,47 +35,15 @@ BIG = 10 * 1024 * 1024
 DAY = "2026-12-01"
 H = "payment_id,deal,date,amount,reference"
 
-BOOK_YAML = """\
-name: Hostile Input Partners
-base_currency: USD
-entities:
-  - {id: fund-a, kind: fund, name: Fund A}
-  - {id: acme, kind: borrower, name: Acme Inc., industry: industrials, country: US}
-policy:
-  approvals:
-    - {require: [credit_officer]}
-"""
-
-DEAL_YAML = """\
-id: acme
-name: Acme term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane, role: credit_officer, date: 2026-01-10}
-facilities:
-  - id: tl
-    type: term
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 3.6%, day_count: ACT/360}
-    payments: {frequency: quarterly, business_day: unadjusted}
-    amortization: {type: straight}
-    participations: [{lender: fund-a, share: 100%}]
-"""
+BOOK_YAML = small_book_yaml("Hostile Input Partners")
+DEAL_YAML = fixed_term_deal("acme", {"fund-a": "100%"}, fees=(), name="Acme term loan")  # 1,000,000 at 3.6%
 
 
 # --- helpers ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     """The book with one posted file, so a ledger and an archive exist to be left alone."""
-    root = tmp_path_factory.mktemp("hostile") / "book"
-    (root / "acme").mkdir(parents=True)
-    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
-    (root / "acme" / "deal.yaml").write_text(DEAL_YAML, encoding="utf-8")
+    root = write_book_at(tmp_path_factory.mktemp("hostile") / "book", BOOK_YAML, {"acme": DEAL_YAML})
     first = root.parent / "first.csv"
     first.write_text(f"{H}\nc1,acme,2026-04-15,9000.00,first\n", encoding="utf-8")
     result = run(root, "post-payments", first, "--posting-day", DAY)
@@ -98,12 +67,8 @@ class Run:
 
 def run(root: Path, *args) -> Run:
     """`loanctl --book ROOT ARGS` in-process, timed; an escaping exception is a test failure."""
-    from typer.testing import CliRunner
-
-    import loanctl.cli  # noqa: F401  registers the commands
-    from loanctl.cli.common import app
     t0 = time.monotonic()
-    result = CliRunner().invoke(app, ["--book", str(root), *map(str, args)], catch_exceptions=True)
+    result = invoke(["--book", root, *args])
     out = Run(result, time.monotonic() - t0)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"loanctl {' '.join(map(str, args))[:200]} raised {result.exception!r}")
@@ -237,7 +202,7 @@ def test_query_csv_renders_formula_like_text_with_a_leading_quote(book, tmp_path
 
 def test_report_csv_renders_formula_like_book_text_with_a_leading_quote(book):
     text = (book / "book.yaml").read_text(encoding="utf-8").replace(
-        "{id: acme, kind: borrower, name: Acme Inc., industry: industrials, country: US}",
+        "{id: acme, kind: borrower, name: Acme Industrial Inc., industry: industrials, country: US}",
         '{id: acme, kind: borrower, name: "=HYPERLINK(\\"http://x\\",\\"click\\")", industry: "@SUM(A1)", '
         'country: US}')
     (book / "book.yaml").write_text(text, encoding="utf-8")
