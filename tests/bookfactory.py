@@ -207,6 +207,17 @@ def pos(text: str, needle: str, nth: int = 1) -> tuple[int, int]:
     return line, i - (text.rfind("\n", 0, i) + 1) + 1
 
 
+def tree_digests(root: Path) -> dict[str, str]:
+    """Every file below `root` → sha256 of its bytes (to name what changed, where a single
+    `tree_hash` would only say that something did)."""
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
 def tree_hash(root: Path) -> str:
     """A digest of every file's path, bytes and mode below `root`."""
     h = hashlib.sha256()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import random
 import shutil
@@ -35,7 +34,8 @@ from pathlib import Path
 import pytest
 
 import bookfactory
-from bookfactory import cli_env, fixed_term_deal, loanctl_argv, run_cli_subprocess, small_book_yaml, write_book_at
+from bookfactory import (cli_env, fixed_term_deal, loanctl_argv, run_cli_subprocess, small_book_yaml, tree_digests,
+                         write_book_at)
 from loanctl.bench import run as bench
 from loanctl.api import load_valid_book
 from loanctl.diagnostics import DiagnosticError
@@ -92,12 +92,7 @@ def post_ok(root: Path, path: Path, day: str = POSTING_DAY) -> None:
 
 def tree(root: Path) -> dict[str, str]:
     """Every file below root → sha256 of its bytes (the book, the archive, the ledger)."""
-    out = {}
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    return tree_digests(root)
 
 
 def dot_files(folder: Path) -> list[str]:

@@ -15,10 +15,8 @@ loading, reading files and changing settings are all E0424 with exit 1.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import os
 import shutil
 import time
 from datetime import date
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bookfactory import fixed_term_deal, invoke, small_book_yaml, write_book_at
+from bookfactory import fixed_term_deal, invoke, small_book_yaml, tree_digests, write_book_at
 from loanctl.ledger import store as ledger
 
 LIMIT = 20.0  # seconds for one command on hostile input (each takes 1-3 s on a quiet machine)
@@ -77,12 +75,8 @@ def run(root: Path, *args) -> Run:
 
 
 def tree(root: Path) -> dict[str, str]:
-    out = {}
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    """Every file below root → sha256 of its bytes (the book, the archive, the ledger)."""
+    return tree_digests(root)
 
 
 def write(folder: Path, name: str, data: bytes | str) -> Path:

@@ -44,9 +44,9 @@ payment_profiles:
 """)
 
 FIXED_DEAL = "acme-fixed"
-FIXED_YAML = fixed_term_deal(FIXED_DEAL, fees=(UPFRONT_FEE, "{type: fixed, amount: 2500, date: 2026-06-30, name: agency fee}",
-                                             "{type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, "
-                                             "{until: 2027-01-15, rate: 1%}]}"))
+FIXED_YAML = fixed_term_deal(FIXED_DEAL, fees=(
+    UPFRONT_FEE, "{type: fixed, amount: 2500, date: 2026-06-30, name: agency fee}",
+    "{type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}"))
 
 TWO_DEAL = "acme-two"
 TWO_YAML = """\

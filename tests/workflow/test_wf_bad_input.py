@@ -5,14 +5,13 @@ traceback (checked in-process and, for each kind, in a real `loanctl` process)."
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from bookfactory import cli_env, loanctl_argv
 from test_wf_kit import BOB, DAN, DEAL, DEAL_FILE, Repo, git_env, loanctl, no_traceback
 
 GIT_COMMANDS = [
@@ -202,10 +201,8 @@ def test_real_processes_show_one_diagnostic_and_no_traceback(repo, tmp_path, mon
                   f"::error file=acme-tl/deal.yaml,line={line},col=1,title=E0014::merge-conflict marker left in "
                   f"the file (hint: {E0014_HINT})\n", ""),
     }
-    env = dict(os.environ)
-    env.pop("LOANCTL_BOOK", None)
-    procs = {code: subprocess.Popen([sys.executable, "-m", "loanctl", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env)
+    procs = {code: subprocess.Popen(loanctl_argv(*args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=cli_env())
              for code, (cwd, args, *_rest) in cases.items()}
     for code, proc in procs.items():
         out, err = proc.communicate(timeout=60)
