@@ -159,11 +159,13 @@ def write_book(root: Path, deals: int, seed: int) -> list[tuple[str, str, date, 
             eff = start + timedelta(days=400)
             if eff < maturity - timedelta(days=30):
                 (folder / "amendments").mkdir(exist_ok=True)
+                # approved as the book's policy asks, before the effective date (E0230, E0231)
+                head = (f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
+                        f"approvals: [{{by: co, role: credit_officer, date: {eff - timedelta(days=10)}}}, "
+                        f"{{by: ic, role: credit_committee, date: {eff - timedelta(days=5)}}}]\n")
                 (folder / "amendments" / "001-repricing.yaml").write_text(
-                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
-                    f"changes: [{{facility: f1, set: {{interest.spread: 500bps}}}}]\n" if floating else
-                    f"id: 001-repricing\neffective_date: {eff}\ndescription: repricing\n"
-                    f"changes: [{{facility: f1, set: {{interest.fixed_rate: 9%}}}}]\n")
+                    head + f"changes: [{{facility: f1, set: {{interest.spread: 500bps}}}}]\n" if floating else
+                    head + f"changes: [{{facility: f1, set: {{interest.fixed_rate: 9%}}}}]\n")
         out.append((deal_id, "f1", start, maturity, commitment))
     return out
 
