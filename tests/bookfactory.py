@@ -8,6 +8,16 @@ test states exactly the input it is about. `run_validate(root)` runs the real co
 
 `pos(text, needle)` gives the 1-based (line, column) where `needle` starts in `text`, so a
 test can state the expected position by pointing at the source rather than counting lines.
+
+The small servicing book (the servicing, hardening and report tests): `small_book_yaml()`
+(fund-a, fund-b, acme, one approval tier) and `fixed_term_deal()`, the loan whose every due is
+computed by hand — one term facility `tl`, 1,000,000 at a fixed 3.6% ACT/360 (100.00 a day
+per million), quarterly, unadjusted, straight amortization (250,000 a quarter), 2026-01-15 →
+2027-01-15. `write_book_at(root, ...)` writes any such book where the test wants it.
+
+Running the command line: `invoke`/`cli` in-process, `loanctl_argv`/`cli_env`/
+`run_cli_subprocess` in a fresh interpreter (always `sys.executable -m loanctl`, so the tests
+pass in a virtual environment that is not activated).
 """
 
 from __future__ import annotations
@@ -104,17 +114,63 @@ def write_book(tmp_path: Path, deals: dict[str, str] | None = None, book_yaml: s
     valid deal. `rates` maps an index name to CSV text (default: SOFR-3M). Text given as
     bytes is written as is.
     """
-    root = tmp_path / "book"
+    return write_book_at(tmp_path / "book", BOOK_YAML if book_yaml is None else book_yaml,
+                         {DEAL_ID: DEAL_YAML} if deals is None else deals,
+                         {"SOFR-3M": sofr_csv()} if rates is None else rates)
+
+
+def write_book_at(root: Path, book_yaml: str, deals: dict[str, str | bytes],
+                  rates: dict[str, str | bytes] | None = None) -> Path:
+    """book.yaml, rates/INDEX.csv for each of `rates` and the `deals` (as in `write_book`)
+    under `root` (created); returns `root`."""
     root.mkdir(parents=True, exist_ok=True)
-    _write(root / "book.yaml", BOOK_YAML if book_yaml is None else book_yaml)
-    for index, text in ({"SOFR-3M": sofr_csv()} if rates is None else rates).items():
+    _write(root / "book.yaml", book_yaml)
+    for index, text in (rates or {}).items():
         _write(root / "rates" / f"{index}.csv", text)
-    for rel, text in ({DEAL_ID: DEAL_YAML} if deals is None else deals).items():
+    for rel, text in deals.items():
         path = root / rel
         if not rel.endswith((".yaml", ".yml", ".csv")) and "/" not in rel.rstrip("/"):
             path = path / "deal.yaml"
         _write(path, text)
     return root
+
+
+# --- the small servicing book ------------------------------------------------------------------
+def small_book_yaml(name: str = "Servicing Test Partners", extra: str = "") -> str:
+    """book.yaml with two funds (fund-a, fund-b), the borrower acme and one approval tier
+    (credit_officer at any size); `extra` is appended (payment profiles, say)."""
+    return (f"name: {name}\nbase_currency: USD\nrounding: half_up\nentities:\n"
+            "  - {id: fund-a, kind: fund, name: Fund A}\n"
+            "  - {id: fund-b, kind: fund, name: Fund B}\n"
+            "  - {id: acme, kind: borrower, name: Acme Industrial Inc., industry: industrials, country: US}\n"
+            "policy:\n  approvals:\n    - {require: [credit_officer]}\n"
+            "dpd_buckets: [0, 30, 60, 90, 120]\n" + extra)
+
+
+UPFRONT_FEE = "{type: upfront, rate: 1%, netted: false}"  # 10,000 on the start date, paid in cash at closing (tests post it)
+
+
+def fixed_term_deal(deal_id: str = "acme-fixed", lenders: dict[str, str] | None = None,
+                    fees: tuple[str, ...] = (UPFRONT_FEE,), name: str = "Acme fixed-rate term loan") -> str:
+    """deal.yaml of the hand-computable loan (module docstring) to borrower acme, approved by
+    a credit officer on 2026-01-10; `lenders` maps lender → share (default fund-a 60%,
+    fund-b 40%), `fees` are YAML flow mappings. Its dues: 2026-01-15 the fees dated then;
+    04-15 interest 9,000 (1,000,000 × 90 days) + principal 250,000; 07-15 interest 6,825
+    (750,000 × 91 days) + 250,000; 10-15 4,600 (500,000 × 92) + 250,000; 2027-01-15 2,300
+    (250,000 × 92) + 250,000."""
+    lenders = {"fund-a": "60%", "fund-b": "40%"} if lenders is None else lenders
+    text = (f"id: {deal_id}\nname: {name}\nborrower: acme\nstatus: funded\ncurrency: USD\n"
+            "origination:\n  approvals:\n    - {by: jane.doe, role: credit_officer, date: 2026-01-10, "
+            "decision: approved}\n"
+            "facilities:\n  - id: tl\n    type: term\n    commitment: 1000000\n"
+            "    start_date: 2026-01-15\n    maturity_date: 2027-01-15\n"
+            "    interest:\n      fixed_rate: 3.6%\n      day_count: ACT/360\n"
+            "    payments:\n      frequency: quarterly\n      business_day: unadjusted\n"
+            "    amortization:\n      type: straight\n")
+    if fees:
+        text += "    fees:\n" + "".join(f"      - {fee}\n" for fee in fees)
+    return text + "    participations:\n" + "".join(f"      - {{lender: {lender}, share: {share}}}\n"
+                                                     for lender, share in lenders.items())
 
 
 def write_file(root: Path, rel: str, text: str | bytes) -> Path:
@@ -151,6 +207,17 @@ def pos(text: str, needle: str, nth: int = 1) -> tuple[int, int]:
     return line, i - (text.rfind("\n", 0, i) + 1) + 1
 
 
+def tree_digests(root: Path) -> dict[str, str]:
+    """Every file below `root` → sha256 of its bytes (to name what changed, where a single
+    `tree_hash` would only say that something did)."""
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
 def tree_hash(root: Path) -> str:
     """A digest of every file's path, bytes and mode below `root`."""
     h = hashlib.sha256()
@@ -167,14 +234,24 @@ def tree_hash(root: Path) -> str:
 
 
 # --- running the command line ----------------------------------------------------------------
-def invoke(args: list[str]):
-    """Run `loanctl ARGS` in-process with typer's CliRunner (stdout and stderr apart)."""
+def invoke(args: list):
+    """Run `loanctl ARGS` in-process with typer's CliRunner (stdout and stderr apart); each
+    argument is passed as str (paths too)."""
     from typer.testing import CliRunner
 
     import loanctl.cli  # noqa: F401  registers the commands and the --book callback on `app`
     from loanctl.cli.common import app
 
-    return CliRunner().invoke(app, args, catch_exceptions=True)
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=True)
+
+
+def cli(*args):
+    """`loanctl ARGS` in-process; an exception escaping the command (a traceback for the
+    user) fails the test with it, instead of a puzzling exit code."""
+    result = invoke(list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"internal error (a traceback): {result.exception!r}") from result.exception
+    return result
 
 
 def run_validate(root: Path, *extra: str) -> tuple[int, list[dict]]:
@@ -190,14 +267,25 @@ def run_validate(root: Path, *extra: str) -> tuple[int, list[dict]]:
     return result.exit_code, (json.loads(out) if out else [])
 
 
-def run_cli_subprocess(args: list[str], cwd: Path | None = None, timeout: float = 60,
+def loanctl_argv(*args) -> list[str]:
+    """The argv of `loanctl ARGS` in a fresh interpreter: the one running the tests, so no
+    `loanctl` on PATH (an activated virtual environment) is needed."""
+    return [sys.executable, "-m", "loanctl", *map(str, args)]
+
+
+def cli_env(extra: dict | None = None) -> dict:
+    """The environment for a child loanctl: this one without LOANCTL_BOOK, plus `extra`."""
+    env = dict(os.environ)
+    env.pop("LOANCTL_BOOK", None)
+    env.update(extra or {})
+    return env
+
+
+def run_cli_subprocess(args: list, cwd: Path | None = None, timeout: float = 60,
                        env: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m loanctl ARGS` in a fresh interpreter (for end-to-end and traceback checks)."""
-    full_env = dict(os.environ)
-    full_env.pop("LOANCTL_BOOK", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "loanctl", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=full_env)
+    return subprocess.run(loanctl_argv(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=cli_env(env))
 
 
 def only(diags: list[dict], code: str) -> dict:

@@ -36,6 +36,7 @@ def assert_at(d: dict, file: str, text: str, needle: str, nth: int = 1) -> None:
 
 
 def amendment(sets: str, effective: str = "2026-07-15") -> str:
+    # the book's policy wants a credit officer and the committee above 10,000,000
     return (f"id: 001-change\neffective_date: {effective}\n"
             "approvals: [{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved}, "
             "{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]\n"
@@ -252,8 +253,9 @@ EXTREME = {
     "first-payment-near-9999": [("first_payment_date: 2025-04-15", "first_payment_date: 9999-12-15"),
                                 ("maturity_date: 2030-01-15", "maturity_date: 9999-12-31")],
 }
-COMMANDS = [["validate"], ["schedule", "acme-tl"], ["show", "acme-tl"],
-            ["report", "--deal", "acme-tl", "--as-of", "2026-01-01"], ["simulate", "acme-tl"],
+# every command that would read the clock is given its date (no test depends on today)
+COMMANDS = [["validate"], ["schedule", "acme-tl"], ["show", "acme-tl", "--as-of", "2026-01-01"],
+            ["report", "--deal", "acme-tl", "--as-of", "2026-01-01"], ["simulate", "acme-tl", "--as-of", "2026-01-01"],
             ["covenants", "acme-tl", "--as-of", "2026-01-01"]]
 
 
@@ -332,7 +334,8 @@ def test_a_deal_spanning_the_whole_window_runs_in_every_command(tmp_path):
                      ("index: SOFR-3M\n      spread: 575bps\n      floor: 1%", "fixed_rate: 9%")]:
         text = deal_with(old, new, text)
     root = write_book(tmp_path, deals={"acme-tl": text})
-    for command in COMMANDS + [["simulate", "acme-tl", "--default", "2200-06-30", "--recovery-lag", "100y"]]:
+    for command in COMMANDS + [["simulate", "acme-tl", "--default", "2200-06-30", "--recovery-lag", "100y",
+                                "--as-of", "2026-06-01"]]:
         command = [("2200-12-31" if a == "2026-01-01" else a) for a in command]
         r = run_cli_subprocess(["--book", str(root), *command])
         assert r.returncode == 0, (command, r.stdout[-500:], r.stderr[-500:])

@@ -3,8 +3,8 @@ with no network, its inline script runs to the end without a console message, th
 charts of each currency and the positions tables are in the rendered DOM, and a screenshot
 is taken.
 
-Skipped, with a message saying so, only where no browser is installed (`.ci/run` installs
-one). Set LOANCTL_REPORT_SCREENSHOT=/path/report.png to keep the screenshot.
+Skipped, with a message saying so, only where no browser is installed outside CI; in CI
+(`.ci/run` installs one) a missing browser fails the test. Set LOANCTL_REPORT_SCREENSHOT=/path/report.png to keep the screenshot.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cienv import in_ci
 from test_report_render import AS_OF, loanctl, write_report_book
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,7 +33,10 @@ def find_browser() -> str | None:
 def browser() -> str:
     found = find_browser()
     if found is None:
-        pytest.skip("no headless browser installed (apt-get install chromium)")
+        message = "no headless browser installed (apt-get install chromium)"
+        if in_ci():  # .ci/run installs one: its absence there is a failure, not a skip
+            pytest.fail(f"CI: {message}")
+        pytest.skip(message)
     return found
 
 

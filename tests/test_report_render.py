@@ -1,9 +1,10 @@
 """`loanctl report` rendered in every format through the real command line (SPEC §5).
 
-The book is written inline below: three lenders (fund-a with its SPV fund-a-spv, and
-fund-b), three borrowers — one of them called `<script>alert(1)</script>` in the industry
-`=HYPERLINK("x")`, another `Bravo | Pipe GmbH` — and three fixed-rate deals whose figures can
-be computed by hand (ACT/360, quarterly, unadjusted):
+The book is written inline below (`acme-fixed` is bookfactory's hand-computable loan): three
+lenders (fund-a with its SPV fund-a-spv, and fund-b), three borrowers — one of them called
+`<script>alert(1)</script>` in the industry `=HYPERLINK("x")`, another `Bravo | Pipe GmbH` —
+and three fixed-rate deals whose figures can be computed by hand (ACT/360, quarterly,
+unadjusted):
 
 * `acme-fixed` (USD) 1,000,000 at 3.6% (100.00 a day per million), straight amortization
   250,000 a quarter, 2026-01-15 → 2027-01-15, upfront fee 1%; fund-a 50%, fund-a-spv 10%,
@@ -37,6 +38,8 @@ from pathlib import Path
 
 import pytest
 
+from bookfactory import fixed_term_deal, invoke, write_book_at
+
 AS_OF = "2026-09-15"
 HOSTILE = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("x")'
@@ -61,31 +64,7 @@ dpd_buckets: [0, 30, 60, 90, 120]
 """
 
 DEALS = {
-    "acme-fixed": """\
-id: acme-fixed
-name: Acme fixed-rate term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-facilities:
-  - id: tl
-    type: term
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 3.6%, day_count: ACT/360}
-    payments: {frequency: quarterly, business_day: unadjusted}
-    amortization: {type: straight}
-    fees:
-      - {type: upfront, rate: 1%, netted: false}  # paid in cash at closing (the tests post it)
-    participations:
-      - {lender: fund-a, share: 50%}
-      - {lender: fund-a-spv, share: 10%}
-      - {lender: fund-b, share: 40%}
-""",
+    "acme-fixed": fixed_term_deal("acme-fixed", {"fund-a": "50%", "fund-a-spv": "10%", "fund-b": "40%"}),
     "evil-tl": """\
 id: evil-tl
 name: Hostile names term loan
@@ -151,13 +130,7 @@ MONEY = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_in
 # --- the book and the command line ----------------------------------------------------------------
 def write_report_book(root: Path) -> Path:
     """The book above under `root`, with its payments posted through `loanctl post-payments`."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
-    (root / "rates").mkdir(exist_ok=True)
-    (root / "rates" / "SOFR-3M.csv").write_text("date,rate\n2025-12-31,4.00%\n", encoding="utf-8")
-    for deal_id, text in DEALS.items():
-        (root / deal_id).mkdir(exist_ok=True)
-        (root / deal_id / "deal.yaml").write_text(text, encoding="utf-8")
+    write_book_at(root, BOOK_YAML, DEALS, {"SOFR-3M": "date,rate\n2025-12-31,4.00%\n"})
     bank = root.parent / "bank-export.csv"
     bank.write_text(PAYMENTS_CSV, encoding="utf-8")
     result = loanctl(root, "post-payments", bank, "--posting-day", "2026-09-15")
@@ -167,12 +140,7 @@ def write_report_book(root: Path) -> Path:
 
 def loanctl(root: Path, *args):
     """`loanctl --book ROOT ARGS` in-process; an unexpected exception fails the test with its traceback."""
-    from typer.testing import CliRunner
-
-    import loanctl.cli  # noqa: F401  registers the commands
-    from loanctl.cli.common import app
-
-    result = CliRunner().invoke(app, ["--book", str(root), *map(str, args)], catch_exceptions=True)
+    result = invoke(["--book", root, *args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result

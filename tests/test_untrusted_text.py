@@ -167,7 +167,7 @@ def test_post_payments_reports_a_hostile_deal_and_reference_inertly(tmp_path):
     root = write_book(tmp_path)
     bank = write_file(tmp_path, "bank.csv", "payment_id,deal,date,amount,type,reference\n"
                                             "p-1,\x1b]0;pwn\x07[/]x,2025-04-15,100.00,,\x1b[31m[bold]ref\n")
-    r = cli("--book", str(root), "post-payments", str(bank))
+    r = cli("--book", str(root), "post-payments", str(bank), "--posting-day", "2026-12-01")
     assert r.returncode == 1
     assert "E0404" in r.stderr and "'\\x1b]0;pwn\\x07[/]x'" in r.stderr, r.stderr
     assert not (root / "payments").exists()
@@ -264,13 +264,13 @@ def test_diff_markdown_and_text_escape_a_hostile_amendment(repo):
                f"description: {json.dumps(description)}\n"
                "approvals: [{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]\n"
                "changes:\n  - {facility: tl, set: {interest.spread: 525bps}}\n")
-    r = cli("diff", "--format", "md", cwd=repo)
+    r = cli("diff", "--as-of", "2026-08-01", "--format", "md", cwd=repo)
     assert r.returncode == 0, r.stderr
     assert ("- new amendment **001-x**, effective 2026-07-15: "
             r"a\|b \<img src=x\> \[x\](http://e) \*y\* \\x1b\[31m\`c\`") in r.stdout.splitlines(), r.stdout
     assert "  - `facilities.tl.interest.spread → 525bps`" in r.stdout.splitlines()
 
-    r = cli("diff", cwd=repo)
+    r = cli("diff", "--as-of", "2026-08-01", cwd=repo)
     assert r.returncode == 0, r.stderr
     assert "  + amendment 001-x effective 2026-07-15: a|b <img src=x> [x](http://e) *y* \\x1b[31m`c`" \
         in r.stdout.splitlines(), r.stdout
@@ -278,6 +278,6 @@ def test_diff_markdown_and_text_escape_a_hostile_amendment(repo):
 
 def test_diff_markdown_revision_names_cannot_break_out_of_their_code_span(repo):
     git(repo, "branch", "x`|y")
-    r = cli("diff", "x`|y", "HEAD", "--format", "md", cwd=repo)
+    r = cli("diff", "x`|y", "HEAD", "--as-of", "2026-08-01", "--format", "md", cwd=repo)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == r"### loanctl: deal changes x\`\|y → `HEAD`"

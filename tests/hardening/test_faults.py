@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import date
@@ -35,6 +33,9 @@ from pathlib import Path
 
 import pytest
 
+import bookfactory
+from bookfactory import (cli_env, fixed_term_deal, loanctl_argv, run_cli_subprocess, small_book_yaml, tree_digests,
+                         write_book_at)
 from loanctl.bench import run as bench
 from loanctl.api import load_valid_book
 from loanctl.diagnostics import DiagnosticError
@@ -48,47 +49,13 @@ from loanctl.ledger.rebuild import rebuild
 SEED = 20261128
 POSTING_DAY = "2026-12-01"
 
-BOOK_YAML = """\
-name: Fault Test Partners
-base_currency: USD
-entities:
-  - {id: fund-a, kind: fund, name: Fund A}
-  - {id: fund-b, kind: fund, name: Fund B}
-  - {id: acme, kind: borrower, name: Acme Inc., industry: industrials, country: US}
-policy:
-  approvals:
-    - {require: [credit_officer]}
-"""
-
-DEAL_YAML = """\
-id: acme
-name: Acme term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane, role: credit_officer, date: 2026-01-10}
-facilities:
-  - id: tl
-    type: term
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 3.6%, day_count: ACT/360}
-    payments: {frequency: quarterly, business_day: unadjusted}
-    amortization: {type: straight}
-    fees: [{type: upfront, rate: 1%, netted: false}]
-    participations: [{lender: fund-a, share: 60%}, {lender: fund-b, share: 40%}]
-"""
+BOOK_YAML = small_book_yaml("Fault Test Partners")
+DEAL_YAML = fixed_term_deal("acme", name="Acme term loan")  # 1,000,000 at 3.6%, fund-a 60% / fund-b 40%
 
 
 # --- helpers ---------------------------------------------------------------------------------
 def write_small_book(root: Path) -> Path:
-    (root / "acme").mkdir(parents=True)
-    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
-    (root / "acme" / "deal.yaml").write_text(DEAL_YAML, encoding="utf-8")
-    return root
+    return write_book_at(root, BOOK_YAML, {"acme": DEAL_YAML})
 
 
 def payment_file(path: Path, rows: int, prefix: str, reference: str = "batch reference text") -> Path:
@@ -101,26 +68,20 @@ def payment_file(path: Path, rows: int, prefix: str, reference: str = "batch ref
 
 
 def env() -> dict:
-    out = dict(os.environ)
-    out.pop("LOANCTL_BOOK", None)
-    return out
+    return cli_env()
 
 
 def cmd(root: Path, *args) -> list[str]:
-    return [sys.executable, "-m", "loanctl", "--book", str(root), *map(str, args)]
+    return loanctl_argv("--book", root, *args)
 
 
 def cli(root: Path, *args, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd(root, *args), capture_output=True, text=True, timeout=timeout, env=env())
+    return run_cli_subprocess(["--book", root, *args], timeout=timeout)
 
 
 def invoke(root: Path, *args):
     """`loanctl --book ROOT ARGS` in-process (so a monkeypatch reaches the library)."""
-    from typer.testing import CliRunner
-
-    import loanctl.cli  # noqa: F401  registers the commands
-    from loanctl.cli.common import app
-    return CliRunner().invoke(app, ["--book", str(root), *map(str, args)], catch_exceptions=True)
+    return bookfactory.invoke(["--book", root, *args])
 
 
 def load(root: Path):
@@ -136,12 +97,7 @@ def post_ok(root: Path, path: Path, day: str = POSTING_DAY) -> None:
 
 def tree(root: Path) -> dict[str, str]:
     """Every file below root → sha256 of its bytes (the book, the archive, the ledger)."""
-    out = {}
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    return tree_digests(root)
 
 
 def dot_files(folder: Path) -> list[str]:
@@ -281,7 +237,7 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
             "writing and checkpointing it": ("temp", rng.uniform(0.3, 0.8) * (total - t_write))}
     work = Path(shutil.copytree(base, tmp_path / "work"))
     old_ledger = (work / ".loanctl" / "ledger.duckdb").read_bytes()
-    outcomes, kills = {}, 0
+    outcomes, kills, mid_write = {}, 0, []
     for label, (anchor, delay) in plan.items():
         proc = subprocess.Popen(cmd(work, "ledger", "rebuild"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env())
@@ -293,6 +249,8 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         kills += killed
+        if proc.returncode == -signal.SIGKILL and rebuild_temp(work, proc.pid).exists():
+            mid_write.append(label)  # died while writing its new ledger (it renames or removes it itself)
 
         snap = snapshot(work)
         fingerprint = (len(snap["payments"]), len(snap["allocations"]))
@@ -308,8 +266,10 @@ def test_rebuild_killed_at_random_moments_leaves_the_old_or_the_new_ledger(big_a
             assert check_codes(work) == [("E0423", f"archived file {big_name} is not in the ledger")], label
         assert archive_names(work) == archive_names(base), label
         assert dot_files(work / "payments") == [], label
-    print(f"rebuild {total:.1f}s, new file from {t_write:.1f}s; {kills} killed: {outcomes}")
+    print(f"rebuild {total:.1f}s, new file from {t_write:.1f}s; {kills} killed: {outcomes}; "
+          f"mid-write: {mid_write}")
     assert kills >= 2 and "before" in outcomes.values(), outcomes  # the kills did land inside the rebuild
+    assert mid_write, outcomes  # at least one while its temporary ledger was being written
 
     # the killed runs' temporary files break nothing: a rebuild completes over them
     leftovers = dot_files(work / ".loanctl")

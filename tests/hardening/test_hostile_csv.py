@@ -15,10 +15,8 @@ loading, reading files and changing settings are all E0424 with exit 1.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import os
 import shutil
 import time
 from datetime import date
@@ -29,6 +27,7 @@ import pytest
 from loanctl.ledger.archive import archive_name
 from loanctl.ledger.check import check
 from loanctl.ledger.db import snapshot
+from bookfactory import fixed_term_deal, invoke, small_book_yaml, tree_digests, write_book_at
 
 LIMIT = 20.0  # seconds for one command on hostile input (each takes 1-3 s on a quiet machine)
 MAX_DIAGNOSTICS = 4096  # bytes of stderr for a refused file
@@ -36,47 +35,15 @@ BIG = 10 * 1024 * 1024
 DAY = "2026-12-01"
 H = "payment_id,deal,date,amount,reference"
 
-BOOK_YAML = """\
-name: Hostile Input Partners
-base_currency: USD
-entities:
-  - {id: fund-a, kind: fund, name: Fund A}
-  - {id: acme, kind: borrower, name: Acme Inc., industry: industrials, country: US}
-policy:
-  approvals:
-    - {require: [credit_officer]}
-"""
-
-DEAL_YAML = """\
-id: acme
-name: Acme term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane, role: credit_officer, date: 2026-01-10}
-facilities:
-  - id: tl
-    type: term
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 3.6%, day_count: ACT/360}
-    payments: {frequency: quarterly, business_day: unadjusted}
-    amortization: {type: straight}
-    participations: [{lender: fund-a, share: 100%}]
-"""
+BOOK_YAML = small_book_yaml("Hostile Input Partners")
+DEAL_YAML = fixed_term_deal("acme", {"fund-a": "100%"}, fees=(), name="Acme term loan")  # 1,000,000 at 3.6%
 
 
 # --- helpers ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     """The book with one posted file, so a ledger and an archive exist to be left alone."""
-    root = tmp_path_factory.mktemp("hostile") / "book"
-    (root / "acme").mkdir(parents=True)
-    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
-    (root / "acme" / "deal.yaml").write_text(DEAL_YAML, encoding="utf-8")
+    root = write_book_at(tmp_path_factory.mktemp("hostile") / "book", BOOK_YAML, {"acme": DEAL_YAML})
     first = root.parent / "first.csv"
     first.write_text(f"{H}\nc1,acme,2026-04-15,9000.00,first\n", encoding="utf-8")
     result = run(root, "post-payments", first, "--posting-day", DAY)
@@ -100,12 +67,8 @@ class Run:
 
 def run(root: Path, *args) -> Run:
     """`loanctl --book ROOT ARGS` in-process, timed; an escaping exception is a test failure."""
-    from typer.testing import CliRunner
-
-    import loanctl.cli  # noqa: F401  registers the commands
-    from loanctl.cli.common import app
     t0 = time.monotonic()
-    result = CliRunner().invoke(app, ["--book", str(root), *map(str, args)], catch_exceptions=True)
+    result = invoke(["--book", root, *args])
     out = Run(result, time.monotonic() - t0)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"loanctl {' '.join(map(str, args))[:200]} raised {result.exception!r}")
@@ -114,12 +77,8 @@ def run(root: Path, *args) -> Run:
 
 
 def tree(root: Path) -> dict[str, str]:
-    out = {}
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    """Every file below root → sha256 of its bytes (the book, the archive, the ledger)."""
+    return tree_digests(root)
 
 
 def write(folder: Path, name: str, data: bytes | str) -> Path:
@@ -239,7 +198,7 @@ def test_query_csv_renders_formula_like_text_with_a_leading_quote(book, tmp_path
 
 def test_report_csv_renders_formula_like_book_text_with_a_leading_quote(book):
     text = (book / "book.yaml").read_text(encoding="utf-8").replace(
-        "{id: acme, kind: borrower, name: Acme Inc., industry: industrials, country: US}",
+        "{id: acme, kind: borrower, name: Acme Industrial Inc., industry: industrials, country: US}",
         '{id: acme, kind: borrower, name: "=HYPERLINK(\\"http://x\\",\\"click\\")", industry: "@SUM(A1)", '
         'country: US}')
     (book / "book.yaml").write_text(text, encoding="utf-8")

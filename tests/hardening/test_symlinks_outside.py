@@ -180,11 +180,11 @@ def test_payments_folder_linked_outside_is_refused_and_nothing_is_written(book, 
 
 # --- links inside the book are fine ----------------------------------------------------------
 def test_links_that_stay_inside_the_book_are_followed(book):
-    write_file(book, "_shared/amendments/001-x.yaml", AMENDMENT.replace("approvals: []", "approvals: [{by: jane.doe, "
-                                                                         "role: credit_officer, date: 2026-06-30, "
-                                                                         "decision: approved}, {by: ic, "
-                                                                         "role: credit_committee, date: 2026-07-01, "
-                                                                         "decision: approved}]"))
+    # 25,000,000 after the amendment: the policy wants credit_officer and credit_committee,
+    # both dated on or before the effective date 2026-07-15
+    approvals = ("approvals: [{by: jane.doe, role: credit_officer, date: 2026-06-30, decision: approved}, "
+                 "{by: ic, role: credit_committee, date: 2026-07-01, decision: approved}]")
+    write_file(book, "_shared/amendments/001-x.yaml", AMENDMENT.replace("approvals: []", approvals))
     _link(book / "acme-tl" / "amendments", Path("../_shared/amendments"))
     _link(book / "rates" / "SOFR-6M.csv", Path("SOFR-3M.csv"))
     r = _cli(book, "show", "acme-tl", "--as-of", "2026-08-01", "--format", "json")

@@ -1,4 +1,5 @@
-"""Fixtures for the servicing tests: a fresh copy of the small inline book per test."""
+"""Fixtures for the servicing tests: a fresh copy of the small book per test, a bank folder,
+and a spy on the vectorised posting path."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ledgerkit import write_book  # noqa: E402
+from ledgerkit import spy_on, write_book  # noqa: E402
+from loanctl.ledger import posting  # noqa: E402
 
 
 @pytest.fixture
@@ -24,3 +26,9 @@ def bank(tmp_path: Path) -> Path:
     folder = tmp_path / "bank"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture
+def fast_calls(monkeypatch) -> list[bool]:
+    """What each call of the vectorised path returned (True: it posted the files)."""
+    return spy_on(monkeypatch, posting, "_post_fast")

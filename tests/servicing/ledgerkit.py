@@ -1,5 +1,5 @@
-"""A small servicing book written inline, and helpers to post payment files through the
-real command line and compare ledgers.
+"""The small servicing book (built with bookfactory's `small_book_yaml` and `fixed_term_deal`),
+and helpers to post payment files through the real command line and compare ledgers.
 
 The book (`write_book`) holds two funds (fund-a, fund-b), a borrower (acme), a SOFR-3M
 rate file and two funded deals:
@@ -27,32 +27,21 @@ rate file and two funded deals:
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import os
 import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-BOOK_YAML = """\
-name: Servicing Test Partners
-base_currency: USD
-rounding: half_up
-entities:
-  - {id: fund-a, kind: fund, name: Fund A}
-  - {id: fund-b, kind: fund, name: Fund B}
-  - {id: acme, kind: borrower, name: Acme Industrial Inc., industry: industrials, country: US}
-policy:
-  approvals:
-    - {require: [credit_officer]}
-dpd_buckets: [0, 30, 60, 90, 120]
+from bookfactory import (UPFRONT_FEE, cli_env, fixed_term_deal, invoke, loanctl_argv, small_book_yaml,  # noqa: F401
+                         tree_hash, write_book_at)
+
+BOOK_YAML = small_book_yaml("Servicing Test Partners", extra="""\
 payment_profiles:
   bankx:
     columns: {payment_id: "Txn ID", deal: "Loan", date: "Value Date", amount: "Amt"}
     date_format: "%d/%m/%Y"
-"""
+""")
 
 HOLD_BOOK_YAML = BOOK_YAML.replace("policy:\n", "policy:\n  unapplied: hold\n", 1)
 """The same book keeping unapplied cash in suspense (`policy.unapplied: hold`, SPEC §4.3) —
@@ -70,37 +59,9 @@ BANK_FILE = ("Txn ID,Ref,Loan,Value Date,Amt\n"
              "T-2,R-2,acme-fixed,2026-07-15,200.00\n")
 
 FIXED_DEAL = "acme-fixed"
-FIXED_YAML = """\
-id: acme-fixed
-name: Acme fixed-rate term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-facilities:
-  - id: tl
-    type: term
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest:
-      fixed_rate: 3.6%
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: straight
-    fees:
-      - {type: upfront, rate: 1%, netted: false}  # paid in cash at closing (the tests post it)
-      - {type: fixed, amount: 2500, date: 2026-06-30, name: agency fee}
-      - {type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}
-    participations:
-      - {lender: fund-a, share: 60%}
-      - {lender: fund-b, share: 40%}
-"""
+FIXED_YAML = fixed_term_deal(FIXED_DEAL, fees=(
+    UPFRONT_FEE, "{type: fixed, amount: 2500, date: 2026-06-30, name: agency fee}",
+    "{type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}"))
 
 TWO_DEAL = "acme-two"
 TWO_YAML = """\
@@ -154,14 +115,8 @@ HEADER = "payment_id,deal,date,amount,type,reference"
 
 def write_book(root: Path, book_yaml: str = BOOK_YAML, deals: dict[str, str] | None = None) -> Path:
     """The test book under `root` (created); `deals` maps deal id → deal.yaml text."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "book.yaml").write_text(book_yaml, encoding="utf-8")
-    (root / "rates").mkdir(exist_ok=True)
-    (root / "rates" / "SOFR-3M.csv").write_text(SOFR_CSV, encoding="utf-8")
-    for deal_id, text in (deals if deals is not None else {FIXED_DEAL: FIXED_YAML, TWO_DEAL: TWO_YAML}).items():
-        (root / deal_id).mkdir(exist_ok=True)
-        (root / deal_id / "deal.yaml").write_text(text, encoding="utf-8")
-    return root
+    return write_book_at(root, book_yaml, {FIXED_DEAL: FIXED_YAML, TWO_DEAL: TWO_YAML} if deals is None else deals,
+                         {"SOFR-3M": SOFR_CSV})
 
 
 def payment_csv(rows: list[tuple], header: str = HEADER, newline: str = "\n") -> str:
@@ -187,16 +142,6 @@ def write_payments(folder: Path, name: str, rows: list[tuple] | str | bytes, hea
 
 
 # --- running the command line -----------------------------------------------------------------
-def invoke(args: list[str]):
-    """`loanctl ARGS` in-process (stdout and stderr apart)."""
-    from typer.testing import CliRunner
-
-    import loanctl.cli  # noqa: F401  registers the commands
-    from loanctl.cli.common import app
-
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=True)
-
-
 def run(root: Path, *args) -> "object":
     """`loanctl --book ROOT ARGS` in-process; an unexpected exception fails the test loudly."""
     result = invoke(["--book", root, *args])
@@ -218,13 +163,12 @@ def post_ok(root: Path, *files: Path, day: str = "2026-12-01", extra: tuple = ()
 
 
 def loanctl_cmd(root: Path, *args) -> list[str]:
-    return [sys.executable, "-m", "loanctl", "--book", str(root), *map(str, args)]
+    """argv of `python -m loanctl --book ROOT ARGS` (this interpreter: no activated venv needed)."""
+    return loanctl_argv("--book", root, *args)
 
 
 def subprocess_env() -> dict:
-    env = dict(os.environ)
-    env.pop("LOANCTL_BOOK", None)
-    return env
+    return cli_env()
 
 
 def run_sub(root: Path, *args, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -287,19 +231,6 @@ def positions(root: Path, as_of: str, deal: str = FIXED_DEAL, facility: str = "t
         if lp is not None:
             out[lender] = lp
     return out
-
-
-def tree_hash(root: Path) -> str:
-    """Every file's path and bytes below `root` (the book, the archive and the ledger)."""
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
-        for name in dirnames:
-            h.update(b"dir:" + str((Path(dirpath) / name).relative_to(root)).encode())
-    return h.hexdigest()
 
 
 def post_rows(root: Path, bank: Path, name: str, rows: list[tuple], header: str = HEADER, day: str = "2026-12-01"):

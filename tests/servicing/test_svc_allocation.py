@@ -372,7 +372,7 @@ def test_custom_waterfall_puts_fees_last_on_a_date_with_fees(tmp_path):
 def test_dry_run_shows_the_allocation_and_writes_nothing(book, bank):
     f = write_payments(bank, "p.csv", [CLOSING, row("q1", "2026-04-15", "300000.00")])
     before = tree_hash(book)
-    result = run(book, "post-payments", f, "--dry-run", "--format", "json")
+    result = run(book, "post-payments", f, "--dry-run", "--posting-day", "2026-12-01", "--format", "json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True and summary["archived"] == []

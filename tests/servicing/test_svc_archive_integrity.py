@@ -48,12 +48,6 @@ def copy(baseline, tmp_path) -> Path:
     return Path(shutil.copytree(baseline, tmp_path / "book"))
 
 
-@pytest.fixture
-def fast_calls(monkeypatch) -> list[bool]:
-    """What each call of the vectorised path returned (True: it posted the files)."""
-    return spy_on(monkeypatch, posting, "_post_fast")
-
-
 @pytest.fixture(params=["row-by-row", "vectorised"])
 def path(request, monkeypatch, fast_calls) -> str:
     """Force one posting path for the test (the threshold picks it in real use)."""

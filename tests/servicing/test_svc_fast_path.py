@@ -6,13 +6,11 @@ give the same ledger read row by row (SPEC §1.1, §4.3)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 
-from ledgerkit import BOOK_YAML, allocations, post, post_ok, run, snapshot, spy_on, tree_hash, write_book
-from loanctl.ledger import posting, staging
+from ledgerkit import allocations, post, post_ok, run, snapshot, spy_on, tree_hash, write_book
+from loanctl.ledger import staging
 
 DATES = ["2026-01-15", "2026-03-02", "2026-04-15", "2026-06-01", "2026-07-15"]
 
@@ -27,12 +25,6 @@ def write_big(path: Path, lines: list[str], header: str = "payment_id,deal,date,
     path.write_bytes((newline.join([header] + lines) + newline).encode())
     assert path.stat().st_size >= staging.FAST_PATH_BYTES
     return path
-
-
-@pytest.fixture
-def fast_calls(monkeypatch) -> list[bool]:
-    """What each call of the vectorised path returned (True: it posted the files)."""
-    return spy_on(monkeypatch, posting, "_post_fast")
 
 
 def assert_rebuild_is_identical(root: Path) -> None:

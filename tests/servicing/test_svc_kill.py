@@ -4,15 +4,24 @@ A large payment file (N rows of 0.01 on `acme-fixed`) is posted by `loanctl post
 in a subprocess, which is SIGKILLed after a delay: early (parsing), mid (allocating), late
 (archiving and the DuckDB transaction) — chosen with a seeded random from the duration of
 a full post measured first — and once more the moment the archived file appears (the
-window between archive and commit). Afterwards the ledger equals, snapshot for snapshot,
-either the ledger before the post or the ledger of the completed post; `ledger check` is
-clean or reports only the archived file missing from the ledger, which `ledger rebuild`
-then takes in. Kept well under a minute.
+window between archive and commit) and the moment its staging files appear. Afterwards the
+ledger equals, snapshot for snapshot, either the ledger before the post or the ledger of the
+completed post; `ledger check` is clean or reports only the archived file missing from the
+ledger, which `ledger rebuild` then takes in. Kept well under a minute.
+
+A kill that only hits a finished process proves nothing, so the test also proves that kills
+landed mid-post: the process died by SIGKILL while it held the writer lock with its rows
+staged — its staging files (`.loanctl/.stage-PID-…`, `.alloc-PID.csv`, `.pay-PID.csv`, which
+the post removes itself once it has committed or failed) are still there after the kill, or
+its file is archived but not in the ledger. At least one such kill must happen (extra kills
+at growing delays after the staging files appear are tried until one does), and the next
+post sweeps the killed process's staging files away.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +48,13 @@ def big_file(path: Path) -> Path:
 def start_post(root: Path, f: Path) -> subprocess.Popen:
     return subprocess.Popen(loanctl_cmd(root, "post-payments", f, "--posting-day", DAY),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=subprocess_env())
+
+
+def staging_of(root: Path, pid: int) -> list[str]:
+    """Staging files process `pid` left in .loanctl (it removes them itself when it ends)."""
+    state = root / ".loanctl"
+    mine = re.compile(rf"^\.(?:stage|alloc|pay)-{pid}[-.]")
+    return sorted(p.name for p in state.iterdir() if mine.match(p.name)) if state.is_dir() else []
 
 
 def archived(root: Path) -> list[str]:
@@ -75,9 +91,15 @@ def test_a_killed_post_leaves_the_ledger_before_or_after(tmp_path):
             "mid": ("start", rng.uniform(0.5, 0.95) * t_archive),
             "the moment the archive appears": ("archive", 0.0),
             "late": ("archive", rng.uniform(0.1, 0.5) * (total - t_archive)),
-            "very late": ("archive", rng.uniform(0.5, 0.95) * (total - t_archive))}
-    outcomes = {}
-    for label, (anchor, delay) in plan.items():
+            "very late": ("archive", rng.uniform(0.5, 0.95) * (total - t_archive)),
+            "the moment the rows are staged": ("staging", 0.0)}
+    # should none of those land mid-post (a much faster or slower machine), kills after the
+    # staging files appear, at growing delays, until one does
+    retries = {f"staged + {ms} ms": ("staging", ms / 1000) for ms in (1, 5, 20, 50, 100, 200, 400, 800)}
+    outcomes, mid_post = {}, []
+    for label, (anchor, delay) in [*plan.items(), *retries.items()]:
+        if label in retries and mid_post:
+            break
         root = Path(shutil.copytree(base, tmp_path / label.replace(" ", "-")))
         proc = start_post(root, big)
         t0 = time.monotonic()
@@ -85,10 +107,18 @@ def test_a_killed_post_leaves_the_ledger_before_or_after(tmp_path):
             while len(archived(root)) == len(archive_before) and proc.poll() is None:
                 time.sleep(0.001)
             t0 = time.monotonic()
+        elif anchor == "staging":
+            while not staging_of(root, proc.pid) and proc.poll() is None:
+                time.sleep(0.001)
+            t0 = time.monotonic()
         time.sleep(max(0.0, delay - (time.monotonic() - t0)))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         finished = proc.returncode == 0
+        killed = proc.returncode == -signal.SIGKILL
+        left = staging_of(root, proc.pid)  # a process that ended by itself removed them
+        assert finished or killed, (label, proc.returncode, proc.stderr.read().decode())
+        assert not left or killed, (label, left)
 
         state = snapshot(root)
         assert state in (before, after), label
@@ -109,7 +139,12 @@ def test_a_killed_post_leaves_the_ledger_before_or_after(tmp_path):
                 assert run(root, "ledger", "check").exit_code == 0, label
             else:
                 assert archived(root) == archive_before, label
-        # the lock died with the process: the next post goes through
+        if killed and (left or outcomes[label] == "untouched, archived"):
+            mid_post.append(label)  # died inside the post: rows staged, or archived but not committed
+            outcomes[label] += f", killed mid-post ({len(left)} staging files left)"
+        # the lock died with the process: the next post goes through, and sweeps its staging files
         post_ok(root, write_payments(tmp_path / "bank", "next.csv", [row("n-1", "2026-10-15", "1.00")]))
+        assert staging_of(root, proc.pid) == [], label
     print(f"full post {total:.1f}s, archive at {t_archive:.1f}s; kills "
           f"{ {k: (a, round(d, 2)) for k, (a, d) in plan.items()} }; outcomes {outcomes}")
+    assert mid_post, f"no kill landed inside the post: {outcomes}"

@@ -15,11 +15,9 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from typer.testing import CliRunner
 
 import loanctl.cli  # noqa: F401  (registers the commands)
-from bookfactory import pos, tree_hash
-from loanctl.cli.common import app
+from bookfactory import cli, pos, tree_hash
 
 BOOK_YAML = """\
 name: Covenant Test Partners
@@ -62,13 +60,6 @@ facilities:
 covenants:
 {covenants}
 """
-
-
-def cli(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"internal error (a traceback): {result.exception!r}") from result.exception
-    return result
 
 
 def new_book(tmp_path: Path) -> Path:

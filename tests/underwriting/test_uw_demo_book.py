@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-import loanctl.cli  # noqa: F401  (registers the commands)
-from loanctl.cli.common import app
+from bookfactory import cli
 
 DEMO = Path(__file__).resolve().parents[2] / "deals"
 TWO = Decimal("0.01")
-
-
-def cli(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"internal error (a traceback): {result.exception!r}") from result.exception
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-import loanctl.cli  # noqa: F401  (registers the commands)
-from loanctl.cli.common import app
+from bookfactory import cli
 from loanctl.underwriting.covenants import Figures, Undefined, metric_value
 
 BOOK_YAML = """\
@@ -66,13 +64,6 @@ facilities:
 """
 
 
-def cli(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"internal error (a traceback): {result.exception!r}") from result.exception
-    return result
-
-
 def write_book(tmp_path: Path, status: str = "funded", total_debt: str = "13000000") -> Path:
     root = tmp_path / "book"
     (root / "rates").mkdir(parents=True)
@@ -120,7 +111,7 @@ def test_a_metric_missing_a_figure_is_none_and_a_zero_denominator_is_undefined()
 # --- `show --format json`: the underwriting block ------------------------------------------
 def test_show_json_underwriting_block_is_exact(tmp_path):
     root = write_book(tmp_path)
-    result = cli("--book", root, "show", "acme-tl", "--format", "json")
+    result = cli("--book", root, "show", "acme-tl", "--as-of", "2026-06-01", "--format", "json")
     assert result.exit_code == 0, result.output
     view = json.loads(result.stdout)
     # Debt service = rows dated in (2026-01-15, 2027-01-15], by hand (ACT/360, 10%):
@@ -145,7 +136,7 @@ def test_show_json_underwriting_block_is_exact(tmp_path):
 
 def test_show_text_mentions_the_underwriting_metrics(tmp_path):
     root = write_book(tmp_path)
-    result = cli("--book", root, "show", "acme-tl", "--format", "text")
+    result = cli("--book", root, "show", "acme-tl", "--as-of", "2026-06-01", "--format", "text")
     assert result.exit_code == 0, result.output
     assert "total leverage 4.33x" in result.stdout
     assert "1423583.33" in result.stdout.replace(",", "")
@@ -233,7 +224,7 @@ def test_debt_service_counts_four_quarterly_payments_when_the_anniversary_rolls(
     text = p.read_text().replace("2026-01-15", "2026-05-15").replace("2029-01-15", "2029-05-15")
     p.write_text(text.replace("      - {type: fixed, amount: 25000, date: 2026-06-30, name: agency fee}\n", ""),
                  encoding="utf-8")
-    result = cli("--book", root, "show", "acme-tl", "--format", "json")
+    result = cli("--book", root, "show", "acme-tl", "--as-of", "2026-06-01", "--format", "json")
     assert result.exit_code == 0, result.output
     # 2026-08-17 (94 d on 10,000,000) 261,111.11 · 2026-11-16 (91 d on 9,900,000) 250,250.00 ·
     # 2027-02-15 (91 d on 9,800,000) 247,722.22 · 2027-05-17 (91 d on 9,700,000) 245,194.44; + 4 × 100,000

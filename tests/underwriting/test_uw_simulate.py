@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 import pyxirr
-from typer.testing import CliRunner
 
-import loanctl.cli  # noqa: F401  (registers the commands)
-from loanctl.cli.common import app
+from bookfactory import cli
 
 D = Decimal
 
@@ -135,13 +133,6 @@ facilities:
       - {lender: fund-i, share: 60%}
       - {lender: fund-ii, share: 40%}
 """
-
-
-def cli(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"internal error (a traceback): {result.exception!r}") from result.exception
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ traceback (checked in-process and, for each kind, in a real `loanctl` process)."
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from bookfactory import cli_env, loanctl_argv
 from test_wf_kit import BOB, DAN, DEAL, DEAL_FILE, Repo, git_env, loanctl, no_traceback
 
 GIT_COMMANDS = [
@@ -184,7 +184,9 @@ def test_diff_on_a_conflicted_work_tree_is_E0014_not_a_removed_deal(conflicted):
 
 # --- the same, in real processes ------------------------------------------------------------------
 def test_real_processes_show_one_diagnostic_and_no_traceback(repo, tmp_path, monkeypatch):
-    """What a user sees: the installed `loanctl`, four kinds of bad input (run side by side)."""
+    """What a user sees: the command line in fresh interpreters (`python -m loanctl`, the
+    interpreter running the tests, so an unactivated virtual environment works), four kinds of
+    bad input (run side by side)."""
     plain = make_plain(repo, tmp_path, monkeypatch)
     shallow = make_shallow(repo, tmp_path)
     line = marker_line(make_conflict(repo))
@@ -199,10 +201,8 @@ def test_real_processes_show_one_diagnostic_and_no_traceback(repo, tmp_path, mon
                   f"::error file=acme-tl/deal.yaml,line={line},col=1,title=E0014::merge-conflict marker left in "
                   f"the file (hint: {E0014_HINT})\n", ""),
     }
-    env = dict(os.environ)
-    env.pop("LOANCTL_BOOK", None)
-    procs = {code: subprocess.Popen(["loanctl", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env)
+    procs = {code: subprocess.Popen(loanctl_argv(*args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=cli_env())
              for code, (cwd, args, *_rest) in cases.items()}
     for code, proc in procs.items():
         out, err = proc.communicate(timeout=60)

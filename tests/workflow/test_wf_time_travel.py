@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from test_wf_kit import DAN, DEAL, DEAL_FILE, loanctl, no_traceback, pos
 
 
@@ -62,9 +60,9 @@ def test_show_rev_main_on_the_amendment_branch(repo):
 
 
 def test_show_rev_of_the_submitted_deal(repo):
-    old = jrun("show", DEAL, "--rev", "submitted", "--format", "json")
+    old = jrun("show", DEAL, "--rev", "submitted", "--as-of", "2030-06-30", "--format", "json")
     assert old["status"] == "submitted"
-    assert jrun("show", DEAL, "--format", "json")["status"] == "funded"
+    assert jrun("show", DEAL, "--as-of", "2030-06-30", "--format", "json")["status"] == "funded"
 
 
 def test_schedule_rev_gives_the_old_rates(repo):
@@ -140,6 +138,6 @@ def test_rev_does_not_need_a_clean_work_tree_or_the_branch_checked_out(repo):
     repo.checkout("reprice")
     (repo.path / DEAL_FILE).write_text("id: [unclosed\n", encoding="utf-8")
     before = Untouched(repo)
-    old = jrun("show", DEAL, "--rev", "direct", "--format", "json")
+    old = jrun("show", DEAL, "--rev", "direct", "--as-of", "2030-06-30", "--format", "json")
     before.check()
     assert spread(old) == ("5.25%", "deal.yaml")

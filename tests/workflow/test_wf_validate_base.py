@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import yaml
 
-from test_wf_kit import (AMENDMENT_FILE, BOB, DAN, DEAL, DEAL_FILE, EDIT_HINT, REPRICING, START, Repo, hand_interest,
-                   codes_in, loanctl, no_traceback, pos)
+from test_wf_kit import (AMENDMENT_FILE, AS_OF, BOB, DAN, DEAL, DEAL_FILE, EDIT_HINT, REPRICING, START, Repo,
+                         hand_interest, codes_in, loanctl, no_traceback, pos)
 
 BEFORE = hand_interest([(START, Decimal("0.0575"))])
 AFTER = hand_interest([(START, Decimal("0.0575")), (REPRICING, Decimal("0.0525"))])
@@ -161,7 +161,7 @@ def test_amendment_branch_passes_validate_base(repo):
 def test_amend_dry_run_prints_the_file_and_writes_nothing(repo):
     before = repo.snapshot()
     run = loanctl("amend", DEAL, "--effective", "2031-01-15", "--set", "tl.interest.spread=525bps",
-                  "--description", "Repricing", "--dry-run")
+                  "--description", "Repricing", "--dry-run", "--as-of", AS_OF)
     assert (run.code, run.out) == (0, AMENDMENT_TEXT)
     assert run.err.startswith("schedule impact:\n")
     assert repo.snapshot() == before
@@ -199,7 +199,7 @@ def test_deleting_a_merged_amendment_is_E0505(repo):
 def test_a_second_amendment_after_the_merge_is_fine(repo):
     _merge_reprice(repo)
     run = loanctl("amend", DEAL, "--effective", "2032-01-15", "--set", "tl.maturity_date=2036-01-15",
-                  "--description", "One-year extension")
+                  "--description", "One-year extension", "--as-of", AS_OF)
     assert run.code == 0, run
     written = f"{DEAL}/amendments/002-one-year-extension.yaml"
     assert (repo.path / written).is_file()
@@ -248,7 +248,7 @@ def test_renaming_a_funded_deal_folder_is_E0507(repo):
     run = validate_base()
     assert codes_in(run.out) == ["E0507"]
     assert (run.code, run.out, run.err) == (1, E0507, "2 deals checked: 1 error, 0 warnings\n")
-    diff = json.loads(loanctl("diff", "main", "HEAD", "--format", "json").out)
+    diff = json.loads(loanctl("diff", "main", "HEAD", "--as-of", AS_OF, "--format", "json").out)
     assert [(d["deal"], d["status"]) for d in diff["deals"]] == [("acme-tl", "removed"), ("acme-tl-2030", "added")]
 
 
@@ -286,7 +286,7 @@ def test_a_book_in_a_subfolder_of_the_repository(repo, tmp_path, monkeypatch):
     monkeypatch.chdir(outer.path / "deals")
     run = loanctl("validate", "--base", "HEAD", "--format", "json")
     assert [(d["file"], d["code"]) for d in json.loads(run.out)] == [("acme-tl/deal.yaml", "E0504")]
-    view = json.loads(loanctl("show", DEAL, "--rev", "HEAD", "--format", "json").out)
+    view = json.loads(loanctl("show", DEAL, "--rev", "HEAD", "--as-of", "2030-06-30", "--format", "json").out)
     assert [t["value"] for t in view["facilities"][0]["terms"] if t["term"] == "interest.spread"] == ["5.75%"]
     history = loanctl("history", DEAL).out
     assert history.splitlines()[1:3] == ["    The book in deals/", "    deal created"]
