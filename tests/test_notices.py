@@ -185,6 +185,22 @@ def test_statement_has_a_hand_computed_running_balance(small):
     assert json.loads(later.stdout)["opening_balance"] == "9932500.00"
 
 
+def test_statement_credits_the_upfront_fee_netted_at_closing(tmp_path):
+    """An upfront fee is netted from the closing draw (SPEC §4.3): a due and a credit the same day."""
+    deal = DEAL.replace("      - {type: fixed, amount: 5000", "      - {type: upfront, rate: 1%}\n"
+                                                          "      - {type: fixed, amount: 5000")
+    root = write_book(tmp_path, deals={"acme-tl": deal}, book_yaml=BOOK, rates={"SOFR-3M": RATES})
+    result = run(root, "statement", "acme-tl", "--from", "2025-01-15", "--to", "2025-01-31", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    s = json.loads(result.stdout)
+    # 1% of the 10,000,000 drawn at closing = 100,000.00, owed and settled out of the proceeds
+    assert [(x["description"], x["debit"], x["credit"], x["balance"]) for x in s["lines"]] == [
+        ("draw", "10000000.00", "0.00", "10000000.00"),
+        ("fees (upfront) due", "100000.00", "0.00", "10100000.00"),
+        ("upfront fee netted from the draw", "0.00", "100000.00", "10000000.00"),
+    ]
+
+
 @pytest.mark.parametrize("fmt", ["md", "html", "txt"])
 def test_statement_renders_in_every_text_format(small, fmt):
     result = run(small, "statement", "acme-tl", "--from", "2025-01-15", "--to", "2025-07-15", "--format", fmt)
