@@ -154,6 +154,9 @@ CODES: dict[str, str] = {
     "E0260": "first_test_date is not a test date of the covenant's frequency",
     "E0261": "a waiver names a period that is not tested",
     "E0262": "a covenant test is waived twice",
+    "E0275": "revolver draw above the availability after repayments",
+    "E0276": "payoff quote date outside the facility's life",
+    "E0277": "payoff quote for a facility already paid off",
     # E03xx — rate fixings
     "E0301": "rate file header must be date,rate",
     "E0302": "invalid date in a rate file",
@@ -194,6 +197,12 @@ CODES: dict[str, str] = {
     "E0431": "payment for a deal that takes no payments",
     "E0432": "payment value date too far after the posting day",
     "E0433": "non-ASCII digits in a payment amount or date",
+    "E0434": "repayment on a facility that is not a revolver",
+    "E0435": "payoff dated after maturity",
+    "E0436": "reversal without reverses, or reverses on another type",
+    "E0437": "reversal of an unknown payment",
+    "E0438": "reversal that cannot reverse its payment",
+    "E0439": "payment for a facility already paid off",
     # E05xx — git, workflow and the audit trail
     "E0501": "not a git repository",
     "E0502": "unknown git revision",

@@ -29,11 +29,12 @@ from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, DealFingerprints, profi
 from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..servicing.allocation import Allocation, FacilityAllocation, Payment
-from ..servicing.paymentfile import (MAX_DAYS_AHEAD, MAX_LINE, detect_profile, facts_of, parse_payment_file,
-                                     payable_until, value_date)
+from ..servicing.allocation import live_payments
+from ..servicing.paymentfile import (MAX_DAYS_AHEAD, MAX_LINE, detect_profile, facts_of, paid_off_problems,
+                                     parse_payment_file, payable_until, reversal_problems, value_date)
 from ..servicing.positions import allocate_facility, facility_inputs
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -54,6 +55,8 @@ MIGRATIONS: dict[int, list[str]] = {
     # when unapplied cash was applied (a due settled after the payment's date; SPEC §4.3); the
     # allocation rules changed with it, so every facility's stored rows are recomputed (stale)
     3: ["ALTER TABLE allocations ADD COLUMN applied_on DATE", "DELETE FROM facility_inputs"],
+    # a reversal names the payment it reverses (SPEC §4.1); earlier ledgers hold none
+    4: ["ALTER TABLE payments ADD COLUMN reverses VARCHAR"],
 }
 
 
@@ -185,14 +188,16 @@ def open_for_read(root: Path):
     return connect(path, read_only=True)
 
 
+PAYMENT_COLUMNS = "payment_id, deal, facility, value_date, amount, currency, type, reference, file, line, reverses"
+
+
 def load_payments(con) -> list[Payment]:
     if con is None:
         return []
-    rows = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, reference, file, line "
-                       "FROM payments").fetchall()
+    rows = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments").fetchall()
     from ..conventions.currency import minor_units
     return [Payment(r[0], r[1], r[2], r[3], _dec(r[4]).quantize(Decimal(1).scaleb(-minor_units(r[5]))), r[5], r[6],
-                    r[7] or "", r[8] or "", r[9] or 0) for r in rows]
+                    r[7] or "", r[8] or "", r[9] or 0, r[10] or "") for r in rows]
 
 
 def ledger_payments(root: Path) -> list[Payment]:
@@ -347,6 +352,7 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
                         "E0412", f"payment_id {p.payment_id!r} was posted before with different content "
                                  f"({old.deal} {old.facility} {old.date} {old.amount} {old.type})",
                         _shown(records, p.file), p.line, hint="a payment id is never reused; use a new id"))
+            result.diagnostics += _row_problems(reversal_problems(new, existing), records)
             if not result.ok:
                 return result
             result.posted = new
@@ -359,6 +365,11 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
             for p in new:
                 by_facility[(p.deal, p.facility)].append(p)
             result.allocations = allocate_all(loaded, by_facility)
+            new_ids = {p.payment_id for p in new}
+            result.diagnostics += _row_problems([x for k, fa in sorted(result.allocations.items())
+                                                 for x in paid_off_problems(fa, by_facility[k], new_ids)], records)
+            if not result.ok:
+                return result
             result.timings["allocate"] = time.perf_counter() - t1
             if dry_run or not (new or reattribute):
                 return result
@@ -374,6 +385,13 @@ def _post(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: date,
             if con is not None:
                 con.close()
     return result
+
+
+def _row_problems(problems, records) -> list[Diagnostic]:
+    """Checks across rows (paymentfile.Problem), each at its row's FILE:LINE, in file order."""
+    rank = {r[0]: i for i, r in enumerate(records)}
+    return [Diagnostic(code, message, _shown(records, p.file), p.line, hint=hint)
+            for p, code, message, hint in sorted(problems, key=lambda x: (rank.get(x[0].file, -1), x[0].line))]
 
 
 def profile_conflicts(con, root: Path, records) -> list[Diagnostic]:
@@ -427,7 +445,8 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                result: PostResult) -> bool:
     """The vectorised post; False to fall back to the row-by-row path (nothing changed)."""
     import duckdb
-    from ..servicing.paymentfile import COLUMNS, MAX_AMOUNT_EXPONENT, MAX_PAYMENT_ID, MAX_REFERENCE, REQUIRED, WHITESPACE
+    from ..servicing.paymentfile import (COLUMNS, MAX_AMOUNT_EXPONENT, MAX_PAYMENT_ID, MAX_REFERENCE, REQUIRED, TYPES,
+                                         WHITESPACE)
 
     root = loaded.root
     profiles = loaded.book.payment_profiles if loaded.book else {}
@@ -467,18 +486,22 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                              for shown, raw, name, sha, *_ in staged_files]):
                 return False
             fact_rows = [(d, f, ff.currency, minor_units_of(ff.currency), ff.starts[f], len(ff.facility_ids),
-                          ff.facility_ids[0], payable_until(ff)) for d, ff in facts.items() for f in ff.facility_ids]
+                          ff.facility_ids[0], payable_until(ff), ff.types.get(f, ""), ff.maturities[f])
+                         for d, ff in facts.items() for f in ff.facility_ids]
             con.execute("CREATE TEMP TABLE facts (deal VARCHAR, facility VARCHAR, currency VARCHAR, digits INTEGER, "
-                        "start_date DATE, n INTEGER, only_facility VARCHAR, pay_until DATE)")
+                        "start_date DATE, n INTEGER, only_facility VARCHAR, pay_until DATE, ftype VARCHAR, "
+                        "maturity DATE)")
             if fact_rows:  # ids, codes and dates are validated tokens: safe as SQL literals
                 values = ", ".join(f"('{d}', '{f}', '{c}', {n}, DATE '{st.isoformat()}', {k}, '{one}', "
-                                   + (f"DATE '{until.isoformat()}')" if until else "NULL)")
-                                   for d, f, c, n, st, k, one, until in fact_rows)
+                                   + (f"DATE '{until.isoformat()}'" if until else "NULL")
+                                   + f", '{kind}', DATE '{mat.isoformat()}')"
+                                   for d, f, c, n, st, k, one, until, kind, mat in fact_rows)
                 con.execute(f"INSERT INTO facts VALUES {values}")
             con.execute("CREATE TEMP TABLE staged (file VARCHAR, shown VARCHAR, line INTEGER, payment_id VARCHAR, "
                         "deal VARCHAR, facility VARCHAR, value_date DATE, amount DECIMAL(28,4), currency VARCHAR, "
-                        "type VARCHAR, reference VARCHAR, bad BOOLEAN, raw_date VARCHAR)")
+                        "type VARCHAR, reference VARCHAR, bad BOOLEAN, raw_date VARCHAR, reverses VARCHAR)")
             ws = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)  # what str.strip() strips
+            types = ", ".join(f"'{t}'" for t in ("",) + TYPES)
             last_day = min(posting_day, date.max - timedelta(days=MAX_DAYS_AHEAD)) + timedelta(days=MAX_DAYS_AHEAD)
             for shown, raw, name, sha, names, _ in staged_files:
                 tmp = state / f".stage-{os.getpid()}-{name}"
@@ -504,7 +527,8 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                trim(coalesce(amount, ''), {ws}) AS amt,
                                upper(trim(coalesce(r.currency, ''), {ws})) AS ccy,
                                lower(trim(coalesce(r.type, ''), {ws})) AS typ,
-                               trim(coalesce(reference, ''), {ws}) AS ref
+                               trim(coalesce(reference, ''), {ws}) AS ref,
+                               trim(coalesce(r.reverses, ''), {ws}) AS rev
                         FROM r
                     ), j AS (
                         SELECT t.*, f.deal AS known_deal, f.currency AS deal_ccy, f.digits, f.start_date, f.pay_until,
@@ -528,10 +552,14 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                > j.digits
                             OR NOT regexp_matches(j.ccy, '^[ -~]*$') OR (j.ccy <> '' AND j.ccy <> j.deal_ccy)
                             OR NOT regexp_matches(j.typ, '^[ -~]*$')
-                            OR j.typ NOT IN ('', 'scheduled', 'prepayment', 'fee')
+                            OR j.typ NOT IN ({types})
+                            OR (j.typ = 'reversal') <> (j.rev <> '') OR (j.typ = 'reversal' AND j.rev = j.pid)
+                            OR length(j.rev) > {MAX_PAYMENT_ID} OR regexp_matches(j.rev, '[^ -~]')
+                            OR (j.typ = 'repayment' AND ff.ftype <> 'revolver')
+                            OR (j.typ = 'payoff' AND j.vd > ff.maturity)
                             OR length(j.ref) > {MAX_REFERENCE}
                             OR j.vd < ff.start_date) IS NOT FALSE,
-                           j.raw_date
+                           j.raw_date, NULLIF(j.rev, '')
                     FROM j LEFT JOIN facts ff ON ff.deal = j.d AND ff.facility = j.fac2
                 """)
             bad = con.execute("SELECT count(*) FROM staged WHERE bad").fetchone()[0]
@@ -541,7 +569,8 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                 "SELECT count(*) FROM staged s JOIN payments p USING (payment_id) WHERE NOT ("
                 "p.deal = s.deal AND p.facility = s.facility AND p.value_date = s.value_date AND "
                 "p.amount = s.amount AND p.currency = s.currency AND p.type = s.type AND "
-                "coalesce(p.reference, '') = coalesce(s.reference, ''))").fetchone()[0]
+                "coalesce(p.reference, '') = coalesce(s.reference, '') AND "
+                "coalesce(p.reverses, '') = coalesce(s.reverses, ''))").fetchone()[0]
             if bad or repeated or conflicts:
                 return False  # the row-by-row path reports each problem at its line
             counted = dict(con.execute("SELECT file, count(*) FROM staged GROUP BY 1").fetchall())
@@ -562,31 +591,37 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
             reattribute = con.execute("SELECT s.payment_id, s.file, s.line FROM staged s JOIN payments p "
                                       "USING (payment_id) WHERE s.file < p.file").fetchall()
             con.execute("DELETE FROM staged WHERE payment_id IN (SELECT payment_id FROM payments)")
+            if _bad_reversals(con):
+                return False  # the row-by-row path reports each (paymentfile.reversal_problems)
             result.timings["parse_check"] = time.perf_counter() - t0
 
             t1 = time.perf_counter()
-            cur = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, "
-                              "reference, file, line FROM staged")
+            cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM staged")
             new = []
             while batch := cur.fetchmany(50_000):
                 new += [Payment(r[0], r[1], r[2], r[3], r[4].quantize(_quantum(r[5])), r[5], r[6], r[7] or "", r[8],
-                                r[9]) for r in batch]
+                                r[9], r[10] or "") for r in batch]
             result.posted = new
             affected = {(p.deal, p.facility) for p in new}
             by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
             if affected:
                 con.execute("CREATE TEMP TABLE affected (deal VARCHAR, facility VARCHAR)")
                 con.executemany("INSERT INTO affected VALUES (?, ?)", [list(k) for k in affected])
-                for r in con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, reference, "
-                                     "file, line FROM payments SEMI JOIN affected USING (deal, facility)").fetchall():
+                for r in con.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments SEMI JOIN affected USING (deal, facility)"
+                                     ).fetchall():
                     by_facility[(r[1], r[2])].append(Payment(r[0], r[1], r[2], r[3], r[4].quantize(_quantum(r[5])),
-                                                             r[5], r[6], r[7] or "", r[8] or "", r[9] or 0))
+                                                             r[5], r[6], r[7] or "", r[8] or "", r[9] or 0, r[10] or ""))
                 con.execute("DROP TABLE affected")
             for p in new:
                 by_facility[(p.deal, p.facility)].append(p)
             alloc_csv = state / f".alloc-{os.getpid()}.csv"
             temps.append(alloc_csv)
-            result.facilities, result.unapplied_by_payment = allocate_to_csv(loaded, by_facility, alloc_csv)
+            new_ids = {p.payment_id for p in new}
+            closed: list = []
+            result.facilities, result.unapplied_by_payment = allocate_to_csv(
+                loaded, by_facility, alloc_csv, lambda fa, pays: closed.extend(paid_off_problems(fa, pays, new_ids)))
+            if closed:
+                return False  # the row-by-row path reports each (paymentfile.paid_off_problems)
             result.timings["allocate"] = time.perf_counter() - t1
             if not new and not reattribute:
                 done = True
@@ -606,8 +641,7 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                                 [name, sha, Path(shown).name, posting_day, file_rows.get(name, 0), len(raw), profile])
                 for pid, file, line in reattribute:
                     con.execute("UPDATE payments SET file = ?, line = ? WHERE payment_id = ?", [file, line, pid])
-                con.execute("INSERT INTO payments SELECT payment_id, deal, facility, value_date, amount, currency, "
-                            "type, reference, file, line FROM staged")
+                con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
                 con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT deal, facility FROM staged")
                 con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT deal, facility FROM affected)")
                 con.execute(f"INSERT INTO allocations SELECT * FROM read_csv('{_sql_path(alloc_csv)}', header=false, "
@@ -634,6 +668,21 @@ def _post_fast(loaded: LoadedBook, files: list[tuple[str, bytes]], posting_day: 
                     t.unlink()
 
 
+def _bad_reversals(con) -> bool:
+    """Any staged reversal that `paymentfile.reversal_problems` refuses: naming no payment of
+    the ledger or the staged rows, a reversal, another deal, facility or amount, a later
+    date, or a payment reversed twice."""
+    return bool(con.execute("""
+        WITH known AS (SELECT payment_id, deal, facility, value_date, amount, type FROM payments
+                       UNION ALL SELECT payment_id, deal, facility, value_date, amount, type FROM staged)
+        SELECT (SELECT count(*) FROM staged s LEFT JOIN known k ON k.payment_id = s.reverses
+                WHERE s.type = 'reversal' AND (k.payment_id IS NULL OR k.type = 'reversal' OR k.deal <> s.deal
+                      OR k.facility <> s.facility OR k.amount <> s.amount OR s.value_date < k.value_date))
+             + (SELECT count(*) FROM (SELECT reverses FROM (SELECT reverses FROM payments WHERE type = 'reversal'
+                                                           UNION ALL SELECT reverses FROM staged WHERE type = 'reversal')
+                                      GROUP BY reverses HAVING count(*) > 1))""").fetchone()[0])
+
+
 def minor_units_of(currency: str) -> int:
     from ..conventions.currency import minor_units
     return minor_units(currency)
@@ -650,11 +699,12 @@ def _shown(records, archive: str) -> str:
     return archive
 
 
-def allocate_to_csv(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[Payment]], path: Path
-                    ) -> tuple[list[tuple[str, str]], dict[str, Decimal]]:
+def allocate_to_csv(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[Payment]], path: Path,
+                    inspect=None) -> tuple[list[tuple[str, str]], dict[str, Decimal]]:
     """Allocate facility by facility straight into the staging CSV, keeping nothing but the
     unapplied amounts (a million payments' allocations never sit in memory together).
-    Empties `by_facility` as it goes; returns (facilities, unapplied by payment id)."""
+    Empties `by_facility` as it goes; returns (facilities, unapplied by payment id).
+    `inspect(allocation, payments)`, if given, sees each facility's allocation."""
     keys = sorted(by_facility)
     unapplied: dict[str, Decimal] = {}
     inputs: dict[str, tuple] = {}
@@ -667,6 +717,8 @@ def allocate_to_csv(loaded: LoadedBook, by_facility: dict[tuple[str, str], list[
                 inputs[deal] = facility_inputs(loaded, deal)
             terms, builder = inputs[deal]
             fa = allocate_facility(loaded, deal, facility, pays, terms=terms, builder=builder)
+            if inspect is not None:
+                inspect(fa, pays)
             for seq, a in enumerate(fa.allocations):
                 w.writerow((a.payment_id, deal, facility, a.payment_date.isoformat(),
                             a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq,
@@ -734,7 +786,7 @@ def _write(con, root: Path, new: list[Payment], files, allocations, posting_day:
     try:
         try:
             _write_csv(pay_csv, ((p.payment_id, p.deal, p.facility, p.date.isoformat(), str(p.amount), p.currency,
-                                  p.type, p.reference, p.file, p.line) for p in new))
+                                  p.type, p.reference, p.file, p.line, p.reverses) for p in new))
             if not staged:
                 _write_csv(alloc_csv, _allocation_rows(allocations))
         except OSError as exc:
@@ -747,7 +799,8 @@ def _write(con, root: Path, new: list[Payment], files, allocations, posting_day:
                         [name, sha, Path(shown).name, posting_day, nrows, size, prof_name])
         con.execute(f"INSERT INTO payments SELECT * FROM read_csv('{_sql_path(pay_csv)}', header=false, "
                     + _INTERNAL_CSV + ", columns={" + _cols(
-                        "payment_id deal facility value_date amount currency type reference file line") + "})")
+                        "payment_id deal facility value_date amount currency type reference file line reverses")
+                    + "})")
         con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT deal, facility FROM payments WHERE false")
         if allocations:
             con.executemany("INSERT INTO affected VALUES (?, ?)", [list(k) for k in allocations])
@@ -832,19 +885,14 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
         records = []
         seen: dict[str, Payment] = {}
         for name, raw in files:
-            posting_day = date.fromisoformat(name[:10]) if _is_archive_name(name) else date.today()
-            side = archive_dir(root) / f"{name}.profile"
-            if not inside_book(root, side):
-                raise DiagnosticError([outside_diagnostic(str(side))])
-            used = side.read_text(encoding="utf-8").strip() if side.is_file() else None
-            got, d, recs = parse_files(loaded, [(str(archive_dir(root) / name), raw)], used, posting_day,
-                                       auto_profile=used is None)
+            got, d, recs = read_archived(loaded, name, raw)
             diags += d
             for rec in recs:
                 records.append((name, rec[1], name, rec[3], rec[4], rec[5], rec[6]))
             for p in got:
                 p = Payment(*[getattr(p, f) for f in ("payment_id", "deal", "facility", "date", "amount", "currency",
-                                                      "type", "reference")], file=name, line=p.line)
+                                                      "type", "reference")], file=name, line=p.line,
+                            reverses=p.reverses)
                 if p.payment_id in seen:
                     if seen[p.payment_id].content() != p.content():
                         diags.append(Diagnostic("E0412", f"payment_id {p.payment_id!r} differs from "
@@ -888,6 +936,49 @@ def _rebuild(loaded: LoadedBook) -> tuple[int, int, list[Diagnostic]]:
         with contextlib.suppress(OSError):
             target.with_name(target.name + ".wal").unlink()
         return len(files), len(payments), []
+
+
+def read_archived(loaded: LoadedBook, name: str, raw: bytes):
+    """One archived file read as it was accepted (its `.profile`, no admission rules):
+    (payments, diagnostics, file records) as `parse_files` gives them."""
+    root = loaded.root
+    posting_day = date.fromisoformat(name[:10]) if _is_archive_name(name) else date.today()
+    side = archive_dir(root) / f"{name}.profile"
+    if not inside_book(root, side):
+        raise DiagnosticError([outside_diagnostic(str(side))])
+    used = side.read_text(encoding="utf-8").strip() if side.is_file() else None
+    return parse_files(loaded, [(str(archive_dir(root) / name), raw)], used, posting_day, auto_profile=used is None)
+
+
+def archived_repayments(loaded: LoadedBook) -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
+    """(date, amount) of the repayments in force in payments/ (a reversed one is not), by
+    (deal, facility) — what validate checks a revolver's draws against (SPEC §4.3). Only the
+    archived files that mention a repayment or a reversal are read; rows that do not read
+    cleanly are left to `ledger check` and `ledger rebuild`."""
+    found: list[Payment] = []
+    for path in archived_files(loaded.root):
+        raw = path.read_bytes()
+        lowered = raw.lower()
+        if b"repayment" not in lowered and b"reversal" not in lowered:
+            continue
+        got, _, _ = read_archived(loaded, path.name, raw)
+        found += got  # the rows that read cleanly (a part of the book knows only its deals)
+    out: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
+    for p in live_payments({p.payment_id: p for p in found}.values()):
+        if p.type == "repayment":
+            out[(p.deal, p.facility)].append((p.date, p.amount))
+    return dict(out)
+
+
+def archive_repaid():
+    """`validation.checks.Repaid` over this book's archive: read once, on first use."""
+    cache: dict = {}
+
+    def repaid(loaded: LoadedBook, deal: str, facility: str) -> list[tuple[date, Decimal]]:
+        if "all" not in cache:
+            cache["all"] = archived_repayments(loaded)
+        return cache["all"].get((deal, facility), [])
+    return repaid
 
 
 def _is_archive_name(name: str) -> bool:
@@ -980,12 +1071,12 @@ def _payments_of(con, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list
     out: dict[tuple[str, str], list[Payment]] = {k: [] for k in keys}
     if not keys:
         return out
-    rows = con.execute("SELECT payment_id, deal, facility, value_date, amount, currency, type, reference, file, line "
+    rows = con.execute(f"SELECT {PAYMENT_COLUMNS} "
                        "FROM payments WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
                        [[d for d, _ in keys], [f for _, f in keys]]).fetchall()
     for r in rows:
         out[(r[1], r[2])].append(Payment(r[0], r[1], r[2], r[3], _dec(r[4]).quantize(_quantum(r[5])), r[5], r[6],
-                                         r[7] or "", r[8] or "", r[9] or 0))
+                                         r[7] or "", r[8] or "", r[9] or 0, r[10] or ""))
     return out
 
 

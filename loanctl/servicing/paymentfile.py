@@ -12,6 +12,11 @@ characters `str.strip()` strips (WHITESPACE), in this parser, in the vectorised 
 a rebuild alike. The admission rules, which depend on when a file is posted (the deal takes
 payments, see `payable_until`; the value date is at most MAX_DAYS_AHEAD after the posting
 day), apply when posting only: a rebuild re-reads the archive exactly as it was accepted.
+
+Types (SPEC §4.1): a row alone is checked for what it can say (a reversal names the payment
+it reverses in `reverses`, a repayment is for a revolver, a payoff is not dated after
+maturity); `reversal_problems` and `paid_off_problems` check rows against the ledger and the
+other rows being posted, and against the allocation (no payment after a facility's payoff).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -30,11 +35,11 @@ from ..model.records import LoadedBook
 from ..model.documents import PaymentProfile
 from ..model.values import ValueProblem, money_digits, parse_date
 from ..source.yamlsrc import decode
-from .allocation import Payment
+from .allocation import PAYMENT_TYPES, FacilityAllocation, Payment, live_payments
 
-COLUMNS = ("payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference")
+COLUMNS = ("payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference", "reverses")
 REQUIRED = ("payment_id", "deal", "date", "amount")
-TYPES = ("scheduled", "prepayment", "fee")
+TYPES = PAYMENT_TYPES
 _AMOUNT = re.compile(r"^\+?[0-9]+(\.[0-9]+)?$")
 csv.field_size_limit(64 * 1024 * 1024)
 MAX_PAYMENT_ID = 128
@@ -89,6 +94,8 @@ class FacilityFacts:
     starts: dict[str, date]
     maturities: dict[str, date]
     status: str = "funded"
+    types: dict[str, str] = field(default_factory=dict)
+    """Facility type by id (term · delayed_draw · revolver): a repayment is for a revolver."""
 
 
 def payable_until(ff: FacilityFacts) -> date | None:
@@ -111,7 +118,97 @@ def facts_of(loaded: LoadedBook) -> dict[str, FacilityFacts]:
         out[deal_id] = FacilityFacts(
             record.deal.currency, tuple(terms),
             {fid: t.first.facility.start_date for fid, t in terms.items()},
-            {fid: t.last.facility.maturity_date for fid, t in terms.items()}, record.deal.status)
+            {fid: t.last.facility.maturity_date for fid, t in terms.items()}, record.deal.status,
+            {fid: t.last.facility.type for fid, t in terms.items()})
+    return out
+
+
+def _type_problems(ptype: str, reverses: str, pid: str, ff: FacilityFacts | None, facility: str,
+                   when: date | None) -> list[tuple[str, str, str | None]]:
+    """What one row alone says about its type: a reversal names what it reverses (and only a
+    reversal does), a repayment is for a revolver, a payoff is dated by the maturity."""
+    out: list[tuple[str, str, str | None]] = []
+    if ptype == "reversal" and not reverses:
+        out.append(("E0436", "a reversal needs the payment_id it reverses in the reverses column",
+                    "add a reverses column naming the returned or misapplied payment"))
+    elif reverses and ptype != "reversal":
+        out.append(("E0436", f"reverses {_short(reverses)} is set on a {ptype} payment; only a reversal reverses "
+                             "a payment", "set type to reversal, or leave reverses empty"))
+    elif reverses and (why := _id_problem(reverses)) is not None:
+        out.append(("E0436", f"reverses {_short(reverses)} is not a payment_id: it {why}", None))
+    elif ptype == "reversal" and reverses == pid:
+        out.append(("E0438", f"payment {_short(pid)} reverses itself", "name the payment it reverses"))
+    if ff is None or facility not in ff.maturities:
+        return out
+    kind = ff.types.get(facility)
+    if ptype == "repayment" and kind is not None and kind != "revolver":
+        out.append(("E0434", f"a repayment is for a revolver; facility {facility!r} is a {kind.replace('_', '-')} "
+                             "facility", "pay principal early with type prepayment (its prepayment fee applies)"))
+    if ptype == "payoff" and when is not None and when > ff.maturities[facility]:
+        out.append(("E0435", f"payoff dated {when} is after the facility's maturity {ff.maturities[facility]}",
+                    "a payment after maturity settles what is past due: type scheduled"))
+    return out
+
+
+Problem = tuple[Payment, str, str, "str | None"]
+"""(the row, code, message, hint) of a check across rows: the caller reports it at the row's FILE:LINE."""
+
+
+def reversal_problems(new: list[Payment], existing: dict[str, Payment]) -> list[Problem]:
+    """The reversals among `new` (in the order of their files) against the ledger's payments
+    and all the rows being posted: each names a known payment, not a reversal, not reversed
+    already (by the ledger or an earlier row), of the same deal, facility and amount, dated
+    on or before the reversal."""
+    known = dict(existing)
+    for p in new:
+        known.setdefault(p.payment_id, p)
+    reversed_by = {p.reverses: p.payment_id for p in existing.values() if p.type == "reversal"}
+    out: list[Problem] = []
+    for p in new:
+        if p.type != "reversal":
+            continue
+        target = known.get(p.reverses)
+        if target is None:
+            out.append((p, "E0437", f"reverses {p.reverses!r}, which is neither in the ledger nor in the files "
+                                    "being posted", "check the payment_id; post the original payment first"))
+        elif target.type == "reversal":
+            out.append((p, "E0438", f"reverses {p.reverses!r}, itself a reversal: a reversal cannot be reversed",
+                        "post the payment again under a new payment_id"))
+        elif p.reverses in reversed_by:
+            out.append((p, "E0438", f"payment {p.reverses!r} is already reversed by {reversed_by[p.reverses]!r}",
+                        "a payment is reversed once"))
+        elif (target.deal, target.facility, target.amount) != (p.deal, p.facility, p.amount):
+            out.append((p, "E0438", f"reverses {p.reverses!r} ({target.deal} {target.facility} {target.amount}) "
+                                    f"but is {p.deal} {p.facility} {p.amount}",
+                        "a reversal has the deal, facility and amount of the payment it reverses"))
+        elif p.date < target.date:
+            out.append((p, "E0438", f"dated {p.date}, before the payment {p.reverses!r} it reverses ({target.date})",
+                        "date the reversal on or after the payment"))
+        else:
+            reversed_by[p.reverses] = p.payment_id
+    return out
+
+
+def paid_off_problems(fa: FacilityAllocation, payments: list[Payment], new_ids: set[str]) -> list[Problem]:
+    """A facility ended by a payoff (`fa.payoff`) takes no payment dated after the payoff's
+    date (a reversal excepted: reversing the payoff reopens the facility). A new payment
+    dated after it is refused at its row; a new payoff dated before a payment already
+    posted is refused at the payoff's row."""
+    if fa.payoff is None:
+        return []
+    live = live_payments(payments)
+    off = next(p for p in live if p.payment_id == fa.payoff)
+    later = [p for p in live if p.date > off.date]
+    out: list[Problem] = []
+    for p in later:
+        if p.payment_id in new_ids:
+            out.append((p, "E0439", f"facility {p.deal}/{p.facility} was paid off on {off.date} by "
+                                    f"{off.payment_id!r}; a payment dated {p.date} is after it",
+                        "reverse the payoff first (type reversal), or check the deal, facility and date"))
+        elif off.payment_id in new_ids:
+            out.append((off, "E0439", f"this payoff ends facility {p.deal}/{p.facility} on {off.date}, before "
+                                      f"payment {p.payment_id!r} ({p.date}) already posted",
+                        "date the payoff after the last payment, or reverse that payment first"))
     return out
 
 
@@ -311,6 +408,8 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
         ptype = cell("type").lower() or "scheduled"
         if ptype not in TYPES:
             problems.append(("E0413", f"type {_short(cell('type'))} is not one of {', '.join(TYPES)}", None))
+        reverses = cell("reverses")
+        problems += _type_problems(ptype, reverses, pid, ff, facility, when)
         if pid and pid in seen:
             problems.append(("E0411", f"payment_id {pid!r} already appears on line {seen[pid]}",
                              "payment ids are unique in the book forever"))
@@ -321,7 +420,7 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
         seen[pid] = line
         amount = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
         payments.append(Payment(pid, deal_id, facility, when, amount, currency, ptype, reference,
-                                archive_name, line))
+                                archive_name, line, reverses))
     if not payments and not out_diags:
         out_diags.append(Diagnostic("E0401", "the payment file has a header but no rows", name, 1))
     out_diags.sort(key=lambda d: d.line or 0)  # long lines are found first; report in file order
