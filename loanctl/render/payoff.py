@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ..conventions.currency import minor_units
 from ..servicing.allocation import PayoffQuote
 
 PAST_DUE_ORDER = ("fees", "commitment_fee", "interest", "principal")
@@ -26,22 +27,30 @@ def payoff_components(quote: PayoffQuote) -> list[tuple[str, str, Decimal]]:
     return rows
 
 
+def _money(currency: str):
+    quantum = Decimal(1).scaleb(-minor_units(currency))
+    return lambda a: a.quantize(quantum)
+
+
 def payoff_json(deal: str, facility: str, currency: str, quote: PayoffQuote) -> dict:
-    past = {c: format(a, "f") for c, a in quote.past_due.items()}
+    m = _money(currency)
+    past = {c: format(m(a), "f") for c, a in quote.past_due.items()}
     out = {"deal": deal, "facility": facility, "currency": currency, "date": quote.date.isoformat(), "past_due": past}
-    out.update({k: format(a, "f") for k, _, a in payoff_components(quote) if not k.startswith("past_due.")})
-    out["total"] = format(quote.total, "f")
-    out["unapplied"] = format(quote.unapplied, "f")
+    out.update({k: format(m(a), "f") for k, _, a in payoff_components(quote) if not k.startswith("past_due.")})
+    out["total"] = format(m(quote.total), "f")
+    out["unapplied"] = format(m(quote.unapplied), "f")
     return out
 
 
+HELD = "unapplied cash held (not deducted)"
+
+
 def payoff_text(deal: str, facility: str, currency: str, quote: PayoffQuote) -> str:
-    rows = [(label, a) for _, label, a in payoff_components(quote)]
-    width = max(len(label) for label, _ in rows + [("unapplied cash held (not deducted)", 0)])
-    amounts = [f"{a:,}" for _, a in rows] + [f"{quote.total:,}", f"{quote.unapplied:,}"]
-    w = max(len(x) for x in amounts)
+    m = _money(currency)
+    rows = [(label, m(a)) for _, label, a in payoff_components(quote)] + [("total", m(quote.total)),
+                                                                        (HELD, m(quote.unapplied))]
+    width = max(len(label) for label, _ in rows)
+    w = max(len(f"{a:,}") for _, a in rows)
     lines = [f"payoff quote {deal}/{facility} on {quote.date.isoformat()} ({currency})"]
     lines += [f"  {label:<{width}}  {f'{a:,}':>{w}}" for label, a in rows]
-    lines.append(f"  {'total':<{width}}  {f'{quote.total:,}':>{w}}")
-    lines.append(f"  {'unapplied cash held (not deducted)':<{width}}  {f'{quote.unapplied:,}':>{w}}")
     return "\n".join(lines) + "\n"
