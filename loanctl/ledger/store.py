@@ -56,7 +56,7 @@ MIGRATIONS: dict[int, list[str]] = {
     # allocation rules changed with it, so every facility's stored rows are recomputed (stale)
     3: ["ALTER TABLE allocations ADD COLUMN applied_on DATE", "DELETE FROM facility_inputs"],
     # a reversal names the payment it reverses (SPEC §4.1); earlier ledgers hold none
-    4: ["ALTER TABLE payments ADD COLUMN reverses VARCHAR"],
+    4: ["ALTER TABLE payments ADD COLUMN IF NOT EXISTS reverses VARCHAR"],
 }
 
 

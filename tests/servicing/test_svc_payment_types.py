@@ -372,3 +372,20 @@ def test_rebuild_equals_incremental_whatever_the_order(tmp_path, order):
     # p1 reversed, p2 pays the 2026-04-15 dues late, the payoff of 800,000 ends the facility
     pos = positions(root, "2026-06-01")[None]
     assert pos.paid_off and pos.outstanding_principal == 0
+
+
+def test_a_ledger_of_schema_3_gains_the_reverses_column(paid_to_april, tmp_path):
+    """A ledger written before `reverses` (emulated: the column dropped, version 3) is
+    migrated on the next write; a reversal then round-trips through a rebuild."""
+    import duckdb
+    from loanctl.ledger.store import ledger_path
+    con = duckdb.connect(str(ledger_path(paid_to_april)))
+    con.execute("ALTER TABLE payments DROP COLUMN reverses")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    post_rows(paid_to_april, tmp_path / "bank", "r.csv",
+              [("rv", FIXED_DEAL, "", "2026-04-20", "259000.00", "reversal", "p1")], H)
+    incremental = snapshot(paid_to_april)
+    assert {p[0]: p[-1] for p in incremental["payments"]} == {"c-1": None, "p1": None, "rv": "p1"}
+    assert run(paid_to_april, "ledger", "rebuild").exit_code == 0
+    assert snapshot(paid_to_april) == incremental
