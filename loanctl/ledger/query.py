@@ -88,7 +88,7 @@ def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[li
 
 _POSITION_COLUMNS = ("currency VARCHAR, as_of DATE, commitment DECIMAL(28,4), drawn DECIMAL(28,4), "
                      "unfunded DECIMAL(28,4), outstanding_principal DECIMAL(28,4), accrued_interest DECIMAL(28,4), "
-                     "pik_capitalised DECIMAL(28,4), interest_received DECIMAL(28,4), fees_received DECIMAL(28,4), "
+                     "accrued_pik DECIMAL(28,4), accrued_commitment_fee DECIMAL(28,4), pik_capitalised DECIMAL(28,4), interest_received DECIMAL(28,4), fees_received DECIMAL(28,4), "
                      "principal_received DECIMAL(28,4), unapplied DECIMAL(28,4), past_due DECIMAL(28,4), "
                      "dpd INTEGER, dpd_bucket VARCHAR, rate DECIMAL(18,10), spread DECIMAL(18,10)")
 
@@ -96,7 +96,7 @@ _POSITION_COLUMNS = ("currency VARCHAR, as_of DATE, commitment DECIMAL(28,4), dr
 def _position_figures(pos) -> tuple:
     """A position's columns after its keys, in the order of _POSITION_COLUMNS."""
     return (pos.currency, pos.as_of, pos.commitment, pos.drawn, pos.unfunded, pos.outstanding_principal,
-            pos.accrued_interest, pos.pik_capitalised, pos.interest_received, pos.fees_received,
+            pos.accrued_interest, pos.accrued_pik, pos.accrued_commitment_fee, pos.pik_capitalised, pos.interest_received, pos.fees_received,
             pos.principal_received, pos.unapplied, pos.past_due, pos.dpd, pos.dpd_bucket, pos.rate, pos.spread)
 
 

@@ -33,7 +33,9 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
         for a in fa.allocations:
             if a.component == "unapplied":
                 unapplied += a.amount
-            elif a.component == "prepayment":
+            elif a.component in ("reversal", "reversed"):
+                continue  # a reversed payment was allocated to nothing: no due shows it
+            elif a.component in ("prepayment", "repayment"):  # balance reductions, against no due
                 table[_row_date(fa.schedule, a.due_date)]["prepayment"] += a.amount
             else:
                 table[_row_date(fa.schedule, a.due_date)][a.component] += a.amount
