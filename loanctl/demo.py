@@ -323,7 +323,8 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep(f"loanctl show {DEMO_AMENDED}", "the terms in force today, and which file set each one",
              _show_step(DEMO_AMENDED)),
     DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
-             "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment",
+             "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment, "
+             "a revolver paydown, a payoff and a returned wire",
              _step_post),
     DemoStep("loanctl schedule northwind-tl-2025 --actuals", "what was paid against each due (a late payment "
              "settles the oldest due first)", _step_actuals("northwind-tl-2025")),

@@ -136,8 +136,6 @@ def test_no_import_cycle_between_packages():
             visit(node, [])
 
 
-# The ledger's replay still dates an archive without a dated name by the clock (ledger/store.py,
-# being split into ledger/ modules in parallel): drop it from here once the posting day is passed in.
 def test_the_clock_enters_only_at_the_command_line():
     """No library module reads the clock (`date.today()`, `datetime.now()`): "today" is a parameter
     the command line (or a test) passes in."""

@@ -8,6 +8,7 @@ import contextlib
 import csv
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
@@ -17,12 +18,14 @@ from .db import ALLOCATION_COLUMNS, PAYMENT_COLUMNS, payment_of, read_staged_csv
 Facility = tuple[str, str]
 
 
-def allocate(loaded: LoadedBook, by_facility: dict[Facility, list[Payment]], path: Path | None, keep: bool
+def allocate(loaded: LoadedBook, by_facility: dict[Facility, list[Payment]], path: Path | None, keep: bool,
+             inspect: Callable[[FacilityAllocation, list[Payment]], None] | None = None
              ) -> tuple[list[Facility], dict[str, Decimal], dict[Facility, FacilityAllocation]]:
     """Allocate facility by facility, writing the rows to the staging CSV `path` (unless None)
     and keeping the FacilityAllocations only when `keep` (a million payments' allocations
     never sit in memory together otherwise). Empties `by_facility` as it goes; returns
-    (facilities, unapplied by payment id, the kept allocations)."""
+    (facilities, unapplied by payment id, the kept allocations). `inspect(allocation, payments)`,
+    if given, sees each facility's allocation (the plan step's checks across rows)."""
     keys = sorted(by_facility)
     unapplied: dict[str, Decimal] = {}
     kept: dict[Facility, FacilityAllocation] = {}
@@ -36,6 +39,8 @@ def allocate(loaded: LoadedBook, by_facility: dict[Facility, list[Payment]], pat
                 inputs[deal] = facility_inputs(loaded, deal)
             terms, builder = inputs[deal]
             fa = allocate_facility(loaded, deal, facility, pays, terms=terms, builder=builder)
+            if inspect is not None:
+                inspect(fa, pays)
             if keep:
                 kept[(deal, facility)] = fa
             for seq, a in enumerate(fa.allocations):

@@ -25,13 +25,13 @@ from ..diagnostics import Diagnostic, DiagnosticError
 from ..servicing.allocation import Payment
 from .archive import archived_files
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
 
 PAYMENT_TABLE = ("payment_id VARCHAR, deal VARCHAR, facility VARCHAR, value_date DATE, amount DECIMAL(28,4), "
-                 "currency VARCHAR, type VARCHAR, reference VARCHAR, file VARCHAR, line INTEGER")
+                 "currency VARCHAR, type VARCHAR, reference VARCHAR, file VARCHAR, line INTEGER, reverses VARCHAR")
 """The columns of `payments` (and of every table staged for it), with their types."""
 PAYMENT_COLUMNS = ", ".join(c.split()[0] for c in PAYMENT_TABLE.split(", "))
 
@@ -50,6 +50,9 @@ MIGRATIONS: dict[int, list[str]] = {
     # when unapplied cash was applied (a due settled after the payment's date; SPEC §4.3); the
     # allocation rules changed with it, so every facility's stored rows are recomputed (stale)
     3: ["ALTER TABLE allocations ADD COLUMN applied_on DATE", "DELETE FROM facility_inputs"],
+    # a reversal names the payment it reverses (SPEC §4.1); earlier ledgers hold none (a ledger
+    # created at this version has the column from PAYMENT_TABLE already)
+    4: ["ALTER TABLE payments ADD COLUMN IF NOT EXISTS reverses VARCHAR"],
 }
 
 def ledger_path(root: Path) -> Path:
@@ -168,7 +171,7 @@ def payment_of(row) -> Payment:
     """A `Payment` from a row of PAYMENT_COLUMNS (the amount in the currency's decimals)."""
     amount = row[4] if isinstance(row[4], Decimal) else Decimal(str(row[4]))
     return Payment(row[0], row[1], row[2], row[3], amount.quantize(quantum(row[5])), row[5], row[6], row[7] or "",
-                   row[8] or "", row[9] or 0)
+                   row[8] or "", row[9] or 0, row[10] or "")
 
 
 def load_payments(con) -> list[Payment]:

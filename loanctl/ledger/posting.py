@@ -5,7 +5,8 @@ Two ways in, one way through. The rows of the posted files are read and checked 
 row or, for large clean files, vectorised (`staging`: the two differ only there); then one
 plan step, `_plan`, takes the staged rows through the same sequence whichever way read them:
 one reading per file (profile conflicts), duplicates and re-sent payments against the ledger,
-allocation, the archive, and one transaction. The vectorised path hands any problem to the
+the checks across rows (`servicing.crossrows`: reversals, nothing after a payoff), allocation,
+the archive, and one transaction. The vectorised path hands any problem to the
 row-by-row path, which reports every bad row as FILE:LINE.
 """
 
@@ -24,6 +25,7 @@ from typing import Iterator
 from ..diagnostics import Diagnostic, DiagnosticError, UsageProblem
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.crossrows import Problem, paid_off_problems, reversal_problems
 from ..servicing.rowrules import facts_of
 from . import staging
 from .allocating import allocate, payments_of, replace_allocations
@@ -179,8 +181,9 @@ def _ledger(root: Path, result: PostResult) -> Iterator[tuple]:
 def _plan(loaded: LoadedBook, con, records: list[PaymentFile], posting_day: date, result: PostResult,
           scratch: Path, keep: bool) -> None:
     """Take the checked rows in `staged` through: one reading per file (E0430), duplicates and
-    re-sent payments (E0412 for a reused id), allocation (kept in memory when `keep`), then —
-    unless a dry run or nothing is new — the archive and one transaction. Problems go to
+    re-sent payments (E0412 for a reused id), reversals against what they reverse (E0437,
+    E0438), allocation (kept in memory when `keep`) and no payment after a payoff (E0439), then
+    — unless a dry run or nothing is new — the archive and one transaction. Problems go to
     `result.diagnostics`, and then nothing was written."""
     root = loaded.root
     result.diagnostics += profile_conflicts(con, root, records)
@@ -213,15 +216,24 @@ def _plan(loaded: LoadedBook, con, records: list[PaymentFile], posting_day: date
     while batch := cur.fetchmany(50_000):
         new += map(payment_of, batch)
     result.posted = new
+    rank = {r.name: i for i, r in enumerate(records)}  # the rows in the order of the files as posted
+    in_order = new if len(records) < 2 else sorted(new, key=lambda p: (rank.get(p.file, -1), p.line))
+    result.diagnostics += _at_rows(reversal_problems(in_order, _reversed_in_ledger(con)), records)
+    if not result.ok:
+        return
     by_facility = payments_of(con, sorted({(p.deal, p.facility) for p in new}))
     for p in new:
         by_facility[(p.deal, p.facility)].append(p)
     alloc_csv = None if result.dry_run else scratch / f".alloc-{os.getpid()}.csv"
+    new_ids = {p.payment_id for p in new}
+    closed: list[Problem] = []
     try:
-        result.facilities, unapplied, result.allocations = allocate(loaded, by_facility, alloc_csv, keep)
+        result.facilities, unapplied, result.allocations = allocate(
+            loaded, by_facility, alloc_csv, keep, lambda fa, pays: closed.extend(paid_off_problems(fa, pays, new_ids)))
         result.unapplied_by_payment = None if keep else unapplied
         result.timings["allocate"] = time.perf_counter() - t1
-        if result.dry_run or not (new or reattribute):
+        result.diagnostics += _at_rows(closed, records)
+        if result.dry_run or not (new or reattribute) or not result.ok:
             return
 
         t2 = time.perf_counter()
@@ -236,6 +248,25 @@ def _plan(loaded: LoadedBook, con, records: list[PaymentFile], posting_day: date
         if alloc_csv is not None:
             with contextlib.suppress(OSError):
                 alloc_csv.unlink()
+
+
+def _reversed_in_ledger(con) -> dict[str, Payment]:
+    """The ledger's payments the staged reversals name, and the ledger's reversals of them:
+    what `reversal_problems` needs of the ledger (not all of it)."""
+    rows = con.execute(f"""
+        WITH named AS (SELECT DISTINCT reverses FROM staged WHERE type = 'reversal')
+        SELECT {PAYMENT_COLUMNS} FROM payments
+        WHERE payment_id IN (SELECT reverses FROM named)
+           OR (type = 'reversal' AND reverses IN (SELECT reverses FROM named))""").fetchall()
+    return {p.payment_id: p for p in map(payment_of, rows)}
+
+
+def _at_rows(problems: list[Problem], records: list[PaymentFile]) -> list[Diagnostic]:
+    """Problems across rows, each at its row's FILE:LINE (as the user named the file), in file order."""
+    rank = {r.name: i for i, r in enumerate(records)}
+    shown = {r.name: r.shown for r in records}
+    return [Diagnostic(code, message, shown.get(p.file, p.file), p.line, hint=hint)
+            for p, code, message, hint in sorted(problems, key=lambda x: (rank.get(x[0].file, -1), x[0].line))]
 
 
 def _record(con, root: Path, files: list[PaymentFile], posting_day: date, reattribute: list[tuple],

@@ -1,8 +1,8 @@
 """`ledger rebuild` and archive replay (SPEC §4.2): the archive read back file by file in name
 order — each with the payment profile it was posted with — into a fresh ledger that is swapped
 in atomically; and the same replay over the archive as committed at a git revision, for
-`report --rev`. Large files are read the vectorised way, with the same guards and fallback
-as posting (`staging`).
+`report --rev`, and for the repayments `validate` checks a revolver's draws against. Large
+files are read the vectorised way, with the same guards and fallback as posting (`staging`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
-from ..servicing.allocation import Payment
+from ..servicing.allocation import Payment, live_payments
 from ..servicing.paymentfile import parse_payment_file
 from ..servicing.rowrules import facts_of
 from ..source.fingerprints import PROFILE_SIDECAR_SUFFIX, DealFingerprints
@@ -85,7 +86,6 @@ def archived_payments_at(loaded: LoadedBook, tree) -> tuple[list[Payment], list[
     """The payments of the archive as committed at a git revision (`tree`, a GitTree), replayed
     as `ledger rebuild` replays payments/ (sidecar profiles included); (payments, diagnostics).
     Nothing is written in the book."""
-    import duckdb
     files = []
     for name, is_dir in tree.list_dir("payments"):
         if is_dir or not is_archived_payment_file(name):
@@ -96,6 +96,12 @@ def archived_payments_at(loaded: LoadedBook, tree) -> tuple[list[Payment], list[
         side = tree.read(f"payments/{name}{PROFILE_SIDECAR_SUFFIX}", 4096)
         profile = side.decode("utf-8", "replace").strip() if isinstance(side, bytes) else None
         files.append(ArchivedFile(name, raw, profile, tree.display(f"payments/{name}")))
+    return _replayed(loaded, files)
+
+
+def _replayed(loaded: LoadedBook, files: list[ArchivedFile]) -> tuple[list[Payment], list[Diagnostic]]:
+    """`replay` into a scratch DuckDB in memory: (the payments staged, in file order; diagnostics)."""
+    import duckdb
     with tempfile.TemporaryDirectory(prefix="loanctl-") as scratch:
         con = duckdb.connect()
         try:
@@ -106,6 +112,39 @@ def archived_payments_at(loaded: LoadedBook, tree) -> tuple[list[Payment], list[
         finally:
             con.close()
     return payments, diags
+
+
+def archived_repayments(loaded: LoadedBook) -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
+    """(date, amount) of the repayments in force in payments/ (a reversed one is not), by
+    (deal, facility) — what validate checks a revolver's draws against (SPEC §4.3). Only the
+    archived files that mention a repayment or a reversal are replayed (as a rebuild replays
+    them); rows that do not read cleanly are left to `ledger check` and `ledger rebuild`."""
+    root = loaded.root
+    files = []
+    for path in archived_files(root):
+        raw = path.read_bytes()
+        lowered = raw.lower()
+        if b"repayment" in lowered or b"reversal" in lowered:
+            files.append(ArchivedFile(path.name, raw, archived_profile(root, path.name), str(path)))
+    if not files:
+        return {}
+    payments, _ = _replayed(loaded, files)  # the rows that read cleanly (a part of the book knows only its deals)
+    out: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
+    for p in live_payments(payments):
+        if p.type == "repayment":
+            out[(p.deal, p.facility)].append((p.date, p.amount))
+    return dict(out)
+
+
+def archive_repaid():
+    """`validation.checks.Repaid` over a book's archive: read once, on first use."""
+    cache: dict = {}
+
+    def repaid(loaded: LoadedBook, deal: str, facility: str) -> list[tuple[date, Decimal]]:
+        if "all" not in cache:
+            cache["all"] = archived_repayments(loaded)
+        return cache["all"].get((deal, facility), [])
+    return repaid
 
 
 def rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diagnostic]]:

@@ -44,7 +44,7 @@ def same_content(a: str, b: str) -> str:
     """SQL: the rows aliased `a` and `b` are the same payment (`Payment.content`): a payment id
     sent again with it is a harmless duplicate, with anything else a reused id (E0412)."""
     return " AND ".join([f"{a}.{c} = {b}.{c}" for c in ("deal", "facility", "value_date", "amount", "currency", "type")]
-                        + [f"coalesce({a}.reference, '') = coalesce({b}.reference, '')"])
+                        + [f"coalesce({a}.{c}, '') = coalesce({b}.{c}, '')" for c in ("reference", "reverses")])
 
 
 # --- row by row ------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def stage_payments(con, payments: list[Payment], scratch: Path, table: str = "st
     try:
         try:
             write_csv(path, ((p.payment_id, p.deal, p.facility, p.date.isoformat(), str(p.amount), p.currency,
-                              p.type, p.reference, p.file, p.line) for p in payments))
+                              p.type, p.reference, p.file, p.line, p.reverses) for p in payments))
         except OSError as exc:
             raise DiagnosticError([diag("E0422", f"cannot stage the ledger rows: {exc.strerror or exc}",
                                         str(scratch), "free disk space (or fix permissions) and post again; "
@@ -156,13 +156,16 @@ def vectorised_files(files: list[tuple[bytes, str]], prof: PaymentProfile | None
 
 def _create_facts(con, facts: dict[str, rowrules.FacilityFacts]) -> None:
     rows = [(d, f, ff.currency, minor_units(ff.currency), ff.starts[f], len(ff.facility_ids),
-             ff.facility_ids[0], rowrules.payable_until(ff)) for d, ff in facts.items() for f in ff.facility_ids]
+             ff.facility_ids[0], rowrules.payable_until(ff), ff.types.get(f, ""), ff.maturities[f])
+            for d, ff in facts.items() for f in ff.facility_ids]
     con.execute("CREATE OR REPLACE TEMP TABLE facts (deal VARCHAR, facility VARCHAR, currency VARCHAR, "
-                "digits INTEGER, start_date DATE, n_facilities INTEGER, only_facility VARCHAR, pay_until DATE)")
-    if rows:  # ids, codes and dates are validated tokens: safe as SQL literals
+                "digits INTEGER, start_date DATE, n_facilities INTEGER, only_facility VARCHAR, pay_until DATE, "
+                "fac_type VARCHAR, maturity DATE)")
+    if rows:  # ids, codes, types and dates are validated tokens: safe as SQL literals
         con.execute("INSERT INTO facts VALUES " + ", ".join(
             f"('{d}', '{f}', '{c}', {n}, DATE '{st.isoformat()}', {k}, '{one}', "
-            + (f"DATE '{until.isoformat()}')" if until else "NULL)") for d, f, c, n, st, k, one, until in rows))
+            + (f"DATE '{until.isoformat()}'" if until else "NULL") + f", '{kind}', DATE '{mat.isoformat()}')"
+            for d, f, c, n, st, k, one, until, kind, mat in rows))
 
 
 def _check_sql(path: Path, f: VectorisedFile, fmt: str | None, posting_day: date | None) -> str:
@@ -181,7 +184,7 @@ def _check_sql(path: Path, f: VectorisedFile, fmt: str | None, posting_day: date
         ), t AS (
             SELECT line, {cell('payment_id')} AS pid, {cell('deal')} AS deal, {cell('facility')} AS fac_cell,
                    {cell('date')} AS raw_date, {cell('amount')} AS amt, upper({cell('currency')}) AS ccy,
-                   lower({cell('type')}) AS typ, {cell('reference')} AS ref
+                   lower({cell('type')}) AS typ, {cell('reference')} AS ref, {cell('reverses')} AS rev
             FROM r
         ), j AS (
             SELECT t.*, {rowrules.date_sql(fmt)} AS vd, f.deal AS known_deal, f.currency AS deal_ccy, f.digits,
@@ -191,12 +194,12 @@ def _check_sql(path: Path, f: VectorisedFile, fmt: str | None, posting_day: date
         ), k AS (
             SELECT j.*, {rowrules.FACILITY_SQL} AS fac FROM j
         ), c AS (
-            SELECT k.*, ff.facility AS fac_known, ff.start_date AS fac_start
+            SELECT k.*, ff.facility AS fac_known, ff.start_date AS fac_start, ff.fac_type, ff.maturity AS fac_maturity
             FROM k LEFT JOIN facts ff ON ff.deal = k.deal AND ff.facility = k.fac
         )
         SELECT pid, deal, fac, vd, TRY_CAST(amt AS DECIMAL(28,4)), deal_ccy,
                CASE WHEN typ = '' THEN 'scheduled' ELSE typ END, NULLIF(ref, ''), '{f.label}', line,
-               {rowrules.bad_row_sql(posting_day)}, raw_date
+               NULLIF(rev, ''), {rowrules.bad_row_sql(posting_day)}, raw_date
         FROM c"""
 
 

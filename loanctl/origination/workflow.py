@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import UsageProblem
+from ..ledger.rebuild import archive_repaid
 from ..validation.run import load_valid_book
 from ..audit.history import schedule_summary
 from ..validation.checks import check_book
@@ -170,7 +171,7 @@ def _check_new_text(root: Path, deal_id: str, files: dict[str, str]) -> tuple[Lo
     """Load the book with `files` replaced in memory and check it with the real pipeline."""
     tree = OverlayTree(root, {k: v.encode() for k, v in files.items()})
     loaded, diags = load_book(root, tree=tree)
-    diags = diags + check_book(loaded)
+    diags = diags + check_book(loaded, archive_repaid())
     relevant = [d for d in diags if d.is_error and (d.file or "").find(f"{deal_id}/") >= 0]
     return loaded, relevant
 
@@ -186,7 +187,7 @@ def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "appro
             conditions: str | None = None, *, on: date) -> StepResult:
     """Append an approval dated `on`; a declining decision declines the deal; once the policy's
     roles have all approved, the status moves to approved (after the limits are checked)."""
-    loaded, errors = load_valid_book(root, [deal_id])
+    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
     record = _record(loaded, deal_id)
     result = StepResult(diagnostics=errors)
     if errors:
@@ -248,7 +249,7 @@ def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "appro
 
 def fund(root: Path, deal_id: str, on: date | None = None) -> StepResult:
     """approved → funded, after the approvals and limits hold (and the funding date is the start)."""
-    loaded, errors = load_valid_book(root, None)
+    loaded, errors = load_valid_book(root, None, repaid=archive_repaid())
     record = _record(loaded, deal_id)
     result = StepResult(diagnostics=[e for e in errors if f"{deal_id}/" in (e.file or "")])
     if result.diagnostics:
@@ -326,7 +327,7 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
 def amend(root: Path, deal_id: str, effective: date, sets: list[str], description: str | None = None,
           *, as_of: date, dry_run: bool = False) -> StepResult:
     """Write amendments/NNN-<slug>.yaml after checking it and measuring its schedule impact."""
-    loaded, errors = load_valid_book(root, [deal_id])
+    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
     record = _record(loaded, deal_id)
     result = StepResult(diagnostics=errors)
     if errors:

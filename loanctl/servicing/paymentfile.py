@@ -5,7 +5,8 @@ case-insensitive; other columns are an error unless a payment profile of book.ya
 bank's export columns (and date format) onto ours.
 
 This module reads the file: the header, the lines (at most MAX_LINE characters each) and the
-rows; the rules each row obeys live in `rowrules`, beside their SQL twins. Every limit the
+rows; the rules each row obeys live in `rowrules`, beside their SQL twins (the rules across rows,
+a reversal against what it reverses and nothing after a payoff, in `crossrows`). Every limit the
 ledger insert relies on is checked before anything is archived. A cell is stripped of exactly
 the characters `str.strip()` strips (WHITESPACE), in this parser, in the vectorised post and
 in a rebuild alike.
@@ -25,7 +26,7 @@ from ..source.yamlsrc import decode
 from .allocation import Payment
 from .rowrules import Cells, FacilityFacts, check_row, shorten
 
-COLUMNS = ("payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference")
+COLUMNS = ("payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference", "reverses")
 REQUIRED = ("payment_id", "deal", "date", "amount")
 csv.field_size_limit(64 * 1024 * 1024)
 MAX_LINE = 4096
@@ -135,11 +136,11 @@ def parse_payment_file(name: str, raw: bytes, facts: dict[str, FacilityFacts],
             for code, message, hint in problems:
                 out_diags.append(Diagnostic(code, message, name, line, hint=hint))
             continue
-        pid, deal_id, facility, when, amount, currency, ptype, reference = values
+        pid, deal_id, facility, when, amount, currency, ptype, reference, reverses = values
         seen[pid] = line
         amount = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
         payments.append(Payment(pid, deal_id, facility, when, amount, currency, ptype, reference,
-                                archive_name, line))
+                                archive_name, line, reverses))
     if not payments and not out_diags:
         out_diags.append(Diagnostic("E0401", "the payment file has a header but no rows", name, 1))
     out_diags.sort(key=lambda d: d.line or 0)  # long lines are found first; report in file order

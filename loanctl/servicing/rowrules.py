@@ -9,9 +9,13 @@ rule in both languages at once: tests/servicing/test_svc_archive_integrity.py fe
 same hostile rows and asserts the same verdict.
 
 The SQL fragments read these columns of the staging query: pid, deal, fac, raw_date, vd, amt,
-ccy, typ, ref (the cells trimmed of WHITESPACE, ccy upper-cased, typ lower-cased, fac resolved
-by FACILITY_SQL, vd read by `date_sql`); known_deal, deal_ccy, digits, pay_until (the deal's
-facts, NULL for an unknown deal) and fac_known, fac_start (the facility's, NULL if unknown).
+ccy, typ, ref, rev (the cells trimmed of WHITESPACE, ccy upper-cased, typ lower-cased, fac
+resolved by FACILITY_SQL, vd read by `date_sql`); known_deal, deal_ccy, digits, pay_until (the
+deal's facts, NULL for an unknown deal) and fac_known, fac_start, fac_type, fac_maturity (the
+facility's, NULL if unknown).
+
+Rules across rows — a reversal against the payment it names, no payment after a payoff — are
+not here: `crossrows` checks them in the ledger's plan step, whichever way the rows were read.
 
 The admission rules (the deal takes payments, `payable_until`; the value date is at most
 MAX_DAYS_AHEAD after the posting day) apply when posting only: a rebuild re-reads the archive
@@ -22,15 +26,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from ..conventions.currency import minor_units
 from ..model.records import LoadedBook
 from ..model.values import ValueProblem, money_digits, parse_date
+from .allocation import PAYMENT_TYPES
 
-TYPES = ("scheduled", "prepayment", "fee")
+TYPES = PAYMENT_TYPES
 _AMOUNT = re.compile(r"^\+?[0-9]+(\.[0-9]+)?$")
 MAX_PAYMENT_ID = 128
 MAX_REFERENCE = 1024
@@ -55,6 +60,8 @@ class FacilityFacts:
     starts: dict[str, date]
     maturities: dict[str, date]
     status: str = "funded"
+    types: dict[str, str] = field(default_factory=dict)
+    """Facility type by id (term · delayed_draw · revolver): a repayment is for a revolver."""
 
 
 def facts_of(loaded: LoadedBook) -> dict[str, FacilityFacts]:
@@ -65,7 +72,8 @@ def facts_of(loaded: LoadedBook) -> dict[str, FacilityFacts]:
         out[deal_id] = FacilityFacts(
             record.deal.currency, tuple(terms),
             {fid: t.first.facility.start_date for fid, t in terms.items()},
-            {fid: t.last.facility.maturity_date for fid, t in terms.items()}, record.deal.status)
+            {fid: t.last.facility.maturity_date for fid, t in terms.items()}, record.deal.status,
+            {fid: t.last.facility.type for fid, t in terms.items()})
     return out
 
 
@@ -108,6 +116,7 @@ class Cells:
     currency: str
     type: str
     reference: str
+    reverses: str
 
 
 # --- rule: payment_id — present (E0416), at most MAX_PAYMENT_ID printable ASCII (E0417) --------
@@ -117,18 +126,23 @@ def payment_id_problems(pid: str) -> list[Problem]:
     space), so two ids that look alike are equal."""
     if not pid:
         return [("E0416", "payment_id is empty", "every row needs a payment_id")]
-    why = None
-    if len(pid) > MAX_PAYMENT_ID:
-        why = f"is longer than {MAX_PAYMENT_ID} characters"
-    elif (bad := next((ch for ch in pid if not " " <= ch <= "~"), None)) is not None:
-        folded = unicodedata.normalize("NFKC", pid)
-        why = (f"is not plain ASCII: it reads as {shorten(folded)} (NFKC)"
-               if folded != pid and all(" " <= ch <= "~" for ch in folded) else f"has {char_name(bad)}, not "
-                                                                                "printable ASCII")
+    why = id_problem(pid)
     if why is None:
         return []
     return [("E0417", f"payment_id {shorten(pid)} is not usable: it {why}",
              f"at most {MAX_PAYMENT_ID} printable ASCII characters (letters, digits, punctuation, space)")]
+
+
+def id_problem(pid: str) -> str | None:
+    """Why a (non-empty) payment_id is not usable, or None."""
+    if len(pid) > MAX_PAYMENT_ID:
+        return f"is longer than {MAX_PAYMENT_ID} characters"
+    if (bad := next((ch for ch in pid if not " " <= ch <= "~"), None)) is not None:
+        folded = unicodedata.normalize("NFKC", pid)
+        return (f"is not plain ASCII: it reads as {shorten(folded)} (NFKC)"
+                if folded != pid and all(" " <= ch <= "~" for ch in folded) else f"has {char_name(bad)}, not "
+                                                                                 "printable ASCII")
+    return None
 
 
 PAYMENT_ID_SQL = f"pid = '' OR length(pid) > {MAX_PAYMENT_ID} OR regexp_matches(pid, '[^ -~]')"
@@ -303,6 +317,49 @@ def type_problems(raw_type: str) -> tuple[str, list[Problem]]:
 TYPE_SQL = f"NOT regexp_matches(typ, '^[ -~]*$') OR typ NOT IN ('', {', '.join(repr(t) for t in TYPES)})"
 
 
+# --- rule: a reversal, and only a reversal, names a payment_id in reverses (E0436), not -------
+# --- its own (E0438) -------------------------------------------------------------------------
+def reverses_problems(ptype: str, reverses: str, pid: str) -> list[Problem]:
+    if ptype == "reversal" and not reverses:
+        return [("E0436", "a reversal needs the payment_id it reverses in the reverses column",
+                 "add a reverses column naming the returned or misapplied payment")]
+    if reverses and ptype != "reversal":
+        return [("E0436", f"reverses {shorten(reverses)} is set on a {ptype} payment; only a reversal reverses "
+                          "a payment", "set type to reversal, or leave reverses empty")]
+    if reverses and (why := id_problem(reverses)) is not None:
+        return [("E0436", f"reverses {shorten(reverses)} is not a payment_id: it {why}", None)]
+    if ptype == "reversal" and reverses == pid:
+        return [("E0438", f"payment {shorten(pid)} reverses itself", "name the payment it reverses")]
+    return []
+
+
+REVERSES_SQL = ("(typ = 'reversal') <> (rev <> '') OR (typ = 'reversal' AND rev = pid) "
+                f"OR length(rev) > {MAX_PAYMENT_ID} OR regexp_matches(rev, '[^ -~]')")
+
+
+# --- rule: a repayment is for a revolver (E0434) ----------------------------------------------
+def repayment_problems(ptype: str, facility: str, ff: FacilityFacts) -> list[Problem]:
+    kind = ff.types.get(facility)
+    if ptype == "repayment" and kind is not None and kind != "revolver":
+        return [("E0434", f"a repayment is for a revolver; facility {facility!r} is a {kind.replace('_', '-')} "
+                          "facility", "pay principal early with type prepayment (its prepayment fee applies)")]
+    return []
+
+
+REPAYMENT_SQL = "typ = 'repayment' AND fac_type <> 'revolver'"
+
+
+# --- rule: a payoff is dated by the facility's maturity (E0435) ------------------------------
+def payoff_date_problems(ptype: str, when: date | None, facility: str, ff: FacilityFacts) -> list[Problem]:
+    if ptype == "payoff" and when is not None and facility in ff.maturities and when > ff.maturities[facility]:
+        return [("E0435", f"payoff dated {when} is after the facility's maturity {ff.maturities[facility]}",
+                 "a payment after maturity settles what is past due: type scheduled")]
+    return []
+
+
+PAYOFF_DATE_SQL = "typ = 'payoff' AND vd > fac_maturity"
+
+
 # --- rule: a payment_id once per file (E0411; across the files of one post: loanctl.ledger) --
 def repeated_problems(pid: str, seen: dict[str, int]) -> list[Problem]:
     if pid and pid in seen:
@@ -320,7 +377,7 @@ def repeated_sql(table: str) -> str:
 def check_row(c: Cells, facts: dict[str, FacilityFacts], fmt: str | None, posting_day: date | None,
               long_row: bool, seen: dict[str, int]) -> tuple[list[Problem], tuple]:
     """(problems, the row's values: payment_id, deal, facility, date, amount, currency, type,
-    reference). With `posting_day` (a post, not a re-reading of the archive) the admission
+    reference, reverses). With `posting_day` (a post, not a re-reading of the archive) the admission
     rules apply too."""
     problems = payment_id_problems(c.payment_id)
     ff, facility, found = deal_problems(c.deal, c.facility, facts)
@@ -342,8 +399,12 @@ def check_row(c: Cells, facts: dict[str, FacilityFacts], fmt: str | None, postin
     problems += reference_problems(c.reference, long_row)
     ptype, found = type_problems(c.type)
     problems += found
+    problems += reverses_problems(ptype, c.reverses, c.payment_id)
+    if ff is not None and facility in ff.maturities:
+        problems += repayment_problems(ptype, facility, ff)
+        problems += payoff_date_problems(ptype, when, facility, ff)
     problems += repeated_problems(c.payment_id, seen)
-    return problems, (c.payment_id, c.deal, facility, when, amount, currency, ptype, c.reference)
+    return problems, (c.payment_id, c.deal, facility, when, amount, currency, ptype, c.reference, c.reverses)
 
 
 def bad_row_sql(posting_day: date | None) -> str:
@@ -352,5 +413,5 @@ def bad_row_sql(posting_day: date | None) -> str:
     rules = [PAYMENT_ID_SQL, DEAL_SQL, DATE_SQL, AMOUNT_SQL, CURRENCY_SQL, DECIMALS_SQL, START_SQL]
     if posting_day is not None:
         rules += [PAYABLE_SQL, far_date_sql(posting_day)]
-    rules += [REFERENCE_SQL, TYPE_SQL]
+    rules += [REFERENCE_SQL, TYPE_SQL, REVERSES_SQL, REPAYMENT_SQL, PAYOFF_DATE_SQL]
     return "(" + " OR ".join(f"({r})" for r in rules) + ") IS NOT FALSE"

@@ -7,10 +7,11 @@ source position of the offending value (the deal file, or the amendment that set
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import PurePosixPath
+from typing import Callable, Sequence
 
 from ..conventions.calendars import calendar_error
 from ..conventions.currency import minor_units
@@ -28,14 +29,20 @@ from .overnight import check_overnight_facility, check_overnight_files
 _ONE = Decimal(1)
 
 
-def check_book(loaded: LoadedBook) -> list[Diagnostic]:
+Repaid = Callable[[LoadedBook, str, str], Sequence[tuple[date, Decimal]]]
+"""(book, deal id, facility id) → (date, amount) of the facility's repayments in the archive
+(a revolver paid down and drawn again, SPEC §4.3); the ledger supplies it, called only when
+a revolver's draws add up to more than its commitment."""
+
+
+def check_book(loaded: LoadedBook, repaid: Repaid | None = None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if loaded.book is not None and loaded.doc is not None:
         diags += check_entities(loaded)
         diags += check_payment_profiles(loaded)
     diags += check_overnight_files(loaded)
     for record in loaded.deals.values():
-        diags += check_deal(loaded, record)
+        diags += check_deal(loaded, record, repaid)
     return diags
 
 
@@ -123,7 +130,7 @@ def _file_names(names: list[str]) -> str:
 
 
 # --- deals ---------------------------------------------------------------------------------
-def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
+def check_deal(loaded: LoadedBook, record: DealRecord, repaid: Repaid | None = None) -> list[Diagnostic]:
     deal, doc = record.deal, record.doc
     book = loaded.book
     out: list[Diagnostic] = []
@@ -160,7 +167,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord) -> list[Diagnostic]:
     calendars = book_calendars(book)
     seen: set[tuple] = set()
     for ft in terms.values():
-        out += check_draws(ft)
+        out += check_draws(ft, (lambda fid=ft.id: repaid(loaded, deal.id, fid)) if repaid is not None else None)
         out += check_commitment_cuts(ft)
         out += check_overnight_facility(loaded, ft, calendars)
         for version in ft.versions:
@@ -240,9 +247,10 @@ def check_leverage(book: Book | None, deal: Deal, doc) -> list[Diagnostic]:
                      hint="restructure the deal, or record a policy exception before approval")]
 
 
-def check_draws(ft) -> list[Diagnostic]:
+def check_draws(ft, repaid: Callable[[], Sequence[tuple[date, Decimal]]] | None = None) -> list[Diagnostic]:
     """Each draw against the terms in force on its date: inside the availability period,
-    and cumulative draws within the commitment then in force."""
+    and cumulative draws within the commitment then in force — for a revolver with
+    repayments (`repaid()`), within the commitment less the principal outstanding then."""
     out: list[Diagnostic] = []
     last = ft.last
     draws = sorted(enumerate(last.facility.effective_draws if last.facility.draws is not None else ()),
@@ -260,11 +268,34 @@ def check_draws(ft) -> list[Diagnostic]:
                                  hint=f"draws are dated on or after start_date and before {window}"))
         total += draw.amount
         if total > f.commitment:
+            paid = sorted(repaid()) if f.type == "revolver" and repaid is not None else []
+            if paid:
+                return out + check_revolver_availability(ft, draws, paid)
             out.append(last.diag("E0210", f"draws up to {draw.date} total {total:,}, more than the commitment "
                                           f"{f.commitment:,} in force then", path + ("amount",),
                                  hint="reduce the draws or increase the commitment by amendment first"))
             break
     return out
+
+
+def check_revolver_availability(ft, draws: list, paid: list[tuple[date, Decimal]]) -> list[Diagnostic]:
+    """A revolver's draws, in date order, each within the commitment less the principal
+    drawn and not repaid before it (repayments dated on a draw's date come first)."""
+    outstanding = Decimal(0)
+    j = 0
+    for i, draw in draws:
+        while j < len(paid) and paid[j][0] <= draw.date:
+            outstanding = max(Decimal(0), outstanding - paid[j][1])
+            j += 1
+        f = (ft.at(draw.date) or ft.first).facility
+        available = f.commitment - outstanding
+        if draw.amount > available:
+            return [ft.last.diag("E0275", f"draw of {draw.amount:,} on {draw.date} is more than the {available:,} "
+                                          f"available then: commitment {f.commitment:,} less {outstanding:,} "
+                                          "outstanding after the repayments posted", ("draws", i, "amount"),
+                                 hint="reduce the draw, date it after a repayment, or post the repayment first")]
+        outstanding += draw.amount
+    return []
 
 
 def check_facility(loaded: LoadedBook, deal: Deal, v: Version, calendars) -> list[Diagnostic]:

@@ -11,7 +11,7 @@ from typing import Iterable
 from ..diagnostics import Diagnostic, UsageProblem, sort_key
 from ..model.records import LoadedBook, Tree
 from ..source.loader import load_book
-from .checks import check_book
+from .checks import Repaid, check_book
 
 
 def deals_for_paths(root: Path, paths: Iterable[str]) -> set[str] | None:
@@ -50,19 +50,19 @@ class ValidationResult:
 PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it saves
 
 
-def validate(root: Path, paths: Iterable[str] = (), tree: Tree | None = None, workers: int | None = None
-             ) -> ValidationResult:
+def validate(root: Path, paths: Iterable[str] = (), tree: Tree | None = None, workers: int | None = None,
+             repaid: Repaid | None = None) -> ValidationResult:
     """The book's own checks. A large book on disk is checked in parallel processes (each
     loads and checks a share of the deals; the book-level checks run once); `loaded.deals`
-    is then left empty."""
+    is then left empty. `repaid`: the archived repayments (see checks.Repaid)."""
     wanted = deals_for_paths(root, paths) if paths else None
     if tree is None and wanted is None:
         folders = _deal_folder_names(root)
         n = workers if workers is not None else min(os.cpu_count() or 1, 4)
         if n > 1 and len(folders) >= PARALLEL_FROM:
-            return _validate_parallel(root, folders, n)
+            return _validate_parallel(root, folders, n, repaid)
     loaded, diags = load_book(root, tree=tree, deal_ids=wanted)
-    diags = diags + check_book(loaded)
+    diags = diags + check_book(loaded, repaid)
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
 
@@ -76,11 +76,13 @@ def _deal_folder_names(root: Path) -> list[str]:
 
 
 _WORKER_BOOK: LoadedBook | None = None  # each worker process's own copy of book.yaml and the rates
+_WORKER_REPAID: Repaid | None = None
 
 
-def _init_worker(root: str) -> None:
-    global _WORKER_BOOK
+def _init_worker(root: str, repaid: Repaid | None = None) -> None:
+    global _WORKER_BOOK, _WORKER_REPAID
     _WORKER_BOOK, _ = load_book(Path(root), deal_ids=[])
+    _WORKER_REPAID = repaid
 
 
 def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
@@ -96,12 +98,13 @@ def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
         diags += d
         if record is not None:
             base.deals[name] = record
-            diags += check_deal(base, record)
+            diags += check_deal(base, record, _WORKER_REPAID)
     base.deals.clear()
     return diags, list(chunk)
 
 
-def _validate_parallel(root: Path, folders: list[str], workers: int) -> ValidationResult:
+def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Repaid | None = None
+                       ) -> ValidationResult:
     import multiprocessing
     from .checks import check_entities
 
@@ -111,16 +114,16 @@ def _validate_parallel(root: Path, folders: list[str], workers: int) -> Validati
     size = max(50, len(folders) // (workers * 8))
     chunks = [folders[i:i + size] for i in range(0, len(folders), size)]
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root),)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root), repaid)) as pool:
         for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
             diags += chunk_diags
             loaded.deal_folders += chunk_folders
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
 
-def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None
-                    ) -> tuple[LoadedBook, list[Diagnostic]]:
+def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None,
+                    repaid: Repaid | None = None) -> tuple[LoadedBook, list[Diagnostic]]:
     """Load (a part of) the book for commands that compute: errors only, sorted."""
     loaded, diags = load_book(root, tree=tree, deal_ids=deal_ids)
-    diags = diags + check_book(loaded)
+    diags = diags + check_book(loaded, repaid)
     return loaded, sorted((d for d in diags if d.is_error), key=sort_key)

@@ -21,6 +21,13 @@ except where noted):
 * 06 prepayment — meridian-tl-2025 prepays 4,000,000.00 on 2026-06-15 with the 1% fee (40,000.00).
 * 08 partial — pinecrest-tl-2026 pays 400,000.00 of the 2026-09-14 payment and nothing since:
   the rest is past due, 75 days (bucket 61-90) on 2026-11-28.
+* 09 revolver paydown — juniper-tl-rcf-2025's revolver is repaid 3,000,000.00 on 2026-02-24
+  (type repayment: no fee, the amount can be drawn again); the deal's draws of 2026-08-18 and
+  2026-10-20 (the redraw) draw it up again. Later dues follow the real drawn balance.
+* 10 payoff — ironbridge-tl-2025 is paid off on 2026-09-30 with `loanctl payoff`'s quote
+  (principal, interest accrued since 2026-08-20, the 2% prepayment fee): nothing after it.
+* 11 reversal — cobalt-unitranche-2025's term loan payment of 2026-10-15 is returned on
+  2026-10-19 (type reversal): its dues reopen, 44 days past due (bucket 31-60) on 2026-11-28.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ LATE = ("northwind-tl-2025", "tl", date(2026, 1, 15), 20)            # deal, fac
 OVERPAID = ("keystone-holdco-2025", "tl", date(2026, 4, 15), Decimal("12500.00"))
 PREPAID = ("meridian-tl-2025", "tl", date(2026, 6, 15), Decimal("4000000.00"))
 PARTIAL = ("pinecrest-tl-2026", "tl", date(2026, 9, 14), Decimal("400000.00"))
+REPAID = ("juniper-tl-rcf-2025", "rcf", date(2026, 2, 24), Decimal("3000000.00"))
+PAID_OFF = ("ironbridge-tl-2025", "tl", date(2026, 9, 30))
+REVERSED = ("cobalt-unitranche-2025", "tl", date(2026, 10, 15), date(2026, 10, 19))  # due date, returned on
 
 FILES = {
     "2025h1": "02-scheduled-2025-h1.csv",
@@ -51,8 +61,12 @@ FILES = {
     "prepay": "06-prepayment-meridian-2026-q2.csv",
     "2026h2": "07-scheduled-2026-h2.csv",
     "partial": "08-partial-pinecrest-2026-q3.csv",
+    "repay": "09-revolver-paydown-juniper-2026-q1.csv",
+    "payoff": "10-payoff-ironbridge-2026-q3.csv",
+    "reversal": "11-reversal-cobalt-2026-q4.csv",
 }
 HEADER = ["payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference"]
+"""The columns of every file; a file with a reversal adds `reverses`."""
 
 
 @dataclass
@@ -65,6 +79,7 @@ class Out:
     currency: str
     type: str
     note: str
+    reverses: "Out | None" = None
 
 
 def dues_by_date(loaded, deal_id: str, facility_id: str, payments=()) -> dict[date, Decimal]:
@@ -112,6 +127,8 @@ def plan(book: Path) -> list[Out]:
             pre = []
             if (deal_id, fid) == PREPAID[:2]:
                 pre = [Payment("prepay", deal_id, fid, PREPAID[2], PREPAID[3], ccy, "prepayment")]
+            if (deal_id, fid) == REPAID[:2]:
+                pre = [Payment("repay", deal_id, fid, REPAID[2], REPAID[3], ccy, "repayment")]
             dues = dues_by_date(loaded, deal_id, fid, pre)
             start = facility.start_date
             for when, amount in dues.items():
@@ -122,7 +139,9 @@ def plan(book: Path) -> list[Out]:
                     out.append(Out(FILES["2025h1"] if when < date(2025, 7, 1) else
                                    FILES["q3q2"] if when < date(2026, 7, 1) else FILES["2026h2"],
                                    deal_id, fid, when, amount, ccy, "fee", "upfront fee"))
-                elif pre and when == PREPAID[2]:
+                elif (deal_id, fid) == PAID_OFF[:2] and when >= PAID_OFF[2]:
+                    continue  # the facility ended with its payoff
+                elif pre and pre[0].type == "prepayment" and when == PREPAID[2]:
                     out.append(Out(FILES["prepay"], deal_id, fid, when, amount, ccy, "fee", "prepayment fee 1%"))
                 elif key == LATE[:3]:
                     late = date.fromordinal(when.toordinal() + LATE[3])
@@ -136,18 +155,38 @@ def plan(book: Path) -> list[Out]:
                     out.append(Out(FILES["partial"], deal_id, fid, when, PARTIAL[3], ccy, "scheduled", "partial"))
                 elif key[:2] == PARTIAL[:2] and when > PARTIAL[2]:
                     continue  # nothing more from the borrower in arrears
+                elif key[:2] == REVERSED[:2] and when > REVERSED[2]:
+                    continue  # nothing more after the returned wire
                 elif when < date(2025, 7, 1):
                     out.append(Out(FILES["2025h1"], deal_id, fid, when, amount, ccy, "scheduled", ""))
                 elif when < date(2026, 7, 1):
                     out.append(Out(FILES["q3q2"], deal_id, fid, when, amount, ccy, "scheduled", ""))
                 else:
                     out.append(Out(FILES["2026h2"], deal_id, fid, when, amount, ccy, "scheduled", ""))
-            if pre:
+            if pre and pre[0].type == "prepayment":
                 out.append(Out(FILES["prepay"], deal_id, fid, PREPAID[2], PREPAID[3], ccy, "prepayment",
                                "voluntary prepayment"))
-            if (deal_id, fid) != PARTIAL[:2]:  # the borrower in arrears pays no more
+            if pre and pre[0].type == "repayment":
+                out.append(Out(FILES["repay"], deal_id, fid, REPAID[2], REPAID[3], ccy, "repayment",
+                               "revolver paydown"))
+            if (deal_id, fid) == REVERSED[:2]:
+                (paid,) = [o for o in out if (o.deal, o.facility, o.when) == REVERSED[:3]]
+                out.append(Out(FILES["reversal"], deal_id, fid, REVERSED[3], paid.amount, ccy, "reversal",
+                               f"returned wire R01 of the {REVERSED[2]} payment", reverses=paid))
+            if (deal_id, fid) == PAID_OFF[:2]:
+                out.append(_payoff(loaded, deal_id, fid, ccy, [o for o in out if (o.deal, o.facility) == PAID_OFF[:2]]))
+            if (deal_id, fid) not in (PARTIAL[:2], REVERSED[:2]):  # the borrowers in arrears pay no more
                 _add_overdue_interest(loaded, deal_id, fid, [o for o in out if (o.deal, o.facility) == (deal_id, fid)])
     return out
+
+
+def _payoff(loaded, deal_id: str, fid: str, ccy: str, mine: list[Out]) -> Out:
+    """The payoff on PAID_OFF's date of `loanctl payoff`'s quote, after the payments before it."""
+    from loanctl.servicing.allocation import Payment
+    from loanctl.servicing.positions import quote_payoff
+    before = [Payment(f"x{i}", deal_id, fid, o.when, o.amount, o.currency, o.type) for i, o in enumerate(mine)]
+    quote = quote_payoff(loaded, deal_id, fid, before, PAID_OFF[2])
+    return Out(FILES["payoff"], deal_id, fid, PAID_OFF[2], quote.total, ccy, "payoff", "payoff per quote")
 
 
 def _add_overdue_interest(loaded, deal_id: str, fid: str, mine: list[Out]) -> None:
@@ -174,22 +213,25 @@ def short(deal_id: str) -> str:
 
 def render(rows: list[Out]) -> dict[str, str]:
     """CSV text per file; ids `<year>-q<quarter>-<borrower>-<nnn>` and IMAD-like references."""
-    rows = sorted(rows, key=lambda r: (r.when, r.deal, r.facility, r.type != "prepayment"))
+    rows = sorted(rows, key=lambda r: (r.when, r.deal, r.facility, r.type not in ("prepayment", "repayment")))
     seq: dict[tuple, int] = defaultdict(int)
+    ids: dict[int, str] = {}
     texts: dict[str, list[list[str]]] = defaultdict(list)
     for n, r in enumerate(rows, start=1):
         q = (r.when.month - 1) // 3 + 1
         k = (r.when.year, q, short(r.deal))
         seq[k] += 1
-        pid = f"{r.when.year}-q{q}-{short(r.deal)}-{seq[k]:03d}"
+        pid = ids[id(r)] = f"{r.when.year}-q{q}-{short(r.deal)}-{seq[k]:03d}"
         ref = f"FEDWIRE IMAD {r.when:%Y%m%d}B1QGC07C{n:06d}" + (f" {r.note}" if r.note else "")
-        texts[r.file].append([pid, r.deal, r.facility, r.when.isoformat(), f"{r.amount:.2f}", r.currency, r.type, ref])
+        texts[r.file].append([pid, r.deal, r.facility, r.when.isoformat(), f"{r.amount:.2f}", r.currency, r.type, ref,
+                              ids[id(r.reverses)] if r.reverses is not None else ""])
     out = {}
     for name in FILES.values():
+        reversal = any(row[-1] for row in texts[name])
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(HEADER)
-        w.writerows(texts[name])
+        w.writerow(HEADER + ["reverses"] if reversal else HEADER)
+        w.writerows(row if reversal else row[:-1] for row in texts[name])
         out[name] = buf.getvalue()
     return out
 

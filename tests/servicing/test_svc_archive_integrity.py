@@ -255,18 +255,18 @@ def test_the_whitespace_set_is_all_of_pythons():
 # The row-by-row parser (rowrules.check_row) and the vectorised reader (rowrules.bad_row_sql
 # and the staging guards) are fed each row below; both must accept it or both refuse it, and
 # what they accept they must read alike. The codes are the rules each row breaks, stated here.
-FULL_HEADER = "payment_id,deal,facility,date,amount,currency,type,reference"
+FULL_HEADER = "payment_id,deal,facility,date,amount,currency,type,reference,reverses"
 
 
 def _row(**cells: str) -> str:
-    row = dict(zip(FULL_HEADER.split(","), ["ok-1", "acme-fixed", "", "2026-04-15", "1.00", "", "", ""]))
+    row = dict(zip(FULL_HEADER.split(","), ["ok-1", "acme-fixed", "", "2026-04-15", "1.00", "", "", "", ""]))
     row.update(cells)
     return ",".join(row.values())
 
 
 def _hostile_full(row: str) -> str:
-    cells = row.split(",")  # HOSTILE_HEADER lacks the facility column: an empty cell means tl
-    return ",".join(cells[:2] + [""] + cells[2:])
+    cells = row.split(",")  # HOSTILE_HEADER lacks the facility and reverses columns: empty cells
+    return ",".join(cells[:2] + [""] + cells[2:] + [""])
 
 
 RULE_CASES = [  # (deal status, the rows, code when posted on DAY, code when a rebuild reads them)
@@ -311,6 +311,18 @@ RULE_CASES = [  # (deal status, the rows, code when posted on DAY, code when a r
     ("funded", _row(reference="r" * 1024), None, None),
     ("funded", _row(reference="r" * 1025), "E0418", "E0418"),
     ("funded", _row() + "\n" + _row(reference="again"), "E0411", "E0411"),
+    # payment types (their rules across rows, against the ledger, are crossrows': test_svc_payment_types.py)
+    ("funded", _row(type="repayment"), "E0434", "E0434"),             # acme-fixed's tl is a term loan
+    ("funded", _row(deal="acme-two", facility="rcf", date="2026-03-02", type="repayment"), None, None),
+    ("funded", _row(type="payoff", date="2027-01-15"), None, None),   # on the maturity
+    ("funded", _row(type="payoff", date="2027-01-16"), "E0435", "E0435"),
+    ("funded", _row(type="reversal"), "E0436", "E0436"),              # reverses nothing
+    ("funded", _row(type="reversal", reverses="p-1"), None, None),    # a known payment or not: crossrows
+    ("funded", _row(type="REVERSAL", reverses=" p-1 "), None, None),
+    ("funded", _row(reverses="p-1"), "E0436", "E0436"),               # a scheduled payment reverses nothing
+    ("funded", _row(type="reversal", reverses="p" * 129), "E0436", "E0436"),
+    ("funded", _row(type="reversal", reverses="pаy-1"), "E0436", "E0436"),   # Cyrillic а
+    ("funded", _row(type="reversal", reverses="ok-1"), "E0438", "E0438"),    # itself
     ("approved", _row(), "E0431", None),                               # takes payments once funded
 ]
 
@@ -352,7 +364,7 @@ def test_the_sql_predicate_and_the_python_checks_judge_every_hostile_row_alike(l
     assert staged == (expected is None)
     read = con.execute("SELECT * FROM staged ORDER BY line").fetchall()
     assert read == ([(p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference or None,
-                      p.file, p.line) for p in payments] if staged else [])
+                      p.file, p.line, p.reverses or None) for p in payments] if staged else [])
 
 
 # --- class 3: one file, one reading -------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The demo payment files (`templates/demo-payments/*.csv`) post cleanly into a copy of the
 demo book and tell their story (see the folder's README): one late, one overpaid, one
-prepaid and one partially paid deal; everything else current on 2026-11-28. Upfront fees are
+prepaid and one partially paid deal, a revolver paid down and redrawn, a payoff and a returned
+wire reversed; everything else current on 2026-11-28. Upfront fees are
 netted from the closing draws (no payment file settles them); unapplied cash settles the next
 dues as they fall due; principal paid late bears interest until it is paid.
 
@@ -167,7 +168,7 @@ def test_the_late_northwind_payment_was_19_days_past_due_the_day_before(demo_boo
 
 
 def test_every_other_funded_deal_is_current_with_nothing_unapplied(demo_book):
-    special = {"pinecrest-tl-2026", "keystone-holdco-2025"}
+    special = {"pinecrest-tl-2026", "keystone-holdco-2025", "cobalt-unitranche-2025"}
     for (deal, facility), pos in positions(demo_book).items():
         if deal in special or D(pos["drawn"]) == 0:
             continue
@@ -179,3 +180,90 @@ def test_rebuild_of_the_demo_ledger_is_identical(demo_book, tmp_path):
     before = snapshot(copy)
     assert run(copy, "ledger", "rebuild").exit_code == 0
     assert snapshot(copy) == before
+
+
+def _dues(root: Path, deal: str, facility: str, due: str) -> dict[str, Decimal]:
+    """What the ledger allocated against the dues of one date, by component."""
+    result = run(root, "query", f"select component, sum(amount) from allocations where deal = '{deal}' and "
+                                f"facility = '{facility}' and due_date = DATE '{due}' group by 1", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    return {c: D(a) for c, a in (line.split(",") for line in result.stdout.splitlines()[1:])}
+
+
+def test_the_juniper_revolver_is_paid_down_and_redrawn(demo_book):
+    key = ("juniper-tl-rcf-2025", "rcf")
+    # drawn 2,500,000 (2025-09-23) + 2,000,000 (2025-10-21) = 4,500,000; repaid 3,000,000 on
+    # 2026-02-24 → 1,500,000; drawn 1,500,000 on 2026-08-18 → 3,000,000; redrawn 2,000,000 on
+    # 2026-10-20 → 5,000,000. The draws add up to 8,000,000, the commitment, and 5,000,000 is out.
+    expected = {"2026-02-23": "4500000", "2026-02-24": "1500000", "2026-08-17": "1500000", "2026-08-18": "3000000",
+                "2026-10-19": "3000000", "2026-10-20": "5000000", AS_OF: "5000000"}
+    for on, balance in expected.items():
+        pos = positions(demo_book, on)[key]
+        assert D(pos["outstanding_principal"]) == D(balance), on
+    pos = positions(demo_book)[key]
+    assert (D(pos["past_due"]), D(pos["unapplied"]), pos["dpd"]) == (D(0), D(0), 0)
+    rows_ = schedule(demo_book, "juniper-tl-rcf-2025", "rcf")
+    # 2026-02-24 → 03-24 (28 days) on the 1,500,000 left: interest 1,500,000 × rate × 28/360,
+    # commitment fee 0.50% on the 6,500,000 undrawn × 28/360 (the contract alone would say 4,500,000)
+    rate = D(rows_["2026-03-24"]["rate"])
+    assert rate == D("0.08635")
+    assert _dues(demo_book, *key, "2026-03-24") == {
+        "interest": D("10074.17"),        # 1,500,000 × 8.635% × 28/360 = 10,074.1667
+        "commitment_fee": D("2527.78")}   # 6,500,000 × 0.5% × 28/360 = 2,527.7778
+    assert D(rows_["2026-03-24"]["opening_balance"]) == D("4500000.00")  # the contractual schedule
+    # 2026-09-24 → 10-26 (32 days) split by the redraw: 3,000,000 for 26 days, 5,000,000 for 6
+    rate = D(rows_["2026-10-26"]["rate"])
+    assert rate == D("0.08576")
+    assert _dues(demo_book, *key, "2026-10-26") == {
+        "interest": D("25728.00"),        # 3,000,000 × 8.576% × 26/360 + 5,000,000 × 8.576% × 6/360 = 18,581.33 + 7,146.67
+        "commitment_fee": D("2055.56")}   # (5,000,000 × 26 + 3,000,000 × 6) × 0.5% / 360 = 2,055.5556
+    paydown = [r for r in rows(DEMO / "09-revolver-paydown-juniper-2026-q1.csv")]
+    assert [(r["facility"], r["date"], r["amount"], r["type"]) for r in paydown] == [
+        ("rcf", "2026-02-24", "3000000.00", "repayment")]
+
+
+def test_ironbridge_is_paid_off_on_its_quote_and_then_owes_nothing(demo_book):
+    key = ("ironbridge-tl-2025", "tl")
+    rows_ = schedule(demo_book, "ironbridge-tl-2025")
+    balance = D(rows_["2026-08-20"]["closing_balance"])
+    assert balance == D("15527917.29")
+    # 2026-08-20 → 09-30 is 40 days in 30/360: interest 15,527,917.29 × 11.5% × 40/360 = 198,412.28;
+    # the prepayment fee is 2% until 2027-05-20: 310,558.35; with the principal: 16,036,887.92
+    interest = (balance * D("0.115") * 40 / 360).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    fee = (balance * D("0.02")).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert (interest, fee) == (D("198412.28"), D("310558.35"))
+    (paid,) = rows(DEMO / "10-payoff-ironbridge-2026-q3.csv")
+    assert (paid["date"], paid["type"], D(paid["amount"])) == ("2026-09-30", "payoff", balance + interest + fee)
+    assert D(paid["amount"]) == D("16036887.92")
+    quote = run(demo_book, "payoff", "ironbridge-tl-2025", "--date", "2026-09-30", "--format", "json")
+    assert quote.exit_code == 0, quote.stderr
+    assert D(json.loads(quote.stdout)["total"]) == D("16036887.92")
+    # nothing after it: no 2026-11-20 payment, and every figure of the facility is zero
+    assert not [r for f in demo_files() for r in rows(f)
+                if r["deal"] == "ironbridge-tl-2025" and r["date"] > "2026-09-30"]
+    pos = positions(demo_book)[key]
+    assert [D(pos[k]) for k in ("outstanding_principal", "accrued_interest", "past_due", "unapplied")] == [D(0)] * 4
+    assert pos["dpd"] == 0
+    after = run(demo_book, "payoff", "ironbridge-tl-2025", "--date", "2026-10-01")
+    assert after.exit_code == 1 and "E0277" in after.stderr
+
+
+def test_the_returned_cobalt_wire_reopens_its_dues(demo_book):
+    key = ("cobalt-unitranche-2025", "tl")
+    due = schedule(demo_book, "cobalt-unitranche-2025")["2026-10-15"]
+    # interest only (bullet): 20,000,000 × 10.078% × 92/360 = 515,097.78, paid on the day...
+    assert D(due["total_due"]) == D("515097.78") == (D("20000000") * D(due["rate"]) * 92 / 360).quantize(D("0.01"))
+    assert (D(positions(demo_book, "2026-10-18")[key]["past_due"])) == D(0)
+    # ...and returned on 2026-10-19: the dues reopen as of their date (4 days past due then)
+    on_return = positions(demo_book, "2026-10-19")[key]
+    assert (D(on_return["past_due"]), on_return["dpd"]) == (D("515097.78"), 4)
+    pos = positions(demo_book)[key]
+    assert (D(pos["past_due"]), pos["dpd"], pos["dpd_bucket"]) == (D("515097.78"), 44, "31-60")  # 10-15 → 11-28
+    assert D(pos["interest_received"]) == D(positions(demo_book, "2026-10-14")[key]["interest_received"])
+    # both rows stay in the ledger; the reversal names the payment it reverses
+    (rev,) = rows(DEMO / "11-reversal-cobalt-2026-q4.csv")
+    result = run(demo_book, "query", "select payment_id, type, amount, reverses from payments where deal = "
+                                     "'cobalt-unitranche-2025' and facility = 'tl' and value_date >= "
+                                     "DATE '2026-10-15' order by value_date", "--format", "csv")
+    assert result.stdout.splitlines()[1:] == [f"{rev['reverses']},scheduled,515097.7800,",
+                                              f"{rev['payment_id']},reversal,515097.7800,{rev['reverses']}"]

@@ -103,6 +103,7 @@ def test_every_payment_code_in_the_registry_has_a_case_here():
     covered |= {"E0425", "E0426", "E0427"}  # query limits: test_query_security.py
     covered |= {"E0440", "E0441"}  # the ledger follows the book: test_svc_follows_book
     covered |= {"E0430", "E0431"}  # need a second posting or another deal status: test_svc_archive_integrity.py
+    covered |= {"E0434", "E0435", "E0436", "E0437", "E0438", "E0439"}  # payment types: test_svc_payment_types.py
     assert {c for c in CODES if c.startswith("E04")} <= covered
 
 
