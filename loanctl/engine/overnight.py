@@ -156,6 +156,83 @@ def _calendar_days(cal: Calendar, d: date, hi: date, rate: Decimal) -> tuple[lis
     return ords, [rate] * len(ords), [True] * len(ords)
 
 
+class _Index:
+    """One rate series' business days on one calendar, computed once and reused across
+    periods and facilities: the rows' ordinals, then the calendar's business days after the
+    last row (extended as periods need them, at the last row's rate, `projected`); the
+    observed rates under each (adjustment, floor, cap); and the full-run compounding factors
+    1 + r × n / B under each (adjustment, floor, cap, lookback, basis)."""
+
+    __slots__ = ("series", "cal", "ords", "fix", "n_rows", "obs", "growth")
+
+    def __init__(self, series: RateSeries, cal: Calendar) -> None:
+        self.series, self.cal = series, cal
+        self.ords = [d.toordinal() for d in series.dates]
+        self.fix = list(series.rates)
+        self.n_rows = len(self.ords)
+        self.obs: dict[tuple, list[Decimal]] = {}
+        self.growth: dict[tuple, list[Decimal]] = {}
+
+    def cover(self, hi: int) -> None:
+        """Business days through the first one on or after the ordinal `hi` (a year more at once)."""
+        ords = self.ords
+        if ords[-1] >= hi:
+            return
+        d, cal, last = date.fromordinal(ords[-1] + 1), self.cal, self.fix[self.n_rows - 1]
+        target, step = hi + 366, timedelta(days=1)
+        while True:
+            if cal.is_business_day(d):
+                ords.append(d.toordinal())
+                self.fix.append(last)
+                if ords[-1] >= target:
+                    break
+            d += step
+
+    def observed(self, adj: Decimal, floor: Decimal | None, cap: Decimal | None) -> list[Decimal]:
+        key = (adj, floor, cap)
+        obs = self.obs.get(key)
+        if obs is None:
+            obs = self.obs[key] = []
+        if len(obs) < len(self.fix):
+            with localcontext(_CTX):
+                for x in self.fix[len(obs):]:
+                    r = x + adj
+                    if floor is not None and r < floor:
+                        r = floor
+                    if cap is not None and r > cap:
+                        r = cap
+                    obs.append(r)
+        return obs
+
+    def factors(self, obs: list[Decimal], key: tuple, lookback: int, basis: Decimal) -> list[Decimal]:
+        """g[p] = 1 + obs[p − lookback] × (ords[p+1] − ords[p]) / B (None before the first row's lookback)."""
+        g = self.growth.get(key)
+        if g is None:
+            g = self.growth[key] = [None] * min(lookback, len(self.ords))
+        ords, n = self.ords, len(self.ords) - 1
+        if len(g) < n:
+            with localcontext(_CTX):
+                for p in range(len(g), n):
+                    g.append(ONE + obs[p - lookback] * (ords[p + 1] - ords[p]) / basis)
+        return g
+
+
+_INDEXES: dict[tuple[int, int], _Index] = {}
+_MAX_INDEXES = 64
+
+
+def _index(series: RateSeries, cal: Calendar) -> _Index:
+    """The cached `_Index` of (series, calendar), by identity (the entry holds both, so an id
+    is never reused while its entry lives)."""
+    key = (id(series), id(cal))
+    found = _INDEXES.get(key)
+    if found is None or found.series is not series or found.cal is not cal:
+        if len(_INDEXES) >= _MAX_INDEXES:
+            _INDEXES.clear()
+        found = _INDEXES[key] = _Index(series, cal)
+    return found
+
+
 def daily_rates(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest,
                 shock: Decimal = ZERO) -> DailyRates:
     """The daily rates of the accrual period [start, end) (SPEC §3.2). Raises
@@ -169,6 +246,63 @@ def daily_rates(series: RateSeries, cal: Calendar, start: date, end: date, it: I
         first = f" (first row: {series.dates[0]})" if series.dates else ""
         raise OvernightProblem("E0307", f"no {series.index} fixing on or before {start}{first}", "index",
                                f"add daily fixings to {series.file} back to {start}")
+    if it.observation_shift:
+        return _shifted(series, cal, start, end, it, basis, adj)
+    ix = _index(series, cal)
+    s_o, e_o = start.toordinal(), end.toordinal()
+    ix.cover(e_o)
+    ords, n_rows = ix.ords, ix.n_rows
+    obs = ix.observed(adj, floor, cap)
+    p_s = bisect.bisect_right(ords, s_o) - 1  # b(start)
+    p_e = bisect.bisect_left(ords, e_o) - 1  # b(end − 1)
+    if p_s - lookback < 0:
+        raise OvernightProblem("E0307", f"the period {start} to {end} needs the {series.index} fixing "
+                                        f"{lookback} business days before {date.fromordinal(ords[0])}, "
+                                        f"before the file's first row", "index",
+                               f"add daily fixings to {series.file} before {date.fromordinal(ords[0])}")
+    p_first = p_s if ords[p_s] >= s_o else p_s + 1
+    _check_lockout(lockout, p_e - p_first + 1, start, end, "accrual period")
+    cut = p_e - lockout if lockout else p_e
+    projected = (min(p_e, cut) - lookback) >= n_rows
+    starts, rates, cum = [], [], []
+    total = ZERO
+    if it.method != "compounded":  # simple: runs of equal rate are one run (exact sums)
+        last = None
+        for p in range(p_s, p_e + 1):
+            a = ords[p] if p > p_s else s_o
+            b = ords[p + 1] if p < p_e else e_o
+            r = obs[(p if p <= cut else cut) - lookback]
+            if r != last:
+                starts.append(a)
+                rates.append(r)
+                cum.append(total)
+                last = r
+            total += r * (b - a)
+        return DailyRates(start, end, basis, it.spread, tuple(starts), tuple(rates), tuple(cum), projected)
+    g = ix.factors(obs, (adj, floor, cap, lookback, basis), lookback, basis)
+    f = ONE
+    for p in range(p_s, p_e + 1):
+        a = ords[p] if p > p_s else s_o
+        b = ords[p + 1] if p < p_e else e_o
+        n = b - a
+        r = obs[(p if p <= cut else cut) - lookback]
+        day = f * r
+        starts.append(a)
+        rates.append(day)
+        cum.append(total)
+        total += day * n
+        if p == p_s or p >= cut:
+            f = f * (ONE + r * n / basis)
+        else:
+            f = f * g[p]
+    return DailyRates(start, end, basis, it.spread, tuple(starts), tuple(rates), tuple(cum), projected)
+
+
+def _shifted(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest, basis: Decimal,
+             adj: Decimal) -> DailyRates:
+    """Compounded with observation shift: R over the observation period (SPEC §3.2)."""
+    lookback, lockout = it.lookback_days, it.lockout_days
+    floor, cap = it.floor, it.cap
     ords, fix, proj = _business_days(series, cal, start, end, lookback + 1)
 
     def observed(p: int) -> tuple[Decimal, bool]:
@@ -185,61 +319,35 @@ def daily_rates(series: RateSeries, cal: Calendar, start: date, end: date, it: I
         return r, proj[p]
 
     s_o, e_o = start.toordinal(), end.toordinal()
-    if it.observation_shift:
-        q_s = bisect.bisect_left(ords, s_o)
-        q_e = bisect.bisect_left(ords, e_o)
-        if lookback == 0:
-            p_s = bisect.bisect_right(ords, s_o) - 1
-            o_s, o_e = s_o, e_o
-        else:
-            if q_s - lookback < 0:
-                observed(-1)
-            p_s = q_s - lookback
-            o_s, o_e = ords[p_s], ords[q_e - lookback]
-        p_e = bisect.bisect_left(ords, o_e) - 1  # the last business day before the observation end
-        p_first = p_s if ords[p_s] >= o_s else p_s + 1
-        _check_lockout(lockout, p_e - p_first + 1, start, end, "observation period")
-        cut = p_e - lockout
-        run_starts, run_rates, factors = [], [], []
-        f = ONE
-        projected = False
-        for p in range(p_s, p_e + 1):
-            a = max(ords[p], o_s)
-            b = ords[p + 1] if p < p_e else o_e
-            r, pj = observed(min(p, cut) if lockout else p)
-            projected = projected or pj
-            run_starts.append(a)
-            run_rates.append(r)
-            factors.append(f)
-            f = f * (ONE + r * (b - a) / basis)
-        rate = (f - ONE) * basis / (o_e - o_s)
-        shift = _Shift(basis, lookback, tuple(ords), o_s, o_e, tuple(run_starts), tuple(run_rates), tuple(factors))
-        return DailyRates(start, end, basis, it.spread, (s_o,), (rate,), (ZERO,), projected, shift)
-
-    p_s = bisect.bisect_right(ords, s_o) - 1  # b(start)
-    p_e = bisect.bisect_left(ords, e_o) - 1  # b(end − 1)
-    p_first = p_s if ords[p_s] >= s_o else p_s + 1
-    _check_lockout(lockout, p_e - p_first + 1, start, end, "accrual period")
+    q_s = bisect.bisect_left(ords, s_o)
+    q_e = bisect.bisect_left(ords, e_o)
+    if lookback == 0:
+        p_s = bisect.bisect_right(ords, s_o) - 1
+        o_s, o_e = s_o, e_o
+    else:
+        if q_s - lookback < 0:
+            observed(-1)
+        p_s = q_s - lookback
+        o_s, o_e = ords[p_s], ords[q_e - lookback]
+    p_e = bisect.bisect_left(ords, o_e) - 1  # the last business day before the observation end
+    p_first = p_s if ords[p_s] >= o_s else p_s + 1
+    _check_lockout(lockout, p_e - p_first + 1, start, end, "observation period")
     cut = p_e - lockout
-    compounded = it.method == "compounded"
-    starts, rates, cum = [], [], []
-    total = ZERO
+    run_starts, run_rates, factors = [], [], []
     f = ONE
     projected = False
     for p in range(p_s, p_e + 1):
-        a = max(ords[p], s_o)
-        b = ords[p + 1] if p < p_e else e_o
-        r, pj = observed((min(p, cut) if lockout else p) - lookback)
+        a = max(ords[p], o_s)
+        b = ords[p + 1] if p < p_e else o_e
+        r, pj = observed(min(p, cut) if lockout else p)
         projected = projected or pj
-        n = b - a
-        day = f * r if compounded else r
-        starts.append(a)
-        rates.append(day)
-        cum.append(total)
-        total += day * n
-        if compounded:
-            f = f * (ONE + r * n / basis)
-    return DailyRates(start, end, basis, it.spread, tuple(starts), tuple(rates), tuple(cum), projected)
+        run_starts.append(a)
+        run_rates.append(r)
+        factors.append(f)
+        f = f * (ONE + r * (b - a) / basis)
+    rate = (f - ONE) * basis / (o_e - o_s)
+    shift = _Shift(basis, lookback, tuple(ords), o_s, o_e, tuple(run_starts), tuple(run_rates), tuple(factors))
+    return DailyRates(start, end, basis, it.spread, (s_o,), (rate,), (ZERO,), projected, shift)
 
 
 def _check_lockout(lockout: int, bdays: int, start: date, end: date, what: str) -> None:
