@@ -507,7 +507,7 @@ def test_the_demo_reconciles_its_december_statement_and_posts_it(tmp_path):
         "FW2612150000417,arcadia-tl-2026,tl,2026-12-15,508185.00,USD,scheduled,HPC-COLL-2026-12\n"
         "FW2612140000388,pinecrest-tl-2026,tl,2026-12-14,250000.00,USD,scheduled,HPC-COLL-2026-12\n"
         "FW2612210000512,sable-tl-2025,tl,2026-12-21,537907.23,USD,scheduled,HPC-COLL-2026-12\n"
-        "FW2612280000601,juniper-tl-rcf-2025,rcf,2026-12-28,49411.00,USD,scheduled,HPC-COLL-2026-12\n")
+        "FW2612280000601,juniper-tl-rcf-2025,rcf,2026-12-28,41805.40,USD,scheduled,HPC-COLL-2026-12\n")
     out = (tmp_path / "out.txt").read_text()
     # two dues of December are missing: pinecrest's 2026-12-14 (the 250,000.00 it sent went to its
     # September arrears, oldest first) and the SOFR revolver larkspur-rcf-2026's monthly 2026-12-02
