@@ -16,3 +16,10 @@ def test_the_bench_book_with_amendments_validates(tmp_path: Path):
     assert list(root.glob("*/amendments/001-repricing.yaml")), "no amendment: the test would prove nothing"
     errors = [f"{d.location()} {d.code} {d.message}" for d in validate_book(root).diagnostics if d.is_error]
     assert errors == []
+
+
+def test_bench_workdir_that_does_not_exist_yet_is_made(tmp_path):
+    """`--workdir` names a folder to work in; a missing one is created, never an internal error."""
+
+    result = bench.run_bench(3, 30, 7, workdir=tmp_path / "new" / "folder", growth=False)
+    assert (tmp_path / "new" / "folder").is_dir() and result.deals == 3

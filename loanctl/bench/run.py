@@ -295,6 +295,8 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
     from ..ledger.rebuild import rebuild
 
     result = BenchResult(deals, payments, seed)
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)  # --workdir may name a folder still to make
     base = Path(tempfile.mkdtemp(prefix="loanctl-bench-", dir=workdir))
     try:
         root = base / "book"
