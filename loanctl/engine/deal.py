@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Callable
 
 from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
@@ -33,6 +34,23 @@ def deal_terms(record: DealRecord, as_of: date | None = None) -> tuple[dict[str,
     return terms, diags
 
 
+def schedule_builder(loaded: LoadedBook, record: DealRecord, rates=None) -> Callable[..., FacilitySchedule]:
+    """The one schedule setup: `build(terms, **options)` schedules a facility of `record` with
+    the book's calendars, rounding and the deal's currency, on `rates` (default: the book's
+    fixings); `options` are `build_schedule`'s (rate_shift, prepayments, repayments, end_on,
+    pik_toggles)."""
+    calendars = book_calendars(loaded.book)
+    rounding = loaded.book.rounding if loaded.book else "half_up"
+    currency = record.deal.currency
+    digits = minor_units(currency)
+    series = loaded.rates if rates is None else rates
+
+    def build(ft, **options) -> FacilitySchedule:
+        return build_schedule(ft, series, lambda f: make_calendar(f.payments.calendar, calendars), currency, digits,
+                              rounding, **options)
+    return build
+
+
 def schedule_deal(loaded: LoadedBook, deal_id: str, *, as_of: date | None = None, facility: str | None = None,
                   lender: str | None = None, rate_shift: Decimal = Decimal(0)
                   ) -> tuple[DealSchedule | None, list[Diagnostic]]:
@@ -41,16 +59,13 @@ def schedule_deal(loaded: LoadedBook, deal_id: str, *, as_of: date | None = None
     errors = [d for d in diags if d.is_error]
     if errors:
         return None, errors
-    calendars = book_calendars(loaded.book)
-    rounding = loaded.book.rounding if loaded.book else "half_up"
-    digits = minor_units(record.deal.currency)
+    build = schedule_builder(loaded, record)
     out: list[FacilitySchedule] = []
     for fid, ft in terms.items():
         if facility is not None and fid != facility:
             continue
         try:
-            sched = build_schedule(ft, loaded.rates, lambda f: make_calendar(f.payments.calendar, calendars),
-                                   record.deal.currency, digits, rounding, rate_shift=rate_shift)
+            sched = build(ft, rate_shift=rate_shift)
         except ScheduleProblem as problem:
             return None, [problem.diagnostic()]
         out.append(lender_view(sched, lender) if lender is not None else sched)

@@ -56,17 +56,6 @@ class FacilityDues:
         return sorted(d for d, a in self.open.items() if a > 0 and (cut is None or d <= cut))
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentRow:
-    payment_id: str
-    deal: str
-    facility: str
-    date: date
-    amount: Decimal
-    currency: str
-    reference: str
-
-
 @dataclass(slots=True)
 class CreditMatch:
     entry: Entry
@@ -78,7 +67,7 @@ class CreditMatch:
     due_date: date | None = None
     due: Decimal = ZERO
     """The open dues the credit was matched to."""
-    payments: list[PaymentRow] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
     facilities: list[str] = field(default_factory=list)
     """The facilities the reference names (empty: every facility of the deal)."""
     already_posted: bool = False
@@ -107,7 +96,7 @@ class Reconciliation:
     ignored: list[tuple[Entry, str]]
     missing: list[Missing]
 
-    def payment_rows(self) -> list[PaymentRow]:
+    def payment_rows(self) -> list[Payment]:
         return [p for c in self.credits for p in c.payments]
 
 
@@ -303,4 +292,4 @@ def _book_payments(match: CreditMatch, fds: list[FacilityDues], e: Entry, touche
         fd.open[when] = max(fd.open.get(when, ZERO) - take, ZERO)
         touched.add((fd.deal, fd.facility, when))
         pid = e.ref if len(parts) == 1 else f"{e.ref}:{fd.facility}"
-        match.payments.append(PaymentRow(pid, fd.deal, fd.facility, e.date, take, e.currency, e.statement_ref))
+        match.payments.append(Payment(pid, fd.deal, fd.facility, e.date, take, e.currency, "scheduled", e.statement_ref))

@@ -13,12 +13,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
 from ..conventions.rounding import round_money
-from ..engine.deal import deal_terms
-from ..engine.periods import book_calendars
-from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
+from ..engine.deal import deal_terms, schedule_builder
+from ..engine.schedule import FacilitySchedule, lender_part
 from ..engine.terms import FacilityTerms
 from ..model.records import LoadedBook
 from .allocation import (PRINCIPAL_COMPONENTS, FacilityAllocation, Payment, PayoffQuote, Rules, allocate,
@@ -73,15 +71,12 @@ def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None)
     """(terms by facility, schedule builder) for a deal."""
     record = loaded.deals[deal_id]
     terms, _ = deal_terms(record, as_of)
-    calendars = book_calendars(loaded.book)
-    rounding = loaded.book.rounding if loaded.book else "half_up"
-    digits = minor_units(record.deal.currency)
+    build = schedule_builder(loaded, record)
 
     def builder(ft: FacilityTerms, reductions=(), end_on: date | None = None, rate_shift=ZERO) -> FacilitySchedule:
-        return build_schedule(ft, loaded.rates, lambda f: make_calendar(f.payments.calendar, calendars),
-                              record.deal.currency, digits, rounding, rate_shift=rate_shift,
-                              prepayments=[(d, a) for d, a, k in reductions if k == "prepayment"],
-                              repayments=[(d, a) for d, a, k in reductions if k == "repayment"], end_on=end_on)
+        return build(ft, rate_shift=rate_shift, end_on=end_on,
+                     prepayments=[(d, a) for d, a, k in reductions if k == "prepayment"],
+                     repayments=[(d, a) for d, a, k in reductions if k == "repayment"])
     return terms, builder
 
 

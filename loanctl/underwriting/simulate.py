@@ -16,15 +16,13 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
 from ..conventions.dates import add_months
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..engine.deal import deal_terms
+from ..engine.deal import deal_terms, schedule_builder
 from ..engine.fees import prepayment_fee_rate
-from ..engine.periods import book_calendars
-from ..engine.schedule import FacilitySchedule, build_schedule, lender_part
+from ..engine.schedule import FacilitySchedule, lender_part
 from ..engine.terms import facility_terms
 from ..model.records import AmendmentRecord, LoadedBook, RateSeries
 from .metrics import moic, xirr
@@ -99,10 +97,9 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
     errors = [d for d in diags if d.is_error]
     if errors:
         return None, errors
-    calendars = book_calendars(loaded.book)
+    build = schedule_builder(loaded, record, _rates(loaded, scenario))
     rounding = loaded.book.rounding if loaded.book else "half_up"
     digits = minor_units(record.deal.currency)
-    rates = _rates(loaded, scenario)
     fids = list(terms)
     prepay_by: dict[str, list[tuple[date, Decimal]]] = {}
     for d, amount, fid in scenario.prepayments:
@@ -123,9 +120,8 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
     from ..engine.schedule import ScheduleProblem
     for fid, ft in terms.items():
         try:
-            s = build_schedule(ft, rates, lambda f: make_calendar(f.payments.calendar, calendars),
-                               record.deal.currency, digits, rounding, rate_shift=scenario.rate_shock,
-                               prepayments=prepay_by.get(fid, ()), pik_toggles=scenario.pik_toggles)
+            s = build(ft, rate_shift=scenario.rate_shock, prepayments=prepay_by.get(fid, ()),
+                      pik_toggles=scenario.pik_toggles)
         except ScheduleProblem as problem:
             return None, [problem.diagnostic()]
         for (d, wanted), (_, applied) in zip(sorted(prepay_by.get(fid, ()), key=lambda x: x[0]), s.prepaid):
