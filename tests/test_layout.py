@@ -137,8 +137,9 @@ def test_no_import_cycle_between_packages():
 
 
 def test_the_clock_enters_only_at_the_command_line():
-    """No library module reads the clock (`date.today()`, `datetime.now()`): "today" is a parameter
-    the command line (or a test) passes in."""
+    """No library module reads the clock (the `today` and `now` constructors of date and
+    datetime): "today" is a parameter the command line (or a test) passes in. This test reads
+    the source, never the clock."""
     bad = []
     for path, parts in _modules():
         if _top(parts) in ("cli", "__main__"):

@@ -441,6 +441,7 @@ def _quantlib_reference(facilities, sofr_file: Path | None = None) -> float | No
             for line in fh:
                 d, r = line.strip().split(",")
                 y, mo, dd = map(int, d.split("-"))
+                # QuantLib takes doubles: this leg is the timing reference, never compared to the cent
                 sofr.addFixing(ql.Date(dd, mo, y), float(r), True)
         ql.Settings.instance().evaluationDate = ql.Date(28, 11, 2026)
         curve = ql.YieldTermStructureHandle(ql.FlatForward(ql.Date(28, 11, 2026), 0.04, dc))
@@ -450,7 +451,7 @@ def _quantlib_reference(facilities, sofr_file: Path | None = None) -> float | No
         sched = ql.Schedule(ql.Date(s.day, s.month, s.year), ql.Date(m.day, m.month, m.year), ql.Period(ql.Quarterly),
                             cal, ql.Unadjusted, ql.Unadjusted, ql.DateGeneration.Forward, False)
         if overnight and sofr is not None:
-            leg = ql.OvernightLeg([float(commitment)], sched, sofr, dc, ql.Unadjusted, [1.0], [0.05],
+            leg = ql.OvernightLeg([int(commitment)], sched, sofr, dc, ql.Unadjusted, [1.0], [0.05],
                                   lookbackDays=5)
         else:
             leg = ql.FixedRateLeg(sched, dc, [int(commitment)], [0.09])  # QuantLib's own doubles: reference only

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from datetime import date
 from decimal import Decimal
 
@@ -94,10 +95,10 @@ def _json_value(value):
     as "NaN", "Infinity", "-Infinity", lists, structs and maps recursively, anything else as text."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
-    if isinstance(value, float):
-        if value != value:
+    if isinstance(value, float):  # a DOUBLE a query computed (never money: money columns are DECIMAL)
+        if math.isnan(value):
             return "NaN"
-        if value in (float("inf"), float("-inf")):
+        if math.isinf(value):
             return "Infinity" if value > 0 else "-Infinity"
         return value
     if isinstance(value, (Decimal, date)):
