@@ -217,7 +217,7 @@ CODES: dict[str, str] = {
     "E0502": "unknown git revision",
     "E0503": "revision missing from a shallow clone",
     "E0504": "a funded deal's term changed without an amendment",
-    "E0505": "a merged amendment file changed or was deleted",
+    "E0505": "a merged amendment, trade or credit-event file changed or was deleted",
     "E0506": "status moved backwards",
     "E0507": "a funded deal was deleted or renamed",
     "E0508": "status does not allow this step",

@@ -47,6 +47,8 @@ def _demo_files():
     files += [("deal", p) for p in sorted(DEMO.glob("*/deal.yaml"))]
     files += [("amendment", p) for p in sorted(DEMO.glob("*/amendments/*.yaml"))]
     files += [("financials", p) for p in sorted(DEMO.glob("*/financials/*.yaml"))]
+    files += [("trade", p) for p in sorted(DEMO.glob("*/trades/*.yaml"))]
+    files += [("event", p) for p in sorted(DEMO.glob("*/events/*.yaml"))]
     return files
 
 

@@ -60,22 +60,36 @@ def check_against_base(current: LoadedBook, base: LoadedBook) -> list[Diagnostic
                                       hint="a funded deal stays in the book; mark it repaid or written_off instead"))
             continue
         out += drift_diagnostics(old, new)
-        old_amendments = {a.rel: a for a in old.amendments}
-        new_amendments = {a.rel: a for a in new.amendments}
-        for rel, a in sorted(old_amendments.items()):
-            b = new_amendments.get(rel)
-            if b is None:
-                out.append(Diagnostic("E0505", f"amendment {a.amendment.id} was deleted", current.tree.display(rel),
-                                      hint="an agreed amendment is never removed; add a new amendment to change it"))
-            elif normalized(a.doc.data) != normalized(b.doc.data):
-                first = next((c for c in changes(flat_doc(a.doc.data), flat_doc(b.doc.data))), None)
-                path = first.new.path if first and first.new else ()
-                out.append(b.doc.diag("E0505", f"amendment {a.amendment.id} changed after it was merged"
-                                               + (f": {first.text()}" if first else ""), path,
-                                      hint="amendment files are never edited; add a new amendment"))
+        out += merged_file_changes(old, new, current)
     out += fixing_changes(current, base)
     out += calendar_changes(current, base)
     out += financials_changes(current, base)
+    return out
+
+
+_MERGED_KINDS = (("amendments", "amendment", lambda r: r.amendment.id),
+                 ("trades", "trade", lambda r: r.trade.id),
+                 ("events", "credit event", lambda r: r.event.id))
+
+
+def merged_file_changes(old: DealRecord, new: DealRecord, current: LoadedBook) -> list[Diagnostic]:
+    """Amendment, trade and credit-event files present at the base may not change or go
+    (E0505): new files are how a funded deal changes (SPEC §6)."""
+    out: list[Diagnostic] = []
+    for attr, kind, ident in _MERGED_KINDS:
+        before = {r.rel: r for r in getattr(old, attr)}
+        after = {r.rel: r for r in getattr(new, attr)}
+        for rel, a in sorted(before.items()):
+            b = after.get(rel)
+            if b is None:
+                out.append(Diagnostic("E0505", f"{kind} {ident(a)} was deleted", current.tree.display(rel),
+                                      hint=f"an agreed {kind} is never removed; add a new {kind} to change it"))
+            elif normalized(a.doc.data) != normalized(b.doc.data):
+                first = next((c for c in changes(flat_doc(a.doc.data), flat_doc(b.doc.data))), None)
+                path = first.new.path if first and first.new else ()
+                out.append(b.doc.diag("E0505", f"{kind} {ident(a)} changed after it was merged"
+                                               + (f": {first.text()}" if first else ""), path,
+                                      hint=f"{kind} files are never edited; add a new {kind}"))
     return out
 
 

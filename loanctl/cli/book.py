@@ -48,7 +48,7 @@ def _say(text: str) -> None:
 def schema(
     kind: Optional[SchemaKind] = typer.Option(None, "--kind", help="The file kind to print (default: deal)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write <kind>.schema.json files into this folder "
-                                                           "(all four kinds unless --kind), e.g. deals/.schema."),
+                                                           "(every kind unless --kind), e.g. deals/.schema."),
 ) -> None:
     """JSON Schema of book.yaml, deal.yaml, amendment and financials files, for editors
     (yaml-language-server) and other tools."""

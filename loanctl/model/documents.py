@@ -43,7 +43,7 @@ Status = Literal["draft", "submitted", "approved", "funded", "repaid", "written_
 STATUS_ORDER = ("draft", "submitted", "approved", "funded", "repaid", "written_off", "declined")
 FUNDED_OR_LATER = frozenset({"funded", "repaid", "written_off"})
 APPROVED_OR_LATER = frozenset({"approved", "funded", "repaid", "written_off"})
-WaterfallItem = Literal["fees", "commitment_fee", "interest", "principal"]
+WaterfallItem = Literal["fees", "commitment_fee", "default_interest", "interest", "principal"]
 Metric = Literal["total_leverage", "net_leverage", "interest_coverage", "fixed_charge_coverage", "ltv",
                  "debt_service_coverage"]
 
@@ -106,6 +106,9 @@ class Policy(Strict):
     stays in suspense for a person to decide."""
     fee_amortization: Literal["effective_interest", "straight_line"] = "effective_interest"
     """How upfront fees / OID and exit fees are recognised over the life (SPEC §9)."""
+    non_accrual_dpd: int | None = Field(default=None, ge=1, le=3660)
+    """A facility goes on non-accrual automatically on the day its DPD reaches this number,
+    until it is current again (SPEC §2.7); omitted: only by event."""
 
 
 class PaymentProfile(Strict):
@@ -284,6 +287,9 @@ class Interest(Strict):
     lockout_days: int = Field(default=0, json_schema_extra={"minimum": 0})
     """simple / compounded: the period's last business days reuse the rate of the day before them."""
     pik_rate: Rate = Decimal(0)
+    default_rate: Rate | None = None
+    """Added to the contractual rate on overdue amounts, and on all principal while a default
+    is in force (SPEC §3.3); computed by allocation, not by the contractual schedule."""
     day_count: DayCount = "ACT/360"
 
     @field_validator("lookback_days", "lockout_days")
@@ -497,6 +503,42 @@ class Amendment(Strict):
     description: str | None = None
     approvals: tuple[Approval, ...] = ()
     changes: tuple[Change, ...]
+
+
+class Trade(Strict):
+    """An assignment of part of a lender's position in a facility (SPEC §2.6)."""
+
+    id: Id
+    facility: Id
+    seller: Id
+    buyer: Id
+    trade_date: Date
+    settlement_date: Date
+    """The position moves at the start of this date."""
+    amount: Money | None = None
+    """Par of funded principal moved (with the same fraction of any unfunded commitment)."""
+    share: Share | None = None
+    """Or: the share of the whole facility moved."""
+    price: Number = Decimal(100)
+    """Percent of par paid by the buyer to the seller."""
+    approvals: tuple[Approval, ...] = ()
+    notes: str | None = None
+
+
+CreditEventType = Literal["default", "default_cured", "non_accrual", "accrual_restored", "write_off"]
+
+
+class CreditEvent(Strict):
+    """A credit event on a deal's facilities (SPEC §2.7)."""
+
+    id: Id
+    date: Date
+    type: CreditEventType
+    facility: Id | None = None
+    """The facility it concerns; all facilities when omitted."""
+    amount: Money | None = None
+    """write_off: principal written off (omitted: all outstanding)."""
+    note: str | None = None
 
 
 class Financials(Strict):

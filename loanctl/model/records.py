@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from .documents import Amendment, Book, Deal, Financials
+from .documents import Amendment, Book, CreditEvent, Deal, Financials, Trade
 from .origin import Doc
 
 
@@ -72,18 +72,42 @@ class FinancialsRecord:
     rel: str
 
 
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    trade: Trade
+    doc: Doc
+    rel: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    event: CreditEvent
+    doc: Doc
+    rel: str
+
+
 @dataclass(slots=True)
 class DealRecord:
-    """A deal with its source and its amendment and financials files."""
+    """A deal with its source and its amendment, financials, trade and credit-event files."""
 
     deal: Deal
     doc: Doc
     rel: str
     amendments: list[AmendmentRecord] = field(default_factory=list)
     financials: list[FinancialsRecord] = field(default_factory=list)
+    trades: list[TradeRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
 
     def sorted_amendments(self) -> list[AmendmentRecord]:
         return sorted(self.amendments, key=lambda a: (a.amendment.effective_date, a.amendment.id))
+
+    def sorted_trades(self) -> list[TradeRecord]:
+        """Trades in `(settlement_date, id)` order (SPEC §2.6)."""
+        return sorted(self.trades, key=lambda t: (t.trade.settlement_date, t.trade.id))
+
+    def sorted_events(self) -> list[EventRecord]:
+        """Credit events in `(date, id)` order."""
+        return sorted(self.events, key=lambda e: (e.event.date, e.event.id))
 
 
 @dataclass(slots=True)

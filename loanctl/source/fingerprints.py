@@ -3,11 +3,10 @@ profile reads a file as.
 
 A deal's fingerprint is the sha256 of the canonical content (parsed data, not bytes: a
 comment or a re-indent changes nothing) of every input its schedules and allocations are
-computed from: deal.yaml, its amendments and financials, the fixings of every rate index
+computed from: deal.yaml, its amendments, financials, trades and credit events, the fixings of every rate index
 the deal names, book.yaml's calendars, rounding and waterfall, and the versions of loanctl
 and of the holidays package (the engine and the holiday tables are inputs too). The ledger
 stores it beside each facility's allocations; a different fingerprint means stale rows.
-Trades and events, when they arrive, must be added here with the deal's other files.
 """
 
 from __future__ import annotations
@@ -88,6 +87,8 @@ class DealFingerprints:
             _strings(a.doc.data, names)
         for f in sorted(record.financials, key=lambda f: f.rel):
             parts += [f.rel, f.doc.data]
+        for x in sorted([*record.trades, *record.events], key=lambda x: x.rel):
+            parts += [x.rel, x.doc.data]
         # every index the deal could name (a string equal to a rate file's index), safe by excess
         parts += [[n, self._index(n)] for n in sorted(names & self.loaded.rates.keys())]
         return hashlib.sha256(_canonical(parts)).hexdigest()

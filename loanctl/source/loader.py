@@ -20,11 +20,12 @@ from typing import Iterable, Protocol
 
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
-from ..model.documents import Amendment, Book, Deal, Financials
+from ..model.documents import Amendment, Book, CreditEvent, Deal, Financials, Trade
 from .bookpath import inside_book, outside_diagnostic
 from ..model.validate import validate
 from ..model.origin import Doc
-from ..model.records import AmendmentRecord, DealRecord, FinancialsRecord, LoadedBook, RateSeries, Tree  # noqa: F401
+from ..model.records import (AmendmentRecord, DealRecord, EventRecord, FinancialsRecord, LoadedBook, RateSeries,  # noqa: F401
+                             TradeRecord, Tree)
 from .yamlsrc import MAX_BYTES, decode, parse
 
 NOT_DEALS = {"rates", "payments", "templates", "reports"}  # reserved folder names of a book
@@ -194,6 +195,16 @@ def load_deal(tree: Tree, folder: str) -> tuple[DealRecord | None, list[Diagnost
         if fin is not None:
             record.financials.append(FinancialsRecord(fin, fdoc, frel))
     record.financials.sort(key=lambda f: f.financials.period_end)
+    for sub, model, make, into in (("trades", Trade, TradeRecord, record.trades),
+                                   ("events", CreditEvent, EventRecord, record.events)):
+        for rel, sdoc, d in _yaml_files(tree, folder, sub, entries):
+            diags += d
+            if sdoc is None:
+                continue
+            parsed, d = validate(model, sdoc)
+            diags += d
+            if parsed is not None:
+                into.append(make(parsed, sdoc, rel))
     return record, diags
 
 

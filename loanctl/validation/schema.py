@@ -24,7 +24,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-KINDS = ("book", "deal", "amendment", "financials")
+KINDS = ("book", "deal", "amendment", "financials", "trade", "event")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 # Patterns in ECMA-262 syntax (what JSON Schema validators use). They mirror loanctl.model.values.
@@ -42,6 +42,8 @@ _TITLES = {
     "deal": ("loanctl deal.yaml", "A deal: borrower, status, origination, facilities and covenants (SPEC §2.3)."),
     "amendment": ("loanctl amendment", "An amendment file <deal>/amendments/<id>.yaml (SPEC §2.4)."),
     "financials": ("loanctl financials", "Borrower financials for one reporting period (SPEC §7)."),
+    "trade": ("loanctl trade", "An assignment of a lender's position <deal>/trades/<id>.yaml (SPEC §2.6)."),
+    "event": ("loanctl credit event", "A credit event <deal>/events/<id>.yaml (SPEC §2.7)."),
 }
 
 
@@ -167,11 +169,12 @@ def _with_defs(schema: dict, source_defs: dict, names: set[str]) -> None:
 
 
 def json_schemas() -> dict[str, dict]:
-    """The JSON Schema of each kind of book file: book, deal, amendment, financials."""
+    """The JSON Schema of each kind of book file: book, deal, amendment, financials, trade, event."""
     from ..model import documents as model
 
     gen = _generator()
-    roots = {"book": model.Book, "deal": model.Deal, "amendment": model.Amendment, "financials": model.Financials}
+    roots = {"book": model.Book, "deal": model.Deal, "amendment": model.Amendment, "financials": model.Financials,
+             "trade": model.Trade, "event": model.CreditEvent}
     out: dict[str, dict] = {}
     for kind, cls in roots.items():
         schema = cls.model_json_schema(mode="validation", schema_generator=gen)
