@@ -148,19 +148,35 @@ def terms(root: Path, deal: str, on: date, tree: Tree | None = None) -> dict:
 
 
 def report(root: Path, on: date, *, fund: str | None = None, lender: str | None = None, deal: str | None = None,
-           whole_book: bool = False, tree: Tree | None = None):
+           whole_book: bool = False, tree: Tree | None = None, investor: str | None = None,
+           currency: str | None = None):
     """`loanctl report`: the portfolio report of one scope (a fund with its SPVs, a lender, a
-    deal or the whole book) on `on`, from the ledger — or, for a git revision's `tree`, from
-    the payment files archived at that revision — with the scope's covenant tests."""
+    deal, the whole book, or an investor's look-through share of its funds) on `on`, from the
+    ledger — or, for a git revision's `tree`, from the payment files archived at that
+    revision — with the scope's covenant tests, amortized cost, fair value and NAV, and totals
+    translated into `currency` (default: the book's base currency)."""
+    from .accounting.valuation import add_valuation_totals, investor_scope, translate, valuation_hook
     from .diagnostics import DiagnosticError
+    from .model import values as v
     from .reports.build import ScopeProblem, build_report, resolve_scope
     from .underwriting.covenants import covenant_rows
 
+    if currency is not None:
+        try:
+            v.parse_currency(currency)
+        except v.ValueProblem as exc:
+            raise UsageProblem(f"--currency: {exc.message}", exc.hint) from None
     loaded, errors = load_valid_book(root, tree=tree)
     if errors:
         raise DiagnosticError(errors)
+    look_through: list = []
     try:
-        scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
+        if investor is not None:
+            if fund or lender or deal or whole_book:
+                raise ScopeProblem("choose one scope: --fund F, --lender L, --deal D, --investor I or --book")
+            scope, look_through = investor_scope(loaded, investor)
+        else:
+            scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl report --help`") from None
     covenants = covenant_rows(loaded, on, deals=[scope.id] if scope.kind == "deal" else None,
@@ -170,7 +186,13 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
         payments = ledger_payments(root)
     else:
         payments = archived_payments(loaded, tree, on)
-    return build_report(loaded, scope, on, payments, covenants)
+    result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on))
+    add_valuation_totals(result)
+    result.look_through = look_through
+    target = currency or (loaded.book.base_currency if loaded.book else None)
+    if target is not None and result.positions:
+        translate(result, loaded, target)
+    return result
 
 
 def journal(root: Path, end: date, *, start: date | None = None, fund: str | None = None, period: str = "month"):

@@ -250,6 +250,20 @@ CODES: dict[str, str] = {
     "E0800": "invalid journal account name in book.yaml accounts",
     "E0801": "effective interest rate cannot be solved; straight line used",
     "E0802": "two ids give the same journal account name",
+    # E0640–E0659 — fair-value marks and FX rates (fund accounting)
+    "E0640": "marks file name is not a date",
+    "E0641": "marks file header is not deal,facility,price,source",
+    "E0642": "marks row malformed",
+    "E0643": "mark price not a percentage of par",
+    "E0644": "mark without a source",
+    "E0645": "facility marked twice in one marks file",
+    "E0646": "mark names an unknown deal",
+    "E0647": "mark names an unknown facility",
+    "E0650": "FX file name is not a currency pair",
+    "E0651": "FX file header is not date,rate",
+    "E0652": "FX row malformed",
+    "E0653": "FX dates not strictly increasing",
+    "E0654": "no FX rate on or before the as-of date",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

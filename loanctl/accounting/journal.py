@@ -24,7 +24,7 @@ from ..servicing.positions import allocate_facility, facility_inputs
 from .periods import period_ends
 from .position import Balance, Entry, Posting, position_books
 
-LENDER_ROLES = ("cash", "interest_income", "fee_income", "pik_income", "losses", "opening")
+LENDER_ROLES = ("cash", "interest_income", "fee_income", "pik_income", "losses", "opening", "unrealized_gains")
 BALANCE_SHEET = ("Assets", "Liabilities", "Equity")
 
 
@@ -91,18 +91,21 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
                 work.append((deal_id, fa, lender))
     names.check()
 
+    marks = facility_marks(loaded, end)
     first = min((fa.schedule.rows[0].date for _, fa, _ in work), default=end)
     ends = period_ends(first, end, period)
     for deal_id, fa, lender in work:
         s = fa.schedule
         own_ends = [e for e in ends if e >= s.rows[0].date]
-        cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end})
+        own_marks = {d: p for d, p in marks.get((deal_id, s.facility_id), {}).items() if d >= s.rows[0].date}
+        cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end} | set(own_marks))
         if start is not None:  # before `start` only the cumulative state on its eve matters
             eve = start - timedelta(days=1)
-            cuts = ([eve] if eve >= s.rows[0].date else []) + [c for c in cuts if c >= start]
+            cuts = sorted({d for d in own_marks if d < eve} | ({eve} if eve >= s.rows[0].date else set())
+                          | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
         shown = {e for e in own_ends if start is None or e >= start}
         acc = _position_accounts(accounts, names, lender, deal_id, s.facility_id)
-        books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode)
+        books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode, own_marks)
         journal.warnings += books.warnings
         if start is not None:
             before = [e for e in books.entries if e.date < start]
@@ -114,6 +117,16 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
     journal.entries.sort(key=lambda e: e.date)  # stable: each position's own order within a day
     journal.balances.sort(key=lambda b: (b.date, b.deal, b.facility, b.lender))
     return journal
+
+
+def facility_marks(loaded: LoadedBook, end: date) -> dict[tuple[str, str], dict[date, Decimal]]:
+    """Each facility's marks (price, % of par) by date, up to `end`."""
+    out: dict[tuple[str, str], dict[date, Decimal]] = defaultdict(dict)
+    for mf in loaded.marks:
+        if mf.date <= end:
+            for m in mf.marks:
+                out[(m.deal, m.facility)][mf.date] = m.price
+    return out
 
 
 def _position_accounts(accounts: Accounts, names: "_Names", lender: str, deal: str, facility: str) -> dict[str, str]:

@@ -49,7 +49,8 @@ from .amortization import Curve, effective_interest_curve, split_recognised, str
 
 ZERO = Decimal(0)
 ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
-         "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income")
+         "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income", "fair_value_adjustment",
+         "unrealized_gains")
 _ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4, "payment": 5, "cut": 6}
 NOT_CASH = ("reversed", "reversal")
 """Allocation rows of a reversed payment and of its reversal: on record, never cash."""
@@ -92,6 +93,8 @@ class Balance:
     """Upfront fee / OID deferred, not yet amortized."""
     accreted_exit_fees: Decimal
     """Exit fee accreted, not yet due."""
+    fair_value_adjustment: Decimal = ZERO
+    """Fair value less amortized cost at the latest mark on or before the date (0: never marked)."""
 
     @property
     def amortized_cost(self) -> Decimal:
@@ -108,10 +111,19 @@ class PositionBooks:
 
 def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], cuts: list[date],
                    period_ends: set[date], last: date, method: str = "effective_interest",
-                   rounding: str = "half_up") -> PositionBooks:
+                   rounding: str = "half_up", marks: dict[date, Decimal] | None = None) -> PositionBooks:
     """The lender's entries up to `last` (accrual and amortization at every date of `cuts`,
-    which includes each payment date) and its balances at `period_ends`."""
-    return _Books(fa, deal, lender, accounts, rounding).run(cuts, period_ends, last, method)
+    which includes each payment date) and its balances at `period_ends`. `marks`: the
+    facility's price (% of par) by mark date, each date also in `cuts`: there the fair-value
+    adjustment moves to fair value − amortized cost, through unrealized gains."""
+    books = _Books(fa, deal, lender, accounts, rounding)
+    books.marks = marks or {}
+    return books.run(cuts, period_ends, last, method)
+
+
+def fair_value(price: Decimal, principal: Decimal, digits: int, rounding: str = "half_up") -> Decimal:
+    """price (% of par) × outstanding principal / 100, rounded once (SPEC §9)."""
+    return round_money(price * principal / 100, digits, rounding)
 
 
 class _Books:
@@ -124,6 +136,8 @@ class _Books:
         self.entries: list[Entry] = []
         self.balances: list[Balance] = []
         self.warnings: list[Diagnostic] = []
+        self.marks: dict[date, Decimal] = {}
+        self.fv_adjustment = self.zero
 
     # -- helpers ---------------------------------------------------------------------------
     def r(self, x: Decimal) -> Decimal:
@@ -200,6 +214,8 @@ class _Books:
             else:
                 self._accrue(on)
                 self._amortize(on)
+                if on in self.marks:
+                    self._mark(on, self.marks[on])
                 if on in period_ends:
                     self._snapshot(on)
         return PositionBooks(self.entries, self.balances, self.warnings, self.curve)
@@ -356,7 +372,19 @@ class _Books:
         self.post(on, "amortization", f"deferred fees recognised ({self.curve.method.replace('_', ' ')})",
                   [("deferred_fees", d_up), ("accreted_fees", d_ex), ("fee_income", -(d_up + d_ex))])
 
+    def _amortized_cost(self) -> Decimal:
+        up, ex = self.recognised
+        return self.principal - (self.upfront - up) + (ex - self.exit_due)
+
+    def _mark(self, on: date, price: Decimal) -> None:
+        """A mark: the adjustment to fair value − amortized cost, the change an unrealized gain or loss."""
+        target = fair_value(price, self.principal, self.digits, self.mode) - self._amortized_cost()
+        delta = target - self.fv_adjustment
+        self.fv_adjustment = target
+        self.post(on, "mark", f"marked at {price.normalize():f}% of par: unrealized gain (loss)",
+                  [("fair_value_adjustment", delta), ("unrealized_gains", -delta)])
+
     def _snapshot(self, on: date) -> None:
         up, ex = self.recognised
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
-                                     self.principal, self.upfront - up, ex - self.exit_due))
+                                     self.principal, self.upfront - up, ex - self.exit_due, self.fv_adjustment))

@@ -24,6 +24,10 @@ def report(
     lender: Optional[str] = typer.Option(None, "--lender", help="One lender (fund or spv)."),
     deal: Optional[str] = typer.Option(None, "--deal", help="One deal, all lenders."),
     whole_book: bool = typer.Option(False, "--book", "--all", help="The whole book (all deals, all lenders)."),
+    investor: Optional[str] = typer.Option(None, "--investor", help="An investor's look-through share of each fund "
+                                                                    "it committed to."),
+    currency: Optional[str] = typer.Option(None, "--currency", help="Add totals translated into CCY at the as-of "
+                                                                    "FX rates (default: the book's base currency)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Positions on DATE (default today): terms in force and "
                                                               "payments with value dates up to then."),
     fmt: Optional[str] = typer.Option(None, "--format", help="text, json, csv, md or html."),
@@ -43,7 +47,8 @@ def report(
     if fmt not in FORMATS:
         raise fail_usage(f"--format {fmt} is not one of {', '.join(FORMATS)}")
     root = book_root(ctx)
-    result = build(root, on, fund=fund, lender=lender, deal=deal, whole_book=whole_book, tree=git_tree(root, rev))
+    result = build(root, on, fund=fund, lender=lender, deal=deal, whole_book=whole_book, tree=git_tree(root, rev),
+                   investor=investor, currency=currency)
     if fmt == "text":
         from ..render.text import console
         if out is not None:

@@ -206,6 +206,10 @@ class Accounts(Strict):
     fee_income: Account = "Income:Fees"
     pik_income: Account = "Income:PIK"
     losses: Account = "Expenses:CreditLosses"
+    fair_value_adjustment: Account = "Assets:Loans:FairValueAdjustment"
+    """Fair value less amortized cost, per the latest mark (SPEC §9)."""
+    unrealized_gains: Account = "Income:UnrealizedGains"
+    """Unrealized gains (credit: gain) and losses (debit) from marks."""
     opening: Account = "Equity:OpeningBalances"
     """Balances brought forward when the journal starts after the first entry (--from)."""
 

@@ -59,6 +59,26 @@ class RateSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class Mark:
+    """One row of a marks file (SPEC §9): a facility's fair value as a price, % of par."""
+
+    deal: str
+    facility: str
+    price: Decimal
+    source: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarkFile:
+    """`marks/<date>.csv`: the marks of one valuation date."""
+
+    date: date
+    file: str
+    marks: tuple[Mark, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AmendmentRecord:
     amendment: Amendment
     doc: Doc
@@ -120,6 +140,10 @@ class LoadedBook:
     rates: dict[str, RateSeries] = field(default_factory=dict)
     deal_folders: list[str] = field(default_factory=list)
     """Every deal folder found, valid or not."""
+    fx: dict[str, RateSeries] = field(default_factory=dict)
+    """FX rates by pair (`GBPUSD`: units of USD per one GBP), from rates/FX-<BASE><QUOTE>.csv."""
+    marks: list[MarkFile] = field(default_factory=list)
+    """Fair-value marks files in date order."""
     _entities: dict | None = None
 
     @property

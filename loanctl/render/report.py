@@ -16,12 +16,13 @@ from ..reports.build import Report
 from .text import json_text, md
 
 RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
-             "pik_share_of_outstanding", "xirr", "moic"}
+             "pik_share_of_outstanding", "xirr", "moic", "mark_price", "share_decimal"}
 CSV_COLUMNS = ("deal", "facility", "borrower", "borrower_name", "industry", "lenders", "share", "currency", "status",
                "commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
                "interest_received", "fees_received", "principal_received", "unapplied", "past_due", "dpd",
                "dpd_bucket", "rate", "spread", "pik_rate", "maturity_date", "availability_end",
-               "accrued_pik", "accrued_commitment_fee", "unapplied_since", "unapplied_age_days")
+               "accrued_pik", "accrued_commitment_fee", "unapplied_since", "unapplied_age_days",
+               "amortized_cost", "mark_price", "mark_date", "mark_source", "fair_value", "unrealized_gain")
 
 
 def _plain(value, key: str = "", digits: int = 2):
@@ -48,7 +49,23 @@ def report_dict(r: Report) -> dict:
         "totals": {c: _plain(t, "", minor_units(c)) for c, t in r.totals.items()},
         "metrics": {c: _plain(m, "", minor_units(c)) for c, m in r.metrics.items()},
         "covenants": _plain(r.covenants),
+        **_valuation_dict(r),
     }
+
+
+def _valuation_dict(r: Report) -> dict:
+    """`translation` (--currency) and `look_through` (--investor), when the report has them."""
+    out: dict = {}
+    if r.translation is not None:
+        t = r.translation
+        n = minor_units(t["currency"])
+        out["translation"] = {"currency": t["currency"], "as_of": t["as_of"].isoformat(),
+                              "rates": [{**_plain(x, "", n), "rate": format(x["rate"], "f")} for x in t["rates"]],
+                              "totals": _plain(t["totals"], "", n)}
+    if r.look_through:
+        out["look_through"] = [{**_plain(x), "commitment": format(x["commitment"], "f"),
+                                "fund_commitments": format(x["fund_commitments"], "f")} for x in r.look_through]
+    return out
 
 
 def to_json(r: Report) -> str:
@@ -74,7 +91,7 @@ def to_csv(r: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for p in report_dict(r)["positions"]:
-        w.writerow([csv_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
+        w.writerow([csv_safe(";".join(p[c]) if isinstance(p.get(c), list) else ("" if p.get(c) is None else str(p[c])))
                     for c in CSV_COLUMNS])
     return buf.getvalue()
 
@@ -145,6 +162,7 @@ def to_text(r: Report, console) -> None:
             c.add_row(row["name"], amount(row["outstanding"], n), pct(row["share"]),
                       Text("above limit", style="bold red") if row["above_limit"] else "")
         print_side_by_side(console, [b, c])
+    _valuation_text(r, console)
     if r.latest_covenants:
         t = Table(title="covenants (latest test of each; overdue financials)", title_justify="left",
                   header_style="bold")
@@ -154,6 +172,44 @@ def to_text(r: Report, console) -> None:
             style = {"breached": "bold red", "at_risk": "yellow", "overdue": "magenta"}.get(row["status"])
             t.add_row(row["deal"], row["covenant"], str(row["period_end"]), str(row.get("value") or "—"),
                       str(row.get("bound") or "—"), str(row.get("headroom") or "—"), Text(row["status"], style=style or ""))
+        print_table(console, t)
+
+
+def _valuation_text(r: Report, console) -> None:
+    """Amortized cost, fair value, unrealized gain and loan NAV per currency; the look-through
+    shares; the translated totals with the rates used."""
+    from rich.table import Table
+
+    from .text import print_table
+    if any("fair_value" in t for t in r.totals.values()):
+        t = Table(title="valuation (marks: latest on or before the as-of date)", title_justify="left",
+                  header_style="bold", pad_edge=False)
+        for name in ("Currency", "Amortized cost", "Fair value", "Unrealized gain", "Loan NAV"):
+            t.add_column(name, justify="left" if name == "Currency" else "right")
+        for ccy, tot in r.totals.items():
+            n = minor_units(ccy)
+            t.add_row(ccy, *(amount(tot[k], n) for k in ("amortized_cost", "fair_value", "unrealized_gain",
+                                                          "loan_nav")))
+        print_table(console, t)
+    if r.look_through:
+        t = Table(title=f"look-through of {r.scope.name}", title_justify="left", header_style="bold", pad_edge=False)
+        for name in ("Fund", "Commitment", "Fund commitments", "Share"):
+            t.add_column(name, justify="left" if name == "Fund" else "right")
+        for x in r.look_through:
+            t.add_row(x["fund"], amount(x["commitment"]), amount(x["fund_commitments"]),
+                      f"{x['share']} = {pct(x['share_decimal'], 4)}")
+        print_table(console, t)
+    if r.translation is not None:
+        tr = r.translation
+        n = minor_units(tr["currency"])
+        rates = "; ".join(f"{x['currency']} at {x['pair']} {x['rate']} of {x['date'].isoformat()}"
+                          + (" (inverted)" if x["inverse"] else "") for x in tr["rates"]) or "none needed"
+        t = Table(title=f"totals in {tr['currency']} (rates: {rates})", title_justify="left", header_style="bold",
+                  pad_edge=False)
+        t.add_column("Figure")
+        t.add_column(tr["currency"], justify="right")
+        for k, x in tr["totals"].items():
+            t.add_row(k.replace("_", " "), amount(x, n))
         print_table(console, t)
 
 

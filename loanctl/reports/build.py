@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..conventions.currency import minor_units
 from ..conventions.dates import add_months
@@ -20,6 +20,7 @@ from ..model.records import LoadedBook
 from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
 from ..servicing.allocation import FacilityAllocation, Payment
+from ..engine.schedule import lender_part
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
 
@@ -35,6 +36,9 @@ class Scope:
     name: str
     lenders: tuple[str, ...] = ()
     """The lender ids whose shares are selected (fund: the fund and its SPVs); () = whole facilities."""
+    weights: dict = field(default_factory=dict)
+    """An investor's look-through: lender id → (investor, [(investor, share), …] of the lender's
+    fund); each lender's figures become the investor's largest-remainder part of them."""
 
 
 @dataclass
@@ -55,6 +59,10 @@ class Report:
     """Per currency: the same, summed."""
     latest_covenants: list[dict] = field(default_factory=list)
     """The latest test of each covenant, and every overdue one (the text report's table)."""
+    translation: dict | None = None
+    """`--currency`: totals translated at the as-of FX rates, with the rates used (accounting.valuation)."""
+    look_through: list[dict] = field(default_factory=list)
+    """`--investor`: the investor's share of each fund it committed to."""
 
 
 class ScopeProblem(ValueError):
@@ -85,8 +93,14 @@ def resolve_scope(loaded: LoadedBook, fund: str | None = None, lender: str | Non
     return Scope("book", None, loaded.book.name if loaded.book else "book")
 
 
+PositionHook = Callable[[FacilityAllocation, dict, list[str], Callable[[str, Decimal], Decimal]], None]
+
+
 def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterable[Payment],
-                 covenant_rows: list[dict] | None = None) -> Report:
+                 covenant_rows: list[dict] | None = None, position_hook: PositionHook | None = None) -> Report:
+    """`position_hook(fa, row, lenders, weigh)`, when given, adds figures to each position's row
+    (accounting.valuation: amortized cost, fair value); `weigh(lender, amount)` is the scope's
+    part of a lender's amount (the amount itself but for an investor's look-through)."""
     book = loaded.book
     buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
     mode = book.rounding if book else "half_up"
@@ -116,15 +130,21 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
                 parts = [(lender, p) for lender, p in parts if p is not None]
                 if not parts:
                     continue
-                pos = _combine([p for _, p in parts], whole)
                 lenders = [lender for lender, _ in parts]
                 flows = [f for lender in lenders for f in facility_flows(fa, as_of, lender)]
+                if scope.weights:
+                    parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
+                    flows = [f for lender in lenders
+                             for f in weigh_flows(facility_flows(fa, as_of, lender), scope.weights[lender], fa)]
+                pos = _combine([p for _, p in parts], whole)
             else:
                 pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
                 flows = facility_flows(fa, as_of)
             if not (pos.drawn or pos.commitment or flows):
                 continue
             row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
+            if position_hook is not None:
+                position_hook(fa, row, lenders, _weigher(scope, fa.schedule.digits))
             since = unapplied_since(fa, as_of)
             row["unapplied_since"] = since
             row["unapplied_age_days"] = (as_of - since).days if since is not None else None
@@ -146,6 +166,32 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def look_through_part(amount: Decimal, weight, digits: int) -> Decimal:
+    """The investor's largest-remainder part of a fund's amount: `weight` is (investor,
+    [(investor, share), …]), the shares exact and summing to 1, so the investors' parts of
+    any amount sum to it exactly."""
+    investor, shares = weight
+    return lender_part(amount, shares, investor, digits)
+
+
+def weigh_position(p: Position, weight) -> Position:
+    from dataclasses import replace
+    digits = minor_units(p.currency)
+    return replace(p, **{k: look_through_part(getattr(p, k), weight, digits) for k in MONEY})
+
+
+def weigh_flows(flows: list[Flow], weight, fa: FacilityAllocation) -> list[Flow]:
+    digits = fa.schedule.digits
+    out = [Flow(f.date, f.kind, look_through_part(f.amount, weight, digits)) for f in flows]
+    return [f for f in out if f.amount]
+
+
+def _weigher(scope: Scope, digits: int) -> Callable[[str, Decimal], Decimal]:
+    if not scope.weights:
+        return lambda lender, amount: amount
+    return lambda lender, amount: look_through_part(amount, scope.weights[lender], digits)
 
 
 def unapplied_since(fa: FacilityAllocation, as_of: date) -> date | None:

@@ -26,9 +26,10 @@ from ..model.validate import validate
 from ..model.origin import Doc
 from ..model.records import (AmendmentRecord, DealRecord, EventRecord, FinancialsRecord, LoadedBook, RateSeries,  # noqa: F401
                              TradeRecord, Tree)
+from ..model.records import Mark, MarkFile
 from .yamlsrc import MAX_BYTES, decode, parse
 
-NOT_DEALS = {"rates", "payments", "templates", "reports"}  # reserved folder names of a book
+NOT_DEALS = {"rates", "payments", "templates", "reports", "marks"}  # reserved folder names of a book
 RATES_MAX_BYTES = 50 * 1024 * 1024
 # No benchmark index has fixed outside this (the lowest, CHF and DKK, near -1%; the highest
 # in a loan book, a few tens of percent): a fixing beyond is most likely a typo (E0306).
@@ -139,11 +140,27 @@ def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | No
     if _outside(tree, "rates"):
         diags.append(outside_diagnostic(tree.display("rates"), "folder"))
     for name, is_dir in ([] if _outside(tree, "rates") else tree.list_dir("rates")):
-        if not is_dir and name.endswith(".csv"):
+        if not is_dir and name.endswith(".csv") and name.startswith(FX_PREFIX):
+            series, d = load_fx(tree, f"rates/{name}", name[len(FX_PREFIX):-4])
+            diags += d
+            if series is not None:
+                loaded.fx[series.index] = series
+        elif not is_dir and name.endswith(".csv"):
             series, d = load_rates(tree, f"rates/{name}", name[:-4])
             diags += d
             if series is not None:
                 loaded.rates[series.index] = series
+    marks_listing = [] if not dict(tree.list_dir("")).get("marks") else tree.list_dir("marks")
+    if marks_listing and _outside(tree, "marks"):
+        diags.append(outside_diagnostic(tree.display("marks"), "folder"))
+        marks_listing = []
+    for name, is_dir in marks_listing:
+        if not is_dir and name.endswith(".csv"):
+            mf, d = load_marks(tree, f"marks/{name}")
+            diags += d
+            if mf is not None:
+                loaded.marks.append(mf)
+    loaded.marks.sort(key=lambda m: m.date)
 
     wanted = set(deal_ids) if deal_ids is not None else None
     for name, is_dir in tree.list_dir(""):
@@ -156,6 +173,8 @@ def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | No
         diags += d
         if record is not None:
             loaded.deals[name] = record
+    if deal_ids is None:  # the whole book is here: every mark must name one of its facilities
+        diags += check_marks(loaded)
     return loaded, diags
 
 
@@ -285,3 +304,173 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
     if any(d.is_error for d in diags):
         return None, diags
     return RateSeries(index, file, tuple(dates), tuple(rates), tuple(lines)), diags
+
+
+# --- FX rates and fair-value marks (SPEC §2.5, §9) ------------------------------------------------
+
+FX_PREFIX = "FX-"
+MARKS_HEADER = ["deal", "facility", "price", "source"]
+PRICE_MAX = Decimal(1000)
+"""A price above 1000% of par is a typo, not a mark (E0643)."""
+
+
+def _read_csv(tree: Tree, rel: str) -> tuple[str | None, list[Diagnostic]]:
+    file = tree.display(rel)
+    raw = tree.read(rel, RATES_MAX_BYTES)
+    if raw is OUTSIDE:
+        return None, [outside_diagnostic(file)]
+    if raw is None:
+        return None, [Diagnostic("E0015", "file not found", file)]
+    if isinstance(raw, int):
+        return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {RATES_MAX_BYTES:,}", file)]
+    return decode(raw, file)
+
+
+def load_fx(tree: Tree, rel: str, pair: str) -> tuple[RateSeries | None, list[Diagnostic]]:
+    """rates/FX-<BASE><QUOTE>.csv: header date,rate; rate = units of QUOTE per one BASE, a
+    positive plain number; dates strictly increasing."""
+    file = tree.display(rel)
+    import re
+    if not re.fullmatch(r"[A-Z]{6}", pair) or not all(_is_ccy(c) for c in (pair[:3], pair[3:])) \
+            or pair[:3] == pair[3:]:
+        return None, [Diagnostic("E0650", f"'FX-{pair}.csv' does not name a currency pair", file,
+                                 hint="name the file FX-<BASE><QUOTE>.csv with two different ISO 4217 codes, "
+                                      "e.g. FX-GBPUSD.csv")]
+    text, diags = _read_csv(tree, rel)
+    if text is None:
+        return None, diags
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header] != ["date", "rate"]:
+        shown = ",".join(header) if header else ""
+        return None, [Diagnostic("E0651", f"header is {shown!r}; expected 'date,rate'", file, 1,
+                                 hint=f"the first line must be exactly: date,rate (rate: {pair[3:]} per one {pair[:3]})")]
+    dates: list[date] = []
+    rates: list[Decimal] = []
+    lines: list[int] = []
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 2:
+            diags.append(Diagnostic("E0652", f"expected 2 fields, found {len(row)}", file, line, hint="write date,rate"))
+            continue
+        try:
+            d = v.parse_date(row[0].strip())
+        except v.ValueProblem as p:
+            diags.append(Diagnostic("E0652", p.message, file, line, 1, p.hint))
+            continue
+        try:
+            r = v.parse_number(row[1].strip())
+            if r <= 0:
+                raise v.ValueProblem("E0652", f"FX rate {row[1].strip()} is not positive", "")
+        except v.ValueProblem as p:
+            diags.append(Diagnostic("E0652", p.message, file, line, len(row[0]) + 2,
+                                    f"write the number of {pair[3:]} per one {pair[:3]}, e.g. 1.2650"))
+            continue
+        if dates and d <= dates[-1]:
+            diags.append(Diagnostic("E0653", f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
+                                    "sort the rows by date and remove duplicates"))
+            continue
+        dates.append(d)
+        rates.append(r)
+        lines.append(line)
+    if not dates and not diags:
+        diags.append(Diagnostic("E0652", "the FX file has no rows", file, 1, hint="add date,rate rows"))
+    if any(x.is_error for x in diags):
+        return None, diags
+    return RateSeries(pair, file, tuple(dates), tuple(rates), tuple(lines)), diags
+
+
+def _is_ccy(code: str) -> bool:
+    try:
+        v.parse_currency(code)
+    except v.ValueProblem:
+        return False
+    return True
+
+
+def load_marks(tree: Tree, rel: str) -> tuple[MarkFile | None, list[Diagnostic]]:
+    """marks/<date>.csv: header deal,facility,price,source; price as % of par (`98.5` or
+    `98.5%`); one row per facility."""
+    file = tree.display(rel)
+    stem = rel.rsplit("/", 1)[-1][:-4]
+    try:
+        on = v.parse_date(stem)
+    except v.ValueProblem as p:
+        return None, [Diagnostic("E0640", f"marks file name '{stem}' is not a date: {p.message}", file,
+                                 hint="name the file after its valuation date, e.g. marks/2026-03-31.csv")]
+    text, diags = _read_csv(tree, rel)
+    if text is None:
+        return None, diags
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header] != MARKS_HEADER:
+        shown = ",".join(header) if header else ""
+        return None, [Diagnostic("E0641", f"header is {shown!r}; expected 'deal,facility,price,source'", file, 1,
+                                 hint="the first line must be exactly: deal,facility,price,source")]
+    marks: list[Mark] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 4:
+            diags.append(Diagnostic("E0642", f"expected 4 fields, found {len(row)}", file, line,
+                                    hint="write deal,facility,price,source (quote a source holding a comma)"))
+            continue
+        deal, facility, price_text, source = (c.strip() for c in row)
+        bad = next((x for x in (deal, facility) if not v.ID_RE.match(x)), None)
+        if bad is not None:
+            diags.append(Diagnostic("E0642", f"{bad!r} is not a valid id", file, line, 1,
+                                    hint="write the deal and facility ids as in deal.yaml"))
+            continue
+        col = len(row[0]) + len(row[1]) + 3
+        try:
+            text_p = price_text[:-1].strip() if price_text.endswith("%") else price_text
+            price = v.parse_number(text_p)
+            if not 0 <= price <= PRICE_MAX:
+                raise v.ValueProblem("E0643", f"price {price_text} is outside 0 to {PRICE_MAX} (% of par)", "")
+        except v.ValueProblem as p:
+            diags.append(Diagnostic("E0643", p.message if p.code == "E0643" else
+                                    f"price {price_text!r} is not a number", file, line, col,
+                                    "write the price as a percentage of par, e.g. 98.5 (or 98.5%)"))
+            continue
+        if not source:
+            diags.append(Diagnostic("E0644", "the mark has no source", file, line, col + len(row[2]) + 1,
+                                    hint="name where the price came from, e.g. a pricing service or 'model'"))
+            continue
+        if (deal, facility) in seen:
+            diags.append(Diagnostic("E0645", f"{deal}/{facility} is marked twice in this file (first on line "
+                                             f"{seen[(deal, facility)]})", file, line, 1,
+                                    hint="keep one row per facility"))
+            continue
+        seen[(deal, facility)] = line
+        marks.append(Mark(deal, facility, price, source, line))
+    if any(x.is_error for x in diags):
+        return None, diags
+    return MarkFile(on, file, tuple(marks)), diags
+
+
+def check_marks(loaded: LoadedBook) -> list[Diagnostic]:
+    """Every mark names a deal of the book and one of its facilities (E0646, E0647)."""
+    out: list[Diagnostic] = []
+    for mf in loaded.marks:
+        for m in mf.marks:
+            record = loaded.deals.get(m.deal)
+            if record is None:
+                if m.deal in loaded.deal_folders:
+                    continue  # the deal file itself is invalid: reported there
+                out.append(Diagnostic("E0646", f"unknown deal '{m.deal}'", mf.file, m.line, 1,
+                                      hint="mark a deal of the book (its folder name)"))
+                continue
+            ids = {f.id for f in record.deal.facilities}
+            for a in record.amendments:
+                for c in getattr(a.amendment, "changes", ()) or ():
+                    added = getattr(c, "add_facility", None)
+                    if added and isinstance(added, dict) and "id" in added:
+                        ids.add(str(added["id"]))
+            if m.facility not in ids:
+                out.append(Diagnostic("E0647", f"deal '{m.deal}' has no facility '{m.facility}'", mf.file, m.line,
+                                      len(m.deal) + 2, hint=f"facilities: {', '.join(sorted(ids))}"))
+    return out
