@@ -155,6 +155,8 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     ledger — or, for a git revision's `tree`, from the payment files archived at that
     revision — with the scope's covenant tests, amortized cost, fair value and NAV, and totals
     translated into `currency` (default: the book's base currency)."""
+    from dataclasses import replace
+
     from .accounting.valuation import add_valuation_totals, investor_scope, translate, valuation_hook
     from .diagnostics import DiagnosticError
     from .model import values as v
@@ -191,7 +193,13 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     result.look_through = look_through
     target = currency or (loaded.book.base_currency if loaded.book else None)
     if target is not None and result.positions:
-        translate(result, loaded, target)
+        try:
+            translate(result, loaded, target)
+        except DiagnosticError as exc:
+            if currency is not None or investor is not None:
+                raise
+            # the default translation into the base currency: the report stands without it
+            result.warnings += [replace(d, severity="warning") for d in exc.diagnostics]
     return result
 
 

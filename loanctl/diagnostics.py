@@ -232,6 +232,20 @@ CODES: dict[str, str] = {
     "E0602": "simulated prepayment names an unknown facility",
     "E0603": "simulated default date outside the facility's life",
     "E0604": "simulated prepayment outside the facility's life",
+    # E0640–E0659 — fair-value marks and FX rates (fund accounting)
+    "E0640": "marks file name is not a date",
+    "E0641": "marks file header is not deal,facility,price,source",
+    "E0642": "marks row malformed",
+    "E0643": "mark price not a percentage of par",
+    "E0644": "mark without a source",
+    "E0645": "facility marked twice in one marks file",
+    "E0646": "mark names an unknown deal",
+    "E0647": "mark names an unknown facility",
+    "E0650": "FX file name is not a currency pair",
+    "E0651": "FX file header is not date,rate",
+    "E0652": "FX row malformed",
+    "E0653": "FX dates not strictly increasing",
+    "E0654": "no FX rate on or before the as-of date",
     # E07xx — notices, statements and reconciliation (E0700–E0709: notices and statements)
     "E0700": "remittance reference names an unknown field",
     "E0701": "billing notices need remittance instructions",
@@ -250,20 +264,6 @@ CODES: dict[str, str] = {
     "E0800": "invalid journal account name in book.yaml accounts",
     "E0801": "effective interest rate cannot be solved; straight line used",
     "E0802": "two ids give the same journal account name",
-    # E0640–E0659 — fair-value marks and FX rates (fund accounting)
-    "E0640": "marks file name is not a date",
-    "E0641": "marks file header is not deal,facility,price,source",
-    "E0642": "marks row malformed",
-    "E0643": "mark price not a percentage of par",
-    "E0644": "mark without a source",
-    "E0645": "facility marked twice in one marks file",
-    "E0646": "mark names an unknown deal",
-    "E0647": "mark names an unknown facility",
-    "E0650": "FX file name is not a currency pair",
-    "E0651": "FX file header is not date,rate",
-    "E0652": "FX row malformed",
-    "E0653": "FX dates not strictly increasing",
-    "E0654": "no FX rate on or before the as-of date",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from .common import app, book_root, fail_usage, git_tree, guarded
+from .common import app, book_root, fail_usage, git_tree, guarded, print_diagnostics
 
 FORMATS = ("text", "json", "csv", "md", "html")
 _EXT = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
@@ -49,6 +49,8 @@ def report(
     root = book_root(ctx)
     result = build(root, on, fund=fund, lender=lender, deal=deal, whole_book=whole_book, tree=git_tree(root, rev),
                    investor=investor, currency=currency)
+    if result.warnings:
+        print_diagnostics(result.warnings, stream=sys.stderr)
     if fmt == "text":
         from ..render.text import console
         if out is not None:

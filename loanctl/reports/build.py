@@ -63,6 +63,8 @@ class Report:
     """`--currency`: totals translated at the as-of FX rates, with the rates used (accounting.valuation)."""
     look_through: list[dict] = field(default_factory=list)
     """`--investor`: the investor's share of each fund it committed to."""
+    warnings: list = field(default_factory=list)
+    """Diagnostics to show beside the report (a base-currency rate missing: no translation)."""
 
 
 class ScopeProblem(ValueError):
