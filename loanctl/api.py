@@ -188,7 +188,7 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
         payments = ledger_payments(root)
     else:
         payments = archived_payments(loaded, tree, on)
-    result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on))
+    result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on, payments))
     add_valuation_totals(result)
     result.look_through = look_through
     target = currency or (loaded.book.base_currency if loaded.book else None)

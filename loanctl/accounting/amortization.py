@@ -39,18 +39,36 @@ _BRACKETS = tuple((Decimal(a) / 1000, Decimal(b) / 1000) for a, b in (
     (0, 100), (-100, 0), (100, 1000), (-500, -100), (-990, -500), (1000, 100000)))
 
 
-def solve_rate(flows: Sequence[Decimal]) -> Decimal | None:
+def npv_at(rate: Decimal, flows: Sequence[Decimal], times: Sequence[Decimal]) -> Decimal:
+    """Σ flows[k] (1+rate)^-times[k]: flows at fractional periods (a re-solve mid-period)."""
+    with localcontext(_CTX):
+        base = ONE + rate
+        return sum((cf * base ** -t for cf, t in zip(flows, times)), ZERO)
+
+
+def _derivative_at(rate: Decimal, flows: Sequence[Decimal], times: Sequence[Decimal]) -> Decimal:
+    base = ONE + rate
+    return sum((-t * cf * base ** (-t - 1) for cf, t in zip(flows, times)), ZERO)
+
+
+def solve_rate(flows: Sequence[Decimal], times: Sequence[Decimal] | None = None) -> Decimal | None:
     """The periodic rate i with npv(i) = 0, or None when there is none in (−99%, 10,000%).
+    `times`: each flow's time in periods (default 0, 1, 2, …).
 
     Newton from 1% per period, kept inside a bracket found by scanning; bisection whenever a
     Newton step leaves the bracket. Converges to |npv| ≤ TOLERANCE × Σ|flows|."""
     if not any(flows):
         return None
+    if times is not None:
+        f_npv = lambda r, fl: npv_at(r, fl, times)  # noqa: E731
+        f_der = lambda r, fl: _derivative_at(r, fl, times)  # noqa: E731
+    else:
+        f_npv, f_der = npv, _derivative
     with localcontext(_CTX):
         scale = sum((abs(f) for f in flows), ZERO)
         lo = hi = None
         for a, b in _BRACKETS:  # the usual range first, then ever wider
-            fa, fb = npv(a, flows), npv(b, flows)
+            fa, fb = f_npv(a, flows), f_npv(b, flows)
             if fa == 0:
                 return a
             if (fa < 0) != (fb < 0):
@@ -60,14 +78,14 @@ def solve_rate(flows: Sequence[Decimal]) -> Decimal | None:
             return None
         x = (lo + hi) / 2
         for _ in range(400):
-            fx = npv(x, flows)
+            fx = f_npv(x, flows)
             if abs(fx) <= TOLERANCE * scale:
                 return x
             if (fx < 0) == (f_lo < 0):
                 lo, f_lo = x, fx
             else:
                 hi = x
-            d = _derivative(x, flows)
+            d = f_der(x, flows)
             step = x - fx / d if d else None
             x = step if step is not None and lo < step < hi else (lo + hi) / 2
         return x
@@ -132,6 +150,52 @@ def effective_interest_curve(dates: Sequence[date], flows: Sequence[Decimal], ba
             cum.append(min(max(y, ZERO), total))
         cum[-1] = total
         return Curve(tuple(dates), tuple(cum), total, "effective_interest", rate)
+
+
+def reforecast(curve: Curve, on: date, dates: Sequence[date], flows: Sequence[Decimal],
+               balances: Sequence[Decimal], upfront: Decimal, exits: Sequence[Decimal],
+               settled: Decimal = ZERO) -> Curve | None:
+    """The effective-interest curve re-solved prospectively on `on` (SPEC §9) for the
+    projection made then (`dates`, `flows`, `balances`, `exits` as for
+    `effective_interest_curve`: the lender's rows of the schedule as projected on `on`).
+
+    What is recognised up to `on` stays (Y_c = curve.at(on)). The carrying amount then is
+    B_c = Y_c + balance_j − upfront − Σ exits_{≤j}, j the last row dated on or before `on`;
+    the new rate i' solves B_c = Σ_{m>j} cf_m (1+i')^-t_m with t_m = f + (m − j − 1), f the
+    fraction of period j→j+1 still to run; after that the curve is built as at funding.
+    `settled`: principal prepaid after row j and by `on`, which the schedule books on row j+1:
+    it came back on its date, so it leaves the carrying amount now, not at row j+1. None when
+    nothing is left to project or no rate solves it (the old curve stands)."""
+    j = bisect_right(list(dates), on) - 1
+    n = len(flows)
+    if j < 0 or j >= n - 1:
+        return None
+    with localcontext(_CTX):
+        total = upfront + sum(exits, ZERO)
+        y_c = min(curve.at(on), total)
+        carrying = y_c + balances[j] - settled - upfront - sum(exits[:j + 1], ZERO)
+        span = Decimal((dates[j + 1] - dates[j]).days)
+        f = Decimal((dates[j + 1] - on).days) / span if span else ONE
+        future = list(flows[j + 1:])
+        future[0] -= settled
+        times = [ZERO] + [f + k for k in range(len(future))]
+        rate = solve_rate([-carrying] + future, times)
+        if rate is None:
+            return None
+        v = ONE / (ONE + rate)
+        b = [ZERO] * n
+        tail = list(flows[:j + 1]) + future
+        for k in range(n - 2, j, -1):
+            b[k] = (b[k + 1] + tail[k + 1]) * v
+        cum, exited = [], sum(exits[:j + 1], ZERO)
+        for k in range(j + 1, n):
+            exited += exits[k]
+            cum.append(min(max(b[k] - balances[k] + upfront + exited, ZERO), total))
+        cum[-1] = total
+        keep = [(d, y) for d, y in zip(curve.dates, curve.cumulative) if d < on]
+        new_dates = tuple(d for d, _ in keep) + (on,) + tuple(dates[j + 1:])
+        new_cum = tuple(y for _, y in keep) + (y_c,) + tuple(cum)
+        return Curve(new_dates, new_cum, total, curve.method, rate)
 
 
 def straight_line_curve(dates: Sequence[date], upfront: Decimal, exits: Sequence[Decimal]) -> Curve:

@@ -22,6 +22,7 @@ from ..reports.build import resolve_scope
 from ..servicing.allocation import Payment
 from ..servicing.positions import allocate_facility, facility_inputs
 from .periods import period_ends
+from .projections import facility_projections
 from .position import Balance, Entry, Posting, position_books
 
 LENDER_ROLES = ("cash", "interest_income", "fee_income", "pik_income", "losses", "opening", "unrealized_gains")
@@ -86,15 +87,17 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
                 for name, _ in row.shares:
                     if name not in lenders and (lenders_in_scope is None or name in lenders_in_scope):
                         lenders.append(name)
+            projections = facility_projections(loaded, deal_id, fa, by_facility.get((deal_id, fid), []), end) \
+                if method == "effective_interest" else []
             for lender in lenders:
                 names.add(lender, deal_id, fid)
-                work.append((deal_id, fa, lender))
+                work.append((deal_id, fa, lender, projections))
     names.check()
 
     marks = facility_marks(loaded, end)
-    first = min((fa.schedule.rows[0].date for _, fa, _ in work), default=end)
+    first = min((w[1].schedule.rows[0].date for w in work), default=end)
     ends = period_ends(first, end, period)
-    for deal_id, fa, lender in work:
+    for deal_id, fa, lender, projections in work:
         s = fa.schedule
         own_ends = [e for e in ends if e >= s.rows[0].date]
         own_marks = {d: p for d, p in marks.get((deal_id, s.facility_id), {}).items() if d >= s.rows[0].date}
@@ -105,7 +108,7 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
                           | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
         shown = {e for e in own_ends if start is None or e >= start}
         acc = _position_accounts(accounts, names, lender, deal_id, s.facility_id)
-        books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode, own_marks)
+        books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode, own_marks, projections)
         journal.warnings += books.warnings
         if start is not None:
             before = [e for e in books.entries if e.date < start]

@@ -45,7 +45,7 @@ from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..engine.schedule import lender_part
 from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
-from .amortization import Curve, effective_interest_curve, split_recognised, straight_line_curve
+from .amortization import Curve, effective_interest_curve, reforecast, split_recognised, straight_line_curve
 
 ZERO = Decimal(0)
 ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
@@ -111,13 +111,18 @@ class PositionBooks:
 
 def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], cuts: list[date],
                    period_ends: set[date], last: date, method: str = "effective_interest",
-                   rounding: str = "half_up", marks: dict[date, Decimal] | None = None) -> PositionBooks:
+                   rounding: str = "half_up", marks: dict[date, Decimal] | None = None,
+                   projections: list | None = None) -> PositionBooks:
     """The lender's entries up to `last` (accrual and amortization at every date of `cuts`,
     which includes each payment date) and its balances at `period_ends`. `marks`: the
     facility's price (% of par) by mark date, each date also in `cuts`: there the fair-value
-    adjustment moves to fair value − amortized cost, through unrealized gains."""
+    adjustment moves to fair value − amortized cost, through unrealized gains. `projections`:
+    [(funding date, the schedule projected at funding), (change date, the schedule projected
+    then), …] when an amendment, trade or prepayment changed the projected flows: the
+    effective rate is solved on the first and re-solved prospectively on each later one."""
     books = _Books(fa, deal, lender, accounts, rounding)
     books.marks = marks or {}
+    books.projections = projections or []
     return books.run(cuts, period_ends, last, method)
 
 
@@ -138,6 +143,7 @@ class _Books:
         self.warnings: list[Diagnostic] = []
         self.marks: dict[date, Decimal] = {}
         self.fv_adjustment = self.zero
+        self.projections: list = []
 
     # -- helpers ---------------------------------------------------------------------------
     def r(self, x: Decimal) -> Decimal:
@@ -264,15 +270,17 @@ class _Books:
         self.principal, self.held = target, held
         return mv, dh
 
-    def _fee_parts(self) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
-        """Per row with fees: the lender's (upfront, exit, other) parts of the row's fees."""
+    def _fee_parts(self, schedule=None) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+        """Per row with fees: the lender's (upfront, exit, other) parts of the row's fees (of
+        `schedule`, default the facility's)."""
+        schedule = schedule or self.s
         by_date: dict[date, dict[str, Decimal]] = {}
-        for d, kind, amount in self.s.fee_details:
+        for d, kind, amount in schedule.fee_details:
             bucket = by_date.setdefault(d, {"upfront": ZERO, "exit": ZERO})
             if kind in ("upfront", "exit"):
                 bucket[kind] += amount
         out = {}
-        for i, row in enumerate(self.s.rows):
+        for i, row in enumerate(schedule.rows):
             if row.fees:
                 kinds = by_date.get(row.date, {"upfront": ZERO, "exit": ZERO})
                 total = self.part(row.fees, row.shares)
@@ -280,6 +288,19 @@ class _Books:
                 exit_fee = self.part(kinds["exit"], row.shares) if kinds["exit"] else self.zero
                 out[i] = (upfront, exit_fee, total - upfront - exit_fee)
         return out
+
+    def _projection(self, schedule, upfront: Decimal):
+        """The lender's (dates, flows, balances, exits) of the rows of a schedule."""
+        rows = schedule.rows
+        fees = self.fees_by_row if schedule is self.s else self._fee_parts(schedule)
+        exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
+        flows, balances = [], []
+        for i, row in enumerate(rows):
+            p = lambda x: self.part(x, row.shares)  # noqa: E731
+            inflow = p(row.interest) + p(row.commitment_fee) + p(row.principal) + p(row.prepayment) + exits[i]
+            flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
+            balances.append(p(row.closing_balance))
+        return [r.date for r in rows], flows, balances, exits
 
     def _curve(self, method: str) -> Curve | None:
         rows = self.s.rows
@@ -289,14 +310,17 @@ class _Books:
             return None
         dates = [r.date for r in rows]
         if method == "effective_interest":
-            flows, balances = [], []
-            for i, row in enumerate(rows):
-                p = lambda x: self.part(x, row.shares)  # noqa: E731
-                inflow = p(row.interest) + p(row.commitment_fee) + p(row.principal) + p(row.prepayment) + exits[i]
-                flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
-                balances.append(p(row.closing_balance))
-            curve = effective_interest_curve(dates, flows, balances, upfront, exits)
+            # solved at funding on the flows projected then; re-solved prospectively at each change
+            first = self.projections[0][1] if self.projections else self.s
+            d0, f0, b0, e0 = self._projection(first, upfront)
+            curve = effective_interest_curve(d0, f0, b0, upfront, e0)
             if curve is not None:
+                for on, schedule in self.projections[1:]:
+                    d, f, b, e = self._projection(schedule, upfront)
+                    j = bisect_right(d, on) - 1
+                    settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
+                                   if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
+                    curve = reforecast(curve, on, d, f, b, upfront, e, settled) or curve
                 return curve
             self.warnings.append(Diagnostic(
                 "E0801", f"{self.deal}/{self.s.facility_id} ({self.lender}): no effective interest rate solves the "

@@ -23,14 +23,16 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import Iterable
 
 from ..conventions.currency import minor_units
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
 from ..reports.build import Report, Scope, ScopeProblem
-from ..servicing.allocation import FacilityAllocation
+from ..servicing.allocation import FacilityAllocation, Payment
 from .position import ROLES, fair_value, position_books
+from .projections import facility_projections
 
 ZERO = Decimal(0)
 VALUATION = ("amortized_cost", "fair_value", "unrealized_gain")
@@ -51,19 +53,25 @@ def latest_marks(loaded: LoadedBook, as_of: date) -> dict[tuple[str, str], tuple
 
 
 def lender_amortized_cost(fa: FacilityAllocation, deal: str, lender: str, as_of: date, method: str,
-                          rounding: str) -> Decimal:
+                          rounding: str, projections: list | None = None) -> Decimal:
     """The lender's amortized cost on `as_of`, as the journal carries it."""
     s = fa.schedule
     zero = round_money(ZERO, s.digits)
     if s.rows[0].date > as_of:
         return zero
-    books = position_books(fa, deal, lender, _NAMES, [as_of], {as_of}, as_of, method, rounding)
+    books = position_books(fa, deal, lender, _NAMES, [as_of], {as_of}, as_of, method, rounding,
+                           projections=projections)
     return books.balances[-1].amortized_cost if books.balances else zero
 
 
-def valuation_hook(loaded: LoadedBook, as_of: date):
+def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] = ()):
     """The `position_hook` of `reports.build.build_report` adding amortized cost, the mark, fair
-    value and unrealized gain to each position."""
+    value and unrealized gain to each position (`payments`: the report's, for the projections
+    the effective rate was re-solved on)."""
+    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+    for p in payments:
+        if p.date <= as_of:
+            by_facility[(p.deal, p.facility)].append(p)
     book = loaded.book
     method = book.policy.fee_amortization if book else "effective_interest"
     mode = book.rounding if book else "half_up"
@@ -72,8 +80,10 @@ def valuation_hook(loaded: LoadedBook, as_of: date):
     def hook(fa: FacilityAllocation, row: dict, lenders: list[str], weigh) -> None:
         digits = fa.schedule.digits
         cost = round_money(ZERO, digits)
+        projections = facility_projections(loaded, row["deal"], fa, by_facility[(row["deal"], row["facility"])],
+                                           as_of) if method == "effective_interest" else []
         for lender in lenders:
-            cost += weigh(lender, lender_amortized_cost(fa, row["deal"], lender, as_of, method, mode))
+            cost += weigh(lender, lender_amortized_cost(fa, row["deal"], lender, as_of, method, mode, projections))
         mark = marks.get((row["deal"], row["facility"]))
         row["amortized_cost"] = cost
         row["mark_price"] = mark[0] if mark else None

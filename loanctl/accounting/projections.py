@@ -1,0 +1,47 @@
+"""The schedules a facility was projected on (SPEC §9): at funding, and again on each date an
+amendment, a trade or a prepayment changed its projected cash flows — the effective interest
+rate is solved on the first and re-solved, prospectively, on each later one."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Sequence
+
+from ..model.records import LoadedBook
+from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.positions import allocate_facility, facility_inputs
+
+CHANGES = ("prepayment", "repayment")
+"""Allocation components that change the projected flows (scheduled principal does not)."""
+
+
+def change_dates(loaded: LoadedBook, deal_id: str, fa: FacilityAllocation, end: date) -> list[date]:
+    """Dates after funding, up to `end`, when the facility's projected flows changed: amendments
+    effective, trades settled (of this facility), prepayments and revolver repayments received."""
+    record = loaded.deals[deal_id]
+    s = fa.schedule
+    funding = s.rows[0].date
+    out = {a.amendment.effective_date for a in record.amendments}
+    out |= {t.trade.settlement_date for t in record.trades if t.trade.facility == s.facility_id}
+    out |= {a.payment_date for a in fa.allocations if a.component in CHANGES}
+    return sorted(d for d in out if funding < d <= end)
+
+
+def facility_projections(loaded: LoadedBook, deal_id: str, fa: FacilityAllocation, payments: Sequence[Payment],
+                         end: date) -> list:
+    """[(funding, schedule projected then), (change date, schedule projected then), …], or []
+    when nothing changed (the facility's own schedule is the projection at funding)."""
+    dates = change_dates(loaded, deal_id, fa, end)
+    if not dates:
+        return []
+    fid = fa.schedule.facility_id
+    out = []
+    for on in [fa.schedule.rows[0].date, *dates]:
+        terms, builder = facility_inputs(loaded, deal_id, on)
+        if fid not in terms:
+            continue
+        known = [p for p in payments if p.date <= on] if on != fa.schedule.rows[0].date else []
+        projected = allocate_facility(loaded, deal_id, fid, known, on, terms=terms, builder=builder).schedule
+        if projected.rows and projected.rows[0].date == fa.schedule.rows[0].date:
+            out.append((on, projected))
+    return out

@@ -1,0 +1,61 @@
+"""The effective rate re-solved prospectively after a prepayment (SPEC §9), by hand with
+numpy-financial's `irr` as the independent solver.
+
+The loan of test_acc_journal's FIXED deal: 10,000,000 at 8% ACT/360, quarterly coupons
+from 2026-03-31, bullet at 2030-12-31, 2% upfront (200,000), fund-i 100%. Half of it
+(5,000,000) is prepaid on the 2026-12-31 payment date.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from bookfactory import invoke, write_book, write_file
+from test_acc_journal import FIXED, amortization_cumulative, quarter_ends, r2
+
+npf = pytest.importorskip("numpy_financial")
+D = Decimal
+
+
+def test_prepayment_re_solves_the_effective_rate_prospectively(tmp_path):
+    root = write_book(tmp_path, deals={"fixed-5y": FIXED})
+    bank = write_file(tmp_path, "bank/pay.csv", "payment_id,deal,date,amount,type\n"
+                                                "pp1,fixed-5y,2026-12-31,5000000.00,prepayment\n")
+    result = invoke(["--book", str(root), "post-payments", "--posting-day", "2027-01-05", str(bank)])
+    assert result.exit_code == 0, result.stderr + result.stdout
+    got = amortization_cumulative(root, "--period", "quarter")
+
+    dates = [date(2025, 12, 31)] + quarter_ends()
+    par, oid, prepaid = D(10_000_000), D(200_000), D(5_000_000)
+
+    def coupon(principal, k):  # the coupon of the period ending dates[k]
+        return r2(principal * D("0.08") * (dates[k] - dates[k - 1]).days / 360)
+
+    # at funding: the flows projected then (no prepayment), the rate solved independently
+    flows0 = [-(par - oid)] + [coupon(par, k) for k in range(1, len(dates))]
+    flows0[-1] += par
+    i0 = D(repr(float(npf.irr([float(f) for f in flows0]))))
+    carrying, expected = par - oid, {}
+    for k in range(1, 5):                         # to 2026-12-31, the prepayment date (row 4)
+        carrying = carrying * (1 + i0) - flows0[k]
+        expected[dates[k]] = carrying - par + oid  # Y_k = B_k − balance_k + fee
+    # on 2026-12-31: 5,000,000 comes back at par; the carrying amount left is B_4 − 5,000,000,
+    # and the rate is re-solved on it and the flows projected now (coupons on 5,000,000)
+    left = carrying - prepaid
+    flows1 = [-left] + [coupon(par - prepaid, k) for k in range(5, len(dates))]
+    flows1[-1] += par - prepaid
+    i1 = D(repr(float(npf.irr([float(f) for f in flows1]))))
+    assert abs(i1 - i0) > D("0.0005")             # the rate did change (the fee now runs on half the loan)
+    carrying = left
+    for k in range(5, len(dates)):
+        carrying = carrying * (1 + i1) - flows1[k - 4]
+        expected[dates[k]] = carrying - (par - prepaid) + oid if k < len(dates) - 1 else oid
+    for on, y in expected.items():
+        assert got[on] == r2(y), (on, got[on], r2(y))
+    # history is untouched: the first year is what the rate solved at funding gives
+    assert got[date(2026, 3, 31)] == r2(D(9_800_000) * i0 - flows0[1])
+    assert got[dates[-1]] == oid                  # Σ recognised = the fee, exactly
