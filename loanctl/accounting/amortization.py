@@ -39,29 +39,36 @@ _BRACKETS = tuple((Decimal(a) / 1000, Decimal(b) / 1000) for a, b in (
     (0, 100), (-100, 0), (100, 1000), (-500, -100), (-990, -500), (1000, 100000)))
 
 
-def npv_at(rate: Decimal, flows: Sequence[Decimal], times: Sequence[Decimal]) -> Decimal:
-    """Σ flows[k] (1+rate)^-times[k]: flows at fractional periods (a re-solve mid-period)."""
+def npv_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal) -> Decimal:
+    """flows[0] + Σ_{k≥1} flows[k] (1+rate)^-(offset + k − 1): the first flow now, the next
+    after the fraction `offset` of a period, then one a period (a re-solve mid-period). One
+    fractional power; the rest by Horner."""
     with localcontext(_CTX):
-        base = ONE + rate
-        return sum((cf * base ** -t for cf, t in zip(flows, times)), ZERO)
+        tail = npv(rate, [ZERO, *flows[1:]]) * (ONE + rate)  # Σ_{k≥1} cf_k v^(k−1)
+        return flows[0] + tail * (ONE + rate) ** -offset if offset != ONE else flows[0] + tail / (ONE + rate)
 
 
-def _derivative_at(rate: Decimal, flows: Sequence[Decimal], times: Sequence[Decimal]) -> Decimal:
+def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal) -> Decimal:
+    """d npv_at / d rate: Σ_{k≥1} −(offset + k − 1) cf_k (1+rate)^-(offset + k)."""
     base = ONE + rate
-    return sum((-t * cf * base ** (-t - 1) for cf, t in zip(flows, times)), ZERO)
+    v = ONE / base
+    acc = ZERO  # Σ_{k≥1} −(offset+k−1) cf_k v^(k−1), by Horner
+    for k in range(len(flows) - 1, 0, -1):
+        acc = acc * v - (offset + k - 1) * flows[k]
+    return acc * (base ** -offset if offset != ONE else v) * v
 
 
-def solve_rate(flows: Sequence[Decimal], times: Sequence[Decimal] | None = None) -> Decimal | None:
+def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decimal | None:
     """The periodic rate i with npv(i) = 0, or None when there is none in (−99%, 10,000%).
-    `times`: each flow's time in periods (default 0, 1, 2, …).
+    `offset`: flows after the first come at offset, offset + 1, … periods (default 1, 2, …).
 
     Newton from 1% per period, kept inside a bracket found by scanning; bisection whenever a
     Newton step leaves the bracket. Converges to |npv| ≤ TOLERANCE × Σ|flows|."""
     if not any(flows):
         return None
-    if times is not None:
-        f_npv = lambda r, fl: npv_at(r, fl, times)  # noqa: E731
-        f_der = lambda r, fl: _derivative_at(r, fl, times)  # noqa: E731
+    if offset is not None and offset != ONE:
+        f_npv = lambda r, fl: npv_at(r, fl, offset)  # noqa: E731
+        f_der = lambda r, fl: _derivative_at(r, fl, offset)  # noqa: E731
     else:
         f_npv, f_der = npv, _derivative
     with localcontext(_CTX):
@@ -178,8 +185,7 @@ def reforecast(curve: Curve, on: date, dates: Sequence[date], flows: Sequence[De
         f = Decimal((dates[j + 1] - on).days) / span if span else ONE
         future = list(flows[j + 1:])
         future[0] -= settled
-        times = [ZERO] + [f + k for k in range(len(future))]
-        rate = solve_rate([-carrying] + future, times)
+        rate = solve_rate([-carrying] + future, f)
         if rate is None:
             return None
         v = ONE / (ONE + rate)

@@ -71,55 +71,77 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
         if p.date <= end:
             by_facility[(p.deal, p.facility)].append(p)
 
+    deal_ids = [d for d, r in sorted(loaded.deals.items()) if r.deal.status in FUNDED_OR_LATER]
+    job = _Job(loaded, by_facility, end, start, lenders_in_scope, method, mode, accounts, period,
+               facility_marks(loaded, end))
+    results = job.run(deal_ids)
     names = _Names()
-    work = []
-    for deal_id, record in sorted(loaded.deals.items()):
-        if record.deal.status not in FUNDED_OR_LATER:
-            continue
-        terms, builder = facility_inputs(loaded, deal_id, end)
-        for fid in terms:
-            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), end,
-                                   terms=terms, builder=builder)
-            if fa.schedule.rows[0].date > end:
-                continue
-            lenders = []
-            for row in fa.schedule.rows:
-                for name, _ in row.shares:
-                    if name not in lenders and (lenders_in_scope is None or name in lenders_in_scope):
-                        lenders.append(name)
-            projections = facility_projections(loaded, deal_id, fa, by_facility.get((deal_id, fid), []), end) \
-                if method == "effective_interest" else []
-            for lender in lenders:
-                names.add(lender, deal_id, fid)
-                work.append((deal_id, fa, lender, projections))
+    for deal_id, fid, lender, _, _, _ in results:
+        names.add(lender, deal_id, fid)
     names.check()
-
-    marks = facility_marks(loaded, end)
-    first = min((w[1].schedule.rows[0].date for w in work), default=end)
-    ends = period_ends(first, end, period)
-    for deal_id, fa, lender, projections in work:
-        s = fa.schedule
-        own_ends = [e for e in ends if e >= s.rows[0].date]
-        own_marks = {d: p for d, p in marks.get((deal_id, s.facility_id), {}).items() if d >= s.rows[0].date}
-        cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end} | set(own_marks))
-        if start is not None:  # before `start` only the cumulative state on its eve matters
-            eve = start - timedelta(days=1)
-            cuts = sorted({d for d in own_marks if d < eve} | ({eve} if eve >= s.rows[0].date else set())
-                          | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
-        shown = {e for e in own_ends if start is None or e >= start}
-        acc = _position_accounts(accounts, names, lender, deal_id, s.facility_id)
-        books = position_books(fa, deal_id, lender, acc, cuts, shown, end, method, mode, own_marks, projections)
-        journal.warnings += books.warnings
-        if start is not None:
-            before = [e for e in books.entries if e.date < start]
-            opening = _opening(before, start, acc["opening"])
-            journal.entries += ([opening] if opening else []) + [e for e in books.entries if e.date >= start]
-        else:
-            journal.entries += books.entries
-        journal.balances += books.balances
+    for _, _, _, entries, balances, warnings in results:
+        journal.warnings += warnings
+        journal.entries += entries
+        journal.balances += balances
     journal.entries.sort(key=lambda e: e.date)  # stable: each position's own order within a day
     journal.balances.sort(key=lambda b: (b.date, b.deal, b.facility, b.lender))
     return journal
+
+
+@dataclass
+class _Job:
+    """What every position's books need; `run` works a list of deals in this process."""
+
+    loaded: LoadedBook
+    by_facility: dict
+    end: date
+    start: date | None
+    lenders_in_scope: set | None
+    method: str
+    mode: str
+    accounts: Accounts
+    period: str
+    marks: dict
+
+    def run(self, deal_ids: list[str]) -> list[tuple]:
+        """(deal, facility, lender, entries, balances, warnings) of each position, in deal order."""
+        loaded, end, start = self.loaded, self.end, self.start
+        out = []
+        for deal_id in deal_ids:
+            terms, builder = facility_inputs(loaded, deal_id, end)
+            for fid in terms:
+                paid = self.by_facility.get((deal_id, fid), [])
+                fa = allocate_facility(loaded, deal_id, fid, paid, end, terms=terms, builder=builder)
+                s = fa.schedule
+                if s.rows[0].date > end:
+                    continue
+                lenders: list[str] = []
+                for row in s.rows:
+                    for name, _ in row.shares:
+                        if name not in lenders and (self.lenders_in_scope is None or name in self.lenders_in_scope):
+                            lenders.append(name)
+                if not lenders:
+                    continue
+                projections = facility_projections(loaded, deal_id, fa, paid, end) \
+                    if self.method == "effective_interest" else []
+                own_ends = period_ends(s.rows[0].date, end, self.period)
+                own_marks = {d: p for d, p in self.marks.get((deal_id, fid), {}).items() if d >= s.rows[0].date}
+                cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end} | set(own_marks))
+                if start is not None:  # before `start` only the cumulative state on its eve matters
+                    eve = start - timedelta(days=1)
+                    cuts = sorted({d for d in own_marks if d < eve} | ({eve} if eve >= s.rows[0].date else set())
+                                  | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
+                shown = {e for e in own_ends if start is None or e >= start}
+                for lender in lenders:
+                    acc = _position_accounts(self.accounts, lender, deal_id, fid)
+                    books = position_books(fa, deal_id, lender, acc, cuts, shown, end, self.method, self.mode,
+                                           own_marks, projections)
+                    entries = books.entries
+                    if start is not None:
+                        opening = _opening([e for e in entries if e.date < start], start, acc["opening"])
+                        entries = ([opening] if opening else []) + [e for e in entries if e.date >= start]
+                    out.append((deal_id, fid, lender, entries, books.balances, books.warnings))
+        return out
 
 
 def facility_marks(loaded: LoadedBook, end: date) -> dict[tuple[str, str], dict[date, Decimal]]:
@@ -132,7 +154,7 @@ def facility_marks(loaded: LoadedBook, end: date) -> dict[tuple[str, str], dict[
     return out
 
 
-def _position_accounts(accounts: Accounts, names: "_Names", lender: str, deal: str, facility: str) -> dict[str, str]:
+def _position_accounts(accounts: Accounts, lender: str, deal: str, facility: str) -> dict[str, str]:
     out = {}
     for role, base in accounts.model_dump().items():
         if role in LENDER_ROLES:

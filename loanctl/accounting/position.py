@@ -37,13 +37,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal
 from typing import Callable
 
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
-from ..engine.schedule import lender_part
+from ..conventions.split import split_by_shares
 from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
 from .amortization import Curve, effective_interest_curve, reforecast, split_recognised, straight_line_curve
 
@@ -131,6 +132,14 @@ def fair_value(price: Decimal, principal: Decimal, digits: int, rounding: str = 
     return round_money(price * principal / 100, digits, rounding)
 
 
+@lru_cache(maxsize=65536)
+def _parts(amount: Decimal, shares, digits: int) -> dict[str, Decimal]:
+    """Every lender's part of an amount (each lender of a facility splits the same amounts)."""
+    if not amount:
+        return {}
+    return dict(zip((n for n, _ in shares), split_by_shares(amount, [x for _, x in shares], digits)))
+
+
 class _Books:
     def __init__(self, fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], rounding: str):
         self.fa, self.deal, self.lender, self.acc = fa, deal, lender, accounts
@@ -144,15 +153,23 @@ class _Books:
         self.marks: dict[date, Decimal] = {}
         self.fv_adjustment = self.zero
         self.projections: list = []
+        self.principal_dues = [d for d in fa.dues if d.component == "principal"]
+        self.sole = all(len(r.shares) == 1 and r.shares[0][0] == lender and r.shares[0][1] == 1 for r in s.rows)
+        """The lender holds the whole facility throughout: its part of any amount is the amount."""
 
     # -- helpers ---------------------------------------------------------------------------
+    def shares_on(self, on: date):
+        """`FacilitySchedule.shares_on`, by bisection (the rows' own shares on or before `on`)."""
+        i = bisect_right(self.row_dates, on) - 1
+        return self.s.rows[max(i, 0)].shares
+
     def r(self, x: Decimal) -> Decimal:
         return round_money(x, self.digits, self.mode)
 
     def part(self, amount: Decimal, shares) -> Decimal:
-        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+        if self.sole or (len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1):
             return amount  # a sole lender's part is the whole amount
-        return lender_part(amount, shares, self.lender, self.digits)
+        return _parts(amount, shares, self.digits).get(self.lender, self.zero)
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
@@ -204,7 +221,7 @@ class _Books:
                           [("fees_receivable", upfront + exit_fee + other), ("deferred_fees", -upfront),
                            ("accreted_fees", -exit_fee), ("fee_income", -other)])
             elif kind == "prepayment fee":
-                amount = self.part(item.amount, s.shares_on(on))
+                amount = self.part(item.amount, self.shares_on(on))
                 self.post(on, "fee", "prepayment fee due", [("fees_receivable", amount), ("fee_income", -amount)])
             elif kind == "netted":
                 got = self._receive((item.date, "fees"), item.amount)
@@ -263,7 +280,7 @@ class _Books:
         PIK not yet capitalised would take the balance below zero, so that part is held as
         unapplied cash until the PIK is capitalised."""
         self.balance_whole += delta
-        shares = self.s.shares_on(on)
+        shares = self.shares_on(on)
         target = self.part(max(self.balance_whole, ZERO), shares)
         held = self.part(max(-self.balance_whole, ZERO), shares)
         mv, dh = target - self.principal, held - self.held
@@ -331,7 +348,7 @@ class _Books:
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
         self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
-        target = self.part(self.paid_whole[key], self.s.shares_on(key[0]))
+        target = self.part(self.paid_whole[key], self.shares_on(key[0]))
         got = target - self.paid_part.get(key, self.zero)
         self.paid_part[key] = target
         return got
@@ -350,7 +367,7 @@ class _Books:
                 legs += [("principal", mv), ("unapplied", -held)]
             elif a.component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
-                    legs.append(("unapplied", -self.part(a.amount, s.shares_on(a.payment_date))))
+                    legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
                 got = self._receive((a.due_date, a.component), a.amount)
                 legs.append(("interest_receivable" if a.component == "interest" else "fees_receivable", -got))
@@ -374,9 +391,10 @@ class _Books:
                     got = seg.accrued(on)
                     accrued = tuple(x + y for x, y in zip(accrued, got))
                 # as positions: the contractual interest on principal overdue since its due date
-                extra = overdue_interest(self.fa.dues, s.rows[k - 1].date, row, on, s.day_count)
+                extra = overdue_interest(self.principal_dues, s.rows[k - 1].date, row, on, s.day_count) \
+                    if self.principal_dues else ZERO
                 accrued = (accrued[0] + extra, accrued[1], accrued[2])
-        shares = s.shares_on(on)
+        shares = self.shares_on(on)
         cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
                "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
                "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
-from ..servicing.positions import allocate_facility, facility_inputs
+from ..servicing.positions import facility_inputs
 
 CHANGES = ("prepayment", "repayment")
 """Allocation components that change the projected flows (scheduled principal does not)."""
@@ -30,18 +30,23 @@ def change_dates(loaded: LoadedBook, deal_id: str, fa: FacilityAllocation, end: 
 def facility_projections(loaded: LoadedBook, deal_id: str, fa: FacilityAllocation, payments: Sequence[Payment],
                          end: date) -> list:
     """[(funding, schedule projected then), (change date, schedule projected then), …], or []
-    when nothing changed (the facility's own schedule is the projection at funding)."""
+    when nothing changed (the facility's own schedule is the projection at funding). A
+    projection is the schedule under the terms in force on its date with the balance
+    reductions (prepayments, repayments) received by then, as the allocation applied them."""
     dates = change_dates(loaded, deal_id, fa, end)
     if not dates:
         return []
-    fid = fa.schedule.facility_id
+    s = fa.schedule
+    fid = s.facility_id
+    funding = s.rows[0].date
     out = []
-    for on in [fa.schedule.rows[0].date, *dates]:
+    for on in [funding, *dates]:
         terms, builder = facility_inputs(loaded, deal_id, on)
         if fid not in terms:
             continue
-        known = [p for p in payments if p.date <= on] if on != fa.schedule.rows[0].date else []
-        projected = allocate_facility(loaded, deal_id, fid, known, on, terms=terms, builder=builder).schedule
-        if projected.rows and projected.rows[0].date == fa.schedule.rows[0].date:
+        known = [r for r in s.reductions if r[0] <= on] if on != funding else []
+        ended = s.ended_on if s.ended_on is not None and s.ended_on <= on else None
+        projected = builder(terms[fid], known, ended)
+        if projected.rows and projected.rows[0].date == funding:
             out.append((on, projected))
     return out
