@@ -155,12 +155,10 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     ledger — or, for a git revision's `tree`, from the payment files archived at that
     revision — with the scope's covenant tests, amortized cost, fair value and NAV, and totals
     translated into `currency` (default: the book's base currency)."""
-    from dataclasses import replace
-
-    from .accounting.valuation import add_valuation_totals, investor_scope, translate, valuation_hook
+    from .accounting.valuation import investor_scope
     from .diagnostics import DiagnosticError
     from .model import values as v
-    from .reports.build import ScopeProblem, build_report, resolve_scope
+    from .reports.build import ScopeProblem, resolve_scope
     from .underwriting.covenants import covenant_rows
 
     if currency is not None:
@@ -188,17 +186,32 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
         payments = ledger_payments(root)
     else:
         payments = archived_payments(loaded, tree, on)
+    return valued_report(loaded, scope, on, payments, covenants, currency=currency, look_through=look_through)
+
+
+def valued_report(loaded: LoadedBook, scope, on: date, payments, covenants=None, *, currency: str | None = None,
+                  look_through: list | None = None):
+    """The report of a resolved scope with amortized cost, marks, fair value and NAV, and its
+    totals translated into `currency` (default: the base currency). A missing FX rate raises
+    DiagnosticError (E0654) when `currency` was asked for or the scope is an investor's; for
+    the implied base currency it is a warning on the report, which stands untranslated."""
+    from dataclasses import replace
+
+    from .accounting.valuation import add_valuation_totals, translate, valuation_hook
+    from .diagnostics import DiagnosticError
+    from .reports.build import build_report
+
+    payments = list(payments)
     result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on, payments))
     add_valuation_totals(result)
-    result.look_through = look_through
+    result.look_through = look_through or []
     target = currency or (loaded.book.base_currency if loaded.book else None)
     if target is not None and result.positions:
         try:
             translate(result, loaded, target)
         except DiagnosticError as exc:
-            if currency is not None or investor is not None:
+            if currency is not None or scope.kind == "investor":
                 raise
-            # the default translation into the base currency: the report stands without it
             result.warnings += [replace(d, severity="warning") for d in exc.diagnostics]
     return result
 

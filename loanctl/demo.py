@@ -155,20 +155,40 @@ def _step_ledger_check(ctx: DemoContext) -> bool:
 
 def _step_report(fund: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
+        from .api import valued_report
         from .render import report as render_report
-        from .reports.build import build_report, resolve_scope
+        from .reports.build import resolve_scope
         from .underwriting.covenants import covenant_rows
         from .ledger.db import ledger_payments
         loaded = ctx.loaded()
         scope = resolve_scope(loaded, fund=fund)
-        report = build_report(loaded, scope, ctx.today, ledger_payments(ctx.root),
-                              covenant_rows(loaded, ctx.today, lenders=scope.lenders))
+        report = valued_report(loaded, scope, ctx.today, ledger_payments(ctx.root),
+                               covenant_rows(loaded, ctx.today, lenders=scope.lenders))
+        _print_diags(ctx, report.warnings)
         out = ctx.root / "reports"
         out.mkdir(exist_ok=True)
         (out / f"{fund}.html").write_text(render_report.to_html(report, ctx.root), encoding="utf-8")
         (out / f"{fund}.md").write_text(render_report.to_markdown(report, ctx.root), encoding="utf-8")
         render_report.to_text(report, ctx.console)
         ctx.console.print(f"wrote {out / (fund + '.html')} and {out / (fund + '.md')}", highlight=False)
+        return True
+    return run
+
+
+def _step_investor(investor: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from .accounting.valuation import investor_scope
+        from .api import valued_report
+        from .ledger.db import ledger_payments
+        from .render import report as render_report
+        loaded = ctx.loaded()
+        scope, shares = investor_scope(loaded, investor)
+        report = valued_report(loaded, scope, ctx.today, ledger_payments(ctx.root), look_through=shares)
+        out = ctx.root / "reports"
+        out.mkdir(exist_ok=True)
+        (out / f"{investor}.md").write_text(render_report.to_markdown(report, ctx.root), encoding="utf-8")
+        render_report.valuation_text(report, ctx.console)
+        ctx.console.print(f"wrote {out / (investor + '.md')}", highlight=False)
         return True
     return run
 
@@ -334,13 +354,19 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("loanctl simulate meridian-tl-2025 --rate-shock +200bps", "returns and coverage if SOFR rises "
              "200 bps", _step_simulate("meridian-tl-2025", "+200bps")),
     DemoStep("loanctl report --fund fund-i --out reports/fund-i.html", "the fund's positions, DPD, concentration, "
-             "covenants, XIRR and MOIC (HTML and Markdown written beside the book)", _step_report("fund-i")),
+             "covenants, XIRR and MOIC, amortized cost, fair value at the latest marks and NAV (HTML and Markdown "
+             "written beside the book)", _step_report("fund-i")),
+    DemoStep("loanctl report --investor lp-ctrs --out reports/lp-ctrs.md", "an LP's look-through: its "
+             "commitment's share of each fund (exact: 3/5 of Fund I, 5/9 of Fund II) applied to the funds' "
+             "positions; amortized cost, fair value at the latest marks, NAV, and totals in USD at the as-of "
+             "GBP/USD rate", _step_investor("lp-ctrs")),
     DemoStep("loanctl notices --kind billing --days 31 --out reports/notices", "the period's billing "
              "notices to borrowers: interest period, fixing, floor, spread, amounts due, past due, remittance and "
              "the reference to quote (Markdown and print-ready HTML)", _step_notices(31)),
     DemoStep("loanctl journal --fund fund-i --from <January 1> --out reports/fund-i-<year>.beancount",
              "the fund's double-entry journal for the year (accruals, cash and its allocation, PIK, fees "
-             "deferred and amortized by effective interest), checked with bean-check", _step_journal("fund-i")),
+             "deferred and amortized by effective interest, marks as unrealized gains), checked with bean-check",
+             _step_journal("fund-i")),
     DemoStep(f"loanctl reconcile templates/demo-statements/{DEMO_STATEMENT} --out reports/2026-12-payments.csv "
              "&& loanctl post-payments reports/2026-12-payments.csv",
              "December's bank statement (camt.053) matched to the dues: by reference, by borrower and amount, "

@@ -162,7 +162,7 @@ def to_text(r: Report, console) -> None:
             c.add_row(row["name"], amount(row["outstanding"], n), pct(row["share"]),
                       Text("above limit", style="bold red") if row["above_limit"] else "")
         print_side_by_side(console, [b, c])
-    _valuation_text(r, console)
+    valuation_text(r, console)
     if r.latest_covenants:
         t = Table(title="covenants (latest test of each; overdue financials)", title_justify="left",
                   header_style="bold")
@@ -175,7 +175,7 @@ def to_text(r: Report, console) -> None:
         print_table(console, t)
 
 
-def _valuation_text(r: Report, console) -> None:
+def valuation_text(r: Report, console) -> None:
     """Amortized cost, fair value, unrealized gain and loan NAV per currency; the look-through
     shares; the translated totals with the rates used."""
     from rich.table import Table
