@@ -133,11 +133,11 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
                 if not parts:
                     continue
                 lenders = [lender for lender, _ in parts]
-                flows = [f for lender in lenders for f in facility_flows(fa, as_of, lender)]
+                own = [(lender, facility_flows(fa, as_of, lender)) for lender in lenders]
                 if scope.weights:
                     parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
-                    flows = [f for lender in lenders
-                             for f in weigh_flows(facility_flows(fa, as_of, lender), scope.weights[lender], fa)]
+                    own = [(lender, weigh_flows(fl, scope.weights[lender], fa)) for lender, fl in own]
+                flows = [f for _, fl in own for f in fl]
                 pos = _combine([p for _, p in parts], whole)
             else:
                 pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
