@@ -156,13 +156,15 @@ def test_eur_loan_in_a_usd_fund_at_two_rates_by_hand(tmp_path):
 
 
 def test_translation_rounds_once_per_position(tmp_path):
-    # fund-a 1/3 of each: 333,333.33 (largest remainder gives fund-a the extra cent: 333,333.34)
-    deal = fixed_term_deal(lenders={"fund-a": "0.3333333333333333333333333333", "fund-b": "0.6666666666666666666666666667"})
-    root = write_book_at(tmp_path / "book", book_yaml(), {"acme-fixed": deal.replace("currency: USD", "currency: EUR"),
-                                                          "rates/FX-EURUSD.csv": "date,rate\n2026-01-01,1.00005\n"})
-    got = report(root, "--book", "--as-of", "2026-02-01")
-    # the whole facility is one position: 1,000,000 × 1.00005 = 1,000,050.00
-    assert got["translation"]["totals"]["outstanding_principal"] == "1000050.00"
+    twin = fixed_term_deal("acme-fixed-2").replace("currency: USD", "currency: EUR")
+    root = make_book(tmp_path, currency="EUR", files={"rates/FX-EURUSD.csv": "date,rate\n2026-01-01,1.00005\n"},
+                     extra_deals={"acme-fixed-2": twin})
+    got = report(root, "--book", "--as-of", "2026-03-31")
+    # two whole facilities, each 7,500.00 EUR accrued (75 days × 100.00): 7,500 × 1.00005 = 7,500.375
+    # → 7,500.38 per position, 15,000.76 in all (converting the sum 15,000 would give 15,000.75)
+    assert got["totals"]["EUR"]["accrued_interest"] == "15000.00"
+    assert got["translation"]["totals"]["accrued_interest"] == "15000.76"
+    assert got["translation"]["totals"]["outstanding_principal"] == "2000100.00"   # 2 × 1,000,050.00
 
 
 def test_missing_rate_is_E0654_never_one(tmp_path):
