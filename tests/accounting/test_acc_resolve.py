@@ -59,3 +59,29 @@ def test_prepayment_re_solves_the_effective_rate_prospectively(tmp_path):
     # history is untouched: the first year is what the rate solved at funding gives
     assert got[date(2026, 3, 31)] == r2(D(9_800_000) * i0 - flows0[1])
     assert got[dates[-1]] == oid                  # Σ recognised = the fee, exactly
+
+
+def _amortization_entries(root) -> list[tuple[str, str]]:
+    result = invoke(["--book", str(root), "journal", "--to", "2031-01-31", "--format", "json", "--period", "quarter"])
+    assert result.exit_code == 0, result.stderr
+    return [(e["date"], json.dumps(e["postings"])) for e in json.loads(result.stdout)["entries"]
+            if e["kind"] == "amortization"]
+
+
+def test_amendment_changes_only_what_comes_after_it(tmp_path):
+    """A repricing effective 2027-06-30 (8% → 6%): the amortization before it is exactly the
+    unamended book's (prospective: history stands), after it differs, and Σ is the fee."""
+    plain = _amortization_entries(write_book(tmp_path / "a", deals={"fixed-5y": FIXED}))
+    amended = write_book(tmp_path / "b", deals={
+        "fixed-5y": FIXED,
+        "fixed-5y/amendments/001-repricing.yaml": (
+            "id: 001-repricing\neffective_date: 2027-06-30\napprovals:\n"
+            "  - {by: jane.doe, role: credit_officer, date: 2027-06-01, decision: approved}\n"
+            "  - {by: ic, role: credit_committee, date: 2027-06-02, decision: approved}\n"
+            "changes:\n  - {facility: tl, set: {interest: {fixed_rate: 6%, day_count: ACT/360}}}\n")})
+    after = _amortization_entries(amended)
+    before_plain = [e for e in plain if e[0] <= "2027-06-30"]
+    assert [e for e in after if e[0] <= "2027-06-30"] == before_plain
+    assert [e for e in after if e[0] > "2027-06-30"] != [e for e in plain if e[0] > "2027-06-30"]
+    got = amortization_cumulative(amended, "--period", "quarter")
+    assert got[max(got)] == D(200_000)
