@@ -366,6 +366,13 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
             except Exception as exc:  # a renderer still being built should not hide the other figures
                 result.stages.append(Stage(f"report {fmt}", math.nan, peak_mb(), f"failed: {exc}"))
 
+        progress("journal")
+        from ..accounting.journal import build_journal
+        with timed(result, "journal", "one year of month ends (2025-12-01 to 2026-11-30), whole book"):
+            journal = build_journal(loaded, pays, date(2026, 11, 30), start=date(2025, 12, 1))
+        result.stages[-1].detail += f": {len(journal.entries):,} entries"
+        del journal
+
         progress("ledger rebuild")
         with timed(result, "ledger rebuild"):
             rebuild(loaded, date(2026, 11, 28))
@@ -405,6 +412,8 @@ def _ratios(result: BenchResult) -> None:
         "allocation with events ≤ 30 s for 1,000,000 payments": {
             "value": (sec("allocation with events") or 0) * 1_000_000 / max(1, result.events), "target": 30.0},
         "fund report ≤ 10 s (build + slowest format)": {"value": report, "target": 10.0},
+        "journal ≤ 30 s for 10,000 deals (a year of month ends)": {"value": (sec("journal") or 0) * scale,
+                                                                   "target": 30.0},
         "peak memory ≤ 2 GB": {"value": max((s.peak_mb for s in result.stages), default=0), "target": 2048.0},
     }
     for v in result.targets.values():
