@@ -452,14 +452,17 @@ def load_marks(tree: Tree, rel: str) -> tuple[MarkFile | None, list[Diagnostic]]
     return MarkFile(on, file, tuple(marks)), diags
 
 
-def check_marks(loaded: LoadedBook) -> list[Diagnostic]:
-    """Every mark names a deal of the book and one of its facilities (E0646, E0647)."""
+def check_marks(loaded: LoadedBook, only: set[str] | None = None) -> list[Diagnostic]:
+    """Every mark names a deal of the book and one of its facilities (E0646, E0647). `only`:
+    check the marks of these deals only (a validate worker's share of the deals)."""
     out: list[Diagnostic] = []
     for mf in loaded.marks:
         for m in mf.marks:
+            if only is not None and m.deal not in only:
+                continue
             record = loaded.deals.get(m.deal)
             if record is None:
-                if m.deal in loaded.deal_folders:
+                if m.deal in loaded.deal_folders or only is not None:
                     continue  # the deal file itself is invalid: reported there
                 out.append(Diagnostic("E0646", f"unknown deal '{m.deal}'", mf.file, m.line, 1,
                                       hint="mark a deal of the book (its folder name)"))

@@ -87,7 +87,7 @@ def _init_worker(root: str, repaid: Repaid | None = None) -> None:
 
 def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
     from .checks import check_deal
-    from ..source.loader import load_deal
+    from ..source.loader import check_marks, load_deal
     base = _WORKER_BOOK
     assert base is not None
     diags: list[Diagnostic] = []
@@ -99,6 +99,7 @@ def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
         if record is not None:
             base.deals[name] = record
             diags += check_deal(base, record, _WORKER_REPAID)
+    diags += check_marks(base, only=set(chunk))  # marks of this chunk's deals (E0647)
     base.deals.clear()
     return diags, list(chunk)
 
@@ -107,6 +108,7 @@ def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Rep
                        ) -> ValidationResult:
     import multiprocessing
     from .checks import check_entities
+    from ..source.loader import check_marks
 
     loaded, diags = load_book(root, deal_ids=[])
     if loaded.book is not None and loaded.doc is not None:
@@ -118,6 +120,7 @@ def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Rep
         for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
             diags += chunk_diags
             loaded.deal_folders += chunk_folders
+    diags += check_marks(loaded)  # marks of deals no folder holds (E0646)
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
 

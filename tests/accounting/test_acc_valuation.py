@@ -273,3 +273,16 @@ def test_fx_rate_above_one_is_accepted(tmp_path):
     """An FX rate is a plain positive number (1.27 USD per GBP), not a rate limited to 100%."""
     root = make_book(tmp_path, files={"rates/FX-GBPUSD.csv": "date,rate\n2026-01-01,1.27\n"})
     assert run_validate(root)[0] == 0
+
+
+def test_marks_checked_when_validate_runs_in_workers(tmp_path, monkeypatch):
+    """A large book is validated in worker processes: each checks its deals' marks (E0647), the
+    parent the marks of deals no folder holds (E0646)."""
+    from loanctl.validation import run
+    monkeypatch.setattr(run, "PARALLEL_FROM", 1)
+    marks = "deal,facility,price,source\nacme-fixed,rcf,99,a\nnope,tl,98,b\nacme-fixed-2,tl,97,c\n"
+    root = make_book(tmp_path, files={"marks/2026-03-31.csv": marks},
+                     extra_deals={"acme-fixed-2": fixed_term_deal("acme-fixed-2")})
+    result = run.validate(root, workers=2)
+    found = sorted((d.code, d.line) for d in result.diagnostics if d.code.startswith("E064"))
+    assert found == [("E0646", 3), ("E0647", 2)]
