@@ -239,6 +239,11 @@ class _Books:
                 self._amortize(on)
                 if on in self.marks:
                     self._mark(on, self.marks[on])
+                elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
+                    self.post(on, "mark", "position repaid: fair-value adjustment reversed",
+                              [("fair_value_adjustment", -self.fv_adjustment),
+                               ("unrealized_gains", self.fv_adjustment)])
+                    self.fv_adjustment = self.zero
                 if on in period_ends:
                     self._snapshot(on)
         return PositionBooks(self.entries, self.balances, self.warnings, self.curve)

@@ -286,3 +286,22 @@ def test_marks_checked_when_validate_runs_in_workers(tmp_path, monkeypatch):
     result = run.validate(root, workers=2)
     found = sorted((d.code, d.line) for d in result.diagnostics if d.code.startswith("E064"))
     assert found == [("E0646", 3), ("E0647", 2)]
+
+
+def test_repaid_position_reverses_its_fair_value_adjustment(tmp_path):
+    """Marked at 97.5 on 03-31 (adjustment −15,000 for fund-a: no fees, cost = principal), then
+    repaid in full on 04-15: the adjustment is reversed at that date's cut, back to zero."""
+    from loanctl.accounting.journal import build_journal
+    from loanctl.servicing.allocation import Payment
+    from loanctl.validation.run import load_valid_book
+    root = make_book(tmp_path, files={"marks/2026-03-31.csv": MARKS["marks/2026-03-31.csv"]})
+    loaded, errors = load_valid_book(root)
+    assert not errors
+    # 04-15: the due (interest 9,000.00 = 90 days × 100.00, principal 250,000) and the 750,000 left
+    pays = [Payment("p1", "acme-fixed", "tl", date(2026, 4, 15), D("259000.00"), "USD", "scheduled"),
+            Payment("p2", "acme-fixed", "tl", date(2026, 4, 15), D("750000.00"), "USD", "prepayment")]
+    journal = build_journal(loaded, pays, date(2026, 5, 31))
+    fva = [(e.date, p.amount) for e in journal.entries if e.lender == "fund-a" for p in e.postings
+           if p.account.startswith("Assets:Loans:FairValueAdjustment")]
+    assert fva[0] == (date(2026, 3, 31), D("-15000.00"))          # 97.5% × 600,000 − 600,000
+    assert sum(x for _, x in fva) == 0 and fva[-1][0] == date(2026, 4, 15)
