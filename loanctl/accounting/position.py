@@ -127,6 +127,24 @@ def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dic
     return books.run(cuts, period_ends, last, method)
 
 
+def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, method: str = "effective_interest",
+                     rounding: str = "half_up", projections: list | None = None) -> tuple[Decimal, Decimal]:
+    """(unamortized upfront fee/OID, accreted exit fee not yet due) of the lender on `on`, as
+    `position_books` carries them at a cut on `on` — from the curve alone, no entries: amortized
+    cost = the lender's outstanding principal − the first + the second."""
+    books = _Books(fa, deal, lender, {}, rounding)
+    books.projections = projections or []
+    books.fees_by_row = books._fee_parts()
+    books.upfront = sum((u for u, _, _ in books.fees_by_row.values()), books.zero)
+    curve = books._curve(method)
+    if curve is None:
+        return books.zero, books.zero
+    up, ex = split_recognised(curve.at(on), curve.total, books.upfront, books.r)
+    due = sum((books.fees_by_row[i][1] for i, row in enumerate(fa.schedule.rows)
+               if row.date <= on and i in books.fees_by_row), books.zero)
+    return books.upfront - up, ex - due
+
+
 def fair_value(price: Decimal, principal: Decimal, digits: int, rounding: str = "half_up") -> Decimal:
     """price (% of par) × outstanding principal / 100, rounded once (SPEC §9)."""
     return round_money(price * principal / 100, digits, rounding)

@@ -2,8 +2,8 @@
 and loan NAV per position; totals translated into one currency at the as-of FX rates; an
 investor's look-through scope.
 
-- `amortized_cost` is the journal's own figure (`position.position_books` at the as-of
-  date): outstanding principal − unamortized upfront fee/OID + accreted exit fee.
+- `amortized_cost` is the journal's own figure: outstanding principal − unamortized upfront
+  fee/OID + accreted exit fee, the fees from the same curve (`position.deferred_fees_on`).
 - `fair_value` = the latest mark's price (% of par, on or before the as-of date) ×
   outstanding principal / 100, rounded once per position; a position never marked is
   carried at amortized cost (`mark_price` None). `unrealized_gain` = fair value − amortized
@@ -31,7 +31,7 @@ from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
 from ..reports.build import Report, Scope, ScopeProblem
 from ..servicing.allocation import FacilityAllocation, Payment
-from .position import ROLES, fair_value, position_books
+from .position import deferred_fees_on, fair_value
 from .projections import facility_projections
 
 ZERO = Decimal(0)
@@ -39,7 +39,6 @@ VALUATION = ("amortized_cost", "fair_value", "unrealized_gain")
 TRANSLATED = ("commitment", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",
               "accrued_commitment_fee", "interest_received", "fees_received", "principal_received", "past_due",
               "amortized_cost", "fair_value", "unrealized_gain", "loan_nav")
-_NAMES = {role: role for role in ROLES}
 
 
 def latest_marks(loaded: LoadedBook, as_of: date) -> dict[tuple[str, str], tuple[Decimal, date, str]]:
@@ -50,18 +49,6 @@ def latest_marks(loaded: LoadedBook, as_of: date) -> dict[tuple[str, str], tuple
             for m in mf.marks:
                 out[(m.deal, m.facility)] = (m.price, mf.date, m.source)
     return out
-
-
-def lender_amortized_cost(fa: FacilityAllocation, deal: str, lender: str, as_of: date, method: str,
-                          rounding: str, projections: list | None = None) -> Decimal:
-    """The lender's amortized cost on `as_of`, as the journal carries it."""
-    s = fa.schedule
-    zero = round_money(ZERO, s.digits)
-    if s.rows[0].date > as_of:
-        return zero
-    books = position_books(fa, deal, lender, _NAMES, [as_of], {as_of}, as_of, method, rounding,
-                           projections=projections)
-    return books.balances[-1].amortized_cost if books.balances else zero
 
 
 def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] = ()):
@@ -79,11 +66,13 @@ def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] 
 
     def hook(fa: FacilityAllocation, row: dict, lenders: list[str], weigh) -> None:
         digits = fa.schedule.digits
-        cost = round_money(ZERO, digits)
-        projections = facility_projections(loaded, row["deal"], fa, by_facility[(row["deal"], row["facility"])],
-                                           as_of) if method == "effective_interest" else []
-        for lender in lenders:
-            cost += weigh(lender, lender_amortized_cost(fa, row["deal"], lender, as_of, method, mode, projections))
+        cost = row["outstanding_principal"]
+        if fa.schedule.rows[0].date <= as_of and any(k in ("upfront", "exit") for _, k, _ in fa.schedule.fee_details):
+            projections = facility_projections(loaded, row["deal"], fa, by_facility[(row["deal"], row["facility"])],
+                                               as_of) if method == "effective_interest" else []
+            for lender in lenders:
+                unamortized, accreted = deferred_fees_on(fa, row["deal"], lender, as_of, method, mode, projections)
+                cost += weigh(lender, accreted - unamortized)
         mark = marks.get((row["deal"], row["facility"]))
         row["amortized_cost"] = cost
         row["mark_price"] = mark[0] if mark else None
