@@ -132,10 +132,11 @@ class _Job:
                     cuts = sorted({d for d in own_marks if d < eve} | ({eve} if eve >= s.rows[0].date else set())
                                   | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
                 shown = {e for e in own_ends if start is None or e >= start}
+                shared: dict = {}
                 for lender in lenders:
                     acc = _position_accounts(self.accounts, lender, deal_id, fid)
                     books = position_books(fa, deal_id, lender, acc, cuts, shown, end, self.method, self.mode,
-                                           own_marks, projections)
+                                           own_marks, projections, shared)
                     entries = books.entries
                     if start is not None:
                         opening = _opening([e for e in entries if e.date < start], start, acc["opening"])

@@ -113,7 +113,7 @@ class PositionBooks:
 def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], cuts: list[date],
                    period_ends: set[date], last: date, method: str = "effective_interest",
                    rounding: str = "half_up", marks: dict[date, Decimal] | None = None,
-                   projections: list | None = None) -> PositionBooks:
+                   projections: list | None = None, shared: dict | None = None) -> PositionBooks:
     """The lender's entries up to `last` (accrual and amortization at every date of `cuts`,
     which includes each payment date) and its balances at `period_ends`. `marks`: the
     facility's price (% of par) by mark date, each date also in `cuts`: there the fair-value
@@ -124,6 +124,8 @@ def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dic
     books = _Books(fa, deal, lender, accounts, rounding)
     books.marks = marks or {}
     books.projections = projections or []
+    if shared is not None:  # the lenders of one facility (same allocation) share its accruals
+        books.shared = shared
     return books.run(cuts, period_ends, last, method)
 
 
@@ -171,6 +173,8 @@ class _Books:
         self.marks: dict[date, Decimal] = {}
         self.fv_adjustment = self.zero
         self.projections: list = []
+        self.shared: dict = {}
+        """Whole-facility figures by date, the same for every lender of the facility."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
         self.sole = all(len(r.shares) == 1 and r.shares[0][0] == lender and r.shares[0][1] == 1 for r in s.rows)
         """The lender holds the whole facility throughout: its part of any amount is the amount."""
@@ -406,6 +410,24 @@ class _Books:
         s = self.s
         k = bisect_right(self.row_dates, on)  # rows[:k] are dated on or before `on`
         due = {"interest": self.due_interest[k], "commitment_fee": self.due_cfee[k]}
+        accrued = self.shared.get(on)
+        if accrued is None:
+            accrued = self.shared[on] = self._facility_accrued(k, on)
+        shares = self.shares_on(on)
+        cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
+               "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
+               "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
+        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
+        self.income = cum
+        self.post(on, "accrual", "income accrued", [
+            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
+            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
+            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+
+    def _facility_accrued(self, k: int, on: date) -> tuple[Decimal, Decimal, Decimal]:
+        """The whole facility's (interest, PIK, commitment fee) accrued from the period of row k's
+        start to `on` (excluded), unrounded; the same for every lender (shared across them)."""
+        s = self.s
         accrued = (ZERO, ZERO, ZERO)
         if k < len(s.rows):
             row = s.rows[k]
@@ -417,16 +439,7 @@ class _Books:
                 extra = overdue_interest(self.principal_dues, s.rows[k - 1].date, row, on, s.day_count) \
                     if self.principal_dues else ZERO
                 accrued = (accrued[0] + extra, accrued[1], accrued[2])
-        shares = self.shares_on(on)
-        cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
-               "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
-               "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
-        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
-        self.income = cum
-        self.post(on, "accrual", "income accrued", [
-            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
-            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
-            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+        return accrued
 
     def _amortize(self, on: date) -> None:
         if self.curve is None:
