@@ -362,9 +362,11 @@ def _unshifted(ix: "_Index", series: RateSeries, start: date, end: date, it: Int
     s_o, e_o, p_s, p_e, cut, obs = _plan(ix, series, start, end, it, adj)
     ords, lookback = ix.ords, it.lookback_days
     projected = (min(p_e, cut) - lookback) >= ix.n_rows
-    starts, rates, cum = [], [], []
+    # runs: [s_o, ords[p_s+1]), [ords[p_s+1], ords[p_s+2]), …, [ords[p_e], e_o); the run of
+    # position p observes obs[min(p, cut) − lookback]
     total = ZERO
     if it.method != "compounded":  # simple: runs of equal rate are one run (exact sums)
+        starts, rates, cum = [], [], []
         last = None
         for p in range(p_s, p_e + 1):
             a = ords[p] if p > p_s else s_o
@@ -378,21 +380,32 @@ def _unshifted(ix: "_Index", series: RateSeries, start: date, end: date, it: Int
             total += r * (b - a)
         return tuple(starts), tuple(rates), tuple(cum), projected, None
     g = ix.factors(obs, (adj, it.floor, it.cap, lookback, basis), lookback, basis)
-    f = ONE
-    for p in range(p_s, p_e + 1):
-        a = ords[p] if p > p_s else s_o
-        b = ords[p + 1] if p < p_e else e_o
-        n = b - a
+    starts = [s_o, *ords[p_s + 1:p_e + 1]]
+    rates, cum = [], []
+    add_rate, add_cum = rates.append, cum.append
+    # the first run, from the accrual start
+    n = (ords[p_s + 1] if p_s < p_e else e_o) - s_o
+    r = obs[(p_s if p_s <= cut else cut) - lookback]
+    add_rate(r)
+    add_cum(total)
+    total += r * n
+    f = ONE * (ONE + r * n / basis)
+    # whole business-day runs before the cut-off: their growth factors are the index's
+    for p in range(p_s + 1, cut):
+        day = f * obs[p - lookback]
+        add_rate(day)
+        add_cum(total)
+        total += day * (ords[p + 1] - ords[p])
+        f = f * g[p]
+    # the runs from the cut-off on (the last one ends at the accrual end)
+    for p in range(max(cut, p_s + 1), p_e + 1):
+        n = (ords[p + 1] if p < p_e else e_o) - ords[p]
         r = obs[(p if p <= cut else cut) - lookback]
         day = f * r
-        starts.append(a)
-        rates.append(day)
-        cum.append(total)
+        add_rate(day)
+        add_cum(total)
         total += day * n
-        if p == p_s or p >= cut:
-            f = f * (ONE + r * n / basis)
-        else:
-            f = f * g[p]
+        f = f * (ONE + r * n / basis)
     return tuple(starts), tuple(rates), tuple(cum), projected, None
 
 

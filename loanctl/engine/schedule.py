@@ -330,7 +330,7 @@ class _Builder:
         """The overnight daily rates of the accrual period [a, b) under the terms `f` (cached:
         a schedule with prepayments runs more than once)."""
         it = f.interest
-        key = (a, b, it, f.payments.calendar)
+        key = (a, b, id(f))  # the builder's terms live as long as it
         found = self._daily.get(key)
         if found is None:
             series = self.rates.get(it.index)
@@ -386,9 +386,9 @@ class _Builder:
         for p in periods:
             v0 = self.version_at(p.accrual_start)
             overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
-            if overnight:
+            if overnight:  # rate0 is the equivalent rate, known after the sub-intervals
                 d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
-                rate0, spread0, projected = d0.unit_rate(), v0.facility.interest.spread, d0.projected
+                rate0, spread0, projected = None, v0.facility.interest.spread, d0.projected
             else:
                 rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
             opening = balance
@@ -457,22 +457,25 @@ class _Builder:
                 else:
                     segments.append(Segment(*args))
             if overnight:  # the equivalent rate: interest × B / Σ balance(t), 10 places half-even
-                if weight:
-                    rate0 = interest * d0.basis / weight
+                rate0 = interest * d0.basis / weight if weight else d0.unit_rate()
                 rate0 = rate0.quantize(_RATE_PLACES, rounding="ROUND_HALF_EVEN")
                 for args in seg_args:
                     if args[9] is not None:
                         args[3] = rate0
                     segments.append(Segment(*args))
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
-            if self._toggled(p.accrual_start):
+            if self.pik_toggles and self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
-            period_draws = sum((a for _, a in row_draws), zero)
+            period_draws = zero
+            for _, a in row_draws:
+                period_draws += a
             cum_draws += period_draws
             for j, (d, amt, kind) in enumerate(row_prepay):  # dated after the accrual end (unadjusted accrual)
-                if j not in applied_idx:
+                if j not in applied_idx:  # (a reduction of the period not yet applied)
                     self._apply_prepay(opening + period_draws, amt, d, kind, applied_prepay)
-            prepaid_now = sum((x[1] for x in applied_prepay), zero)
+            prepaid_now = zero
+            for x in applied_prepay:
+                prepaid_now += x[1]
             prepaid += applied_prepay
             due_balance = opening + period_draws + pik - prepaid_now
 
