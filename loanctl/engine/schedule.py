@@ -601,7 +601,7 @@ class _Builder:
         return rate, undrawn, end
 
     def _shares(self, on: date) -> tuple[tuple[str, Decimal], ...]:
-        v = self.version_at(on)
+        v = self._single or self.version_at(on)
         found = self._shares_of.get(id(v))
         if found is None:
             found = self._shares_of[id(v)] = tuple((p.lender, p.share) for p in v.facility.participations)
