@@ -244,6 +244,20 @@ class _Index:
                     g.append(ONE + obs[p - lookback] * (ords[p + 1] - ords[p]) / basis)
         return g
 
+    def weights(self, obs: list[Decimal], key: tuple, lookback: int) -> list[Decimal]:
+        """w[p] = obs[p − lookback] × (ords[p+1] − ords[p]): a whole business-day run's Σ of
+        daily rates (simple), under each (adjustment, floor, cap, lookback)."""
+        key = ("weights", *key)
+        w = self.growth.get(key)
+        if w is None:
+            w = self.growth[key] = [None] * min(lookback, len(self.ords))
+        ords, n = self.ords, len(self.ords) - 1
+        if len(w) < n:
+            with localcontext(_CTX):
+                for p in range(len(w), n):
+                    w.append(obs[p - lookback] * (ords[p + 1] - ords[p]))
+        return w
+
 
 _INDEXES: dict[tuple[int, int], _Index] = {}
 _MAX_INDEXES = 64
@@ -366,18 +380,28 @@ def _unshifted(ix: "_Index", series: RateSeries, start: date, end: date, it: Int
     # position p observes obs[min(p, cut) − lookback]
     total = ZERO
     if it.method != "compounded":  # simple: runs of equal rate are one run (exact sums)
-        starts, rates, cum = [], [], []
-        last = None
-        for p in range(p_s, p_e + 1):
-            a = ords[p] if p > p_s else s_o
-            b = ords[p + 1] if p < p_e else e_o
-            r = obs[(p if p <= cut else cut) - lookback]
+        w = ix.weights(obs, (adj, it.floor, it.cap, lookback), lookback)
+        last = obs[(p_s if p_s <= cut else cut) - lookback]
+        starts, rates, cum = [s_o], [last], [total]
+        total += last * ((ords[p_s + 1] if p_s < p_e else e_o) - s_o)
+        mid = min(cut + 1, p_e)  # whole business-day runs observing their own day: p_s < p < mid
+        for p in range(p_s + 1, mid):
+            r = obs[p - lookback]
             if r != last:
-                starts.append(a)
+                starts.append(ords[p])
                 rates.append(r)
                 cum.append(total)
                 last = r
-            total += r * (b - a)
+            total += w[p]
+        for p in range(max(mid, p_s + 1), p_e + 1):  # locked-out runs and the last one
+            b = ords[p + 1] if p < p_e else e_o
+            r = obs[(p if p <= cut else cut) - lookback]
+            if r != last:
+                starts.append(ords[p])
+                rates.append(r)
+                cum.append(total)
+                last = r
+            total += r * (b - ords[p])
         return tuple(starts), tuple(rates), tuple(cum), projected, None
     g = ix.factors(obs, (adj, it.floor, it.cap, lookback, basis), lookback, basis)
     starts = [s_o, *ords[p_s + 1:p_e + 1]]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import bisect
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..conventions.calendars import Calendar
 from ..conventions.dates import PERIOD_MONTHS
@@ -80,9 +80,11 @@ class Row:
     """The accrual period's sub-intervals (`Segment`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A sub-interval of an accrual period on which balance and rates are constant."""
+class Segment(NamedTuple):
+    """A sub-interval of an accrual period on which balance and rates are constant.
+
+    Immutable; a named tuple rather than a frozen dataclass because the engine makes one
+    per sub-interval and a frozen dataclass's constructor costs several times as much."""
 
     start: date
     end: date

@@ -490,3 +490,36 @@ def test_observations_after_the_files_last_row_are_projected_at_the_last_rate():
                              (date(2025, 7, 7), date(2025, 7, 7), D("0.0440"), D("0.0440"), 1, False),
                              (date(2025, 7, 8), date(2025, 7, 8), D("0.0450"), D("0.0450"), 1, False),
                              (date(2025, 7, 9), date(2025, 7, 9), D("0.0450"), D("0.0450"), 1, True)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(BDAYS_2025) - 80), st.integers(5, 70), st.integers(0, 5), st.integers(0, 3),
+       st.sampled_from(["simple", "compounded", "shift"]))
+def test_observations_reproduce_the_periods_interest(i, length, lookback, lockout, method):
+    # the listed observed rates, combined by the SPEC §3.2 formula, give the schedule's unrounded
+    # interest: simple Σ (r + s) n / B; compounded P (Π(1 + r n / B) − 1) + P s D / B; with shift
+    # R = (Π − 1) B / D_obs over the listed (observation-period) days, P (R + s) D / B
+    start, end = BDAYS_2025[i], BDAYS_2025[i + length]
+    shift = method == "shift"
+    row = loan(start, end, method="simple" if method == "simple" else "compounded", lookback=lookback,
+               lockout=lockout, shift=shift, spread="0.0125").rows[1]
+    obs = observed(row)
+    days = (end - start).days
+    s = D("0.0125")
+    if method == "simple":
+        assert sum(n for *_, n, _ in obs) == days
+        assert unrounded(row) == P * sum((r + s) * n for _, _, _, r, n, _ in obs) / 360
+        return
+    prod = D(1)
+    for _, _, _, r, n, _ in obs:
+        prod *= 1 + r * n / 360
+    if shift:
+        d_obs = sum(n for *_, n, _ in obs)
+        expected = P * ((prod - 1) * 360 / d_obs + s) * days / 360
+    else:
+        assert sum(n for *_, n, _ in obs) == days
+        expected = P * (prod - 1) + P * s * days / 360
+    assert abs(unrounded(row) - expected) <= expected * D("1e-30")
+    # each observation date's fixing is the file's row of that date
+    fixings = dict(FIXINGS)
+    assert all(fixings[od] == fx for _, od, fx, _, _, _ in obs)
