@@ -55,8 +55,11 @@ def money_rounder(digits: int, mode: str = "half_up") -> Callable[[Decimal], Dec
     if rounding is None:
         round_money(Decimal(0), digits, mode)  # raises the same error
     quantum, ctx = _quantum(digits), _CTX
+    zero = Decimal(0).quantize(quantum, context=ctx)
 
     def rounder(x: Decimal) -> Decimal:
+        if not x:  # any zero (0, -0, 0E-50) rounds to the positive zero with `digits` places
+            return zero
         result = x.quantize(quantum, rounding=rounding, context=ctx)
         if not result and result.is_signed():
             return result.copy_abs()
