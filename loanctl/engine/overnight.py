@@ -11,6 +11,10 @@ interest of any sub-interval with a constant balance P is
 
 read off cumulative sums with a bisect — a draw, repayment or prepayment inside the period
 is exact, and accrued interest to a date is the same sum cut at that date.
+
+`observations` lists what a notice shows (SPEC §5.1): each run's accrual date, observation
+date, fixing, observed rate, weight in days and whether it is projected, from the same plan
+(business-day positions, lookback, lockout cut-off) as the rates themselves.
 """
 
 from __future__ import annotations

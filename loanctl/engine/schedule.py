@@ -10,8 +10,8 @@ every draw and amendment effective date; draws on a payment date belong to the n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 import bisect
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
 from typing import Callable, Mapping, NamedTuple, Sequence
