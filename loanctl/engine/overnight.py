@@ -265,7 +265,8 @@ class _Index:
 
 _INDEXES: dict[tuple[int, int], _Index] = {}
 _MAX_INDEXES = 64
-_MAX_PERIODS = 200_000
+_MAX_PERIODS = 20_000
+"""Periods kept per index (each holds its runs: about 15 kB for a quarter); cleared when full."""
 
 
 def _index(series: RateSeries, cal: Calendar) -> _Index:
