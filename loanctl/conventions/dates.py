@@ -9,7 +9,6 @@ Business-day adjustment is separate (``calendars.adjust``).
 
 from __future__ import annotations
 
-from calendar import monthrange
 from datetime import date
 
 __all__ = [
@@ -23,8 +22,13 @@ __all__ = [
 PERIOD_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 
 
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _days_in_month(year: int, month: int) -> int:
-    return monthrange(year, month)[1]
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month]
 
 
 def is_month_end(d: date) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
+from typing import Callable
 
-__all__ = ["ROUNDING_MODES", "round_money"]
+__all__ = ["ROUNDING_MODES", "money_rounder", "round_money"]
 
 ROUNDING_MODES: tuple[str, ...] = ("half_up", "half_even")
 
@@ -45,3 +46,23 @@ def round_money(x: Decimal, digits: int, mode: str = "half_up") -> Decimal:
     if not result and result.is_signed():
         result = result.copy_abs()
     return result
+
+
+def money_rounder(digits: int, mode: str = "half_up") -> Callable[[Decimal], Decimal]:
+    """``round_money`` with ``digits`` and ``mode`` fixed, for a Decimal argument: the same
+    figure without the per-call checks (the schedule engine rounds tens of thousands)."""
+    rounding = _DECIMAL_ROUNDING.get(mode)
+    if rounding is None:
+        round_money(Decimal(0), digits, mode)  # raises the same error
+    quantum, ctx = _quantum(digits), _CTX
+    zero = Decimal(0).quantize(quantum, context=ctx)
+
+    def rounder(x: Decimal) -> Decimal:
+        if not x:  # any zero (0, -0, 0E-50) rounds to the positive zero with `digits` places
+            return zero
+        result = x.quantize(quantum, rounding=rounding, context=ctx)
+        if not result and result.is_signed():
+            return result.copy_abs()
+        return result
+
+    return rounder

@@ -11,12 +11,16 @@ interest of any sub-interval with a constant balance P is
 
 read off cumulative sums with a bisect — a draw, repayment or prepayment inside the period
 is exact, and accrued interest to a date is the same sum cut at that date.
+
+`observations` lists what a notice shows (SPEC §5.1): each run's accrual date, observation
+date, fixing, observed rate, weight in days and whether it is projected, from the same plan
+(business-day positions, lookback, lockout cut-off) as the rates themselves.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
 
@@ -59,6 +63,8 @@ class DailyRates:
     projected: bool
     shift: "_Shift | None" = None
     """With observation shift: what accrual to a date inside the period needs."""
+    source: tuple = field(default=(), repr=False, compare=False)
+    """(series, calendar, interest terms, shock) the rates came from, to list the observations."""
 
     def _c(self, ordinal: int) -> Decimal:
         j = bisect.bisect_right(self.starts, ordinal) - 1
@@ -84,6 +90,30 @@ class DailyRates:
         """The all-in annual rate of a constant balance over the whole period."""
         days = (self.end - self.start).days
         return (self._c(self.end.toordinal()) - self._c(self.start.toordinal())) / days + self.spread
+
+    def observations(self) -> list["Observation"]:
+        """The observed daily rates behind these rates, one per run (see `observations`)."""
+        series, cal, it, shock = self.source
+        return observations(series, cal, self.start, self.end, it, shock)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One run of an overnight period (SPEC §3.2): from an index business day (or the
+    period's first day) to the next, the calendar days that earn one observed rate."""
+
+    accrual_date: date
+    """The run's first calendar day in the accrual period."""
+    observation_date: date
+    """The index business day whose fixing applies (after lookback, shift and lockout)."""
+    fixing: Decimal
+    """That day's rate in the rates file (the last row's rate after the file ends)."""
+    rate: Decimal
+    """The observed rate: fixing + index adjustment (+ a simulation shock), floor and cap applied."""
+    days: int
+    """The calendar days the rate is weighted by (with observation shift: of the observation period)."""
+    projected: bool
+    """The observation date is after the file's last row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +193,7 @@ class _Index:
     observed rates under each (adjustment, floor, cap); and the full-run compounding factors
     1 + r × n / B under each (adjustment, floor, cap, lookback, basis)."""
 
-    __slots__ = ("series", "cal", "ords", "fix", "n_rows", "obs", "growth")
+    __slots__ = ("series", "cal", "ords", "fix", "n_rows", "obs", "growth", "periods")
 
     def __init__(self, series: RateSeries, cal: Calendar) -> None:
         self.series, self.cal = series, cal
@@ -172,6 +202,8 @@ class _Index:
         self.n_rows = len(self.ords)
         self.obs: dict[tuple, list[Decimal]] = {}
         self.growth: dict[tuple, list[Decimal]] = {}
+        self.periods: dict[tuple, tuple] = {}
+        """The index part of each period's `DailyRates` computed so far (see `daily_rates`)."""
 
     def cover(self, hi: int) -> None:
         """Business days through the first one on or after the ordinal `hi` (a year more at once)."""
@@ -216,9 +248,25 @@ class _Index:
                     g.append(ONE + obs[p - lookback] * (ords[p + 1] - ords[p]) / basis)
         return g
 
+    def weights(self, obs: list[Decimal], key: tuple, lookback: int) -> list[Decimal]:
+        """w[p] = obs[p − lookback] × (ords[p+1] − ords[p]): a whole business-day run's Σ of
+        daily rates (simple), under each (adjustment, floor, cap, lookback)."""
+        key = ("weights", *key)
+        w = self.growth.get(key)
+        if w is None:
+            w = self.growth[key] = [None] * min(lookback, len(self.ords))
+        ords, n = self.ords, len(self.ords) - 1
+        if len(w) < n:
+            with localcontext(_CTX):
+                for p in range(len(w), n):
+                    w.append(obs[p - lookback] * (ords[p + 1] - ords[p]))
+        return w
+
 
 _INDEXES: dict[tuple[int, int], _Index] = {}
 _MAX_INDEXES = 64
+_MAX_PERIODS = 20_000
+"""Periods kept per index (each holds its runs: about 15 kB for a quarter); cleared when full."""
 
 
 def _index(series: RateSeries, cal: Calendar) -> _Index:
@@ -237,22 +285,83 @@ def daily_rates(series: RateSeries, cal: Calendar, start: date, end: date, it: I
                 shock: Decimal = ZERO) -> DailyRates:
     """The daily rates of the accrual period [start, end) (SPEC §3.2). Raises
     `OvernightProblem` for a fixing needed before the file's first row (E0307) or a lockout
-    as long as the period (E0283)."""
+    as long as the period (E0283). The index part is computed once per (series, calendar,
+    period, method settings) and shared by every facility with that period (only the spread
+    differs): many loans pay on the same dates."""
     basis = BASIS[it.day_count]
-    lookback, lockout = it.lookback_days, it.lockout_days
     adj = it.index_adjustment + shock
-    floor, cap = it.floor, it.cap
+    _check_first_row(series, start)
+    ix = _index(series, cal)
+    key = (start, end, it.method, it.lookback_days, it.lockout_days, it.observation_shift, basis, adj,
+           it.floor, it.cap)
+    part = ix.periods.get(key)
+    if part is None:
+        with localcontext(_CTX):  # shared by every caller: never the caller's context
+            if it.observation_shift:
+                part = _shifted(series, cal, start, end, it, basis, adj)
+            else:
+                part = _unshifted(ix, series, start, end, it, basis, adj)
+        if len(ix.periods) >= _MAX_PERIODS:
+            ix.periods.clear()
+        ix.periods[key] = part
+    return DailyRates(start, end, basis, it.spread, *part, (series, cal, it, shock))
+
+
+def observations(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest,
+                 shock: Decimal = ZERO) -> list[Observation]:
+    """The observed rates of the accrual period [start, end), one per run of calendar days
+    (SPEC §3.2): without observation shift, the runs of the accrual period (the first starts
+    on `start`, each later one on an index business day); with it, the runs of the
+    observation period, dated in the accrual period by their index business day
+    `lookback_days` later. The same plans as `daily_rates`, so the same rates."""
+    adj = it.index_adjustment + shock
+    _check_first_row(series, start)
+    out: list[Observation] = []
+    with localcontext(_CTX):
+        return _observations(series, cal, start, end, it, adj, out)
+
+
+def _observations(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest, adj: Decimal,
+                  out: list[Observation]) -> list[Observation]:
+    if it.observation_shift:
+        ords, fix, proj, p_s, p_e, cut, o_s, o_e, observed = _shift_plan(series, cal, start, end, it, adj)
+        lookback = it.lookback_days
+        for p in range(p_s, p_e + 1):
+            a = max(ords[p], o_s)
+            b = ords[p + 1] if p < p_e else o_e
+            q = min(p, cut) if it.lockout_days else p
+            r, pj = observed(q)
+            accrual = start if p == p_s else date.fromordinal(ords[p + lookback] if lookback else a)
+            out.append(Observation(accrual, date.fromordinal(ords[q]), fix[q], r, b - a, pj))
+        return out
+    ix = _index(series, cal)
+    s_o, e_o, p_s, p_e, cut, obs = _plan(ix, series, start, end, it, adj)
+    ords, lookback = ix.ords, it.lookback_days
+    for p in range(p_s, p_e + 1):
+        a = ords[p] if p > p_s else s_o
+        b = ords[p + 1] if p < p_e else e_o
+        q = (p if p <= cut else cut) - lookback
+        out.append(Observation(date.fromordinal(a), date.fromordinal(ords[q]), ix.fix[q], obs[q], b - a,
+                               q >= ix.n_rows))
+    return out
+
+
+def _check_first_row(series: RateSeries, start: date) -> None:
     if not series.dates or start < series.dates[0]:
         first = f" (first row: {series.dates[0]})" if series.dates else ""
         raise OvernightProblem("E0307", f"no {series.index} fixing on or before {start}{first}", "index",
                                f"add daily fixings to {series.file} back to {start}")
-    if it.observation_shift:
-        return _shifted(series, cal, start, end, it, basis, adj)
-    ix = _index(series, cal)
+
+
+def _plan(ix: "_Index", series: RateSeries, start: date, end: date, it: Interest, adj: Decimal
+          ) -> tuple[int, int, int, int, int, list[Decimal]]:
+    """Without observation shift: (start and end ordinals, positions of b(start) and b(end − 1)
+    in the index's business days, the lockout cut-off position, the observed rates)."""
+    lookback, lockout = it.lookback_days, it.lockout_days
     s_o, e_o = start.toordinal(), end.toordinal()
     ix.cover(e_o)
-    ords, n_rows = ix.ords, ix.n_rows
-    obs = ix.observed(adj, floor, cap)
+    ords = ix.ords
+    obs = ix.observed(adj, it.floor, it.cap)
     p_s = bisect.bisect_right(ords, s_o) - 1  # b(start)
     p_e = bisect.bisect_left(ords, e_o) - 1  # b(end − 1)
     if p_s - lookback < 0:
@@ -263,44 +372,76 @@ def daily_rates(series: RateSeries, cal: Calendar, start: date, end: date, it: I
     p_first = p_s if ords[p_s] >= s_o else p_s + 1
     _check_lockout(lockout, p_e - p_first + 1, start, end, "accrual period")
     cut = p_e - lockout if lockout else p_e
-    projected = (min(p_e, cut) - lookback) >= n_rows
-    starts, rates, cum = [], [], []
+    return s_o, e_o, p_s, p_e, cut, obs
+
+
+def _unshifted(ix: "_Index", series: RateSeries, start: date, end: date, it: Interest, basis: Decimal,
+               adj: Decimal) -> tuple:
+    """(starts, rates, cum, projected, None) of a period without observation shift."""
+    s_o, e_o, p_s, p_e, cut, obs = _plan(ix, series, start, end, it, adj)
+    ords, lookback = ix.ords, it.lookback_days
+    projected = (min(p_e, cut) - lookback) >= ix.n_rows
+    # runs: [s_o, ords[p_s+1]), [ords[p_s+1], ords[p_s+2]), …, [ords[p_e], e_o); the run of
+    # position p observes obs[min(p, cut) − lookback]
     total = ZERO
     if it.method != "compounded":  # simple: runs of equal rate are one run (exact sums)
-        last = None
-        for p in range(p_s, p_e + 1):
-            a = ords[p] if p > p_s else s_o
-            b = ords[p + 1] if p < p_e else e_o
-            r = obs[(p if p <= cut else cut) - lookback]
+        w = ix.weights(obs, (adj, it.floor, it.cap, lookback), lookback)
+        last = obs[(p_s if p_s <= cut else cut) - lookback]
+        starts, rates, cum = [s_o], [last], [total]
+        total += last * ((ords[p_s + 1] if p_s < p_e else e_o) - s_o)
+        mid = min(cut + 1, p_e)  # whole business-day runs observing their own day: p_s < p < mid
+        for p in range(p_s + 1, mid):
+            r = obs[p - lookback]
             if r != last:
-                starts.append(a)
+                starts.append(ords[p])
                 rates.append(r)
                 cum.append(total)
                 last = r
-            total += r * (b - a)
-        return DailyRates(start, end, basis, it.spread, tuple(starts), tuple(rates), tuple(cum), projected)
-    g = ix.factors(obs, (adj, floor, cap, lookback, basis), lookback, basis)
-    f = ONE
-    for p in range(p_s, p_e + 1):
-        a = ords[p] if p > p_s else s_o
-        b = ords[p + 1] if p < p_e else e_o
-        n = b - a
+            total += w[p]
+        for p in range(max(mid, p_s + 1), p_e + 1):  # locked-out runs and the last one
+            b = ords[p + 1] if p < p_e else e_o
+            r = obs[(p if p <= cut else cut) - lookback]
+            if r != last:
+                starts.append(ords[p])
+                rates.append(r)
+                cum.append(total)
+                last = r
+            total += r * (b - ords[p])
+        return tuple(starts), tuple(rates), tuple(cum), projected, None
+    g = ix.factors(obs, (adj, it.floor, it.cap, lookback, basis), lookback, basis)
+    starts = [s_o, *ords[p_s + 1:p_e + 1]]
+    rates, cum = [], []
+    add_rate, add_cum = rates.append, cum.append
+    # the first run, from the accrual start
+    n = (ords[p_s + 1] if p_s < p_e else e_o) - s_o
+    r = obs[(p_s if p_s <= cut else cut) - lookback]
+    add_rate(r)
+    add_cum(total)
+    total += r * n
+    f = ONE * (ONE + r * n / basis)
+    # whole business-day runs before the cut-off: their growth factors are the index's
+    for p in range(p_s + 1, cut):
+        day = f * obs[p - lookback]
+        add_rate(day)
+        add_cum(total)
+        total += day * (ords[p + 1] - ords[p])
+        f = f * g[p]
+    # the runs from the cut-off on (the last one ends at the accrual end)
+    for p in range(max(cut, p_s + 1), p_e + 1):
+        n = (ords[p + 1] if p < p_e else e_o) - ords[p]
         r = obs[(p if p <= cut else cut) - lookback]
         day = f * r
-        starts.append(a)
-        rates.append(day)
-        cum.append(total)
+        add_rate(day)
+        add_cum(total)
         total += day * n
-        if p == p_s or p >= cut:
-            f = f * (ONE + r * n / basis)
-        else:
-            f = f * g[p]
-    return DailyRates(start, end, basis, it.spread, tuple(starts), tuple(rates), tuple(cum), projected)
+        f = f * (ONE + r * n / basis)
+    return tuple(starts), tuple(rates), tuple(cum), projected, None
 
 
-def _shifted(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest, basis: Decimal,
-             adj: Decimal) -> DailyRates:
-    """Compounded with observation shift: R over the observation period (SPEC §3.2)."""
+def _shift_plan(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest, adj: Decimal):
+    """With observation shift: (business-day ordinals, fixings, projected flags, first and last
+    run positions, lockout cut-off, observation start and end ordinals, observed(p) → (rate,
+    projected))."""
     lookback, lockout = it.lookback_days, it.lockout_days
     floor, cap = it.floor, it.cap
     ords, fix, proj = _business_days(series, cal, start, end, lookback + 1)
@@ -333,6 +474,15 @@ def _shifted(series: RateSeries, cal: Calendar, start: date, end: date, it: Inte
     p_first = p_s if ords[p_s] >= o_s else p_s + 1
     _check_lockout(lockout, p_e - p_first + 1, start, end, "observation period")
     cut = p_e - lockout
+    return ords, fix, proj, p_s, p_e, cut, o_s, o_e, observed
+
+
+def _shifted(series: RateSeries, cal: Calendar, start: date, end: date, it: Interest, basis: Decimal,
+             adj: Decimal) -> tuple:
+    """Compounded with observation shift: R over the observation period (SPEC §3.2), as
+    (starts, rates, cum, projected, shift)."""
+    ords, fix, proj, p_s, p_e, cut, o_s, o_e, observed = _shift_plan(series, cal, start, end, it, adj)
+    lockout = it.lockout_days
     run_starts, run_rates, factors = [], [], []
     f = ONE
     projected = False
@@ -346,8 +496,9 @@ def _shifted(series: RateSeries, cal: Calendar, start: date, end: date, it: Inte
         factors.append(f)
         f = f * (ONE + r * (b - a) / basis)
     rate = (f - ONE) * basis / (o_e - o_s)
-    shift = _Shift(basis, lookback, tuple(ords), o_s, o_e, tuple(run_starts), tuple(run_rates), tuple(factors))
-    return DailyRates(start, end, basis, it.spread, (s_o,), (rate,), (ZERO,), projected, shift)
+    shift = _Shift(basis, it.lookback_days, tuple(ords), o_s, o_e, tuple(run_starts), tuple(run_rates),
+                   tuple(factors))
+    return (start.toordinal(),), (rate,), (ZERO,), projected, shift
 
 
 def _check_lockout(lockout: int, bdays: int, start: date, end: date, what: str) -> None:

@@ -10,15 +10,16 @@ every draw and amendment effective date; draws on a payment date belong to the n
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from ..conventions.calendars import Calendar
 from ..conventions.dates import PERIOD_MONTHS
 from ..conventions.daycount import year_fraction
-from ..conventions.rounding import round_money
+from ..conventions.rounding import money_rounder, round_money
 from ..conventions.split import split_by_shares
 from ..model.records import RateSeries
 from ..model.documents import Facility
@@ -79,9 +80,11 @@ class Row:
     """The accrual period's sub-intervals (`Segment`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A sub-interval of an accrual period on which balance and rates are constant."""
+class Segment(NamedTuple):
+    """A sub-interval of an accrual period on which balance and rates are constant.
+
+    Immutable; a named tuple rather than a frozen dataclass because the engine makes one
+    per sub-interval and a frozen dataclass's constructor costs several times as much."""
 
     start: date
     end: date
@@ -239,21 +242,26 @@ class _Builder:
         self.pik_toggles: list[tuple[date, bool]] = []
         self.end_on: date | None = None
         self._daily: dict[tuple, DailyRates] = {}
-
-    def r(self, x: Decimal) -> Decimal:
-        return round_money(x, self.digits, self.rounding)
+        self.r: Callable[[Decimal], Decimal] = money_rounder(digits, rounding)
+        """A money figure rounded to the currency's minor unit (`round_money`)."""
+        # per-run caches of what depends only on the terms (a schedule with prepayments runs 2-4 times)
+        self._single = terms.first if len(terms.versions) == 1 else None
+        self._dates: dict[int, list[tuple[date, date]]] = {}
+        self._periods: dict[date | None, list[_Period]] = {}
+        self._cfee_terms: dict[int, tuple[Decimal | None, date]] = {}
+        self._shares_of: dict[int, tuple[tuple[str, Decimal], ...]] = {}
 
     # -- dates -----------------------------------------------------------------------------
     def grid(self) -> list[tuple[date, date]]:
         """(unadjusted, adjusted) payment dates, regenerated after date-changing amendments."""
         versions = self.terms.versions
-        grid = payment_dates(versions[0].facility, self.calendar_for(versions[0].facility))
+        grid = self._payment_dates(versions[0].facility)
         for prev, version in zip(versions, versions[1:]):
             a, b = prev.facility, version.facility
             if (a.maturity_date, a.payments, a.start_date) == (b.maturity_date, b.payments, b.start_date):
                 continue
             eff = version.effective or self.start
-            fresh = payment_dates(b, self.calendar_for(b))
+            fresh = self._payment_dates(b)
             grid = [g for g in grid if g[1] <= eff] + [g for g in fresh if g[1] > eff]
         out: list[tuple[date, date]] = []
         for g in grid:  # adjustment can collapse two dates onto one; keep strictly increasing
@@ -261,7 +269,19 @@ class _Builder:
                 out.append(g)
         return out
 
+    def _payment_dates(self, f: Facility) -> list[tuple[date, date]]:
+        found = self._dates.get(id(f))
+        if found is None:
+            found = self._dates[id(f)] = payment_dates(f, self.calendar_for(f))
+        return found
+
     def periods(self) -> list[_Period]:
+        found = self._periods.get(self.end_on)
+        if found is None:
+            found = self._periods[self.end_on] = self._make_periods()
+        return found
+
+    def _make_periods(self) -> list[_Period]:
         grid = self.grid()
         out = []
         prev_adj, prev_unadj = self.start, self.start
@@ -280,6 +300,8 @@ class _Builder:
         return out
 
     def version_at(self, d: date) -> Version:
+        if self._single is not None:
+            return self._single
         return self.terms.at(d) or self.terms.first
 
     # -- rates -----------------------------------------------------------------------------
@@ -310,7 +332,7 @@ class _Builder:
         """The overnight daily rates of the accrual period [a, b) under the terms `f` (cached:
         a schedule with prepayments runs more than once)."""
         it = f.interest
-        key = (a, b, it, f.payments.calendar)
+        key = (a, b, id(f))  # the builder's terms live as long as it
         found = self._daily.get(key)
         if found is None:
             series = self.rates.get(it.index)
@@ -329,6 +351,7 @@ class _Builder:
     def run(self, reductions: Sequence[tuple[date, Decimal, str]] = (),
             overrides: Mapping[date, Decimal] | None = None) -> FacilitySchedule:
         versions = self.terms.versions
+        n_versions = len(versions)
         periods = self.periods()
         n_periods = len(periods)
         zero = self.r(ZERO)
@@ -365,9 +388,9 @@ class _Builder:
         for p in periods:
             v0 = self.version_at(p.accrual_start)
             overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
-            if overnight:
+            if overnight:  # rate0 is the equivalent rate, known after the sub-intervals
                 d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
-                rate0, spread0, projected = d0.unit_rate(), v0.facility.interest.spread, d0.projected
+                rate0, spread0, projected = None, v0.facility.interest.spread, d0.projected
             else:
                 rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
             opening = balance
@@ -378,21 +401,34 @@ class _Builder:
             applied_prepay: list[tuple[date, Decimal]] = []
             applied_idx: set[int] = set()
             segments = []
-            cuts = {p.accrual_start, p.accrual_end}
-            cuts.update(d for d, _ in row_draws if p.accrual_start < d < p.accrual_end)
-            cuts.update(x[0] for x in row_prepay if p.accrual_start < x[0] < p.accrual_end)
-            cuts.update(v.effective for v in versions[1:]
-                        if v.effective and p.accrual_start < v.effective < p.accrual_end)
-            cuts = sorted(cuts)
+            seg_args = []  # overnight: the segments' fields, made into Segments once the rate is known
+            if row_draws or row_prepay or n_versions > 1:
+                cuts = {p.accrual_start, p.accrual_end}
+                cuts.update(d for d, _ in row_draws if p.accrual_start < d < p.accrual_end)
+                cuts.update(x[0] for x in row_prepay if p.accrual_start < x[0] < p.accrual_end)
+                cuts.update(v.effective for v in versions[1:]
+                            if v.effective and p.accrual_start < v.effective < p.accrual_end)
+                cuts = sorted(cuts)
+            else:
+                cuts = [p.accrual_start, p.accrual_end]
             interest = pik = cfee = ZERO
             weight = ZERO  # Σ balance(t) over the period's days (overnight: the equivalent rate's base)
-            for a, b in zip(cuts, cuts[1:]):
-                drawn_by_a = sum((amt for d, amt in row_draws if d <= a), ZERO)
-                for j, (d, amt, kind) in enumerate(row_prepay):  # reductions dated by `a` act from `a`
-                    if d <= a and j not in applied_idx:
-                        self._apply_prepay(opening + drawn_by_a, amt, d, kind, applied_prepay)
-                        applied_idx.add(j)
-                seg_balance = opening + drawn_by_a - sum((x[1] for x in applied_prepay), ZERO)
+            prepaid_sum = ZERO
+            for k in range(len(cuts) - 1):
+                a, b = cuts[k], cuts[k + 1]
+                drawn_by_a = ZERO
+                for d, amt in row_draws:
+                    if d <= a:
+                        drawn_by_a += amt
+                if row_prepay:
+                    for j, (d, amt, kind) in enumerate(row_prepay):  # reductions dated by `a` act from `a`
+                        if d <= a and j not in applied_idx:
+                            self._apply_prepay(opening + drawn_by_a, amt, d, kind, applied_prepay)
+                            applied_idx.add(j)
+                    prepaid_sum = ZERO
+                    for x in applied_prepay:
+                        prepaid_sum += x[1]
+                seg_balance = opening + drawn_by_a - prepaid_sum
                 v = self.version_at(a)
                 f = v.facility
                 daily = None
@@ -405,31 +441,43 @@ class _Builder:
                 else:  # amended mid-period: new spread / floor / cap on the period's fixing
                     rate, _, proj = self.cash_rate(f, p.accrual_start, v)
                     projected = projected or proj
-                yf = year_fraction(f.interest.day_count, a, b)
+                it = f.interest
+                yf = year_fraction(it.day_count, a, b)
                 if daily is not None:
                     interest += daily.amount(seg_balance, a, b)
                     weight += seg_balance * (b - a).days
                 else:
                     interest += seg_balance * rate * yf
-                if f.interest.pik_rate:
-                    pik += seg_balance * f.interest.pik_rate * yf
-                cfee += self._commitment_fee(f, a, b, cum_draws + drawn_by_a, seg_balance)
-                segments.append(Segment(a, b, seg_balance, rate, f.interest.day_count, f.interest.pik_rate or ZERO,
-                                        *self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance), daily))
+                if it.pik_rate:
+                    pik += seg_balance * it.pik_rate * yf
+                c_rate, undrawn, c_end = self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
+                if c_rate and a < c_end:
+                    cfee += c_rate * undrawn * year_fraction(it.day_count, a, b if b < c_end else c_end)
+                args = [a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn, c_end, daily]
+                if overnight:
+                    seg_args.append(args)
+                else:
+                    segments.append(Segment(*args))
             if overnight:  # the equivalent rate: interest × B / Σ balance(t), 10 places half-even
-                if weight:
-                    rate0 = interest * d0.basis / weight
+                rate0 = interest * d0.basis / weight if weight else d0.unit_rate()
                 rate0 = rate0.quantize(_RATE_PLACES, rounding="ROUND_HALF_EVEN")
-                segments = [replace(sg, rate=rate0) if sg.daily is not None else sg for sg in segments]
+                for args in seg_args:
+                    if args[9] is not None:
+                        args[3] = rate0
+                    segments.append(Segment(*args))
             interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
-            if self._toggled(p.accrual_start):
+            if self.pik_toggles and self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
-            period_draws = sum((a for _, a in row_draws), zero)
+            period_draws = zero
+            for _, a in row_draws:
+                period_draws += a
             cum_draws += period_draws
             for j, (d, amt, kind) in enumerate(row_prepay):  # dated after the accrual end (unadjusted accrual)
-                if j not in applied_idx:
+                if j not in applied_idx:  # (a reduction of the period not yet applied)
                     self._apply_prepay(opening + period_draws, amt, d, kind, applied_prepay)
-            prepaid_now = sum((x[1] for x in applied_prepay), zero)
+            prepaid_now = zero
+            for x in applied_prepay:
+                prepaid_now += x[1]
             prepaid += applied_prepay
             due_balance = opening + period_draws + pik - prepaid_now
 
@@ -507,9 +555,10 @@ class _Builder:
         key = id(f)
         grid = self._grid_cache.get(key)
         if grid is None:
-            grid = self._grid_cache[key] = [adj for _, adj in payment_dates(f, self.calendar_for(f))]
-        io_end = f.amortization.interest_only_periods
-        return max(1, sum(1 for i, d in enumerate(grid, start=1) if d >= p.pay_date and i > io_end))
+            grid = self._grid_cache[key] = [adj for _, adj in self._payment_dates(f)]
+        # the adjusted dates never decrease: those on or after the payment date are a tail of the grid
+        first = max(bisect.bisect_left(grid, p.pay_date), f.amortization.interest_only_periods)
+        return max(1, len(grid) - first)
 
     @staticmethod
     def _ppy(f: Facility) -> Decimal:
@@ -538,17 +587,15 @@ class _Builder:
                     out.append(d)
         return out
 
-    def _commitment_fee(self, f: Facility, a: date, b: date, cum_draws: Decimal, balance: Decimal) -> Decimal:
-        rate, undrawn, end = self._commitment_terms(f, cum_draws, balance)
-        if not rate or a >= end:
-            return ZERO
-        return rate * undrawn * year_fraction(f.interest.day_count, a, min(b, end))
-
-    @staticmethod
-    def _commitment_terms(f: Facility, cum_draws: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, date]:
+    def _commitment_terms(self, f: Facility, cum_draws: Decimal, balance: Decimal) -> tuple[Decimal, Decimal, date]:
         """(commitment fee rate, undrawn, availability end) for a sub-interval."""
-        rate = next((fee.rate for fee in f.fees if fee.type == "commitment"), None)
-        end = f.availability_end or f.maturity_date
+        found = self._cfee_terms.get(id(f))
+        if found is None:
+            found = self._cfee_terms[id(f)] = (next((fee.rate for fee in f.fees if fee.type == "commitment"), None),
+                                               f.availability_end or f.maturity_date)
+        rate, end = found
+        if rate is None:
+            return ZERO, ZERO, end
         used = balance if f.type == "revolver" else cum_draws
         undrawn = f.commitment - used
         if rate is None or undrawn <= 0:
@@ -556,8 +603,11 @@ class _Builder:
         return rate, undrawn, end
 
     def _shares(self, on: date) -> tuple[tuple[str, Decimal], ...]:
-        v = self.version_at(on)
-        return tuple((p.lender, p.share) for p in v.facility.participations)
+        v = self._single or self.version_at(on)
+        found = self._shares_of.get(id(v))
+        if found is None:
+            found = self._shares_of[id(v)] = tuple((p.lender, p.share) for p in v.facility.participations)
+        return found
 
 
 def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:

@@ -154,6 +154,7 @@ def _rate_terms(loaded: LoadedBook, ft: FacilityTerms, row: Row) -> dict:
     if interest.index is not None and interest.method != "term":
         if row.rate is not None and row.spread is not None:
             out.update(base_rate=rate(row.rate - row.spread))
+        out.update(_observed(row))
     elif interest.index is not None:
         if interest.fixing_lag_business_days is not None:
             calendar = facility_calendar(facility, book_calendars(loaded.book))
@@ -166,6 +167,22 @@ def _rate_terms(loaded: LoadedBook, ft: FacilityTerms, row: Row) -> dict:
         base = base if interest.cap is None else min(base, interest.cap)
         out.update(fixing_date=fixing_date.isoformat(), fixing=rate(fixing), base_rate=rate(base))
     return out
+
+
+def _observed(row: Row) -> dict:
+    """Under an overnight method: the period's observed daily rates as the schedule used them
+    (the engine's `observations` of the period's daily rates), the last published observation
+    date among them, and whether the period's amount is final (no projected day left)."""
+    daily = next((sg.daily for sg in row.segments if sg.daily is not None), None)
+    if daily is None:
+        return {"observations": [], "observed_through": None, "final": not row.projected}
+    obs = daily.observations()
+    known = [o.observation_date for o in obs if not o.projected]
+    return {"observations": [{"accrual_date": o.accrual_date.isoformat(),
+                              "observation_date": o.observation_date.isoformat(), "fixing": rate(o.fixing),
+                              "rate": rate(o.rate), "days": o.days, "projected": o.projected} for o in obs],
+            "observed_through": max(known).isoformat() if known else None,
+            "final": not any(o.projected for o in obs)}
 
 
 def _period(row: Row) -> dict:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loanctl.conventions.rounding import ROUNDING_MODES, round_money
+from loanctl.conventions.rounding import ROUNDING_MODES, money_rounder, round_money
 
 
 def test_rounding_modes():
@@ -87,3 +87,17 @@ def test_round_money_matches_exact_rational_rounding(x, digits, mode):
     result = round_money(x, digits, mode)
     assert Fraction(result) == _reference(x, digits, mode)
     assert result.as_tuple().exponent == -digits
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=-10**12, max_value=10**12)
+       | st.sampled_from([Decimal("-0"), Decimal("0E-50"), Decimal("-0.000"), Decimal("2.345"), Decimal("-2.345")]),
+       st.integers(0, 3), st.sampled_from(ROUNDING_MODES))
+def test_money_rounder_is_round_money_to_the_digit(x, digits, mode):
+    # the engine's fixed-argument rounder gives the same Decimal, exponent and sign included
+    assert str(money_rounder(digits, mode)(x)) == str(round_money(x, digits, mode))
+
+
+def test_money_rounder_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="unknown rounding mode"):
+        money_rounder(2, "half_down")

@@ -434,3 +434,92 @@ def test_the_demo_book_overnight_deals_schedule():
         assert sched is not None, diags
         first = sched.facilities[0].rows[1]
         assert first.rate is not None and first.rate.as_tuple().exponent == -10
+
+
+# --- the observed rates a notice lists (engine.overnight.observations) ----------------------------
+def observed(row) -> list[tuple]:
+    (daily,) = {id(sg.daily): sg.daily for sg in row.segments if sg.daily is not None}.values()
+    return [(o.accrual_date, o.observation_date, o.fixing, o.rate, o.days, o.projected) for o in daily.observations()]
+
+
+def test_observations_simple_with_lookback_over_a_weekend_and_a_holiday():
+    # Thu 3 to Tue 8, lookback 2. Fri 4 is a holiday and 5-6 a weekend, so b(t) = Thu 3 for
+    # Thu 3..Sun 6: one run of 4 days observing 2 index business days before Thu 3 = Tue 1 (4.00%);
+    # Mon 7: 1 day observing 2 business days before Mon 7 (Thu 3, then Wed 2) = Wed 2 (4.10%).
+    row = small(method="simple", lookback=2)
+    assert observed(row) == [(date(2025, 7, 3), date(2025, 7, 1), D("0.0400"), D("0.0400"), 4, False),
+                             (date(2025, 7, 7), date(2025, 7, 2), D("0.0410"), D("0.0410"), 1, False)]
+    # the listed rates give the schedule's interest: Σ (r + 1%) × days = 4 × 0.05 + 0.051 = 0.251
+    assert unrounded(row) == P * D("0.251") / 360
+
+
+def test_observations_show_the_floored_rate_beside_the_fixing():
+    # floor 4.05%: Tue 1's 4.00% is observed as 4.05%; Wed 2's 4.10% is above the floor
+    row = small(method="simple", lookback=2, extra=", floor: 4.05%")
+    assert [(o[2], o[3]) for o in observed(row)] == [(D("0.0400"), D("0.0405")), (D("0.0410"), D("0.0410"))]
+
+
+def test_observations_compounded_with_lockout_repeat_the_cut_off_rate():
+    # Wed 2 to Tue 8, lookback 1, lockout 1: index business days in the period Wed 2, Thu 3, Mon 7;
+    # Wed 2 observes Tue 1 (4.00%), Thu 3 observes Wed 2 (4.10%); Mon 7 is locked out and
+    # repeats Thu 3's observation (Wed 2, 4.10%). Runs: 1, 4 and 1 days.
+    row = loan(date(2025, 7, 2), E, method="compounded", lookback=1, lockout=1, spread="0.01", fixings=SMALL).rows[1]
+    assert observed(row) == [(date(2025, 7, 2), date(2025, 7, 1), D("0.0400"), D("0.0400"), 1, False),
+                             (date(2025, 7, 3), date(2025, 7, 2), D("0.0410"), D("0.0410"), 4, False),
+                             (date(2025, 7, 7), date(2025, 7, 2), D("0.0410"), D("0.0410"), 1, False)]
+    # compounding the listed rates by hand gives the schedule's interest:
+    # F = (1 + 0.04/360)(1 + 0.041 × 4/360)(1 + 0.041/360); P (F − 1) + P × 1% × 6/360
+    f = (1 + D("0.04") / 360) * (1 + D("0.164") / 360) * (1 + D("0.041") / 360)
+    assert close(unrounded(row), P * (f - 1) + P * D("0.06") / 360)
+
+
+def test_observations_with_observation_shift_are_weighted_by_the_observation_period():
+    # Thu 3 to Tue 8, lookback 1 with shift: observation period [Wed 2, Mon 7): Wed 2 (4.10%, 1 day)
+    # for the accrual from Thu 3, and Thu 3 (4.20%, 4 days: Thu 3 to Mon 7) for the accrual from
+    # Mon 7 (Thu 3 moved one index business day on)
+    row = small(method="compounded", lookback=1, shift=True)
+    assert observed(row) == [(date(2025, 7, 3), date(2025, 7, 2), D("0.0410"), D("0.0410"), 1, False),
+                             (date(2025, 7, 7), date(2025, 7, 3), D("0.0420"), D("0.0420"), 4, False)]
+
+
+def test_observations_after_the_files_last_row_are_projected_at_the_last_rate():
+    # Thu 3 to Thu 10, no lookback: Thu 3 (4 days), Mon 7, Tue 8 from the file; Wed 9 is a business
+    # day of the facility's calendar after the last row (Tue 8): the last rate, 4.50%, projected
+    row = loan(S, date(2025, 7, 10), method="simple", fixings=SMALL).rows[1]
+    assert observed(row) == [(date(2025, 7, 3), date(2025, 7, 3), D("0.0420"), D("0.0420"), 4, False),
+                             (date(2025, 7, 7), date(2025, 7, 7), D("0.0440"), D("0.0440"), 1, False),
+                             (date(2025, 7, 8), date(2025, 7, 8), D("0.0450"), D("0.0450"), 1, False),
+                             (date(2025, 7, 9), date(2025, 7, 9), D("0.0450"), D("0.0450"), 1, True)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(BDAYS_2025) - 80), st.integers(5, 70), st.integers(0, 5), st.integers(0, 3),
+       st.sampled_from(["simple", "compounded", "shift"]))
+def test_observations_reproduce_the_periods_interest(i, length, lookback, lockout, method):
+    # the listed observed rates, combined by the SPEC §3.2 formula, give the schedule's unrounded
+    # interest: simple Σ (r + s) n / B; compounded P (Π(1 + r n / B) − 1) + P s D / B; with shift
+    # R = (Π − 1) B / D_obs over the listed (observation-period) days, P (R + s) D / B
+    start, end = BDAYS_2025[i], BDAYS_2025[i + length]
+    shift = method == "shift"
+    row = loan(start, end, method="simple" if method == "simple" else "compounded", lookback=lookback,
+               lockout=lockout, shift=shift, spread="0.0125").rows[1]
+    obs = observed(row)
+    days = (end - start).days
+    s = D("0.0125")
+    if method == "simple":
+        assert sum(n for *_, n, _ in obs) == days
+        assert unrounded(row) == P * sum((r + s) * n for _, _, _, r, n, _ in obs) / 360
+        return
+    prod = D(1)
+    for _, _, _, r, n, _ in obs:
+        prod *= 1 + r * n / 360
+    if shift:
+        d_obs = sum(n for *_, n, _ in obs)
+        expected = P * ((prod - 1) * 360 / d_obs + s) * days / 360
+    else:
+        assert sum(n for *_, n, _ in obs) == days
+        expected = P * (prod - 1) + P * s * days / 360
+    assert abs(unrounded(row) - expected) <= expected * D("1e-30")
+    # each observation date's fixing is the file's row of that date
+    fixings = dict(FIXINGS)
+    assert all(fixings[od] == fx for _, od, fx, _, _, _ in obs)
