@@ -43,7 +43,7 @@ from typing import Callable
 
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
-from ..engine.schedule import lender_part
+from ..engine.lenders import lender_part
 from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
 from .amortization import Curve, effective_interest_curve, split_recognised, straight_line_curve
 

@@ -19,6 +19,7 @@ from ..conventions.dates import add_months
 from ..model.records import LoadedBook
 from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
+from ..engine.lenders import timeline_of
 from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
@@ -55,6 +56,10 @@ class Report:
     """Per currency: the same, summed."""
     latest_covenants: list[dict] = field(default_factory=list)
     """The latest test of each covenant, and every overdue one (the text report's table)."""
+    trades: list[dict] = field(default_factory=list)
+    """Trades settled by the as-of date with a lender of the scope on one side (SPEC §2.6):
+    par, price, cash, and the seller's realised gain or loss (cash − par sold) or the
+    buyer's premium (+) or discount (−) (cash − par bought)."""
 
 
 class ScopeProblem(ValueError):
@@ -122,6 +127,8 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             else:
                 pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
                 flows = facility_flows(fa, as_of)
+            if scope.lenders:
+                report.trades += scope_trades(fa, deal_id, fid, scope.lenders, as_of)
             if not (pos.drawn or pos.commitment or flows):
                 continue
             row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
@@ -146,6 +153,24 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def scope_trades(fa: FacilityAllocation, deal_id: str, facility_id: str, lenders: tuple[str, ...],
+                 as_of: date) -> list[dict]:
+    """The trades of a facility settled by `as_of` with one of `lenders` on a side (a trade
+    inside the scope, e.g. an SPV to its fund, shows both sides)."""
+    out = []
+    for t in timeline_of(fa.schedule).trades:
+        if t.settlement_date > as_of:
+            continue
+        for side, who, other in (("sold", t.seller, t.buyer), ("bought", t.buyer, t.seller)):
+            if who in lenders:
+                out.append({"deal": deal_id, "facility": facility_id, "trade": t.id, "side": side, "lender": who,
+                            "counterparty": other, "trade_date": t.trade_date, "settlement_date": t.settlement_date,
+                            "currency": fa.schedule.currency, "par": t.par, "price": t.price, "cash": t.cash,
+                            "gain_loss": t.cash - t.par if side == "sold" else None,
+                            "premium_discount": t.cash - t.par if side == "bought" else None})
+    return out
 
 
 def unapplied_since(fa: FacilityAllocation, as_of: date) -> date | None:
@@ -220,9 +245,8 @@ def _metrics(rows, flows: list[Flow], terminal: Decimal, as_of: date, report: Re
             b["amount"] += r["outstanding_principal"]
             b["count"] += 1
     limit = loaded.book.policy.limits.max_borrower_share_of_fund if loaded.book else None
-    cash = [(f.date, -f.amount if f.kind == "draw" else
-             (-f.amount if f.kind == "transfer" else f.amount)) for f in flows
-            if f.kind in ("draw", "interest", "fees", "principal", "transfer")]
+    cash = [(f.date, -f.amount if f.kind == "draw" else f.amount) for f in flows
+            if f.kind in ("draw", "interest", "fees", "principal", "settlement")]
     if terminal:
         cash.append((as_of, terminal))
     return {
