@@ -425,16 +425,25 @@ def lender_part(amount: Decimal, shares, lender: str | None, digits: int) -> Dec
 
 def row_weights(schedule: FacilitySchedule, on: date, component: str) -> Shares:
     """The lenders' weights for cash applied to a due of `component` on the row dated `on`:
-    their parts of the row's figure (days held for interest), else the shares on that date."""
+    interest and commitment fee by each lender's exact part (days held); the principal of a
+    row where the facility is repaid by each lender's own remaining balance; anything else
+    by the shares in force on that date."""
     tl = timeline_of(schedule)
-    field = {"interest": "interest", "pik": "pik", "commitment_fee": "commitment_fee", "fees": "fees",
-             "principal": "principal"}.get(component)
-    if field is not None:
-        parts = lender_rows(schedule)
-        idx = next((i for i, r in enumerate(schedule.rows) if r.date == on), None)
-        if idx is not None and getattr(schedule.rows[idx], field) > 0:
-            ws = tuple((n, Fraction(getattr(parts[n][idx], field))) for n in tl.ordered(on))
-            total = sum((w for _, w in ws), Fraction(0))
-            if total and all(w >= 0 for _, w in ws):
-                return tuple((n, w / total) for n, w in ws if w)
+    idx = next((i for i, r in enumerate(schedule.rows) if r.date == on), None)
+    if idx:
+        row = schedule.rows[idx]
+        ws: list[tuple[str, Fraction]] = []
+        if component in ("interest", "commitment_fee") and row.segments:
+            key = ("exact", idx)
+            exact = schedule.lender_cache.get(key)
+            if exact is None:
+                exact = schedule.lender_cache[key] = accrued_exact(row, tl)
+            parts = exact[0] if component == "interest" else exact[2]
+            ws = [(n, parts.get(n, Fraction(0))) for n in tl.ordered(on)]
+        elif component == "principal" and not row.closing_balance:
+            rows = lender_rows(schedule)
+            ws = [(n, Fraction(rows[n][idx].principal)) for n in tl.ordered(on)]
+        total = sum((w for _, w in ws), Fraction(0))
+        if ws and total > 0 and all(w >= 0 for _, w in ws):
+            return tuple((n, w / total) for n, w in ws if w)
     return tl.shares_on(on)

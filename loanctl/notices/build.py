@@ -225,9 +225,13 @@ def _rate_sets(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fs: Facility
     n = fs.digits
     out = []
     parts = lender_rows(fs)
-    for lender, exact in timeline_of(fs).shares_on(on):
+    tl = timeline_of(fs)
+    for lender in tl.ordered(on):
+        exact = tl.share_of(lender, on)
         share = Decimal(exact.numerator) / Decimal(exact.denominator)
         mine = parts[lender][i + 1]
+        if not exact and not (mine.interest or mine.pik or mine.draws or mine.transfers):
+            continue  # not a lender in this period
         data = _header(loaded, "rate_set", deal_id, fs, on, lender)
         data.update({
             "period": _period(row),
