@@ -159,9 +159,12 @@ def _apply_trade(t: Trade, current: Shares, outstanding_at, digits: int, roundin
     outstanding = outstanding_at(t.settlement_date) if outstanding_at is not None else None
     if t.share is not None:
         fraction = _fraction(t.share)
+    elif t.amount is None:
+        return TradeProblem(t.id, "E0611", "a trade gives its par amount or its share", "id",
+                            "write amount: 5000000 or share: 25%")
     else:
         if outstanding is None or outstanding <= 0:
-            return TradeProblem(t.id, "E0611", f"nothing is outstanding on facility '{t.facility}' at the start of "
+            return TradeProblem(t.id, "E0616", f"nothing is outstanding on facility '{t.facility}' at the start of "
                                 f"{t.settlement_date}, so a par amount cannot be moved", "amount",
                                 "trade a share of the facility instead (share: 25%)")
         fraction = Fraction(t.amount) / Fraction(outstanding)
@@ -169,7 +172,7 @@ def _apply_trade(t: Trade, current: Shares, outstanding_at, digits: int, roundin
     if fraction <= 0 or has < fraction:
         had = round_money(Decimal(has.numerator) / Decimal(has.denominator) * (outstanding or 0), digits)
         what = f"{t.amount:,}" if t.amount is not None else f"{_pct(fraction)} of the facility"
-        return TradeProblem(t.id, "E0603", f"seller '{t.seller}' holds {_pct(has)} of facility '{t.facility}' "
+        return TradeProblem(t.id, "E0614", f"seller '{t.seller}' holds {_pct(has)} of facility '{t.facility}' "
                             f"({had:,} par) at the start of {t.settlement_date}, less than the {what} it sells",
                             "amount" if t.amount is not None else "share",
                             "sell at most what the seller holds on the settlement date")
@@ -179,7 +182,7 @@ def _apply_trade(t: Trade, current: Shares, outstanding_at, digits: int, roundin
     new[t.buyer] = new.get(t.buyer, Fraction(0)) + fraction
     shares = tuple((n, s) for n, s in new.items() if s != 0)
     if sum((s for _, s in shares), Fraction(0)) != 1:
-        return TradeProblem(t.id, "E0608", f"after trade '{t.id}' the shares of facility '{t.facility}' would sum "
+        return TradeProblem(t.id, "E0615", f"after trade '{t.id}' the shares of facility '{t.facility}' would sum "
                             f"to {_pct(sum((s for _, s in shares), Fraction(0)))}, not 100%", "facility",
                             "fix the facility's participations so they sum to 100%")
     if t.amount is not None:
