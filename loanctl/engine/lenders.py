@@ -241,7 +241,7 @@ def split_exact(amount: Decimal, exact: dict[str, Fraction], order: Sequence[str
                 fallback: Shares = ()) -> dict[str, Decimal]:
     """`amount` (rounded) divided by largest remainder applied to each lender's exact,
     unrounded part (SPEC §3): each part floored to the minor unit, the units left over going
-    one each to the largest remainders (ties: `order`). Falls back to the shares when the
+    one each to the largest remainders (ties, to 1e-12 of a unit: `order`). Falls back to the shares when the
     exact parts cannot carry the amount (a zero or mixed-sign total)."""
     names = [n for n in order if n in exact]
     scale = 10 ** digits
@@ -256,7 +256,9 @@ def split_exact(amount: Decimal, exact: dict[str, Fraction], order: Sequence[str
         out = {n: round_money(ZERO, digits) for n in order}
         out.update(split_on(amount, fallback, digits))
         return out
-    rank = sorted(range(len(names)), key=lambda i: -(xs[i] - floors[i]))
+    # remainders compared to 1e-12 of a minor unit: the engine's unrounded figures carry 50 digits,
+    # so parts that are equal by the arithmetic tie (and go by `order`) instead of by noise
+    rank = sorted(range(len(names)), key=lambda i: -round((xs[i] - floors[i]) * 10 ** 12))
     for i in rank[:left]:
         floors[i] += 1
     sign = -1 if neg else 1
