@@ -11,7 +11,6 @@ import json
 from datetime import date, timedelta
 from decimal import Decimal as D
 from fractions import Fraction
-from textwrap import dedent
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,22 +19,11 @@ from loanctl.engine.lenders import (lender_rows, lender_view, outstanding_at, sh
                                     timeline_of)
 from loanctl.engine.schedule import MONEY_FIELDS
 from loanctl.engine.terms import facility_terms
-from loanctl.model.documents import Trade
-from loanctl.model.validate import validate
 from loanctl.render.schedule import row_dict
-from loanctl.source.yamlsrc import parse
-from schedkit import deal, one, record
+from schedkit import deal, one, record, trade
 
 COLUMNS = ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "prepayment", "transfers",
            "total_due", "opening_balance", "closing_balance")
-
-
-def trade(text: str) -> Trade:
-    doc, diags = parse(dedent(text), "trade.yaml")
-    assert doc is not None, diags
-    t, diags = validate(Trade, doc)
-    assert t is not None, diags
-    return t
 
 
 def traded(deal_yaml: str, trades: list[str], amendments: list[str] = ()):
