@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable
 
+from ..engine.lenders import timeline_of
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
@@ -81,11 +82,8 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
                                    terms=terms, builder=builder)
             if fa.schedule.rows[0].date > end:
                 continue
-            lenders = []
-            for row in fa.schedule.rows:
-                for name, _ in row.shares:
-                    if name not in lenders and (lenders_in_scope is None or name in lenders_in_scope):
-                        lenders.append(name)
+            lenders = [name for name in timeline_of(fa.schedule).order
+                       if lenders_in_scope is None or name in lenders_in_scope]
             for lender in lenders:
                 names.add(lender, deal_id, fid)
                 work.append((deal_id, fa, lender))

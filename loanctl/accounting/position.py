@@ -43,7 +43,7 @@ from typing import Callable
 
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
-from ..engine.lenders import lender_part
+from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
 from .amortization import Curve, effective_interest_curve, split_recognised, straight_line_curve
 
@@ -167,8 +167,10 @@ class _Books:
                 overdue[due.date] = overdue.get(due.date, ZERO) + due.amount
         for i, row in enumerate(s.rows):
             interest = row.interest + overdue.get(row.date, ZERO)
-            self.due_interest.append(self.due_interest[-1] + (self.part(interest, row.shares) if i else ZERO))
-            self.due_cfee.append(self.due_cfee[-1] + (self.part(row.commitment_fee, row.shares) if i else ZERO))
+            self.due_interest.append(self.due_interest[-1] + (
+                self.part(interest, row_weights(s, row.date, "interest")) if i else ZERO))
+            self.due_cfee.append(self.due_cfee[-1] + (
+                self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "transfer":
                 mv, held = self._move(ZERO, on)
@@ -208,9 +210,8 @@ class _Books:
         s, fa = self.s, self.fa
         events: list[tuple] = []
         rows = s.rows
-        for prev, row in zip(rows, rows[1:]):
-            if row.shares != prev.shares:
-                events.append((row.date, "transfer", None))
+        for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
+            events.append((d, "transfer", None))
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -259,9 +260,10 @@ class _Books:
         for i, row in enumerate(self.s.rows):
             if row.fees:
                 kinds = by_date.get(row.date, {"upfront": ZERO, "exit": ZERO})
-                total = self.part(row.fees, row.shares)
-                upfront = self.part(kinds["upfront"], row.shares) if kinds["upfront"] else self.zero
-                exit_fee = self.part(kinds["exit"], row.shares) if kinds["exit"] else self.zero
+                shares = self.s.shares_on(row.date)
+                total = self.part(row.fees, shares)
+                upfront = self.part(kinds["upfront"], shares) if kinds["upfront"] else self.zero
+                exit_fee = self.part(kinds["exit"], shares) if kinds["exit"] else self.zero
                 out[i] = (upfront, exit_fee, total - upfront - exit_fee)
         return out
 
@@ -275,7 +277,7 @@ class _Books:
         if method == "effective_interest":
             flows, balances = [], []
             for i, row in enumerate(rows):
-                p = lambda x: self.part(x, row.shares)  # noqa: E731
+                p = lambda x, on=row.date: self.part(x, self.s.shares_on(on))  # noqa: E731
                 inflow = p(row.interest) + p(row.commitment_fee) + p(row.principal) + p(row.prepayment) + exits[i]
                 flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
                 balances.append(p(row.closing_balance))
@@ -291,7 +293,7 @@ class _Books:
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
         self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
-        target = self.part(self.paid_whole[key], self.s.shares_on(key[0]))
+        target = self.part(self.paid_whole[key], row_weights(self.s, key[0], key[1]))
         got = target - self.paid_part.get(key, self.zero)
         self.paid_part[key] = target
         return got
