@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.deal import DealSchedule
-from ..engine.lenders import lender_part, timeline_of
+from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
 from ..servicing.allocation import OVERDUE_INTEREST
@@ -58,7 +58,10 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
         for a in fa.allocations:
             if not counted(a.on) or a.component in ("reversed", "reversal"):
                 continue
-            amount = part(a.amount, a.payment_date)
+            if a.due_date is not None and a.component in ("interest", "fees", "commitment_fee", "principal"):
+                amount = lender_part(a.amount, row_weights(s, a.due_date, a.component), lender, s.digits)
+            else:
+                amount = part(a.amount, a.payment_date)
             if a.component == "unapplied":
                 unapplied += amount
             elif a.due_date is not None and a.component in PAID_KEYS:
