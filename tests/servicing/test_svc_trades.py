@@ -119,3 +119,17 @@ def test_report_before_settlement_has_no_trade(book, bank):
     report = json.loads(run(book, "report", "--lender", "fund-b", "--as-of", "2026-05-14", "--format",
                             "json").stdout)
     assert report["trades"] == []
+
+
+def test_every_lender_ends_at_zero_when_the_loan_is_repaid(book, bank):
+    write_file(book, f"{FIXED_DEAL}/trades/2026-05-sale.yaml", TRADE)
+    # q3: 500,000 × 92 / 10,000 = 4,600 + 250,000; q4: 250,000 × 92 / 10,000 = 2,300 + 250,000
+    post_rows(book, bank, "p.csv", PAYMENTS + [row("q3", "2026-10-15", "254600.00"),
+                                               row("q4", "2027-01-15", "252300.00")])
+    got = positions(book, "2027-01-15")
+    assert [got[k].outstanding_principal for k in (None, "fund-a", "fund-b")] == [D("0.00")] * 3
+    # principal: fund-a 150,000 + 100,000 × 3 = 450,000 less the 150,000 it sold; fund-b 100,000 + 150,000 × 3
+    assert (got["fund-a"].principal_received, got["fund-b"].principal_received) == (D("450000.00"),
+                                                                                    D("550000.00"))
+    # interest: fund-a 5,400 + 3,180 + 4,600 × 40% + 2,300 × 40% = 11,340; fund-b 3,600 + 3,645 + 2,760 + 1,380
+    assert (got["fund-a"].interest_received, got["fund-b"].interest_received) == (D("11340.00"), D("11385.00"))
