@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .servicing.allocation import PayoffQuote
 
 __all__ = ["PayoffResult", "UsageProblem", "ValidationResult", "deals_for_paths", "load_valid_book", "locate_book",
-           "payoff", "payoff_quote", "validate_book"]
+           "payoff", "payoff_quote", "trade", "validate_book"]
 
 
 def locate_book(explicit: str | None) -> Path:
@@ -400,3 +400,23 @@ def payoff_quote(loaded: LoadedBook, deal_id: str, facility_id: str | None, on: 
         return None, [ft.last.diag("E0276", f"no payoff quote on {on}: the facility's schedule does not run to it",
                                    ("maturity_date",), hint=f"quote a date after {start} and on or before {maturity}")]
     return PayoffResult(deal_id, facility_id, record.deal.currency, quote), []
+
+
+def trade(root: Path, deal: str, facility: str, seller: str, buyer: str, *, settle: date, amount: str | None = None,
+          share: str | None = None, price: str = "100", trade_date: date | None = None,
+          approvals: list[str] = (), trade_id: str | None = None, dry_run: bool = False):
+    """`loanctl trade`: write `<deal>/trades/<id>.yaml` (checked like `amend`); returns the
+    workflow's StepResult with the position change in `impact`. `approvals` are
+    "BY:ROLE:DATE" texts."""
+    from .model.options import option_date
+    from .origination.workflow import trade as run
+
+    parsed = []
+    for text in approvals:
+        parts = text.split(":")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise UsageProblem(f"--approval {text!r} is not BY:ROLE:DATE", "e.g. --approval pm:portfolio_manager:2027-01-04")
+        parsed.append({"by": parts[0].strip(), "role": parts[1].strip(),
+                       "date": option_date(parts[2].strip(), "--approval").isoformat()})
+    return run(root, deal, facility, seller, buyer, settle=settle, amount=amount, share=share, price=price,
+               trade_date=trade_date, approvals=parsed, trade_id=trade_id, dry_run=dry_run)

@@ -70,3 +70,13 @@ facilities:
 """
 
 
+
+
+def trade(text: str):
+    """A trade document (SPEC §2.6) written as YAML, validated into the model."""
+    from loanctl.model.documents import Trade
+    doc, diags = parse(dedent(text), "trade.yaml")
+    assert doc is not None, diags
+    t, diags = validate(Trade, doc)
+    assert t is not None, diags
+    return t

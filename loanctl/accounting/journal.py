@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable
 
+from ..engine.lenders import timeline_of
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
@@ -116,10 +117,9 @@ class _Job:
                 if s.rows[0].date > end:
                     continue
                 lenders: list[str] = []
-                for row in s.rows:
-                    for name, _ in row.shares:
-                        if name not in lenders and (self.lenders_in_scope is None or name in self.lenders_in_scope):
-                            lenders.append(name)
+                for name in timeline_of(s).order:  # every lender that held a part, trade buyers included
+                    if self.lenders_in_scope is None or name in self.lenders_in_scope:
+                        lenders.append(name)
                 if not lenders:
                     continue
                 projections = facility_projections(loaded, deal_id, fa, paid, end) \

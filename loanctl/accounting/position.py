@@ -3,7 +3,7 @@ its outstanding principal and amortized cost.
 
 Input is the facility's allocation (`servicing.allocation.FacilityAllocation`: the schedule
 with prepayments applied, its dues and the payments' allocations); the lender's part of a
-facility figure is always `engine.schedule.lender_part` with the shares in force. Balances
+facility figure is always `engine.lenders.lender_part` with the shares in force. Balances
 the lender holds are split as balances, never as sums of split flows, so they agree with
 `servicing.positions.lender_position` to the cent and the lenders' parts add up to the
 facility's exactly:
@@ -45,6 +45,7 @@ from typing import Callable
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..conventions.split import split_by_shares
+from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
 from .amortization import Curve, effective_interest_curve, reforecast, split_recognised, straight_line_curve
 
@@ -176,14 +177,14 @@ class _Books:
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
-        self.sole = all(len(r.shares) == 1 and r.shares[0][0] == lender and r.shares[0][1] == 1 for r in s.rows)
+        self.timeline = timeline_of(s)
+        self.sole = all(len(sh) == 1 and sh[0][0] == lender and sh[0][1] == 1 for _, sh in self.timeline.changes)
         """The lender holds the whole facility throughout: its part of any amount is the amount."""
 
     # -- helpers ---------------------------------------------------------------------------
     def shares_on(self, on: date):
-        """`FacilitySchedule.shares_on`, by bisection (the rows' own shares on or before `on`)."""
-        i = bisect_right(self.row_dates, on) - 1
-        return self.s.rows[max(i, 0)].shares
+        """The shares in force on a date: amendments and trades (`engine.lenders`)."""
+        return self.timeline.shares_on(on)
 
     def r(self, x: Decimal) -> Decimal:
         return round_money(x, self.digits, self.mode)
@@ -226,8 +227,10 @@ class _Books:
                 overdue[due.date] = overdue.get(due.date, ZERO) + due.amount
         for i, row in enumerate(s.rows):
             interest = row.interest + overdue.get(row.date, ZERO)
-            self.due_interest.append(self.due_interest[-1] + (self.part(interest, row.shares) if i else ZERO))
-            self.due_cfee.append(self.due_cfee[-1] + (self.part(row.commitment_fee, row.shares) if i else ZERO))
+            self.due_interest.append(self.due_interest[-1] + (
+                self.part(interest, row_weights(s, row.date, "interest")) if i else ZERO))
+            self.due_cfee.append(self.due_cfee[-1] + (
+                self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "transfer":
                 mv, held = self._move(ZERO, on)
@@ -274,9 +277,8 @@ class _Books:
         s, fa = self.s, self.fa
         events: list[tuple] = []
         rows = s.rows
-        for prev, row in zip(rows, rows[1:]):
-            if row.shares != prev.shares:
-                events.append((row.date, "transfer", None))
+        for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
+            events.append((d, "transfer", None))
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -327,9 +329,10 @@ class _Books:
         for i, row in enumerate(schedule.rows):
             if row.fees:
                 kinds = by_date.get(row.date, {"upfront": ZERO, "exit": ZERO})
-                total = self.part(row.fees, row.shares)
-                upfront = self.part(kinds["upfront"], row.shares) if kinds["upfront"] else self.zero
-                exit_fee = self.part(kinds["exit"], row.shares) if kinds["exit"] else self.zero
+                shares = self.s.shares_on(row.date)
+                total = self.part(row.fees, shares)
+                upfront = self.part(kinds["upfront"], shares) if kinds["upfront"] else self.zero
+                exit_fee = self.part(kinds["exit"], shares) if kinds["exit"] else self.zero
                 out[i] = (upfront, exit_fee, total - upfront - exit_fee)
         return out
 
@@ -340,7 +343,7 @@ class _Books:
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
         flows, balances = [], []
         for i, row in enumerate(rows):
-            p = lambda x: self.part(x, row.shares)  # noqa: E731
+            p = lambda x, on=row.date: self.part(x, schedule.shares_on(on))  # noqa: E731
             inflow = p(row.interest) + p(row.commitment_fee) + p(row.principal) + p(row.prepayment) + exits[i]
             flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
             balances.append(p(row.closing_balance))
@@ -375,7 +378,7 @@ class _Books:
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
         self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
-        target = self.part(self.paid_whole[key], self.shares_on(key[0]))
+        target = self.part(self.paid_whole[key], row_weights(self.s, key[0], key[1]))
         got = target - self.paid_part.get(key, self.zero)
         self.paid_part[key] = target
         return got

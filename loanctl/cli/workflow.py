@@ -86,3 +86,38 @@ def amend(
         sys.stdout.write(result.text)
     else:
         sys.stderr.write(f"wrote {result.written}\n")
+
+
+@app.command()
+@guarded
+def trade(
+    ctx: typer.Context,
+    deal: str = typer.Argument(..., help="Deal id."),
+    facility: str = typer.Option(..., "--facility", help="Facility id."),
+    seller: str = typer.Option(..., "--seller", help="Lender selling (a fund or spv)."),
+    buyer: str = typer.Option(..., "--buyer", help="Lender buying (a fund or spv)."),
+    amount: Optional[str] = typer.Option(None, "--amount", help="Par of funded principal moved."),
+    share: Optional[str] = typer.Option(None, "--share", help="Or: the share of the whole facility moved, e.g. 25%."),
+    price: str = typer.Option("100", "--price", help="Percent of par the buyer pays (default 100)."),
+    settle: str = typer.Option(..., "--settle", help="Settlement date: the position moves at its start."),
+    trade_date: Optional[str] = typer.Option(None, "--trade-date", help="Trade date (default the settlement date)."),
+    approval: List[str] = typer.Option([], "--approval", help="BY:ROLE:DATE, e.g. pm:portfolio_manager:2027-01-04 "
+                                                               "(repeatable; without: a draft to approve next)."),
+    trade_id: Optional[str] = typer.Option(None, "--id", help="Trade id (default SETTLE-SELLER-to-BUYER)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the file and the position change; write nothing."),
+) -> None:
+    """Write a new trade file (an assignment of a lender's position), after checking it, and
+    show the position change."""
+    from ..api import trade as run
+    from ..model.options import option_date
+    from ..render.trade import trade_text
+
+    result = run(book_root(ctx), deal, facility, seller, buyer, settle=option_date(settle, "--settle"),
+                 amount=amount, share=share, price=price, trade_date=option_date(trade_date, "--trade-date"),
+                 approvals=approval, trade_id=trade_id, dry_run=dry_run)
+    _finish(result)
+    sys.stderr.write(trade_text(result.impact))
+    if dry_run:
+        sys.stdout.write(result.text)
+    else:
+        sys.stderr.write(f"wrote {result.written}\n")

@@ -31,7 +31,7 @@ ZERO = Decimal(0)
 _CTX = Context(prec=50)
 _RATE_PLACES = Decimal("1e-10")
 MONEY_FIELDS = ("opening_balance", "draws", "interest", "pik", "commitment_fee", "fees", "principal",
-                "total_due", "closing_balance")
+                "transfers", "total_due", "closing_balance")
 
 
 class ScheduleProblem(Exception):
@@ -78,6 +78,8 @@ class Row:
     """Principal prepaid within the period (closing = opening + draws + pik − principal − prepayment)."""
     segments: tuple = ()
     """The accrual period's sub-intervals (`Segment`)."""
+    transfers: Decimal = ZERO
+    """A lender's principal re-divided to it at a share change (SPEC §3); zero for the facility."""
 
 
 class Segment(NamedTuple):
@@ -141,28 +143,20 @@ class FacilitySchedule:
     """(date, amount applied, "prepayment" | "repayment") of every balance reduction, in date order."""
     ended_on: date | None = None
     """The payoff date, when the schedule was ended by a payoff."""
+    share_timeline: object = None
+    """The lenders' shares over time (`engine.lenders.ShareTimeline`, amendments and trades)."""
+    lender_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    """Lender parts computed from this schedule (`engine.lenders.lender_rows`)."""
 
     def for_lender(self, lender: str) -> "FacilitySchedule":
+        """The lender's parts (`engine.lenders.lender_view`)."""
+        from .lenders import lender_view
         return lender_view(self, lender)
 
-    def shares_on(self, on: date) -> tuple[tuple[str, Decimal], ...]:
-        """The participation shares in force on a date (those of the last row on or before it)."""
-        current = self.rows[0].shares
-        for r in self.rows:
-            if r.date > on:
-                break
-            current = r.shares
-        return current
-
-
-def lender_part(amount: Decimal, shares, lender: str | None, digits: int) -> Decimal:
-    """The lender's largest-remainder part of an amount (the whole amount for lender None)."""
-    if lender is None:
-        return amount
-    names = [n for n, _ in shares]
-    if lender not in names or not amount:
-        return round_money(ZERO, digits)
-    return split_by_shares(amount, [x for _, x in shares], digits)[names.index(lender)]
+    def shares_on(self, on: date):
+        """The exact shares in force on a date (`engine.lenders.ShareTimeline.shares_on`)."""
+        from .lenders import timeline_of
+        return timeline_of(self).shares_on(on)
 
 
 @dataclass(slots=True)
@@ -608,40 +602,6 @@ class _Builder:
         if found is None:
             found = self._shares_of[id(v)] = tuple((p.lender, p.share) for p in v.facility.participations)
         return found
-
-
-def lender_view(schedule: FacilitySchedule, lender: str) -> FacilitySchedule:
-    """The lender's part of every figure: flows split by largest remainder among the
-    shares in force on each row's date; balances carried so each row's identity holds."""
-    rows: list[Row] = []
-    closing_prev: Decimal | None = None
-    shares_prev: tuple | None = None
-    for row in schedule.rows:
-        names = [n for n, _ in row.shares]
-        if lender not in names:
-            zero = round_money(ZERO, schedule.digits)
-            rows.append(replace(row, prepayment=zero, **{k: zero for k in MONEY_FIELDS}))
-            closing_prev, shares_prev = zero, row.shares
-            continue
-        i = names.index(lender)
-        shares = [s for _, s in row.shares]
-
-        def cut(x: Decimal) -> Decimal:
-            return split_by_shares(x, shares, schedule.digits)[i]
-
-        if closing_prev is None or row.shares != shares_prev:
-            opening = cut(row.opening_balance)  # a transfer re-splits the balance
-        else:
-            opening = closing_prev
-        draws, interest, pik = cut(row.draws), cut(row.interest), cut(row.pik)
-        cfee, fees, principal = cut(row.commitment_fee), cut(row.fees), cut(row.principal)
-        prepayment = cut(row.prepayment)
-        closing = opening + draws + pik - principal - prepayment
-        rows.append(replace(row, opening_balance=opening, draws=draws, interest=interest, pik=pik,
-                            commitment_fee=cfee, fees=fees, principal=principal, prepayment=prepayment,
-                            total_due=interest + cfee + fees + principal, closing_balance=closing))
-        closing_prev, shares_prev = closing, row.shares
-    return replace(schedule, rows=rows)
 
 
 def overnight_problems(terms: FacilityTerms, rates: Mapping[str, RateSeries],

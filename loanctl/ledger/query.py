@@ -22,6 +22,7 @@ from pathlib import Path
 from ..plaintext import inert
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
+from ..engine.lenders import timeline_of
 from .db import ledger_path, load_payments, open_for_read
 from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 
@@ -64,7 +65,7 @@ def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[li
                                   r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected))
             whole = facility_position(fa, deal_id, as_of, buckets, mode)
             positions.append((whole.deal, whole.facility, *_position_figures(whole)))
-            for lender in dict.fromkeys(n for r in fa.schedule.rows for n, _ in r.shares):
+            for lender in timeline_of(fa.schedule).order:
                 lp = lender_position(fa, whole, lender)
                 if lp is not None:
                     lender_positions.append((lp.deal, lp.facility, lp.lender, *_position_figures(lp)))

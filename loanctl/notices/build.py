@@ -28,7 +28,8 @@ from ..diagnostics import Diagnostic
 from ..engine.deal import schedule_deal
 from ..engine.overnight import business_days_back
 from ..engine.periods import book_calendars, facility_calendar
-from ..engine.schedule import FacilitySchedule, Row, lender_part
+from ..engine.lenders import lender_part, lender_rows, row_weights, timeline_of
+from ..engine.schedule import FacilitySchedule, Row
 from ..engine.terms import FacilityTerms
 from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
@@ -240,8 +241,14 @@ def _rate_sets(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fs: Facility
     on, row = fs.rows[i].date, fs.rows[i + 1]
     n = fs.digits
     out = []
-    for lender, share in row.shares:
-        mine = fs.for_lender(lender).rows[i + 1]
+    parts = lender_rows(fs)
+    tl = timeline_of(fs)
+    for lender in tl.ordered(on):
+        exact = tl.share_of(lender, on)
+        share = Decimal(exact.numerator) / Decimal(exact.denominator)
+        mine = parts[lender][i + 1]
+        if not exact and not (mine.interest or mine.pik or mine.draws or mine.transfers):
+            continue  # not a lender in this period
         data = _header(loaded, "rate_set", deal_id, fs, on, lender)
         data.update({
             "period": _period(row),
@@ -267,9 +274,13 @@ def _payments(loaded: LoadedBook, deal_id: str, fa: FacilityAllocation, row: Row
     due = {c: sum((d.amount for d in fa.dues if d.date == row.date and d.component == c), zero) for c in COMPONENTS}
     got = {c: sum((a.amount for a in received if a.component == c), zero) for c in COMPONENTS}
     out = []
-    for lender, share in row.shares:
-        part = {c: sum((lender_part(a.amount, fs.shares_on(a.payment_date), lender, n)
-                        for a in received if a.component == c), zero) for c in COMPONENTS}
+    tl = timeline_of(fs)
+    for lender in tl.order:
+        exact = tl.share_of(lender, row.date)
+        share = Decimal(exact.numerator) / Decimal(exact.denominator)
+        part = {c: lender_part(got[c], row_weights(fs, row.date, c), lender, n) for c in COMPONENTS}
+        if not exact and not any(part.values()):
+            continue
         data = _header(loaded, "payment", deal_id, fs, row.date, lender)
         data.update({
             "due": {**{c: money(due[c], n) for c in COMPONENTS}, "total": money(sum(due.values(), zero), n)},

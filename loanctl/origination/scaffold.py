@@ -451,3 +451,12 @@ def render_amendment(*, amendment_id: str, effective_date: str, description: str
     """An amendment file's text (for `loanctl amend`)."""
     return render("amendment.yaml.j2", amendment_id=amendment_id, effective_date=effective_date,
                   description=description, facility=facility, set=dict(set_terms), approvals=list(approvals))
+
+
+def render_trade(*, trade_id: str, facility: str, seller: str, buyer: str, trade_date: str, settlement_date: str,
+                 amount: str | None, share: str | None, price: str, description: str,
+                 approvals: Iterable[dict] = ()) -> str:
+    """A trade file's text (for `loanctl trade`)."""
+    return render("trade.yaml.j2", trade_id=trade_id, facility=facility, seller=seller, buyer=buyer,
+                  trade_date=trade_date, settlement_date=settlement_date, amount=amount, share=share, price=price,
+                  description=description, approvals=list(approvals))

@@ -360,3 +360,60 @@ def amend(root: Path, deal_id: str, effective: date, sets: list[str], descriptio
         result.written = path
     return result
 
+
+
+# --- trades (SPEC §2.6, §6) ----------------------------------------------------------------------
+def trade(root: Path, deal_id: str, facility: str, seller: str, buyer: str, *, settle: date,
+          amount: str | None = None, share: str | None = None, price: str = "100", trade_date: date | None = None,
+          approvals: list[dict] | None = None, trade_id: str | None = None, dry_run: bool = False) -> StepResult:
+    """Write `<deal>/trades/<id>.yaml` after checking it with the real pipeline (refused, and
+    nothing written, when the book would not validate). `impact` is the position change:
+    the facility's shares before and after settlement, par moved, price and cash.
+    Without `approvals` the file is a draft whose approvals are recorded next (E0613 then)."""
+    from ..engine.deal import deal_terms, facility_timeline
+    from .scaffold import render_trade
+
+    if (amount is None) == (share is None):
+        raise UsageProblem("give --amount (par) or --share (of the facility), one of them",
+                           "e.g. --amount 5000000 or --share 25%")
+    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
+    record = _record(loaded, deal_id)
+    result = StepResult(diagnostics=errors)
+    if errors:
+        return result
+    trade_date = trade_date or settle
+    tid = trade_id or _SLUG.sub("-", f"{settle.isoformat()}-{seller}-to-{buyer}".lower()).strip("-")[:64]
+    rel = f"{deal_id}/trades/{tid}.yaml"
+    if any(t.trade.id == tid for t in record.trades) or (root / rel).exists():
+        result.diagnostics.append(Diagnostic("E0617", f"trade '{tid}' already exists in {deal_id}/trades",
+                                             file=str(root / rel),
+                                             hint="name the new trade with --id; a merged trade file may not change"))
+        return result
+    text = render_trade(trade_id=tid, facility=facility, seller=seller, buyer=buyer,
+                        trade_date=trade_date.isoformat(), settlement_date=settle.isoformat(), amount=amount,
+                        share=share, price=price,
+                        description=f"{seller} sells {amount or share} of {deal_id} {facility} to {buyer} at {price}",
+                        approvals=approvals or [])
+    new_loaded, errs = _check_new_text(root, deal_id, {rel: text})
+    if not approvals:
+        errs = [e for e in errs if not (e.code == "E0613" and (e.file or "").endswith(rel))]
+    result.text = text
+    if errs:
+        result.diagnostics += errs
+        return result
+    new_record = new_loaded.deals[deal_id]
+    ft_old = deal_terms(record)[0][facility]
+    ft_new = deal_terms(new_record)[0][facility]
+    before, _ = facility_timeline(loaded, record, ft_old)
+    after, _ = facility_timeline(new_loaded, new_record, ft_new)
+    move = next(m for m in after.trades if m.id == tid)
+    result.impact = {"deal": deal_id, "facility": facility, "trade": tid, "settlement_date": settle,
+                     "seller": seller, "buyer": buyer, "par": move.par, "price": move.price, "cash": move.cash,
+                     "fraction": move.fraction, "currency": record.deal.currency,
+                     "before": dict(before.shares_on(settle)), "after": dict(after.shares_on(settle))}
+    if not dry_run:
+        path = root / rel
+        path.parent.mkdir(exist_ok=True)
+        write_atomic(path, text)
+        result.written = path
+    return result

@@ -15,7 +15,7 @@ from ..conventions.currency import minor_units
 from ..reports.build import Report
 from .text import json_text, md
 
-RATE_KEYS = {"rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
+RATE_KEYS = {"price", "rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
              "pik_share_of_outstanding", "xirr", "moic", "mark_price", "share_decimal"}
 CSV_COLUMNS = ("deal", "facility", "borrower", "borrower_name", "industry", "lenders", "share", "currency", "status",
                "commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
@@ -50,6 +50,7 @@ def report_dict(r: Report) -> dict:
         "metrics": {c: _plain(m, "", minor_units(c)) for c, m in r.metrics.items()},
         "covenants": _plain(r.covenants),
         **_valuation_dict(r),
+        "trades": [_plain(t, "", minor_units(t["currency"])) for t in r.trades],
     }
 
 
@@ -163,6 +164,20 @@ def to_text(r: Report, console) -> None:
                       Text("above limit", style="bold red") if row["above_limit"] else "")
         print_side_by_side(console, [b, c])
     valuation_text(r, console)
+    if r.trades:
+        t = Table(title="trades (settled by the as-of date)", title_justify="left", header_style="bold")
+        for name in ("Deal", "Facility", "Trade", "Settled", "Side", "Counterparty", "Par", "Price", "Cash",
+                     "Gain/loss", "Premium/discount"):
+            t.add_column(name, justify="right" if name in ("Par", "Price", "Cash", "Gain/loss", "Premium/discount")
+                         else "left")
+        for row in r.trades:
+            n = minor_units(row["currency"])
+            t.add_row(row["deal"], row["facility"], row["trade"], str(row["settlement_date"]), row["side"],
+                      row["counterparty"], amount(row["par"], n), format(row["price"].normalize(), "f"),
+                      amount(row["cash"], n),
+                      "" if row["gain_loss"] is None else amount(row["gain_loss"], n),
+                      "" if row["premium_discount"] is None else amount(row["premium_discount"], n))
+        print_table(console, t)
     if r.latest_covenants:
         t = Table(title="covenants (latest test of each; overdue financials)", title_justify="left",
                   header_style="bold")

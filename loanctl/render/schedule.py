@@ -14,7 +14,7 @@ from ..engine.schedule import MONEY_FIELDS, Row
 from ..reports.schedule import RowPaid, ScheduleView
 
 COLUMNS = ("date", "accrual_start", "accrual_end", "days", "rate", "opening_balance", "draws", "interest", "pik",
-           "commitment_fee", "fees", "principal", "total_due", "closing_balance", "projected")
+           "commitment_fee", "fees", "principal", "transfers", "total_due", "closing_balance", "projected")
 
 
 def money(x: Decimal, digits: int) -> str:
@@ -99,7 +99,7 @@ def to_table(view: ScheduleView, console) -> None:
                   header_style="bold", pad_edge=False)
         for name, justify in (("Date", "left"), ("Days", "right"), ("Rate", "right"), ("Opening", "right"),
                               ("Draws", "right"), ("Interest", "right"), ("PIK", "right"), ("Commit fee", "right"),
-                              ("Fees", "right"), ("Principal", "right"), ("Total due", "right"),
+                              ("Fees", "right"), ("Principal", "right"), ("Transfers", "right"), ("Total due", "right"),
                               ("Closing", "right")) + ((("Overdue int.", "right"), ("Prepay fee", "right"),
                                                         ("Paid", "right"), ("Unpaid", "right"))
                                                        if actuals else ()):
@@ -122,13 +122,13 @@ def to_table(view: ScheduleView, console) -> None:
                 label += f" {fv.paid[i].event}"
             t.add_row(label, str(r.days) if r.days else "", rate,
                       f"{r.opening_balance:,.{n}f}", _blank(r.draws, n), _blank(r.interest, n), _blank(r.pik, n),
-                      _blank(r.commitment_fee, n), _blank(r.fees, n), _blank(r.principal, n),
+                      _blank(r.commitment_fee, n), _blank(r.fees, n), _blank(r.principal, n), _blank(r.transfers, n),
                       f"{r.total_due:,.{n}f}", f"{r.closing_balance:,.{n}f}", *extra)
         tot = fv.totals
         t.add_section()
         t.add_row("Total", "", "", "", f"{tot['draws']:,.{n}f}", f"{tot['interest']:,.{n}f}",
                   f"{tot['pik']:,.{n}f}", f"{tot['commitment_fee']:,.{n}f}", f"{tot['fees']:,.{n}f}",
-                  f"{tot['principal']:,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
+                  f"{tot['principal']:,.{n}f}", f"{tot.get('transfers', 0):,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
                   *((f"{tot['overdue_interest']:,.{n}f}", f"{tot['prepayment_fee']:,.{n}f}", "",
                      f"unapplied {fv.unapplied:,.{n}f}") if fv.unapplied is not None else ()),
                   style="bold")

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.deal import DealSchedule
-from ..engine.schedule import lender_part
+from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
 from ..servicing.allocation import OVERDUE_INTEREST
@@ -41,9 +41,9 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
         fa = allocate_facility(loaded, deal_id, fid, [p for p in payments if p.facility == fid],
                                terms=terms, builder=builder)
         s = fa.schedule
-        if lender is not None and not any(lender in dict(r.shares) for r in s.rows):
+        if lender is not None and not timeline_of(s).holds(lender):
             continue
-        shares_on = s.shares_on
+        shares_on = timeline_of(s).shares_on
 
         def part(amount: Decimal, on: date, shares_on=shares_on, digits=s.digits) -> Decimal:
             return lender_part(amount, shares_on(on), lender, digits)
@@ -58,7 +58,10 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
         for a in fa.allocations:
             if not counted(a.on) or a.component in ("reversed", "reversal"):
                 continue
-            amount = part(a.amount, a.payment_date)
+            if a.due_date is not None and a.component in ("interest", "fees", "commitment_fee", "principal"):
+                amount = lender_part(a.amount, row_weights(s, a.due_date, a.component), lender, s.digits)
+            else:
+                amount = part(a.amount, a.payment_date)
             if a.component == "unapplied":
                 unapplied += amount
             elif a.due_date is not None and a.component in PAID_KEYS:

@@ -19,8 +19,8 @@ from ..conventions.dates import add_months
 from ..model.records import LoadedBook
 from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
+from ..engine.lenders import lender_part, timeline_of
 from ..servicing.allocation import FacilityAllocation, Payment
-from ..engine.schedule import lender_part
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
 
@@ -65,6 +65,10 @@ class Report:
     """`--investor`: the investor's share of each fund it committed to."""
     warnings: list = field(default_factory=list)
     """Diagnostics to show beside the report (a base-currency rate missing: no translation)."""
+    trades: list[dict] = field(default_factory=list)
+    """Trades settled by the as-of date with a lender of the scope on one side (SPEC §2.6):
+    par, price, cash, and the seller's realised gain or loss (cash − par sold) or the
+    buyer's premium (+) or discount (−) (cash − par bought)."""
 
 
 class ScopeProblem(ValueError):
@@ -142,6 +146,8 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             else:
                 pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
                 flows = facility_flows(fa, as_of)
+            if scope.lenders:
+                report.trades += scope_trades(fa, deal_id, fid, scope.lenders, as_of)
             if not (pos.drawn or pos.commitment or flows):
                 continue
             row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
@@ -194,6 +200,22 @@ def _weigher(scope: Scope, digits: int) -> Callable[[str, Decimal], Decimal]:
     if not scope.weights:
         return lambda lender, amount: amount
     return lambda lender, amount: look_through_part(amount, scope.weights[lender], digits)
+def scope_trades(fa: FacilityAllocation, deal_id: str, facility_id: str, lenders: tuple[str, ...],
+                 as_of: date) -> list[dict]:
+    """The trades of a facility settled by `as_of` with one of `lenders` on a side (a trade
+    inside the scope, e.g. an SPV to its fund, shows both sides)."""
+    out = []
+    for t in timeline_of(fa.schedule).trades:
+        if t.settlement_date > as_of:
+            continue
+        for side, who, other in (("sold", t.seller, t.buyer), ("bought", t.buyer, t.seller)):
+            if who in lenders:
+                out.append({"deal": deal_id, "facility": facility_id, "trade": t.id, "side": side, "lender": who,
+                            "counterparty": other, "trade_date": t.trade_date, "settlement_date": t.settlement_date,
+                            "currency": fa.schedule.currency, "par": t.par, "price": t.price, "cash": t.cash,
+                            "gain_loss": t.cash - t.par if side == "sold" else None,
+                            "premium_discount": t.cash - t.par if side == "bought" else None})
+    return out
 
 
 def unapplied_since(fa: FacilityAllocation, as_of: date) -> date | None:
@@ -268,9 +290,8 @@ def _metrics(rows, flows: list[Flow], terminal: Decimal, as_of: date, report: Re
             b["amount"] += r["outstanding_principal"]
             b["count"] += 1
     limit = loaded.book.policy.limits.max_borrower_share_of_fund if loaded.book else None
-    cash = [(f.date, -f.amount if f.kind == "draw" else
-             (-f.amount if f.kind == "transfer" else f.amount)) for f in flows
-            if f.kind in ("draw", "interest", "fees", "principal", "transfer")]
+    cash = [(f.date, -f.amount if f.kind == "draw" else f.amount) for f in flows
+            if f.kind in ("draw", "interest", "fees", "principal", "settlement")]
     if terminal:
         cash.append((as_of, terminal))
     return {

@@ -12,7 +12,7 @@ from ..engine.deal import DealSchedule
 from ..engine.schedule import Row
 
 ZERO = Decimal(0)
-TOTALS = ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "total_due")
+TOTALS = ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "transfers", "total_due")
 PAID = ("fees", "commitment_fee", "interest", "overdue_interest", "principal")
 
 

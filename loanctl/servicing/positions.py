@@ -16,7 +16,8 @@ from typing import Iterable, Sequence
 from ..conventions.currency import minor_units
 from ..conventions.rounding import round_money
 from ..engine.deal import deal_terms, schedule_builder
-from ..engine.schedule import FacilitySchedule, lender_part
+from ..engine.lenders import accrued_exact, lender_part, lender_rows, row_weights, split_exact, timeline_of
+from ..engine.schedule import FacilitySchedule
 from ..engine.terms import FacilityTerms
 from ..model.records import LoadedBook
 from .allocation import (PRINCIPAL_COMPONENTS, FacilityAllocation, Payment, PayoffQuote, Rules, allocate,
@@ -202,45 +203,71 @@ def _accrued(fa: FacilityAllocation, as_of: date, digits: int, mode: str):
 
 
 def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Position | None:
-    """The lender's part: each flow split by the shares in force on its date; the balance
-    re-split whenever the shares change (a participation transfer)."""
+    """The lender's part (SPEC §3, §4.4): cash applied to a due split like the lender's part
+    of that due (days held for interest), other flows by the shares in force on their date,
+    its balance carried through share changes (`facility_flows`); commitment, drawn, unfunded
+    and what is accrued or past due follow its share on the as-of date (accrued interest by
+    the days it held the current period)."""
     s = fa.schedule
-    digits = s.digits
-    rows = s.rows
-    if not any(lender in dict(r.shares) for r in rows):
+    tl = timeline_of(s)
+    if not tl.holds(lender):
         return None
-
-    shares_on = s.shares_on
-
-    def part(amount: Decimal, shares) -> Decimal:
-        return lender_part(amount, shares, lender, digits)
-
+    digits = s.digits
+    zero = round_money(ZERO, digits)
     as_of = whole.as_of
-    now = shares_on(as_of)
-    out: dict[str, Decimal] = {}
-    out["drawn"] = sum((part(a, shares_on(d)) for d, a in s.draws if d <= as_of), round_money(ZERO, digits))
-    out["pik_capitalised"] = sum((part(r.pik, r.shares) for r in rows if r.date <= as_of), round_money(ZERO, digits))
-    rec = {"interest": ZERO, "fees": ZERO, "principal": ZERO, "unapplied": ZERO}
-    for a in fa.allocations:
-        if a.on > as_of:
-            continue
-        key = _KIND.get(a.component, a.component)
-        if key in rec:
-            rec[key] += part(a.amount, shares_on(a.payment_date))
-    for d in fa.netted:
-        if d.date <= as_of:
-            rec["fees"] += part(d.amount, shares_on(d.date))
-    held = part(whole.held, now)
-    rec["principal"] -= held
-    rec["unapplied"] += held
+    now = tl.shares_on(as_of)
+
+    def part(amount: Decimal) -> Decimal:
+        return lender_part(amount, now, lender, digits)
+
+    got = {"draw": zero, "pik": zero, "interest": zero, "fees": zero, "principal": zero, "unapplied": zero,
+           "transfer": zero}
+    for f in facility_flows(fa, as_of, lender):
+        if f.kind in got:
+            got[f.kind] += f.amount
+    outstanding = got["draw"] + got["pik"] + got["transfer"] - got["principal"]
+    held = part(whole.held)
+    accrued = _accrued_parts(s, whole, lender)
+    commitment = part(whole.commitment)
     return replace(
-        whole, lender=lender, held=held,
-        commitment=part(whole.commitment, now), drawn=out["drawn"], unfunded=part(whole.unfunded, now),
-        outstanding_principal=part(whole.outstanding_principal, now),
-        accrued_interest=part(whole.accrued_interest, now), pik_capitalised=out["pik_capitalised"],
-        accrued_pik=part(whole.accrued_pik, now), accrued_commitment_fee=part(whole.accrued_commitment_fee, now),
-        interest_received=rec["interest"], fees_received=rec["fees"], principal_received=rec["principal"],
-        unapplied=rec["unapplied"], past_due=part(whole.past_due, now), share=dict(now).get(lender, Decimal(0)))
+        whole, lender=lender, held=held, commitment=commitment, drawn=min(part(whole.drawn), commitment),
+        unfunded=part(whole.unfunded), outstanding_principal=outstanding,
+        accrued_interest=accrued[0], pik_capitalised=got["pik"], accrued_pik=accrued[1],
+        accrued_commitment_fee=accrued[2], interest_received=got["interest"], fees_received=got["fees"],
+        principal_received=got["principal"] - held, unapplied=got["unapplied"] + held, past_due=part(whole.past_due),
+        share=_decimal(dict(now).get(lender, 0)))
+
+
+def _decimal(x) -> Decimal:
+    from fractions import Fraction
+    x = Fraction(x)
+    return Decimal(x.numerator) / Decimal(x.denominator)
+
+
+def _accrued_parts(s: FacilitySchedule, whole: Position, lender: str) -> tuple[Decimal, Decimal, Decimal]:
+    """The lender's parts of the accrued (interest, PIK, commitment fee): each lender's exact
+    part for the days it held the current period so far (anything beyond the schedule's own
+    accrual, e.g. interest on overdue principal, by the shares on the as-of date), divided by
+    largest remainder."""
+    from fractions import Fraction
+    tl = timeline_of(s)
+    as_of = whole.as_of
+    figures = (whole.accrued_interest, whole.accrued_pik, whole.accrued_commitment_fee)
+    now = tl.shares_on(as_of)
+    row = next((r for r in s.rows[1:] if r.accrual_start is not None and r.accrual_start <= as_of < r.date), None)
+    exact: tuple = ({}, {}, {})
+    totals = (Fraction(0),) * 3
+    if row is not None:
+        *exact, totals = accrued_exact(row, tl, as_of)
+    order = tl.ordered(as_of)
+    out = []
+    for figure, parts, total in zip(figures, exact, totals):
+        rest = Fraction(figure) - total
+        parts = dict(parts)
+        for n, share in now:
+            parts[n] = parts.get(n, Fraction(0)) + rest * share
+        out.append(split_exact(figure, parts, order, s.digits, now).get(lender, round_money(ZERO, s.digits)))
+    return out[0], out[1], out[2]
 
 
 def money_fields() -> list[str]:
@@ -251,7 +278,9 @@ def money_fields() -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Flow:
     """A dated amount for a lender (or the whole facility): draw, pik, interest, fees,
-    principal, unapplied or transfer (a participation bought (+) or sold (−) at par)."""
+    principal, unapplied, transfer (principal re-divided to (+) or from (−) the lender at a
+    share change; no cash) or settlement (the cash of a share change, + received: a trade's
+    price, par otherwise)."""
 
     date: date
     kind: str
@@ -262,13 +291,19 @@ _KIND = {"prepayment": "principal", "repayment": "principal", "commitment_fee": 
 
 
 def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = None) -> list[Flow]:
-    """Every flow up to `as_of`, for the whole facility or one lender's split, in date order."""
+    """Every flow up to `as_of`, for the whole facility or one lender's part, in date order.
+
+    A lender's cash applied to a due is its part of the cumulative cash applied to that due,
+    split like its part of the due (`engine.lenders.row_weights`); draws, netted fees and
+    other cash by the shares on their date; PIK as its schedule part (days held). At each
+    share change the facility's outstanding then is re-divided (a `transfer`, par moved, no
+    cash), and the cash of the change is a `settlement` (signed: + received): the trade's
+    price for a trade's buyer (−) and seller (+), par for any other re-division. On a date
+    the facility's outstanding reaches zero the lender repays what it still holds."""
     s = fa.schedule
     digits = s.digits
-    rows = s.rows
     zero = round_money(ZERO, digits)
-    change_dates = [r.date for prev, r in zip(rows, rows[1:]) if r.shares != prev.shares]
-    shares_on = s.shares_on
+    tl = timeline_of(s)
 
     def part(amount: Decimal, shares) -> Decimal:
         return lender_part(amount, shares, lender, digits)
@@ -276,42 +311,70 @@ def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = Non
     events: list[Flow] = []
     for d, a in s.draws:
         if d <= as_of:
-            events.append(Flow(d, "draw", part(a, shares_on(d))))
-    for r in rows:
-        if r.date <= as_of and r.pik:
-            events.append(Flow(r.date, "pik", part(r.pik, r.shares)))
+            events.append(Flow(d, "draw", part(a, tl.shares_on(d))))
+    if lender is None:
+        piks = [(r.date, r.pik) for r in s.rows]
+    else:
+        piks = [(r.date, r.pik) for r in lender_rows(s).get(lender, [])]
+    events += [Flow(d, "pik", x) for d, x in piks if d <= as_of and x]
+    cum: dict[tuple, Decimal] = {}
+    given: dict[tuple, Decimal] = {}
     for a in fa.allocations:
-        if a.on <= as_of and a.component not in ("reversed", "reversal"):
-            events.append(Flow(a.on, _KIND.get(a.component, a.component), part(a.amount, shares_on(a.payment_date))))
+        if a.on > as_of or a.component in ("reversed", "reversal"):
+            continue
+        if lender is None:
+            events.append(Flow(a.on, _KIND.get(a.component, a.component), a.amount))
+            continue
+        key = (a.due_date or a.payment_date, a.component) if a.component in _ROW_COMPONENTS else (
+            a.payment_date, a.component, a.payment_id)
+        cum[key] = cum.get(key, ZERO) + a.amount
+        weights = row_weights(s, key[0], a.component) if a.component in _ROW_COMPONENTS else tl.shares_on(key[0])
+        mine = part(cum[key], weights)
+        events.append(Flow(a.on, _KIND.get(a.component, a.component), mine - given.get(key, zero)))
+        given[key] = mine
     for d in fa.netted:
         if d.date <= as_of:
-            events.append(Flow(d.date, "fees", part(d.amount, shares_on(d.date))))
+            events.append(Flow(d.date, "fees", part(d.amount, tl.shares_on(d.date))))
     events.sort(key=lambda f: (f.date, f.kind))
-    if lender is None or not change_dates:
+    if lender is None:
         return [e for e in events if e.amount]
+    whole = facility_flows(fa, as_of)
+    dates = sorted({e.date for e in events} | {e.date for e in whole} | {d for d in tl.change_dates() if d <= as_of})
+    trades = [t for t in tl.trades if t.settlement_date <= as_of]
     out: list[Flow] = []
-    carried = zero
-    whole_out = zero
-    pending = [d for d in change_dates if d <= as_of]
-    whole_events = facility_flows(fa, as_of) if pending else []
-    wi = 0
-    for e in events + [Flow(date.max, "end", zero)]:
-        while pending and pending[0] <= e.date:
-            t = pending.pop(0)
-            while wi < len(whole_events) and whole_events[wi].date < t:
-                w = whole_events[wi]
-                whole_out += _sign(w.kind) * w.amount
-                wi += 1
-            target = part(whole_out, shares_on(t))
-            if target != carried:
-                out.append(Flow(t, "transfer", target - carried))
-                carried = target
-        if e.kind == "end":
-            break
-        carried += _sign(e.kind) * e.amount
-        out.append(e)
+    carried = whole_out = zero
+    ei = wi = 0
+    changes = set(tl.change_dates())
+    for d in dates:
+        if d in changes:
+            target = part(whole_out, tl.shares_on(d))
+            moved = target - carried
+            cash = -moved
+            for t in trades:
+                if t.settlement_date == d and lender in (t.buyer, t.seller):
+                    cash += (t.par - t.cash) if lender == t.buyer else (t.cash - t.par)
+            out.append(Flow(d, "transfer", moved))
+            out.append(Flow(d, "settlement", cash))
+            carried = target
+        repaid = False
+        while ei < len(events) and events[ei].date == d:
+            e = events[ei]
+            carried += _sign(e.kind) * e.amount
+            out.append(e)
+            ei += 1
+        while wi < len(whole) and whole[wi].date == d:
+            w = whole[wi]
+            whole_out += _sign(w.kind) * w.amount
+            repaid = repaid or _sign(w.kind) < 0
+            wi += 1
+        if repaid and whole_out <= 0 and carried:
+            out.append(Flow(d, "principal", carried))
+            carried = zero
     return [f for f in out if f.amount]
 
 
+_ROW_COMPONENTS = ("interest", "fees", "commitment_fee", "principal")
+
+
 def _sign(kind: str) -> int:
-    return {"draw": 1, "pik": 1, "principal": -1}.get(kind, 0)
+    return {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}.get(kind, 0)

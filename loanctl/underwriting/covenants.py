@@ -282,9 +282,10 @@ def covenant_rows(loaded: LoadedBook, as_of: date, deals: Iterable[str] | None =
     for deal_id, record in sorted(loaded.deals.items()):
         if wanted is not None and deal_id not in wanted:
             continue
-        if lender_set is not None and not any(p.lender in lender_set for f in record.deal.facilities
-                                              for p in f.participations):
-            continue
+        if lender_set is not None and not (any(p.lender in lender_set for f in record.deal.facilities
+                                               for p in f.participations)
+                                           or any(t.trade.buyer in lender_set for t in record.trades)):
+            continue  # a lender of the deal: in its participations, or a trade's buyer
         rows, _ = test_deal(record, as_of, loaded=loaded)
         out += rows
     return out

@@ -22,7 +22,8 @@ from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..engine.deal import deal_terms, schedule_builder
 from ..engine.fees import prepayment_fee_rate
-from ..engine.schedule import FacilitySchedule, lender_part
+from ..engine.lenders import lender_part, lender_rows, settlement_cash, timeline_of
+from ..engine.schedule import FacilitySchedule
 from ..engine.terms import facility_terms
 from ..model.records import AmendmentRecord, LoadedBook, RateSeries
 from .metrics import moic, xirr
@@ -151,7 +152,7 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
         recovery_total += rec
         for k in TOTAL_KEYS:
             totals[k] += tot[k]
-        lenders = list(dict.fromkeys(n for r in s.rows for n, _ in r.shares))
+        lenders = list(timeline_of(s).order)
         for lender in lenders:
             lender_flows.setdefault(lender, []).extend(_flows(s, fees_by[id(s)], scenario, digits, lender)[0])
     if scenario.default_date is not None:
@@ -181,7 +182,8 @@ def _flows(s: FacilitySchedule, prepay_fees: list[tuple[date, Decimal]], scenari
     flows: list[tuple[date, Decimal]] = []
     totals = {k: ZERO for k in TOTAL_KEYS}
 
-    shares_on = s.shares_on
+    shares_on = timeline_of(s).shares_on
+    mine = rows if lender is None else lender_rows(s).get(lender, [])
 
     for d, amount in s.draws:
         if cut is None or d <= cut:
@@ -194,18 +196,19 @@ def _flows(s: FacilitySchedule, prepay_fees: list[tuple[date, Decimal]], scenari
         if fee and (cut is None or d <= cut):
             flows.append((d, lender_part(fee, shares_on(d), lender, digits)))
             totals["fees"] += lender_part(fee, shares_on(d), lender, digits)
+    if lender is not None:
+        flows += [(d, x) for d, x in settlement_cash(s, lender) if cut is None or d <= cut]
     outstanding = ZERO
     last_row_date = rows[0].date
-    for r in rows:
+    for r, own in zip(rows, mine):
         if cut is not None and r.date > cut:
             break
         last_row_date = r.date
-        cash = r.interest + r.commitment_fee + r.fees + r.principal
-        part = lender_part(cash, r.shares, lender, digits)
-        if part:
-            flows.append((r.date, part))
+        cash = own.interest + own.commitment_fee + own.fees + own.principal
+        if cash:
+            flows.append((r.date, cash))
         for k in TOTAL_KEYS:
-            totals[k] += lender_part(getattr(r, k), r.shares, lender, digits)
+            totals[k] += getattr(own, k)
         outstanding = r.closing_balance
     recovery = ZERO
     if cut is not None:

@@ -25,6 +25,7 @@ from ..model.records import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
 from .overnight import check_overnight_facility, check_overnight_files
+from .trades import check_trades
 
 _ONE = Decimal(1)
 
@@ -164,6 +165,8 @@ def check_deal(loaded: LoadedBook, record: DealRecord, repaid: Repaid | None = N
     terms, d = facility_terms(record)
     out += d
     out += check_approvals_and_time_order(loaded, record, terms)
+    if record.trades:
+        out += check_trades(loaded, record, terms)
     calendars = book_calendars(book)
     seen: set[tuple] = set()
     for ft in terms.values():

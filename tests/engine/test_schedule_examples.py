@@ -317,7 +317,7 @@ def test_half_even_book_rounding():
 
 
 def test_lender_split_uses_largest_remainder():
-    from loanctl.engine.schedule import lender_view
+    from loanctl.engine.lenders import lender_view
     s = one(deal("""
         id: tl
         commitment: 100

@@ -158,12 +158,14 @@ def test_query_lender_positions_has_no_null_lender_and_sums_exactly_to_positions
         for key, figures in parts.items():
             assert figures == whole[key], (as_of, key)
     # acme-fixed on 06-03: the 0.03 goes to the principal still past due, so 91,000.01 + 0.03 = 91,000.04
-    # received; each allocation is split 60/40 on its own: 91,000.01 → 54,600.01 / 36,400.00 (see above),
-    # 0.03 → 0.018 / 0.012 → 0.02 / 0.01; so fund-a 54,600.03 and fund-b 36,400.01, summing to 91,000.04
+    # received; SPEC §3: cash applied to a due is split like the due, on the cumulative amount applied to it
+    # (so partial payments never drift from the lender's part of the due): 91,000.04 × 60% = 54,600.024 and
+    # × 40% = 36,400.016 → floors 54,600.02 / 36,400.01, the last cent to the larger remainder (0.6 > 0.4
+    # of a cent): fund-a 54,600.02 and fund-b 36,400.02, summing to 91,000.04
     result = run(book, "query", "select lender, principal_received from lender_positions "
                                 "where deal = 'acme-fixed' order by lender", "--as-of", "2026-06-03", "--format", "csv")
-    assert [line.split(",") for line in result.stdout.splitlines()[1:]] == [["fund-a", "54600.0300"],
-                                                                            ["fund-b", "36400.0100"]]
+    assert [line.split(",") for line in result.stdout.splitlines()[1:]] == [["fund-a", "54600.0200"],
+                                                                            ["fund-b", "36400.0200"]]
     result = run(book, "query", "select principal_received from positions where deal = 'acme-fixed'",
                  "--as-of", "2026-06-03", "--format", "csv")
     assert result.stdout.splitlines()[1:] == ["91000.0400"]
