@@ -21,11 +21,12 @@ from ..engine.terms import FacilityTerms
 from ..model.records import LoadedBook
 from .allocation import (PRINCIPAL_COMPONENTS, FacilityAllocation, Payment, PayoffQuote, Rules, allocate,
                          overdue_interest, payoff_quote)
+from .credit import CREDIT_MONEY, credit_fields, facility_credit
 
 ZERO = Decimal(0)
 MONEY = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",
          "accrued_commitment_fee", "pik_capitalised",
-         "interest_received", "fees_received", "principal_received", "unapplied", "past_due")
+         "interest_received", "fees_received", "principal_received", "unapplied", "past_due") + CREDIT_MONEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,20 @@ class Position:
     """Commitment fee accrued from the current period's start, not yet due."""
     paid_off: bool = False
     """The facility was ended by a payoff on or before the as-of date."""
+    # credit events (SPEC §3.3, §4.4; computed in servicing/credit.py)
+    default_interest_due: Decimal = Decimal(0)
+    """Default interest fallen due on or before the as-of date and unpaid."""
+    accrued_default_interest: Decimal = Decimal(0)
+    """Default interest accrued in the current period, due on the next payment date."""
+    in_default: bool = False
+    """A `default` event is in force (not yet cured)."""
+    non_accrual: bool = False
+    non_accrual_since: date | None = None
+    """The start of the non-accrual in force (by event, or the day the DPD reached policy.non_accrual_dpd)."""
+    written_off: Decimal = Decimal(0)
+    """Principal written off up to the as-of date (no longer in outstanding_principal)."""
+    recoveries: Decimal = Decimal(0)
+    """Principal cash received on written-off principal."""
 
 
 def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None):
@@ -84,7 +99,8 @@ def allocation_rules(loaded: LoadedBook, currency: str) -> Rules:
     """The book's waterfall, rounding and unapplied-cash policy."""
     digits = minor_units(currency)
     mode = loaded.book.rounding if loaded.book else "half_up"
-    waterfall = loaded.book.waterfall if loaded.book else ("fees", "commitment_fee", "interest", "principal")
+    waterfall = loaded.book.waterfall if loaded.book else ("fees", "commitment_fee", "default_interest", "interest",
+                                                           "principal")
     hold = bool(loaded.book and loaded.book.policy.unapplied == "hold")
     return Rules(tuple(waterfall), lambda x: round_money(x, digits, mode), hold)
 
@@ -96,7 +112,8 @@ def allocate_facility(loaded: LoadedBook, deal_id: str, facility_id: str, paymen
     ft = terms[facility_id]
     record = loaded.deals[deal_id]
     return allocate(lambda reductions, end_on: builder(ft, reductions, end_on),
-                    lambda d: (ft.at(d) or ft.first).facility, payments, allocation_rules(loaded, record.deal.currency))
+                    lambda d: (ft.at(d) or ft.first).facility, payments, allocation_rules(loaded, record.deal.currency),
+                    facility_credit(loaded, record, ft))
 
 
 def quote_payoff(loaded: LoadedBook, deal_id: str, facility_id: str, payments: Iterable[Payment], on: date
@@ -107,7 +124,7 @@ def quote_payoff(loaded: LoadedBook, deal_id: str, facility_id: str, payments: I
     record = loaded.deals[deal_id]
     return payoff_quote(lambda reductions, end_on: builder(ft, reductions, end_on),
                         lambda d: (ft.at(d) or ft.first).facility, payments, on,
-                        allocation_rules(loaded, record.deal.currency))
+                        allocation_rules(loaded, record.deal.currency), facility_credit(loaded, record, ft))
 
 
 def bucket_name(dpd: int, edges: Sequence[int]) -> str:
@@ -144,6 +161,8 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
             received["principal"] += a.amount
         elif a.component in ("fees", "commitment_fee"):
             received["fees"] += a.amount
+        elif a.component == "default_interest":
+            received["interest"] += a.amount
         elif a.component in received:
             received[a.component] += a.amount
     received["fees"] += sum((d.amount for d in fa.netted if d.date <= as_of), zero)
@@ -170,11 +189,12 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
     unfunded = zero
     if as_of < avail_end and as_of < s.maturity_date and not paid_off:
         unfunded = max(commitment - (outstanding if _is_revolver(s) else drawn), zero)
-    return Position(deal, s.facility_id, None, s.currency, as_of, commitment, drawn, unfunded, outstanding, accrued,
-                    pik, received["interest"], received["fees"], received["principal"], received["unapplied"],
-                    past_due, dpd, bucket_name(dpd, buckets), rate, spread, s.pik_rate, s.maturity_date,
-                    avail_end if avail_end != s.maturity_date else None, Decimal(1), held,
-                    accrued_pik, accrued_cfee, paid_off)
+    position = Position(deal, s.facility_id, None, s.currency, as_of, commitment, drawn, unfunded, outstanding,
+                        accrued, pik, received["interest"], received["fees"], received["principal"],
+                        received["unapplied"], past_due, dpd, bucket_name(dpd, buckets), rate, spread, s.pik_rate,
+                        s.maturity_date, avail_end if avail_end != s.maturity_date else None, Decimal(1), held,
+                        accrued_pik, accrued_cfee, paid_off)
+    return replace(position, **credit_fields(fa, position, mode)) if fa.credit.tracked else position
 
 
 def _is_revolver(s: FacilitySchedule) -> bool:
@@ -239,6 +259,9 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
         outstanding_principal=part(whole.outstanding_principal, now),
         accrued_interest=part(whole.accrued_interest, now), pik_capitalised=out["pik_capitalised"],
         accrued_pik=part(whole.accrued_pik, now), accrued_commitment_fee=part(whole.accrued_commitment_fee, now),
+        written_off=part(whole.written_off, now), recoveries=part(whole.recoveries, now),
+        default_interest_due=part(whole.default_interest_due, now),
+        accrued_default_interest=part(whole.accrued_default_interest, now),
         interest_received=rec["interest"], fees_received=rec["fees"], principal_received=rec["principal"],
         unapplied=rec["unapplied"], past_due=part(whole.past_due, now), share=dict(now).get(lender, Decimal(0)))
 
@@ -258,7 +281,7 @@ class Flow:
     amount: Decimal
 
 
-_KIND = {"prepayment": "principal", "repayment": "principal", "commitment_fee": "fees"}
+_KIND = {"prepayment": "principal", "repayment": "principal", "commitment_fee": "fees", "default_interest": "interest"}
 
 
 def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = None) -> list[Flow]:

@@ -132,7 +132,8 @@ def test_query_positions_has_one_row_per_facility_and_no_lender_column(book, ban
 
 MONEY_COLUMNS = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",
                  "accrued_commitment_fee", "pik_capitalised", "interest_received", "fees_received", "principal_received",
-                 "unapplied", "past_due")
+                 "unapplied", "past_due", "default_interest_due", "accrued_default_interest", "written_off",
+                 "recoveries")
 
 
 def test_query_lender_positions_has_no_null_lender_and_sums_exactly_to_positions(book, bank):
