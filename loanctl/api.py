@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .servicing.allocation import PayoffQuote
 
 __all__ = ["PayoffResult", "UsageProblem", "ValidationResult", "deals_for_paths", "load_valid_book", "locate_book",
-           "payoff", "payoff_quote", "validate_book"]
+           "payoff", "payoff_quote", "record_event", "validate_book"]
 
 
 def locate_book(explicit: str | None) -> Path:
@@ -357,3 +357,11 @@ def payoff_quote(loaded: LoadedBook, deal_id: str, facility_id: str | None, on: 
         return None, [ft.last.diag("E0276", f"no payoff quote on {on}: the facility's schedule does not run to it",
                                    ("maturity_date",), hint=f"quote a date after {start} and on or before {maturity}")]
     return PayoffResult(deal_id, facility_id, record.deal.currency, quote), []
+
+
+def record_event(root: Path, deal_id: str, event_type: str, on: date, *, amount=None, facility: str | None = None,
+                 note: str | None = None, dry_run: bool = False):
+    """`loanctl event`: write a credit-event file (SPEC §2.7) after checking the book with it
+    (`origination.workflow.record_event`); a StepResult with the diagnostics if refused."""
+    from .origination.workflow import record_event as run
+    return run(root, deal_id, event_type, on, amount=amount, facility=facility, note=note, dry_run=dry_run)

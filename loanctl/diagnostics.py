@@ -232,6 +232,17 @@ CODES: dict[str, str] = {
     "E0602": "simulated prepayment names an unknown facility",
     "E0603": "simulated default date outside the facility's life",
     "E0604": "simulated prepayment outside the facility's life",
+    # E062x — credit events (SPEC §2.7)
+    "E0620": "credit event id differs from its file name",
+    "E0621": "credit event dated outside the facility's life",
+    "E0622": "credit event names an unknown facility",
+    "E0623": "default cured without a default in force",
+    "E0624": "accrual restored without a non-accrual in force",
+    "E0625": "write-off larger than the outstanding principal",
+    "E0626": "amount on a credit event other than a write-off",
+    "E0627": "status written_off without a write-off of everything",
+    "E0628": "status repaid with principal still owed",
+    "E0629": "credit event on a deal that is not funded",
     # E07xx — notices, statements and reconciliation (E0700–E0709: notices and statements)
     "E0700": "remittance reference names an unknown field",
     "E0701": "billing notices need remittance instructions",
