@@ -94,3 +94,20 @@ def test_payoff_quote_includes_default_interest_accrued_to_the_date(tmp_path):
     text = json.dumps(quote)
     # 9,000 unpaid since 04-15: 30 days × 9,000 × 0.02 / 360 = 15.00 of default interest
     assert '"15.00"' in text, text
+
+
+def test_schedule_actuals_shows_default_interest_due_and_paid_on_its_row(tmp_path):
+    book = credit_book(tmp_path / "book")
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    post_rows(book, bank, "p.csv", [CLOSING, row("late", "2026-05-30", "9000.00"), row("q2", "2026-07-15", "9122.50")])
+    import json
+    result = run(book, "schedule", "acme-fixed", "--actuals", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["date"]: r for r in json.loads(result.stdout)["facilities"][0]["rows"]}
+    q2 = rows["2026-07-15"]
+    # 9,000 × 0.02 × 45 / 360 = 22.50, due and paid on 07-15 with the 9,100 interest: nothing unpaid
+    assert (q2["default_interest"], q2["paid"]["default_interest"], q2["paid"]["interest"], q2["unpaid"]) == (
+        "22.50", "22.50", "9100.00", "0.00")
+    text = run(book, "schedule", "acme-fixed", "--actuals", "--format", "csv").stdout
+    assert "default_interest" in text.splitlines()[0]
