@@ -430,7 +430,7 @@ class _Walk:
         """Default interest for [start, end), due on `end` (SPEC §3.3)."""
         amount = self.rules.rounding(self.default_interest_between(start, end, row))
         if amount > 0:
-            self._add_due(Due(end, DEFAULT_INTEREST, amount, DEFAULT_INTEREST))
+            self._add_due(Due(end, DEFAULT_INTEREST, amount))
 
     def default_interest_between(self, start: date, end: date, row: Row | None) -> Decimal:
         """Unrounded default interest over [start, end) of the period ending on `row` (None:

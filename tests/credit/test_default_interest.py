@@ -111,3 +111,29 @@ def test_schedule_actuals_shows_default_interest_due_and_paid_on_its_row(tmp_pat
         "22.50", "22.50", "9100.00", "0.00")
     text = run(book, "schedule", "acme-fixed", "--actuals", "--format", "csv").stdout
     assert "default_interest" in text.splitlines()[0]
+
+
+def test_billing_notice_and_statement_show_default_interest(tmp_path):
+    from datetime import date
+
+    from loanctl.api import load_valid_book
+    from loanctl.notices.build import build_notices, posted_payments
+    from loanctl.notices.statement import build_statement
+
+    from ledgerkit import BOOK_YAML
+    book = credit_book(tmp_path / "book", book_yaml=BOOK_YAML + 'remittance: {bank: First Example Bank, account: "1", '
+                                                                  'aba: "021000021"}\n')
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    post_rows(book, bank, "p.csv", [CLOSING, row("late", "2026-05-30", "9000.00")])
+    loaded, errors = load_valid_book(book)
+    assert not errors
+    notices, diags = build_notices(loaded, posted_payments(loaded), date(2026, 7, 10), 10, kinds=("billing",))
+    assert not diags
+    (billing,) = notices
+    # 9,000 × 0.02 × 45 / 360 = 22.50 with the 9,100 of interest: 9,122.50 due on 07-15
+    assert (billing.data["default_interest"], billing.data["total_due"]) == ("22.50", "9122.50")
+    statement, _ = build_statement(loaded, posted_payments(loaded), "acme-fixed", date(2026, 7, 1),
+                                   date(2026, 7, 31))
+    dues = [(x["description"], x["due"]) for x in statement.data["lines"] if x["kind"] == "due"]
+    assert ("default interest due", "22.50") in dues
