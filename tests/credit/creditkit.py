@@ -14,12 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from bookfactory import deal_with, fixed_term_deal, write_file
-from ledgerkit import BOOK_YAML, FIXED_DEAL, FIXED_YAML, write_book
+from ledgerkit import BOOK_YAML, FIXED_DEAL, write_book
 
 BULLET = deal_with("type: straight", "type: bullet", fixed_term_deal(FIXED_DEAL))
 """Upfront fee 1% (10,000, paid at closing), no other fee."""
 BULLET_DEFAULT = deal_with("fixed_rate: 3.6%\n", "fixed_rate: 3.6%\n      default_rate: 2%\n", BULLET)
-STRAIGHT_DEFAULT = deal_with("fixed_rate: 3.6%\n", "fixed_rate: 3.6%\n      default_rate: 2%\n", FIXED_YAML)
+STRAIGHT_DEFAULT = BULLET_DEFAULT.replace("type: bullet", "type: straight")
+"""Straight amortization (250,000 a quarter) with the 2% default rate."""
 
 
 def credit_book(root: Path, deal_yaml: str = BULLET_DEFAULT, book_yaml: str = BOOK_YAML) -> Path:
