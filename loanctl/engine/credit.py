@@ -194,14 +194,16 @@ def carrying(increases: Iterable[tuple[date, Decimal]], principal_cash: Iterable
              write_offs: Sequence[Event], on: date) -> Carrying:
     """Carrying principal on `on` (end of day). `increases`: draws and PIK capitalised;
     `principal_cash`: principal received. On one date, draws and cash come before a
-    write-off; a write-off without an amount writes off the whole carrying balance then,
-    and one larger than the balance is capped at it (validate reports it, E0625)."""
+    write-off; a write-off without an amount writes off the whole carrying balance then and
+    the facility with it: PIK capitalised (or drawn) afterwards is written off as it comes.
+    One larger than the balance is capped at it (validate reports it, E0625)."""
     steps: list[tuple[date, int, Decimal]] = []
     steps += [(d, 0, a) for d, a in increases if d <= on]
     steps += [(d, 1, a) for d, a in principal_cash if d <= on]
     steps.sort(key=lambda s: (s[0], s[1]))
     wos = sorted((e for e in write_offs if e.date <= on), key=lambda e: e.date)
     bal = written = recovered = ZERO
+    whole = False  # written off in full: later increases are written off as they come
     applied: list[tuple[date, Decimal]] = []
     recov: list[tuple[date, Decimal]] = []
     i = 0
@@ -209,7 +211,10 @@ def carrying(increases: Iterable[tuple[date, Decimal]], principal_cash: Iterable
         limit = e.date if e is not None else date.max
         while i < len(steps) and steps[i][0] <= limit:
             d, kind, amount = steps[i]
-            if kind == 0:
+            if kind == 0 and whole:
+                written += amount
+                applied.append((d, amount))
+            elif kind == 0:
                 bal += amount
             else:
                 take = min(amount, max(bal, ZERO))
@@ -221,6 +226,7 @@ def carrying(increases: Iterable[tuple[date, Decimal]], principal_cash: Iterable
         if e is None:
             break
         amount = bal if e.amount is None else min(e.amount, bal)
+        whole = whole or e.amount is None
         if amount > 0:
             bal -= amount
             written += amount

@@ -122,8 +122,10 @@ def _check_balances(loaded: LoadedBook, record: DealRecord, terms: dict, paid: P
         end = carrying(increases, cash, events.write_offs, date.max)
         if end.carrying > 0 or (deal.status == "repaid" and end.written_off > end.recoveries):
             owing.append(f"{fid} {end.carrying + end.written_off - end.recoveries:,}")
-        if end.carrying > 0 or not events.write_offs:
-            partly.append(f"{fid} {end.carrying:,}")
+        last = events.write_offs[-1].date if events.write_offs else None
+        left = carrying(increases, cash, events.write_offs, last).carrying if last else end.carrying
+        if left > 0 or not events.write_offs:
+            partly.append(f"{fid} {left:,}")
     if deal.status == "written_off" and partly:
         out.append(record.doc.diag("E0627", "status written_off, but not everything is written off "
                                             f"(carrying principal: {', '.join(partly)})", ("status",),
