@@ -218,6 +218,14 @@ def _accrued(fa: FacilityAllocation, as_of: date, digits: int, mode: str):
             r = lambda x: round_money(x, digits, mode)  # noqa: E731
             return r(cash), r(pik), r(cfee), row.rate, row.spread
     zero = round_money(ZERO, digits)
+    last = s.rows[-1]
+    if len(s.rows) > 1 and s.ended_on is None and as_of > last.date:
+        # after maturity overdue principal keeps bearing the last period's rate; what accrued
+        # falls due on each later payment's date (allocation), so accrue from the latest one
+        since = max([last.date] + [d.date for d in fa.dues if last.date < d.date <= as_of])
+        cash = overdue_interest(fa.dues, since, last, as_of, s.day_count)
+        if cash:
+            return round_money(cash, digits, mode), zero, zero, last.rate, last.spread
     return zero, zero, zero, None, None
 
 

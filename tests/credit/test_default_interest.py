@@ -137,3 +137,15 @@ def test_billing_notice_and_statement_show_default_interest(tmp_path):
                                    date(2026, 7, 31))
     dues = [(x["description"], x["due"]) for x in statement.data["lines"] if x["kind"] == "due"]
     assert ("default interest due", "22.50") in dues
+
+
+def test_overdue_principal_accrues_after_maturity_in_positions(tmp_path):
+    book = credit_book(tmp_path / "book")
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    post_rows(book, bank, "p.csv", [CLOSING, row("q1", "2026-04-15", "9000.00"), row("q2", "2026-07-15", "9100.00"),
+                                    row("q3", "2026-10-15", "9200.00"), row("q4", "2027-01-15", "9200.00")])
+    pos = positions(book, "2027-02-04")[None]
+    # 1,000,000 unpaid since maturity 2027-01-15, 20 days to 02-04:
+    #   contractual 1,000,000 × 0.036 × 20 / 360 = 2,000.00; default 1,000,000 × 0.02 × 20 / 360 = 1,111.11
+    assert (pos.accrued_interest, pos.accrued_default_interest, pos.dpd) == (D("2000.00"), D("1111.11"), 20)
