@@ -324,7 +324,7 @@ DEMO_STEPS: list[DemoStep] = [
              _show_step(DEMO_AMENDED)),
     DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
              "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment, "
-             "a revolver paydown, a payoff, a returned wire and a recovery on a written-off loan",
+             "a revolver paydown, a payoff, a returned wire and a recovery on a loan written off",
              _step_post),
     DemoStep("loanctl schedule northwind-tl-2025 --actuals", "what was paid against each due (a late payment "
              "settles the oldest due first)", _step_actuals("northwind-tl-2025")),
