@@ -141,13 +141,13 @@ def test_payment_notices_show_what_was_received_and_each_lenders_part(small, tmp
     got = notices_json(small, tmp_path / "out", "--date", "2025-04-10", "--days", "10", "--kind", "payment")
     assert sorted(got) == ["2025-04-15/acme-tl-tl-payment-fund-i-spv.json", "2025-04-15/acme-tl-tl-payment-fund-i.json"]
     a, b = got["2025-04-15/acme-tl-tl-payment-fund-i.json"], got["2025-04-15/acme-tl-tl-payment-fund-i-spv.json"]
-    assert a["due"] == {"principal": "100000.00", "interest": "232500.00", "commitment_fee": "0.00", "fees": "0.00",
-                        "total": "332500.00"}
-    assert a["received"] == {"principal": "67500.00", "interest": "232500.00", "commitment_fee": "0.00",
-                             "fees": "0.00", "total": "300000.00"}
+    assert a["due"] == {"principal": "100000.00", "interest": "232500.00", "default_interest": "0.00",
+                        "commitment_fee": "0.00", "fees": "0.00", "total": "332500.00"}
+    assert a["received"] == {"principal": "67500.00", "interest": "232500.00", "default_interest": "0.00",
+                             "commitment_fee": "0.00", "fees": "0.00", "total": "300000.00"}
     # 60% of 67,500 = 40,500 and of 232,500 = 139,500; 40%: 27,000 and 93,000.
-    assert a["lender_part"] == {"principal": "40500.00", "interest": "139500.00", "commitment_fee": "0.00",
-                                "fees": "0.00", "total": "180000.00"}
+    assert a["lender_part"] == {"principal": "40500.00", "interest": "139500.00", "default_interest": "0.00",
+                                "commitment_fee": "0.00", "fees": "0.00", "total": "180000.00"}
     assert b["lender_part"]["total"] == "120000.00"
     assert a["paid_in_full"] is False and a["payments"] == ["p1"] and a["value_dates"] == ["2025-04-15"]
 

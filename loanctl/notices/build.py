@@ -36,7 +36,7 @@ from ..servicing.allocation import OVERDUE_INTEREST, FacilityAllocation, Payment
 from ..servicing.positions import allocate_facility, facility_inputs
 
 KINDS = ("billing", "rate_set", "payment")
-COMPONENTS = ("principal", "interest", "commitment_fee", "fees")
+COMPONENTS = ("principal", "interest", "default_interest", "commitment_fee", "fees")
 """What a payment settles, in the order an MT646 lists it."""
 
 
