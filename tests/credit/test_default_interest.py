@@ -149,3 +149,24 @@ def test_overdue_principal_accrues_after_maturity_in_positions(tmp_path):
     # 1,000,000 unpaid since maturity 2027-01-15, 20 days to 02-04:
     #   contractual 1,000,000 × 0.036 × 20 / 360 = 2,000.00; default 1,000,000 × 0.02 × 20 / 360 = 1,111.11
     assert (pos.accrued_interest, pos.accrued_default_interest, pos.dpd) == (D("2000.00"), D("1111.11"), 20)
+
+
+def test_payment_notice_lists_default_interest_received_and_each_lenders_part(tmp_path):
+    from datetime import date
+
+    from loanctl.api import load_valid_book
+    from loanctl.notices.build import build_notices, posted_payments
+
+    book = credit_book(tmp_path / "book")
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    post_rows(book, bank, "p.csv", [CLOSING, row("late", "2026-05-30", "9000.00"), row("q2", "2026-07-15", "9122.50")])
+    loaded, _ = load_valid_book(book)
+    notices, diags = build_notices(loaded, posted_payments(loaded), date(2026, 7, 15), 0, kinds=("payment",))
+    assert not diags
+    parts = {n.party: n.data for n in notices}
+    # 22.50 received as default interest: fund-a 60% = 13.50, fund-b 40% = 9.00
+    assert parts["fund-a"]["received"]["default_interest"] == "22.50"
+    assert (parts["fund-a"]["lender_part"]["default_interest"], parts["fund-b"]["lender_part"]["default_interest"]) == (
+        "13.50", "9.00")
+    assert parts["fund-a"]["received"]["total"] == "9122.50"
