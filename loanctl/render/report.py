@@ -76,7 +76,9 @@ def to_csv(r: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for p in report_dict(r)["positions"]:
-        w.writerow([csv_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else str(p[c])))
+        w.writerow([csv_safe(";".join(p[c]) if isinstance(p[c], list) else ("" if p[c] is None else
+                                                                          str(p[c]).lower() if isinstance(p[c], bool)
+                                                                          else str(p[c])))
                     for c in CSV_COLUMNS])
     return buf.getvalue()
 
