@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .servicing.allocation import PayoffQuote
 
 __all__ = ["PayoffResult", "UsageProblem", "ValidationResult", "deals_for_paths", "load_valid_book", "locate_book",
-           "payoff", "payoff_quote", "trade", "validate_book"]
+           "payoff", "payoff_quote", "record_event", "trade", "validate_book"]
 
 
 def locate_book(explicit: str | None) -> Path:
@@ -420,3 +420,11 @@ def trade(root: Path, deal: str, facility: str, seller: str, buyer: str, *, sett
                        "date": option_date(parts[2].strip(), "--approval").isoformat()})
     return run(root, deal, facility, seller, buyer, settle=settle, amount=amount, share=share, price=price,
                trade_date=trade_date, approvals=parsed, trade_id=trade_id, dry_run=dry_run)
+
+
+def record_event(root: Path, deal_id: str, event_type: str, on: date, *, amount=None, facility: str | None = None,
+                 note: str | None = None, dry_run: bool = False):
+    """`loanctl event`: write a credit-event file (SPEC §2.7) after checking the book with it
+    (`origination.workflow.record_event`); a StepResult with the diagnostics if refused."""
+    from .origination.workflow import record_event as run
+    return run(root, deal_id, event_type, on, amount=amount, facility=facility, note=note, dry_run=dry_run)

@@ -344,10 +344,13 @@ DEMO_STEPS: list[DemoStep] = [
              _show_step(DEMO_AMENDED)),
     DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
              "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment, "
-             "a revolver paydown, a payoff and a returned wire",
+             "a revolver paydown, a payoff, a returned wire and a recovery on a loan written off",
              _step_post),
     DemoStep("loanctl schedule northwind-tl-2025 --actuals", "what was paid against each due (a late payment "
              "settles the oldest due first)", _step_actuals("northwind-tl-2025")),
+    DemoStep("loanctl schedule sable-tl-2025 --actuals", "a loan in payment default (credit events): default "
+             "interest at 2% on the missed interest and, from the default notice, on all principal, due on the next "
+             "payment date", _step_actuals("sable-tl-2025")),
     DemoStep("loanctl ledger check", "the ledger agrees with the archive", _step_ledger_check),
     DemoStep("loanctl covenants --fund fund-i", "the latest test of every covenant: one breach, one at risk",
              _step_covenants("fund-i")),

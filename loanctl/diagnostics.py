@@ -245,6 +245,17 @@ CODES: dict[str, str] = {
     "E0615": "shares would not sum to 100% after a trade",
     "E0616": "par amount traded when nothing is outstanding",
     "E0617": "invalid loanctl trade request",
+    # E062x — credit events (SPEC §2.7)
+    "E0620": "credit event id differs from its file name",
+    "E0621": "credit event dated outside the facility's life",
+    "E0622": "credit event names an unknown facility",
+    "E0623": "default cured without a default in force",
+    "E0624": "accrual restored without a non-accrual in force",
+    "E0625": "write-off larger than the outstanding principal",
+    "E0626": "amount on a credit event other than a write-off",
+    "E0627": "status written_off without a write-off of everything",
+    "E0628": "status repaid with principal still owed",
+    "E0629": "credit event on a deal that is not funded",
     # E0640–E0659 — fair-value marks and FX rates (fund accounting)
     "E0640": "marks file name is not a date",
     "E0641": "marks file header is not deal,facility,price,source",

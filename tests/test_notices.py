@@ -141,13 +141,13 @@ def test_payment_notices_show_what_was_received_and_each_lenders_part(small, tmp
     got = notices_json(small, tmp_path / "out", "--date", "2025-04-10", "--days", "10", "--kind", "payment")
     assert sorted(got) == ["2025-04-15/acme-tl-tl-payment-fund-i-spv.json", "2025-04-15/acme-tl-tl-payment-fund-i.json"]
     a, b = got["2025-04-15/acme-tl-tl-payment-fund-i.json"], got["2025-04-15/acme-tl-tl-payment-fund-i-spv.json"]
-    assert a["due"] == {"principal": "100000.00", "interest": "232500.00", "commitment_fee": "0.00", "fees": "0.00",
-                        "total": "332500.00"}
-    assert a["received"] == {"principal": "67500.00", "interest": "232500.00", "commitment_fee": "0.00",
-                             "fees": "0.00", "total": "300000.00"}
+    assert a["due"] == {"principal": "100000.00", "interest": "232500.00", "default_interest": "0.00",
+                        "commitment_fee": "0.00", "fees": "0.00", "total": "332500.00"}
+    assert a["received"] == {"principal": "67500.00", "interest": "232500.00", "default_interest": "0.00",
+                             "commitment_fee": "0.00", "fees": "0.00", "total": "300000.00"}
     # 60% of 67,500 = 40,500 and of 232,500 = 139,500; 40%: 27,000 and 93,000.
-    assert a["lender_part"] == {"principal": "40500.00", "interest": "139500.00", "commitment_fee": "0.00",
-                                "fees": "0.00", "total": "180000.00"}
+    assert a["lender_part"] == {"principal": "40500.00", "interest": "139500.00", "default_interest": "0.00",
+                                "commitment_fee": "0.00", "fees": "0.00", "total": "180000.00"}
     assert b["lender_part"]["total"] == "120000.00"
     assert a["paid_in_full"] is False and a["payments"] == ["p1"] and a["value_dates"] == ["2025-04-15"]
 
@@ -435,8 +435,10 @@ def test_demo_notices_equal_the_schedule_the_rates_and_the_ledger(demo, demo_not
             late = any(D(r["principal"]) > on_time[(n["deal"], n["facility"], r["date"], "principal")]
                        for r in rows if r["date"] < row["date"])
             assert D(n["overdue_interest"]) == 0 or late, name
-            assert D(n["total_due"]) == (D(row["total_due"]) + D(n["overdue_interest"]) - received
-                                         + sum(past.values(), D(0))), name
+            # default interest (SPEC §3.3) only on sable, the demo's one loan with a default rate
+            assert D(n["default_interest"]) == 0 or n["deal"] == "sable-tl-2025", name
+            assert D(n["total_due"]) == (D(row["total_due"]) + D(n["overdue_interest"]) + D(n["default_interest"])
+                                         - received + sum(past.values(), D(0))), name
             assert n["reference"] == f"{n['deal']}-{row['date']}"
         elif n["kind"] == "rate_set":
             assert (n["whole"]["interest"], n["whole"]["balance"]) == (row["interest"], row["opening_balance"]), name

@@ -92,7 +92,10 @@ _POSITION_COLUMNS = ("currency VARCHAR, as_of DATE, commitment DECIMAL(28,4), dr
                      "accrued_pik DECIMAL(28,4), accrued_commitment_fee DECIMAL(28,4), pik_capitalised DECIMAL(28,4), "
                      "interest_received DECIMAL(28,4), fees_received DECIMAL(28,4), "
                      "principal_received DECIMAL(28,4), unapplied DECIMAL(28,4), past_due DECIMAL(28,4), "
-                     "dpd INTEGER, dpd_bucket VARCHAR, rate DECIMAL(18,10), spread DECIMAL(18,10)")
+                     "dpd INTEGER, dpd_bucket VARCHAR, rate DECIMAL(18,10), spread DECIMAL(18,10), "
+                     "default_interest_due DECIMAL(28,4), accrued_default_interest DECIMAL(28,4), in_default BOOLEAN, "
+                     "non_accrual BOOLEAN, non_accrual_since DATE, written_off DECIMAL(28,4), "
+                     "recoveries DECIMAL(28,4)")
 
 
 def _position_figures(pos) -> tuple:
@@ -100,7 +103,9 @@ def _position_figures(pos) -> tuple:
     return (pos.currency, pos.as_of, pos.commitment, pos.drawn, pos.unfunded, pos.outstanding_principal,
             pos.accrued_interest, pos.accrued_pik, pos.accrued_commitment_fee, pos.pik_capitalised,
             pos.interest_received, pos.fees_received,
-            pos.principal_received, pos.unapplied, pos.past_due, pos.dpd, pos.dpd_bucket, pos.rate, pos.spread)
+            pos.principal_received, pos.unapplied, pos.past_due, pos.dpd, pos.dpd_bucket, pos.rate, pos.spread,
+            pos.default_interest_due, pos.accrued_default_interest, pos.in_default, pos.non_accrual,
+            pos.non_accrual_since, pos.written_off, pos.recoveries)
 
 
 def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None = None) -> tuple[list[str], list[tuple]]:

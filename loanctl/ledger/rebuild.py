@@ -137,14 +137,45 @@ def archived_repayments(loaded: LoadedBook) -> dict[tuple[str, str], list[tuple[
 
 
 def archive_repaid():
-    """`validation.checks.Repaid` over a book's archive: read once, on first use."""
+    """`validation.checks.Repaid` over a book's archive: read once, on first use; with its
+    `principal` (`validation.events.PrincipalPaid`, credit events), also read on first use."""
     cache: dict = {}
 
     def repaid(loaded: LoadedBook, deal: str, facility: str) -> list[tuple[date, Decimal]]:
         if "all" not in cache:
             cache["all"] = archived_repayments(loaded)
         return cache["all"].get((deal, facility), [])
+
+    def principal(loaded: LoadedBook, deal: str, facility: str) -> list[tuple[date, Decimal]]:
+        if "payments" not in cache:
+            cache["payments"] = archived_payments(loaded)
+        return archived_principal(loaded, cache["payments"], deal, facility)
+    repaid.principal = principal  # type: ignore[attr-defined]
     return repaid
+
+
+def archived_payments(loaded: LoadedBook) -> list[Payment]:
+    """Every payment row of payments/ that reads cleanly, as a rebuild replays them."""
+    root = loaded.root
+    files = [ArchivedFile(path.name, path.read_bytes(), archived_profile(root, path.name), str(path))
+             for path in archived_files(root)]
+    return _replayed(loaded, files)[0] if files else []
+
+
+def archived_principal(loaded: LoadedBook, payments: list[Payment], deal: str, facility: str
+                       ) -> list[tuple[date, Decimal]]:
+    """(date applied, amount) of the principal the archived payments settle on a facility."""
+    from ..servicing.allocation import PRINCIPAL_COMPONENTS
+    from ..engine.schedule import ScheduleProblem
+    from ..servicing.positions import allocate_facility
+    if deal not in loaded.deals:
+        return []
+    mine = [p for p in payments if p.deal == deal and p.facility == facility]
+    try:
+        fa = allocate_facility(loaded, deal, facility, mine)
+    except ScheduleProblem:  # terms that cannot be scheduled are reported by their own checks
+        return []
+    return [(a.on, a.amount) for a in fa.allocations if a.component in PRINCIPAL_COMPONENTS]
 
 
 def rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diagnostic]]:

@@ -222,7 +222,9 @@ class Book(Strict):
     calendars: tuple[CalendarDef, ...] = ()
     policy: Policy = Policy()
     dpd_buckets: tuple[int, ...] = (0, 30, 60, 90, 120)
-    waterfall: tuple[WaterfallItem, ...] = ("fees", "commitment_fee", "interest", "principal")
+    waterfall: tuple[WaterfallItem, ...] = ("fees", "commitment_fee", "default_interest", "interest", "principal")
+    """Settlement order within a due date; a waterfall without default_interest settles it right
+    after commitment_fee (servicing.allocation.waterfall_order)."""
     payment_profiles: dict[str, PaymentProfile] = {}
     remittance: Remittance = Remittance()
     """Where and how borrowers pay (billing notices; the reference reconcile matches)."""

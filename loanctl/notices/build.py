@@ -37,7 +37,7 @@ from ..servicing.allocation import OVERDUE_INTEREST, FacilityAllocation, Payment
 from ..servicing.positions import allocate_facility, facility_inputs
 
 KINDS = ("billing", "rate_set", "payment")
-COMPONENTS = ("principal", "interest", "commitment_fee", "fees")
+COMPONENTS = ("principal", "interest", "default_interest", "commitment_fee", "fees")
 """What a payment settles, in the order an MT646 lists it."""
 
 
@@ -201,6 +201,7 @@ def _billing(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fa: FacilityAl
     received = sum((d.paid for d in current), zero)
     unpaid_now = sum((d.unpaid for d in current), zero)
     overdue_interest = sum((d.amount for d in current if d.kind == OVERDUE_INTEREST), zero)
+    default_interest = sum((d.amount for d in current if d.component == "default_interest"), zero)
     past = [d for d in fa.dues if d.date < row.date and d.unpaid > 0]
     past_total = sum((d.unpaid for d in past), zero)
     data = _header(loaded, "billing", deal_id, fs, row.date, borrower)
@@ -222,6 +223,7 @@ def _billing(loaded: LoadedBook, deal_id: str, ft: FacilityTerms, fa: FacilityAl
         "principal": money(row.principal, n),
         "scheduled_total": money(row.total_due, n),
         "overdue_interest": money(overdue_interest, n),
+        "default_interest": money(default_interest, n),
         "closing_balance": money(row.closing_balance, n),
         "received": money(received, n),
         "current_due": money(unpaid_now, n),

@@ -417,3 +417,40 @@ def trade(root: Path, deal_id: str, facility: str, seller: str, buyer: str, *, s
         write_atomic(path, text)
         result.written = path
     return result
+
+
+EVENT_TYPES = ("default", "default_cured", "non_accrual", "accrual_restored", "write_off")
+
+
+def record_event(root: Path, deal_id: str, event_type: str, on: date, *, amount: Decimal | None = None,
+                 facility: str | None = None, note: str | None = None, dry_run: bool = False) -> StepResult:
+    """Write events/<date>-<type>.yaml (SPEC §2.7) from the template after checking the book
+    with it in place (dates, facility, a cure needs a default, a write-off no larger than the
+    outstanding, the deal's status); refused, with the diagnostics, if anything is wrong."""
+    from .scaffold import render
+    if event_type not in EVENT_TYPES:
+        raise UsageProblem(f"unknown event type '{event_type}'", f"use one of: {', '.join(EVENT_TYPES)}")
+    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
+    record = _record(loaded, deal_id)
+    result = StepResult(diagnostics=errors)
+    if errors:
+        return result
+    taken = {e.event.id for e in record.events}
+    base = f"{on.isoformat()}-{event_type.replace('_', '-')}" + (f"-{facility}" if facility else "")
+    event_id, n = base, 2
+    while event_id in taken or (root / deal_id / "events" / f"{event_id}.yaml").exists():
+        event_id, n = f"{base}-{n}", n + 1
+    text = render("event.yaml.j2", event_id=event_id, date=on.isoformat(), type=event_type, facility=facility,
+                  amount=None if amount is None else format(amount, "f"), note=note)
+    rel = f"{deal_id}/events/{event_id}.yaml"
+    _, errs = _check_new_text(root, deal_id, {rel: text})
+    result.text = text
+    if errs:
+        result.diagnostics += errs
+        return result
+    if not dry_run:
+        path = root / rel
+        path.parent.mkdir(exist_ok=True)
+        write_atomic(path, text)
+        result.written = path
+    return result

@@ -7,7 +7,7 @@ from decimal import Decimal
 from ..conventions.currency import minor_units
 from ..servicing.allocation import PayoffQuote
 
-PAST_DUE_ORDER = ("fees", "commitment_fee", "interest", "principal")
+PAST_DUE_ORDER = ("fees", "commitment_fee", "default_interest", "interest", "principal")
 
 
 def payoff_components(quote: PayoffQuote) -> list[tuple[str, str, Decimal]]:
@@ -17,6 +17,7 @@ def payoff_components(quote: PayoffQuote) -> list[tuple[str, str, Decimal]]:
     rows += [
         ("interest", "accrued interest", quote.interest),
         ("overdue_interest", "interest on overdue principal", quote.overdue_interest),
+        ("default_interest", "default interest accrued", quote.default_interest),
         ("pik", "PIK accrued", quote.pik),
         ("commitment_fee", "commitment fee accrued", quote.commitment_fee),
         ("principal", "principal", quote.principal),

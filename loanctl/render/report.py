@@ -16,13 +16,15 @@ from ..reports.build import Report
 from .text import json_text, md
 
 RATE_KEYS = {"price", "rate", "spread", "pik_rate", "share", "weighted_average_rate", "weighted_average_spread",
-             "pik_share_of_outstanding", "xirr", "moic", "mark_price", "share_decimal"}
+             "pik_share_of_outstanding", "xirr", "moic", "mark_price", "share_decimal", "non_accrual_share"}
 CSV_COLUMNS = ("deal", "facility", "borrower", "borrower_name", "industry", "lenders", "share", "currency", "status",
                "commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "pik_capitalised",
                "interest_received", "fees_received", "principal_received", "unapplied", "past_due", "dpd",
                "dpd_bucket", "rate", "spread", "pik_rate", "maturity_date", "availability_end",
                "accrued_pik", "accrued_commitment_fee", "unapplied_since", "unapplied_age_days",
-               "amortized_cost", "mark_price", "mark_date", "mark_source", "fair_value", "unrealized_gain")
+               "amortized_cost", "mark_price", "mark_date", "mark_source", "fair_value", "unrealized_gain",
+               "default_interest_due", "accrued_default_interest", "in_default", "non_accrual", "non_accrual_since",
+               "written_off", "recoveries")
 
 
 def _plain(value, key: str = "", digits: int = 2):
@@ -92,7 +94,9 @@ def to_csv(r: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for p in report_dict(r)["positions"]:
-        w.writerow([csv_safe(";".join(p[c]) if isinstance(p.get(c), list) else ("" if p.get(c) is None else str(p[c])))
+        w.writerow([csv_safe(";".join(p[c]) if isinstance(p.get(c), list) else ("" if p.get(c) is None else
+                                                                              str(p[c]).lower() if isinstance(p[c], bool)
+                                                                              else str(p[c])))
                     for c in CSV_COLUMNS])
     return buf.getvalue()
 
@@ -127,7 +131,7 @@ def to_text(r: Report, console) -> None:
                      "Past due", "DPD", "Received"):
             t.add_column(name, justify="left" if name in ("Deal", "Fac") else "right", no_wrap=name != "Deal")
         for p, received in rows:
-            t.add_row(p["deal"], p["facility"], amount(p["outstanding_principal"], n), amount(p["accrued_interest"], n),
+            t.add_row(p["deal"] + credit_marks(p), p["facility"], amount(p["outstanding_principal"], n), amount(p["accrued_interest"], n),
                       _nonzero(p["accrued_pik"], n), _nonzero(p["accrued_commitment_fee"], n),
                       amount(p["unfunded"], n), pct(p["rate"]), amount(p["past_due"], n) if p["past_due"] else "",
                       str(p["dpd"]) if p["dpd"] else "", amount(received, n))
@@ -137,6 +141,7 @@ def to_text(r: Report, console) -> None:
                   amount(tot["unfunded"], n), "", amount(tot["past_due"], n), "",
                   amount(r.received_totals[ccy], n), style="bold")
         print_table(console, t)
+        _credit_text(console, rows, tot, n)
         held = [p for p, _ in rows if p["unapplied"]]
         if held:
             u = Table(title=f"unapplied cash ({ccy})", title_justify="left", header_style="bold", pad_edge=False)
@@ -226,6 +231,38 @@ def valuation_text(r: Report, console) -> None:
         for k, x in tr["totals"].items():
             t.add_row(k.replace("_", " "), amount(x, n))
         print_table(console, t)
+
+
+def credit_marks(p: dict) -> str:
+    """The markers after a position's deal: [default] [non-accrual] [written off]."""
+    marks = [m for m, on in (("default", p["in_default"]), ("non-accrual", p["non_accrual"]),
+                             ("written off", p["written_off"] > 0)) if on]
+    return "".join(f" [{m}]" for m in marks)
+
+
+def _credit_text(console, rows, tot: dict, n: int) -> None:
+    """Credit events (SPEC §5): non-accrual principal and its share; defaults, write-offs, recoveries."""
+    from rich.table import Table
+
+    from .text import print_table
+    flagged = [p for p, _ in rows if p["in_default"] or p["non_accrual"] or p["written_off"]
+               or p["default_interest_due"] or p["accrued_default_interest"]]
+    if not flagged:
+        return
+    console.print(f"non-accrual principal {amount(tot['non_accrual_principal'], n)} "
+                  f"({pct(tot['non_accrual_share'])} of outstanding) · written off {amount(tot['written_off'], n)} · "
+                  f"recoveries {amount(tot['recoveries'], n)} · default interest due "
+                  f"{amount(tot['default_interest_due'], n)}", highlight=False)
+    t = Table(title="credit events", title_justify="left", header_style="bold", pad_edge=False)
+    for name in ("Deal", "Fac", "Status", "Non-accrual since", "Default int. due", "Default int. accrued",
+                 "Written off", "Recoveries"):
+        t.add_column(name, justify="left" if name in ("Deal", "Fac", "Status", "Non-accrual since") else "right")
+    for p in flagged:
+        since = p["non_accrual_since"]
+        t.add_row(p["deal"], p["facility"], credit_marks(p).strip().replace("] [", ", ").strip("[]") or "current",
+                  since.isoformat() if since else "", amount(p["default_interest_due"], n),
+                  amount(p["accrued_default_interest"], n), amount(p["written_off"], n), amount(p["recoveries"], n))
+    print_table(console, t)
 
 
 def template_env(book_root: Path | None, autoescape_html: bool = True):

@@ -55,13 +55,15 @@ def schedule_dict(view: ScheduleView) -> dict:
     return out
 
 
-ACTUALS_COLUMNS = ("event", "overdue_interest", "prepayment_fee", "prepayment", "repayment", "paid_fees",
-                   "paid_commitment_fee", "paid_interest", "paid_overdue_interest", "paid_principal", "paid", "unpaid")
+ACTUALS_COLUMNS = ("event", "overdue_interest", "default_interest", "prepayment_fee", "prepayment", "repayment",
+                   "paid_fees", "paid_commitment_fee", "paid_default_interest", "paid_interest",
+                   "paid_overdue_interest", "paid_principal", "paid", "unpaid")
 
 
 def actuals_dict(got: RowPaid, digits: int) -> dict:
     """A row's `--actuals` figures: the dues beside the schedule's, what was paid, what is unpaid."""
     return {"event": got.event, "overdue_interest": money(got.overdue_interest, digits),
+            "default_interest": money(got.default_interest, digits),
             "prepayment_fee": money(got.prepayment_fee, digits), "prepayment": money(got.prepayment, digits),
             "repayment": money(got.repayment, digits),
             "paid": {k: money(v, digits) for k, v in got.components.items()},
@@ -82,7 +84,7 @@ def to_csv(view: ScheduleView) -> str:
             d = row_dict(r, fv.digits)
             if fv.paid is not None:
                 a = actuals_dict(fv.paid[i], fv.digits)
-                d.update({k: a[k] for k in ("event", "overdue_interest", "prepayment_fee", "prepayment",
+                d.update({k: a[k] for k in ("event", "overdue_interest", "default_interest", "prepayment_fee", "prepayment",
                                             "repayment", "unpaid")})
                 d.update({f"paid_{k}": v for k, v in a["paid"].items()}, paid=a["paid_total"])
             w.writerow((view.deal, fv.facility_id, *("" if d[c] is None else str(d[c]).lower()
@@ -100,7 +102,8 @@ def to_table(view: ScheduleView, console) -> None:
         for name, justify in (("Date", "left"), ("Days", "right"), ("Rate", "right"), ("Opening", "right"),
                               ("Draws", "right"), ("Interest", "right"), ("PIK", "right"), ("Commit fee", "right"),
                               ("Fees", "right"), ("Principal", "right"), ("Transfers", "right"), ("Total due", "right"),
-                              ("Closing", "right")) + ((("Overdue int.", "right"), ("Prepay fee", "right"),
+                              ("Closing", "right")) + ((("Overdue int.", "right"), ("Default int.", "right"),
+                                                        ("Prepay fee", "right"),
                                                         ("Paid", "right"), ("Unpaid", "right"))
                                                        if actuals else ()):
             t.add_column(name, justify=justify, no_wrap=True)
@@ -113,7 +116,10 @@ def to_table(view: ScheduleView, console) -> None:
                 overdue = _blank(got.overdue_interest, n)
                 if got.overdue_interest or got.components["overdue_interest"]:
                     overdue += f" (paid {got.components['overdue_interest']:,.{n}f})"
-                extra = (overdue, _blank(got.prepayment_fee, n),
+                default = _blank(got.default_interest, n)
+                if got.default_interest or got.components["default_interest"]:
+                    default += f" (paid {got.components['default_interest']:,.{n}f})"
+                extra = (overdue, default, _blank(got.prepayment_fee, n),
                          f"{got.paid:,.{n}f}" + (f" +{got.prepayment:,.{n}f} prepaid" if got.prepayment else "")
                          + (f" +{got.repayment:,.{n}f} repaid" if got.repayment else ""),
                          _blank(got.unpaid, n))
@@ -129,7 +135,8 @@ def to_table(view: ScheduleView, console) -> None:
         t.add_row("Total", "", "", "", f"{tot['draws']:,.{n}f}", f"{tot['interest']:,.{n}f}",
                   f"{tot['pik']:,.{n}f}", f"{tot['commitment_fee']:,.{n}f}", f"{tot['fees']:,.{n}f}",
                   f"{tot['principal']:,.{n}f}", f"{tot.get('transfers', 0):,.{n}f}", f"{tot['total_due']:,.{n}f}", "",
-                  *((f"{tot['overdue_interest']:,.{n}f}", f"{tot['prepayment_fee']:,.{n}f}", "",
+                  *((f"{tot['overdue_interest']:,.{n}f}", f"{tot['default_interest']:,.{n}f}",
+                     f"{tot['prepayment_fee']:,.{n}f}", "",
                      f"unapplied {fv.unapplied:,.{n}f}") if fv.unapplied is not None else ()),
                   style="bold")
         print_table(console, t)

@@ -12,13 +12,15 @@ from ..engine.deal import DealSchedule
 from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..ledger.db import ledger_payments
 from ..model.records import LoadedBook
-from ..servicing.allocation import OVERDUE_INTEREST
+from ..servicing.allocation import DEFAULT_INTEREST, OVERDUE_INTEREST
 from ..servicing.positions import allocate_facility, facility_inputs
 
 ZERO = Decimal(0)
-PAID_KEYS = ("fees", "commitment_fee", "interest", "overdue_interest", "principal", "prepayment", "repayment")
-DUE_KEYS = ("overdue_interest", "prepayment_fee")
-"""Dues that are not on the schedule's rows: interest on overdue principal, prepayment fees."""
+PAID_KEYS = ("fees", "commitment_fee", "default_interest", "interest", "overdue_interest", "principal", "prepayment",
+             "repayment")
+DUE_KEYS = ("overdue_interest", "default_interest", "prepayment_fee")
+"""Dues that are not on the schedule's rows: interest on overdue principal, default interest
+(SPEC §3.3), prepayment fees."""
 
 
 def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None = None,
@@ -77,6 +79,8 @@ def schedule_with_actuals(loaded: LoadedBook, deal_id: str, facility: str | None
                 settled = sum((part(x, on) for on, x in d.settled if counted(on)), ZERO)
                 by_date[d.date]["overdue_interest"] += settled
                 by_date[d.date]["interest"] -= settled  # paid as interest: shown apart
+            elif d.component == DEFAULT_INTEREST:
+                due[d.date]["default_interest"] += part(d.amount, d.date)
             elif d.component == "fees" and d.kind == "prepayment fee":
                 due[d.date]["prepayment_fee"] += part(d.amount, d.date)
                 events.add(d.date)

@@ -158,8 +158,10 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             row["unapplied_age_days"] = (as_of - since).days if since is not None else None
             report.positions.append(row)
             flows_by_ccy[pos.currency] += flows
-            terminal[pos.currency] += (pos.outstanding_principal + pos.accrued_interest + pos.accrued_pik
-                                       + pos.accrued_commitment_fee)
+            # carrying figures: written-off principal is out of outstanding; a position on
+            # non-accrual counts no accrued income in its terminal value
+            terminal[pos.currency] += pos.outstanding_principal + (
+                ZERO if pos.non_accrual else pos.accrued_interest + pos.accrued_pik + pos.accrued_commitment_fee)
 
     for ccy in sorted({p["currency"] for p in report.positions}):
         rows = [p for p in report.positions if p["currency"] == ccy]
@@ -167,6 +169,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
         report.totals[ccy] = {k: sum((p[k] for p in rows), Decimal(0).quantize(Decimal(1).scaleb(-digits)))
                               for k in SUMMED}
         report.totals[ccy]["positions"] = len(rows)
+        report.totals[ccy].update(credit_totals(rows, digits))
         report.metrics[ccy] = _metrics(rows, flows_by_ccy[ccy], terminal[ccy], as_of, report, loaded, digits)
         report.series[ccy] = _series(flows_by_ccy[ccy], as_of)
     report.covenants = covenant_rows or []
@@ -200,6 +203,8 @@ def _weigher(scope: Scope, digits: int) -> Callable[[str, Decimal], Decimal]:
     if not scope.weights:
         return lambda lender, amount: amount
     return lambda lender, amount: look_through_part(amount, scope.weights[lender], digits)
+
+
 def scope_trades(fa: FacilityAllocation, deal_id: str, facility_id: str, lenders: tuple[str, ...],
                  as_of: date) -> list[dict]:
     """The trades of a facility settled by `as_of` with one of `lenders` on a side (a trade
@@ -216,6 +221,19 @@ def scope_trades(fa: FacilityAllocation, deal_id: str, facility_id: str, lenders
                             "gain_loss": t.cash - t.par if side == "sold" else None,
                             "premium_discount": t.cash - t.par if side == "bought" else None})
     return out
+
+
+def credit_totals(rows: list[dict], digits: int) -> dict:
+    """Non-accrual principal and its share of the total outstanding (SPEC §5), and how many
+    positions are in default, on non-accrual and written off."""
+    zero = Decimal(0).quantize(Decimal(1).scaleb(-digits))
+    total = sum((r["outstanding_principal"] for r in rows), zero)
+    non_accrual = sum((r["outstanding_principal"] for r in rows if r["non_accrual"]), zero)
+    return {"non_accrual_principal": non_accrual,
+            "non_accrual_share": (non_accrual / total).quantize(Decimal("1e-6")) if total else Decimal(0),
+            "in_default_positions": sum(1 for r in rows if r["in_default"]),
+            "non_accrual_positions": sum(1 for r in rows if r["non_accrual"]),
+            "written_off_positions": sum(1 for r in rows if r["written_off"] > 0)}
 
 
 def unapplied_since(fa: FacilityAllocation, as_of: date) -> date | None:
@@ -265,6 +283,7 @@ def _position_dict(p: Position, borrower_id: str, borrower, lenders: list[str], 
     }
     for k in MONEY:
         out[k] = getattr(p, k)
+    out.update({"in_default": p.in_default, "non_accrual": p.non_accrual, "non_accrual_since": p.non_accrual_since})
     out.update({"dpd": p.dpd, "dpd_bucket": p.dpd_bucket, "rate": p.rate, "spread": p.spread,
                 "pik_rate": p.pik_rate, "maturity_date": p.maturity_date, "availability_end": p.availability_end})
     return out

@@ -13,7 +13,7 @@ from ..engine.schedule import Row
 
 ZERO = Decimal(0)
 TOTALS = ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "transfers", "total_due")
-PAID = ("fees", "commitment_fee", "interest", "overdue_interest", "principal")
+PAID = ("fees", "commitment_fee", "default_interest", "interest", "overdue_interest", "principal")
 
 
 @dataclass
@@ -31,6 +31,8 @@ class RowPaid:
     """Interest on principal unpaid after its due date, due on the row's date."""
     prepayment_fee: Decimal = ZERO
     repayment: Decimal = ZERO
+    default_interest: Decimal = ZERO
+    """Default interest (SPEC §3.3) due on the row's date."""
     event: str | None = None
     """"prepayment" (or "repayment") for a row added on an event's own date, off the schedule's dates."""
 
@@ -104,14 +106,16 @@ def _add_actuals(fv: FacilityView, schedule_rows: list[Row], got: dict) -> None:
     for r in fv.rows:
         got_r, due_r = paid[r.date], due[r.date]
         overdue, fee = due_r.get("overdue_interest", ZERO), due_r.get("prepayment_fee", ZERO)
+        default = due_r.get("default_interest", ZERO)
         event = None
         if r.date not in schedule_dates:
             event = "prepayment" if got_r.get("prepayment") or not got_r.get("repayment") else "repayment"
         components = {k: got_r.get(k, ZERO) for k in PAID}
         total_paid = sum(components.values(), ZERO)
         fv.paid.append(RowPaid(components, got_r.get("prepayment", ZERO), total_paid,
-                               r.total_due + overdue + fee - total_paid, overdue, fee,
-                               got_r.get("repayment", ZERO), event))
+                               r.total_due + overdue + fee + default - total_paid, overdue, fee,
+                               got_r.get("repayment", ZERO), default, event))
     fv.totals["overdue_interest"] = sum((p.overdue_interest for p in fv.paid), ZERO)
     fv.totals["prepayment_fee"] = sum((p.prepayment_fee for p in fv.paid), ZERO)
+    fv.totals["default_interest"] = sum((p.default_interest for p in fv.paid), ZERO)
     fv.unapplied = got["unapplied"]

@@ -8,8 +8,13 @@ Payments are taken in (value date, payment_id) order.
 - A `payoff` that covers everything owed on its date ends the schedule there; short of
   that it is allocated like a scheduled payment and the facility stays open.
 - Time then runs forward over the payment dates: on each one, interest on principal left
-  unpaid after its due date becomes due, and cash held as unapplied (suspense) settles the
-  dues now falling due, oldest first (unless the book holds unapplied cash for a person).
+  unpaid after its due date becomes due, and default interest (SPEC §3.3, the rule in
+  `engine.credit`) on amounts overdue in the period and, during a default, on all
+  principal; then cash held as unapplied (suspense) settles the dues now falling due,
+  oldest first (unless the book holds unapplied cash for a person).
+- After maturity (a facility not paid off) overdue principal keeps bearing the last
+  period's contractual rate and the default rate; what accrues falls due on the date of
+  each later payment (on demand), before that payment is applied.
 Whatever a payment cannot settle is `unapplied` — reported, never dropped.
 """
 
@@ -23,6 +28,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
 from ..conventions.daycount import year_fraction
+from ..engine.credit import CreditEvents, Overdue, RateSteps, default_interest
 from ..engine.fees import prepayment_fee_rate  # noqa: F401  (one rule for servicing and simulation)
 from ..engine.schedule import FacilitySchedule, Row
 from ..model.documents import Facility
@@ -35,6 +41,7 @@ BALANCE_TYPES = ("prepayment", "repayment")
 """Payment types that reduce the balance on their own date."""
 PRINCIPAL_COMPONENTS = ("principal", "prepayment", "repayment")
 OVERDUE_INTEREST = "interest on overdue principal"
+DEFAULT_INTEREST = "default_interest"
 NETTED = "netted at closing"
 
 Reductions = Sequence[tuple[date, Decimal, str]]
@@ -111,6 +118,43 @@ class Allocation:
         return self.applied_on or self.payment_date
 
 
+def waterfall_order(waterfall: Sequence[str]) -> tuple[str, ...]:
+    """The waterfall with `default_interest` in it: a book's own waterfall that leaves it out
+    settles it right after `commitment_fee` (after `fees` without one; first without both)."""
+    order = tuple(waterfall)
+    if DEFAULT_INTEREST in order:
+        return order
+    for after in ("commitment_fee", "fees"):
+        if after in order:
+            i = order.index(after) + 1
+            return order[:i] + (DEFAULT_INTEREST,) + order[i:]
+    return (DEFAULT_INTEREST,) + order
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """A facility's default rate over time and the spans its `default` events are in force."""
+
+    default_rates: RateSteps = ()
+    default_spans: tuple[tuple[date, date | None], ...] = ()
+    events: CreditEvents = field(default_factory=CreditEvents)
+    """All the facility's credit events (positions read write-offs and non-accrual from them)."""
+    non_accrual_dpd: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """A default rate is set: allocation computes default interest."""
+        return any(r for _, r in self.default_rates)
+
+    @property
+    def tracked(self) -> bool:
+        """Anything for positions to read: events, a default rate or automatic non-accrual."""
+        return bool(self.events.events) or self.active or bool(self.non_accrual_dpd)
+
+
+NO_CREDIT = Credit()
+
+
 @dataclass(slots=True)
 class FacilityAllocation:
     schedule: FacilitySchedule
@@ -120,6 +164,8 @@ class FacilityAllocation:
     """Upfront fees settled at closing out of the draw proceeds."""
     payoff: str | None = None
     """The payment_id of the payoff that ended the facility."""
+    credit: Credit = NO_CREDIT
+    """The default rate and default spans the allocation used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +195,14 @@ class PayoffQuote:
     other_fees: Decimal
     unapplied: Decimal
     """Cash already held for the facility (not deducted from the total)."""
+    default_interest: Decimal = ZERO
+    """Default interest accrued in the final period (SPEC §3.3); past-due default interest is in `past_due`."""
 
     @property
     def total(self) -> Decimal:
         return (sum(self.past_due.values(), ZERO) + self.interest + self.overdue_interest + self.pik
-                + self.commitment_fee + self.principal + self.prepayment_fee + self.exit_fee + self.other_fees)
+                + self.commitment_fee + self.principal + self.prepayment_fee + self.exit_fee + self.other_fees
+                + self.default_interest)
 
 
 def order(payments: Iterable[Payment]) -> list[Payment]:
@@ -168,7 +217,7 @@ def live_payments(payments: Iterable[Payment]) -> list[Payment]:
 
 
 def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], payments: Iterable[Payment],
-             rules: Rules = Rules()) -> FacilityAllocation:
+             rules: Rules = Rules(), credit: Credit = NO_CREDIT) -> FacilityAllocation:
     """Allocate a facility's payments.
 
     `schedule_with(reductions, end_on)` builds the schedule with the given balance
@@ -179,15 +228,15 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
     result = None
     for k, p in enumerate(live):
         if p.type == "payoff":
-            quote = _quote(schedule_with, terms_at, live[:k], p.date, rules)
+            quote = _quote(schedule_with, terms_at, live[:k], p.date, rules, credit)
             if quote is not None and p.amount >= quote.total:
                 reductions = [(q.date, q.amount, q.type) for q in live[:k] if q.type in BALANCE_TYPES]
                 result = _Walk(schedule_with(reductions, p.date), terms_at, rules, p,
-                               lambda: schedule_with(reductions, None)).run(live)
+                               lambda: schedule_with(reductions, None), credit).run(live)
                 break
     if result is None:
         reductions = [(q.date, q.amount, q.type) for q in live if q.type in BALANCE_TYPES]
-        result = _Walk(schedule_with(reductions, None), terms_at, rules, None).run(live)
+        result = _Walk(schedule_with(reductions, None), terms_at, rules, None, None, credit).run(live)
     for p in ordered:  # both sides of a reversal stay on record
         if p.type == "reversal":
             result.allocations.append(Allocation(p.payment_id, p.date, None, "reversal", p.amount))
@@ -197,21 +246,21 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
 
 
 def payoff_quote(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], payments: Iterable[Payment],
-                 on: date, rules: Rules = Rules()) -> PayoffQuote | None:
+                 on: date, rules: Rules = Rules(), credit: Credit = NO_CREDIT) -> PayoffQuote | None:
     """What ends the facility on `on`, after the payments dated before it (None: nothing to end)."""
-    return _quote(schedule_with, terms_at, [p for p in live_payments(payments) if p.date < on], on, rules)
+    return _quote(schedule_with, terms_at, [p for p in live_payments(payments) if p.date < on], on, rules, credit)
 
 
-def _quote(schedule_with: ScheduleWith, terms_at, before: list[Payment], on: date, rules: Rules
-           ) -> PayoffQuote | None:
+def _quote(schedule_with: ScheduleWith, terms_at, before: list[Payment], on: date, rules: Rules,
+           credit: Credit = NO_CREDIT) -> PayoffQuote | None:
     reductions = [(q.date, q.amount, q.type) for q in before if q.type in BALANCE_TYPES]
     schedule = schedule_with(reductions, on)
     if schedule.rows[-1].date != on or len(schedule.rows) < 2:
         return None  # on or before the start, or after the schedule's end
-    fa = _Walk(schedule, terms_at, rules, None, lambda: schedule_with(reductions, None)).run(before)
+    fa = _Walk(schedule, terms_at, rules, None, lambda: schedule_with(reductions, None), credit).run(before)
     past: dict[str, Decimal] = {}
     final = {"interest": ZERO, "overdue": ZERO, "commitment_fee": ZERO, "principal": ZERO, "prepayment fee": ZERO,
-             "exit": ZERO, "fees": ZERO}
+             "exit": ZERO, "fees": ZERO, DEFAULT_INTEREST: ZERO}
     for due in fa.dues:
         unpaid = due.unpaid
         if not unpaid:
@@ -232,21 +281,23 @@ def _quote(schedule_with: ScheduleWith, terms_at, before: list[Payment], on: dat
     pik = min(row.pik, final["principal"])
     unapplied = sum((a.amount for a in fa.allocations if a.component == "unapplied"), ZERO)  # still held
     return PayoffQuote(on, past, final["interest"], final["overdue"], pik, final["commitment_fee"],
-                       final["principal"] - pik, final["prepayment fee"], final["exit"], final["fees"], unapplied)
+                       final["principal"] - pik, final["prepayment fee"], final["exit"], final["fees"], unapplied,
+                       final[DEFAULT_INTEREST])
 
 
 class _Walk:
     """One pass over a schedule's dues and the payments in order (see the module's docstring)."""
 
     def __init__(self, schedule: FacilitySchedule, terms_at, rules: Rules, payoff: Payment | None,
-                 unended: Callable[[], FacilitySchedule] | None = None) -> None:
+                 unended: Callable[[], FacilitySchedule] | None = None, credit: Credit = NO_CREDIT) -> None:
         self.s = schedule
+        self.credit = credit
         self.unended = unended
         """For a schedule ended by a payoff: the same schedule not ended (its scheduled principal)."""
         self.terms_at = terms_at
         self.rules = rules
         self.payoff = payoff
-        self.rank = {c: i for i, c in enumerate(rules.waterfall)}
+        self.rank = {c: i for i, c in enumerate(waterfall_order(rules.waterfall))}
         self.dues = sorted(_dues(schedule), key=self._key)
         self.principal = [d for d in self.dues if d.component == "principal"]
         """The principal dues in date order (allocation adds none): what can be overdue."""
@@ -260,6 +311,8 @@ class _Walk:
         self.arrived = 0  # payment dates (rows) already reached
         self.first_open = 0  # dues before this index are settled
         self.closed = False
+        self.post_from = schedule.rows[-1].date
+        """After maturity: what accrues on overdue amounts is made due up to here."""
 
     # -- dues ------------------------------------------------------------------------------
     def _key(self, due: Due) -> tuple:
@@ -296,7 +349,7 @@ class _Walk:
             self._pay(p)
         self._arrive(date.max)
         fa = FacilityAllocation(self.s, self.dues, self.out, self.netted,
-                                self.payoff.payment_id if self.payoff else None)
+                                self.payoff.payment_id if self.payoff else None, self.credit)
         return fa
 
     def _net_upfront_fees(self) -> None:
@@ -353,9 +406,36 @@ class _Walk:
             extra = self.rules.rounding(self._overdue_interest(prev, row))
             if extra > 0:
                 self._add_due(Due(row.date, "interest", extra, OVERDUE_INTEREST))
+            if self.credit.active:
+                self._default_interest(prev, row.date, row)
             self.arrived += 1
             if not self.rules.hold_unapplied:
                 self._apply_suspense(row.date)
+        if (self.arrived == len(self.pay_rows) and until != date.max and until > self.post_from
+                and self.s.ended_on is None and not self.closed and len(self.s.rows) > 1):
+            self._after_maturity(until)
+
+    def _after_maturity(self, until: date) -> None:
+        """Overdue principal keeps bearing interest after maturity; it falls due on `until`."""
+        last = self.s.rows[-1]
+        prev = self.post_from
+        extra = self.rules.rounding(overdue_interest(self.principal, prev, last, until, self.s.day_count))
+        if extra > 0:
+            self._add_due(Due(until, "interest", extra, OVERDUE_INTEREST))
+        if self.credit.active:
+            self._default_interest(prev, until, None)
+        self.post_from = until
+
+    def _default_interest(self, start: date, end: date, row: Row | None) -> None:
+        """Default interest for [start, end), due on `end` (SPEC §3.3)."""
+        amount = self.rules.rounding(self.default_interest_between(start, end, row))
+        if amount > 0:
+            self._add_due(Due(end, DEFAULT_INTEREST, amount))
+
+    def default_interest_between(self, start: date, end: date, row: Row | None) -> Decimal:
+        """Unrounded default interest over [start, end) of the period ending on `row` (None:
+        after maturity, when only overdue amounts bear it)."""
+        return default_interest_on(self.dues, self.credit, start, end, row, self.s.day_count)
 
     def _overdue_interest(self, prev: date, row: Row) -> Decimal:
         principal = self.principal
@@ -425,6 +505,27 @@ class _Walk:
         if left > 0:
             self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
             self.suspense.append([p, left])
+
+
+def default_interest_on(dues: Sequence[Due], credit: Credit, start: date, end: date, row: Row | None,
+                        day_count: str) -> Decimal:
+    """Default interest, unrounded, over [start, end): on the dues (other than default
+    interest) unpaid after their due date, and during a default on the principal balance of
+    the period ending on `row` (the rule: `engine.credit.default_interest`)."""
+    if not credit.active or end <= start:
+        return ZERO
+    overdue = [Overdue(d.date, d.amount, tuple(d.settled), d.component == "principal") for d in dues
+               if d.component != DEFAULT_INTEREST and d.date < end and d.amount > 0
+               and (d.unpaid > 0 or (d.settled and d.settled[-1][0] > max(start, d.date)))]
+    segments = row.segments if row is not None else ()
+
+    def balance_on(on: date) -> Decimal:
+        for seg in segments:
+            if seg.start <= on < seg.end:
+                return seg.balance
+        return ZERO
+    return default_interest(start, end, day_count, credit.default_rates, overdue, balance_on,
+                            [seg.start for seg in segments], credit.default_spans)
 
 
 def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day_count: str) -> Decimal:

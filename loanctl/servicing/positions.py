@@ -22,11 +22,12 @@ from ..engine.terms import FacilityTerms
 from ..model.records import LoadedBook
 from .allocation import (PRINCIPAL_COMPONENTS, FacilityAllocation, Payment, PayoffQuote, Rules, allocate,
                          overdue_interest, payoff_quote)
+from .credit import CREDIT_MONEY, credit_fields, facility_credit
 
 ZERO = Decimal(0)
 MONEY = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",
          "accrued_commitment_fee", "pik_capitalised",
-         "interest_received", "fees_received", "principal_received", "unapplied", "past_due")
+         "interest_received", "fees_received", "principal_received", "unapplied", "past_due") + CREDIT_MONEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,20 @@ class Position:
     """Commitment fee accrued from the current period's start, not yet due."""
     paid_off: bool = False
     """The facility was ended by a payoff on or before the as-of date."""
+    # credit events (SPEC §3.3, §4.4; computed in servicing/credit.py)
+    default_interest_due: Decimal = Decimal(0)
+    """Default interest fallen due on or before the as-of date and unpaid."""
+    accrued_default_interest: Decimal = Decimal(0)
+    """Default interest accrued in the current period, due on the next payment date."""
+    in_default: bool = False
+    """A `default` event is in force (not yet cured)."""
+    non_accrual: bool = False
+    non_accrual_since: date | None = None
+    """The start of the non-accrual in force (by event, or the day the DPD reached policy.non_accrual_dpd)."""
+    written_off: Decimal = Decimal(0)
+    """Principal written off up to the as-of date (no longer in outstanding_principal)."""
+    recoveries: Decimal = Decimal(0)
+    """Principal cash received on written-off principal."""
 
 
 def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None):
@@ -85,7 +100,8 @@ def allocation_rules(loaded: LoadedBook, currency: str) -> Rules:
     """The book's waterfall, rounding and unapplied-cash policy."""
     digits = minor_units(currency)
     mode = loaded.book.rounding if loaded.book else "half_up"
-    waterfall = loaded.book.waterfall if loaded.book else ("fees", "commitment_fee", "interest", "principal")
+    waterfall = loaded.book.waterfall if loaded.book else ("fees", "commitment_fee", "default_interest", "interest",
+                                                           "principal")
     hold = bool(loaded.book and loaded.book.policy.unapplied == "hold")
     return Rules(tuple(waterfall), lambda x: round_money(x, digits, mode), hold)
 
@@ -97,7 +113,8 @@ def allocate_facility(loaded: LoadedBook, deal_id: str, facility_id: str, paymen
     ft = terms[facility_id]
     record = loaded.deals[deal_id]
     return allocate(lambda reductions, end_on: builder(ft, reductions, end_on),
-                    lambda d: (ft.at(d) or ft.first).facility, payments, allocation_rules(loaded, record.deal.currency))
+                    lambda d: (ft.at(d) or ft.first).facility, payments, allocation_rules(loaded, record.deal.currency),
+                    facility_credit(loaded, record, ft))
 
 
 def quote_payoff(loaded: LoadedBook, deal_id: str, facility_id: str, payments: Iterable[Payment], on: date
@@ -108,7 +125,7 @@ def quote_payoff(loaded: LoadedBook, deal_id: str, facility_id: str, payments: I
     record = loaded.deals[deal_id]
     return payoff_quote(lambda reductions, end_on: builder(ft, reductions, end_on),
                         lambda d: (ft.at(d) or ft.first).facility, payments, on,
-                        allocation_rules(loaded, record.deal.currency))
+                        allocation_rules(loaded, record.deal.currency), facility_credit(loaded, record, ft))
 
 
 def bucket_name(dpd: int, edges: Sequence[int]) -> str:
@@ -145,6 +162,8 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
             received["principal"] += a.amount
         elif a.component in ("fees", "commitment_fee"):
             received["fees"] += a.amount
+        elif a.component == "default_interest":
+            received["interest"] += a.amount
         elif a.component in received:
             received[a.component] += a.amount
     received["fees"] += sum((d.amount for d in fa.netted if d.date <= as_of), zero)
@@ -171,11 +190,12 @@ def facility_position(fa: FacilityAllocation, deal: str, as_of: date, buckets: S
     unfunded = zero
     if as_of < avail_end and as_of < s.maturity_date and not paid_off:
         unfunded = max(commitment - (outstanding if _is_revolver(s) else drawn), zero)
-    return Position(deal, s.facility_id, None, s.currency, as_of, commitment, drawn, unfunded, outstanding, accrued,
-                    pik, received["interest"], received["fees"], received["principal"], received["unapplied"],
-                    past_due, dpd, bucket_name(dpd, buckets), rate, spread, s.pik_rate, s.maturity_date,
-                    avail_end if avail_end != s.maturity_date else None, Decimal(1), held,
-                    accrued_pik, accrued_cfee, paid_off)
+    position = Position(deal, s.facility_id, None, s.currency, as_of, commitment, drawn, unfunded, outstanding,
+                        accrued, pik, received["interest"], received["fees"], received["principal"],
+                        received["unapplied"], past_due, dpd, bucket_name(dpd, buckets), rate, spread, s.pik_rate,
+                        s.maturity_date, avail_end if avail_end != s.maturity_date else None, Decimal(1), held,
+                        accrued_pik, accrued_cfee, paid_off)
+    return replace(position, **credit_fields(fa, position, mode)) if fa.credit.tracked else position
 
 
 def _is_revolver(s: FacilitySchedule) -> bool:
@@ -199,6 +219,14 @@ def _accrued(fa: FacilityAllocation, as_of: date, digits: int, mode: str):
             r = lambda x: round_money(x, digits, mode)  # noqa: E731
             return r(cash), r(pik), r(cfee), row.rate, row.spread
     zero = round_money(ZERO, digits)
+    last = s.rows[-1]
+    if len(s.rows) > 1 and s.ended_on is None and as_of > last.date:
+        # after maturity overdue principal keeps bearing the last period's rate; what accrued
+        # falls due on each later payment's date (allocation), so accrue from the latest one
+        since = max([last.date] + [d.date for d in fa.dues if last.date < d.date <= as_of])
+        cash = overdue_interest(fa.dues, since, last, as_of, s.day_count)
+        if cash:
+            return round_money(cash, digits, mode), zero, zero, last.rate, last.spread
     return zero, zero, zero, None, None
 
 
@@ -226,12 +254,17 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
         if f.kind in got:
             got[f.kind] += f.amount
     outstanding = got["draw"] + got["pik"] + got["transfer"] - got["principal"]
+    if whole.written_off or whole.recoveries:  # the carrying figure (servicing.credit), by the shares now
+        outstanding = part(whole.outstanding_principal)
     held = part(whole.held)
     accrued = _accrued_parts(s, whole, lender)
     commitment = part(whole.commitment)
     return replace(
         whole, lender=lender, held=held, commitment=commitment, drawn=min(part(whole.drawn), commitment),
         unfunded=part(whole.unfunded), outstanding_principal=outstanding,
+        written_off=part(whole.written_off), recoveries=part(whole.recoveries),
+        default_interest_due=part(whole.default_interest_due),
+        accrued_default_interest=part(whole.accrued_default_interest),
         accrued_interest=accrued[0], pik_capitalised=got["pik"], accrued_pik=accrued[1],
         accrued_commitment_fee=accrued[2], interest_received=got["interest"], fees_received=got["fees"],
         principal_received=got["principal"] - held, unapplied=got["unapplied"] + held, past_due=part(whole.past_due),
@@ -287,7 +320,7 @@ class Flow:
     amount: Decimal
 
 
-_KIND = {"prepayment": "principal", "repayment": "principal", "commitment_fee": "fees"}
+_KIND = {"prepayment": "principal", "repayment": "principal", "commitment_fee": "fees", "default_interest": "interest"}
 
 
 def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = None) -> list[Flow]:

@@ -21,6 +21,7 @@ from ..conventions.dates import add_months
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..engine.deal import deal_terms, schedule_builder
+from ..engine.credit import default_interest, default_rate_steps
 from ..engine.fees import prepayment_fee_rate
 from ..engine.lenders import lender_part, lender_rows, settlement_cash, timeline_of
 from ..engine.schedule import FacilitySchedule
@@ -117,6 +118,7 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
     schedules: list[FacilitySchedule] = []
     notes: list[str] = []
     fees_by: dict[int, list[tuple[date, Decimal]]] = {}
+    rates_by: dict[int, list] = {}
     prepaid: list[tuple[date, Decimal, Decimal]] = []
     from ..engine.schedule import ScheduleProblem
     for fid, ft in terms.items():
@@ -141,20 +143,24 @@ def run(loaded: LoadedBook, deal_id: str, scenario: Scenario, as_of: date) -> tu
                          f"(no floor); the all-in rate is {min(r.rate for r in negative) * 100:.4f}% at its lowest")
         schedules.append(s)
         fees_by[id(s)] = [(d, _prepayment_fee(ft, d, applied, digits, rounding)) for d, applied in s.prepaid]
+        rates_by[id(s)] = default_rate_steps(ft)
         prepaid += [(d, applied, fee) for (d, applied), (_, fee) in zip(s.prepaid, fees_by[id(s)])]
     flows_all: list[tuple[date, Decimal]] = []
     totals = {k: round_money(ZERO, digits) for k in TOTAL_KEYS}
     lender_flows: dict[str, list[tuple[date, Decimal]]] = {}
     recovery_total = round_money(ZERO, digits)
     for s in schedules:
-        flows, tot, rec = _flows(s, fees_by[id(s)], scenario, digits)
+        flows, tot, rec = _flows(s, fees_by[id(s)], scenario, digits, None, rates_by[id(s)], rounding)
         flows_all += flows
         recovery_total += rec
         for k in TOTAL_KEYS:
             totals[k] += tot[k]
+        if "default_interest" in tot:  # only with a default rate: otherwise the figures as before
+            totals["default_interest"] = totals.get("default_interest", ZERO) + tot["default_interest"]
         lenders = list(timeline_of(s).order)
         for lender in lenders:
-            lender_flows.setdefault(lender, []).extend(_flows(s, fees_by[id(s)], scenario, digits, lender)[0])
+            lender_flows.setdefault(lender, []).extend(
+                _flows(s, fees_by[id(s)], scenario, digits, lender, rates_by[id(s)], rounding)[0])
     if scenario.default_date is not None:
         totals["recovery"] = recovery_total
     lenders = {name: {"xirr": xirr(f), "moic": moic(f)} for name, f in sorted(lender_flows.items())}
@@ -174,9 +180,11 @@ def _prepayment_fee(ft, when: date, applied: Decimal, digits: int, rounding: str
 
 
 def _flows(s: FacilitySchedule, prepay_fees: list[tuple[date, Decimal]], scenario: Scenario, digits: int,
-           lender: str | None = None):
+           lender: str | None = None, default_rates=(), rounding: str = "half_up"):
     """Cash flows (draws negative) and totals, cut at a default with its recovery; each
-    prepayment's fee is received with it."""
+    prepayment's fee is received with it. With a default rate the claim recovered is the
+    principal plus its default interest from the default to the recovery (SPEC §3.3, the
+    rule of `engine.credit.default_interest`, rounded once per period of the schedule)."""
     cut = scenario.default_date
     rows = s.rows
     flows: list[tuple[date, Decimal]] = []
@@ -216,12 +224,29 @@ def _flows(s: FacilitySchedule, prepay_fees: list[tuple[date, Decimal]], scenari
         outstanding -= sum((a for d, a in s.prepaid if last_row_date <= d <= cut), ZERO)
         outstanding += sum((a for d, a in s.draws if d <= cut and (last_row_date < d or (
             d == last_row_date and d != rows[0].date))), ZERO)
-        claim = round_money(outstanding * scenario.recovery, digits)
-        recovery = lender_part(claim, shares_on(cut), lender, digits)
         when = add_months(cut, scenario.recovery_lag_months)
+        extra = _default_interest(s, outstanding, cut, when, default_rates, digits, rounding)
+        if extra:
+            totals["default_interest"] = lender_part(extra, shares_on(cut), lender, digits)
+        claim = round_money((outstanding + extra) * scenario.recovery, digits)
+        recovery = lender_part(claim, shares_on(cut), lender, digits)
         if recovery:
             flows.append((when, recovery))
     return flows, totals, recovery
+
+
+def _default_interest(s: FacilitySchedule, principal: Decimal, start: date, end: date, rates, digits: int,
+                      rounding: str) -> Decimal:
+    """Default interest on `principal` while the default is in force, [start, end), rounded
+    once per period (split at the schedule's payment dates; after maturity one period)."""
+    if not any(r for _, r in rates) or principal <= 0:
+        return ZERO
+    cuts = [start] + [r.date for r in s.rows[1:] if start < r.date < end] + [end]
+    total = ZERO
+    for a, b in zip(cuts, cuts[1:]):
+        amount = default_interest(a, b, s.day_count, rates, (), lambda _d: principal, (), [(start, end)])
+        total += round_money(amount, digits, rounding)
+    return total
 
 
 def _min_icr(record, schedules: list[FacilitySchedule], as_of: date, scenario: Scenario) -> tuple[Decimal, date] | None:

@@ -24,6 +24,7 @@ from ..source.fingerprints import PROFILE_DIGEST_SUFFIX, PROFILE_SIDECAR_SUFFIX,
 from ..model.records import DealRecord, LoadedBook
 from ..model.documents import APPROVED_OR_LATER, Book, Deal
 from ..model.values import fmt_rate, money_digits
+from .events import check_events
 from .overnight import check_overnight_facility, check_overnight_files
 from .trades import check_trades
 
@@ -33,7 +34,9 @@ _ONE = Decimal(1)
 Repaid = Callable[[LoadedBook, str, str], Sequence[tuple[date, Decimal]]]
 """(book, deal id, facility id) → (date, amount) of the facility's repayments in the archive
 (a revolver paid down and drawn again, SPEC §4.3); the ledger supplies it, called only when
-a revolver's draws add up to more than its commitment."""
+a revolver's draws add up to more than its commitment. Its attribute `principal`, when set,
+is an `events.PrincipalPaid` (the principal received per the archive, for write-offs and
+the repaid / written_off status)."""
 
 
 def check_book(loaded: LoadedBook, repaid: Repaid | None = None) -> list[Diagnostic]:
@@ -167,6 +170,7 @@ def check_deal(loaded: LoadedBook, record: DealRecord, repaid: Repaid | None = N
     out += check_approvals_and_time_order(loaded, record, terms)
     if record.trades:
         out += check_trades(loaded, record, terms)
+    out += check_events(loaded, record, terms, getattr(repaid, "principal", None))
     calendars = book_calendars(book)
     seen: set[tuple] = set()
     for ft in terms.values():

@@ -216,7 +216,9 @@ def loanctl_principal(root: Path, on: date) -> dict[tuple[str, str, str], Decima
             whole = facility_position(fa, deal_id, on, (0, 30, 60, 90, 120))
             for lender in {n for r in fa.schedule.rows for n, _ in r.shares}:
                 pos = lender_position(fa, whole, lender)
-                out[(lender, deal_id, fid)] = pos.outstanding_principal
+                # the legal principal: the journal has no write-off entries yet (SPEC §9; positions
+                # carry written-off principal apart, keystone in the demo book)
+                out[(lender, deal_id, fid)] = pos.outstanding_principal + pos.written_off - pos.recoveries
     return out
 
 

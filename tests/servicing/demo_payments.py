@@ -28,6 +28,15 @@ except where noted):
   (principal, interest accrued since 2026-08-20, the 2% prepayment fee): nothing after it.
 * 11 reversal — cobalt-unitranche-2025's term loan payment of 2026-10-15 is returned on
   2026-10-19 (type reversal): its dues reopen, 44 days past due (bucket 31-60) on 2026-11-28.
+* Credit events (SPEC §2.7, the files in the deals' events/ folders):
+  - sable-tl-2025 pays nothing from its 2026-09-21 payment on; a default is declared on
+    2026-10-05; its amendment 001 set a 2% default rate from 2026-07-01, so default interest
+    runs on the overdue amounts and, from 2026-10-05, on all principal.
+  - pinecrest-tl-2026 (the partial payer above) is put on non-accrual by event on 2026-11-02.
+  - keystone-holdco-2025 pays nothing from its 2026-10-15 payment on (the unapplied 12,500.00
+    settles part of it), is written off in full on 2026-10-30 (status written_off), and
+    12 recovery — 2,000,000.00 of principal arrives on 2026-11-20 (type prepayment; the 2%
+    prepayment fee it creates stays unpaid): a recovery of written-off principal.
 """
 
 from __future__ import annotations
@@ -52,6 +61,9 @@ PARTIAL = ("pinecrest-tl-2026", "tl", date(2026, 9, 14), Decimal("400000.00"))
 REPAID = ("juniper-tl-rcf-2025", "rcf", date(2026, 2, 24), Decimal("3000000.00"))
 PAID_OFF = ("ironbridge-tl-2025", "tl", date(2026, 9, 30))
 REVERSED = ("cobalt-unitranche-2025", "tl", date(2026, 10, 15), date(2026, 10, 19))  # due date, returned on
+DEFAULTED = ("sable-tl-2025", "tl", date(2026, 9, 1))       # nothing paid from the first due on or after this
+WRITTEN_OFF = ("keystone-holdco-2025", "tl", date(2026, 10, 15))  # nothing paid from this due on
+RECOVERY = ("keystone-holdco-2025", "tl", date(2026, 11, 20), Decimal("2000000.00"))
 
 FILES = {
     "2025h1": "02-scheduled-2025-h1.csv",
@@ -64,6 +76,7 @@ FILES = {
     "repay": "09-revolver-paydown-juniper-2026-q1.csv",
     "payoff": "10-payoff-ironbridge-2026-q3.csv",
     "reversal": "11-reversal-cobalt-2026-q4.csv",
+    "recovery": "12-recovery-keystone-2026-q4.csv",
 }
 HEADER = ["payment_id", "deal", "facility", "date", "amount", "currency", "type", "reference"]
 """The columns of every file; a file with a reversal adds `reverses`."""
@@ -80,18 +93,24 @@ class Out:
     type: str
     note: str
     reverses: "Out | None" = None
+    missed: bool = False
+    """A payment the story has the borrower miss: not written, but it keeps its id and
+    reference number, so every other payment's stays as it was before the credit events."""
+    added: bool = False
+    """A payment added with the credit events: it takes no reference number from the others."""
 
 
 def dues_by_date(loaded, deal_id: str, facility_id: str, payments=()) -> dict[date, Decimal]:
     """Total contractual due per date of a facility (fees, commitment fee, interest,
     principal), the prepayment fee of any prepayment in `payments` included, less what was
-    netted at closing; interest on overdue principal is left out (see `overdue_interest`)."""
+    netted at closing; interest on overdue principal is left out (see `overdue_interest`), and
+    so is default interest (on time, none is due)."""
     from loanctl.servicing.allocation import OVERDUE_INTEREST
     from loanctl.servicing.positions import allocate_facility
     fa = allocate_facility(loaded, deal_id, facility_id, payments)
     out: dict[date, Decimal] = defaultdict(Decimal)
     for due in fa.dues:
-        if due.kind != OVERDUE_INTEREST:
+        if due.kind != OVERDUE_INTEREST and due.component != "default_interest":
             out[due.date] += due.amount - sum((n.amount for n in fa.netted if n.date == due.date
                                                and due.component == n.component), Decimal(0))
     return dict(sorted(out.items()))
@@ -119,7 +138,7 @@ def plan(book: Path) -> list[Out]:
     out: list[Out] = []
     for deal_id, record in sorted(loaded.deals.items()):
         deal = record.deal
-        if deal.status not in ("funded", "repaid"):
+        if deal.status not in ("funded", "repaid", "written_off"):
             continue
         ccy = deal.currency
         for facility in deal.facilities:
@@ -157,6 +176,10 @@ def plan(book: Path) -> list[Out]:
                     continue  # nothing more from the borrower in arrears
                 elif key[:2] == REVERSED[:2] and when > REVERSED[2]:
                     continue  # nothing more after the returned wire
+                elif key[:2] in (DEFAULTED[:2], WRITTEN_OFF[:2]) and when >= (DEFAULTED[2] if key[:2] == DEFAULTED[:2]
+                                                                           else WRITTEN_OFF[2]):
+                    out.append(Out(FILES["2026h2"], deal_id, fid, when, amount, ccy, "scheduled", "", missed=True))
+                    continue  # in payment default: nothing paid from here
                 elif when < date(2025, 7, 1):
                     out.append(Out(FILES["2025h1"], deal_id, fid, when, amount, ccy, "scheduled", ""))
                 elif when < date(2026, 7, 1):
@@ -175,8 +198,13 @@ def plan(book: Path) -> list[Out]:
                                f"returned wire R01 of the {REVERSED[2]} payment", reverses=paid))
             if (deal_id, fid) == PAID_OFF[:2]:
                 out.append(_payoff(loaded, deal_id, fid, ccy, [o for o in out if (o.deal, o.facility) == PAID_OFF[:2]]))
-            if (deal_id, fid) not in (PARTIAL[:2], REVERSED[:2]):  # the borrowers in arrears pay no more
-                _add_overdue_interest(loaded, deal_id, fid, [o for o in out if (o.deal, o.facility) == (deal_id, fid)])
+            if (deal_id, fid) == RECOVERY[:2]:
+                out.append(Out(FILES["recovery"], deal_id, fid, RECOVERY[2], RECOVERY[3], ccy, "prepayment",
+                               "recovery: proceeds of the Clearwater asset sale", added=True))
+            if (deal_id, fid) not in (PARTIAL[:2], REVERSED[:2], DEFAULTED[:2], WRITTEN_OFF[:2]):
+                # the borrowers in arrears pay no more
+                _add_overdue_interest(loaded, deal_id, fid, [o for o in out if (o.deal, o.facility) == (deal_id, fid)
+                                                             and not o.missed])
     return out
 
 
@@ -217,12 +245,20 @@ def render(rows: list[Out]) -> dict[str, str]:
     seq: dict[tuple, int] = defaultdict(int)
     ids: dict[int, str] = {}
     texts: dict[str, list[list[str]]] = defaultdict(list)
-    for n, r in enumerate(rows, start=1):
+    n = 0
+    for r in rows:
         q = (r.when.month - 1) // 3 + 1
         k = (r.when.year, q, short(r.deal))
         seq[k] += 1
         pid = ids[id(r)] = f"{r.when.year}-q{q}-{short(r.deal)}-{seq[k]:03d}"
-        ref = f"FEDWIRE IMAD {r.when:%Y%m%d}B1QGC07C{n:06d}" + (f" {r.note}" if r.note else "")
+        if r.added:
+            imad = f"{r.when:%Y%m%d}B1QGC07R{seq[k]:06d}"
+        else:
+            n += 1
+            imad = f"{r.when:%Y%m%d}B1QGC07C{n:06d}"
+        if r.missed:
+            continue
+        ref = f"FEDWIRE IMAD {imad}" + (f" {r.note}" if r.note else "")
         texts[r.file].append([pid, r.deal, r.facility, r.when.isoformat(), f"{r.amount:.2f}", r.currency, r.type, ref,
                               ids[id(r.reverses)] if r.reverses is not None else ""])
     out = {}

@@ -50,7 +50,7 @@ def test_overdue_interest_and_the_prepayment_fee_on_its_own_date(tmp_path):
     jul = rows["2026-07-15"]
     # the scheduled 750,000 × 91 / 10,000 = 6,825 and, apart, the overdue 250,000 × 91 / 10,000 = 2,275
     assert (jul["interest"], jul["overdue_interest"]) == ("6825.00", "2275.00")
-    assert jul["paid"] == {"fees": "2500.00", "commitment_fee": "0.00", "interest": "6825.00",
+    assert jul["paid"] == {"fees": "2500.00", "commitment_fee": "0.00", "default_interest": "0.00", "interest": "6825.00",
                            "overdue_interest": "2275.00", "principal": "250000.00"}
     # 259,325 due + 2,275 = 261,600 paid against the row: nothing unpaid
     assert (jul["paid_total"], jul["unpaid"]) == ("261600.00", "0.00")
@@ -98,7 +98,7 @@ def test_a_lenders_cash_view(tmp_path):
     # 6,825 × 0.6 = 4,095; 2,275 × 0.6 = 1,365; 2,500 × 0.6 = 1,500; 250,000 × 0.6 = 150,000
     assert (jul["interest"], jul["overdue_interest"], jul["fees"], jul["principal"]) == (
         "4095.00", "1365.00", "1500.00", "150000.00")
-    assert jul["paid"] == {"fees": "1500.00", "commitment_fee": "0.00", "interest": "4095.00",
+    assert jul["paid"] == {"fees": "1500.00", "commitment_fee": "0.00", "default_interest": "0.00", "interest": "4095.00",
                            "overdue_interest": "1365.00", "principal": "150000.00"}
     assert jul["unpaid"] == "0.00"
     pp = rows["2026-08-14"]

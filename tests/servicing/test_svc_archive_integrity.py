@@ -432,7 +432,10 @@ def _book_with_status(tmp_path: Path, status: str) -> Path:
     deal = FIXED_YAML.replace("status: funded", f"status: {status}")
     if status == "declined":
         deal = deal.replace("decision: approved", "decision: declined")
-    return write_book(tmp_path / "book", deals={"acme-fixed": deal, "acme-two": TWO_YAML})
+    deals = {"acme-fixed": deal, "acme-two": TWO_YAML}
+    if status == "written_off":  # the status must agree with the events (E0627): everything written off
+        deals["acme-fixed/events/wo.yaml"] = "id: wo\ndate: 2027-01-15\ntype: write_off\n"
+    return write_book(tmp_path / "book", deals=deals)
 
 
 @pytest.mark.parametrize("status", ["draft", "submitted", "approved", "declined"])
@@ -449,8 +452,11 @@ def test_e0431_a_deal_not_yet_funded_takes_no_payments(tmp_path, path, fast_call
 
 def test_e0431_a_repaid_deal_takes_no_payment_dated_after_its_final_maturity(tmp_path, path, fast_calls):
     root = _book_with_status(tmp_path, "repaid")
-    # acme-fixed matures 2027-01-15: a payment on that day is its repayment, the day after is not
-    post_ok(root, write_payments(tmp_path / "bank", "final.csv", H + "m-1,acme-fixed,2027-01-15,252300.00,\n"),
+    # acme-fixed matures 2027-01-15: a payment on that day is its repayment, the day after is not.
+    # Repaid means nothing owed once payments are posted (E0628): every due of its schedule is paid.
+    post_ok(root, write_payments(tmp_path / "bank", "final.csv", H + "c-1,acme-fixed,2026-01-15,10000.00,\n"
+                                 "q-1,acme-fixed,2026-04-15,259000.00,\nq-2,acme-fixed,2026-07-15,259325.00,\n"
+                                 "q-3,acme-fixed,2026-10-15,254600.00,\nm-1,acme-fixed,2027-01-15,252300.00,\n"),
             day="2027-01-20")
     fast_calls.clear()
     f = write_payments(tmp_path / "bank", "late.csv", H + "m-2,acme-fixed,2027-01-16,5.00,\n")
@@ -468,7 +474,10 @@ def test_a_written_off_deal_still_takes_recoveries(tmp_path, path):
 
 def test_e0431_is_a_posting_rule_a_rebuild_reads_the_archive_as_accepted(tmp_path):
     root = _book_with_status(tmp_path, "funded")
-    post_ok(root, write_payments(tmp_path / "bank", "pay.csv", H + "a-1,acme-fixed,2026-04-15,259000.00,\n"))
+    # every due paid, so that the repaid status below agrees with the payments (E0628)
+    post_ok(root, write_payments(tmp_path / "bank", "pay.csv", H + "c-1,acme-fixed,2026-01-15,10000.00,\n"
+                                 "a-1,acme-fixed,2026-04-15,259000.00,\nq-2,acme-fixed,2026-07-15,259325.00,\n"
+                                 "q-3,acme-fixed,2026-10-15,254600.00,\nm-1,acme-fixed,2027-01-15,252300.00,\n"))
     before = snapshot(root)
     deal = root / "acme-fixed" / "deal.yaml"
     deal.write_text(deal.read_text().replace("status: funded", "status: repaid"))

@@ -117,21 +117,23 @@ def test_the_meridian_prepayment_lowers_its_outstanding_principal(demo_book):
     assert D(fees.stdout.splitlines()[1]) == D("40000")  # 1% × 4,000,000 (1% step until 2027-02-14)
 
 
-def test_the_keystone_overpayment_is_unapplied(demo_book):
+def test_the_keystone_overpayment_is_applied_to_the_next_dues(demo_book):
     pos = positions(demo_book)[("keystone-holdco-2025", "tl")]
-    assert D(pos["unapplied"]) == D("12500.00")
-    assert D(pos["past_due"]) == 0
-    # the 12,500 is applied to the next dues as they fall due (2026-07-15); each later payment,
-    # paid in full, then leaves 12,500 over again until the next date: +12,500 on 04-15,
-    # −12,500 and +12,500 on 07-15, −12,500 and +12,500 on 10-15 → 12,500 held on 11-28
+    assert D(pos["unapplied"]) == D("0")
+    # the 12,500 is applied to the next dues as they fall due (2026-07-15); the 07-15 payment,
+    # paid in full, leaves 12,500 over again, applied to the 2026-10-15 dues — which keystone
+    # does not pay (credit events: it is then written off): +12,500 on 04-15, −12,500 and
+    # +12,500 on 07-15, −12,500 on 10-15 → nothing held on 11-28
+    due = schedule(demo_book, "keystone-holdco-2025")["2026-10-15"]
+    # and the 2% prepayment fee (until 2027-10-15) of the 2,000,000 recovery of 2026-11-20: 40,000
+    assert D(pos["past_due"]) == D(due["total_due"]) - D("12500.00") + D("40000.00")
     result = run(demo_book, "query", "select payment_id, amount, applied_on from allocations where deal = "
                                      "'keystone-holdco-2025' and component = 'unapplied' order by seq",
                  "--format", "csv")
     assert result.exit_code == 0, result.stderr
     assert [tuple(line.split(",")) for line in result.stdout.splitlines()[1:]] == [
         ("2026-q2-keystone-001", "12500.0000", ""), ("2026-q2-keystone-001", "-12500.0000", "2026-07-15"),
-        ("2026-q3-keystone-001", "12500.0000", ""), ("2026-q3-keystone-001", "-12500.0000", "2026-10-15"),
-        ("2026-q4-keystone-001", "12500.0000", ""), ("2026-q4-keystone-001", "-12500.0000", "2027-01-15")]
+        ("2026-q3-keystone-001", "12500.0000", ""), ("2026-q3-keystone-001", "-12500.0000", "2026-10-15")]
 
 
 def test_upfront_fees_are_netted_at_closing(demo_book):
@@ -168,7 +170,7 @@ def test_the_late_northwind_payment_was_19_days_past_due_the_day_before(demo_boo
 
 
 def test_every_other_funded_deal_is_current_with_nothing_unapplied(demo_book):
-    special = {"pinecrest-tl-2026", "keystone-holdco-2025", "cobalt-unitranche-2025"}
+    special = {"pinecrest-tl-2026", "keystone-holdco-2025", "cobalt-unitranche-2025", "sable-tl-2025"}
     for (deal, facility), pos in positions(demo_book).items():
         if deal in special or D(pos["drawn"]) == 0:
             continue
@@ -267,3 +269,61 @@ def test_the_returned_cobalt_wire_reopens_its_dues(demo_book):
                                      "DATE '2026-10-15' order by value_date", "--format", "csv")
     assert result.stdout.splitlines()[1:] == [f"{rev['reverses']},scheduled,515097.7800,",
                                               f"{rev['payment_id']},reversal,515097.7800,{rev['reverses']}"]
+
+
+# --- credit events (SPEC §2.7): sable in default, pinecrest on non-accrual, keystone written off ----
+def test_sable_is_in_payment_default_with_default_interest(demo_book):
+    rows_ = schedule(demo_book, "sable-tl-2025")
+    missed = D(rows_["2026-09-21"]["total_due"])
+    assert missed == D("538949.37")
+    pos = positions(demo_book)[("sable-tl-2025", "tl")]
+    assert pos["in_default"] is True and pos["dpd"] == 68              # 2026-09-21 → 11-28
+    # 2% on ACT/365F, summed unrounded and rounded once for the period 09-21 → 12-21:
+    #   the missed 538,949.37 from 09-21 (68 days to 11-28) and all principal, 22,000,000,
+    #   while the default is in force from 10-05 (54 days)
+    accrued = (missed * D("0.02") * 68 / 365 + D("22000000") * D("0.02") * 54 / 365).quantize(
+        D("0.01"), rounding="ROUND_HALF_UP")
+    assert D(pos["accrued_default_interest"]) == accrued
+    result = run(demo_book, "schedule", "sable-tl-2025", "--actuals", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    (fac,) = json.loads(result.stdout)["facilities"]
+    dec = {r["date"]: r for r in fac["rows"]}["2026-12-21"]
+    assert D(dec["default_interest"]) > accrued                        # due on the next payment date
+
+
+def test_pinecrest_is_on_non_accrual_by_event(demo_book):
+    pos = positions(demo_book)[("pinecrest-tl-2026", "tl")]
+    assert (pos["non_accrual"], pos["non_accrual_since"]) == (True, "2026-11-02")
+    assert positions(demo_book, "2026-11-01")[("pinecrest-tl-2026", "tl")]["non_accrual"] is False
+
+
+def test_keystone_is_written_off_with_a_recovery(demo_book):
+    key = ("keystone-holdco-2025", "tl")
+    rows_ = schedule(demo_book, "keystone-holdco-2025")
+    # 15,000,000 drawn + PIK capitalised up to the write-off (2026-10-30) is all written off; the
+    # 2027-01-15 PIK is in the future. The 2,000,000 of 2026-11-20 recovers written-off principal.
+    pik = sum((D(r["pik"]) for d, r in rows_.items() if d <= "2026-10-30"), D(0))
+    before = positions(demo_book, "2026-11-19")[key]
+    assert (D(before["outstanding_principal"]), D(before["written_off"]), D(before["recoveries"])) == (
+        D(0), D("15000000") + pik, D(0))
+    pos = positions(demo_book)[key]
+    assert (D(pos["outstanding_principal"]), D(pos["written_off"]), D(pos["recoveries"])) == (
+        D(0), D("15000000") + pik, D("2000000"))
+    assert D(positions(demo_book, "2026-10-29")[key]["outstanding_principal"]) == D("15000000") + pik
+
+
+def test_fund_report_shows_the_credit_events_in_text_json_and_html(demo_book):
+    out = run(demo_book, "report", "--fund", "fund-ii", "--as-of", AS_OF, "--format", "json")
+    assert out.exit_code == 0, out.stderr
+    report = json.loads(out.stdout)
+    by_deal = {p["deal"]: p for p in report["positions"]}
+    assert by_deal["sable-tl-2025"]["in_default"] is True
+    assert D(by_deal["keystone-holdco-2025"]["written_off"]) > 0
+    assert D(by_deal["keystone-holdco-2025"]["recoveries"]) == D("1000000.00")  # fund-ii's 50%
+    totals = report["totals"]["USD"]
+    na = sum((D(p["outstanding_principal"]) for p in report["positions"] if p["non_accrual"]), D(0))
+    assert D(totals["non_accrual_principal"]) == na
+    text = run(demo_book, "report", "--fund", "fund-ii", "--as-of", AS_OF, "--format", "text").stdout
+    assert "credit events" in text and "written off" in text and "non-accrual principal" in text
+    html = run(demo_book, "report", "--fund", "fund-ii", "--as-of", AS_OF, "--format", "html").stdout
+    assert "Non-accrual principal" in html and 'class="mark written-off"' in html and 'class="mark default"' in html

@@ -247,7 +247,8 @@ def test_payoff_quote_text_and_json(paid_to_april):
     assert out.exit_code == 0, out.stderr
     assert json.loads(out.stdout) == {
         "deal": FIXED_DEAL, "facility": "tl", "currency": "USD", "date": "2026-05-15", "past_due": {},
-        "interest": "2250.00", "overdue_interest": "0.00", "pik": "0.00", "commitment_fee": "0.00",
+        "interest": "2250.00", "overdue_interest": "0.00", "default_interest": "0.00", "pik": "0.00",
+        "commitment_fee": "0.00",
         "principal": "750000.00", "prepayment_fee": "15000.00", "exit_fee": "0.00", "other_fees": "0.00",
         "total": "767250.00", "unapplied": "0.00"}
     text = run(paid_to_april, "payoff", FIXED_DEAL, "--date", "2026-05-15").stdout

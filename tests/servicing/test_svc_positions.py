@@ -86,7 +86,9 @@ def test_positions_before_the_first_payment_and_after_maturity(book):
     assert late.past_due == (D("10000") + D("259000") + D("259325") + D("254600") + D("252300")
                              + D("2275") + D("4600") + D("6900"))
     assert (late.dpd, late.dpd_bucket) == (370, "120+")
-    assert late.accrued_interest == D("0")
+    # after maturity the overdue principal keeps bearing the contractual rate (SPEC §4.3, issue 14):
+    # 1,000,000 × 5 days (01-15 → 01-20) / 10,000 = 500.00 accrued, due with the next payment
+    assert late.accrued_interest == D("500.00")
 
 
 def test_revolver_unfunded_is_commitment_less_outstanding(book):
@@ -132,7 +134,8 @@ def test_query_positions_has_one_row_per_facility_and_no_lender_column(book, ban
 
 MONEY_COLUMNS = ("commitment", "drawn", "unfunded", "outstanding_principal", "accrued_interest", "accrued_pik",
                  "accrued_commitment_fee", "pik_capitalised", "interest_received", "fees_received", "principal_received",
-                 "unapplied", "past_due")
+                 "unapplied", "past_due", "default_interest_due", "accrued_default_interest", "written_off",
+                 "recoveries")
 
 
 def test_query_lender_positions_has_no_null_lender_and_sums_exactly_to_positions(book, bank):
