@@ -72,9 +72,9 @@ def load_deal(root: Path, deal: str, rev_tree: Tree | None = None):
     import difflib
 
     from .diagnostics import DiagnosticError
-    from .source.loader import FsTree
+    from .source.loader import book_tree
 
-    tree = rev_tree or FsTree(root)
+    tree = rev_tree or book_tree(root)
     if tree.read(f"{deal}/deal.yaml", 1 << 30) is None or deal.startswith((".", "_")) or "/" in deal:
         known = sorted(load_book(root, tree=tree)[0].deal_folders)
         close = difflib.get_close_matches(deal, known, n=1)

@@ -26,6 +26,7 @@ from ..model.validate import validate
 from ..model.origin import Doc
 from ..model.records import (AmendmentRecord, DealRecord, EventRecord, FinancialsRecord, LoadedBook, RateSeries,  # noqa: F401
                              TradeRecord, Tree)
+from .cache import ParsedCache, cache_disabled
 from .yamlsrc import MAX_BYTES, decode, parse
 
 NOT_DEALS = {"rates", "payments", "templates", "reports"}  # reserved folder names of a book
@@ -55,10 +56,12 @@ def _is_dir(entry: os.DirEntry) -> bool:
 class FsTree:
     """The book as it is on disk."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parsed_cache: ParsedCache | None = None) -> None:
         self.root = root
         self._root = str(root)
         self._prefix = display_path(root)
+        self.parsed_cache = parsed_cache
+        """Where parsed YAML files are kept by content (`book_tree`); None: parse every file."""
 
     def list_dir(self, rel: str) -> list[tuple[str, bool]]:
         try:
@@ -90,6 +93,13 @@ class FsTree:
         return rel if self._prefix in ("", ".") else f"{self._prefix}/{rel}"
 
 
+def book_tree(root: Path, cache: bool | None = None) -> FsTree:
+    """The book's work tree with its parsed-file cache (SPEC §10) — unless `cache` is False, or
+    None and $LOANCTL_NO_CACHE is set (`loanctl --no-cache`)."""
+    use = not cache_disabled() if cache is None else cache
+    return FsTree(root, ParsedCache(root) if use else None)
+
+
 def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | None = None) -> Path | None:
     """SPEC §2: --book PATH, else $LOANCTL_BOOK, else ./deals, else the current folder if it
     holds a book.yaml."""
@@ -117,16 +127,24 @@ def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
     if isinstance(raw, int):
         return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {MAX_BYTES:,}", file,
                                  hint="split the file, or check that it is the file you meant")]
+    cache = getattr(tree, "parsed_cache", None)
+    if cache is not None:
+        doc = cache.get(raw, file)
+        if doc is not None:
+            return doc, []
     text, diags = decode(raw, file)
     if text is None:
         return None, diags
-    return parse(text, file)
+    doc, diags = parse(text, file)
+    if cache is not None and doc is not None and not diags:
+        cache.put(raw, doc)
+    return doc, diags
 
 
 def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | None = None
               ) -> tuple[LoadedBook, list[Diagnostic]]:
     """Load the whole book (or only `deal_ids`); diagnostics are collected, never raised."""
-    tree = tree or FsTree(root)
+    tree = tree or book_tree(root)
     diags: list[Diagnostic] = []
     book_doc, d = read_yaml(tree, "book.yaml")
     diags += d
