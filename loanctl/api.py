@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .servicing.allocation import PayoffQuote
 
 __all__ = ["PayoffResult", "UsageProblem", "ValidationResult", "deals_for_paths", "load_valid_book", "locate_book",
-           "payoff", "payoff_quote", "validate_book"]
+           "export", "payoff", "payoff_quote", "validate_book"]
 
 
 def locate_book(explicit: str | None) -> Path:
@@ -357,3 +357,34 @@ def payoff_quote(loaded: LoadedBook, deal_id: str, facility_id: str | None, on: 
         return None, [ft.last.diag("E0276", f"no payoff quote on {on}: the facility's schedule does not run to it",
                                    ("maturity_date",), hint=f"quote a date after {start} and on or before {maturity}")]
     return PayoffResult(deal_id, facility_id, record.deal.currency, quote), []
+
+
+# --- export (SPEC §10) -------------------------------------------------------------------------
+def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = False):
+    """`loanctl export`: deals, facilities, schedules, payments, allocations, positions and the
+    journal as of `on`, as Parquet under `out` (an empty or missing folder; with `force`, a
+    previous export is replaced). Returns the `export.parquet.ExportResult`."""
+    import duckdb
+
+    from .diagnostics import Diagnostic, DiagnosticError
+    from .export.parquet import write_export
+    from .export.tables import build_tables
+    from .ledger.db import ledger_payments
+
+    if fmt != "parquet":
+        raise UsageProblem(f"--format {fmt} is not supported", "the export format is: parquet")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageProblem(f"{out} is a file, not a folder", "choose a folder for --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageProblem(f"{out} is not empty", "choose an empty or new folder, or pass --force to replace it")
+    loaded = valid_book(root)
+    payments = ledger_payments(root)
+    currencies = {r.deal.currency for r in loaded.deals.values()}
+    try:
+        return write_export(build_tables(loaded, payments, on), out, on, currencies, force)
+    except (OSError, duckdb.Error) as exc:
+        text = (getattr(exc, "strerror", None) or str(exc)).splitlines()[0][:200]
+        raise DiagnosticError([Diagnostic("E0900", f"the export could not be written: {text}", str(out),
+                                          hint="check that the folder is writable and has space; "
+                                               "nothing was changed at --out")]) from None

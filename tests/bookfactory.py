@@ -212,14 +212,14 @@ def tree_digests(root: Path) -> dict[str, str]:
     `tree_hash` would only say that something did)."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        _skip_cache(root, dirpath, dirnames)
+        skip_cache(root, dirpath, dirnames)
         for name in filenames:
             p = Path(dirpath) / name
             out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
-def _skip_cache(root: Path, dirpath: str, dirnames: list[str]) -> None:
+def skip_cache(root: Path, dirpath: str, dirnames: list[str]) -> None:
     """Leave out `.loanctl/cache` (the parsed-file cache, SPEC §10): a command that reads the
     book may fill it, and it is no part of the book or the ledger."""
     if Path(dirpath).name == ".loanctl" and "cache" in dirnames:
@@ -230,7 +230,7 @@ def tree_hash(root: Path) -> str:
     """A digest of every file's path, bytes and mode below `root` (but the parsed-file cache)."""
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
-        _skip_cache(root, dirpath, dirnames)
+        skip_cache(root, dirpath, dirnames)
         dirnames.sort()
         for name in sorted(filenames):
             p = Path(dirpath) / name

@@ -29,6 +29,7 @@ from . import simulate as _simulate  # noqa: E402,F401
 from . import bench as _bench  # noqa: E402,F401
 from . import notices as _notices  # noqa: E402,F401
 from . import payoff as _payoff  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 
 
 @app.callback()
