@@ -133,6 +133,7 @@ def test_a_corrupted_or_forged_entry_is_ignored(tmp_path, monkeypatch, damage):
         outside.write_bytes(blob)
         entry.unlink()
         entry.symlink_to(outside)
+    (root / CACHE_DIR / "checks.json").unlink()  # validate's kept results would not even read the deal
     seen = counting_parse(monkeypatch)
     assert run_validate(root) == expected
     assert f"{root}/acme-ok/deal.yaml" in seen  # parsed again, not taken from the entry
@@ -183,3 +184,51 @@ def test_deleting_the_state_folder_changes_no_output(tmp_path):
     for book in (root, good):
         shutil.rmtree(book / ".loanctl")
     assert first == warm == outputs()
+
+
+# --- validate's kept results (loanctl.validation.cached) -----------------------------------------
+def counting_deal_loads(monkeypatch) -> list[str]:
+    from loanctl.validation import cached
+    seen: list[str] = []
+    real = cached.load_deal
+
+    def load_deal(tree, folder):
+        seen.append(folder)
+        return real(tree, folder)
+    monkeypatch.setattr(cached, "load_deal", load_deal)
+    return seen
+
+
+def test_validate_reads_only_the_deal_that_changed_and_reports_the_same(tmp_path, monkeypatch):
+    deals = {f"deal-{i}": deal_with("id: acme-tl", f"id: deal-{i}") for i in range(5)}
+    deals["deal-2"] = deal_with("id: acme-tl", "id: deal-2", BAD_KEY)  # an error kept with its position
+    root = write_book(tmp_path, deals)
+    seen = counting_deal_loads(monkeypatch)
+    cold = run_validate(root)
+    assert sorted(seen) == sorted(deals)
+    seen.clear()
+    warm = run_validate(root)
+    assert seen == [] and warm == cold
+    assert (warm[1][0]["code"], warm[1][0]["line"]) == ("E0101", pos(BAD_KEY, "comitment_typo")[0])
+    path = root / "deal-4" / "deal.yaml"
+    path.write_text(path.read_text().replace("commitment: 25000000", "commitment: 25000000.123"))  # USD has 2 minor digits
+    changed = run_validate(root)
+    assert seen == ["deal-4"]
+    monkeypatch.setenv("LOANCTL_NO_CACHE", "1")
+    assert changed == run_validate(root) and changed != cold  # the new error shows, as without the cache
+    monkeypatch.delenv("LOANCTL_NO_CACHE")
+    seen.clear()
+    (root / "book.yaml").write_text((root / "book.yaml").read_text() + "\n# a comment\n")
+    assert run_validate(root) == changed and sorted(seen) == sorted(deals)  # book.yaml is every deal's context
+
+
+def test_kept_results_are_signed_like_every_entry(tmp_path, monkeypatch):
+    root = three_deal_book(tmp_path)
+    expected = run_validate(root)
+    results = root / CACHE_DIR / "checks.json"
+    mac, _, body = results.read_bytes().partition(b"\n")
+    forged = body.replace(b"E0101", b"E0999")
+    assert forged != body
+    results.write_bytes(mac + b"\n" + forged)
+    seen = counting_deal_loads(monkeypatch)
+    assert run_validate(root) == expected and len(seen) == 3

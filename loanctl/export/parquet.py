@@ -23,11 +23,11 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable
 
 from .. import __version__
 from ..conventions.currency import minor_units
@@ -129,6 +129,7 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
     written (empty, missing, or `force`). Raises OSError or duckdb.Error; nothing is left
     half-written at `out`."""
     import duckdb
+
     from ..ledger.db import sql_path
 
     out = Path(out)

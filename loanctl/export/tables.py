@@ -12,10 +12,10 @@ when it is one of the large ones (`PARTITIONED`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 from ..accounting.journal import build_journal
 from ..engine.deal import deal_terms, schedule_deal

@@ -67,6 +67,18 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=1)
+def package_fingerprint() -> str:
+    """The sha256 of every loanctl source file: results computed by any part of loanctl (the
+    validation results) are kept only for the exact code that computed them."""
+    pkg = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(code_fingerprint().encode())
+    for f in sorted(pkg.rglob("*.py")):
+        with contextlib.suppress(OSError):
+            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 class ParsedCache:
     """The cache of one book. Every method fails quietly: the cache only ever saves work."""
 
@@ -136,6 +148,32 @@ class ParsedCache:
     def _entry_path(self, name: str) -> Path:
         return self.dir / PARSED_DIR / name[:2] / f"{name}.json"
 
+    # --- any signed JSON document (the validation results, say) --------------------------
+    def get_json(self, name: str) -> object | None:
+        """The JSON value stored as `name` by `put_json`, or None (missing, or not trusted)."""
+        key = self._hmac_key(create=False)
+        blob = _read_entry(self.dir / f"{name}.json") if key is not None else None
+        if not blob:
+            return None
+        mac, sep, body = blob.partition(b"\n")
+        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+            return None
+        try:
+            value = json.loads(body, parse_float=_no_float, parse_constant=_no_float)
+        except (ValueError, RecursionError):
+            return None
+        if type(value) is not dict or value.get("format") != FORMAT or value.get("name") != name:
+            return None
+        return value.get("value")
+
+    def put_json(self, name: str, value: object) -> None:
+        key = self._hmac_key(create=True)
+        if key is None:
+            return
+        body = json.dumps({"format": FORMAT, "name": name, "value": value}, separators=(",", ":"),
+                          ensure_ascii=False, sort_keys=True).encode("utf-8")
+        _write_signed(self.dir / f"{name}.json", hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+
     # --- reading and writing ----------------------------------------------------------------
     def get(self, raw: bytes, file: str) -> Doc | None:
         """The parsed document of these bytes (shown as `file`), or None: not cached, or not trusted."""
@@ -163,22 +201,25 @@ class ParsedCache:
                            "positions": json.dumps([[list(p), lc[0], lc[1]] for p, lc in doc.positions.at.items()],
                                                    separators=(",", ":"), ensure_ascii=False)},
                           separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        mac = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-        path = self._entry_path(name)
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-        try:
-            d = path.parent
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(d, 0o700)
-            if not stat.S_ISDIR(os.lstat(d).st_mode):
-                return
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(mac + b"\n" + body)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        _write_signed(self._entry_path(name), hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+
+
+def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
+    """MAC line, then the body: written to a private temporary name and renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        d = path.parent
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(d, 0o700)
+        if not stat.S_ISDIR(os.lstat(d).st_mode):
+            return
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(mac + b"\n" + body)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _read_private(path: Path) -> bytes | None:
@@ -269,7 +310,7 @@ class _LazyPositions(Positions):
     """Positions read back from an entry, turned into the lookup table only when a diagnostic
     asks (most files of a book never need one)."""
 
-    __slots__ = ("_raw", "_at")
+    __slots__ = ("_at", "_raw")
 
     def __init__(self, raw: str) -> None:
         self._raw = raw
