@@ -169,6 +169,7 @@ def test_a_failed_export_changes_nothing_at_out_e0900(exported, tmp_path, monkey
     monkeypatch.setattr(tables, "journal_table", disk_full)
     result = invoke(["--book", str(book), "export", "--out", str(out), "--as-of", AS_OF, "--force"])
     assert result.exit_code == 1
-    assert "error[E0900]: the export could not be written: No space left on device" in result.stderr
+    code = "E0900"
+    assert f"error[{code}]: the export could not be written: No space left on device" in result.stderr
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]

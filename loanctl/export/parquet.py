@@ -77,20 +77,22 @@ def _cell(value, kind: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _stage(table: Table, path: Path, money_scale: int) -> dict[str, tuple[int, int]]:
-    """Write the rows as CSV; returns (scale, integer digits) needed by each decimal column."""
+def _stage(table: Table, path: Path, money_scale: int) -> tuple[int, dict[str, tuple[int, int]]]:
+    """Write the rows as CSV; returns (rows, the (scale, integer digits) each decimal column needs)."""
     kinds = [k for _, k in table.columns]
     need: dict[int, list[int]] = {i: [money_scale if k == "money" else DECIMAL_SCALE, 1]
                                   for i, k in enumerate(kinds) if k in ("money", "decimal")}
+    n = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         for row in table.rows:
+            n += 1
             for i, acc in need.items():
                 v = row[i]
                 if v is not None:
                     acc[0] = max(acc[0], _scale(v))
                     acc[1] = max(acc[1], _int_digits(v))
             fh.write(",".join(_cell(v, k) for v, k in zip(row, kinds)) + "\n")
-    return {table.columns[i][0]: (s, d) for i, (s, d) in need.items()}
+    return n, {table.columns[i][0]: (s, d) for i, (s, d) in need.items()}
 
 
 def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> str:
@@ -150,9 +152,9 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
             con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
             for table in tables:
                 staged = scratch / f"{table.name}.csv"
-                scales = _stage(table, staged, money_scale)
+                rows, scales = _stage(table, staged, money_scale)
                 select = _select(table, staged, scales)
-                if table.partitioned and table.rows:
+                if table.partitioned and rows:
                     target = work / table.name
                     con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
                                 "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)")
@@ -160,8 +162,7 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
                     (work / table.name).mkdir()
                     target = work / table.name / "data_0.parquet"
                     con.execute(f"COPY ({select}) TO '{sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)")
-                result.tables[table.name] = len(table.rows)
-                table.rows = []  # this table's rows are written: let them go before the next is built
+                result.tables[table.name] = rows
                 staged.unlink()
         finally:
             con.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -34,7 +34,8 @@ PARTITIONED = {"schedules", "payments", "allocations", "journal"}
 class Table:
     name: str
     columns: list[tuple[str, str]]
-    rows: list[tuple] = field(default_factory=list)
+    rows: Iterable[tuple] = ()
+    """In column order; produced as the table is written (a large table never sits in memory whole)."""
 
     @property
     def partitioned(self) -> bool:
@@ -45,11 +46,14 @@ def deals_table(loaded: LoadedBook) -> Table:
     t = Table("deals", [("deal", "text"), ("name", "text"), ("borrower", "text"), ("borrower_name", "text"),
                         ("status", "text"), ("currency", "text"), ("facilities", "int"), ("amendments", "int")])
     entities = loaded.entities
-    for deal_id, record in sorted(loaded.deals.items()):
-        d = record.deal
-        borrower = entities.get(d.borrower)
-        t.rows.append((deal_id, d.name, d.borrower, borrower.name if borrower else None, d.status, d.currency,
-                       len(d.facilities), len(record.amendments)))
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            d = record.deal
+            borrower = entities.get(d.borrower)
+            yield (deal_id, d.name, d.borrower, borrower.name if borrower else None, d.status, d.currency,
+                   len(d.facilities), len(record.amendments))
+    t.rows = rows()
     return t
 
 
@@ -61,17 +65,17 @@ def facilities_table(loaded: LoadedBook, as_of: date) -> Table:
                              ("spread", "decimal"), ("floor", "decimal"), ("pik_rate", "decimal"),
                              ("interest_method", "text"), ("day_count", "text"), ("frequency", "text"),
                              ("amortization", "text"), ("lenders", "text_list")])
-    for deal_id, record in sorted(loaded.deals.items()):
-        terms, _ = deal_terms(record, as_of)
-        for fid, ft in terms.items():
-            version = ft.at(as_of) or ft.last
-            f = version.facility
-            i = f.interest
-            t.rows.append((deal_id, fid, record.deal.currency, f.type, f.commitment, f.start_date, f.maturity_date,
-                           f.availability_end, i.index, i.fixed_rate, i.spread, i.floor, i.pik_rate,
-                           i.method, i.day_count, f.payments.frequency,
-                           f.amortization.type,
-                           [p.lender for p in f.participations]))
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            terms, _ = deal_terms(record, as_of)
+            for fid, ft in terms.items():
+                f = (ft.at(as_of) or ft.last).facility
+                i = f.interest
+                yield (deal_id, fid, record.deal.currency, f.type, f.commitment, f.start_date, f.maturity_date,
+                       f.availability_end, i.index, i.fixed_rate, i.spread, i.floor, i.pik_rate, i.method,
+                       i.day_count, f.payments.frequency, f.amortization.type, [p.lender for p in f.participations])
+    t.rows = rows()
     return t
 
 
@@ -85,29 +89,27 @@ SCHEDULE_COLUMNS = [("deal", "text"), ("facility", "text"), ("currency", "text")
 
 def schedules_table(loaded: LoadedBook, as_of: date) -> Table:
     """Each funded facility's schedule under the terms in force on `as_of` (`loanctl schedule --as-of`)."""
-    t = Table("schedules", SCHEDULE_COLUMNS)
-    for deal_id, record in sorted(loaded.deals.items()):
-        if record.deal.status not in FUNDED_OR_LATER:
-            continue
-        s, _ = schedule_deal(loaded, deal_id, as_of=as_of)
-        if s is None:
-            continue
-        for fs in s.facilities:
-            for n, r in enumerate(fs.rows):
-                t.rows.append((deal_id, fs.facility_id, fs.currency, n, r.date, r.accrual_start, r.accrual_end,
-                               r.days, r.rate, r.spread, r.opening_balance, r.draws, r.interest, r.pik,
-                               r.commitment_fee, r.fees, r.principal, r.prepayment, r.total_due, r.closing_balance,
-                               r.projected))
-    return t
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            if record.deal.status not in FUNDED_OR_LATER:
+                continue
+            s, _ = schedule_deal(loaded, deal_id, as_of=as_of)
+            for fs in s.facilities if s is not None else []:
+                for n, r in enumerate(fs.rows):
+                    yield (deal_id, fs.facility_id, fs.currency, n, r.date, r.accrual_start, r.accrual_end, r.days,
+                           r.rate, r.spread, r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
+                           r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected)
+    return Table("schedules", SCHEDULE_COLUMNS, rows())
 
 
 def payments_table(payments: Iterable[Payment]) -> Table:
     t = Table("payments", [("payment_id", "text"), ("deal", "text"), ("facility", "text"), ("value_date", "date"),
                            ("amount", "money"), ("currency", "text"), ("type", "text"), ("reference", "text"),
                            ("reverses", "text"), ("file", "text"), ("line", "int")])
-    for p in sorted(payments, key=lambda p: (p.deal, p.facility, p.date, p.payment_id)):
-        t.rows.append((p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference,
-                       p.reverses or None, p.file, p.line))
+    t.rows = ((p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference,
+               p.reverses or None, p.file, p.line)
+              for p in sorted(payments, key=lambda p: (p.deal, p.facility, p.date, p.payment_id)))
     return t
 
 
@@ -119,16 +121,19 @@ def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: da
     by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
     for p in payments:
         by_facility[(p.deal, p.facility)].append(p)
-    for deal_id, record in sorted(loaded.deals.items()):
-        if record.deal.status not in FUNDED_OR_LATER:
-            continue
-        terms, builder = facility_inputs(loaded, deal_id, as_of)
-        for fid in terms:
-            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
-                                   terms=terms, builder=builder)
-            for seq, a in enumerate(fa.allocations):
-                t.rows.append((deal_id, fid, fa.schedule.currency, seq, a.payment_id, a.payment_date, a.due_date,
-                               a.component, a.amount, a.applied_on))
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            if record.deal.status not in FUNDED_OR_LATER:
+                continue
+            terms, builder = facility_inputs(loaded, deal_id, as_of)
+            for fid in terms:
+                fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                                       terms=terms, builder=builder)
+                for seq, a in enumerate(fa.allocations):
+                    yield (deal_id, fid, fa.schedule.currency, seq, a.payment_id, a.payment_date, a.due_date,
+                           a.component, a.amount, a.applied_on)
+    t.rows = rows()
     return t
 
 
@@ -157,10 +162,8 @@ def journal_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> T
                           ("deal", "text"), ("facility", "text"), ("lender", "text"), ("currency", "text"),
                           ("ref", "text"), ("account", "text"), ("amount", "money")])
     journal = build_journal(loaded, payments, as_of)
-    for n, e in enumerate(journal.entries, start=1):
-        for p in e.postings:
-            t.rows.append((n, e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None,
-                           p.account, p.amount))
+    t.rows = ((n, e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None, p.account,
+               p.amount) for n, e in enumerate(journal.entries, start=1) for p in e.postings)
     return t
 
 
