@@ -374,6 +374,13 @@ def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = 
     if fmt != "parquet":
         raise UsageProblem(f"--format {fmt} is not supported", "the export format is: parquet")
     out = Path(out)
+    try:
+        inside = out.resolve().relative_to(Path(root).resolve()).parts
+    except ValueError:
+        inside = None
+    if inside is not None and (not inside or not (inside[0] == "reports" or inside[0].startswith((".", "_")))):
+        raise UsageProblem(f"{out} is inside the book, where it would read as a deal folder",
+                           "write the export outside the book, or under its reports/ folder")
     if out.exists() and not out.is_dir():
         raise UsageProblem(f"{out} is a file, not a folder", "choose a folder for --out")
     if out.is_dir() and any(out.iterdir()) and not force:

@@ -173,3 +173,11 @@ def test_a_failed_export_changes_nothing_at_out_e0900(exported, tmp_path, monkey
     assert f"error[{code}]: the export could not be written: No space left on device" in result.stderr
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_an_export_inside_the_book_must_go_under_reports(exported):
+    book, _ = exported
+    result = invoke(["--book", str(book), "export", "--out", str(book / "exp"), "--as-of", AS_OF])
+    assert result.exit_code == 2 and "reports/" in result.stderr and not (book / "exp").exists()
+    ok("--book", book, "export", "--out", book / "reports" / "exp", "--as-of", AS_OF)
+    assert (book / "reports" / "exp" / "manifest.json").is_file()
