@@ -59,7 +59,10 @@ def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = Non
     extra = approvals_before_creation(result.loaded, root, tree)
     if base is not None:
         base_book, _ = load_book(root, tree=base)
-        extra += check_against_base(result.loaded, base_book)
+        current = result.loaded
+        if len(current.deals) < len(current.deal_folders):  # checked from kept results or in worker processes
+            current, _ = load_book(root, tree=tree)
+        extra += check_against_base(current, base_book)
     result.diagnostics = sorted(result.diagnostics + extra, key=sort_key)
     return result
 
