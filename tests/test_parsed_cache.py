@@ -9,6 +9,7 @@ import hmac
 import json
 import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_diagnostics_and_positions_are_the_same_cold_warm_and_without_the_cache(
     assert not (root / ".loanctl").exists()  # bypassed: nothing written
     monkeypatch.delenv("LOANCTL_NO_CACHE")
     cold = run_validate(root)
-    assert len(entries(root)) == 4  # book.yaml and the three deals (no rates: CSV is not cached)
+    assert len(entries(root)) == 5  # book.yaml, the three deals and the rate file
     warm = run_validate(root)
     assert plain == cold == warm
     code, diags = warm
@@ -232,3 +233,23 @@ def test_kept_results_are_signed_like_every_entry(tmp_path, monkeypatch):
     results.write_bytes(mac + b"\n" + forged)
     seen = counting_deal_loads(monkeypatch)
     assert run_validate(root) == expected and len(seen) == 3
+
+
+def test_rate_files_are_kept_as_parsed_and_read_back_equal(tmp_path, monkeypatch):
+    root = write_book(tmp_path)
+    fresh, _ = loader.load_book(root, deal_ids=[], tree=loader.FsTree(root))
+    loader.load_book(root, deal_ids=[])
+    parsed: list[str] = []
+    real = loader.parse_rates
+
+    def spy(raw, index, file):
+        parsed.append(index)
+        return real(raw, index, file)
+    monkeypatch.setattr(loader, "parse_rates", spy)
+    cached, _ = loader.load_book(root, deal_ids=[])
+    assert parsed == [] and cached.rates == fresh.rates and len(fresh.rates["SOFR-3M"].dates) > 400
+    # a rate file edited: read again
+    path = root / "rates" / "SOFR-3M.csv"
+    path.write_text(path.read_text().replace("2026-11-27,", "2026-11-27,0.05\n#", 1).split("\n#")[0] + "\n")
+    changed, _ = loader.load_book(root, deal_ids=[])
+    assert parsed == ["SOFR-3M"] and changed.rates["SOFR-3M"].rates[-1] == Decimal("0.05")

@@ -1,6 +1,6 @@
-"""The parsed-file cache (SPEC §10): a YAML file's parsed data and source positions, kept in
-`.loanctl/cache/parsed/` under the hash of its bytes, so a book where one deal changed parses
-only that deal.
+"""The parsed-file cache (SPEC §10): a YAML file's parsed data and source positions (and a rate
+file's clean parse: dates, rates, lines), kept in `.loanctl/cache/parsed/` under the hash of its
+bytes, so a book where one deal changed parses only that deal.
 
 What is cached is the parser's output only (plain data and the (line, column) of every value
 and key), never a validated model: the model is validated again from the data on every load,
@@ -142,8 +142,10 @@ class ParsedCache:
         return key
 
     @staticmethod
-    def entry_name(raw: bytes) -> str:
-        return hashlib.sha256(hashlib.sha256(raw).digest() + code_fingerprint().encode()).hexdigest()
+    def entry_name(raw: bytes, kind: str = "yaml") -> str:
+        """The entry of these bytes read as `kind` (yaml, or a CSV kind such as rates)."""
+        salt = code_fingerprint() if kind == "yaml" else f"{kind}:{code_fingerprint()}"
+        return hashlib.sha256(hashlib.sha256(raw).digest() + salt.encode()).hexdigest()
 
     def _entry_path(self, name: str) -> Path:
         return self.dir / PARSED_DIR / name[:2] / f"{name}.json"
@@ -173,6 +175,18 @@ class ParsedCache:
         body = json.dumps({"format": FORMAT, "name": name, "value": value}, separators=(",", ":"),
                           ensure_ascii=False, sort_keys=True).encode("utf-8")
         _write_signed(self.dir / f"{name}.json", hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+
+    # --- the clean parse of a CSV file (rate fixings), as plain JSON columns -----------------
+    def get_columns(self, kind: str, raw: bytes) -> dict | None:
+        """The columns `put_columns` kept for these bytes read as `kind`, or None."""
+        name = self.entry_name(raw, kind)
+        value = self.get_json(f"{PARSED_DIR}/{name[:2]}/{name}")
+        return value if isinstance(value, dict) else None
+
+    def put_columns(self, kind: str, raw: bytes, columns: dict) -> None:
+        name = self.entry_name(raw, kind)
+        if self._safe_dirs(create=True):
+            self.put_json(f"{PARSED_DIR}/{name[:2]}/{name}", columns)
 
     # --- reading and writing ----------------------------------------------------------------
     def get(self, raw: bytes, file: str) -> Doc | None:

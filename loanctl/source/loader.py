@@ -256,6 +256,36 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
         return None, [Diagnostic("E0015", "file not found", file)]
     if isinstance(raw, int):
         return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {RATES_MAX_BYTES:,}", file)]
+    cache = getattr(tree, "parsed_cache", None)
+    if cache is not None:
+        series = _cached_rates(cache, raw, index, file)
+        if series is not None:
+            return series, []
+    series, diags = parse_rates(raw, index, file)
+    if cache is not None and series is not None and not diags:
+        cache.put_columns("rates", raw, {"dates": [d.isoformat() for d in series.dates],
+                                         "rates": [str(r) for r in series.rates], "lines": list(series.lines)})
+    return series, diags
+
+
+def _cached_rates(cache: ParsedCache, raw: bytes, index: str, file: str) -> RateSeries | None:
+    """A clean parse of these rate-file bytes kept by `load_rates` (None: not kept, or not as written)."""
+    cols = cache.get_columns("rates", raw)
+    if cols is None:
+        return None
+    try:
+        dates = tuple(map(date.fromisoformat, cols["dates"]))
+        rates = tuple(map(Decimal, cols["rates"]))
+        lines = tuple(cols["lines"])
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    if (not dates or len(rates) != len(dates) or len(lines) != len(dates) or any(type(n) is not int for n in lines)
+            or any(b <= a for a, b in zip(dates, dates[1:])) or not all(r.is_finite() for r in rates)):
+        return None
+    return RateSeries(index, file, dates, rates, lines)
+
+
+def parse_rates(raw: bytes, index: str, file: str) -> tuple[RateSeries | None, list[Diagnostic]]:
     text, diags = decode(raw, file)
     if text is None:
         return None, diags
