@@ -18,7 +18,8 @@ from typing import Callable
 from ..diagnostics import Diagnostic
 from ..model.records import LoadedBook
 from ..source.cache import ParsedCache, package_fingerprint
-from ..source.loader import load_deal
+from ..source.loader import RATES_MAX_BYTES, load_deal
+from ..source.yamlsrc import MAX_BYTES
 from .checks import Repaid, check_deal
 from .overnight import overnight_indices
 
@@ -69,13 +70,13 @@ def book_context(loaded: LoadedBook) -> str:
     archive's names and profile sidecars, how files are shown, and loanctl's code."""
     tree = loaded.tree
     h = hashlib.sha256(package_fingerprint().encode() + b"\0" + tree.display("").encode())
-    book = tree.read("book.yaml", 1 << 30)
+    book = tree.read("book.yaml", MAX_BYTES)  # a larger file is hashed by its size: the load reports it
     h.update(b"book\0" + (book if isinstance(book, bytes) else repr(book).encode()))
     for sub in ("rates", "payments"):
         for name, is_dir in tree.list_dir(sub):
             h.update(f"{sub}/{name}:{is_dir}\0".encode("utf-8", "surrogateescape"))
             if not is_dir and (sub == "rates" or not name.endswith(".csv")):  # the archive is named by content
-                raw = tree.read(f"{sub}/{name}", 1 << 30)
+                raw = tree.read(f"{sub}/{name}", RATES_MAX_BYTES)
                 h.update(hashlib.sha256(raw if isinstance(raw, bytes) else repr(raw).encode()).digest())
     return h.hexdigest()
 
