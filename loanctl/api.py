@@ -49,13 +49,14 @@ def _repaid(tree: Tree | None):
 
 
 def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = None,
-                  workers: int | None = None, base: Tree | None = None) -> ValidationResult:
+                  workers: int | None = None, base: Tree | None = None, kept: bool = False) -> ValidationResult:
     """Load and check the book (or the deals PATHS name), with the audit rules against git:
     approvals dated before a deal appeared in git, and — given the `base` revision's tree —
-    the no-drift rules of `validate --base`. Diagnostics sorted by position."""
+    the no-drift rules of `validate --base`. Diagnostics sorted by position. `kept`: unchanged
+    deals' results may come from .loanctl/cache (SPEC §10; `loaded.deals` is then left empty)."""
     from .audit.drift import approvals_before_creation, check_against_base
 
-    result = validate(root, paths, tree, workers, _repaid(tree))
+    result = validate(root, paths, tree, workers, _repaid(tree), kept=kept)
     extra = approvals_before_creation(result.loaded, root, tree)
     if base is not None:
         base_book, _ = load_book(root, tree=base)

@@ -52,15 +52,18 @@ PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it s
 
 
 def validate(root: Path, paths: Iterable[str] = (), tree: Tree | None = None, workers: int | None = None,
-             repaid: Repaid | None = None) -> ValidationResult:
+             repaid: Repaid | None = None, kept: bool = False) -> ValidationResult:
     """The book's own checks. A large book on disk is checked in parallel processes (each
     loads and checks a share of the deals; the book-level checks run once); `loaded.deals`
-    is then left empty. `repaid`: the archived repayments (see checks.Repaid)."""
+    is then left empty. `repaid`: the archived repayments (see checks.Repaid). `kept`: the
+    whole book's deals' results may come from the cache (`validation.cached`, unless
+    $LOANCTL_NO_CACHE); `loaded.deals` is then left empty too — for `loanctl validate`,
+    which reports diagnostics only."""
     wanted = deals_for_paths(root, paths) if paths else None
     if tree is None and wanted is None:
         folders = _deal_folder_names(root)
         n = workers if workers is not None else min(os.cpu_count() or 1, 4)
-        if not cache_disabled():
+        if kept and not cache_disabled():
             return _validate_cached(root, folders, n, repaid)
         if n > 1 and len(folders) >= PARALLEL_FROM:
             return _validate_parallel(root, folders, n, repaid)
