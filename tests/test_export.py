@@ -181,3 +181,23 @@ def test_an_export_inside_the_book_must_go_under_reports(exported):
     assert result.exit_code == 2 and "reports/" in result.stderr and not (book / "exp").exists()
     ok("--book", book, "export", "--out", book / "reports" / "exp", "--as-of", AS_OF)
     assert (book / "reports" / "exp" / "manifest.json").is_file()
+
+
+def test_deleting_the_state_folder_then_rebuilding_gives_identical_outputs(exported, tmp_path):
+    """SPEC §10: .loanctl/ holds the ledger and caches only; after deleting it, `ledger rebuild`
+    restores the ledger from payments/, and every output is as before (the cache warm, then gone)."""
+    book = Path(shutil.copytree(exported[0], tmp_path / "book"))
+
+    def outputs(out: Path):
+        report = ok("--book", book, "report", "--book", "--as-of", AS_OF, "--format", "json")
+        journal = ok("--book", book, "journal", "--to", AS_OF, "--format", "json")
+        validate = invoke(["--book", str(book), "validate", "--format", "json"])
+        ok("--book", book, "export", "--out", out, "--as-of", AS_OF)
+        tables = {t: sorted(map(repr, (tuple(r.values()) for r in read(out, t)))) for t in
+                  ("positions", "journal", "allocations", "payments", "schedules")}
+        return report, journal, (validate.exit_code, validate.stdout), tables
+
+    before = outputs(tmp_path / "a")
+    shutil.rmtree(book / ".loanctl")
+    ok("--book", book, "ledger", "rebuild")
+    assert outputs(tmp_path / "b") == before
