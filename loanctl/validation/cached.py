@@ -6,6 +6,10 @@ are unchanged since the last validate is not read again — its diagnostics are 
 A deal's checks read only the deal, book.yaml, the rates and the archive (that is why
 `validate` can check deals in separate processes), so those are the whole key. A deal folder
 holding a symbolic link or anything but files and folders is always read again.
+
+Like `git status`, a folder whose entries have the names, sizes, modification times and
+inodes they had when it was summed is not read again to be summed; one modified within
+RACY_NS before the results were written always is.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from .overnight import overnight_indices
 
 RESULTS = "checks"
 MAX_DEPTH = 3
+RACY_NS = 3_000_000_000
+"""A file modified less than this before the results were written is summed again, whatever
+its stat says (a coarse file-system clock could hide a change, as `git status` guards against)."""
 _FIELDS = ("code", "message", "file", "line", "column", "hint", "severity")
 
 
@@ -58,6 +65,38 @@ def _digest_folder(h, root: str, rel: str, depth: int) -> bool:
         else:
             return False
     return True
+
+
+def _signature(root: str, rel: str, depth: int, out: list) -> bool:
+    """(name, size, mtime ns, inode) of every entry below `rel` — what `git status` compares
+    before it reads a file; False when the folder holds anything `deal_digest` refuses."""
+    try:
+        with os.scandir(os.path.join(root, rel)) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return False
+    for e in entries:
+        name = f"{rel}/{e.name}"
+        try:
+            if e.is_symlink():
+                return False
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            return False
+        out.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
+        if e.is_dir(follow_symlinks=False):
+            if depth >= MAX_DEPTH or not _signature(root, name, depth + 1, out):
+                return False
+        elif not e.is_file(follow_symlinks=False):
+            return False
+    return True
+
+
+def folder_signature(root: Path, folder: str) -> list | None:
+    if os.path.islink(os.path.join(root, folder)):
+        return None
+    out: list = []
+    return out if _signature(str(root), folder, 0, out) else None
 
 
 def deal_digest(root: Path, folder: str, context: str) -> str | None:
@@ -115,6 +154,10 @@ def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None
     checks the others) and the overnight indices used; the cache is brought up to date."""
     store = ParsedCache(loaded.root)
     context = book_context(loaded)
+    try:  # files changed within RACY_NS of the last write are summed again (their stat may not show it)
+        trusted_before = os.stat(store.dir / f"{RESULTS}.json").st_mtime_ns - RACY_NS
+    except OSError:
+        trusted_before = 0
     prior = store.get_json(RESULTS)
     known = prior.get("deals") if isinstance(prior, dict) and prior.get("context") == context else None
     known = known if isinstance(known, dict) else {}
@@ -123,28 +166,37 @@ def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None
     kept: dict[str, list] = {}
     todo: list[str] = []
     digests: dict[str, str | None] = {}
+    signatures: dict[str, list | None] = {}
+    dirty = False
     for folder in folders:
-        digest = digests[folder] = deal_digest(loaded.root, folder, context)
         hit = known.get(folder)
+        sig = signatures[folder] = folder_signature(loaded.root, folder)
+        if (sig is not None and type(hit) is list and len(hit) == 4 and hit[3] == sig
+                and all(m < trusted_before for _, _, m, _ in sig)):
+            digest = hit[0]  # same names, sizes, times and inodes as when it was summed
+        else:
+            digest = deal_digest(loaded.root, folder, context)
+            dirty = True
+        digests[folder] = digest
         found = _hit(hit, digest)
         if found is None:
             todo.append(folder)
             continue
         diags += found[0]
         used |= found[1]
-        kept[folder] = hit
+        kept[folder] = [digest, hit[1], hit[2], sig]
     for folder, found, indices in check_many(todo) if todo else []:
         diags += found
         used |= set(indices)
         if digests.get(folder) is not None:
-            kept[folder] = [digests[folder], [_to_json(d) for d in found], indices]
-    if todo or set(known) != set(kept):
+            kept[folder] = [digests[folder], [_to_json(d) for d in found], indices, signatures.get(folder)]
+    if dirty or todo or set(known) != set(kept):
         store.put_json(RESULTS, {"context": context, "deals": kept})
     return diags, used
 
 
 def _hit(entry, digest: str | None) -> tuple[list[Diagnostic], set[str]] | None:
-    if digest is None or type(entry) is not list or len(entry) != 3 or entry[0] != digest:
+    if digest is None or type(entry) is not list or len(entry) != 4 or entry[0] != digest:
         return None
     rows, indices = entry[1], entry[2]
     if type(rows) is not list or type(indices) is not list or any(type(i) is not str for i in indices):
