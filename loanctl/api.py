@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .servicing.allocation import PayoffQuote
 
 __all__ = ["PayoffResult", "UsageProblem", "ValidationResult", "deals_for_paths", "load_valid_book", "locate_book",
-           "payoff", "payoff_quote", "record_event", "trade", "validate_book"]
+           "export", "payoff", "payoff_quote", "record_event", "trade", "validate_book"]
 
 
 def locate_book(explicit: str | None) -> Path:
@@ -49,17 +49,21 @@ def _repaid(tree: Tree | None):
 
 
 def validate_book(root: Path, paths: Iterable[str] = (), tree: Tree | None = None,
-                  workers: int | None = None, base: Tree | None = None) -> ValidationResult:
+                  workers: int | None = None, base: Tree | None = None, kept: bool = False) -> ValidationResult:
     """Load and check the book (or the deals PATHS name), with the audit rules against git:
     approvals dated before a deal appeared in git, and — given the `base` revision's tree —
-    the no-drift rules of `validate --base`. Diagnostics sorted by position."""
+    the no-drift rules of `validate --base`. Diagnostics sorted by position. `kept`: unchanged
+    deals' results may come from .loanctl/cache (SPEC §10; `loaded.deals` is then left empty)."""
     from .audit.drift import approvals_before_creation, check_against_base
 
-    result = validate(root, paths, tree, workers, _repaid(tree))
+    result = validate(root, paths, tree, workers, _repaid(tree), kept=kept)
     extra = approvals_before_creation(result.loaded, root, tree)
     if base is not None:
         base_book, _ = load_book(root, tree=base)
-        extra += check_against_base(result.loaded, base_book)
+        current = result.loaded
+        if len(current.deals) < len(current.deal_folders):  # checked from kept results or in worker processes
+            current, _ = load_book(root, tree=tree)
+        extra += check_against_base(current, base_book)
     result.diagnostics = sorted(result.diagnostics + extra, key=sort_key)
     return result
 
@@ -72,9 +76,9 @@ def load_deal(root: Path, deal: str, rev_tree: Tree | None = None):
     import difflib
 
     from .diagnostics import DiagnosticError
-    from .source.loader import FsTree
+    from .source.loader import book_tree
 
-    tree = rev_tree or FsTree(root)
+    tree = rev_tree or book_tree(root)
     if tree.read(f"{deal}/deal.yaml", 1 << 30) is None or deal.startswith((".", "_")) or "/" in deal:
         known = sorted(load_book(root, tree=tree)[0].deal_folders)
         close = difflib.get_close_matches(deal, known, n=1)
@@ -428,3 +432,41 @@ def record_event(root: Path, deal_id: str, event_type: str, on: date, *, amount=
     (`origination.workflow.record_event`); a StepResult with the diagnostics if refused."""
     from .origination.workflow import record_event as run
     return run(root, deal_id, event_type, on, amount=amount, facility=facility, note=note, dry_run=dry_run)
+
+
+# --- export (SPEC §10) -------------------------------------------------------------------------
+def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = False):
+    """`loanctl export`: deals, facilities, schedules, payments, allocations, positions and the
+    journal as of `on`, as Parquet under `out` (an empty or missing folder; with `force`, a
+    previous export is replaced). Returns the `export.parquet.ExportResult`."""
+    import duckdb
+
+    from .diagnostics import Diagnostic, DiagnosticError
+    from .export.parquet import write_export
+    from .export.tables import build_tables
+    from .ledger.db import ledger_payments
+
+    if fmt != "parquet":
+        raise UsageProblem(f"--format {fmt} is not supported", "the export format is: parquet")
+    out = Path(out)
+    try:
+        inside = out.resolve().relative_to(Path(root).resolve()).parts
+    except ValueError:
+        inside = None
+    if inside is not None and (not inside or not (inside[0] == "reports" or inside[0].startswith((".", "_")))):
+        raise UsageProblem(f"{out} is inside the book, where it would read as a deal folder",
+                           "write the export outside the book, or under its reports/ folder")
+    if out.exists() and not out.is_dir():
+        raise UsageProblem(f"{out} is a file, not a folder", "choose a folder for --out")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageProblem(f"{out} is not empty", "choose an empty or new folder, or pass --force to replace it")
+    loaded = valid_book(root)
+    payments = ledger_payments(root)
+    currencies = {r.deal.currency for r in loaded.deals.values()}
+    try:
+        return write_export(build_tables(loaded, payments, on), out, on, currencies, force)
+    except (OSError, duckdb.Error) as exc:
+        text = (getattr(exc, "strerror", None) or str(exc)).splitlines()[0][:200]
+        raise DiagnosticError([Diagnostic("E0900", f"the export could not be written: {text}", str(out),
+                                          hint="check that the folder is writable and has space; "
+                                               "nothing was changed at --out")]) from None

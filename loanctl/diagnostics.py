@@ -288,6 +288,8 @@ CODES: dict[str, str] = {
     "E0800": "invalid journal account name in book.yaml accounts",
     "E0801": "effective interest rate cannot be solved; straight line used",
     "E0802": "two ids give the same journal account name",
+    # derived state, scale and export (SPEC §10)
+    "E0900": "the export could not be written",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

@@ -211,17 +211,26 @@ def tree_digests(root: Path) -> dict[str, str]:
     """Every file below `root` → sha256 of its bytes (to name what changed, where a single
     `tree_hash` would only say that something did)."""
     out = {}
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):
+        skip_cache(root, dirpath, dirnames)
         for name in filenames:
             p = Path(dirpath) / name
             out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 
+def skip_cache(root: Path, dirpath: str, dirnames: list[str]) -> None:
+    """Leave out `.loanctl/cache` (the parsed-file cache, SPEC §10): a command that reads the
+    book may fill it, and it is no part of the book or the ledger."""
+    if Path(dirpath).name == ".loanctl" and "cache" in dirnames:
+        dirnames.remove("cache")
+
+
 def tree_hash(root: Path) -> str:
-    """A digest of every file's path, bytes and mode below `root`."""
+    """A digest of every file's path, bytes and mode below `root` (but the parsed-file cache)."""
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
+        skip_cache(root, dirpath, dirnames)
         dirnames.sort()
         for name in sorted(filenames):
             p = Path(dirpath) / name
@@ -229,6 +238,8 @@ def tree_hash(root: Path) -> str:
             h.update(oct(p.stat().st_mode).encode())
             h.update(p.read_bytes())
         for name in dirnames:
+            if name == ".loanctl" and Path(dirpath) == root:
+                continue  # made by the cache when nothing else is in it; its files are hashed as any
             h.update(b"dir:" + str((Path(dirpath) / name).relative_to(root)).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"validation"},
     {"servicing"},
     {"ledger"},
-    {"reports", "audit", "reconcile", "notices", "accounting"},
+    {"reports", "audit", "reconcile", "notices", "accounting", "export"},
     {"origination"},
     {"render"},
     {"api"},

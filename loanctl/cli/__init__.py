@@ -30,6 +30,7 @@ from . import bench as _bench  # noqa: E402,F401
 from . import notices as _notices  # noqa: E402,F401
 from . import payoff as _payoff  # noqa: E402,F401
 from . import events as _events  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 
 
 @app.callback()
@@ -38,8 +39,13 @@ def _root(
     book: str = typer.Option(None, "--book", help="The book folder (default: $LOANCTL_BOOK, ./deals, or ./ with a book.yaml).",
                              envvar=None),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Parse every file again instead of using the parsed-file "
+                                                            "cache in .loanctl/cache (same as LOANCTL_NO_CACHE=1)."),
 ) -> None:
     """loanctl — origination and servicing of private-credit loans over plain files in git."""
+    if no_cache:
+        import os
+        os.environ["LOANCTL_NO_CACHE"] = "1"  # read by loanctl.source.cache for this process (and its workers)
     ctx.obj = common.State(book=book, debug=debug)
 
 

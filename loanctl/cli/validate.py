@@ -26,7 +26,8 @@ def validate(
 
     root = book_root(ctx)
     tree = git_tree(root, rev)
-    result = validate_book(root, paths or (), tree=tree, base=git_tree(root, base) if base is not None else None)
+    result = validate_book(root, paths or (), tree=tree, base=git_tree(root, base) if base is not None else None,
+                           kept=True)
     print_diagnostics(result.diagnostics, fmt.value, read=tree.read_display if tree is not None else None)
     if fmt is DiagFormat.text:
         deals = len(result.loaded.deal_folders)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
@@ -26,14 +26,22 @@ def allocate(loaded: LoadedBook, by_facility: dict[Facility, list[Payment]], pat
     never sit in memory together otherwise). Empties `by_facility` as it goes; returns
     (facilities, unapplied by payment id, the kept allocations). `inspect(allocation, payments)`,
     if given, sees each facility's allocation (the plan step's checks across rows)."""
-    keys = sorted(by_facility)
+    return allocate_stream(loaded, ((k, by_facility.pop(k)) for k in sorted(by_facility)), path, keep, inspect)
+
+
+def allocate_stream(loaded: LoadedBook, groups: Iterable[tuple[Facility, list[Payment]]], path: Path | None,
+                    keep: bool, inspect: Callable[[FacilityAllocation, list[Payment]], None] | None = None
+                    ) -> tuple[list[Facility], dict[str, Decimal], dict[Facility, FacilityAllocation]]:
+    """`allocate` over (facility, its payments) pairs in facility order, as they come (one
+    facility's payments in memory at a time: `ledger rebuild` streams them from DuckDB)."""
+    keys: list[Facility] = []
     unapplied: dict[str, Decimal] = {}
     kept: dict[Facility, FacilityAllocation] = {}
     inputs: dict[str, tuple] = {}
     with open(path, "w", newline="", encoding="utf-8") if path else contextlib.nullcontext() as fh:
         w = csv.writer(fh, lineterminator="\n") if fh else None
-        for deal, facility in keys:
-            pays = by_facility.pop((deal, facility))
+        for (deal, facility), pays in groups:
+            keys.append((deal, facility))
             if deal not in inputs:
                 inputs.clear()  # deals come in order: keep one deal's terms at a time
                 inputs[deal] = facility_inputs(loaded, deal)
@@ -72,3 +80,21 @@ def payments_of(con, keys: list[Facility], table: str = "payments") -> dict[Faci
     for r in rows:
         out[(r[1], r[2])].append(payment_of(r))
     return out
+
+
+def staged_by_facility(con, table: str = "staged", batch: int = 50_000) -> Iterator[tuple[Facility, list[Payment]]]:
+    """The payments of `table` facility by facility (in (deal, facility) order; each facility's
+    in archive order: file, line), read in batches — never the whole table in Python at once."""
+    cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM {table} ORDER BY deal, facility, file, line")
+    key: Facility | None = None
+    pays: list[Payment] = []
+    while rows := cur.fetchmany(batch):
+        for r in rows:
+            k = (r[1], r[2])
+            if k != key:
+                if key is not None:
+                    yield key, pays
+                key, pays = k, []
+            pays.append(payment_of(r))
+    if key is not None:
+        yield key, pays

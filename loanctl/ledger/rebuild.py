@@ -24,7 +24,7 @@ from ..servicing.paymentfile import parse_payment_file
 from ..servicing.rowrules import facts_of
 from ..source.fingerprints import PROFILE_SIDECAR_SUFFIX, DealFingerprints
 from . import staging
-from .allocating import allocate, replace_allocations
+from .allocating import allocate_stream, replace_allocations, staged_by_facility
 from .archive import PaymentFile, archived_files, archived_profile, is_archived_payment_file
 from .db import (PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, payment_of, sql_path, writer_lock)
 from .refresh import store_fingerprints
@@ -219,12 +219,8 @@ def _rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diag
             errors = [d for d in diags if d.is_error]
             if errors:
                 return 0, 0, errors
-            by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
-            cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM staged")
-            while batch := cur.fetchmany(50_000):
-                for p in map(payment_of, batch):
-                    by_facility[(p.deal, p.facility)].append(p)
-            keys, _, _ = allocate(loaded, by_facility, alloc_csv, keep=False)
+            # facility by facility from DuckDB's sorted table: memory holds one facility's payments
+            keys, _, _ = allocate_stream(loaded, staged_by_facility(con), alloc_csv, keep=False)
             con.execute("BEGIN TRANSACTION")
             for r in records:
                 con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",

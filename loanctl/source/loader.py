@@ -27,6 +27,7 @@ from ..model.origin import Doc
 from ..model.records import (AmendmentRecord, DealRecord, EventRecord, FinancialsRecord, LoadedBook, RateSeries,  # noqa: F401
                              TradeRecord, Tree)
 from ..model.records import Mark, MarkFile
+from .cache import ParsedCache, cache_disabled
 from .yamlsrc import MAX_BYTES, decode, parse
 
 NOT_DEALS = {"rates", "payments", "templates", "reports", "marks"}  # reserved folder names of a book
@@ -56,10 +57,12 @@ def _is_dir(entry: os.DirEntry) -> bool:
 class FsTree:
     """The book as it is on disk."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parsed_cache: ParsedCache | None = None) -> None:
         self.root = root
         self._root = str(root)
         self._prefix = display_path(root)
+        self.parsed_cache = parsed_cache
+        """Where parsed YAML files are kept by content (`book_tree`); None: parse every file."""
 
     def list_dir(self, rel: str) -> list[tuple[str, bool]]:
         try:
@@ -91,6 +94,13 @@ class FsTree:
         return rel if self._prefix in ("", ".") else f"{self._prefix}/{rel}"
 
 
+def book_tree(root: Path, cache: bool | None = None) -> FsTree:
+    """The book's work tree with its parsed-file cache (SPEC §10) — unless `cache` is False, or
+    None and $LOANCTL_NO_CACHE is set (`loanctl --no-cache`)."""
+    use = not cache_disabled() if cache is None else cache
+    return FsTree(root, ParsedCache(root) if use else None)
+
+
 def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | None = None) -> Path | None:
     """SPEC §2: --book PATH, else $LOANCTL_BOOK, else ./deals, else the current folder if it
     holds a book.yaml."""
@@ -118,16 +128,24 @@ def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
     if isinstance(raw, int):
         return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {MAX_BYTES:,}", file,
                                  hint="split the file, or check that it is the file you meant")]
+    cache = getattr(tree, "parsed_cache", None)
+    if cache is not None:
+        doc = cache.get(raw, file)
+        if doc is not None:
+            return doc, []
     text, diags = decode(raw, file)
     if text is None:
         return None, diags
-    return parse(text, file)
+    doc, diags = parse(text, file)
+    if cache is not None and doc is not None and not diags:
+        cache.put(raw, doc)
+    return doc, diags
 
 
 def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | None = None
               ) -> tuple[LoadedBook, list[Diagnostic]]:
     """Load the whole book (or only `deal_ids`); diagnostics are collected, never raised."""
-    tree = tree or FsTree(root)
+    tree = tree or book_tree(root)
     diags: list[Diagnostic] = []
     book_doc, d = read_yaml(tree, "book.yaml")
     diags += d
@@ -257,6 +275,36 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
         return None, [Diagnostic("E0015", "file not found", file)]
     if isinstance(raw, int):
         return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {RATES_MAX_BYTES:,}", file)]
+    cache = getattr(tree, "parsed_cache", None)
+    if cache is not None:
+        series = _cached_rates(cache, raw, index, file)
+        if series is not None:
+            return series, []
+    series, diags = parse_rates(raw, index, file)
+    if cache is not None and series is not None and not diags:
+        cache.put_columns("rates", raw, {"dates": [d.isoformat() for d in series.dates],
+                                         "rates": [str(r) for r in series.rates], "lines": list(series.lines)})
+    return series, diags
+
+
+def _cached_rates(cache: ParsedCache, raw: bytes, index: str, file: str) -> RateSeries | None:
+    """A clean parse of these rate-file bytes kept by `load_rates` (None: not kept, or not as written)."""
+    cols = cache.get_columns("rates", raw)
+    if cols is None:
+        return None
+    try:
+        dates = tuple(map(date.fromisoformat, cols["dates"]))
+        rates = tuple(map(Decimal, cols["rates"]))
+        lines = tuple(cols["lines"])
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    if (not dates or len(rates) != len(dates) or len(lines) != len(dates) or any(type(n) is not int for n in lines)
+            or any(b <= a for a, b in zip(dates, dates[1:])) or not all(r.is_finite() for r in rates)):
+        return None
+    return RateSeries(index, file, dates, rates, lines)
+
+
+def parse_rates(raw: bytes, index: str, file: str) -> tuple[RateSeries | None, list[Diagnostic]]:
     text, diags = decode(raw, file)
     if text is None:
         return None, diags

@@ -4,12 +4,14 @@ overnight rates files themselves (E0308 gaps, E0309 weekend rows; warnings)."""
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from ..diagnostics import Diagnostic
 from ..engine.overnight import BASIS, GAP_WARN_DAYS, OVERNIGHT_METHODS, gaps
 from ..engine.periods import facility_calendar
 from ..engine.schedule import overnight_problems
 from ..engine.terms import FacilityTerms, Version
-from ..model.records import LoadedBook
+from ..model.records import DealRecord, LoadedBook
 
 
 def check_overnight_terms(v: Version) -> list[Diagnostic]:
@@ -63,11 +65,17 @@ def check_overnight_facility(loaded: LoadedBook, ft: FacilityTerms, calendars) -
     return out
 
 
-def check_overnight_files(loaded: LoadedBook) -> list[Diagnostic]:
-    """Warnings about the rates files of the indices used with an overnight method: a gap of
-    more than five calendar days between rows (E0308), a row dated on a weekend (E0309)."""
-    used = sorted({f.interest.index for r in loaded.deals.values() for f in r.deal.facilities
-                   if f.interest.method in OVERNIGHT_METHODS and f.interest.index})
+def overnight_indices(records: Iterable[DealRecord]) -> set[str]:
+    """The indices these deals' facilities use with an overnight method."""
+    return {f.interest.index for r in records for f in r.deal.facilities
+            if f.interest.method in OVERNIGHT_METHODS and f.interest.index}
+
+
+def check_overnight_files(loaded: LoadedBook, used: Iterable[str] | None = None) -> list[Diagnostic]:
+    """Warnings about the rates files of the indices used with an overnight method (by the
+    loaded deals, or `used`): a gap of more than five calendar days between rows (E0308), a
+    row dated on a weekend (E0309)."""
+    used = sorted(overnight_indices(loaded.deals.values()) if used is None else set(used))
     out: list[Diagnostic] = []
     for index in used:
         series = loaded.rates.get(index)

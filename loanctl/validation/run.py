@@ -10,6 +10,7 @@ from typing import Iterable
 
 from ..diagnostics import Diagnostic, UsageProblem, sort_key
 from ..model.records import LoadedBook, Tree
+from ..source.cache import cache_disabled
 from ..source.loader import load_book
 from .checks import Repaid, check_book
 
@@ -51,14 +52,19 @@ PARALLEL_FROM = 1500  # deals; below this, starting workers costs more than it s
 
 
 def validate(root: Path, paths: Iterable[str] = (), tree: Tree | None = None, workers: int | None = None,
-             repaid: Repaid | None = None) -> ValidationResult:
+             repaid: Repaid | None = None, kept: bool = False) -> ValidationResult:
     """The book's own checks. A large book on disk is checked in parallel processes (each
     loads and checks a share of the deals; the book-level checks run once); `loaded.deals`
-    is then left empty. `repaid`: the archived repayments (see checks.Repaid)."""
+    is then left empty. `repaid`: the archived repayments (see checks.Repaid). `kept`: the
+    whole book's deals' results may come from the cache (`validation.cached`, unless
+    $LOANCTL_NO_CACHE); `loaded.deals` is then left empty too — for `loanctl validate`,
+    which reports diagnostics only."""
     wanted = deals_for_paths(root, paths) if paths else None
     if tree is None and wanted is None:
         folders = _deal_folder_names(root)
         n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        if kept and not cache_disabled():
+            return _validate_cached(root, folders, n, repaid)
         if n > 1 and len(folders) >= PARALLEL_FROM:
             return _validate_parallel(root, folders, n, repaid)
     loaded, diags = load_book(root, tree=tree, deal_ids=wanted)
@@ -122,6 +128,38 @@ def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Rep
             loaded.deal_folders += chunk_folders
     diags += check_marks(loaded)  # marks of deals no folder holds (E0646)
     return ValidationResult(loaded, sorted(diags, key=sort_key))
+
+
+def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repaid | None) -> ValidationResult:
+    """The whole book, each unchanged deal's results from the cache (`validation.cached`); the
+    others checked here, or in worker processes when there are many. `loaded.deals` is left empty."""
+    from .cached import cached_results, check_deal_folder
+    from .overnight import check_overnight_files
+
+    loaded, diags = load_book(root, deal_ids=[])
+    diags += check_book(loaded, repaid)  # book.yaml, profiles: no deal is loaded yet
+
+    def check_many(todo: list[str]) -> list[tuple[str, list[Diagnostic], list[str]]]:
+        if workers > 1 and len(todo) >= PARALLEL_FROM:
+            import multiprocessing
+            size = max(50, len(todo) // (workers * 8))
+            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+            with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker,
+                                                          initargs=(str(root), repaid)) as pool:
+                return [r for part in pool.imap(_check_folders, chunks) for r in part]
+        return [(f, *check_deal_folder(loaded, f, repaid)) for f in todo]
+
+    deal_diags, used = cached_results(loaded, folders, repaid, check_many)
+    diags += deal_diags + check_overnight_files(loaded, used)
+    loaded.deal_folders = list(folders)
+    return ValidationResult(loaded, sorted(diags, key=sort_key))
+
+
+def _check_folders(chunk: list[str]) -> list[tuple[str, list[Diagnostic], list[str]]]:
+    from .cached import check_deal_folder
+    base = _WORKER_BOOK
+    assert base is not None
+    return [(name, *check_deal_folder(base, name, _WORKER_REPAID)) for name in chunk]
 
 
 def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None,

@@ -109,7 +109,8 @@ def book_files(root: Path) -> dict[str, bytes]:
     vectorised path takes the lock (creating `.loanctl/write.lock` in a book that had no
     ledger yet) and may not remove it — another writer may be waiting on it."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root) != Path(".loanctl/write.lock")}
+            if p.is_file() and p.relative_to(root) != Path(".loanctl/write.lock")
+            and Path(".loanctl/cache") not in p.relative_to(root).parents}  # the parsed-file cache (SPEC §10)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from bookfactory import skip_cache
+
 DEAL = "acme-tl"
 DEAL_FILE = f"{DEAL}/deal.yaml"
 AMENDMENT_FILE = f"{DEAL}/amendments/001-repricing.yaml"
@@ -142,6 +144,7 @@ class Repo:
         out = {}
         for here, dirs, files in os.walk(self.path):
             dirs[:] = [d for d in dirs if d != ".git"]
+            skip_cache(self.path, here, dirs)  # the parsed-file cache is no part of the book (SPEC §10)
             for f in files:
                 p = Path(here) / f
                 out[p.relative_to(self.path).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()

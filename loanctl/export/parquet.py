@@ -1,0 +1,203 @@
+"""Writing the exported tables as Parquet with DuckDB (SPEC §10).
+
+Each table's rows go to a scratch CSV of text (every value written exactly: a Decimal in
+fixed-point notation, a date in ISO form; a NULL unquoted-empty, a text always quoted), then
+one `COPY (SELECT casts …) TO … (FORMAT parquet[, PARTITION_BY (currency)])` types them.
+
+Money is DECIMAL(38, s) with one scale s for the whole export: the largest minor units of the
+currencies in it (2 for a USD/EUR/GBP book; 3 as soon as a three-digit currency such as KWD
+appears; 0-digit JPY amounts are exact at any scale) — more only if a figure carries more
+digits, which none should. One scale keeps every currency partition of a table on one
+schema, so Spark, Trino and DuckDB read the folder as one table without schema merging; the
+currency's own digits are in `manifest.json`. Other decimals (rates, shares) are
+DECIMAL(38, 18). A scale is never smaller than a value needs (it widens if one ever does, so
+the cast never rounds).
+
+The export is written to a temporary folder beside DIR and renamed into place at the end:
+DIR holds a whole export or what it held before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from .. import __version__
+from ..conventions.currency import minor_units
+from .tables import Table
+
+MAX_PRECISION = 38
+DECIMAL_SCALE = 18
+"""Rates and shares: DECIMAL(38, 18) — a fixed schema from one export to the next (wider only
+if a value carries more digits)."""
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    as_of: date
+    money_scale: int
+    tables: dict[str, int] = field(default_factory=dict)
+    """Rows written per table."""
+
+
+def _fixed(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _scale(value: Decimal) -> int:
+    exp = value.as_tuple().exponent
+    return -exp if isinstance(exp, int) and exp < 0 else 0
+
+
+def _int_digits(value: Decimal) -> int:
+    return max(1, value.adjusted() + 1) if value else 1
+
+
+def _cell(value, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind in ("money", "decimal"):
+        text = _fixed(value)
+    elif kind == "date":
+        text = value.isoformat()
+    elif kind == "bool":
+        text = "true" if value else "false"
+    elif kind == "text_list":
+        text = json.dumps([str(x) for x in value], ensure_ascii=False)
+    else:
+        text = str(value)
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _stage(table: Table, path: Path, money_scale: int) -> tuple[int, dict[str, tuple[int, int]]]:
+    """Write the rows as CSV; returns (rows, the (scale, integer digits) each decimal column needs)."""
+    kinds = [k for _, k in table.columns]
+    need: dict[int, list[int]] = {i: [money_scale if k == "money" else DECIMAL_SCALE, 1]
+                                  for i, k in enumerate(kinds) if k in ("money", "decimal")}
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for row in table.rows:
+            n += 1
+            for i, acc in need.items():
+                v = row[i]
+                if v is not None:
+                    acc[0] = max(acc[0], _scale(v))
+                    acc[1] = max(acc[1], _int_digits(v))
+            fh.write(",".join(_cell(v, k) for v, k in zip(row, kinds)) + "\n")
+    return n, {table.columns[i][0]: (s, d) for i, (s, d) in need.items()}
+
+
+def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> str:
+    from ..ledger.db import sql_path
+
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(table.columns)))
+    exprs = []
+    for i, (name, kind) in enumerate(table.columns):
+        c = f"c{i}"
+        if kind in ("money", "decimal"):
+            scale, digits = scales[name]
+            if scale + digits > MAX_PRECISION:  # cannot be a DECIMAL exactly: keep the text
+                expr = c
+            else:
+                expr = f"CAST({c} AS DECIMAL({MAX_PRECISION}, {scale}))"
+        elif kind == "date":
+            expr = f"CAST({c} AS DATE)"
+        elif kind == "int":
+            expr = f"CAST({c} AS BIGINT)"
+        elif kind == "bool":
+            expr = f"CAST({c} AS BOOLEAN)"
+        elif kind == "text_list":
+            expr = f"from_json({c}, '[\"VARCHAR\"]')"
+        else:
+            expr = c
+        exprs.append(f'{expr} AS "{name}"')
+    source = (f"read_csv('{sql_path(staged)}', header=false, all_varchar=true, auto_detect=false, delim=',', "
+              f"quote='\"', escape='\"', new_line='\\n', allow_quoted_nulls=false, max_line_size=67108864, "
+              f"columns={{{cols}}})")
+    return f"SELECT {', '.join(exprs)} FROM {source}"
+
+
+def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: Iterable[str],
+                 force: bool = False) -> ExportResult:
+    """Write `tables` under `out` (made or replaced whole). The caller checked that `out` may be
+    written (empty, missing, or `force`). Raises OSError or duckdb.Error; nothing is left
+    half-written at `out`."""
+    import duckdb
+
+    from ..ledger.db import sql_path
+
+    out = Path(out)
+    money_scale = max((minor_units(c) for c in currencies), default=2)
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    work = parent / f".{out.name}.export-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    result = ExportResult(out, as_of, money_scale)
+    done = False
+    try:
+        con = duckdb.connect()
+        try:
+            con.execute("SET preserve_insertion_order = true")
+            scratch = work / ".scratch"
+            scratch.mkdir()
+            con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
+            for table in tables:
+                staged = scratch / f"{table.name}.csv"
+                rows, scales = _stage(table, staged, money_scale)
+                select = _select(table, staged, scales)
+                if table.partitioned and rows:
+                    target = work / table.name
+                    con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
+                                "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)")
+                else:
+                    (work / table.name).mkdir()
+                    target = work / table.name / "data_0.parquet"
+                    con.execute(f"COPY ({select}) TO '{sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)")
+                result.tables[table.name] = rows
+                staged.unlink()
+        finally:
+            con.close()
+        shutil.rmtree(work / ".scratch", ignore_errors=True)
+        manifest = {"format": "parquet", "loanctl": __version__, "as_of": as_of.isoformat(),
+                    "money": f"DECIMAL({MAX_PRECISION}, {money_scale})",
+                    "currencies": {c: minor_units(c) for c in sorted(set(currencies))},
+                    "tables": {name: {"rows": n, "partitioned_by": ["currency"] if (work / name).is_dir() and
+                                      any(p.name.startswith("currency=") for p in (work / name).iterdir()) else []}
+                               for name, n in result.tables.items()}}
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _swap_in(work, out, force)
+        done = True
+    finally:
+        if not done:
+            shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _swap_in(work: Path, out: Path, force: bool) -> None:
+    """Rename the finished export into place (an empty or, with force, a previous DIR is replaced)."""
+    if out.exists() or out.is_symlink():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+        try:
+            os.replace(work, out)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.replace(old, out)  # put the previous export back
+            raise
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        return
+    os.replace(work, out)

@@ -1,0 +1,180 @@
+"""The rows of each exported table, computed by the library's own public functions — the
+report's positions (`reports.build`), the journal (`accounting.journal`), schedules
+(`engine.deal`), allocations (`servicing.positions`) — so the export always shows what
+`report`, `journal` and `schedule` show, whatever those come to hold.
+
+A table is a name, its columns (name, kind) and its rows (tuples in column order). Kinds:
+text · date · int · bool · money (DECIMAL at the export's money scale) · decimal (DECIMAL at
+the scale its values need) · text_list. A table with a `currency` column is partitioned by it
+when it is one of the large ones (`PARTITIONED`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..accounting.journal import build_journal
+from ..engine.deal import deal_terms, schedule_deal
+from ..model.documents import FUNDED_OR_LATER
+from ..model.records import LoadedBook
+from ..reports.build import build_report, resolve_scope
+from ..servicing.allocation import Payment
+from ..servicing.positions import MONEY, allocate_facility, facility_inputs
+
+TABLES = ("deals", "facilities", "schedules", "payments", "allocations", "positions", "journal")
+PARTITIONED = {"schedules", "payments", "allocations", "journal"}
+"""The tables that grow with the book's history: one folder per currency (hive style, currency=USD/)."""
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[tuple[str, str]]
+    rows: Iterable[tuple] = ()
+    """In column order; produced as the table is written (a large table never sits in memory whole)."""
+
+    @property
+    def partitioned(self) -> bool:
+        return self.name in PARTITIONED and any(c == "currency" for c, _ in self.columns)
+
+
+def deals_table(loaded: LoadedBook) -> Table:
+    t = Table("deals", [("deal", "text"), ("name", "text"), ("borrower", "text"), ("borrower_name", "text"),
+                        ("status", "text"), ("currency", "text"), ("facilities", "int"), ("amendments", "int")])
+    entities = loaded.entities
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            d = record.deal
+            borrower = entities.get(d.borrower)
+            yield (deal_id, d.name, d.borrower, borrower.name if borrower else None, d.status, d.currency,
+                   len(d.facilities), len(record.amendments))
+    t.rows = rows()
+    return t
+
+
+def facilities_table(loaded: LoadedBook, as_of: date) -> Table:
+    """Every facility's terms in force on `as_of` (amendments effective by then applied)."""
+    t = Table("facilities", [("deal", "text"), ("facility", "text"), ("currency", "text"), ("type", "text"),
+                             ("commitment", "money"), ("start_date", "date"), ("maturity_date", "date"),
+                             ("availability_end", "date"), ("index", "text"), ("fixed_rate", "decimal"),
+                             ("spread", "decimal"), ("floor", "decimal"), ("pik_rate", "decimal"),
+                             ("interest_method", "text"), ("day_count", "text"), ("frequency", "text"),
+                             ("amortization", "text"), ("lenders", "text_list")])
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            terms, _ = deal_terms(record, as_of)
+            for fid, ft in terms.items():
+                f = (ft.at(as_of) or ft.last).facility
+                i = f.interest
+                yield (deal_id, fid, record.deal.currency, f.type, f.commitment, f.start_date, f.maturity_date,
+                       f.availability_end, i.index, i.fixed_rate, i.spread, i.floor, i.pik_rate, i.method,
+                       i.day_count, f.payments.frequency, f.amortization.type, [p.lender for p in f.participations])
+    t.rows = rows()
+    return t
+
+
+SCHEDULE_COLUMNS = [("deal", "text"), ("facility", "text"), ("currency", "text"), ("row", "int"), ("date", "date"),
+                    ("accrual_start", "date"), ("accrual_end", "date"), ("days", "int"), ("rate", "decimal"),
+                    ("spread", "decimal"), ("opening_balance", "money"), ("draws", "money"), ("interest", "money"),
+                    ("pik", "money"), ("commitment_fee", "money"), ("fees", "money"), ("principal", "money"),
+                    ("prepayment", "money"), ("total_due", "money"), ("closing_balance", "money"),
+                    ("projected", "bool")]
+
+
+def schedules_table(loaded: LoadedBook, as_of: date) -> Table:
+    """Each funded facility's schedule under the terms in force on `as_of` (`loanctl schedule --as-of`)."""
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            if record.deal.status not in FUNDED_OR_LATER:
+                continue
+            s, _ = schedule_deal(loaded, deal_id, as_of=as_of)
+            for fs in s.facilities if s is not None else []:
+                for n, r in enumerate(fs.rows):
+                    yield (deal_id, fs.facility_id, fs.currency, n, r.date, r.accrual_start, r.accrual_end, r.days,
+                           r.rate, r.spread, r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
+                           r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected)
+    return Table("schedules", SCHEDULE_COLUMNS, rows())
+
+
+def payments_table(payments: Iterable[Payment]) -> Table:
+    t = Table("payments", [("payment_id", "text"), ("deal", "text"), ("facility", "text"), ("value_date", "date"),
+                           ("amount", "money"), ("currency", "text"), ("type", "text"), ("reference", "text"),
+                           ("reverses", "text"), ("file", "text"), ("line", "int")])
+    t.rows = ((p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference,
+               p.reverses or None, p.file, p.line)
+              for p in sorted(payments, key=lambda p: (p.deal, p.facility, p.date, p.payment_id)))
+    return t
+
+
+def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: date) -> Table:
+    """Each funded facility's payments allocated as of `as_of`, as the report allocates them."""
+    t = Table("allocations", [("deal", "text"), ("facility", "text"), ("currency", "text"), ("seq", "int"),
+                              ("payment_id", "text"), ("payment_date", "date"), ("due_date", "date"),
+                              ("component", "text"), ("amount", "money"), ("applied_on", "date")])
+    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+    for p in payments:
+        by_facility[(p.deal, p.facility)].append(p)
+
+    def rows():
+        for deal_id, record in sorted(loaded.deals.items()):
+            if record.deal.status not in FUNDED_OR_LATER:
+                continue
+            terms, builder = facility_inputs(loaded, deal_id, as_of)
+            for fid in terms:
+                fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                                       terms=terms, builder=builder)
+                for seq, a in enumerate(fa.allocations):
+                    yield (deal_id, fid, fa.schedule.currency, seq, a.payment_id, a.payment_date, a.due_date,
+                           a.component, a.amount, a.applied_on)
+    t.rows = rows()
+    return t
+
+
+def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Table:
+    """The whole book's positions as `report --book` computes them; the columns follow the
+    report's rows (money: the figures of `servicing.positions.MONEY`)."""
+    report = build_report(loaded, resolve_scope(loaded, book=True), as_of, payments)
+    names: list[str] = []
+    for row in report.positions:
+        names += [k for k in row if k not in names]
+    kinds = {}
+    for name in names:
+        sample = next((row[name] for row in report.positions if row.get(name) is not None), None)
+        kinds[name] = ("money" if name in MONEY else "decimal" if isinstance(sample, Decimal) else
+                       "bool" if isinstance(sample, bool) else "int" if isinstance(sample, int) else
+                       "date" if isinstance(sample, date) else "text_list" if isinstance(sample, (list, tuple))
+                       else "text")
+    t = Table("positions", [(n, kinds[n]) for n in names])
+    t.rows = [tuple(row.get(n) for n in names) for row in report.positions]
+    return t
+
+
+def journal_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Table:
+    """The whole book's journal up to `as_of` (`loanctl journal --to`), one row per posting."""
+    t = Table("journal", [("entry", "int"), ("date", "date"), ("kind", "text"), ("narration", "text"),
+                          ("deal", "text"), ("facility", "text"), ("lender", "text"), ("currency", "text"),
+                          ("ref", "text"), ("account", "text"), ("amount", "money")])
+    journal = build_journal(loaded, payments, as_of)
+    t.rows = ((n, e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None, p.account,
+               p.amount) for n, e in enumerate(journal.entries, start=1) for p in e.postings)
+    return t
+
+
+def build_tables(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Iterator[Table]:
+    """The seven tables, one at a time (a table's rows are dropped once written)."""
+    upto = [p for p in payments if p.date <= as_of]
+    yield deals_table(loaded)
+    yield facilities_table(loaded, as_of)
+    yield schedules_table(loaded, as_of)
+    yield payments_table(upto)
+    yield allocations_table(loaded, upto, as_of)
+    yield positions_table(loaded, upto, as_of)
+    yield journal_table(loaded, upto, as_of)
+

@@ -1,0 +1,371 @@
+"""The parsed-file cache (SPEC §10): a YAML file's parsed data and source positions (and a rate
+file's clean parse: dates, rates, lines), kept in `.loanctl/cache/parsed/` under the hash of its
+bytes, so a book where one deal changed parses only that deal.
+
+What is cached is the parser's output only (plain data and the (line, column) of every value
+and key), never a validated model: the model is validated again from the data on every load,
+so a model change needs no invalidation and every diagnostic is produced as without the cache.
+A file that does not parse cleanly is not cached (its diagnostics come from the parser each time).
+
+Safety. `.loanctl/` is git-ignored, but a pull request could still force-add files there, and
+any local process could write into it. So nothing is taken on trust:
+
+* the format is JSON (no pickle, nothing executable), decoded into plain values only;
+* every entry carries an HMAC-SHA256 over its bytes with a key that loanctl created on this
+  machine (`.loanctl/cache/key`, mode 0600, owned by this user); a key file with any other mode
+  or owner (a git checkout writes 0644) is replaced, which invalidates every entry;
+* the entry's name and its content both name the key of the file it stands for: sha256 of the
+  file's bytes + loanctl's version + the fingerprint of the parser and model sources;
+* a symbolic link anywhere on the way (`.loanctl`, `cache`, `parsed`, an entry) is not followed;
+* anything unexpected — a bad MAC, bad JSON, a wrong shape — is a miss: the file is parsed.
+
+`LOANCTL_NO_CACHE=1` (or `loanctl --no-cache`) bypasses it; deleting `.loanctl/` loses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import stat
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..model.origin import Doc, Positions
+from .yamlsrc import YamlInt
+
+FORMAT = 1
+CACHE_DIR = ".loanctl/cache"
+KEY_FILE = "key"
+PARSED_DIR = "parsed"
+NO_CACHE_ENV = "LOANCTL_NO_CACHE"
+MAX_ENTRY_BYTES = 32 * 1024 * 1024
+_DEC = "\x00d"  # a Decimal, from its exact text
+_INT = "\x00i"  # an integer as written (YamlInt: "001" stays "001" where an id is meant)
+
+
+def cache_disabled(env: dict | None = None) -> bool:
+    value = (os.environ if env is None else env).get(NO_CACHE_ENV, "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """loanctl's version and the sha256 of the sources that decide what a parse yields and what
+    the models accept: an upgrade or a model change starts a fresh cache."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(f"{FORMAT}:{__version__}".encode())
+    files = [here / "yamlsrc.py", here / "cache.py"] + sorted((here.parent / "model").glob("*.py"))
+    for f in files:
+        with contextlib.suppress(OSError):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def package_fingerprint() -> str:
+    """The sha256 of every loanctl source file: results computed by any part of loanctl (the
+    validation results) are kept only for the exact code that computed them."""
+    pkg = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(code_fingerprint().encode())
+    for f in sorted(pkg.rglob("*.py")):
+        with contextlib.suppress(OSError):
+            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+class ParsedCache:
+    """The cache of one book. Every method fails quietly: the cache only ever saves work."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = Path(root) / CACHE_DIR
+        self._key: bytes | None = None
+        self._usable: bool | None = None
+        self.hits = 0
+        self.misses = 0
+
+    # --- the key and the folders --------------------------------------------------------
+    def _safe_dirs(self, create: bool) -> bool:
+        """`.loanctl`, `.loanctl/cache` and `parsed` are real folders (not links), made if asked."""
+        for d in (self.dir.parent, self.dir, self.dir / PARSED_DIR):
+            try:
+                st = os.lstat(d)
+            except FileNotFoundError:
+                if not create:
+                    return False
+                try:
+                    os.mkdir(d, 0o700)
+                except FileExistsError:
+                    pass
+                except OSError:
+                    return False
+                try:
+                    st = os.lstat(d)
+                except OSError:
+                    return False
+            except OSError:
+                return False
+            if not stat.S_ISDIR(st.st_mode):
+                return False
+        return True
+
+    def _hmac_key(self, create: bool) -> bytes | None:
+        if self._key is not None:
+            return self._key
+        if not self._safe_dirs(create):
+            return None
+        path = self.dir / KEY_FILE
+        key = _read_private(path)
+        if key is None and create:
+            key = os.urandom(32)
+            tmp = self.dir / f".key-{os.getpid()}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key)
+                if os.path.lexists(path):
+                    os.unlink(path)  # a foreign key file goes: every entry made with it stops verifying
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)  # create-if-absent: a loanctl running beside us may have won
+            except OSError:
+                return None
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            key = _read_private(path)  # ours, or the one that won the race
+        self._key = key
+        return key
+
+    @staticmethod
+    def entry_name(raw: bytes, kind: str = "yaml") -> str:
+        """The entry of these bytes read as `kind` (yaml, or a CSV kind such as rates)."""
+        salt = code_fingerprint() if kind == "yaml" else f"{kind}:{code_fingerprint()}"
+        return hashlib.sha256(hashlib.sha256(raw).digest() + salt.encode()).hexdigest()
+
+    def _entry_path(self, name: str) -> Path:
+        return self.dir / PARSED_DIR / name[:2] / f"{name}.json"
+
+    # --- any signed JSON document (the validation results, say) --------------------------
+    def get_json(self, name: str) -> object | None:
+        """The JSON value stored as `name` by `put_json`, or None (missing, or not trusted)."""
+        key = self._hmac_key(create=False)
+        blob = _read_entry(self.dir / f"{name}.json") if key is not None else None
+        if not blob:
+            return None
+        mac, sep, body = blob.partition(b"\n")
+        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+            return None
+        try:
+            value = json.loads(body, parse_float=_no_float, parse_constant=_no_float)
+        except (ValueError, RecursionError):
+            return None
+        if type(value) is not dict or value.get("format") != FORMAT or value.get("name") != name:
+            return None
+        return value.get("value")
+
+    def put_json(self, name: str, value: object) -> None:
+        key = self._hmac_key(create=True)
+        if key is None:
+            return
+        body = json.dumps({"format": FORMAT, "name": name, "value": value}, separators=(",", ":"),
+                          ensure_ascii=False, sort_keys=True).encode("utf-8")
+        _write_signed(self.dir / f"{name}.json", hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+
+    # --- the clean parse of a CSV file (rate fixings), as plain JSON columns -----------------
+    def get_columns(self, kind: str, raw: bytes) -> dict | None:
+        """The columns `put_columns` kept for these bytes read as `kind`, or None."""
+        name = self.entry_name(raw, kind)
+        value = self.get_json(f"{PARSED_DIR}/{name[:2]}/{name}")
+        return value if isinstance(value, dict) else None
+
+    def put_columns(self, kind: str, raw: bytes, columns: dict) -> None:
+        name = self.entry_name(raw, kind)
+        if self._safe_dirs(create=True):
+            self.put_json(f"{PARSED_DIR}/{name[:2]}/{name}", columns)
+
+    # --- reading and writing ----------------------------------------------------------------
+    def get(self, raw: bytes, file: str) -> Doc | None:
+        """The parsed document of these bytes (shown as `file`), or None: not cached, or not trusted."""
+        name = self.entry_name(raw)
+        key = self._hmac_key(create=False)
+        doc = _decode(_read_entry(self._entry_path(name)), key, name, file) if key is not None else None
+        if doc is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return doc
+
+    def put(self, raw: bytes, doc: Doc) -> None:
+        """Keep `doc`, the clean parse of `raw` (documents whose data cannot be told apart from the
+        cache's own markers are not kept)."""
+        try:
+            data = _encode(doc.data)
+        except _NotCacheable:
+            return
+        key = self._hmac_key(create=True)
+        if key is None:
+            return
+        name = self.entry_name(raw)
+        body = json.dumps({"format": FORMAT, "entry": name, "data": data,
+                           "positions": json.dumps([[list(p), lc[0], lc[1]] for p, lc in doc.positions.at.items()],
+                                                   separators=(",", ":"), ensure_ascii=False)},
+                          separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        _write_signed(self._entry_path(name), hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+
+
+def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
+    """MAC line, then the body: written to a private temporary name and renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        d = path.parent
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(d, 0o700)
+        if not stat.S_ISDIR(os.lstat(d).st_mode):
+            return
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(mac + b"\n" + body)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The key file's 32 bytes if it is a regular file of ours that only we can read or write."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != 0o600
+                or (hasattr(os, "geteuid") and st.st_uid != os.geteuid()) or st.st_size != 32):
+            return None
+        key = os.read(fd, 33)
+        return key if len(key) == 32 else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_entry(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(MAX_ENTRY_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+class _NotCacheable(Exception):
+    pass
+
+
+def _encode(value: Any) -> Any:
+    """Parsed YAML data as JSON values: Decimals and written integers become one-key marker
+    mappings (a key beginning with NUL, which a clean parse yields only through an escape —
+    such a document is simply not cached)."""
+    t = type(value)
+    if t is str or value is None or t is bool:
+        return value
+    if t is Decimal:
+        return {_DEC: str(value)}  # str() of a Decimal reads back to the same digits and exponent
+    if t is YamlInt:
+        return {_INT: value.source}
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or k.startswith("\x00"):
+                raise _NotCacheable
+            out[k] = _encode(v)
+        return out
+    if t is list:
+        return [_encode(v) for v in value]
+    raise _NotCacheable  # anything else (a plain int, a float) is not what the parser yields
+
+
+def _hook(obj: dict) -> Any:
+    if len(obj) == 1:
+        if _DEC in obj:
+            text = obj[_DEC]
+            if type(text) is not str:
+                raise ValueError("bad decimal")
+            value = Decimal(text)
+            if not value.is_finite():
+                raise ValueError("bad decimal")
+            return value
+        if _INT in obj:
+            text = obj[_INT]
+            if type(text) is not str or len(text) > 40:
+                raise ValueError("bad integer")
+            return YamlInt(int(text.replace("_", "")), text)
+    for k in obj:
+        if k.startswith("\x00"):
+            raise ValueError("bad marker")
+    return obj
+
+
+class _LazyPositions(Positions):
+    """Positions read back from an entry, turned into the lookup table only when a diagnostic
+    asks (most files of a book never need one)."""
+
+    __slots__ = ("_at", "_raw")
+
+    def __init__(self, raw: str) -> None:
+        self._raw = raw
+        self._at: dict | None = None
+
+    @property  # type: ignore[override]
+    def at(self) -> dict[tuple, tuple[int, int]]:
+        if self._at is None:
+            at: dict[tuple, tuple[int, int]] = {}
+            try:
+                items = json.loads(self._raw, parse_float=_no_float, parse_constant=_no_float)
+            except (ValueError, RecursionError):
+                items = []
+            for item in items if type(items) is list else []:  # another shape adds nothing (it passed the MAC, but still)
+                if (type(item) is list and len(item) == 3 and type(item[0]) is list
+                        and type(item[1]) is int and type(item[2]) is int):
+                    at[tuple(item[0])] = (item[1], item[2])
+            self._at, self._raw = at, ""
+        return self._at
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError("no floats in a cache entry")
+
+
+def _decode(blob: bytes | None, key: bytes, name: str, file: str) -> Doc | None:
+    """The Doc an entry holds, or None if anything about it is not as loanctl writes it."""
+    if not blob:
+        return None
+    mac, sep, body = blob.partition(b"\n")
+    if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+        return None
+    try:
+        entry = json.loads(body, object_hook=_hook, parse_float=_no_float,
+                           parse_constant=_no_float)
+        if (type(entry) is not dict or entry.get("format") != FORMAT or entry.get("entry") != name
+                or "data" not in entry):
+            return None
+        positions = entry["positions"]  # JSON text in the entry: read only when a diagnostic needs it
+        if type(positions) is not str:
+            return None
+        return Doc(file, entry["data"], _LazyPositions(positions))
+    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+        return None
