@@ -114,21 +114,14 @@ def _replayed(loaded: LoadedBook, files: list[ArchivedFile]) -> tuple[list[Payme
     return payments, diags
 
 
-def archived_repayments(loaded: LoadedBook) -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
-    """(date, amount) of the repayments in force in payments/ (a reversed one is not), by
-    (deal, facility) — what validate checks a revolver's draws against (SPEC §4.3). Only the
-    archived files that mention a repayment or a reversal are replayed (as a rebuild replays
-    them); rows that do not read cleanly are left to `ledger check` and `ledger rebuild`."""
-    root = loaded.root
-    files = []
-    for path in archived_files(root):
-        raw = path.read_bytes()
-        lowered = raw.lower()
-        if b"repayment" in lowered or b"reversal" in lowered:
-            files.append(ArchivedFile(path.name, raw, archived_profile(root, path.name), str(path)))
+def archived_repayments(loaded: LoadedBook, files: list[ArchivedFile]) -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
+    """(date, amount) of the repayments in force in the archived `files` (a reversed one is
+    not), by (deal, facility) — what validate checks a revolver's draws against (SPEC §4.3).
+    The files are replayed as a rebuild replays them; rows that do not read cleanly (or name a
+    deal `loaded` does not hold) are left to `ledger check` and `ledger rebuild`."""
     if not files:
         return {}
-    payments, _ = _replayed(loaded, files)  # the rows that read cleanly (a part of the book knows only its deals)
+    payments, _ = _replayed(loaded, files)
     out: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
     for p in live_payments(payments):
         if p.type == "repayment":
@@ -137,29 +130,34 @@ def archived_repayments(loaded: LoadedBook) -> dict[tuple[str, str], list[tuple[
 
 
 def archive_repaid():
-    """`validation.checks.Repaid` over a book's archive: read once, on first use; with its
-    `principal` (`validation.events.PrincipalPaid`, credit events), also read on first use."""
+    """`validation.checks.Repaid` over a book's archive, with its `principal`
+    (`validation.events.PrincipalPaid`, credit events). Both are asked about one deal at a
+    time, by a `LoadedBook` that may hold only the deals being checked (a validate worker, or
+    validate's kept-results path), so each deal's answer is replayed from the archived files
+    that name it (read once, on first use) with that deal loaded — never from a replay made
+    while another part of the book was loaded."""
     cache: dict = {}
 
+    def archive(loaded: LoadedBook, deal: str, needles: tuple[bytes, ...] = ()) -> list[ArchivedFile]:
+        if "raw" not in cache:
+            cache["raw"] = [(path, path.read_bytes()) for path in archived_files(loaded.root)]
+        key = deal.encode()
+        return [ArchivedFile(path.name, raw, archived_profile(loaded.root, path.name), str(path))
+                for path, raw in cache["raw"]
+                if key in raw and (not needles or any(n in raw.lower() for n in needles))]
+
     def repaid(loaded: LoadedBook, deal: str, facility: str) -> list[tuple[date, Decimal]]:
-        if "all" not in cache:
-            cache["all"] = archived_repayments(loaded)
-        return cache["all"].get((deal, facility), [])
+        if ("repaid", deal) not in cache:
+            cache[("repaid", deal)] = archived_repayments(loaded, archive(loaded, deal, (b"repayment", b"reversal")))
+        return cache[("repaid", deal)].get((deal, facility), [])
 
     def principal(loaded: LoadedBook, deal: str, facility: str) -> list[tuple[date, Decimal]]:
-        if "payments" not in cache:
-            cache["payments"] = archived_payments(loaded)
-        return archived_principal(loaded, cache["payments"], deal, facility)
+        if ("payments", deal) not in cache:
+            files = archive(loaded, deal)
+            cache[("payments", deal)] = _replayed(loaded, files)[0] if files else []
+        return archived_principal(loaded, cache[("payments", deal)], deal, facility)
     repaid.principal = principal  # type: ignore[attr-defined]
     return repaid
-
-
-def archived_payments(loaded: LoadedBook) -> list[Payment]:
-    """Every payment row of payments/ that reads cleanly, as a rebuild replays them."""
-    root = loaded.root
-    files = [ArchivedFile(path.name, path.read_bytes(), archived_profile(root, path.name), str(path))
-             for path in archived_files(root)]
-    return _replayed(loaded, files)[0] if files else []
 
 
 def archived_principal(loaded: LoadedBook, payments: list[Payment], deal: str, facility: str
