@@ -107,6 +107,20 @@ def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
     return run
 
 
+def _lender_schedule_step(deal_id: str, lender: str) -> Callable[[DemoContext], bool]:
+    def run(ctx: DemoContext) -> bool:
+        from .engine.deal import schedule_deal
+        from .render import schedule as render_schedule
+        from .reports.schedule import schedule_view
+        result, diags = schedule_deal(ctx.loaded(), deal_id, lender=lender)
+        if result is None:
+            _print_diags(ctx, diags)
+            return False
+        render_schedule.to_table(schedule_view(result), ctx.console)
+        return True
+    return run
+
+
 def _show_step(deal_id: str) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from .render import show as render_show
@@ -342,6 +356,9 @@ DEMO_STEPS: list[DemoStep] = [
                                              "capitalised each quarter)", _schedule_step(DEMO_PIK)),
     DemoStep(f"loanctl show {DEMO_AMENDED}", "the terms in force today, and which file set each one",
              _show_step(DEMO_AMENDED)),
+    DemoStep("loanctl schedule alder-tl-2026 --lender fund-ii", "a secondary trade: Fund II bought 2,000,000 par "
+             "from Fund I at 97.5, settling 2026-09-15 — the transfer at settlement, interest for the days held",
+             _lender_schedule_step("alder-tl-2026", "fund-ii")),
     DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
              "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment, "
              "a revolver paydown, a payoff, a returned wire and a recovery on a loan written off",
