@@ -173,6 +173,27 @@ def fixed_term_deal(deal_id: str = "acme-fixed", lenders: dict[str, str] | None 
                                                      for lender, share in lenders.items())
 
 
+def trade_yaml(trade_id: str, seller: str, buyer: str, settle: str, *, trade_date: str | None = None,
+               amount: str | None = None, share: str | None = None, price: str = "100", facility: str = "tl",
+               approvals: tuple[str, ...] = ()) -> str:
+    """A trade file (SPEC §2.6): `seller` moves `amount` par or `share` of `facility` to `buyer`
+    at `price` (% of par), settling at the start of `settle` (traded on `trade_date`, default
+    `settle`); `approvals` are YAML flow mappings."""
+    text = (f"id: {trade_id}\nfacility: {facility}\nseller: {seller}\nbuyer: {buyer}\n"
+            f"trade_date: {trade_date or settle}\nsettlement_date: {settle}\n"
+            + (f"amount: {amount}\n" if amount is not None else "") + (f"share: {share}\n" if share is not None else "")
+            + f"price: {price}\n")
+    return text + (f"approvals: [{', '.join(approvals)}]\n" if approvals else "")
+
+
+def fund_a_sale(trade_id: str) -> str:
+    """fixed_term_deal's fund-a sells 150,000 par of tl to fund-b at 98, traded 2026-05-11,
+    settling at the start of 2026-05-15 (750,000 outstanding then: 20% of the facility, so
+    fund-a 40% and fund-b 60% from then), approved by a credit officer on 2026-05-08."""
+    return trade_yaml(trade_id, "fund-a", "fund-b", "2026-05-15", trade_date="2026-05-11", amount="150000",
+                      price="98", approvals=("{by: jane.doe, role: credit_officer, date: 2026-05-08, decision: approved}",))
+
+
 def write_file(root: Path, rel: str, text: str | bytes) -> Path:
     path = root / rel
     _write(path, text)
