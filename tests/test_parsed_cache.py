@@ -30,16 +30,21 @@ def three_deal_book(tmp_path: Path) -> Path:
     return write_book(tmp_path, {"acme-tl": BAD_KEY, "acme-ok": second, "acme-two": BAD_VALUE})
 
 
+def spy(monkeypatch, module, name: str) -> list:
+    """Replace `module.name` by a wrapper that records each call's second argument (then calls the real one)."""
+    seen: list = []
+    real = getattr(module, name)
+
+    def wrapper(first, second):
+        seen.append(second)
+        return real(first, second)
+    monkeypatch.setattr(module, name, wrapper)
+    return seen
+
+
 def counting_parse(monkeypatch) -> list[str]:
     """Every file the loader parses from its text (a cache hit parses nothing)."""
-    seen: list[str] = []
-    real = loader.parse
-
-    def parse(text, file):
-        seen.append(file)
-        return real(text, file)
-    monkeypatch.setattr(loader, "parse", parse)
-    return seen
+    return spy(monkeypatch, loader, "parse")
 
 
 def entries(root: Path) -> list[Path]:
@@ -189,15 +194,9 @@ def test_deleting_the_state_folder_changes_no_output(tmp_path):
 
 # --- validate's kept results (loanctl.validation.cached) -----------------------------------------
 def counting_deal_loads(monkeypatch) -> list[str]:
+    """Every deal folder validate reads (a folder whose kept results still hold is not read)."""
     from loanctl.validation import cached
-    seen: list[str] = []
-    real = cached.load_deal
-
-    def load_deal(tree, folder):
-        seen.append(folder)
-        return real(tree, folder)
-    monkeypatch.setattr(cached, "load_deal", load_deal)
-    return seen
+    return spy(monkeypatch, cached, "load_deal")
 
 
 def test_validate_reads_only_the_deal_that_changed_and_reports_the_same(tmp_path, monkeypatch):

@@ -236,40 +236,34 @@ def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
             os.unlink(tmp)
 
 
-def _read_private(path: Path) -> bytes | None:
-    """The key file's 32 bytes if it is a regular file of ours that only we can read or write."""
+def _read_regular(path: Path, limit: int, accept=lambda st: True) -> bytes | None:
+    """Up to `limit` + 1 bytes of `path` if it is a regular file, not reached through a link,
+    whose stat `accept` takes; None otherwise or on any error."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if (not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != 0o600
-                or (hasattr(os, "geteuid") and st.st_uid != os.geteuid()) or st.st_size != 32):
+        if not stat.S_ISREG(st.st_mode) or not accept(st):
             return None
-        key = os.read(fd, 33)
-        return key if len(key) == 32 else None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The key file's 32 bytes if it is a regular file of ours that only we can read or write."""
+    key = _read_regular(path, 32, lambda st: (stat.S_IMODE(st.st_mode) == 0o600 and st.st_size == 32
+                                              and not (hasattr(os, "geteuid") and st.st_uid != os.geteuid())))
+    return key if key is not None and len(key) == 32 else None
 
 
 def _read_entry(path: Path) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(MAX_ENTRY_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return _read_regular(path, MAX_ENTRY_BYTES, lambda st: st.st_size <= MAX_ENTRY_BYTES)
 
 
 class _NotCacheable(Exception):
