@@ -159,14 +159,34 @@ def fixed_term_deal(deal_id: str = "acme-fixed", lenders: dict[str, str] | None 
     (750,000 × 91 days) + 250,000; 10-15 4,600 (500,000 × 92) + 250,000; 2027-01-15 2,300
     (250,000 × 92) + 250,000."""
     lenders = {"fund-a": "60%", "fund-b": "40%"} if lenders is None else lenders
-    text = (f"id: {deal_id}\nname: {name}\nborrower: acme\nstatus: funded\ncurrency: USD\n"
+    return acme_deal(deal_id, name, facility_yaml("tl", "term", "1000000", "2026-01-15", "2027-01-15",
+                                                  {"fixed_rate": "3.6%", "day_count": "ACT/360"}, lenders,
+                                                  amortization="straight", fees=fees))
+
+
+def acme_deal(deal_id: str, name: str, *facilities: str) -> str:
+    """deal.yaml of a funded USD deal to borrower acme, approved by a credit officer on
+    2026-01-10 (small_book_yaml's policy), holding `facilities` (facility_yaml's texts)."""
+    return (f"id: {deal_id}\nname: {name}\nborrower: acme\nstatus: funded\ncurrency: USD\n"
             "origination:\n  approvals:\n    - {by: jane.doe, role: credit_officer, date: 2026-01-10, "
             "decision: approved}\n"
-            "facilities:\n  - id: tl\n    type: term\n    commitment: 1000000\n"
-            "    start_date: 2026-01-15\n    maturity_date: 2027-01-15\n"
-            "    interest:\n      fixed_rate: 3.6%\n      day_count: ACT/360\n"
-            "    payments:\n      frequency: quarterly\n      business_day: unadjusted\n"
-            "    amortization:\n      type: straight\n")
+            "facilities:\n" + "".join(facilities))
+
+
+def facility_yaml(facility_id: str, type: str, commitment: str, start: str, maturity: str, interest: dict[str, str],
+                  lenders: dict[str, str], *, amortization: str = "bullet", fees: tuple[str, ...] = (),
+                  draws: str | None = None, extra: str = "") -> str:
+    """One facility of a deal.yaml (under `facilities:`), paid quarterly on unadjusted dates:
+    `interest` maps its keys to values, `lenders` lender → share, `fees` are YAML flow
+    mappings, `draws` a YAML flow list, `extra` more `key: value` lines of the facility."""
+    text = (f"  - id: {facility_id}\n    type: {type}\n    commitment: {commitment}\n"
+            f"    start_date: {start}\n    maturity_date: {maturity}\n")
+    text += "".join(f"    {line}\n" for line in extra.splitlines())
+    if draws is not None:
+        text += f"    draws: {draws}\n"
+    text += ("    interest:\n" + "".join(f"      {k}: {v}\n" for k, v in interest.items())
+             + "    payments:\n      frequency: quarterly\n      business_day: unadjusted\n"
+             f"    amortization:\n      type: {amortization}\n")
     if fees:
         text += "    fees:\n" + "".join(f"      - {fee}\n" for fee in fees)
     return text + "    participations:\n" + "".join(f"      - {{lender: {lender}, share: {share}}}\n"
