@@ -3,9 +3,9 @@ closing, principal that keeps accruing after a shortfall, unapplied cash applied
 due (and held by `policy.unapplied: hold`), a payoff quote and payoff on a floating PIK loan,
 and a reversal.
 
-Payment files do not take the types `payoff` and `reversal` (nor a `reverses` column) yet:
-those tests build `Payment` objects and call the library (`allocate_facility`,
-`facility_position`, `quote_payoff`) directly. The OID test runs from the command line.
+These tests build `Payment` objects and call the library (`allocate_facility`,
+`facility_position`, `quote_payoff`) directly (test_svc_payment_types posts the same types
+from files). The OID test runs from the command line.
 
 Books: the ledgerkit book (`acme-fixed`: 1,000,000 at 3.6% ACT/360 — balance × days / 10,000
 — quarterly from 2026-01-15, straight 250,000 a quarter; dues 04-15 interest 9,000 + principal
