@@ -154,11 +154,8 @@ class ParsedCache:
     def get_json(self, name: str) -> object | None:
         """The JSON value stored as `name` by `put_json`, or None (missing, or not trusted)."""
         key = self._hmac_key(create=False)
-        blob = _read_entry(self.dir / f"{name}.json") if key is not None else None
-        if not blob:
-            return None
-        mac, sep, body = blob.partition(b"\n")
-        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+        body = _signed_body(_read_entry(self.dir / f"{name}.json"), key) if key is not None else None
+        if body is None:
             return None
         try:
             value = json.loads(body, parse_float=_no_float, parse_constant=_no_float)
@@ -340,16 +337,25 @@ class _LazyPositions(Positions):
         return self._at
 
 
+def _signed_body(blob: bytes | None, key: bytes) -> bytes | None:
+    """The body of an entry written by `_write_signed` (MAC line, then the body) if its
+    HMAC-SHA256 under `key` verifies; None otherwise."""
+    if not blob:
+        return None
+    mac, sep, body = blob.partition(b"\n")
+    if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+        return None
+    return body
+
+
 def _no_float(text: str) -> Any:
     raise ValueError("no floats in a cache entry")
 
 
 def _decode(blob: bytes | None, key: bytes, name: str, file: str) -> Doc | None:
     """The Doc an entry holds, or None if anything about it is not as loanctl writes it."""
-    if not blob:
-        return None
-    mac, sep, body = blob.partition(b"\n")
-    if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+    body = _signed_body(blob, key)
+    if body is None:
         return None
     try:
         entry = json.loads(body, object_hook=_hook, parse_float=_no_float,

@@ -7,16 +7,14 @@
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import os
 import stat
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable
 
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
@@ -278,12 +276,13 @@ def _read_data_file(tree: Tree, rel: str) -> tuple[bytes | None, list[Diagnostic
     return raw, []
 
 
-def _dated_rows(reader, file: str, value, diags: list[Diagnostic], *, fields: str, bad_date: str,
-                order: str) -> tuple[list[date], list[Decimal], list[int]]:
-    """The rows after the header of a date,value CSV (rates, FX): blank rows skipped; a row
-    with other than two fields (code `fields`), a bad date (`bad_date`), a value that
-    `value(cell, date, line, column)` refuses, or a date not after the previous row's
-    (`order`) is appended to `diags` and left out."""
+def _dated_series(reader, name: str, file: str, value, diags: list[Diagnostic], *, fields: str, bad_date: str,
+                  order: str, empty: tuple[str, str]) -> tuple[RateSeries | None, list[Diagnostic]]:
+    """The series `name` of the rows after the header of a date,value CSV (rates, FX), or None
+    when any row is in error. Blank rows are skipped; a row with other than two fields (code
+    `fields`), a bad date (`bad_date`), a value that `value(cell, date, line, column)`
+    refuses, or a date not after the previous row's (`order`) is added to `diags`; no rows at
+    all is `empty` (code, message)."""
     dates: list[date] = []
     values: list[Decimal] = []
     lines: list[int] = []
@@ -310,7 +309,11 @@ def _dated_rows(reader, file: str, value, diags: list[Diagnostic], *, fields: st
         dates.append(d)
         values.append(r)
         lines.append(line)
-    return dates, values, lines
+    if not dates and not diags:
+        diags.append(Diagnostic(empty[0], empty[1], file, 1, hint="add date,rate rows"))
+    if any(x.is_error for x in diags):
+        return None, diags
+    return RateSeries(name, file, tuple(dates), tuple(values), tuple(lines)), diags
 
 
 def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:
@@ -372,12 +375,8 @@ def parse_rates(raw: bytes, index: str, file: str) -> tuple[RateSeries | None, l
                                   "check the value: write 4.3% or 0.043 for four point three percent", severity="warning")]
         return r, []
 
-    dates, rates, lines = _dated_rows(reader, file, fixing, diags, fields="E0303", bad_date="E0302", order="E0304")
-    if not dates and not diags:
-        diags.append(Diagnostic("E0305", "the rate file has no rows", file, 1, hint="add date,rate rows"))
-    if any(d.is_error for d in diags):
-        return None, diags
-    return RateSeries(index, file, tuple(dates), tuple(rates), tuple(lines)), diags
+    return _dated_series(reader, index, file, fixing, diags, fields="E0303", bad_date="E0302", order="E0304",
+                         empty=("E0305", "the rate file has no rows"))
 
 
 # --- FX rates and fair-value marks (SPEC §2.5, §9) ------------------------------------------------
@@ -425,12 +424,8 @@ def load_fx(tree: Tree, rel: str, pair: str) -> tuple[RateSeries | None, list[Di
                                      f"write the number of {pair[3:]} per one {pair[:3]}, e.g. 1.2650")]
         return r, []
 
-    dates, rates, lines = _dated_rows(reader, file, fx_rate, diags, fields="E0652", bad_date="E0652", order="E0653")
-    if not dates and not diags:
-        diags.append(Diagnostic("E0652", "the FX file has no rows", file, 1, hint="add date,rate rows"))
-    if any(x.is_error for x in diags):
-        return None, diags
-    return RateSeries(pair, file, tuple(dates), tuple(rates), tuple(lines)), diags
+    return _dated_series(reader, pair, file, fx_rate, diags, fields="E0652", bad_date="E0652", order="E0653",
+                         empty=("E0652", "the FX file has no rows"))
 
 
 def _is_ccy(code: str) -> bool:
