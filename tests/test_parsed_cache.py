@@ -252,3 +252,23 @@ def test_rate_files_are_kept_as_parsed_and_read_back_equal(tmp_path, monkeypatch
     path.write_text(path.read_text().replace("2026-11-27,", "2026-11-27,0.05\n#", 1).split("\n#")[0] + "\n")
     changed, _ = loader.load_book(root, deal_ids=[])
     assert parsed == ["SOFR-3M"] and changed.rates["SOFR-3M"].rates[-1] == Decimal("0.05")
+
+
+def test_kept_results_follow_the_marks_files(tmp_path):
+    """A deal's marks are checked with the deal (E0647) and a marks file is part of what the kept
+    results depend on: editing it after a clean validate reports the bad row (line 2: header
+    first); a mark naming no deal of the book is E0646 whether or not results were kept."""
+    root = write_book(tmp_path)
+    marks = root / "marks" / "2025-06-30.csv"
+    marks.parent.mkdir()
+    marks.write_text("deal,facility,price,source\nacme-tl,tl,99.5,desk\n")
+    assert run_validate(root) == (0, [])
+    assert run_validate(root) == (0, [])  # kept
+    marks.write_text("deal,facility,price,source\nacme-tl,rcf,99.5,desk\n")
+    code, diags = run_validate(root)
+    assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0647", 2)]
+    marks.write_text("deal,facility,price,source\nacme-tl,tl,99.5,desk\nnope,tl,98,desk\n")
+    code, diags = run_validate(root)
+    assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0646", 3)]
+    code, diags = run_validate(root)  # the deal's results kept, the book-level marks check run again
+    assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0646", 3)]

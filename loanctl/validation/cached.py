@@ -22,7 +22,7 @@ from typing import Callable
 from ..diagnostics import Diagnostic
 from ..model.records import LoadedBook
 from ..source.cache import ParsedCache, package_fingerprint
-from ..source.loader import RATES_MAX_BYTES, load_deal
+from ..source.loader import RATES_MAX_BYTES, check_marks, load_deal
 from ..source.yamlsrc import MAX_BYTES
 from .checks import Repaid, check_deal
 from .overnight import overnight_indices
@@ -109,16 +109,16 @@ def deal_digest(root: Path, folder: str, context: str) -> str | None:
 
 
 def book_context(loaded: LoadedBook) -> str:
-    """What every deal's checks may read besides the deal: book.yaml, the rates files, the
-    archive's names and profile sidecars, how files are shown, and loanctl's code."""
+    """What every deal's checks may read besides the deal: book.yaml, the rates and marks
+    files, the archive's names and profile sidecars, how files are shown, and loanctl's code."""
     tree = loaded.tree
     h = hashlib.sha256(package_fingerprint().encode() + b"\0" + tree.display("").encode())
     book = tree.read("book.yaml", MAX_BYTES)  # a larger file is hashed by its size: the load reports it
     h.update(b"book\0" + (book if isinstance(book, bytes) else repr(book).encode()))
-    for sub in ("rates", "payments"):
+    for sub in ("rates", "marks", "payments"):
         for name, is_dir in tree.list_dir(sub):
             h.update(f"{sub}/{name}:{is_dir}\0".encode("utf-8", "surrogateescape"))
-            if not is_dir and (sub == "rates" or not name.endswith(".csv")):  # the archive is named by content
+            if not is_dir and (sub != "payments" or not name.endswith(".csv")):  # the archive is named by content
                 raw = tree.read(f"{sub}/{name}", RATES_MAX_BYTES)
                 h.update(hashlib.sha256(raw if isinstance(raw, bytes) else repr(raw).encode()).digest())
     return h.hexdigest()
@@ -140,11 +140,17 @@ def _from_json(row) -> Diagnostic | None:
 
 
 def check_deal_folder(loaded: LoadedBook, folder: str, repaid: Repaid | None) -> tuple[list[Diagnostic], list[str]]:
-    """Read and check one deal: (its diagnostics, the indices it uses with an overnight method)."""
+    """Read and check one deal, its marks included (E0647): (its diagnostics, the indices it
+    uses with an overnight method)."""
     record, diags = load_deal(loaded.tree, folder)
     if record is None:
         return diags, []
-    return diags + check_deal(loaded, record, repaid), sorted(overnight_indices([record]))
+    loaded.deals[folder] = record
+    try:
+        marks = check_marks(loaded, only={folder})
+    finally:
+        loaded.deals.pop(folder, None)
+    return diags + check_deal(loaded, record, repaid) + marks, sorted(overnight_indices([record]))
 
 
 def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None,

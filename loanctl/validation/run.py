@@ -135,6 +135,7 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
     others checked here, or in worker processes when there are many. `loaded.deals` is left empty."""
     from .cached import cached_results, check_deal_folder
     from .overnight import check_overnight_files
+    from ..source.loader import check_marks
 
     loaded, diags = load_book(root, deal_ids=[])
     diags += check_book(loaded, repaid)  # book.yaml, profiles: no deal is loaded yet
@@ -152,6 +153,7 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
     deal_diags, used = cached_results(loaded, folders, repaid, check_many)
     diags += deal_diags + check_overnight_files(loaded, used)
     loaded.deal_folders = list(folders)
+    diags += check_marks(loaded)  # marks of deals no folder holds (E0646; a deal's own: with the deal)
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
 
