@@ -159,18 +159,59 @@ def fixed_term_deal(deal_id: str = "acme-fixed", lenders: dict[str, str] | None 
     (750,000 × 91 days) + 250,000; 10-15 4,600 (500,000 × 92) + 250,000; 2027-01-15 2,300
     (250,000 × 92) + 250,000."""
     lenders = {"fund-a": "60%", "fund-b": "40%"} if lenders is None else lenders
-    text = (f"id: {deal_id}\nname: {name}\nborrower: acme\nstatus: funded\ncurrency: USD\n"
+    return acme_deal(deal_id, name, facility_yaml("tl", "term", "1000000", "2026-01-15", "2027-01-15",
+                                                  {"fixed_rate": "3.6%", "day_count": "ACT/360"}, lenders,
+                                                  amortization="straight", fees=fees))
+
+
+def acme_deal(deal_id: str, name: str, *facilities: str) -> str:
+    """deal.yaml of a funded USD deal to borrower acme, approved by a credit officer on
+    2026-01-10 (small_book_yaml's policy), holding `facilities` (facility_yaml's texts)."""
+    return (f"id: {deal_id}\nname: {name}\nborrower: acme\nstatus: funded\ncurrency: USD\n"
             "origination:\n  approvals:\n    - {by: jane.doe, role: credit_officer, date: 2026-01-10, "
             "decision: approved}\n"
-            "facilities:\n  - id: tl\n    type: term\n    commitment: 1000000\n"
-            "    start_date: 2026-01-15\n    maturity_date: 2027-01-15\n"
-            "    interest:\n      fixed_rate: 3.6%\n      day_count: ACT/360\n"
-            "    payments:\n      frequency: quarterly\n      business_day: unadjusted\n"
-            "    amortization:\n      type: straight\n")
+            "facilities:\n" + "".join(facilities))
+
+
+def facility_yaml(facility_id: str, type: str, commitment: str, start: str, maturity: str, interest: dict[str, str],
+                  lenders: dict[str, str], *, amortization: str = "bullet", fees: tuple[str, ...] = (),
+                  draws: str | None = None, extra: str = "") -> str:
+    """One facility of a deal.yaml (under `facilities:`), paid quarterly on unadjusted dates:
+    `interest` maps its keys to values, `lenders` lender → share, `fees` are YAML flow
+    mappings, `draws` a YAML flow list, `extra` more `key: value` lines of the facility."""
+    text = (f"  - id: {facility_id}\n    type: {type}\n    commitment: {commitment}\n"
+            f"    start_date: {start}\n    maturity_date: {maturity}\n")
+    text += "".join(f"    {line}\n" for line in extra.splitlines())
+    if draws is not None:
+        text += f"    draws: {draws}\n"
+    text += ("    interest:\n" + "".join(f"      {k}: {v}\n" for k, v in interest.items())
+             + "    payments:\n      frequency: quarterly\n      business_day: unadjusted\n"
+             f"    amortization:\n      type: {amortization}\n")
     if fees:
         text += "    fees:\n" + "".join(f"      - {fee}\n" for fee in fees)
     return text + "    participations:\n" + "".join(f"      - {{lender: {lender}, share: {share}}}\n"
                                                      for lender, share in lenders.items())
+
+
+def trade_yaml(trade_id: str, seller: str, buyer: str, settle: str, *, trade_date: str | None = None,
+               amount: str | None = None, share: str | None = None, price: str = "100", facility: str = "tl",
+               approvals: tuple[str, ...] = ()) -> str:
+    """A trade file (SPEC §2.6): `seller` moves `amount` par or `share` of `facility` to `buyer`
+    at `price` (% of par), settling at the start of `settle` (traded on `trade_date`, default
+    `settle`); `approvals` are YAML flow mappings."""
+    text = (f"id: {trade_id}\nfacility: {facility}\nseller: {seller}\nbuyer: {buyer}\n"
+            f"trade_date: {trade_date or settle}\nsettlement_date: {settle}\n"
+            + (f"amount: {amount}\n" if amount is not None else "") + (f"share: {share}\n" if share is not None else "")
+            + f"price: {price}\n")
+    return text + (f"approvals: [{', '.join(approvals)}]\n" if approvals else "")
+
+
+def fund_a_sale(trade_id: str) -> str:
+    """fixed_term_deal's fund-a sells 150,000 par of tl to fund-b at 98, traded 2026-05-11,
+    settling at the start of 2026-05-15 (750,000 outstanding then: 20% of the facility, so
+    fund-a 40% and fund-b 60% from then), approved by a credit officer on 2026-05-08."""
+    return trade_yaml(trade_id, "fund-a", "fund-b", "2026-05-15", trade_date="2026-05-11", amount="150000",
+                      price="98", approvals=("{by: jane.doe, role: credit_officer, date: 2026-05-08, decision: approved}",))
 
 
 def write_file(root: Path, rel: str, text: str | bytes) -> Path:

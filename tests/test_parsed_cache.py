@@ -30,16 +30,21 @@ def three_deal_book(tmp_path: Path) -> Path:
     return write_book(tmp_path, {"acme-tl": BAD_KEY, "acme-ok": second, "acme-two": BAD_VALUE})
 
 
+def spy(monkeypatch, module, name: str) -> list:
+    """Replace `module.name` by a wrapper that records each call's second argument (then calls the real one)."""
+    seen: list = []
+    real = getattr(module, name)
+
+    def wrapper(first, second):
+        seen.append(second)
+        return real(first, second)
+    monkeypatch.setattr(module, name, wrapper)
+    return seen
+
+
 def counting_parse(monkeypatch) -> list[str]:
     """Every file the loader parses from its text (a cache hit parses nothing)."""
-    seen: list[str] = []
-    real = loader.parse
-
-    def parse(text, file):
-        seen.append(file)
-        return real(text, file)
-    monkeypatch.setattr(loader, "parse", parse)
-    return seen
+    return spy(monkeypatch, loader, "parse")
 
 
 def entries(root: Path) -> list[Path]:
@@ -189,15 +194,9 @@ def test_deleting_the_state_folder_changes_no_output(tmp_path):
 
 # --- validate's kept results (loanctl.validation.cached) -----------------------------------------
 def counting_deal_loads(monkeypatch) -> list[str]:
+    """Every deal folder validate reads (a folder whose kept results still hold is not read)."""
     from loanctl.validation import cached
-    seen: list[str] = []
-    real = cached.load_deal
-
-    def load_deal(tree, folder):
-        seen.append(folder)
-        return real(tree, folder)
-    monkeypatch.setattr(cached, "load_deal", load_deal)
-    return seen
+    return spy(monkeypatch, cached, "load_deal")
 
 
 def test_validate_reads_only_the_deal_that_changed_and_reports_the_same(tmp_path, monkeypatch):
@@ -253,3 +252,23 @@ def test_rate_files_are_kept_as_parsed_and_read_back_equal(tmp_path, monkeypatch
     path.write_text(path.read_text().replace("2026-11-27,", "2026-11-27,0.05\n#", 1).split("\n#")[0] + "\n")
     changed, _ = loader.load_book(root, deal_ids=[])
     assert parsed == ["SOFR-3M"] and changed.rates["SOFR-3M"].rates[-1] == Decimal("0.05")
+
+
+def test_kept_results_follow_the_marks_files(tmp_path):
+    """A deal's marks are checked with the deal (E0647) and a marks file is part of what the kept
+    results depend on: editing it after a clean validate reports the bad row (line 2: header
+    first); a mark naming no deal of the book is E0646 whether or not results were kept."""
+    root = write_book(tmp_path)
+    marks = root / "marks" / "2025-06-30.csv"
+    marks.parent.mkdir()
+    marks.write_text("deal,facility,price,source\nacme-tl,tl,99.5,desk\n")
+    assert run_validate(root) == (0, [])
+    assert run_validate(root) == (0, [])  # kept
+    marks.write_text("deal,facility,price,source\nacme-tl,rcf,99.5,desk\n")
+    code, diags = run_validate(root)
+    assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0647", 2)]
+    marks.write_text("deal,facility,price,source\nacme-tl,tl,99.5,desk\nnope,tl,98,desk\n")
+    code, diags = run_validate(root)
+    assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0646", 3)]
+    code, diags = run_validate(root)  # the deal's results kept, the book-level marks check run again
+    assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0646", 3)]

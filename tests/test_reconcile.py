@@ -114,10 +114,13 @@ def camt_entry(ref: str, amount: str, when: str, remittance: str = "", debtor: s
 """
 
 
+CAMT_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
+
+
 def camt(*entries: str, stmt_id: str = "STMT-2026-07") -> str:
     return f"""\
 <?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+<Document xmlns="{CAMT_NS}">
   <BkToCstmrStmt>
     <GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-08-01T06:00:00</CreDtTm></GrpHdr>
     <Stmt>
@@ -343,8 +346,13 @@ def codes(diags) -> list[tuple]:
     return [(d["code"], d["line"]) for d in diags]
 
 
-BILLION_LAUGHS = """\
-<?xml version="1.0"?>
+def camt_with_dtd(doctype: str, stmt_id: str) -> str:
+    """A camt.053 document whose <!DOCTYPE> (from line 2) declares entities its statement id uses."""
+    return (f'<?xml version="1.0"?>\n{doctype}\n<Document xmlns="{CAMT_NS}"><BkToCstmrStmt><Stmt>'
+            f'<Id>{stmt_id}</Id></Stmt></BkToCstmrStmt></Document>\n')
+
+
+BILLION_LAUGHS = camt_with_dtd("""\
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">
  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
@@ -356,9 +364,7 @@ BILLION_LAUGHS = """\
  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt><Id>&lol9;</Id></Stmt></BkToCstmrStmt></Document>
-"""
+]>""", "&lol9;")
 
 
 def test_an_xml_bomb_is_refused_without_expansion(book, tmp_path):
@@ -370,9 +376,7 @@ def test_an_xml_bomb_is_refused_without_expansion(book, tmp_path):
 def test_an_external_entity_is_refused_and_never_read(book, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
-    xxe = (f'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>\n'
-           '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt>'
-           '<Id>&x;</Id></Stmt></BkToCstmrStmt></Document>\n')
+    xxe = camt_with_dtd(f'<!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>', "&x;")
     diags = refused(book, tmp_path, "xxe.xml", xxe)
     assert codes(diags) == [("E0712", 2)]
     assert "TOP-SECRET" not in json.dumps(diags)

@@ -206,9 +206,12 @@ def financials_changes(current: LoadedBook, base: LoadedBook) -> list[Diagnostic
 def approvals_before_creation(loaded: LoadedBook, root: Path, tree: Tree | None = None) -> list[Diagnostic]:
     """Warnings (E0514) for approvals dated before the commit that first added the deal's
     deal.yaml. Skipped silently without git or outside a repository; deals not yet committed
-    have no creation date."""
+    have no creation date. Skipped for loanctl's own demo book in a checkout of loanctl: its
+    commits are the software's history, not the audit trail of the (fictional) book."""
     from ..source.gitrev import GitProblem, created_dates, repo_root
     from ..source.loader import load_deal
+    if _is_packaged_demo_book(root):
+        return []
     try:
         repo = getattr(tree, "repo", None) or repo_root(root)
         created = created_dates(repo, root, getattr(tree, "commit", None) or "HEAD")
@@ -235,3 +238,12 @@ def approvals_before_creation(loaded: LoadedBook, root: Path, tree: Tree | None 
                                     hint="check the dates; a deal migrated from another system was approved "
                                          "before its first commit (expected there)"))
     return out
+
+
+def _is_packaged_demo_book(root: Path) -> bool:
+    """Whether `root` is the demo book loanctl ships (`deals/` beside the package in a checkout)."""
+    from ..resources import resource_dir
+    try:
+        return Path(root).resolve() == resource_dir("deals").resolve()
+    except (RuntimeError, OSError):
+        return False

@@ -21,7 +21,7 @@ from ..validation.run import load_valid_book
 from ..audit.history import schedule_summary
 from ..validation.checks import check_book
 from ..diagnostics import Diagnostic
-from ..model.records import LoadedBook
+from ..model.records import DealRecord, LoadedBook
 from ..source.loader import load_book
 from ..model.documents import FUNDED_OR_LATER, Deal
 from .scaffold import OverlayTree, render_amendment, write_atomic
@@ -183,14 +183,42 @@ def _record(loaded: LoadedBook, deal_id: str):
     return record
 
 
+def _open(root: Path, deal_id: str) -> tuple[LoadedBook, DealRecord, StepResult]:
+    """The book checked for `deal_id` (UsageProblem when there is no such deal), and the step's
+    result holding the deal's errors: a step stops before writing anything when there are any."""
+    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
+    record = _record(loaded, deal_id)
+    return loaded, record, StepResult(diagnostics=errors)
+
+
+def _check_new_file(root: Path, deal_id: str, rel: str, text: str, result: StepResult,
+                    draft_code: str | None = None) -> LoadedBook | None:
+    """The book with the new file `rel` holding `text`, checked with the real pipeline; None,
+    with the errors added to `result`, when it would not validate. `draft_code`: an error the
+    new file may still have as a draft (its approvals are recorded next)."""
+    new_loaded, errs = _check_new_text(root, deal_id, {rel: text})
+    if draft_code is not None:
+        errs = [e for e in errs if not (e.code == draft_code and (e.file or "").endswith(rel))]
+    result.text = text
+    if errs:
+        result.diagnostics += errs
+        return None
+    return new_loaded
+
+
+def _write_new(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(exist_ok=True)
+    write_atomic(path, text)
+    return path
+
+
 def approve(root: Path, deal_id: str, by: str, role: str, decision: str = "approved",
             conditions: str | None = None, *, on: date) -> StepResult:
     """Append an approval dated `on`; a declining decision declines the deal; once the policy's
     roles have all approved, the status moves to approved (after the limits are checked)."""
-    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
-    record = _record(loaded, deal_id)
-    result = StepResult(diagnostics=errors)
-    if errors:
+    loaded, record, result = _open(root, deal_id)
+    if result.diagnostics:
         return result
     deal = record.deal
     file = record.doc.file
@@ -327,10 +355,8 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
 def amend(root: Path, deal_id: str, effective: date, sets: list[str], description: str | None = None,
           *, as_of: date, dry_run: bool = False) -> StepResult:
     """Write amendments/NNN-<slug>.yaml after checking it and measuring its schedule impact."""
-    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
-    record = _record(loaded, deal_id)
-    result = StepResult(diagnostics=errors)
-    if errors:
+    loaded, record, result = _open(root, deal_id)
+    if result.diagnostics:
         return result
     changes = parse_set(sets)
     if not changes:
@@ -344,20 +370,14 @@ def amend(root: Path, deal_id: str, effective: date, sets: list[str], descriptio
     text = render_amendment(amendment_id=amendment_id, effective_date=effective.isoformat(),
                             description=description or "amendment", facility=facility, set_terms=set_terms)
     rel = f"{deal_id}/amendments/{amendment_id}.yaml"
-    new_loaded, errs = _check_new_text(root, deal_id, {rel: text})
     # the new file is a draft: its approvals are recorded next, and validate requires them (E0230)
-    errs = [e for e in errs if not (e.code == "E0230" and (e.file or "").endswith(rel))]
-    result.text = text
-    if errs:
-        result.diagnostics += errs
+    new_loaded = _check_new_file(root, deal_id, rel, text, result, draft_code="E0230")
+    if new_loaded is None:
         return result
     result.impact = {"before": schedule_summary(loaded, deal_id, as_of),
                      "after": schedule_summary(new_loaded, deal_id, as_of)}
     if not dry_run:
-        path = root / rel
-        path.parent.mkdir(exist_ok=True)
-        write_atomic(path, text)
-        result.written = path
+        result.written = _write_new(root, rel, text)
     return result
 
 
@@ -376,10 +396,8 @@ def trade(root: Path, deal_id: str, facility: str, seller: str, buyer: str, *, s
     if (amount is None) == (share is None):
         raise UsageProblem("give --amount (par) or --share (of the facility), one of them",
                            "e.g. --amount 5000000 or --share 25%")
-    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
-    record = _record(loaded, deal_id)
-    result = StepResult(diagnostics=errors)
-    if errors:
+    loaded, record, result = _open(root, deal_id)
+    if result.diagnostics:
         return result
     trade_date = trade_date or settle
     tid = trade_id or _SLUG.sub("-", f"{settle.isoformat()}-{seller}-to-{buyer}".lower()).strip("-")[:64]
@@ -394,12 +412,8 @@ def trade(root: Path, deal_id: str, facility: str, seller: str, buyer: str, *, s
                         share=share, price=price,
                         description=f"{seller} sells {amount or share} of {deal_id} {facility} to {buyer} at {price}",
                         approvals=approvals or [])
-    new_loaded, errs = _check_new_text(root, deal_id, {rel: text})
-    if not approvals:
-        errs = [e for e in errs if not (e.code == "E0613" and (e.file or "").endswith(rel))]
-    result.text = text
-    if errs:
-        result.diagnostics += errs
+    new_loaded = _check_new_file(root, deal_id, rel, text, result, draft_code=None if approvals else "E0613")
+    if new_loaded is None:
         return result
     new_record = new_loaded.deals[deal_id]
     ft_old = deal_terms(record)[0][facility]
@@ -412,10 +426,7 @@ def trade(root: Path, deal_id: str, facility: str, seller: str, buyer: str, *, s
                      "fraction": move.fraction, "currency": record.deal.currency,
                      "before": dict(before.shares_on(settle)), "after": dict(after.shares_on(settle))}
     if not dry_run:
-        path = root / rel
-        path.parent.mkdir(exist_ok=True)
-        write_atomic(path, text)
-        result.written = path
+        result.written = _write_new(root, rel, text)
     return result
 
 
@@ -430,10 +441,8 @@ def record_event(root: Path, deal_id: str, event_type: str, on: date, *, amount:
     from .scaffold import render
     if event_type not in EVENT_TYPES:
         raise UsageProblem(f"unknown event type '{event_type}'", f"use one of: {', '.join(EVENT_TYPES)}")
-    loaded, errors = load_valid_book(root, [deal_id], repaid=archive_repaid())
-    record = _record(loaded, deal_id)
-    result = StepResult(diagnostics=errors)
-    if errors:
+    loaded, record, result = _open(root, deal_id)
+    if result.diagnostics:
         return result
     taken = {e.event.id for e in record.events}
     base = f"{on.isoformat()}-{event_type.replace('_', '-')}" + (f"-{facility}" if facility else "")
@@ -443,14 +452,8 @@ def record_event(root: Path, deal_id: str, event_type: str, on: date, *, amount:
     text = render("event.yaml.j2", event_id=event_id, date=on.isoformat(), type=event_type, facility=facility,
                   amount=None if amount is None else format(amount, "f"), note=note)
     rel = f"{deal_id}/events/{event_id}.yaml"
-    _, errs = _check_new_text(root, deal_id, {rel: text})
-    result.text = text
-    if errs:
-        result.diagnostics += errs
+    if _check_new_file(root, deal_id, rel, text, result) is None:
         return result
     if not dry_run:
-        path = root / rel
-        path.parent.mkdir(exist_ok=True)
-        write_atomic(path, text)
-        result.written = path
+        result.written = _write_new(root, rel, text)
     return result

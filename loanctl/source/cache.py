@@ -154,11 +154,8 @@ class ParsedCache:
     def get_json(self, name: str) -> object | None:
         """The JSON value stored as `name` by `put_json`, or None (missing, or not trusted)."""
         key = self._hmac_key(create=False)
-        blob = _read_entry(self.dir / f"{name}.json") if key is not None else None
-        if not blob:
-            return None
-        mac, sep, body = blob.partition(b"\n")
-        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+        body = _signed_body(_read_entry(self.dir / f"{name}.json"), key) if key is not None else None
+        if body is None:
             return None
         try:
             value = json.loads(body, parse_float=_no_float, parse_constant=_no_float)
@@ -236,40 +233,34 @@ def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
             os.unlink(tmp)
 
 
-def _read_private(path: Path) -> bytes | None:
-    """The key file's 32 bytes if it is a regular file of ours that only we can read or write."""
+def _read_regular(path: Path, limit: int, accept=lambda st: True) -> bytes | None:
+    """Up to `limit` + 1 bytes of `path` if it is a regular file, not reached through a link,
+    whose stat `accept` takes; None otherwise or on any error."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if (not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != 0o600
-                or (hasattr(os, "geteuid") and st.st_uid != os.geteuid()) or st.st_size != 32):
+        if not stat.S_ISREG(st.st_mode) or not accept(st):
             return None
-        key = os.read(fd, 33)
-        return key if len(key) == 32 else None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The key file's 32 bytes if it is a regular file of ours that only we can read or write."""
+    key = _read_regular(path, 32, lambda st: (stat.S_IMODE(st.st_mode) == 0o600 and st.st_size == 32
+                                              and not (hasattr(os, "geteuid") and st.st_uid != os.geteuid())))
+    return key if key is not None and len(key) == 32 else None
 
 
 def _read_entry(path: Path) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(MAX_ENTRY_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return _read_regular(path, MAX_ENTRY_BYTES, lambda st: st.st_size <= MAX_ENTRY_BYTES)
 
 
 class _NotCacheable(Exception):
@@ -346,16 +337,25 @@ class _LazyPositions(Positions):
         return self._at
 
 
+def _signed_body(blob: bytes | None, key: bytes) -> bytes | None:
+    """The body of an entry written by `_write_signed` (MAC line, then the body) if its
+    HMAC-SHA256 under `key` verifies; None otherwise."""
+    if not blob:
+        return None
+    mac, sep, body = blob.partition(b"\n")
+    if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+        return None
+    return body
+
+
 def _no_float(text: str) -> Any:
     raise ValueError("no floats in a cache entry")
 
 
 def _decode(blob: bytes | None, key: bytes, name: str, file: str) -> Doc | None:
     """The Doc an entry holds, or None if anything about it is not as loanctl writes it."""
-    if not blob:
-        return None
-    mac, sep, body = blob.partition(b"\n")
-    if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+    body = _signed_body(blob, key)
+    if body is None:
         return None
     try:
         entry = json.loads(body, object_hook=_hook, parse_float=_no_float,

@@ -7,16 +7,14 @@
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import os
 import stat
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable
 
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
@@ -265,8 +263,8 @@ def _outside(tree: Tree, rel: str) -> bool:
     return bool(outside and outside(rel))
 
 
-def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:
-    """rates/<INDEX>.csv: header date,rate; rate as a fraction or with %; dates strictly increasing."""
+def _read_data_file(tree: Tree, rel: str) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of a CSV data file (rates, FX, marks) within RATES_MAX_BYTES, or the diagnostic why not."""
     file = tree.display(rel)
     raw = tree.read(rel, RATES_MAX_BYTES)
     if raw is OUTSIDE:
@@ -275,6 +273,55 @@ def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, lis
         return None, [Diagnostic("E0015", "file not found", file)]
     if isinstance(raw, int):
         return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {RATES_MAX_BYTES:,}", file)]
+    return raw, []
+
+
+def _dated_series(reader, name: str, file: str, value, diags: list[Diagnostic], *, fields: str, bad_date: str,
+                  order: str, empty: tuple[str, str]) -> tuple[RateSeries | None, list[Diagnostic]]:
+    """The series `name` of the rows after the header of a date,value CSV (rates, FX), or None
+    when any row is in error. Blank rows are skipped; a row with other than two fields (code
+    `fields`), a bad date (`bad_date`), a value that `value(cell, date, line, column)`
+    refuses, or a date not after the previous row's (`order`) is added to `diags`; no rows at
+    all is `empty` (code, message)."""
+    dates: list[date] = []
+    values: list[Decimal] = []
+    lines: list[int] = []
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 2:
+            diags.append(Diagnostic(fields, f"expected 2 fields, found {len(row)}", file, line, hint="write date,rate"))
+            continue
+        try:
+            d = v.parse_date(row[0].strip())
+        except v.ValueProblem as p:
+            diags.append(Diagnostic(bad_date, p.message, file, line, 1, p.hint))
+            continue
+        r, problems = value(row[1].strip(), d, line, len(row[0]) + 2)
+        diags.extend(problems)
+        if r is None:
+            continue
+        if dates and d <= dates[-1]:
+            diags.append(Diagnostic(order, f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
+                                    "sort the rows by date and remove duplicates"))
+            continue
+        dates.append(d)
+        values.append(r)
+        lines.append(line)
+    if not dates and not diags:
+        diags.append(Diagnostic(empty[0], empty[1], file, 1, hint="add date,rate rows"))
+    if any(x.is_error for x in diags):
+        return None, diags
+    return RateSeries(name, file, tuple(dates), tuple(values), tuple(lines)), diags
+
+
+def load_rates(tree: Tree, rel: str, index: str) -> tuple[RateSeries | None, list[Diagnostic]]:
+    """rates/<INDEX>.csv: header date,rate; rate as a fraction or with %; dates strictly increasing."""
+    file = tree.display(rel)
+    raw, diags = _read_data_file(tree, rel)
+    if raw is None:
+        return None, diags
     cache = getattr(tree, "parsed_cache", None)
     if cache is not None:
         series = _cached_rates(cache, raw, index, file)
@@ -315,43 +362,21 @@ def parse_rates(raw: bytes, index: str, file: str) -> tuple[RateSeries | None, l
     if [h.strip().lower() for h in header] != ["date", "rate"]:
         return None, [Diagnostic("E0301", f"header is {','.join(header)!r}; expected 'date,rate'", file, 1,
                                  hint="the first line must be exactly: date,rate")]
-    dates: list[date] = []
-    rates: list[Decimal] = []
-    lines: list[int] = []
-    for row in reader:
-        line = reader.line_num
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            diags.append(Diagnostic("E0303", f"expected 2 fields, found {len(row)}", file, line, hint="write date,rate"))
-            continue
+
+    def fixing(cell: str, d: date, line: int, col: int) -> tuple[Decimal | None, list[Diagnostic]]:
         try:
-            d = v.parse_date(row[0].strip())
+            r = v.parse_rate(cell)
         except v.ValueProblem as p:
-            diags.append(Diagnostic("E0302", p.message, file, line, 1, p.hint))
-            continue
-        try:
-            r = v.parse_rate(row[1].strip())
-        except v.ValueProblem as p:
-            diags.append(Diagnostic("E0303", p.message, file, line, len(row[0]) + 2, p.hint))
-            continue
+            return None, [Diagnostic("E0303", p.message, file, line, col, p.hint)]
         if not FIXING_MIN <= r <= FIXING_MAX:
-            diags.append(Diagnostic("E0306", f"fixing {v.fmt_rate(r)} on {d} is outside the plausible range "
-                                             f"{v.fmt_rate(FIXING_MIN)} to {v.fmt_rate(FIXING_MAX)}",
-                                    file, line, len(row[0]) + 2,
-                                    "check the value: write 4.3% or 0.043 for four point three percent", severity="warning"))
-        if dates and d <= dates[-1]:
-            diags.append(Diagnostic("E0304", f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
-                                    "sort the rows by date and remove duplicates"))
-            continue
-        dates.append(d)
-        rates.append(r)
-        lines.append(line)
-    if not dates and not diags:
-        diags.append(Diagnostic("E0305", "the rate file has no rows", file, 1, hint="add date,rate rows"))
-    if any(d.is_error for d in diags):
-        return None, diags
-    return RateSeries(index, file, tuple(dates), tuple(rates), tuple(lines)), diags
+            return r, [Diagnostic("E0306", f"fixing {v.fmt_rate(r)} on {d} is outside the plausible range "
+                                           f"{v.fmt_rate(FIXING_MIN)} to {v.fmt_rate(FIXING_MAX)}",
+                                  file, line, col,
+                                  "check the value: write 4.3% or 0.043 for four point three percent", severity="warning")]
+        return r, []
+
+    return _dated_series(reader, index, file, fixing, diags, fields="E0303", bad_date="E0302", order="E0304",
+                         empty=("E0305", "the rate file has no rows"))
 
 
 # --- FX rates and fair-value marks (SPEC §2.5, §9) ------------------------------------------------
@@ -363,15 +388,10 @@ PRICE_MAX = Decimal(1000)
 
 
 def _read_csv(tree: Tree, rel: str) -> tuple[str | None, list[Diagnostic]]:
-    file = tree.display(rel)
-    raw = tree.read(rel, RATES_MAX_BYTES)
-    if raw is OUTSIDE:
-        return None, [outside_diagnostic(file)]
+    raw, diags = _read_data_file(tree, rel)
     if raw is None:
-        return None, [Diagnostic("E0015", "file not found", file)]
-    if isinstance(raw, int):
-        return None, [Diagnostic("E0005", f"file is {raw:,} bytes; the limit is {RATES_MAX_BYTES:,}", file)]
-    return decode(raw, file)
+        return None, diags
+    return decode(raw, tree.display(rel))
 
 
 def load_fx(tree: Tree, rel: str, pair: str) -> tuple[RateSeries | None, list[Diagnostic]]:
@@ -393,41 +413,19 @@ def load_fx(tree: Tree, rel: str, pair: str) -> tuple[RateSeries | None, list[Di
         shown = ",".join(header) if header else ""
         return None, [Diagnostic("E0651", f"header is {shown!r}; expected 'date,rate'", file, 1,
                                  hint=f"the first line must be exactly: date,rate (rate: {pair[3:]} per one {pair[:3]})")]
-    dates: list[date] = []
-    rates: list[Decimal] = []
-    lines: list[int] = []
-    for row in reader:
-        line = reader.line_num
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            diags.append(Diagnostic("E0652", f"expected 2 fields, found {len(row)}", file, line, hint="write date,rate"))
-            continue
+
+    def fx_rate(cell: str, d: date, line: int, col: int) -> tuple[Decimal | None, list[Diagnostic]]:
         try:
-            d = v.parse_date(row[0].strip())
-        except v.ValueProblem as p:
-            diags.append(Diagnostic("E0652", p.message, file, line, 1, p.hint))
-            continue
-        try:
-            r = v.parse_number(row[1].strip())
+            r = v.parse_number(cell)
             if r <= 0:
-                raise v.ValueProblem("E0652", f"FX rate {row[1].strip()} is not positive", "")
+                raise v.ValueProblem("E0652", f"FX rate {cell} is not positive", "")
         except v.ValueProblem as p:
-            diags.append(Diagnostic("E0652", p.message, file, line, len(row[0]) + 2,
-                                    f"write the number of {pair[3:]} per one {pair[:3]}, e.g. 1.2650"))
-            continue
-        if dates and d <= dates[-1]:
-            diags.append(Diagnostic("E0653", f"{d} is not after the previous row's {dates[-1]}", file, line, 1,
-                                    "sort the rows by date and remove duplicates"))
-            continue
-        dates.append(d)
-        rates.append(r)
-        lines.append(line)
-    if not dates and not diags:
-        diags.append(Diagnostic("E0652", "the FX file has no rows", file, 1, hint="add date,rate rows"))
-    if any(x.is_error for x in diags):
-        return None, diags
-    return RateSeries(pair, file, tuple(dates), tuple(rates), tuple(lines)), diags
+            return None, [Diagnostic("E0652", p.message, file, line, col,
+                                     f"write the number of {pair[3:]} per one {pair[:3]}, e.g. 1.2650")]
+        return r, []
+
+    return _dated_series(reader, pair, file, fx_rate, diags, fields="E0652", bad_date="E0652", order="E0653",
+                         empty=("E0652", "the FX file has no rows"))
 
 
 def _is_ccy(code: str) -> bool:

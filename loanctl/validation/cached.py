@@ -35,41 +35,10 @@ its stat says (a coarse file-system clock could hide a change, as `git status` g
 _FIELDS = ("code", "message", "file", "line", "column", "hint", "severity")
 
 
-def _digest_folder(h, root: str, rel: str, depth: int) -> bool:
-    try:
-        with os.scandir(os.path.join(root, rel)) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return False
-    for e in entries:
-        name = f"{rel}/{e.name}"
-        if e.is_symlink():
-            return False
-        if e.is_dir(follow_symlinks=False):
-            if depth >= MAX_DEPTH:
-                return False
-            h.update(b"d\0" + name.encode("utf-8", "surrogateescape") + b"\0")
-            if not _digest_folder(h, root, name, depth + 1):
-                return False
-        elif e.is_file(follow_symlinks=False):
-            try:
-                size = e.stat(follow_symlinks=False).st_size
-                if size > MAX_BYTES:  # the loader reads no file this large (E0005 names its size)
-                    h.update(b"F\0" + name.encode("utf-8", "surrogateescape") + b"\0" + str(size).encode())
-                    continue
-                with open(e.path, "rb") as fh:
-                    data = fh.read(MAX_BYTES + 1)
-            except OSError:
-                return False
-            h.update(b"f\0" + name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
-        else:
-            return False
-    return True
-
-
-def _signature(root: str, rel: str, depth: int, out: list) -> bool:
-    """(name, size, mtime ns, inode) of every entry below `rel` — what `git status` compares
-    before it reads a file; False when the folder holds anything `deal_digest` refuses."""
+def _walk(root: str, rel: str, depth: int, out: list) -> bool:
+    """Append (name, entry, is_dir) for every entry below `rel`, depth-first in name order;
+    False when the folder holds a link, anything but files and folders, folders nested deeper
+    than MAX_DEPTH, or cannot be listed (then it is never summed, always read)."""
     try:
         with os.scandir(os.path.join(root, rel)) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -80,23 +49,54 @@ def _signature(root: str, rel: str, depth: int, out: list) -> bool:
         try:
             if e.is_symlink():
                 return False
-            st = e.stat(follow_symlinks=False)
+            is_dir = e.is_dir(follow_symlinks=False)
+            if not is_dir and not e.is_file(follow_symlinks=False):
+                return False
         except OSError:
             return False
-        out.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
-        if e.is_dir(follow_symlinks=False):
-            if depth >= MAX_DEPTH or not _signature(root, name, depth + 1, out):
-                return False
-        elif not e.is_file(follow_symlinks=False):
+        out.append((name, e, is_dir))
+        if is_dir and (depth >= MAX_DEPTH or not _walk(root, name, depth + 1, out)):
             return False
     return True
 
 
+def _digest_folder(h, root: str, rel: str) -> bool:
+    entries: list = []
+    if not _walk(root, rel, 0, entries):
+        return False
+    for name, e, is_dir in entries:
+        if is_dir:
+            h.update(b"d\0" + name.encode("utf-8", "surrogateescape") + b"\0")
+            continue
+        try:
+            size = e.stat(follow_symlinks=False).st_size
+            if size > MAX_BYTES:  # the loader reads no file this large (E0005 names its size)
+                h.update(b"F\0" + name.encode("utf-8", "surrogateescape") + b"\0" + str(size).encode())
+                continue
+            with open(e.path, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
+        except OSError:
+            return False
+        h.update(b"f\0" + name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
+    return True
+
+
 def folder_signature(root: Path, folder: str) -> list | None:
+    """(name, size, mtime ns, inode) of every entry below `folder` — what `git status` compares
+    before it reads a file; None when the folder holds anything `deal_digest` refuses."""
     if os.path.islink(os.path.join(root, folder)):
         return None
+    entries: list = []
+    if not _walk(str(root), folder, 0, entries):
+        return None
     out: list = []
-    return out if _signature(str(root), folder, 0, out) else None
+    for name, e, _ in entries:
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            return None
+        out.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
+    return out
 
 
 def deal_digest(root: Path, folder: str, context: str) -> str | None:
@@ -105,7 +105,7 @@ def deal_digest(root: Path, folder: str, context: str) -> str | None:
     if os.path.islink(os.path.join(root, folder)):
         return None
     h = hashlib.sha256(context.encode() + b"\0" + folder.encode("utf-8", "surrogateescape"))
-    return h.hexdigest() if _digest_folder(h, str(root), folder, 0) else None
+    return h.hexdigest() if _digest_folder(h, str(root), folder) else None
 
 
 def book_context(loaded: LoadedBook) -> str:
@@ -140,7 +140,8 @@ def _from_json(row) -> Diagnostic | None:
 
 
 def check_deal_folder(loaded: LoadedBook, folder: str, repaid: Repaid | None) -> tuple[list[Diagnostic], list[str]]:
-    """Read and check one deal: (its diagnostics, the indices it uses with an overnight method)."""
+    """Read and check one deal, its marks included (E0647): (its diagnostics, the indices it
+    uses with an overnight method)."""
     record, diags = load_deal(loaded.tree, folder)
     if record is None:
         return diags, []

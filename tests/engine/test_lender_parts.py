@@ -20,6 +20,7 @@ from loanctl.engine.lenders import (lender_rows, lender_view, outstanding_at, sh
 from loanctl.engine.schedule import MONEY_FIELDS
 from loanctl.engine.terms import facility_terms
 from loanctl.render.schedule import row_dict
+from bookfactory import trade_yaml
 from schedkit import deal, one, record, trade
 
 COLUMNS = ("draws", "interest", "pik", "commitment_fee", "fees", "principal", "prepayment", "transfers",
@@ -34,6 +35,13 @@ def traded(deal_yaml: str, trades: list[str], amendments: list[str] = ()):
     assert not problems, problems
     s.share_timeline = tl
     return s
+
+
+def assert_parts_sum_to_whole(s, parts: list[list]) -> None:
+    """Every money column of every row of the lenders' rows `parts` sums to the facility's."""
+    for i, whole in enumerate(s.rows):
+        for k in COLUMNS:
+            assert sum(getattr(rows[i], k) for rows in parts) == getattr(whole, k), (i, k)
 
 
 def row(s, lender: str, on: str):
@@ -51,16 +59,7 @@ SELL_DOWN = deal("""
     amortization: {type: level}
     participations: [{lender: a, share: 100%}]
 """)
-HALF = """
-    id: half
-    facility: tl
-    seller: a
-    buyer: b
-    trade_date: 2026-02-25
-    settlement_date: 2026-03-01
-    share: 50%
-    price: 99
-"""
+HALF = trade_yaml("half", "a", "b", "2026-03-01", trade_date="2026-02-25", share="50%", price="99")
 
 
 def test_sell_down_mid_period_days_held_interest_and_transfer():
@@ -100,16 +99,8 @@ PIK_LOAN = deal("""
     payments: {frequency: quarterly, business_day: unadjusted}
     participations: [{lender: big, share: 70%}, {lender: small, share: 30%}]
 """)
-PAR_TRADE = """
-    id: par-trade
-    facility: tl
-    seller: big
-    buyer: new
-    trade_date: 2026-05-11
-    settlement_date: 2026-05-15
-    amount: 1500000
-    price: 98.75
-"""
+PAR_TRADE = trade_yaml("par-trade", "big", "new", "2026-05-15", trade_date="2026-05-11", amount="1500000",
+                       price="98.75")
 
 
 def test_par_trade_out_of_a_pik_loan():
@@ -162,9 +153,7 @@ def test_three_lenders_each_end_at_zero():
     assert [v.rows[0].draws for v in views] == [D("333300.00"), D("333300.00"), D("333400.01")]
     assert [v.rows[-1].closing_balance for v in views] == [D("0.00")] * 3
     assert s.rows[-1].closing_balance == 0
-    for i, whole in enumerate(s.rows):
-        for k in COLUMNS:
-            assert sum(getattr(v.rows[i], k) for v in views) == getattr(whole, k), (i, k)
+    assert_parts_sum_to_whole(s, [v.rows for v in views])
 
 
 def test_split_exact_is_largest_remainder_on_exact_parts():
@@ -175,7 +164,7 @@ def test_split_exact_is_largest_remainder_on_exact_parts():
 
 
 def test_a_lender_that_sells_everything_keeps_its_days_and_then_holds_nothing():
-    whole_sale = HALF.replace("share: 50%", "share: 100%").replace("id: half", "id: all")
+    whole_sale = trade_yaml("all", "a", "b", "2026-03-01", trade_date="2026-02-25", share="100%", price="99")
     s = traded(SELL_DOWN, [whole_sale])
     a = row(s, "a", "2026-04-15")
     # a held 45 of 90 days: half of 24,657.534… = 12,328.767 each; floors 12,328.76 + 12,328.76, the 0.01 left
@@ -229,16 +218,8 @@ def traded_facilities(draw):
             continue
         holders[seller] -= pct
         holders[buyer] = holders.get(buyer, Fraction(0)) + pct
-        trades.append(f"""
-            id: t{k}
-            facility: tl
-            seller: {seller}
-            buyer: {buyer}
-            trade_date: {day}
-            settlement_date: {day}
-            share: {D(pct.numerator) / D(pct.denominator) * 100}%
-            price: 99
-        """)
+        trades.append(trade_yaml(f"t{k}", seller, buyer, str(day),
+                                 share=f"{D(pct.numerator) / D(pct.denominator) * 100}%", price="99"))
     return fac, trades
 
 
@@ -248,9 +229,8 @@ def test_lender_parts_sum_satisfy_the_identity_and_end_at_zero(case):
     fac, trades = case
     s = traded(fac, trades)
     parts = lender_rows(s)
-    for i, whole in enumerate(s.rows):
-        for k in COLUMNS:
-            assert sum(getattr(rows[i], k) for rows in parts.values()) == getattr(whole, k), (i, k)
+    assert_parts_sum_to_whole(s, list(parts.values()))
+    for i in range(len(s.rows)):
         for name, rows in parts.items():
             r = rows[i]
             assert r.closing_balance == (r.opening_balance + r.draws + r.pik + r.transfers - r.principal

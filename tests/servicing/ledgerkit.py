@@ -33,8 +33,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from bookfactory import (UPFRONT_FEE, cli_env, fixed_term_deal, invoke, loanctl_argv, small_book_yaml,  # noqa: F401
-                         tree_hash, write_book_at)
+from bookfactory import (UPFRONT_FEE, acme_deal, cli_env, facility_yaml, fixed_term_deal, invoke, loanctl_argv,  # noqa: F401
+                         small_book_yaml, tree_hash, write_book_at)
 
 BOOK_YAML = small_book_yaml("Servicing Test Partners", extra="""\
 payment_profiles:
@@ -64,49 +64,12 @@ FIXED_YAML = fixed_term_deal(FIXED_DEAL, fees=(
     "{type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}"))
 
 TWO_DEAL = "acme-two"
-TWO_YAML = """\
-id: acme-two
-name: Acme term loan and revolver
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-facilities:
-  - id: tl
-    type: term
-    commitment: 500000
-    start_date: 2026-02-01
-    maturity_date: 2028-02-01
-    interest:
-      index: SOFR-3M
-      spread: 500bps
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: bullet
-    participations:
-      - {lender: fund-a, share: 100%}
-  - id: rcf
-    type: revolver
-    commitment: 200000
-    start_date: 2026-03-01
-    maturity_date: 2028-02-01
-    draws: [{date: 2026-03-01, amount: 50000}]
-    interest:
-      fixed_rate: 6%
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: bullet
-    participations:
-      - {lender: fund-b, share: 100%}
-"""
+TWO_YAML = acme_deal(
+    TWO_DEAL, "Acme term loan and revolver",
+    facility_yaml("tl", "term", "500000", "2026-02-01", "2028-02-01",
+                  {"index": "SOFR-3M", "spread": "500bps", "day_count": "ACT/360"}, {"fund-a": "100%"}),
+    facility_yaml("rcf", "revolver", "200000", "2026-03-01", "2028-02-01", {"fixed_rate": "6%", "day_count": "ACT/360"},
+                  {"fund-b": "100%"}, draws="[{date: 2026-03-01, amount: 50000}]"))
 
 SOFR_CSV = "date,rate\n2025-12-31,4.00%\n2026-03-31,3.90%\n2026-06-30,3.80%\n"
 
@@ -217,20 +180,28 @@ def positions(root: Path, as_of: str, deal: str = FIXED_DEAL, facility: str = "t
     """Positions through the library: {None: the facility, "fund-a": ..., "fund-b": ...}."""
     from loanctl.api import load_valid_book
     from loanctl.ledger.db import ledger_payments
-    from loanctl.servicing.positions import allocate_facility, facility_position, lender_position
+    from loanctl.servicing.positions import lender_position
 
     loaded, errors = load_valid_book(root)
     assert not errors, errors
-    on = date.fromisoformat(as_of)
-    pays = [p for p in ledger_payments(root) if p.deal == deal and p.facility == facility and p.date <= on]
-    fa = allocate_facility(loaded, deal, facility, pays)
-    whole = facility_position(fa, deal, on, loaded.book.dpd_buckets, loaded.book.rounding)
+    pays = [p for p in ledger_payments(root) if p.deal == deal and p.facility == facility]
+    fa, whole = position_on(loaded, deal, facility, pays, as_of)
     out = {None: whole}
     for lender in ("fund-a", "fund-b"):
         lp = lender_position(fa, whole, lender)
         if lp is not None:
             out[lender] = lp
     return out
+
+
+def position_on(loaded, deal: str, facility: str, payments: list, as_of: str):
+    """(allocation, position) of the facility on `as_of` from the payments dated up to then
+    (as every report takes them), through the library."""
+    from loanctl.servicing.positions import allocate_facility, facility_position
+
+    on = date.fromisoformat(as_of)
+    fa = allocate_facility(loaded, deal, facility, [p for p in payments if p.date <= on])
+    return fa, facility_position(fa, deal, on, loaded.book.dpd_buckets, loaded.book.rounding)
 
 
 def post_rows(root: Path, bank: Path, name: str, rows: list[tuple], header: str = HEADER, day: str = "2026-12-01"):

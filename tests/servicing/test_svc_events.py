@@ -3,9 +3,9 @@ closing, principal that keeps accruing after a shortfall, unapplied cash applied
 due (and held by `policy.unapplied: hold`), a payoff quote and payoff on a floating PIK loan,
 and a reversal.
 
-Payment files do not take the types `payoff` and `reversal` (nor a `reverses` column) yet:
-those tests build `Payment` objects and call the library (`allocate_facility`,
-`facility_position`, `quote_payoff`) directly. The OID test runs from the command line.
+These tests build `Payment` objects and call the library (`allocate_facility`,
+`facility_position`, `quote_payoff`) directly (test_svc_payment_types posts the same types
+from files). The OID test runs from the command line.
 
 Books: the ledgerkit book (`acme-fixed`: 1,000,000 at 3.6% ACT/360 — balance × days / 10,000
 — quarterly from 2026-01-15, straight 250,000 a quarter; dues 04-15 interest 9,000 + principal
@@ -22,75 +22,25 @@ from pathlib import Path
 
 import pytest
 
-from ledgerkit import BOOK_YAML, FIXED_DEAL, FIXED_YAML, HOLD_BOOK_YAML, post_rows, run, write_book
+from bookfactory import acme_deal, facility_yaml
+from ledgerkit import BOOK_YAML, FIXED_DEAL, FIXED_YAML, HOLD_BOOK_YAML, position_on, post_rows, run, write_book
 from loanctl.api import load_valid_book
 from loanctl.servicing.allocation import OVERDUE_INTEREST, Payment
-from loanctl.servicing.positions import allocate_facility, facility_flows, facility_position, quote_payoff
+from loanctl.servicing.positions import allocate_facility, facility_flows, quote_payoff
 
 D = Decimal
 
 OID_DEAL = "oid-tl"
-OID_YAML = """\
-id: oid-tl
-name: OID term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-facilities:
-  - id: tl
-    type: term
-    commitment: 40000000
-    start_date: 2026-01-15
-    maturity_date: 2029-01-15
-    interest:
-      fixed_rate: 3.6%
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: bullet
-    fees:
-      - {type: upfront, rate: 2%}
-    participations:
-      - {lender: fund-a, share: 100%}
-"""
+OID_YAML = acme_deal(OID_DEAL, "OID term loan", facility_yaml(
+    "tl", "term", "40000000", "2026-01-15", "2029-01-15", {"fixed_rate": "3.6%", "day_count": "ACT/360"},
+    {"fund-a": "100%"}, fees=("{type: upfront, rate: 2%}",)))
 
 PIK_DEAL = "pik-float"
-PIK_YAML = """\
-id: pik-float
-name: Floating PIK term loan
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-facilities:
-  - id: tl
-    type: term
-    commitment: 10000000
-    start_date: 2026-01-15
-    maturity_date: 2028-01-15
-    interest:
-      index: SOFR-3M
-      spread: 500bps
-      pik_rate: 2%
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: bullet
-    fees:
-      - {type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}
-      - {type: exit, rate: 1%}
-    participations:
-      - {lender: fund-a, share: 100%}
-"""
+PIK_YAML = acme_deal(PIK_DEAL, "Floating PIK term loan", facility_yaml(
+    "tl", "term", "10000000", "2026-01-15", "2028-01-15",
+    {"index": "SOFR-3M", "spread": "500bps", "pik_rate": "2%", "day_count": "ACT/360"}, {"fund-a": "100%"},
+    fees=("{type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}",
+          "{type: exit, rate: 1%}")))
 
 
 class Lib:
@@ -109,9 +59,7 @@ class Lib:
 
     def position(self, payments, as_of: str):
         """The position on `as_of` from the payments dated up to then (as every report takes them)."""
-        on = date.fromisoformat(as_of)
-        fa = self.allocate([p for p in payments if p.date <= on])
-        return facility_position(fa, self.deal, on, self.loaded.book.dpd_buckets, self.loaded.book.rounding)
+        return position_on(self.loaded, self.deal, "tl", payments, as_of)[1]
 
 
 @pytest.fixture

@@ -20,55 +20,17 @@ import pytest
 
 from ledgerkit import (FIXED_DEAL, FIXED_YAML, HEADER, TWO_DEAL, TWO_YAML, days, positions, post, post_ok,
                        post_rows, row, run, snapshot, tree_hash, write_book, write_payments)
+from bookfactory import acme_deal, facility_yaml
 
 RCF_DEAL = "acme-rcf"
-RCF_YAML = """\
-id: acme-rcf
-name: Acme revolver and delayed-draw
-borrower: acme
-status: funded
-currency: USD
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-facilities:
-  - id: rcf
-    type: revolver
-    commitment: 10000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    draws: [{date: 2026-01-15, amount: 6000000}]
-    interest:
-      fixed_rate: 7.2%
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: bullet
-    fees:
-      - {type: commitment, rate: 50bps}
-    participations:
-      - {lender: fund-a, share: 100%}
-  - id: ddtl
-    type: delayed_draw
-    commitment: 1000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    availability_end: 2026-07-15
-    draws: [{date: 2026-01-15, amount: 500000}]
-    interest:
-      fixed_rate: 7.2%
-      day_count: ACT/360
-    payments:
-      frequency: quarterly
-      business_day: unadjusted
-    amortization:
-      type: bullet
-    participations:
-      - {lender: fund-b, share: 100%}
-"""
 FIRST_DRAW = "draws: [{date: 2026-01-15, amount: 6000000}]"
+RCF_YAML = acme_deal(
+    RCF_DEAL, "Acme revolver and delayed-draw",
+    facility_yaml("rcf", "revolver", "10000000", "2026-01-15", "2027-01-15", {"fixed_rate": "7.2%", "day_count": "ACT/360"},
+                  {"fund-a": "100%"}, fees=("{type: commitment, rate: 50bps}",), draws="[{date: 2026-01-15, amount: 6000000}]"),
+    facility_yaml("ddtl", "delayed_draw", "1000000", "2026-01-15", "2027-01-15",
+                  {"fixed_rate": "7.2%", "day_count": "ACT/360"}, {"fund-b": "100%"},
+                  extra="availability_end: 2026-07-15", draws="[{date: 2026-01-15, amount: 500000}]"))
 H = "payment_id,deal,facility,date,amount,type,reverses"
 
 

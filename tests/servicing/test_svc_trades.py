@@ -23,20 +23,10 @@ from pyxirr import xirr as ref_xirr
 import pytest
 
 from ledgerkit import FIXED_DEAL, FIXED_YAML, positions, post_rows, row, run, write_book
-from bookfactory import write_file
+from bookfactory import fund_a_sale, write_file
 
 D = Decimal
-TRADE = """\
-id: 2026-05-sale
-facility: tl
-seller: fund-a
-buyer: fund-b
-trade_date: 2026-05-11
-settlement_date: 2026-05-15
-amount: 150000
-price: 98
-approvals: [{by: jane.doe, role: credit_officer, date: 2026-05-08, decision: approved}]
-"""
+TRADE = fund_a_sale("2026-05-sale")
 PAYMENTS = [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00"),
             row("q2", "2026-07-15", "259325.00")]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import pyxirr
 
-from bookfactory import cli
+from bookfactory import cli, write_book_at
 
 D = Decimal
 
@@ -37,116 +37,55 @@ policy:
     max_leverage: 6.0
 """
 
+def sim_deal(deal_id: str, name: str, interest: str, *, status: str = "draft", maturity: str = "2027-01-15",
+             amortization: str = "{type: bullet}", fees: tuple[str, ...] = (),
+             lenders: dict[str, str] | None = None, origination: tuple[str, ...] = (), borrower: str = "acme",
+             currency: str = "USD", commitment: str = "36000000") -> str:
+    """deal.yaml of one quarterly term facility `tl` starting 2026-01-15 (`interest`,
+    `amortization` and `fees` as YAML flow mappings; `origination`: its lines, indented)."""
+    lenders = {"fund-i": "60%", "fund-ii": "40%"} if lenders is None else lenders
+    text = f"id: {deal_id}\nname: {name}\nborrower: {borrower}\nstatus: {status}\ncurrency: {currency}\n"
+    if origination:
+        text += "origination:\n" + "".join(f"  {line}\n" for line in origination)
+    text += (f"facilities:\n  - id: tl\n    type: term\n    commitment: {commitment}\n"
+             f"    start_date: 2026-01-15\n    maturity_date: {maturity}\n    interest: {interest}\n"
+             f"    payments: {{frequency: quarterly}}\n    amortization: {amortization}\n")
+    if fees:
+        text += "    fees:\n" + "".join(f"      - {fee}\n" for fee in fees)
+    return text + "    participations:\n" + "".join(f"      - {{lender: {lender}, share: {share}}}\n"
+                                                     for lender, share in lenders.items())
+
+
+UNDERWRITING = "underwriting: {ebitda: 3000000, total_debt: 13000000}"
+
 # a draft: never funded, simulated before approval
-FLOATING = """\
-id: flt-tl
-name: Floating bullet
-borrower: acme
-status: draft
-currency: USD
-origination:
-  underwriting: {ebitda: 3000000, total_debt: 13000000}
-facilities:
-  - id: tl
-    type: term
-    commitment: 36000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {index: SOFR-3M, spread: 500bps, day_count: ACT/360}
-    payments: {frequency: quarterly}
-    amortization: {type: bullet}
-    participations:
-      - {lender: fund-i, share: 60%}
-      - {lender: fund-ii, share: 40%}
-"""
+FLOATING = sim_deal("flt-tl", "Floating bullet", "{index: SOFR-3M, spread: 500bps, day_count: ACT/360}",
+                    origination=(UNDERWRITING,))
 
 # fixed 10%, 4% a year amortisation: 360,000.00 each quarter
-FIXED = """\
-id: fix-tl
-name: Fixed amortising
-borrower: acme
-status: funded
-currency: USD
-origination:
-  underwriting: {ebitda: 3000000, total_debt: 13000000}
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}
-    - {by: ic, role: credit_committee, date: 2026-01-12, decision: approved}
-facilities:
-  - id: tl
-    type: term
-    commitment: 36000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 10%, day_count: ACT/360}
-    payments: {frequency: quarterly}
-    amortization: {type: percent, annual_rate: 4%}
-    fees:
-      - {type: upfront, rate: 1%}
-      - {type: exit, rate: 1%}
-    participations:
-      - {lender: fund-i, share: 100%}
-"""
+FIXED = sim_deal("fix-tl", "Fixed amortising", "{fixed_rate: 10%, day_count: ACT/360}", status="funded",
+                 amortization="{type: percent, annual_rate: 4%}",
+                 fees=("{type: upfront, rate: 1%}", "{type: exit, rate: 1%}"), lenders={"fund-i": "100%"},
+                 origination=(UNDERWRITING, "approvals:",
+                              "  - {by: jane.doe, role: credit_officer, date: 2026-01-10, decision: approved}",
+                              "  - {by: ic, role: credit_committee, date: 2026-01-12, decision: approved}"))
 
 # three years with a 1% floor, for the grid (anniversaries 2027-01-15 and 2028-01-15)
-FLOATING_3Y = """\
-id: flt3-tl
-name: Floating three-year
-borrower: acme
-status: draft
-currency: USD
-origination:
-  underwriting: {ebitda: 3000000, total_debt: 13000000}
-facilities:
-  - id: tl
-    type: term
-    commitment: 36000000
-    start_date: 2026-01-15
-    maturity_date: 2029-01-15
-    interest: {index: SOFR-3M, spread: 500bps, floor: 1%, day_count: ACT/360}
-    payments: {frequency: quarterly}
-    amortization: {type: bullet}
-    participations:
-      - {lender: fund-i, share: 50%}
-      - {lender: fund-ii, share: 50%}
-"""
+FLOATING_3Y = sim_deal("flt3-tl", "Floating three-year",
+                       "{index: SOFR-3M, spread: 500bps, floor: 1%, day_count: ACT/360}", maturity="2029-01-15",
+                       lenders={"fund-i": "50%", "fund-ii": "50%"}, origination=(UNDERWRITING,))
 
 # fixed 10% bullet with a prepayment fee: 2% until 2026-07-15, then 1% to maturity
-PREPAY_FEE = """\
-id: fee-tl
-name: Fixed bullet with a prepayment fee
-borrower: acme
-status: draft
-currency: USD
-facilities:
-  - id: tl
-    type: term
-    commitment: 36000000
-    start_date: 2026-01-15
-    maturity_date: 2027-01-15
-    interest: {fixed_rate: 10%, day_count: ACT/360}
-    payments: {frequency: quarterly}
-    amortization: {type: bullet}
-    fees:
-      - {type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}
-    participations:
-      - {lender: fund-i, share: 60%}
-      - {lender: fund-ii, share: 40%}
-"""
+PREPAY_FEE = sim_deal("fee-tl", "Fixed bullet with a prepayment fee", "{fixed_rate: 10%, day_count: ACT/360}",
+                      fees=("{type: prepayment, schedule: [{until: 2026-07-15, rate: 2%}, {until: 2027-01-15, rate: 1%}]}",))
 
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
     """Read-only for every test in this module (simulate writes nothing)."""
-    root = tmp_path_factory.mktemp("sim") / "book"
-    (root / "rates").mkdir(parents=True)
-    (root / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")
-    (root / "rates" / "SOFR-3M.csv").write_text("date,rate\n2025-01-02,0.05\n", encoding="utf-8")
-    for text in (FLOATING, FIXED, FLOATING_3Y, PREPAY_FEE):
-        deal_id = text.split("\n", 1)[0].split(": ")[1]
-        (root / deal_id).mkdir()
-        (root / deal_id / "deal.yaml").write_text(text, encoding="utf-8")
-    return root
+    deals = {"flt-tl": FLOATING, "fix-tl": FIXED, "flt3-tl": FLOATING_3Y, "fee-tl": PREPAY_FEE}
+    return write_book_at(tmp_path_factory.mktemp("sim") / "book", BOOK_YAML, deals,
+                         {"SOFR-3M": "date,rate\n2025-01-02,0.05\n"})
 
 
 def sim(book: Path, deal: str, *args):
@@ -494,33 +433,14 @@ entities:
   - {id: kumo, kind: borrower, name: Kumo KK, industry: industrials, country: JP}
 """
 
-JPY_DEAL = """\
-id: yen-tl
-name: Yen fixed bullet
-borrower: kumo
-status: draft
-currency: JPY
-facilities:
-  - id: tl
-    type: term
-    commitment: 3600000000
-    start_date: 2026-01-15
-    maturity_date: 2029-01-15
-    interest: {fixed_rate: 10%, day_count: ACT/360}
-    payments: {frequency: quarterly}
-    amortization: {type: bullet}
-    fees:
-      - {type: prepayment, schedule: [{until: 2027-01-15, rate: 2%}, {until: 2028-01-15, rate: 1%}]}
-    participations:
-      - {lender: fund-j, share: 100%}
-"""
+JPY_DEAL = sim_deal("yen-tl", "Yen fixed bullet", "{fixed_rate: 10%, day_count: ACT/360}", borrower="kumo",
+                    currency="JPY", commitment="3600000000", maturity="2029-01-15",
+                    fees=("{type: prepayment, schedule: [{until: 2027-01-15, rate: 2%}, {until: 2028-01-15, rate: 1%}]}",),
+                    lenders={"fund-j": "100%"})
 
 
 def test_the_grid_of_a_yen_deal_prepays_in_whole_yen_with_the_fee(tmp_path):
-    root = tmp_path / "book"
-    (root / "yen-tl").mkdir(parents=True)
-    (root / "book.yaml").write_text(JPY_BOOK, encoding="utf-8")
-    (root / "yen-tl" / "deal.yaml").write_text(JPY_DEAL, encoding="utf-8")
+    root = write_book_at(tmp_path / "book", JPY_BOOK, {"yen-tl": JPY_DEAL})
     result, out = sim(root, "yen-tl", "--grid")
     assert result.exit_code == 0, result.output
     cells = out["grid"]

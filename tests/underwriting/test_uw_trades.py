@@ -23,19 +23,9 @@ from decimal import Decimal
 
 import pyxirr
 
-from bookfactory import cli, fixed_term_deal, small_book_yaml, write_book_at
+from bookfactory import cli, fixed_term_deal, fund_a_sale, small_book_yaml, write_book_at
 
-TRADE = """\
-id: sale
-facility: tl
-seller: fund-a
-buyer: fund-b
-trade_date: 2026-05-11
-settlement_date: 2026-05-15
-amount: 150000
-price: 98
-approvals: [{by: jane.doe, role: credit_officer, date: 2026-05-08, decision: approved}]
-"""
+TRADE = fund_a_sale("sale")
 
 
 def test_buyer_returns_use_days_held_and_the_price(tmp_path):

@@ -203,6 +203,27 @@ def test_approvals_dated_before_the_deal_was_committed_warn_E0514(tmp_path):
                                    f"the deal was created in git on 2025-02-01 (commit {commit[:10]})")
 
 
+def test_loanctls_own_demo_book_is_exempt_but_the_same_book_in_a_repository_of_its_own_warns(tmp_path):
+    """The demo book in a checkout of loanctl was committed with the software (its deals on
+    2026-11-28 and 2026-12-01) although its story starts in 2025: its git history is not the
+    book's audit trail, so E0514 does not apply to it. The same files as a book repository of
+    their own, committed on 2026-11-28, do warn: sable-tl-2025's approvals are dated
+    2025-06-05 and -11, both before."""
+    from loanctl.demo import copy_demo_book
+    from loanctl.resources import resource_dir
+    proc = run_cli_subprocess(["--book", str(resource_dir("deals")), "validate", "--format", "json"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [d["code"] for d in json.loads(proc.stdout or "[]") if d["code"] == "E0514"] == []
+    repo = Repo(copy_demo_book(tmp_path / "book"))
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("The book", ANN, "2026-11-28T09:00:00+00:00")
+    code, diags = validate(repo.path)
+    sable = [d for d in diags if d["code"] == "E0514" and d["file"] == "sable-tl-2025/deal.yaml"]
+    assert code == 0 and len(sable) == 1
+    assert sable[0]["message"].startswith("approval by a.brennan (credit_officer) is dated 2025-06-05 (and 1 more), "
+                                          "before the deal was created in git on 2026-11-28")
+
+
 def test_the_creation_date_is_the_first_commit_of_the_deal_file(tmp_path):
     """A later commit that edits deal.yaml does not move the creation date."""
     repo = make_repo(tmp_path)  # 2025-01-08, before the approvals
