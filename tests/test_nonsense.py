@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookfactory import (BOOK_YAML, DEAL_YAML, book_with, deal_with, invoke, only, pos, run_cli_subprocess,
+from bookfactory import (DEAL_YAML, book_with, deal_with, invoke, only, pos, run_cli_subprocess,
                          run_validate, sofr_csv, write_book)
 from loanctl.conventions.split import shares_total, split_by_shares
 

@@ -16,12 +16,11 @@ The 2026-04-15 dues are posted; the 2026-07-15 dues are open when the July state
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
-from bookfactory import invoke, run_cli_subprocess, tree_hash, write_book
+from bookfactory import invoke, run_cli_subprocess, write_book
 
 BOOK = """\
 name: Recon Test Partners

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from rich.console import Console

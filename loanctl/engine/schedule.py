@@ -11,7 +11,7 @@ every draw and amendment effective date; draws on a payment date belong to the n
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
 from typing import Callable, Mapping, NamedTuple, Sequence
@@ -19,8 +19,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 from ..conventions.calendars import Calendar
 from ..conventions.dates import PERIOD_MONTHS
 from ..conventions.daycount import year_fraction
-from ..conventions.rounding import money_rounder, round_money
-from ..conventions.split import split_by_shares
+from ..conventions.rounding import money_rounder
 from ..model.records import RateSeries
 from ..model.documents import Facility
 from .overnight import OVERNIGHT_METHODS, DailyRates, OvernightProblem, business_days_back, daily_rates

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from ..conventions.dates import add_months, is_month_end
 from ..diagnostics import Diagnostic
-from ..model.records import DealRecord, FinancialsRecord, LoadedBook
+from ..model.records import DealRecord, LoadedBook
 from ..model.documents import FUNDED_OR_LATER, PERIOD_MONTHS, Covenant, Underwriting
 
 DEFAULT_AT_RISK = Decimal("0.10")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookfactory import DEAL_YAML, deal_with, pos, run_validate, sofr_csv, write_book
+from bookfactory import deal_with, pos, run_validate, sofr_csv, write_book
 from loanctl.conventions.calendars import make_calendar
 from loanctl.engine.schedule import build_schedule
 from loanctl.engine.terms import facility_terms
@@ -249,14 +249,14 @@ def test_prepayment_inside_a_period_is_two_constant_balance_pieces_with_one_cumu
     # 1,000,000 for days 1..6, then 600,000 for day 7 — with the same cumulative factor:
     piece1 = P * (f3 - 1) + P * D("0.01") * 6 / 360
     piece2 = D(600_000) * (f4 - f3) + D(600_000) * D("0.01") * 1 / 360
-    text = deal(f"""
+    text = deal("""
         id: tl
         commitment: 1000000
         start_date: 2025-07-01
         maturity_date: 2025-07-08
-        interest: {{index: SOFR, spread: 1%, method: compounded, day_count: ACT/360}}
-        payments: {{frequency: annual, business_day: unadjusted, calendar: q}}
-        participations: [{{lender: f, share: 100%}}]
+        interest: {index: SOFR, spread: 1%, method: compounded, day_count: ACT/360}
+        payments: {frequency: annual, business_day: unadjusted, calendar: q}
+        participations: [{lender: f, share: 100%}]
     """)
     terms, _ = facility_terms(record(text))
     s = build_schedule(terms["tl"], SMALL, lambda f: make_calendar(f.payments.calendar, BOOK_CALS), "USD", 2,

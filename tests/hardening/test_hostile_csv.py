@@ -99,7 +99,7 @@ def query_json(root: Path, sql: str) -> list[dict]:
 
 # --- refused files: a specific diagnostic, bounded, nothing changed ---------------------------
 def _utf(encoding: str, bom: bytes = b"") -> bytes:
-    return bom + f"payment_id,deal,date,amount\nu1,acme,2026-04-15,5.00\n".encode(encoding)
+    return bom + "payment_id,deal,date,amount\nu1,acme,2026-04-15,5.00\n".encode(encoding)
 
 
 REFUSED = {

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
 
 from ledgerkit import (BOOK_YAML, FIXED_DEAL, HOLD_BOOK_YAML, allocations, post_ok, post_rows, positions, row, run,
                        snapshot, tree_hash, write_book, write_payments)

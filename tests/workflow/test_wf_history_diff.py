@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
 
 from test_wf_kit import AS_OF, DEAL, REPRICING, START, hand_interest, loanctl, no_traceback
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 import yaml
 
 from test_wf_kit import DEAL, DEAL_FILE, FEE_COMMENT, SPONSOR_COMMENT, changed_lines, codes_in, loanctl, no_traceback
