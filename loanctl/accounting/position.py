@@ -27,10 +27,26 @@ Accrual to a date E follows positions (§4.4): from the accrual period's start t
 excluded. Events of one day post in this order: participation change, draws, fees due,
 the upfront fee netted, PIK capitalised, payments, then the day's accrual and amortization.
 
-Hook points for what is not built yet: a non-accrual interval (no income recognised, the
-accrued-unpaid interest reversed at its start, cash applied to amortized cost) belongs in
-`_accrue`; a write-off (a loss at amortized cost) and a trade (a buyer's premium or
-discount, a seller's realised gain or loss) are principal events in `_principal_events`.
+Default interest (§3.3) is interest: recognised as interest income on the date its due is
+created (not accrued day by day before), received against interest receivable.
+
+Credit events (§2.7, §9), from `servicing.credit`:
+- non-accrual [a, b) (`non_accrual_history`; a write-off of the whole balance starts one
+  too): the accrual at `a` (days before `a`) is recognised, then the interest and PIK
+  receivable (accrued and unpaid, past due included) is reversed out of income. Cuts in
+  (a, b] recognise no interest, PIK, commitment fee or fee amortization. Cash received then
+  on interest and fees (and PIK capitalised then) goes to the cost-recovery account (a
+  contra-asset: amortized cost falls), never below an amortized cost of zero; beyond it, it
+  is a recovery. On restoration (`b`) recognition resumes from `b`: what was applied to cost
+  stays applied (it is not reinstated as income), the fee not yet amortized is spread over
+  the rest of the life in proportion to the effective-interest curve from `b` (a
+  prospective re-spread), and interest cash later received beyond the interest receivable
+  (interest of the non-accrual days) is interest income when received.
+- write-off (`principal_history`: dated amounts, PIK capitalised after a full write-off
+  written off as it comes): principal is carried as positions carry it (legal balance −
+  written off + recovered); at the write-off the same fraction of the unamortized fee,
+  the accreted exit fee and the cost recovery leaves with the principal, the loss being
+  that amortized cost. Principal cash on written-off principal is a recovery (income).
 """
 
 from __future__ import annotations
@@ -46,14 +62,18 @@ from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..conventions.split import split_by_shares
 from ..engine.lenders import lender_part, row_weights, timeline_of
-from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
+from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
+                                    overdue_interest)
+from ..servicing.credit import non_accrual_history, principal_history
 from .amortization import Curve, effective_interest_curve, reforecast, split_recognised, straight_line_curve
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
          "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income", "fair_value_adjustment",
-         "unrealized_gains")
-_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4, "payment": 5, "cut": 6}
+         "unrealized_gains", "cost_recovery", "recoveries", "losses", "realized_gains")
+_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "default interest": 2, "netted": 3, "pik": 4,
+          "payment": 5, "write_off": 6, "cut": 7}
 NOT_CASH = ("reversed", "reversal")
 """Allocation rows of a reversed payment and of its reversal: on record, never cash."""
 
@@ -97,10 +117,12 @@ class Balance:
     """Exit fee accreted, not yet due."""
     fair_value_adjustment: Decimal = ZERO
     """Fair value less amortized cost at the latest mark on or before the date (0: never marked)."""
+    cost_recovery: Decimal = ZERO
+    """Cash applied to amortized cost under non-accrual (≤ 0: a contra-asset)."""
 
     @property
     def amortized_cost(self) -> Decimal:
-        return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees
+        return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees + self.cost_recovery
 
 
 @dataclass
@@ -135,6 +157,9 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     """(unamortized upfront fee/OID, accreted exit fee not yet due) of the lender on `on`, as
     `position_books` carries them at a cut on `on` — from the curve alone, no entries: amortized
     cost = the lender's outstanding principal − the first + the second."""
+    if fa.credit.events.events or fa.credit.non_accrual_dpd:
+        got = credit_carrying(fa, deal, lender, on, method, rounding, projections)
+        return got.unamortized_fees, got.accreted_exit_fees
     books = _Books(fa, deal, lender, {}, rounding)
     books.projections = projections or []
     books.fees_by_row = books._fee_parts()
@@ -146,6 +171,19 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     due = sum((books.fees_by_row[i][1] for i, row in enumerate(fa.schedule.rows)
                if row.date <= on and i in books.fees_by_row), books.zero)
     return books.upfront - up, ex - due
+
+
+def credit_carrying(fa: FacilityAllocation, deal: str, lender: str, on: date, method: str = "effective_interest",
+                    rounding: str = "half_up", projections: list | None = None) -> Balance:
+    """The lender's balances on `on` as the journal carries them, by running its books to `on`
+    (a facility with credit events: non-accrual and write-offs depend on its cash)."""
+    acc = {role: role for role in ROLES}
+    books = position_books(fa, deal, lender, acc, [on] if on >= fa.schedule.rows[0].date else [], {on}, on,
+                           method, rounding, projections=projections)
+    if books.balances:
+        return books.balances[-1]
+    zero = round_money(ZERO, fa.schedule.digits)
+    return Balance(on, deal, fa.schedule.facility_id, lender, fa.schedule.currency, zero, zero, zero)
 
 
 def fair_value(price: Decimal, principal: Decimal, digits: int, rounding: str = "half_up") -> Decimal:
@@ -176,6 +214,8 @@ class _Books:
         self.projections: list = []
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
+        self.bal: dict[str, Decimal] = {}
+        """The position's balance per role (debit positive), as posted."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
         self.timeline = timeline_of(s)
         self.sole = all(len(sh) == 1 and sh[0][0] == lender and sh[0][1] == 1 for _, sh in self.timeline.changes)
@@ -196,9 +236,11 @@ class _Books:
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
+        bal = self.bal
         for role, amount in legs:
             if amount:
                 merged[self.acc[role]] = merged.get(self.acc[role], self.zero) + amount
+                bal[role] = bal.get(role, self.zero) + amount
         postings = tuple(Posting(a, x) for a, x in merged.items() if x)
         if postings:
             assert sum((p.amount for p in postings), ZERO) == 0, (kind, postings)
@@ -220,6 +262,24 @@ class _Books:
         self.paid_part: dict[tuple, Decimal] = {}
         self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
         self.recognised = (self.zero, self.zero)
+        self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off
+        self.anchor = None  # (upfront, exit recognised, Y) where the curve was re-spread
+        self.spans: list[tuple[date, date | None]] = []
+        self.written_whole = self.recovered_whole = ZERO
+        self.recovery_left: dict[date, Decimal] = {}
+        self.recovered_part = self.zero
+        self.write_offs: list[tuple[date, Decimal]] = []
+        credit = self.fa.credit
+        if credit.events.events or credit.non_accrual_dpd:
+            self.spans = non_accrual_history(self.fa, last)
+            if credit.events.write_offs:
+                c = principal_history(self.fa, last)
+                self.write_offs = list(c.write_offs)
+                for d, a in c.recovered:
+                    self.recovery_left[d] = self.recovery_left.get(d, ZERO) + a
+                full = [e.date for e in credit.events.write_offs if e.amount is None and e.date <= last]
+                if full:
+                    self.spans = _union(self.spans + [(full[0], None)])
         self.due_interest, self.due_cfee = [self.zero], [self.zero]  # [k]: Σ of the lender's dues of rows[1:k]
         overdue: dict[date, Decimal] = {}  # interest on overdue principal, due on a row's date
         for due in self.fa.dues:
@@ -255,13 +315,24 @@ class _Books:
             elif kind == "pik":
                 mv, held = self._move(item, on)
                 self.pik_capitalised += mv - held
+                # under non-accrual PIK was not recognised: capitalised, it adds no amortized cost
                 self.post(on, "pik capitalised", "PIK capitalised",
-                          [("principal", mv), ("unapplied", -held), ("pik_receivable", held - mv)])
+                          [("principal", mv), ("unapplied", -held),
+                           ("cost_recovery" if self.spans and self._suspended(on) else "pik_receivable", held - mv)])
             elif kind == "payment":
                 self._payment(on, item)
+            elif kind == "default interest":
+                amount = self.part(item, self.shares_on(on))
+                legs = [("interest_receivable", amount), ("interest_income", -amount)]
+                if not self._suspended(on):
+                    self.post(on, "default interest", "default interest due", legs)
+            elif kind == "write_off":
+                self._write_off(on, item)
             else:
                 self._accrue(on)
                 self._amortize(on)
+                if any(a == on for a, _ in self.spans):
+                    self._reverse(on)
                 if on in self.marks:
                     self._mark(on, self.marks[on])
                 elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
@@ -291,6 +362,14 @@ class _Books:
                 events.append((due.date, "prepayment fee", due))
         for due in fa.netted:
             events.append((due.date, "netted", due))
+        default_due: dict[date, Decimal] = {}
+        for due in fa.dues:
+            if due.component == DEFAULT_INTEREST and due.amount:
+                default_due[due.date] = default_due.get(due.date, ZERO) + due.amount
+        events += [(d, "default interest", a) for d, a in default_due.items()]
+        events += [(d, "write_off", a) for d, a in self.write_offs]
+        extra = {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
+        cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
         groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
         for a in fa.allocations:
             if a.component not in NOT_CASH:
@@ -310,7 +389,8 @@ class _Books:
         unapplied cash until the PIK is capitalised."""
         self.balance_whole += delta
         shares = self.shares_on(on)
-        target = self.part(max(self.balance_whole, ZERO), shares)
+        carried = self.balance_whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
+        target = self.part(max(carried, ZERO), shares)
         held = self.part(max(-self.balance_whole, ZERO), shares)
         mv, dh = target - self.principal, held - self.held
         self.principal, self.held = target, held
@@ -391,22 +471,88 @@ class _Books:
         s = self.s
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
+        suspended = self._suspended(on)
+        restored = not suspended and any(b is not None and b <= on for _, b in self.spans)
         for a in allocs:
             if a.component in PRINCIPAL_COMPONENTS:
+                left = self.recovery_left.get(on, ZERO)
+                if left:  # cash on written-off principal: a recovery (§4.3)
+                    take = min(left, a.amount)
+                    self.recovery_left[on] = left - take
+                    self.recovered_whole += take
                 mv, held = self._move(-a.amount, on)
                 legs += [("principal", mv), ("unapplied", -held)]
+                if self.recovered_whole:
+                    rec = self.part(self.recovered_whole, self.shares_on(on))
+                    legs.append(("recoveries", -(rec - self.recovered_part)))
+                    self.recovered_part = rec
             elif a.component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
                 got = self._receive((a.due_date, a.component), a.amount)
-                legs.append(("interest_receivable" if a.component == "interest" else "fees_receivable", -got))
+                interest = a.component in ("interest", DEFAULT_INTEREST)
+                role = "interest_receivable" if interest else "fees_receivable"
+                if suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
+                    legs += self._to_cost(got, legs)
+                elif restored and a.component != "fees":  # beyond the receivable: income when received
+                    open_ = max(self.bal.get(role, self.zero) + sum((x for r_, x in legs if r_ == role), self.zero),
+                                self.zero)
+                    inside = min(got, open_)
+                    legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
+                else:
+                    legs.append((role, -got))
         plug = -sum((x for _, x in legs), self.zero)
         if later:
             self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
                       pid)
         else:
             self.post(on, "payment", "cash received and allocated", [("cash", plug)] + legs, pid)
+
+    def _suspended(self, on: date) -> bool:
+        """Non-accrual in force for what happens on `on` (a < on ≤ b: the accrual at `a` covers
+        the days before it, the one at `b` the span's days)."""
+        return any(a < on and (b is None or on <= b) for a, b in self.spans)
+
+    def _to_cost(self, got: Decimal, pending: list) -> list[tuple[str, Decimal]]:
+        """Credits of cash received under non-accrual: cost recovery down to an amortized cost
+        of zero, the rest a recovery (`pending`: the legs of the entry not yet posted)."""
+        room = max(self._amortized_cost() + sum((x for r_, x in pending if r_ == "cost_recovery"), self.zero),
+                   self.zero)
+        inside = min(got, room)
+        return [("cost_recovery", -inside), ("recoveries", -(got - inside))]
+
+    def _reverse(self, on: date) -> None:
+        """At a non-accrual's start: interest and PIK accrued and unpaid reversed out of income."""
+        interest = self.bal.get("interest_receivable", self.zero)
+        pik = self.bal.get("pik_receivable", self.zero)
+        k = bisect_right(self.row_dates, on)
+        cfee = self.income["commitment_fee"] - self.due_cfee[k]  # accrued, not yet due
+        self.post(on, "non-accrual", "non-accrual: interest, PIK and commitment fee accrued and unpaid reversed",
+                  [("interest_receivable", -interest), ("interest_income", interest),
+                   ("pik_receivable", -pik), ("pik_income", pik),
+                   ("fees_receivable", -cfee), ("fee_income", cfee)])
+
+    def _write_off(self, on: date, amount: Decimal) -> None:
+        """A write-off: the principal and the same fraction of the fees deferred or accreted and
+        of the cost recovery leave; the loss is that amortized cost (§9)."""
+        before = self.principal
+        self.written_whole += amount
+        mv, _ = self._move(ZERO, on)
+        if not mv:
+            return
+        f = -mv / before if before else Decimal(1)
+        up, ex = self.recognised
+        uw, ew = self.written_fees
+        up_w = self.r((self.upfront - up - uw) * f)
+        ex_w = self.r((ex - ew - self.exit_due) * f) if self.curve is not None else self.zero
+        cr_w = self.r(self.bal.get("cost_recovery", self.zero) * f)
+        self.written_fees = (uw + up_w, ew + ex_w)
+        if self.curve is not None:  # the rest of the fee spread on the curve from here
+            self.anchor = (up, ex, self.curve.at(on))
+        legs = [("principal", mv), ("deferred_fees", up_w), ("accreted_fees", -ex_w), ("cost_recovery", -cr_w)]
+        self.post(on, "write-off", "written off: a loss at amortized cost",
+                  legs + [("losses", -sum((x for _, x in legs), self.zero))])
 
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
@@ -422,6 +568,8 @@ class _Books:
                "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
         delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
         self.income = cum
+        if self.spans and self._suspended(on):
+            return  # non-accrual: nothing recognised (the baseline moves on)
         self.post(on, "accrual", "income accrued", [
             ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
             ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
@@ -447,7 +595,23 @@ class _Books:
     def _amortize(self, on: date) -> None:
         if self.curve is None:
             return
-        up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
+        if self.spans and self._suspended(on):
+            self.anchor = None  # re-anchored at the first cut after
+            self._frozen = True
+            return
+        if getattr(self, "_frozen", False):  # accrual restored: spread the rest from here
+            self._frozen = False
+            self.anchor = (*self.recognised, self.curve.at(on))
+        if self.anchor is None:
+            up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
+        else:  # re-spread after a restoration or write-off: the rest in proportion to the curve
+            up_a, ex_a, y_a = self.anchor
+            total = self.curve.total
+            uw, ew = self.written_fees
+            g = ONE if on >= self.curve.dates[-1] or total == y_a else \
+                min(max((self.curve.at(on) - y_a) / (total - y_a), ZERO), ONE)
+            up = up_a + self.r((self.upfront - uw - up_a) * g)
+            ex = ex_a + self.r((total - self.upfront - ew - ex_a) * g)
         d_up, d_ex = up - self.recognised[0], ex - self.recognised[1]
         self.recognised = (up, ex)
         self.post(on, "amortization", f"deferred fees recognised ({self.curve.method.replace('_', ' ')})",
@@ -455,7 +619,9 @@ class _Books:
 
     def _amortized_cost(self) -> Decimal:
         up, ex = self.recognised
-        return self.principal - (self.upfront - up) + (ex - self.exit_due)
+        uw, ew = self.written_fees
+        return self.principal - (self.upfront - up - uw) + (ex - ew - self.exit_due) + \
+            self.bal.get("cost_recovery", self.zero)
 
     def _mark(self, on: date, price: Decimal) -> None:
         """A mark: the adjustment to fair value − amortized cost, the change an unrealized gain or loss."""
@@ -467,5 +633,19 @@ class _Books:
 
     def _snapshot(self, on: date) -> None:
         up, ex = self.recognised
+        uw, ew = self.written_fees
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
-                                     self.principal, self.upfront - up, ex - self.exit_due, self.fv_adjustment))
+                                     self.principal, self.upfront - up - uw, ex - ew - self.exit_due,
+                                     self.fv_adjustment, self.bal.get("cost_recovery", self.zero)))
+
+
+def _union(spans: list[tuple[date, date | None]]) -> list[tuple[date, date | None]]:
+    """Spans [a, b) joined where they overlap or touch, in date order."""
+    out: list[tuple[date, date | None]] = []
+    for a, b in sorted(spans, key=lambda x: x[0]):
+        if out and (out[-1][1] is None or a <= out[-1][1]):
+            last_b = out[-1][1]
+            out[-1] = (out[-1][0], None if last_b is None or b is None else max(last_b, b))
+        else:
+            out.append((a, b))
+    return out

@@ -216,9 +216,9 @@ def loanctl_principal(root: Path, on: date) -> dict[tuple[str, str, str], Decima
             whole = facility_position(fa, deal_id, on, (0, 30, 60, 90, 120))
             for lender in {n for r in fa.schedule.rows for n, _ in r.shares}:
                 pos = lender_position(fa, whole, lender)
-                # the legal principal: the journal has no write-off entries yet (SPEC §9; positions
-                # carry written-off principal apart, keystone in the demo book)
-                out[(lender, deal_id, fid)] = pos.outstanding_principal + pos.written_off - pos.recoveries
+                # the carrying rule (SPEC §4.3, §9): written-off principal leaves the principal
+                # account at the write-off (keystone in the demo book)
+                out[(lender, deal_id, fid)] = pos.outstanding_principal
     return out
 
 
@@ -235,7 +235,8 @@ def check_balances(root: Path, bean: Path, ends: list[date], json_out: Path) -> 
             got = bean_bal.get("Assets:Loans:Principal" + suffix, D(0))
             assert got == principal, (on, lender, deal, fid, got, principal)
             cost = got + bean_bal.get("Liabilities:DeferredFees" + suffix, D(0)) + \
-                bean_bal.get("Assets:Loans:AccretedExitFees" + suffix, D(0))
+                bean_bal.get("Assets:Loans:AccretedExitFees" + suffix, D(0)) + \
+                bean_bal.get("Assets:Loans:CostRecovery" + suffix, D(0))
             key = (on.isoformat(), lender, deal, fid)
             if key in amortized:
                 assert cost == amortized[key], (key, cost, amortized[key])
