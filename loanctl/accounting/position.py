@@ -54,8 +54,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Callable
 
 from ..conventions.rounding import round_money
@@ -65,7 +66,8 @@ from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
                                     overdue_interest)
 from ..servicing.credit import non_accrual_history, principal_history
-from .amortization import Curve, effective_interest_curve, reforecast, split_recognised, straight_line_curve
+from .amortization import (Curve, effective_interest_curve, purchase_curve, reforecast, split_recognised,
+                           straight_line_curve, straight_line_purchase)
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -157,7 +159,7 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     """(unamortized upfront fee/OID, accreted exit fee not yet due) of the lender on `on`, as
     `position_books` carries them at a cut on `on` — from the curve alone, no entries: amortized
     cost = the lender's outstanding principal − the first + the second."""
-    if fa.credit.events.events or fa.credit.non_accrual_dpd:
+    if needs_run(fa):
         got = credit_carrying(fa, deal, lender, on, method, rounding, projections)
         return got.unamortized_fees, got.accreted_exit_fees
     books = _Books(fa, deal, lender, {}, rounding)
@@ -171,6 +173,12 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     due = sum((books.fees_by_row[i][1] for i, row in enumerate(fa.schedule.rows)
                if row.date <= on and i in books.fees_by_row), books.zero)
     return books.upfront - up, ex - due
+
+
+def needs_run(fa: FacilityAllocation) -> bool:
+    """Whether the facility's amortized cost needs its books run (not the curve alone):
+    credit events (or automatic non-accrual) or trades."""
+    return bool(fa.credit.events.events or fa.credit.non_accrual_dpd or timeline_of(fa.schedule).trades)
 
 
 def credit_carrying(fa: FacilityAllocation, deal: str, lender: str, on: date, method: str = "effective_interest",
@@ -262,7 +270,10 @@ class _Books:
         self.paid_part: dict[tuple, Decimal] = {}
         self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
         self.recognised = (self.zero, self.zero)
-        self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off
+        self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off or sold
+        self.method = method
+        self.trades = [t for t in self.timeline.trades if self.lender in (t.buyer, t.seller)]
+        self.purchases: list[_Purchase] = []
         self.anchor = None  # (upfront, exit recognised, Y) where the curve was re-spread
         self.spans: list[tuple[date, date | None]] = []
         self.written_whole = self.recovered_whole = ZERO
@@ -293,9 +304,14 @@ class _Books:
                 self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "transfer":
+                before = self.principal
                 mv, held = self._move(ZERO, on)
-                self.post(on, "transfer", "participation transferred at par",
-                          [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
+                mine = [t for t in self.trades if t.settlement_date == on]
+                if not mine:
+                    self.post(on, "transfer", "participation transferred at par",
+                              [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
+                else:
+                    self._trade(on, mine, before, mv, held)
             elif kind == "draw":
                 mv, held = self._move(item, on)
                 self.post(on, "draw", "draw funded", [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
@@ -350,6 +366,7 @@ class _Books:
         rows = s.rows
         for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
             events.append((d, "transfer", None))
+        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # the seller's fees to the eve
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -368,7 +385,7 @@ class _Books:
                 default_due[due.date] = default_due.get(due.date, ZERO) + due.amount
         events += [(d, "default interest", a) for d, a in default_due.items()]
         events += [(d, "write_off", a) for d, a in self.write_offs]
-        extra = {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
+        extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
         cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
         groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
         for a in fa.allocations:
@@ -541,18 +558,68 @@ class _Books:
         mv, _ = self._move(ZERO, on)
         if not mv:
             return
-        f = -mv / before if before else Decimal(1)
-        up, ex = self.recognised
-        uw, ew = self.written_fees
-        up_w = self.r((self.upfront - up - uw) * f)
-        ex_w = self.r((ex - ew - self.exit_due) * f) if self.curve is not None else self.zero
-        cr_w = self.r(self.bal.get("cost_recovery", self.zero) * f)
-        self.written_fees = (uw + up_w, ew + ex_w)
-        if self.curve is not None:  # the rest of the fee spread on the curve from here
-            self.anchor = (up, ex, self.curve.at(on))
-        legs = [("principal", mv), ("deferred_fees", up_w), ("accreted_fees", -ex_w), ("cost_recovery", -cr_w)]
+        legs = [("principal", mv)] + self._derecognise(on, -mv / before if before else Decimal(1))
         self.post(on, "write-off", "written off: a loss at amortized cost",
                   legs + [("losses", -sum((x for _, x in legs), self.zero))])
+
+    def _derecognise(self, on: date, f: Decimal) -> list[tuple[str, Decimal]]:
+        """The fraction `f` of the fees deferred or accreted, of any premium or discount paid and
+        of the cost recovery leaves with principal written off or sold (legs, debit +); what
+        stays is spread on the same curves from `on`."""
+        legs: list[tuple[str, Decimal]] = []
+        if self.curve is not None:
+            up, ex = self.recognised
+            uw, ew = self.written_fees
+            up_w = self.r((self.upfront - up - uw) * f)
+            ex_w = self.r((ex - ew - self.exit_due) * f)
+            self.written_fees = (uw + up_w, ew + ex_w)
+            self.anchor = (up, ex, self.curve.at(on))
+            legs += [("deferred_fees", up_w), ("accreted_fees", -ex_w)]
+        for pu in self.purchases:
+            legs.append(("deferred_fees", pu.remove(on, f, self.r)))
+        legs.append(("cost_recovery", -self.r(self.bal.get("cost_recovery", self.zero) * f)))
+        return legs
+
+    def _trade(self, on: date, trades: list, before: Decimal, mv: Decimal, held: Decimal) -> None:
+        """A trade settled (§2.6, §9): the seller's part sold leaves at its amortized cost, the
+        cash less that cost a realised gain (loss); the buyer's enters at the cash paid, its
+        discount (premium) deferred and accreted by its own effective rate."""
+        adj = self.zero  # the lender's cash beyond par moved: + received
+        for t in trades:
+            adj += (t.cash - t.par) if t.seller == self.lender else (t.par - t.cash) if t.buyer == self.lender else 0
+        legs = [("principal", mv), ("unapplied", -held), ("cash", held - mv + adj)]
+        if mv < 0:
+            legs += self._derecognise(on, -mv / before if before else Decimal(1))
+            legs.append(("realized_gains", -sum((x for _, x in legs), self.zero)))
+            self.post(on, "trade", "sold: realised gain (loss) = cash − amortized cost sold", legs)
+        elif mv > 0:
+            legs.append(("deferred_fees", -adj))  # the discount (par − cash) deferred, a premium (−) too
+            if adj:
+                bought = sum((t.fraction for t in trades if t.buyer == self.lender), Fraction(0))
+                self.purchases.append(_Purchase(self._purchase_curve(on, mv - adj, mv, bought)))
+            self.post(on, "trade", "bought: at cost (cash paid); premium or discount deferred", legs)
+        else:
+            self.post(on, "trade", "trade settled", legs)
+
+    def _purchase_curve(self, on: date, cash: Decimal, par: Decimal, fraction: Fraction) -> Curve:
+        """The curve of the part bought: the exact `fraction` of the facility's flows after `on`
+        (the first period's interest and commitment fee for the days from `on`), as scheduled."""
+        rows = self.s.rows
+        dates = [r.date for r in rows]
+        if self.method == "effective_interest":
+            phi = Decimal(fraction.numerator) / Decimal(fraction.denominator)
+            flows, balances = [], []
+            for i, r in enumerate(rows):
+                income = r.interest + r.commitment_fee
+                start = rows[i - 1].date if i else r.date
+                if i and start < on < r.date:  # held from `on` only
+                    income = income * Decimal((r.date - on).days) / Decimal((r.date - start).days)
+                flows.append(phi * (income + r.principal + r.prepayment - r.draws))
+                balances.append(phi * r.closing_balance)
+            curve = purchase_curve(on, dates, flows, balances, cash, par)
+            if curve is not None:
+                return curve
+        return straight_line_purchase(on, dates[-1] if dates else on, cash, par)
 
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
@@ -593,6 +660,8 @@ class _Books:
         return accrued
 
     def _amortize(self, on: date) -> None:
+        if self.purchases:
+            self._accrete_purchases(on)
         if self.curve is None:
             return
         if self.spans and self._suspended(on):
@@ -617,10 +686,22 @@ class _Books:
         self.post(on, "amortization", f"deferred fees recognised ({self.curve.method.replace('_', ' ')})",
                   [("deferred_fees", d_up), ("accreted_fees", d_ex), ("fee_income", -(d_up + d_ex))])
 
+    def _accrete_purchases(self, on: date) -> None:
+        """Premium or discount paid, recognised as interest (none under non-accrual)."""
+        suspended = bool(self.spans) and self._suspended(on)
+        delta = sum((pu.step(on, suspended, self.r) for pu in self.purchases), self.zero)
+        self.post(on, "accretion", "purchase discount accreted (premium amortized) as interest",
+                  [("deferred_fees", delta), ("interest_income", -delta)])
+
+    def _unamortized(self) -> Decimal:
+        up, _ = self.recognised
+        uw, _ = self.written_fees
+        return self.upfront - up - uw + sum((pu.left() for pu in self.purchases), self.zero)
+
     def _amortized_cost(self) -> Decimal:
         up, ex = self.recognised
         uw, ew = self.written_fees
-        return self.principal - (self.upfront - up - uw) + (ex - ew - self.exit_due) + \
+        return self.principal - self._unamortized() + (ex - ew - self.exit_due) + \
             self.bal.get("cost_recovery", self.zero)
 
     def _mark(self, on: date, price: Decimal) -> None:
@@ -635,8 +716,45 @@ class _Books:
         up, ex = self.recognised
         uw, ew = self.written_fees
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
-                                     self.principal, self.upfront - up - uw, ex - ew - self.exit_due,
+                                     self.principal, self._unamortized(), ex - ew - self.exit_due,
                                      self.fv_adjustment, self.bal.get("cost_recovery", self.zero)))
+
+
+class _Purchase:
+    """A premium or discount paid for a part bought: its curve, what is recognised, what left
+    with parts sold or written off, and the anchor of the re-spread after that."""
+
+    def __init__(self, curve: Curve):
+        self.curve = curve
+        self.rec = self.removed = ZERO
+        self.anchor: tuple[Decimal, Decimal] | None = None
+        self.frozen = False
+
+    def left(self) -> Decimal:
+        return self.curve.total - self.removed - self.rec
+
+    def remove(self, on: date, f: Decimal, r) -> Decimal:
+        out = r(self.left() * f)
+        self.removed += out
+        self.anchor = (self.rec, self.curve.at(on))
+        return out
+
+    def step(self, on: date, suspended: bool, r) -> Decimal:
+        if suspended:
+            self.frozen = True
+            return r(ZERO)
+        if self.frozen:
+            self.frozen = False
+            self.anchor = (self.rec, self.curve.at(on))
+        c = self.curve
+        if self.anchor is None:
+            cum = r(c.at(on))
+        else:
+            rec_a, y_a = self.anchor
+            g = ONE if on >= c.dates[-1] or c.total == y_a else min(max((c.at(on) - y_a) / (c.total - y_a), ZERO), ONE)
+            cum = rec_a + r((c.total - self.removed - rec_a) * g)
+        delta, self.rec = cum - self.rec, cum
+        return delta
 
 
 def _union(spans: list[tuple[date, date | None]]) -> list[tuple[date, date | None]]:
