@@ -366,7 +366,8 @@ class _Books:
         rows = s.rows
         for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
             events.append((d, "transfer", None))
-        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # the seller's fees to the eve
+        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # fees amortized to the eve
+        eves |= {d - timedelta(days=1) for d, _ in self.write_offs}
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -490,6 +491,7 @@ class _Books:
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
         suspended = self._suspended(on)
         restored = not suspended and any(b is not None and b <= on for _, b in self.spans)
+        pending = None
         for a in allocs:
             if a.component in PRINCIPAL_COMPONENTS:
                 left = self.recovery_left.get(on, ZERO)
@@ -513,8 +515,12 @@ class _Books:
                 if suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
                     legs += self._to_cost(got, legs)
                 elif restored and a.component != "fees":  # beyond the receivable: income when received
-                    open_ = max(self.bal.get(role, self.zero) + sum((x for r_, x in legs if r_ == role), self.zero),
-                                self.zero)
+                    if pending is None:  # what the day's accrual will still recognise for the due
+                        cum = self._cum(on)
+                        pending = {"interest_receivable": cum["interest"] - self.income["interest"],
+                                   "fees_receivable": cum["commitment_fee"] - self.income["commitment_fee"]}
+                    open_ = max(self.bal.get(role, self.zero) + pending[role] +
+                                sum((x for r_, x in legs if r_ == role), self.zero), self.zero)
                     inside = min(got, open_)
                     legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
                 else:
@@ -612,7 +618,9 @@ class _Books:
             for i, r in enumerate(rows):
                 income = r.interest + r.commitment_fee
                 start = rows[i - 1].date if i else r.date
-                if i and start < on < r.date:  # held from `on` only
+                if r.date <= on:  # a period ended by `on`: the seller's (the position moves at its start)
+                    income = ZERO
+                elif i and start < on:  # held from `on` only
                     income = income * Decimal((r.date - on).days) / Decimal((r.date - start).days)
                 flows.append(phi * (income + r.principal + r.prepayment - r.draws))
                 balances.append(phi * r.closing_balance)
@@ -623,7 +631,18 @@ class _Books:
 
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
-        s = self.s
+        cum = self._cum(on)
+        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
+        self.income = cum
+        if self.spans and self._suspended(on):
+            return  # non-accrual: nothing recognised (the baseline moves on)
+        self.post(on, "accrual", "income accrued", [
+            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
+            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
+            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+
+    def _cum(self, on: date) -> dict[str, Decimal]:
+        """The lender's cumulative (interest, PIK, commitment fee) income to `on` as contracted."""
         k = bisect_right(self.row_dates, on)  # rows[:k] are dated on or before `on`
         due = {"interest": self.due_interest[k], "commitment_fee": self.due_cfee[k]}
         accrued = self.shared.get(on)
@@ -633,14 +652,7 @@ class _Books:
         cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
                "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
                "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
-        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
-        self.income = cum
-        if self.spans and self._suspended(on):
-            return  # non-accrual: nothing recognised (the baseline moves on)
-        self.post(on, "accrual", "income accrued", [
-            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
-            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
-            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+        return cum
 
     def _facility_accrued(self, k: int, on: date) -> tuple[Decimal, Decimal, Decimal]:
         """The whole facility's (interest, PIK, commitment fee) accrued from the period of row k's
@@ -664,13 +676,9 @@ class _Books:
             self._accrete_purchases(on)
         if self.curve is None:
             return
-        if self.spans and self._suspended(on):
-            self.anchor = None  # re-anchored at the first cut after
-            self._frozen = True
-            return
-        if getattr(self, "_frozen", False):  # accrual restored: spread the rest from here
-            self._frozen = False
+        if self.spans and self._suspended(on):  # the last cut of the span (its end) anchors the re-spread
             self.anchor = (*self.recognised, self.curve.at(on))
+            return
         if self.anchor is None:
             up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
         else:  # re-spread after a restoration or write-off: the rest in proportion to the curve
@@ -728,7 +736,6 @@ class _Purchase:
         self.curve = curve
         self.rec = self.removed = ZERO
         self.anchor: tuple[Decimal, Decimal] | None = None
-        self.frozen = False
 
     def left(self) -> Decimal:
         return self.curve.total - self.removed - self.rec
@@ -740,12 +747,9 @@ class _Purchase:
         return out
 
     def step(self, on: date, suspended: bool, r) -> Decimal:
-        if suspended:
-            self.frozen = True
-            return r(ZERO)
-        if self.frozen:
-            self.frozen = False
+        if suspended:  # the last cut of a non-accrual span anchors the re-spread
             self.anchor = (self.rec, self.curve.at(on))
+            return r(ZERO)
         c = self.curve
         if self.anchor is None:
             cum = r(c.at(on))

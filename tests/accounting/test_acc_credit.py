@@ -1,0 +1,203 @@
+"""The journal of credit events and trades (SPEC §9), entries computed by hand.
+
+A fixed-rate 10,000,000 bullet (8% ACT/360, quarterly from 2026-03-31, 2% upfront fee
+amortized straight line over 2025-12-31 → 2030-12-31 = 1826 days, fund-i 100%):
+- written off in full on 2026-05-15, then 1,300,000 received (a recovery);
+- on non-accrual 2026-05-15 → 2026-08-15, the 2026-06-30 interest received then (cost
+  recovery), the 2026-09-30 interest received after the restoration;
+and without its fee, 4,000,000 sold at 95 on 2026-06-30 to fund-i-spv (a discounted trade):
+the seller's realised loss, the buyer's discount accreted by its own effective rate, checked
+against numpy-financial's irr on the buyer's flows. Every journal here passes bean-check
+(`_library_journal`), balances read back by Beancount itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from bookfactory import BOOK_YAML, write_book, write_file
+from test_acc_journal import FIXED, _library_journal, bean_balances, month_ends, r2
+
+npf = pytest.importorskip("numpy_financial")
+D = Decimal
+SFX = ":Fund-i:Fixed-5y:Tl"
+STRAIGHT = BOOK_YAML.replace("    max_leverage: 6.0\n", "    max_leverage: 6.0\n  fee_amortization: straight_line\n")
+LIFE = 1826   # 2025-12-31 → 2030-12-31
+
+
+def _pay(pid, on, amount, kind="scheduled"):
+    from loanctl.servicing.allocation import Payment
+    return Payment(pid, "fixed-5y", "tl", on, D(amount), "USD", kind)
+
+
+def _event(root, name, on, kind):
+    write_file(root, f"fixed-5y/events/{name}.yaml", f"id: {name}\ndate: {on}\ntype: {kind}\nfacility: tl\n")
+
+
+def _by_kind(journal, kind, lender="fund-i"):
+    return [e for e in journal.entries if e.kind == kind and e.lender == lender]
+
+
+def _legs(entry) -> dict[str, Decimal]:
+    return {p.account: p.amount for p in entry.postings}
+
+
+def _positions(loaded, payments, on):
+    from loanctl.servicing.positions import allocate_facility, facility_position, lender_position
+
+    fa = allocate_facility(loaded, "fixed-5y", "tl", [p for p in payments if p.date <= on], on)
+    whole = facility_position(fa, "fixed-5y", on, (0, 30, 60, 90, 120))
+    return {n: lender_position(fa, whole, n) for n in ("fund-i", "fund-i-spv")}
+
+
+def test_write_off_is_a_loss_at_amortized_cost_and_later_cash_a_recovery(tmp_path):
+    root = write_book(tmp_path, deals={"fixed-5y": FIXED}, book_yaml=STRAIGHT)
+    _event(root, "2026-05-15-write-off", "2026-05-15", "write_off")
+    payments = [_pay("q1", date(2026, 3, 31), "200000.00"),          # 10m × 8% × 90/360
+                _pay("r1", date(2026, 8, 14), "300000.00"),          # applied to interest dues
+                _pay("r2", date(2026, 8, 14), "1000000.00", "prepayment")]  # principal written off
+    loaded, journal, path = _library_journal(root, payments, date(2026, 8, 31), tmp_path, "wo")
+
+    # the fee amortized to the write-off's eve: 200,000 × 134/1826 = 14,676.89 (134 days 12-31 → 05-14)
+    amortized = r2(D(200_000) * 134 / LIFE)
+    assert amortized == D("14676.89")
+    [wo] = _by_kind(journal, "write-off")
+    assert wo.date == date(2026, 5, 15)
+    # loss = principal 10,000,000.00 − unamortized 185,323.11 = 9,814,676.89
+    assert _legs(wo) == {"Assets:Loans:Principal" + SFX: D("-10000000.00"),
+                         "Liabilities:DeferredFees" + SFX: D("185323.11"),
+                         "Expenses:CreditLosses:Fund-i": D("9814676.89")}
+    # the interest accrued and unpaid is reversed: 10m × 8% × 45/360 (03-31 → 05-14) = 100,000.00
+    [na] = _by_kind(journal, "non-accrual")
+    assert _legs(na) == {"Assets:Loans:InterestReceivable" + SFX: D("-100000.00"),
+                         "Income:Interest:Fund-i": D("100000.00")}
+    # nothing is recognised after it
+    assert not [e for e in journal.entries if e.date > date(2026, 5, 15) and e.kind in ("accrual", "amortization")]
+    # 1,300,000.00 received on 08-14 against an amortized cost of zero: all of it recoveries
+    pay = [e for e in journal.entries if e.kind == "payment" and e.date == date(2026, 8, 14)]
+    assert sum((_legs(e).get("Income:Recoveries:Fund-i", D(0)) for e in pay), D(0)) == D("-1300000.00")
+    assert sum((_legs(e).get("Assets:Cash:Fund-i", D(0)) for e in pay), D(0)) == D("1300000.00")
+    bean = bean_balances(path, date(2026, 8, 31))
+    for acc in ("Assets:Loans:Principal", "Liabilities:DeferredFees", "Assets:Loans:InterestReceivable"):
+        assert bean.get(acc + SFX, D(0)) == 0, acc
+    # positions: carrying principal 0 (10m written off, 1m recovered); Beancount's principal equals it
+    pos = _positions(loaded, payments, date(2026, 8, 31))["fund-i"]
+    assert (pos.outstanding_principal, pos.written_off, pos.recoveries) == (0, D("10000000.00"), D("1000000.00"))
+    assert [b.amortized_cost for b in journal.balances if b.date == date(2026, 8, 31)] == [0]
+
+
+def test_non_accrual_reversal_cost_recovery_and_restoration(tmp_path):
+    root = write_book(tmp_path, deals={"fixed-5y": FIXED}, book_yaml=STRAIGHT)
+    _event(root, "2026-05-15-non-accrual", "2026-05-15", "non_accrual")
+    _event(root, "2026-08-15-restored", "2026-08-15", "accrual_restored")
+    payments = [_pay("q1", date(2026, 3, 31), "200000.00"),
+                _pay("q2", date(2026, 6, 30), "202222.22"),     # 10m × 8% × 91/360, while on non-accrual
+                _pay("q3", date(2026, 9, 30), "204444.44")]     # 10m × 8% × 92/360, after the restoration
+    loaded, journal, path = _library_journal(root, payments, date(2026, 10, 31), tmp_path, "na")
+
+    # 05-15: accrued 03-31 → 05-14 (45 days) = 100,000.00 reversed
+    [na] = _by_kind(journal, "non-accrual")
+    assert na.date == date(2026, 5, 15)
+    assert _legs(na) == {"Assets:Loans:InterestReceivable" + SFX: D("-100000.00"),
+                         "Income:Interest:Fund-i": D("100000.00")}
+    # fee amortized to 05-15 (135 days): 200,000 × 135/1826 = 14,786.42, then frozen until 08-15
+    rec = r2(D(200_000) * 135 / LIFE)
+    assert rec == D("14786.42")
+    # the 06-30 interest applied to cost: amortized cost 10,000,000 − 185,213.58 − 202,222.22 = 9,612,564.20
+    [q2] = [e for e in journal.entries if e.ref == "q2"]
+    assert _legs(q2) == {"Assets:Cash:Fund-i": D("202222.22"), "Assets:Loans:CostRecovery" + SFX: D("-202222.22")}
+    assert not [e for e in journal.entries if date(2026, 5, 15) < e.date <= date(2026, 8, 15)
+                and e.kind in ("accrual", "amortization")]
+    jul = {b.date: b for b in journal.balances}[date(2026, 7, 31)]
+    assert jul.amortized_cost == D("9612564.20")
+    # 08-31: interest from the restoration, 16 days: 137,777.78 (62 days) − 102,222.22 (46 days) = 35,555.56
+    aug = [e for e in _by_kind(journal, "accrual") if e.date == date(2026, 8, 31)]
+    assert _legs(aug[0])["Income:Interest:Fund-i"] == D("-35555.56")
+    # the fee left (185,213.58) spread over the rest of the life from 08-15 (day 227 of 1826):
+    # 08-31 is day 243, so 185,213.58 × 16/1599 = 1,853.29
+    [am] = [e for e in _by_kind(journal, "amortization") if e.date == date(2026, 8, 31)]
+    assert _legs(am)["Income:Fees:Fund-i"] == -r2(D("185213.58") * 16 / 1599) == D("-1853.29")
+    # 09-30: 204,444.44 received; 102,222.22 of it accrued since the restoration (35,555.56 + 66,666.66)
+    # settles the receivable, the 102,222.22 of the non-accrual days is income when received
+    [q3] = [e for e in journal.entries if e.ref == "q3"]
+    assert _legs(q3) == {"Assets:Cash:Fund-i": D("204444.44"),
+                         "Assets:Loans:InterestReceivable" + SFX: D("-102222.22"),
+                         "Income:Interest:Fund-i": D("-102222.22")}
+    bean = bean_balances(path, date(2026, 9, 30))
+    assert bean["Assets:Loans:InterestReceivable" + SFX] == 0
+    # cost recovered stays applied: amortized cost at 10-31 = 10,000,000 − (185,213.58 − recognised) − 202,222.22
+    octb = {b.date: b for b in journal.balances}[date(2026, 10, 31)]
+    g = D(summed := (date(2026, 10, 31) - date(2026, 8, 15)).days) / 1599
+    assert summed == 77
+    assert octb.cost_recovery == D("-202222.22")
+    assert octb.unamortized_fees == D("185213.58") - r2(D("185213.58") * g)
+    cost = bean["Assets:Loans:Principal" + SFX] + bean["Liabilities:DeferredFees" + SFX] + \
+        bean["Assets:Loans:CostRecovery" + SFX]
+    assert cost == {b.date: b for b in journal.balances}[date(2026, 9, 30)].amortized_cost
+    # positions still show the legal principal and the non-accrual flag for the span
+    assert _positions(loaded, payments, date(2026, 7, 31))["fund-i"].non_accrual
+
+
+TRADE = """\
+id: 2026-06-sale
+facility: tl
+seller: fund-i
+buyer: fund-i-spv
+trade_date: 2026-06-25
+settlement_date: 2026-06-30
+amount: 4000000
+price: 95
+approvals: [{by: pm, role: credit_officer, date: 2026-06-24, decision: approved}]
+"""
+
+
+def quarter_ends(first: date, last: date) -> list[date]:
+    return [d for d in month_ends(first, last) if d.month in (3, 6, 9, 12)]
+
+
+def test_discounted_trade_seller_loss_and_buyer_accretion_by_irr(tmp_path):
+    deal = FIXED.replace("    fees:\n      - {type: upfront, rate: 2%}\n", "")
+    root = write_book(tmp_path, deals={"fixed-5y": deal, "fixed-5y/trades/2026-06-sale.yaml": TRADE})
+    payments = []
+    loaded, journal, path = _library_journal(root, payments, date(2031, 1, 31), tmp_path, "trade")
+
+    # the seller: 4,000,000 par at 95 = 3,800,000 cash for an amortized cost of 4,000,000: a 200,000 loss
+    [sold] = _by_kind(journal, "trade", "fund-i")
+    assert _legs(sold) == {"Assets:Loans:Principal" + SFX: D("-4000000.00"), "Assets:Cash:Fund-i": D("3800000.00"),
+                           "Income:RealizedGains:Fund-i": D("200000.00")}
+    # the buyer: par in principal, the cash paid out, the 200,000 discount deferred
+    bsfx = ":Fund-i-spv:Fixed-5y:Tl"
+    [bought] = _by_kind(journal, "trade", "fund-i-spv")
+    assert _legs(bought) == {"Assets:Loans:Principal" + bsfx: D("4000000.00"),
+                             "Assets:Cash:Fund-i-spv": D("-3800000.00"),
+                             "Liabilities:DeferredFees" + bsfx: D("-200000.00")}
+    # the buyer's flows: −3,800,000 on 2026-06-30 (it held none of the quarter then ending), then
+    # 4m × 8% × days/360 each quarter to 2030-12-31, and the 4m par back
+    dates = [date(2026, 6, 30)] + quarter_ends(date(2026, 9, 1), date(2030, 12, 31))
+    coupons = [r2(D(4_000_000) * D("0.08") * (b - a).days / 360) for a, b in zip(dates, dates[1:])]
+    flows = [D(-3_800_000)] + coupons[:-1] + [coupons[-1] + D(4_000_000)]
+    i = D(repr(float(npf.irr([float(f) for f in flows]))))   # the periodic rate, solved independently
+    cum, got = D(0), {}
+    for e in _by_kind(journal, "accretion", "fund-i-spv"):
+        cum += _legs(e)["Liabilities:DeferredFees" + bsfx]
+        got[e.date] = cum
+    carrying = D(3_800_000)
+    for k, on in enumerate(dates[1:], start=1):
+        carrying = carrying * (1 + i) - flows[k]          # B_k = B_{k−1}(1+i) − cf_k
+        accreted = carrying - D(4_000_000) + D(200_000) if k < len(flows) - 1 else D(200_000)
+        assert abs(got[on] - accreted) <= D("0.01"), (on, got[on], accreted)
+    assert got[dates[-1]] == D("200000.00")                # Σ accreted = the discount exactly
+    # the first quarter by hand: 3,800,000 × i − 4m × 8% × 92/360 (i ≈ 2.3%)
+    assert abs(got[date(2026, 9, 30)] - (D(3_800_000) * i - coupons[0])) <= D("0.01")
+    # Beancount's balances: the buyer's principal equals its position, its amortized cost the journal's
+    for on in (date(2026, 7, 31), date(2027, 12, 31)):
+        bean = bean_balances(path, on)
+        pos = _positions(loaded, payments, on)
+        for lender, sfx in (("fund-i", SFX), ("fund-i-spv", bsfx)):
+            assert bean["Assets:Loans:Principal" + sfx] == pos[lender].outstanding_principal
+            b = {(x.date, x.lender): x for x in journal.balances}[(on, lender)]
+            assert bean["Assets:Loans:Principal" + sfx] + bean.get("Liabilities:DeferredFees" + sfx, D(0)) == \
+                b.amortized_cost
