@@ -279,9 +279,23 @@ def test_demo_book_bean_check_and_balances(demo_book, tmp_path):
     bean = journal_file(demo_book, tmp_path / "demo.beancount", "2026-11-30")
     out = tmp_path / "demo.json"
     assert cli(demo_book, "journal", "--to", "2026-11-30", "--out", str(out)).exit_code == 0
-    ends = [date(2025, 6, 30), date(2025, 12, 31), date(2026, 3, 31), date(2026, 6, 30), date(2026, 7, 31),
-            date(2026, 11, 30)]
-    assert check_balances(demo_book, bean, ends, out) > 50
+    ends = [date(2025, 6, 30), date(2025, 11, 30), date(2025, 12, 31), date(2026, 3, 31), date(2026, 6, 30),
+            date(2026, 7, 31), date(2026, 9, 30), date(2026, 10, 31), date(2026, 11, 30)]
+    assert check_balances(demo_book, bean, ends, out) > 80
+    # the demo's credit events and trades are in it (SPEC §9): keystone written off (a loss) with a
+    # recovery, pinecrest's accrued interest reversed at its non-accrual, alder sold at 97.5 (a
+    # realised loss for fund-i, a discount accreted by fund-ii), northwind SPV → fund at par
+    entries = json.loads(out.read_text())["entries"]
+    kinds = {(e["kind"], e["deal"]) for e in entries}
+    assert {("write-off", "keystone-holdco-2025"), ("non-accrual", "pinecrest-tl-2026"),
+            ("trade", "alder-tl-2026"), ("trade", "northwind-tl-2025"),
+            ("accretion", "alder-tl-2026")} <= kinds
+    end = bean_balances(bean, date(2026, 11, 30))
+    assert end["Expenses:CreditLosses:Fund-ii"] > 0 and end["Income:Recoveries:Fund-ii"] < 0
+    assert end["Income:RealizedGains:Fund-i"] > 0            # alder: 1,950,000 for more than that at cost
+    # after the write-off nothing is recognised on keystone: no accrual or amortization entries
+    assert not [e for e in entries if e["deal"] == "keystone-holdco-2025" and e["date"] > "2026-10-30"
+                and e["kind"] in ("accrual", "amortization")]
 
 
 def test_demo_fund_journal_from_a_date_opens_with_balances(demo_book, tmp_path):
