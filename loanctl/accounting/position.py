@@ -27,8 +27,9 @@ Accrual to a date E follows positions (§4.4): from the accrual period's start t
 excluded. Events of one day post in this order: participation change, draws, fees due,
 the upfront fee netted, PIK capitalised, payments, then the day's accrual and amortization.
 
-Default interest (§3.3) is interest: recognised as interest income on the date its due is
-created (not accrued day by day before), received against interest receivable.
+Default interest (§3.3) is interest: accrued as positions accrue it
+(`servicing.credit.credit_fields`, rounded once per date), then due as allocation creates
+its dues, received against interest receivable.
 
 Credit events (§2.7, §9), from `servicing.credit`:
 - non-accrual [a, b) (`non_accrual_history`; a write-off of the whole balance starts one
@@ -65,7 +66,7 @@ from ..conventions.split import split_by_shares
 from ..engine.lenders import lender_part, row_weights, timeline_of
 from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
                                     overdue_interest)
-from ..servicing.credit import non_accrual_history, principal_history
+from ..servicing.credit import credit_fields, non_accrual_history, principal_history
 from .amortization import (Curve, effective_interest_curve, purchase_curve, reforecast, split_recognised,
                            straight_line_curve, straight_line_purchase)
 
@@ -74,7 +75,7 @@ ONE = Decimal(1)
 ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
          "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income", "fair_value_adjustment",
          "unrealized_gains", "cost_recovery", "recoveries", "losses", "realized_gains")
-_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "default interest": 2, "netted": 3, "pik": 4,
+_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4,
           "payment": 5, "write_off": 6, "cut": 7}
 NOT_CASH = ("reversed", "reversal")
 """Allocation rows of a reversed payment and of its reversal: on record, never cash."""
@@ -291,6 +292,14 @@ class _Books:
                 full = [e.date for e in credit.events.write_offs if e.amount is None and e.date <= last]
                 if full:
                     self.spans = _union(self.spans + [(full[0], None)])
+        # default interest (§3.3) is interest: its dues as created (cumulative lender parts by
+        # date) and, between them, what is accrued as positions accrue it
+        self.default_dates: list[date] = []
+        self.default_cum: list[Decimal] = [self.zero]
+        for due in sorted((d for d in self.fa.dues if d.component == DEFAULT_INTEREST and d.amount),
+                          key=lambda d: d.date):
+            self.default_dates.append(due.date)
+            self.default_cum.append(self.default_cum[-1] + self.part(due.amount, self.shares_on(due.date)))
         self.due_interest, self.due_cfee = [self.zero], [self.zero]  # [k]: Σ of the lender's dues of rows[1:k]
         overdue: dict[date, Decimal] = {}  # interest on overdue principal, due on a row's date
         for due in self.fa.dues:
@@ -337,11 +346,6 @@ class _Books:
                            ("cost_recovery" if self.spans and self._suspended(on) else "pik_receivable", held - mv)])
             elif kind == "payment":
                 self._payment(on, item)
-            elif kind == "default interest":
-                amount = self.part(item, self.shares_on(on))
-                legs = [("interest_receivable", amount), ("interest_income", -amount)]
-                if not self._suspended(on):
-                    self.post(on, "default interest", "default interest due", legs)
             elif kind == "write_off":
                 self._write_off(on, item)
             else:
@@ -380,11 +384,6 @@ class _Books:
                 events.append((due.date, "prepayment fee", due))
         for due in fa.netted:
             events.append((due.date, "netted", due))
-        default_due: dict[date, Decimal] = {}
-        for due in fa.dues:
-            if due.component == DEFAULT_INTEREST and due.amount:
-                default_due[due.date] = default_due.get(due.date, ZERO) + due.amount
-        events += [(d, "default interest", a) for d, a in default_due.items()]
         events += [(d, "write_off", a) for d, a in self.write_offs]
         extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
         cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
@@ -652,6 +651,12 @@ class _Books:
         cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
                "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
                "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
+        if self.fa.credit.active:
+            key = ("default", on)
+            pending = self.shared.get(key)
+            if pending is None:
+                pending = self.shared[key] = credit_fields(self.fa, _AsOf(on), self.mode)["accrued_default_interest"]
+            cum["interest"] += self.default_cum[bisect_right(self.default_dates, on)] + self.part(pending, shares)
         return cum
 
     def _facility_accrued(self, k: int, on: date) -> tuple[Decimal, Decimal, Decimal]:
@@ -726,6 +731,14 @@ class _Books:
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
                                      self.principal, self._unamortized(), ex - ew - self.exit_due,
                                      self.fv_adjustment, self.bal.get("cost_recovery", self.zero)))
+
+
+@dataclass(frozen=True, slots=True)
+class _AsOf:
+    """The date `servicing.credit.credit_fields` reads its accrued default interest on."""
+
+    as_of: date
+    outstanding_principal: Decimal = ZERO
 
 
 class _Purchase:

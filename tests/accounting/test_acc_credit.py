@@ -201,3 +201,29 @@ def test_discounted_trade_seller_loss_and_buyer_accretion_by_irr(tmp_path):
             b = {(x.date, x.lender): x for x in journal.balances}[(on, lender)]
             assert bean["Assets:Loans:Principal" + sfx] + bean.get("Liabilities:DeferredFees" + sfx, D(0)) == \
                 b.amortized_cost
+
+
+def test_default_interest_is_interest_income_accrued_then_due(tmp_path):
+    deal = FIXED.replace("interest: {fixed_rate: 8%, day_count: ACT/360}",
+                         "interest: {fixed_rate: 8%, day_count: ACT/360, default_rate: 2%}")
+    root = write_book(tmp_path, deals={"fixed-5y": deal}, book_yaml=STRAIGHT)
+    _event(root, "2026-02-01-default", "2026-02-01", "default")
+    payments = [_pay("q1", date(2026, 3, 31), "200000.00")]
+    loaded, journal, path = _library_journal(root, payments, date(2026, 4, 30), tmp_path, "di")
+    acc = {e.date: _legs(e) for e in _by_kind(journal, "accrual")}
+    # 02-28: contractual 10m × 8% × 28/360 (01-31 → 02-27) = 62,222.22, plus default interest on all
+    # principal from 02-01: 10m × 2% × 27/360 = 15,000.00 → 77,222.22 of interest income
+    assert acc[date(2026, 2, 28)]["Income:Interest:Fund-i"] == -(D("62222.22") + D("15000.00"))
+    assert not [p for e in journal.entries for p in e.postings if p.account.startswith("Assets:Loans:FeesReceivable")
+                and e.date >= date(2026, 2, 1) and e.kind != "fees due"]
+    # 03-31: 200,000.00 received pays the default interest due first (10m × 2% × 58/360 = 32,222.22),
+    # then 167,777.78 of the 200,000.00 interest: 32,222.22 of interest stays receivable (overdue);
+    # 04-30 adds 10m × 8% × 30/360 = 66,666.67 and default interest, rounded once:
+    # 10m × 2% × 30/360 + the overdue 32,222.22 × 2% × 30/360 = 16,666.667 + 53.704 = 16,720.37
+    default_april = r2(D(10_000_000) * D("0.02") * 30 / 360 + D("32222.22") * D("0.02") * 30 / 360)
+    assert default_april == D("16720.37")
+    bean = bean_balances(path, date(2026, 4, 30))
+    assert bean["Assets:Loans:InterestReceivable" + SFX] == D("32222.22") + D("66666.67") + default_april
+    # Σ interest income to 04-30 = 10m × 8% × 120/360 + the default interest due 03-31 + April's
+    assert bean["Income:Interest:Fund-i"] == -(r2(D(10_000_000) * D("0.08") * 120 / 360)
+                                               + D("32222.22") + default_april)
