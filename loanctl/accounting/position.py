@@ -160,7 +160,7 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     """(unamortized upfront fee/OID, accreted exit fee not yet due) of the lender on `on`, as
     `position_books` carries them at a cut on `on` — from the curve alone, no entries: amortized
     cost = the lender's outstanding principal − the first + the second."""
-    if needs_run(fa):
+    if needs_run(fa, on):
         got = credit_carrying(fa, deal, lender, on, method, rounding, projections)
         return got.unamortized_fees, got.accreted_exit_fees
     books = _Books(fa, deal, lender, {}, rounding)
@@ -176,10 +176,11 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     return books.upfront - up, ex - due
 
 
-def needs_run(fa: FacilityAllocation) -> bool:
-    """Whether the facility's amortized cost needs its books run (not the curve alone):
-    credit events (or automatic non-accrual) or trades."""
-    return bool(fa.credit.events.events or fa.credit.non_accrual_dpd or timeline_of(fa.schedule).trades)
+def needs_run(fa: FacilityAllocation, on: date) -> bool:
+    """Whether the facility's amortized cost on `on` needs its books run (not the curve
+    alone): credit events, trades, or an automatic non-accrual by then."""
+    return bool(fa.credit.events.events or timeline_of(fa.schedule).trades or
+                (fa.credit.non_accrual_dpd and non_accrual_history(fa, on)))
 
 
 def credit_carrying(fa: FacilityAllocation, deal: str, lender: str, on: date, method: str = "effective_interest",

@@ -70,7 +70,7 @@ def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] 
     def hook(fa: FacilityAllocation, row: dict, lenders: list[str], weigh) -> None:
         digits = fa.schedule.digits
         cost = row["outstanding_principal"]
-        credit = needs_run(fa)
+        credit = needs_run(fa, as_of)
         if fa.schedule.rows[0].date <= as_of and (credit or any(k in ("upfront", "exit")
                                                                for _, k, _ in fa.schedule.fee_details)):
             projections = facility_projections(loaded, row["deal"], fa, by_facility[(row["deal"], row["facility"])],

@@ -514,3 +514,27 @@ def test_demo_report_valuation_equals_beancount_balances(demo_book, tmp_path):
         assert D(p["fair_value"]) == cost + fva, (p["deal"], p["facility"])
         checked += p["mark_date"] is not None
     assert checked >= 10
+
+
+@pytest.mark.parametrize("fund", ["fund-i", "fund-ii"])
+def test_demo_report_amortized_cost_after_credit_events_equals_beancount(demo_book, tmp_path, fund):
+    """On 2026-11-30 — keystone written off with a recovery, pinecrest on non-accrual, alder sold
+    at 97.5 by fund-i to fund-ii — each position's `amortized_cost` in `report --fund` equals the
+    Beancount balances of the fund's journal: principal, deferred fees (purchase discounts
+    included), accreted exit fees and cost recovery (SPEC §9)."""
+    from loanctl.accounting.journal import component as comp
+
+    on = date(2026, 11, 30)
+    bal = bean_balances(journal_file(demo_book, tmp_path / "nov.beancount", on.isoformat(), "--fund", fund), on)
+    result = cli(demo_book, "report", "--fund", fund, "--as-of", on.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    seen = set()
+    for p in json.loads(result.stdout)["positions"]:
+        cost = D(0)
+        for lender in p["lenders"]:
+            sfx = f":{comp(lender)}:{comp(p['deal'])}:{comp(p['facility'])}"
+            cost += sum(bal.get(a + sfx, D(0)) for a in ("Assets:Loans:Principal", "Liabilities:DeferredFees",
+                                                          "Assets:Loans:AccretedExitFees", "Assets:Loans:CostRecovery"))
+        assert D(p["amortized_cost"]) == cost, (p["deal"], p["facility"], p["amortized_cost"], cost)
+        seen.add(p["deal"])
+    assert {"keystone-holdco-2025", "pinecrest-tl-2026", "alder-tl-2026"} <= seen
