@@ -13,7 +13,7 @@ against numpy-financial's irr on the buyer's flows. Every journal here passes be
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -227,3 +227,56 @@ def test_default_interest_is_interest_income_accrued_then_due(tmp_path):
     # Σ interest income to 04-30 = 10m × 8% × 120/360 + the default interest due 03-31 + April's
     assert bean["Income:Interest:Fund-i"] == -(r2(D(10_000_000) * D("0.08") * 120 / 360)
                                                + D("32222.22") + default_april)
+
+
+# --- invariants under random credit events (property) -------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(start=st.integers(20, 400), length=st.one_of(st.none(), st.integers(1, 300)),
+       write_off=st.one_of(st.none(), st.integers(30, 700)), paid=st.integers(0, 6),
+       straight=st.booleans())
+def test_credit_events_keep_the_books_whole(start, length, write_off, paid, straight):
+    """Any non-accrual span and write-off: every entry balances; the principal account equals
+    positions' outstanding principal; the fee recognised + written off + unamortized = the fee;
+    the report's amortized cost equals the journal's on the last date."""
+    import tempfile
+    from pathlib import Path
+
+    from loanctl.accounting.journal import build_journal
+    from loanctl.accounting.valuation import valuation_hook
+    from loanctl.servicing.positions import allocate_facility, facility_position
+    from loanctl.validation.run import load_valid_book
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_book(Path(tmp), deals={"fixed-5y": FIXED}, book_yaml=STRAIGHT if straight else BOOK_YAML)
+        a = date(2026, 1, 1) + timedelta(days=start)
+        _event(root, "na", a.isoformat(), "non_accrual")
+        if length is not None:
+            _event(root, "re", (a + timedelta(days=length)).isoformat(), "accrual_restored")
+        if write_off is not None:
+            _event(root, "wo", (date(2026, 1, 1) + timedelta(days=write_off)).isoformat(), "write_off")
+        quarters = [date(2026, 3, 31), date(2026, 6, 30), date(2026, 9, 30), date(2026, 12, 31), date(2027, 3, 31),
+                    date(2027, 6, 30)]
+        payments = [_pay(f"q{k}", d, "200000.00") for k, d in enumerate(quarters[:paid])]
+        end = date(2027, 12, 31)
+        loaded, errors = load_valid_book(root)
+        assert not errors
+        journal = build_journal(loaded, payments, end)
+        for e in journal.entries:
+            assert sum((p.amount for p in e.postings), D(0)) == 0, e
+        fee = D(200_000)
+        recognised = -sum((p.amount for e in journal.entries for p in e.postings
+                           if p.account == "Income:Fees:Fund-i"), D(0))
+        written = sum((p.amount for e in journal.entries if e.kind == "write-off" for p in e.postings
+                       if p.account.startswith("Liabilities:DeferredFees")), D(0))
+        last = journal.balances[-1]
+        assert last.date == end
+        assert recognised + written + last.unamortized_fees == fee
+        fa = allocate_facility(loaded, "fixed-5y", "tl", payments, end)
+        whole = facility_position(fa, "fixed-5y", end, (0, 30, 60, 90, 120))
+        assert last.outstanding_principal == whole.outstanding_principal
+        row = {"deal": "fixed-5y", "facility": "tl", "outstanding_principal": whole.outstanding_principal}
+        valuation_hook(loaded, end, payments)(fa, row, ["fund-i"], lambda lender, x: x)
+        assert row["amortized_cost"] == last.amortized_cost
