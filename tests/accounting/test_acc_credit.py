@@ -280,3 +280,52 @@ def test_credit_events_keep_the_books_whole(start, length, write_off, paid, stra
         row = {"deal": "fixed-5y", "facility": "tl", "outstanding_principal": whole.outstanding_principal}
         valuation_hook(loaded, end, payments)(fa, row, ["fund-i"], lambda lender, x: x)
         assert row["amortized_cost"] == last.amortized_cost
+
+
+@settings(max_examples=10, deadline=None)
+@given(amount=st.integers(1, 99), price=st.integers(8000, 11000), day=st.integers(1, 900), fee=st.booleans())
+def test_trades_at_any_price_keep_the_books_whole(amount, price, day, fee):
+    """A trade of amount × 100,000 par at `price`/100 % on any date: the seller's realised gain =
+    cash − the amortized cost it held of the part (computed from its balances the day before), the
+    buyer's Σ accretion = its discount exactly at maturity, both principals = positions', and the
+    report's amortized cost = the journal's."""
+    import tempfile
+    from pathlib import Path
+
+    from loanctl.accounting.journal import build_journal
+    from loanctl.accounting.valuation import valuation_hook
+    from loanctl.servicing.positions import allocate_facility, facility_position, lender_position
+    from loanctl.validation.run import load_valid_book
+
+    settle = date(2026, 1, 1) + timedelta(days=day)
+    par, px = D(amount * 100_000), D(price) / 100
+    trade = TRADE.replace("amount: 4000000", f"amount: {par}").replace("price: 95", f"price: {px}") \
+        .replace("settlement_date: 2026-06-30", f"settlement_date: {settle}") \
+        .replace("trade_date: 2026-06-25", f"trade_date: {settle}").replace("date: 2026-06-24", f"date: {settle}")
+    deal = FIXED if fee else FIXED.replace("    fees:\n      - {type: upfront, rate: 2%}\n", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_book(Path(tmp), deals={"fixed-5y": deal, "fixed-5y/trades/2026-06-sale.yaml": trade})
+        loaded, errors = load_valid_book(root)
+        assert not errors
+        end = date(2031, 1, 31)
+        eve = settle - timedelta(days=1)
+        journal = build_journal(loaded, [], end, period="month")
+        cash = r2(px * par / 100)
+        [sold] = _by_kind(journal, "trade", "fund-i")
+        before = [b for b in build_journal(loaded, [], eve).balances if b.lender == "fund-i"][-1]
+        # the amortized cost sold: par less its fraction of the unamortized fee (rounded once)
+        sold_cost = par - r2(before.unamortized_fees * par / before.outstanding_principal)
+        assert -_legs(sold)["Income:RealizedGains:Fund-i"] == cash - sold_cost
+        accreted = sum((p.amount for e in _by_kind(journal, "accretion", "fund-i-spv") for p in e.postings
+                        if p.account.startswith("Liabilities")), D(0))
+        assert accreted == par - cash
+        fa = allocate_facility(loaded, "fixed-5y", "tl", [], end - timedelta(days=400))
+        on = end - timedelta(days=400)
+        whole = facility_position(fa, "fixed-5y", on, (0, 30, 60, 90, 120))
+        mine = build_journal(loaded, [], on)
+        for lender in ("fund-i", "fund-i-spv"):
+            b = [x for x in mine.balances if x.lender == lender][-1]
+            assert b.outstanding_principal == lender_position(fa, whole, lender).outstanding_principal
+            row = {"deal": "fixed-5y", "facility": "tl", "outstanding_principal": b.outstanding_principal}
+            valuation_hook(loaded, on)(fa, row, [lender], lambda _, x: x)
+            assert row["amortized_cost"] == b.amortized_cost, lender
