@@ -609,8 +609,9 @@ class _Books:
 
     def _purchase_curve(self, on: date, cash: Decimal, par: Decimal, fraction: Fraction) -> Curve:
         """The curve of the part bought: the exact `fraction` of the facility's flows after `on`
-        (the first period's interest and commitment fee for the days from `on`), as scheduled."""
-        rows = self.s.rows
+        (the first period's interest and commitment fee for the days from `on`), as projected on
+        `on` (`projections`; the facility's schedule when nothing changed)."""
+        rows = next((sch for d, sch in self.projections if d == on), self.s).rows
         dates = [r.date for r in rows]
         if self.method == "effective_interest":
             phi = Decimal(fraction.numerator) / Decimal(fraction.denominator)
