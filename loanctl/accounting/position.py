@@ -704,7 +704,8 @@ class _Books:
     def _accrete_purchases(self, on: date) -> None:
         """Premium or discount paid, recognised as interest (none under non-accrual)."""
         suspended = bool(self.spans) and self._suspended(on)
-        delta = sum((pu.step(on, suspended, self.r) for pu in self.purchases), self.zero)
+        done = not self.principal  # repaid (prepaid before its curve ends): the rest recognised now
+        delta = sum((pu.step(on, suspended, self.r, done) for pu in self.purchases), self.zero)
         self.post(on, "accretion", "purchase discount accreted (premium amortized) as interest",
                   [("deferred_fees", delta), ("interest_income", -delta)])
 
@@ -761,7 +762,10 @@ class _Purchase:
         self.anchor = (self.rec, self.curve.at(on))
         return out
 
-    def step(self, on: date, suspended: bool, r) -> Decimal:
+    def step(self, on: date, suspended: bool, r, done: bool = False) -> Decimal:
+        if done:
+            delta, self.rec = self.left(), self.curve.total - self.removed
+            return delta
         if suspended:  # the last cut of a non-accrual span anchors the re-spread
             self.anchor = (self.rec, self.curve.at(on))
             return r(ZERO)

@@ -329,3 +329,21 @@ def test_trades_at_any_price_keep_the_books_whole(amount, price, day, fee):
             row = {"deal": "fixed-5y", "facility": "tl", "outstanding_principal": b.outstanding_principal}
             valuation_hook(loaded, on)(fa, row, [lender], lambda _, x: x)
             assert row["amortized_cost"] == b.amortized_cost, lender
+
+
+def test_bought_at_a_discount_then_prepaid_recognises_the_rest(tmp_path):
+    """fund-i-spv buys 4m at 95 on 2026-06-30; the loan is prepaid in full on 2027-01-15: what is
+    left of the 200,000 discount is recognised then, nothing stays deferred."""
+    deal = FIXED.replace("    fees:\n      - {type: upfront, rate: 2%}\n", "")
+    root = write_book(tmp_path, deals={"fixed-5y": deal, "fixed-5y/trades/2026-06-sale.yaml": TRADE})
+    # the two quarters' interest (10m × 8% × 92/360 each), then the 10m prepaid
+    payments = [_pay("q3", date(2026, 9, 30), "204444.44"), _pay("q4", date(2026, 12, 31), "204444.44"),
+                _pay("pp", date(2027, 1, 15), "10000000.00", "prepayment")]
+    loaded, journal, path = _library_journal(root, payments, date(2027, 2, 28), tmp_path, "pp")
+    bean = bean_balances(path, date(2027, 1, 31))
+    bsfx = ":Fund-i-spv:Fixed-5y:Tl"
+    assert bean["Assets:Loans:Principal" + bsfx] == 0
+    assert bean.get("Liabilities:DeferredFees" + bsfx, D(0)) == 0
+    accreted = sum((p.amount for e in _by_kind(journal, "accretion", "fund-i-spv") for p in e.postings
+                    if p.account.startswith("Liabilities")), D(0))
+    assert accreted == D("200000.00")
