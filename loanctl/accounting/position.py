@@ -39,9 +39,9 @@ Credit events (§2.7, §9), from `servicing.credit`:
   on interest and fees (and PIK capitalised then) goes to the cost-recovery account (a
   contra-asset: amortized cost falls), never below an amortized cost of zero; beyond it, it
   is a recovery. On restoration (`b`) recognition resumes from `b`: what was applied to cost
-  stays applied (it is not reinstated as income), the fee not yet amortized is spread over
-  the rest of the life in proportion to the effective-interest curve from `b` (a
-  prospective re-spread), and interest cash later received beyond the interest receivable
+  stays applied (it is not reinstated as income), the effective rate is re-solved
+  prospectively from the fee recognised by then (`_resolve`; straight line, or no rate: the
+  rest spread in proportion to the curve from `b`), and interest cash later received beyond the interest receivable
   (interest of the non-accrual days) is interest income when received.
 - write-off (`principal_history`: dated amounts, PIK capitalised after a full write-off
   written off as it comes): principal is carried as positions carry it (legal balance −
@@ -273,6 +273,7 @@ class _Books:
         self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
         self.recognised = (self.zero, self.zero)
         self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off or sold
+        self.restored_on: date | None = None  # the last cut of a non-accrual span, until the next
         self.method = method
         self.trades = [t for t in self.timeline.trades if self.lender in (t.buyer, t.seller)]
         self.purchases: list[_Purchase] = []
@@ -460,18 +461,22 @@ class _Books:
             d0, f0, b0, e0 = self._projection(first, upfront)
             curve = effective_interest_curve(d0, f0, b0, upfront, e0)
             if curve is not None:
-                for on, schedule in self.projections[1:]:
-                    d, f, b, e = self._projection(schedule, upfront)
-                    j = bisect_right(d, on) - 1
-                    settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
-                                   if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
-                    curve = reforecast(curve, on, d, f, b, upfront, e, settled) or curve
-                return curve
+                return self._reforecasts(curve, self.projections[1:])
             self.warnings.append(Diagnostic(
                 "E0801", f"{self.deal}/{self.s.facility_id} ({self.lender}): no effective interest rate solves the "
                          "projected cash flows; the fees are amortized straight line", severity="warning",
                 hint="check the facility's draws and fees (a facility never drawn has no yield)"))
         return straight_line_curve(dates, upfront, exits)
+
+    def _reforecasts(self, curve: Curve, projections: list) -> Curve:
+        """The curve re-solved prospectively on each (date, projected schedule) in turn."""
+        for on, schedule in projections:
+            d, f, b, e = self._projection(schedule, self.upfront)
+            j = bisect_right(d, on) - 1
+            settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
+                           if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
+            curve = reforecast(curve, on, d, f, b, self.upfront, e, settled) or curve
+        return curve
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
@@ -685,7 +690,11 @@ class _Books:
             return
         if self.spans and self._suspended(on):  # the last cut of the span (its end) anchors the re-spread
             self.anchor = (*self.recognised, self.curve.at(on))
+            self.restored_on = on
             return
+        if self.restored_on is not None:
+            self._resolve(self.restored_on)
+            self.restored_on = None
         if self.anchor is None:
             up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
         else:  # re-spread after a restoration or write-off: the rest in proportion to the curve
@@ -700,6 +709,26 @@ class _Books:
         self.recognised = (up, ex)
         self.post(on, "amortization", f"deferred fees recognised ({self.curve.method.replace('_', ' ')})",
                   [("deferred_fees", d_up), ("accreted_fees", d_ex), ("fee_income", -(d_up + d_ex))])
+
+    def _resolve(self, b: date) -> None:
+        """Accrual restored on `b` (effective interest, nothing written off): the rate re-solved
+        prospectively from what was recognised by then (`amortization.reforecast` on the flows
+        projected by then); else the proportional re-spread of the anchor stands."""
+        if self.curve.method != "effective_interest" or any(self.written_fees):
+            return
+        c = self.curve
+        recognised = sum(self.recognised, self.zero)
+        keep = [(d, y) for d, y in zip(c.dates, c.cumulative) if d < b]
+        stub = Curve(tuple(d for d, _ in keep) + (b,), tuple(y for _, y in keep) + (recognised,), c.total,
+                     c.method, c.rate)
+        schedule = self.s
+        for d, projected in self.projections:
+            if d <= b:
+                schedule = projected
+        dates, flows, balances, exits = self._projection(schedule, self.upfront)
+        new = reforecast(stub, b, dates, flows, balances, self.upfront, exits)
+        if new is not None:  # later changes re-solved again on the new curve
+            self.curve, self.anchor = self._reforecasts(new, [(d, p) for d, p in self.projections if d > b]), None
 
     def _accrete_purchases(self, on: date) -> None:
         """Premium or discount paid, recognised as interest (none under non-accrual)."""
