@@ -225,3 +225,39 @@ def split_recognised(y: Decimal, total: Decimal, upfront: Decimal, rounder) -> t
     exit_total = total - upfront
     up = min(max(up, whole - exit_total, rounder(ZERO)), upfront, whole)
     return up, whole - up
+
+
+def purchase_curve(on: date, dates: Sequence[date], flows: Sequence[Decimal], balances: Sequence[Decimal],
+                   cash: Decimal, par: Decimal) -> Curve | None:
+    """A buyer's premium or discount (par − cash, signed) accreted by its own effective rate
+    (SPEC §9): the rate i solves −cash (+ the buyer's flows of a row dated `on`) at `on`, then
+    the buyer's flows of each later row at f, f + 1, … periods (f the fraction of the current
+    period still to run); the carrying amount after row k is B_k = Σ_{m>k} cf_m (1+i)^-(m−k),
+    the accretion recognised by then Y_k = B_k − balance_k + (par − cash): 0 at `on`, the whole
+    premium or discount at the last row. `dates`, `flows` (interest, commitment fee, principal
+    and prepayments received − draws), `balances`: the buyer's rows. None when nothing is left
+    after `on` or no rate solves the flows."""
+    j = bisect_right(list(dates), on) - 1
+    n = len(flows)
+    if j < 0 or j >= n - 1:
+        return None
+    with localcontext(_CTX):
+        total = par - cash
+        t0 = -cash + (flows[j] if dates[j] == on else ZERO)
+        span = Decimal((dates[j + 1] - dates[j]).days)
+        f = Decimal((dates[j + 1] - on).days) / span if span else ONE
+        rate = solve_rate([t0, *flows[j + 1:]], f)
+        if rate is None:
+            return None
+        v = ONE / (ONE + rate)
+        b = [ZERO] * n
+        for k in range(n - 2, j, -1):
+            b[k] = (b[k + 1] + flows[k + 1]) * v
+        cum = [b[k] - balances[k] + total for k in range(j + 1, n)]
+        cum[-1] = total
+        return Curve((on, *dates[j + 1:]), (ZERO, *cum), total, "effective_interest", rate)
+
+
+def straight_line_purchase(on: date, last: date, cash: Decimal, par: Decimal) -> Curve:
+    """A buyer's premium or discount recognised evenly per day from `on` to `last`."""
+    return straight_line_curve([on, max(last, on)], par - cash, [ZERO])

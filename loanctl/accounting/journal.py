@@ -26,7 +26,8 @@ from .periods import period_ends
 from .projections import facility_projections
 from .position import Balance, Entry, Posting, position_books
 
-LENDER_ROLES = ("cash", "interest_income", "fee_income", "pik_income", "losses", "opening", "unrealized_gains")
+LENDER_ROLES = ("cash", "interest_income", "fee_income", "pik_income", "losses", "opening", "unrealized_gains",
+                "recoveries", "realized_gains")
 BALANCE_SHEET = ("Assets", "Liabilities", "Equity")
 
 

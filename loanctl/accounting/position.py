@@ -27,10 +27,27 @@ Accrual to a date E follows positions (§4.4): from the accrual period's start t
 excluded. Events of one day post in this order: participation change, draws, fees due,
 the upfront fee netted, PIK capitalised, payments, then the day's accrual and amortization.
 
-Hook points for what is not built yet: a non-accrual interval (no income recognised, the
-accrued-unpaid interest reversed at its start, cash applied to amortized cost) belongs in
-`_accrue`; a write-off (a loss at amortized cost) and a trade (a buyer's premium or
-discount, a seller's realised gain or loss) are principal events in `_principal_events`.
+Default interest (§3.3) is interest: accrued as positions accrue it
+(`servicing.credit.credit_fields`, rounded once per date), then due as allocation creates
+its dues, received against interest receivable.
+
+Credit events (§2.7, §9), from `servicing.credit`:
+- non-accrual [a, b) (`non_accrual_history`; a write-off of the whole balance starts one
+  too): the accrual at `a` (days before `a`) is recognised, then the interest and PIK
+  receivable (accrued and unpaid, past due included) is reversed out of income. Cuts in
+  (a, b] recognise no interest, PIK, commitment fee or fee amortization. Cash received then
+  on interest and fees (and PIK capitalised then) goes to the cost-recovery account (a
+  contra-asset: amortized cost falls), never below an amortized cost of zero; beyond it, it
+  is a recovery. On restoration (`b`) recognition resumes from `b`: what was applied to cost
+  stays applied (it is not reinstated as income), the effective rate is re-solved
+  prospectively from the fee recognised by then (`_resolve`; straight line, or no rate: the
+  rest spread in proportion to the curve from `b`), and interest cash later received beyond the interest receivable
+  (interest of the non-accrual days) is interest income when received.
+- write-off (`principal_history`: dated amounts, PIK capitalised after a full write-off
+  written off as it comes): principal is carried as positions carry it (legal balance −
+  written off + recovered); at the write-off the same fraction of the unamortized fee,
+  the accreted exit fee and the cost recovery leaves with the principal, the loss being
+  that amortized cost. Principal cash on written-off principal is a recovery (income).
 """
 
 from __future__ import annotations
@@ -38,22 +55,28 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Callable
 
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..conventions.split import split_by_shares
 from ..engine.lenders import lender_part, row_weights, timeline_of
-from ..servicing.allocation import OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation, overdue_interest
-from .amortization import Curve, effective_interest_curve, reforecast, split_recognised, straight_line_curve
+from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
+                                    overdue_interest)
+from ..servicing.credit import credit_fields, non_accrual_history, principal_history
+from .amortization import (Curve, effective_interest_curve, purchase_curve, reforecast, split_recognised,
+                           straight_line_curve, straight_line_purchase)
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_receivable", "accreted_fees",
          "deferred_fees", "unapplied", "interest_income", "fee_income", "pik_income", "fair_value_adjustment",
-         "unrealized_gains")
-_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4, "payment": 5, "cut": 6}
+         "unrealized_gains", "cost_recovery", "recoveries", "losses", "realized_gains")
+_ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4,
+          "payment": 5, "write_off": 6, "cut": 7}
 NOT_CASH = ("reversed", "reversal")
 """Allocation rows of a reversed payment and of its reversal: on record, never cash."""
 
@@ -97,10 +120,12 @@ class Balance:
     """Exit fee accreted, not yet due."""
     fair_value_adjustment: Decimal = ZERO
     """Fair value less amortized cost at the latest mark on or before the date (0: never marked)."""
+    cost_recovery: Decimal = ZERO
+    """Cash applied to amortized cost under non-accrual (≤ 0: a contra-asset)."""
 
     @property
     def amortized_cost(self) -> Decimal:
-        return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees
+        return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees + self.cost_recovery
 
 
 @dataclass
@@ -135,6 +160,9 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     """(unamortized upfront fee/OID, accreted exit fee not yet due) of the lender on `on`, as
     `position_books` carries them at a cut on `on` — from the curve alone, no entries: amortized
     cost = the lender's outstanding principal − the first + the second."""
+    if needs_run(fa, on):
+        got = credit_carrying(fa, deal, lender, on, method, rounding, projections)
+        return got.unamortized_fees, got.accreted_exit_fees
     books = _Books(fa, deal, lender, {}, rounding)
     books.projections = projections or []
     books.fees_by_row = books._fee_parts()
@@ -146,6 +174,26 @@ def deferred_fees_on(fa: FacilityAllocation, deal: str, lender: str, on: date, m
     due = sum((books.fees_by_row[i][1] for i, row in enumerate(fa.schedule.rows)
                if row.date <= on and i in books.fees_by_row), books.zero)
     return books.upfront - up, ex - due
+
+
+def needs_run(fa: FacilityAllocation, on: date) -> bool:
+    """Whether the facility's amortized cost on `on` needs its books run (not the curve
+    alone): credit events, trades, or an automatic non-accrual by then."""
+    return bool(fa.credit.events.events or timeline_of(fa.schedule).trades or
+                (fa.credit.non_accrual_dpd and non_accrual_history(fa, on)))
+
+
+def credit_carrying(fa: FacilityAllocation, deal: str, lender: str, on: date, method: str = "effective_interest",
+                    rounding: str = "half_up", projections: list | None = None) -> Balance:
+    """The lender's balances on `on` as the journal carries them, by running its books to `on`
+    (a facility with credit events: non-accrual and write-offs depend on its cash)."""
+    acc = {role: role for role in ROLES}
+    books = position_books(fa, deal, lender, acc, [on] if on >= fa.schedule.rows[0].date else [], {on}, on,
+                           method, rounding, projections=projections)
+    if books.balances:
+        return books.balances[-1]
+    zero = round_money(ZERO, fa.schedule.digits)
+    return Balance(on, deal, fa.schedule.facility_id, lender, fa.schedule.currency, zero, zero, zero)
 
 
 def fair_value(price: Decimal, principal: Decimal, digits: int, rounding: str = "half_up") -> Decimal:
@@ -176,6 +224,8 @@ class _Books:
         self.projections: list = []
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
+        self.bal: dict[str, Decimal] = {}
+        """The position's balance per role (debit positive), as posted."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
         self.timeline = timeline_of(s)
         self.sole = all(len(sh) == 1 and sh[0][0] == lender and sh[0][1] == 1 for _, sh in self.timeline.changes)
@@ -196,9 +246,11 @@ class _Books:
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
+        bal = self.bal
         for role, amount in legs:
             if amount:
                 merged[self.acc[role]] = merged.get(self.acc[role], self.zero) + amount
+                bal[role] = bal.get(role, self.zero) + amount
         postings = tuple(Posting(a, x) for a, x in merged.items() if x)
         if postings:
             assert sum((p.amount for p in postings), ZERO) == 0, (kind, postings)
@@ -220,6 +272,36 @@ class _Books:
         self.paid_part: dict[tuple, Decimal] = {}
         self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
         self.recognised = (self.zero, self.zero)
+        self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off or sold
+        self.restored_on: date | None = None  # the last cut of a non-accrual span, until the next
+        self.method = method
+        self.trades = [t for t in self.timeline.trades if self.lender in (t.buyer, t.seller)]
+        self.purchases: list[_Purchase] = []
+        self.anchor = None  # (upfront, exit recognised, Y) where the curve was re-spread
+        self.spans: list[tuple[date, date | None]] = []
+        self.written_whole = self.recovered_whole = ZERO
+        self.recovery_left: dict[date, Decimal] = {}
+        self.recovered_part = self.zero
+        self.write_offs: list[tuple[date, Decimal]] = []
+        credit = self.fa.credit
+        if credit.events.events or credit.non_accrual_dpd:
+            self.spans = non_accrual_history(self.fa, last)
+            if credit.events.write_offs:
+                c = principal_history(self.fa, last)
+                self.write_offs = list(c.write_offs)
+                for d, a in c.recovered:
+                    self.recovery_left[d] = self.recovery_left.get(d, ZERO) + a
+                full = [e.date for e in credit.events.write_offs if e.amount is None and e.date <= last]
+                if full:
+                    self.spans = _union(self.spans + [(full[0], None)])
+        # default interest (§3.3) is interest: its dues as created (cumulative lender parts by
+        # date) and, between them, what is accrued as positions accrue it
+        self.default_dates: list[date] = []
+        self.default_cum: list[Decimal] = [self.zero]
+        for due in sorted((d for d in self.fa.dues if d.component == DEFAULT_INTEREST and d.amount),
+                          key=lambda d: d.date):
+            self.default_dates.append(due.date)
+            self.default_cum.append(self.default_cum[-1] + self.part(due.amount, self.shares_on(due.date)))
         self.due_interest, self.due_cfee = [self.zero], [self.zero]  # [k]: Σ of the lender's dues of rows[1:k]
         overdue: dict[date, Decimal] = {}  # interest on overdue principal, due on a row's date
         for due in self.fa.dues:
@@ -233,9 +315,14 @@ class _Books:
                 self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "transfer":
+                before = self.principal
                 mv, held = self._move(ZERO, on)
-                self.post(on, "transfer", "participation transferred at par",
-                          [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
+                mine = [t for t in self.trades if t.settlement_date == on]
+                if not mine:
+                    self.post(on, "transfer", "participation transferred at par",
+                              [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
+                else:
+                    self._trade(on, mine, before, mv, held)
             elif kind == "draw":
                 mv, held = self._move(item, on)
                 self.post(on, "draw", "draw funded", [("principal", mv), ("unapplied", -held), ("cash", held - mv)])
@@ -255,13 +342,19 @@ class _Books:
             elif kind == "pik":
                 mv, held = self._move(item, on)
                 self.pik_capitalised += mv - held
+                # under non-accrual PIK was not recognised: capitalised, it adds no amortized cost
                 self.post(on, "pik capitalised", "PIK capitalised",
-                          [("principal", mv), ("unapplied", -held), ("pik_receivable", held - mv)])
+                          [("principal", mv), ("unapplied", -held),
+                           ("cost_recovery" if self.spans and self._suspended(on) else "pik_receivable", held - mv)])
             elif kind == "payment":
                 self._payment(on, item)
+            elif kind == "write_off":
+                self._write_off(on, item)
             else:
                 self._accrue(on)
                 self._amortize(on)
+                if any(a == on for a, _ in self.spans):
+                    self._reverse(on)
                 if on in self.marks:
                     self._mark(on, self.marks[on])
                 elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
@@ -279,6 +372,8 @@ class _Books:
         rows = s.rows
         for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
             events.append((d, "transfer", None))
+        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # fees amortized to the eve
+        eves |= {d - timedelta(days=1) for d, _ in self.write_offs}
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -291,6 +386,9 @@ class _Books:
                 events.append((due.date, "prepayment fee", due))
         for due in fa.netted:
             events.append((due.date, "netted", due))
+        events += [(d, "write_off", a) for d, a in self.write_offs]
+        extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
+        cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
         groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
         for a in fa.allocations:
             if a.component not in NOT_CASH:
@@ -310,7 +408,8 @@ class _Books:
         unapplied cash until the PIK is capitalised."""
         self.balance_whole += delta
         shares = self.shares_on(on)
-        target = self.part(max(self.balance_whole, ZERO), shares)
+        carried = self.balance_whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
+        target = self.part(max(carried, ZERO), shares)
         held = self.part(max(-self.balance_whole, ZERO), shares)
         mv, dh = target - self.principal, held - self.held
         self.principal, self.held = target, held
@@ -362,18 +461,22 @@ class _Books:
             d0, f0, b0, e0 = self._projection(first, upfront)
             curve = effective_interest_curve(d0, f0, b0, upfront, e0)
             if curve is not None:
-                for on, schedule in self.projections[1:]:
-                    d, f, b, e = self._projection(schedule, upfront)
-                    j = bisect_right(d, on) - 1
-                    settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
-                                   if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
-                    curve = reforecast(curve, on, d, f, b, upfront, e, settled) or curve
-                return curve
+                return self._reforecasts(curve, self.projections[1:])
             self.warnings.append(Diagnostic(
                 "E0801", f"{self.deal}/{self.s.facility_id} ({self.lender}): no effective interest rate solves the "
                          "projected cash flows; the fees are amortized straight line", severity="warning",
                 hint="check the facility's draws and fees (a facility never drawn has no yield)"))
         return straight_line_curve(dates, upfront, exits)
+
+    def _reforecasts(self, curve: Curve, projections: list) -> Curve:
+        """The curve re-solved prospectively on each (date, projected schedule) in turn."""
+        for on, schedule in projections:
+            d, f, b, e = self._projection(schedule, self.upfront)
+            j = bisect_right(d, on) - 1
+            settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
+                           if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
+            curve = reforecast(curve, on, d, f, b, self.upfront, e, settled) or curve
+        return curve
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
@@ -391,16 +494,42 @@ class _Books:
         s = self.s
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
+        suspended = self._suspended(on)
+        restored = not suspended and any(b is not None and b <= on for _, b in self.spans)
+        pending = None
         for a in allocs:
             if a.component in PRINCIPAL_COMPONENTS:
+                left = self.recovery_left.get(on, ZERO)
+                if left:  # cash on written-off principal: a recovery (§4.3)
+                    take = min(left, a.amount)
+                    self.recovery_left[on] = left - take
+                    self.recovered_whole += take
                 mv, held = self._move(-a.amount, on)
                 legs += [("principal", mv), ("unapplied", -held)]
+                if self.recovered_whole:
+                    rec = self.part(self.recovered_whole, self.shares_on(on))
+                    legs.append(("recoveries", -(rec - self.recovered_part)))
+                    self.recovered_part = rec
             elif a.component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
                 got = self._receive((a.due_date, a.component), a.amount)
-                legs.append(("interest_receivable" if a.component == "interest" else "fees_receivable", -got))
+                interest = a.component in ("interest", DEFAULT_INTEREST)
+                role = "interest_receivable" if interest else "fees_receivable"
+                if suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
+                    legs += self._to_cost(got, legs)
+                elif restored and a.component != "fees":  # beyond the receivable: income when received
+                    if pending is None:  # what the day's accrual will still recognise for the due
+                        cum = self._cum(on)
+                        pending = {"interest_receivable": cum["interest"] - self.income["interest"],
+                                   "fees_receivable": cum["commitment_fee"] - self.income["commitment_fee"]}
+                    open_ = max(self.bal.get(role, self.zero) + pending[role] +
+                                sum((x for r_, x in legs if r_ == role), self.zero), self.zero)
+                    inside = min(got, open_)
+                    legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
+                else:
+                    legs.append((role, -got))
         plug = -sum((x for _, x in legs), self.zero)
         if later:
             self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
@@ -408,9 +537,118 @@ class _Books:
         else:
             self.post(on, "payment", "cash received and allocated", [("cash", plug)] + legs, pid)
 
+    def _suspended(self, on: date) -> bool:
+        """Non-accrual in force for what happens on `on` (a < on ≤ b: the accrual at `a` covers
+        the days before it, the one at `b` the span's days)."""
+        return any(a < on and (b is None or on <= b) for a, b in self.spans)
+
+    def _to_cost(self, got: Decimal, pending: list) -> list[tuple[str, Decimal]]:
+        """Credits of cash received under non-accrual: cost recovery down to an amortized cost
+        of zero, the rest a recovery (`pending`: the legs of the entry not yet posted)."""
+        room = max(self._amortized_cost() + sum((x for r_, x in pending if r_ == "cost_recovery"), self.zero),
+                   self.zero)
+        inside = min(got, room)
+        return [("cost_recovery", -inside), ("recoveries", -(got - inside))]
+
+    def _reverse(self, on: date) -> None:
+        """At a non-accrual's start: interest and PIK accrued and unpaid reversed out of income."""
+        interest = self.bal.get("interest_receivable", self.zero)
+        pik = self.bal.get("pik_receivable", self.zero)
+        k = bisect_right(self.row_dates, on)
+        cfee = self.income["commitment_fee"] - self.due_cfee[k]  # accrued, not yet due
+        self.post(on, "non-accrual", "non-accrual: interest, PIK and commitment fee accrued and unpaid reversed",
+                  [("interest_receivable", -interest), ("interest_income", interest),
+                   ("pik_receivable", -pik), ("pik_income", pik),
+                   ("fees_receivable", -cfee), ("fee_income", cfee)])
+
+    def _write_off(self, on: date, amount: Decimal) -> None:
+        """A write-off: the principal and the same fraction of the fees deferred or accreted and
+        of the cost recovery leave; the loss is that amortized cost (§9)."""
+        before = self.principal
+        self.written_whole += amount
+        mv, _ = self._move(ZERO, on)
+        if not mv:
+            return
+        legs = [("principal", mv)] + self._derecognise(on, -mv / before if before else Decimal(1))
+        self.post(on, "write-off", "written off: a loss at amortized cost",
+                  legs + [("losses", -sum((x for _, x in legs), self.zero))])
+
+    def _derecognise(self, on: date, f: Decimal) -> list[tuple[str, Decimal]]:
+        """The fraction `f` of the fees deferred or accreted, of any premium or discount paid and
+        of the cost recovery leaves with principal written off or sold (legs, debit +); what
+        stays is spread on the same curves from `on`."""
+        legs: list[tuple[str, Decimal]] = []
+        if self.curve is not None:
+            up, ex = self.recognised
+            uw, ew = self.written_fees
+            up_w = self.r((self.upfront - up - uw) * f)
+            ex_w = self.r((ex - ew - self.exit_due) * f)
+            self.written_fees = (uw + up_w, ew + ex_w)
+            self.anchor = (up, ex, self.curve.at(on))
+            legs += [("deferred_fees", up_w), ("accreted_fees", -ex_w)]
+        for pu in self.purchases:
+            legs.append(("deferred_fees", pu.remove(on, f, self.r)))
+        legs.append(("cost_recovery", -self.r(self.bal.get("cost_recovery", self.zero) * f)))
+        return legs
+
+    def _trade(self, on: date, trades: list, before: Decimal, mv: Decimal, held: Decimal) -> None:
+        """A trade settled (§2.6, §9): the seller's part sold leaves at its amortized cost, the
+        cash less that cost a realised gain (loss); the buyer's enters at the cash paid, its
+        discount (premium) deferred and accreted by its own effective rate."""
+        adj = self.zero  # the lender's cash beyond par moved: + received
+        for t in trades:
+            adj += (t.cash - t.par) if t.seller == self.lender else (t.par - t.cash) if t.buyer == self.lender else 0
+        legs = [("principal", mv), ("unapplied", -held), ("cash", held - mv + adj)]
+        if mv < 0:
+            legs += self._derecognise(on, -mv / before if before else Decimal(1))
+            legs.append(("realized_gains", -sum((x for _, x in legs), self.zero)))
+            self.post(on, "trade", "sold: realised gain (loss) = cash − amortized cost sold", legs)
+        elif mv > 0:
+            legs.append(("deferred_fees", -adj))  # the discount (par − cash) deferred, a premium (−) too
+            if adj:
+                bought = sum((t.fraction for t in trades if t.buyer == self.lender), Fraction(0))
+                self.purchases.append(_Purchase(self._purchase_curve(on, mv - adj, mv, bought)))
+            self.post(on, "trade", "bought: at cost (cash paid); premium or discount deferred", legs)
+        else:
+            self.post(on, "trade", "trade settled", legs)
+
+    def _purchase_curve(self, on: date, cash: Decimal, par: Decimal, fraction: Fraction) -> Curve:
+        """The curve of the part bought: the exact `fraction` of the facility's flows after `on`
+        (the first period's interest and commitment fee for the days from `on`), as projected on
+        `on` (`projections`; the facility's schedule when nothing changed)."""
+        rows = next((sch for d, sch in self.projections if d == on), self.s).rows
+        dates = [r.date for r in rows]
+        if self.method == "effective_interest":
+            phi = Decimal(fraction.numerator) / Decimal(fraction.denominator)
+            flows, balances = [], []
+            for i, r in enumerate(rows):
+                income = r.interest + r.commitment_fee
+                start = rows[i - 1].date if i else r.date
+                if r.date <= on:  # a period ended by `on`: the seller's (the position moves at its start)
+                    income = ZERO
+                elif i and start < on:  # held from `on` only
+                    income = income * Decimal((r.date - on).days) / Decimal((r.date - start).days)
+                flows.append(phi * (income + r.principal + r.prepayment - r.draws))
+                balances.append(phi * r.closing_balance)
+            curve = purchase_curve(on, dates, flows, balances, cash, par)
+            if curve is not None:
+                return curve
+        return straight_line_purchase(on, dates[-1] if dates else on, cash, par)
+
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
-        s = self.s
+        cum = self._cum(on)
+        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
+        self.income = cum
+        if self.spans and self._suspended(on):
+            return  # non-accrual: nothing recognised (the baseline moves on)
+        self.post(on, "accrual", "income accrued", [
+            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
+            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
+            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+
+    def _cum(self, on: date) -> dict[str, Decimal]:
+        """The lender's cumulative (interest, PIK, commitment fee) income to `on` as contracted."""
         k = bisect_right(self.row_dates, on)  # rows[:k] are dated on or before `on`
         due = {"interest": self.due_interest[k], "commitment_fee": self.due_cfee[k]}
         accrued = self.shared.get(on)
@@ -420,12 +658,13 @@ class _Books:
         cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
                "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
                "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
-        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
-        self.income = cum
-        self.post(on, "accrual", "income accrued", [
-            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
-            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
-            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+        if self.fa.credit.active:
+            key = ("default", on)
+            pending = self.shared.get(key)
+            if pending is None:
+                pending = self.shared[key] = credit_fields(self.fa, _AsOf(on), self.mode)["accrued_default_interest"]
+            cum["interest"] += self.default_cum[bisect_right(self.default_dates, on)] + self.part(pending, shares)
+        return cum
 
     def _facility_accrued(self, k: int, on: date) -> tuple[Decimal, Decimal, Decimal]:
         """The whole facility's (interest, PIK, commitment fee) accrued from the period of row k's
@@ -445,17 +684,70 @@ class _Books:
         return accrued
 
     def _amortize(self, on: date) -> None:
+        if self.purchases:
+            self._accrete_purchases(on)
         if self.curve is None:
             return
-        up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
+        if self.spans and self._suspended(on):  # the last cut of the span (its end) anchors the re-spread
+            self.anchor = (*self.recognised, self.curve.at(on))
+            self.restored_on = on
+            return
+        if self.restored_on is not None:
+            self._resolve(self.restored_on)
+            self.restored_on = None
+        if self.anchor is None:
+            up, ex = split_recognised(self.curve.at(on), self.curve.total, self.upfront, self.r)
+        else:  # re-spread after a restoration or write-off: the rest in proportion to the curve
+            up_a, ex_a, y_a = self.anchor
+            total = self.curve.total
+            uw, ew = self.written_fees
+            g = ONE if on >= self.curve.dates[-1] or total == y_a else \
+                min(max((self.curve.at(on) - y_a) / (total - y_a), ZERO), ONE)
+            up = up_a + self.r((self.upfront - uw - up_a) * g)
+            ex = ex_a + self.r((total - self.upfront - ew - ex_a) * g)
         d_up, d_ex = up - self.recognised[0], ex - self.recognised[1]
         self.recognised = (up, ex)
         self.post(on, "amortization", f"deferred fees recognised ({self.curve.method.replace('_', ' ')})",
                   [("deferred_fees", d_up), ("accreted_fees", d_ex), ("fee_income", -(d_up + d_ex))])
 
+    def _resolve(self, b: date) -> None:
+        """Accrual restored on `b` (effective interest, nothing written off): the rate re-solved
+        prospectively from what was recognised by then (`amortization.reforecast` on the flows
+        projected by then); else the proportional re-spread of the anchor stands."""
+        if self.curve.method != "effective_interest" or any(self.written_fees):
+            return
+        c = self.curve
+        recognised = sum(self.recognised, self.zero)
+        keep = [(d, y) for d, y in zip(c.dates, c.cumulative) if d < b]
+        stub = Curve(tuple(d for d, _ in keep) + (b,), tuple(y for _, y in keep) + (recognised,), c.total,
+                     c.method, c.rate)
+        schedule = self.s
+        for d, projected in self.projections:
+            if d <= b:
+                schedule = projected
+        dates, flows, balances, exits = self._projection(schedule, self.upfront)
+        new = reforecast(stub, b, dates, flows, balances, self.upfront, exits)
+        if new is not None:  # later changes re-solved again on the new curve
+            self.curve, self.anchor = self._reforecasts(new, [(d, p) for d, p in self.projections if d > b]), None
+
+    def _accrete_purchases(self, on: date) -> None:
+        """Premium or discount paid, recognised as interest (none under non-accrual)."""
+        suspended = bool(self.spans) and self._suspended(on)
+        done = not self.principal  # repaid (prepaid before its curve ends): the rest recognised now
+        delta = sum((pu.step(on, suspended, self.r, done) for pu in self.purchases), self.zero)
+        self.post(on, "accretion", "purchase discount accreted (premium amortized) as interest",
+                  [("deferred_fees", delta), ("interest_income", -delta)])
+
+    def _unamortized(self) -> Decimal:
+        up, _ = self.recognised
+        uw, _ = self.written_fees
+        return self.upfront - up - uw + sum((pu.left() for pu in self.purchases), self.zero)
+
     def _amortized_cost(self) -> Decimal:
         up, ex = self.recognised
-        return self.principal - (self.upfront - up) + (ex - self.exit_due)
+        uw, ew = self.written_fees
+        return self.principal - self._unamortized() + (ex - ew - self.exit_due) + \
+            self.bal.get("cost_recovery", self.zero)
 
     def _mark(self, on: date, price: Decimal) -> None:
         """A mark: the adjustment to fair value − amortized cost, the change an unrealized gain or loss."""
@@ -467,5 +759,63 @@ class _Books:
 
     def _snapshot(self, on: date) -> None:
         up, ex = self.recognised
+        uw, ew = self.written_fees
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
-                                     self.principal, self.upfront - up, ex - self.exit_due, self.fv_adjustment))
+                                     self.principal, self._unamortized(), ex - ew - self.exit_due,
+                                     self.fv_adjustment, self.bal.get("cost_recovery", self.zero)))
+
+
+@dataclass(frozen=True, slots=True)
+class _AsOf:
+    """The date `servicing.credit.credit_fields` reads its accrued default interest on."""
+
+    as_of: date
+    outstanding_principal: Decimal = ZERO
+
+
+class _Purchase:
+    """A premium or discount paid for a part bought: its curve, what is recognised, what left
+    with parts sold or written off, and the anchor of the re-spread after that."""
+
+    def __init__(self, curve: Curve):
+        self.curve = curve
+        self.rec = self.removed = ZERO
+        self.anchor: tuple[Decimal, Decimal] | None = None
+
+    def left(self) -> Decimal:
+        return self.curve.total - self.removed - self.rec
+
+    def remove(self, on: date, f: Decimal, r) -> Decimal:
+        out = r(self.left() * f)
+        self.removed += out
+        self.anchor = (self.rec, self.curve.at(on))
+        return out
+
+    def step(self, on: date, suspended: bool, r, done: bool = False) -> Decimal:
+        if done:
+            delta, self.rec = self.left(), self.curve.total - self.removed
+            return delta
+        if suspended:  # the last cut of a non-accrual span anchors the re-spread
+            self.anchor = (self.rec, self.curve.at(on))
+            return r(ZERO)
+        c = self.curve
+        if self.anchor is None:
+            cum = r(c.at(on))
+        else:
+            rec_a, y_a = self.anchor
+            g = ONE if on >= c.dates[-1] or c.total == y_a else min(max((c.at(on) - y_a) / (c.total - y_a), ZERO), ONE)
+            cum = rec_a + r((c.total - self.removed - rec_a) * g)
+        delta, self.rec = cum - self.rec, cum
+        return delta
+
+
+def _union(spans: list[tuple[date, date | None]]) -> list[tuple[date, date | None]]:
+    """Spans [a, b) joined where they overlap or touch, in date order."""
+    out: list[tuple[date, date | None]] = []
+    for a, b in sorted(spans, key=lambda x: x[0]):
+        if out and (out[-1][1] is None or a <= out[-1][1]):
+            last_b = out[-1][1]
+            out[-1] = (out[-1][0], None if last_b is None or b is None else max(last_b, b))
+        else:
+            out.append((a, b))
+    return out

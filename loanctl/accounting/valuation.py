@@ -3,7 +3,10 @@ and loan NAV per position; totals translated into one currency at the as-of FX r
 investor's look-through scope.
 
 - `amortized_cost` is the journal's own figure: outstanding principal − unamortized upfront
-  fee/OID + accreted exit fee, the fees from the same curve (`position.deferred_fees_on`).
+  fee/OID + accreted exit fee, the fees from the same curve (`position.deferred_fees_on`);
+  for a facility with credit events (non-accrual, write-offs) the journal's balances on the
+  date (`position.credit_carrying`), cost recovery included; the same for a traded facility
+  (a buyer's premium or discount, a seller's fees sold with its part).
 - `fair_value` = the latest mark's price (% of par, on or before the as-of date) ×
   outstanding principal / 100, rounded once per position; a position never marked is
   carried at amortized cost (`mark_price` None). `unrealized_gain` = fair value − amortized
@@ -31,7 +34,7 @@ from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
 from ..reports.build import Report, Scope, ScopeProblem
 from ..servicing.allocation import FacilityAllocation, Payment
-from .position import deferred_fees_on, fair_value
+from .position import credit_carrying, deferred_fees_on, fair_value, needs_run
 from .projections import facility_projections
 
 ZERO = Decimal(0)
@@ -67,12 +70,19 @@ def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] 
     def hook(fa: FacilityAllocation, row: dict, lenders: list[str], weigh) -> None:
         digits = fa.schedule.digits
         cost = row["outstanding_principal"]
-        if fa.schedule.rows[0].date <= as_of and any(k in ("upfront", "exit") for _, k, _ in fa.schedule.fee_details):
+        credit = needs_run(fa, as_of)
+        if fa.schedule.rows[0].date <= as_of and (credit or any(k in ("upfront", "exit")
+                                                               for _, k, _ in fa.schedule.fee_details)):
             projections = facility_projections(loaded, row["deal"], fa, by_facility[(row["deal"], row["facility"])],
                                                as_of) if method == "effective_interest" else []
             for lender in lenders:
-                unamortized, accreted = deferred_fees_on(fa, row["deal"], lender, as_of, method, mode, projections)
-                cost += weigh(lender, accreted - unamortized)
+                if credit:  # non-accrual, write-offs, trades: the journal's own balances on the date
+                    b = credit_carrying(fa, row["deal"], lender, as_of, method, mode, projections)
+                    cost += weigh(lender, b.accreted_exit_fees - b.unamortized_fees + b.cost_recovery)
+                else:
+                    unamortized, accreted = deferred_fees_on(fa, row["deal"], lender, as_of, method, mode,
+                                                             projections)
+                    cost += weigh(lender, accreted - unamortized)
         mark = marks.get((row["deal"], row["facility"]))
         row["amortized_cost"] = cost
         row["mark_price"] = mark[0] if mark else None

@@ -212,6 +212,13 @@ class Accounts(Strict):
     """Unrealized gains (credit: gain) and losses (debit) from marks."""
     opening: Account = "Equity:OpeningBalances"
     """Balances brought forward when the journal starts after the first entry (--from)."""
+    cost_recovery: Account = "Assets:Loans:CostRecovery"
+    """Cash received on interest and fees while on non-accrual, applied to amortized cost
+    (a contra-asset; with PIK capitalised then), until written off or repaid (SPEC §9)."""
+    recoveries: Account = "Income:Recoveries"
+    """Cash received on a position beyond its amortized cost after a write-off (SPEC §9)."""
+    realized_gains: Account = "Income:RealizedGains"
+    """A seller's realised gain (credit) or loss (debit) on a trade: cash − amortized cost sold."""
 
 
 class Book(Strict):

@@ -71,6 +71,6 @@ def to_json(journal) -> str:
         "balances": [{"date": b.date.isoformat(), "deal": b.deal, "facility": b.facility, "lender": b.lender,
                       "currency": b.currency, "outstanding_principal": str(b.outstanding_principal),
                       "unamortized_fees": str(b.unamortized_fees), "accreted_exit_fees": str(b.accreted_exit_fees),
-                      "amortized_cost": str(b.amortized_cost)} for b in journal.balances],
+                      "cost_recovery": str(b.cost_recovery), "amortized_cost": str(b.amortized_cost)} for b in journal.balances],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -216,9 +216,9 @@ def loanctl_principal(root: Path, on: date) -> dict[tuple[str, str, str], Decima
             whole = facility_position(fa, deal_id, on, (0, 30, 60, 90, 120))
             for lender in {n for r in fa.schedule.rows for n, _ in r.shares}:
                 pos = lender_position(fa, whole, lender)
-                # the legal principal: the journal has no write-off entries yet (SPEC §9; positions
-                # carry written-off principal apart, keystone in the demo book)
-                out[(lender, deal_id, fid)] = pos.outstanding_principal + pos.written_off - pos.recoveries
+                # the carrying rule (SPEC §4.3, §9): written-off principal leaves the principal
+                # account at the write-off (keystone in the demo book)
+                out[(lender, deal_id, fid)] = pos.outstanding_principal
     return out
 
 
@@ -235,7 +235,8 @@ def check_balances(root: Path, bean: Path, ends: list[date], json_out: Path) -> 
             got = bean_bal.get("Assets:Loans:Principal" + suffix, D(0))
             assert got == principal, (on, lender, deal, fid, got, principal)
             cost = got + bean_bal.get("Liabilities:DeferredFees" + suffix, D(0)) + \
-                bean_bal.get("Assets:Loans:AccretedExitFees" + suffix, D(0))
+                bean_bal.get("Assets:Loans:AccretedExitFees" + suffix, D(0)) + \
+                bean_bal.get("Assets:Loans:CostRecovery" + suffix, D(0))
             key = (on.isoformat(), lender, deal, fid)
             if key in amortized:
                 assert cost == amortized[key], (key, cost, amortized[key])
@@ -278,9 +279,23 @@ def test_demo_book_bean_check_and_balances(demo_book, tmp_path):
     bean = journal_file(demo_book, tmp_path / "demo.beancount", "2026-11-30")
     out = tmp_path / "demo.json"
     assert cli(demo_book, "journal", "--to", "2026-11-30", "--out", str(out)).exit_code == 0
-    ends = [date(2025, 6, 30), date(2025, 12, 31), date(2026, 3, 31), date(2026, 6, 30), date(2026, 7, 31),
-            date(2026, 11, 30)]
-    assert check_balances(demo_book, bean, ends, out) > 50
+    ends = [date(2025, 6, 30), date(2025, 11, 30), date(2025, 12, 31), date(2026, 3, 31), date(2026, 6, 30),
+            date(2026, 7, 31), date(2026, 9, 30), date(2026, 10, 31), date(2026, 11, 30)]
+    assert check_balances(demo_book, bean, ends, out) > 80
+    # the demo's credit events and trades are in it (SPEC §9): keystone written off (a loss) with a
+    # recovery, pinecrest's accrued interest reversed at its non-accrual, alder sold at 97.5 (a
+    # realised loss for fund-i, a discount accreted by fund-ii), northwind SPV → fund at par
+    entries = json.loads(out.read_text())["entries"]
+    kinds = {(e["kind"], e["deal"]) for e in entries}
+    assert {("write-off", "keystone-holdco-2025"), ("non-accrual", "pinecrest-tl-2026"),
+            ("trade", "alder-tl-2026"), ("trade", "northwind-tl-2025"),
+            ("accretion", "alder-tl-2026")} <= kinds
+    end = bean_balances(bean, date(2026, 11, 30))
+    assert end["Expenses:CreditLosses:Fund-ii"] > 0 and end["Income:Recoveries:Fund-ii"] < 0
+    assert end["Income:RealizedGains:Fund-i"] > 0            # alder: 1,950,000 for more than that at cost
+    # after the write-off nothing is recognised on keystone: no accrual or amortization entries
+    assert not [e for e in entries if e["deal"] == "keystone-holdco-2025" and e["date"] > "2026-10-30"
+                and e["kind"] in ("accrual", "amortization")]
 
 
 def test_demo_fund_journal_from_a_date_opens_with_balances(demo_book, tmp_path):
@@ -499,3 +514,27 @@ def test_demo_report_valuation_equals_beancount_balances(demo_book, tmp_path):
         assert D(p["fair_value"]) == cost + fva, (p["deal"], p["facility"])
         checked += p["mark_date"] is not None
     assert checked >= 10
+
+
+@pytest.mark.parametrize("fund", ["fund-i", "fund-ii"])
+def test_demo_report_amortized_cost_after_credit_events_equals_beancount(demo_book, tmp_path, fund):
+    """On 2026-11-30 — keystone written off with a recovery, pinecrest on non-accrual, alder sold
+    at 97.5 by fund-i to fund-ii — each position's `amortized_cost` in `report --fund` equals the
+    Beancount balances of the fund's journal: principal, deferred fees (purchase discounts
+    included), accreted exit fees and cost recovery (SPEC §9)."""
+    from loanctl.accounting.journal import component as comp
+
+    on = date(2026, 11, 30)
+    bal = bean_balances(journal_file(demo_book, tmp_path / "nov.beancount", on.isoformat(), "--fund", fund), on)
+    result = cli(demo_book, "report", "--fund", fund, "--as-of", on.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    seen = set()
+    for p in json.loads(result.stdout)["positions"]:
+        cost = D(0)
+        for lender in p["lenders"]:
+            sfx = f":{comp(lender)}:{comp(p['deal'])}:{comp(p['facility'])}"
+            cost += sum(bal.get(a + sfx, D(0)) for a in ("Assets:Loans:Principal", "Liabilities:DeferredFees",
+                                                          "Assets:Loans:AccretedExitFees", "Assets:Loans:CostRecovery"))
+        assert D(p["amortized_cost"]) == cost, (p["deal"], p["facility"], p["amortized_cost"], cost)
+        seen.add(p["deal"])
+    assert {"keystone-holdco-2025", "pinecrest-tl-2026", "alder-tl-2026"} <= seen
