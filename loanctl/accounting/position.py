@@ -58,12 +58,11 @@ from functools import lru_cache
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Callable
 
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..conventions.split import split_by_shares
-from ..engine.lenders import lender_part, row_weights, timeline_of
+from ..engine.lenders import row_weights, timeline_of
 from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
                                     overdue_interest)
 from ..servicing.credit import credit_fields, non_accrual_history, principal_history
@@ -491,7 +490,6 @@ class _Books:
         (what settles nothing is credited to unapplied cash); on a later date, cash held as
         unapplied settles dues then falling due: unapplied is debited, nothing is cash."""
         pid, allocs = group
-        s = self.s
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
         suspended = self._suspended(on)

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from ledgerkit import (BANK_FILE, BOOK_YAML, FIXED_YAML, TWO_PROFILES, TWO_YAML, loanctl_cmd, post, post_ok,
-                       run, snapshot, spy_on, subprocess_env, tree_hash, write_book, write_payments)
-from loanctl.ledger import posting, staging
+                       run, snapshot, subprocess_env, tree_hash, write_book, write_payments)
+from loanctl.ledger import staging
 from loanctl.ledger.archive import archive_file, archive_name, profile_conflicts
 from loanctl.ledger.db import ledger_path
 from loanctl.servicing.paymentfile import MAX_LINE
