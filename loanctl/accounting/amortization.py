@@ -161,7 +161,7 @@ def effective_interest_curve(dates: Sequence[date], flows: Sequence[Decimal], ba
 
 def reforecast(curve: Curve, on: date, dates: Sequence[date], flows: Sequence[Decimal],
                balances: Sequence[Decimal], upfront: Decimal, exits: Sequence[Decimal],
-               settled: Decimal = ZERO) -> Curve | None:
+               settled: Decimal = ZERO, coupons: Sequence[Decimal] = ()) -> Curve | None:
     """The effective-interest curve re-solved prospectively on `on` (SPEC §9) for the
     projection made then (`dates`, `flows`, `balances`, `exits` as for
     `effective_interest_curve`: the lender's rows of the schedule as projected on `on`).
@@ -171,8 +171,12 @@ def reforecast(curve: Curve, on: date, dates: Sequence[date], flows: Sequence[De
     the new rate i' solves B_c = Σ_{m>j} cf_m (1+i')^-t_m with t_m = f + (m − j − 1), f the
     fraction of period j→j+1 still to run; after that the curve is built as at funding.
     `settled`: principal prepaid after row j and by `on`, which the schedule books on row j+1:
-    it came back on its date, so it leaves the carrying amount now, not at row j+1. None when
-    nothing is left to project or no rate solves it (the old curve stands)."""
+    it came back on its date, so it leaves the carrying amount now, not at row j+1.
+    `coupons`: the interest (and commitment fee) in each row's flow; the part of row j+1's
+    accrued by `on` (1 − f of it) is owed on `on` beside the carrying amount, so the future
+    flows are discounted against both (without it a re-solve mid-period would read the
+    accrued coupon as yield and drop the curve). None when nothing is left to project or no
+    rate solves it (the old curve stands)."""
     j = bisect_right(list(dates), on) - 1
     n = len(flows)
     if j < 0 or j >= n - 1:
@@ -183,9 +187,10 @@ def reforecast(curve: Curve, on: date, dates: Sequence[date], flows: Sequence[De
         carrying = y_c + balances[j] - settled - upfront - sum(exits[:j + 1], ZERO)
         span = Decimal((dates[j + 1] - dates[j]).days)
         f = Decimal((dates[j + 1] - on).days) / span if span else ONE
+        accrued = coupons[j + 1] * (ONE - f) if len(coupons) > j + 1 else ZERO
         future = list(flows[j + 1:])
         future[0] -= settled
-        rate = solve_rate([-carrying] + future, f)
+        rate = solve_rate([-(carrying + accrued)] + future, f)
         if rate is None:
             return None
         v = ONE / (ONE + rate)

@@ -200,6 +200,26 @@ def fair_value(price: Decimal, principal: Decimal, digits: int, rounding: str = 
     return round_money(price * principal / 100, digits, rounding)
 
 
+def index_at_inception(rows, on: date | None = None) -> Decimal | None:
+    """The index (all-in rate less spread) of the period containing `on` (default: the first
+    period); None for a fixed-rate facility."""
+    for row in rows[1:]:
+        if row.rate is not None and (on is None or on < row.date):
+            return None if row.spread is None else row.rate - row.spread
+    return None
+
+
+def projected_interest(row, index0: Decimal | None) -> Decimal:
+    """A row's interest as projected for fee and discount amortization (SPEC §9): for a
+    floating-rate row, at the index in effect at inception plus the row's own spread — the
+    cash flows are those of the contract, the index held constant (ASC 310-20-35-20; IFRS 9
+    re-estimates instead). Otherwise (fixed rate, no rate, a zero rate) the row's interest.
+    Unrounded: the projection is a yield, not money owed."""
+    if index0 is None or row.rate is None or row.spread is None or not row.rate or not row.interest:
+        return row.interest
+    return row.interest * (index0 + row.spread) / row.rate
+
+
 @lru_cache(maxsize=65536)
 def _parts(amount: Decimal, shares, digits: int) -> dict[str, Decimal]:
     """Every lender's part of an amount (each lender of a facility splits the same amounts)."""
@@ -439,12 +459,18 @@ class _Books:
         rows = schedule.rows
         fees = self.fees_by_row if schedule is self.s else self._fee_parts(schedule)
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
-        flows, balances = [], []
+        flows, balances, coupons = [], [], []
+        index0 = index_at_inception(self.s.rows)
         for i, row in enumerate(rows):
             p = lambda x, on=row.date: self.part(x, schedule.shares_on(on))  # noqa: E731
-            inflow = p(row.interest) + p(row.commitment_fee) + p(row.principal) + p(row.prepayment) + exits[i]
+            coupon = p(self.r(projected_interest(row, index0))) + p(row.commitment_fee)
+            inflow = coupon + p(row.principal) + p(row.prepayment) + exits[i]
             flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
             balances.append(p(row.closing_balance))
+            coupons.append(coupon)
+        self.coupons = coupons
+        """The projection's interest and commitment fee per row (what accrues over its period:
+        `amortization.reforecast` adds the part accrued by a mid-period re-solve)."""
         return [r.date for r in rows], flows, balances, exits
 
     def _curve(self, method: str) -> Curve | None:
@@ -474,7 +500,7 @@ class _Books:
             j = bisect_right(d, on) - 1
             settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
                            if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
-            curve = reforecast(curve, on, d, f, b, self.upfront, e, settled) or curve
+            curve = reforecast(curve, on, d, f, b, self.upfront, e, settled, self.coupons) or curve
         return curve
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
@@ -619,8 +645,9 @@ class _Books:
         if self.method == "effective_interest":
             phi = Decimal(fraction.numerator) / Decimal(fraction.denominator)
             flows, balances = [], []
+            index0 = index_at_inception(rows, on)  # the index when the part was bought
             for i, r in enumerate(rows):
-                income = r.interest + r.commitment_fee
+                income = projected_interest(r, index0) + r.commitment_fee
                 start = rows[i - 1].date if i else r.date
                 if r.date <= on:  # a period ended by `on`: the seller's (the position moves at its start)
                     income = ZERO
@@ -724,7 +751,7 @@ class _Books:
             if d <= b:
                 schedule = projected
         dates, flows, balances, exits = self._projection(schedule, self.upfront)
-        new = reforecast(stub, b, dates, flows, balances, self.upfront, exits)
+        new = reforecast(stub, b, dates, flows, balances, self.upfront, exits, coupons=self.coupons)
         if new is not None:  # later changes re-solved again on the new curve
             self.curve, self.anchor = self._reforecasts(new, [(d, p) for d, p in self.projections if d > b]), None
 

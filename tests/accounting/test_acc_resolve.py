@@ -85,3 +85,48 @@ def test_amendment_changes_only_what_comes_after_it(tmp_path):
     assert [e for e in after if e[0] > "2027-06-30"] != [e for e in plain if e[0] > "2027-06-30"]
     got = amortization_cumulative(amended, "--period", "quarter")
     assert got[max(got)] == D(200_000)
+
+
+def test_a_mid_period_re_solve_on_unchanged_flows_keeps_the_yield():
+    """A change that does not change the flows (an amendment of another facility) re-solved
+    between payment dates: the carrying amount then is owed beside the coupon accrued since
+    the last payment date, so the rate stays the funding rate (up to the linear interpolation
+    of what was recognised by then) and the curve keeps rising — it once dropped to zero,
+    reading the accrued coupon as yield."""
+    from loanctl.accounting.amortization import effective_interest_curve, reforecast
+    # 1,000,000 bullet over 8 quarters, 25,000 coupons, 2% OID: funded at 980,000
+    dates = [date(2025, 1, 1), date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1), date(2026, 1, 1),
+             date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1), date(2027, 1, 1)]
+    flows = [D(-980_000)] + [D(25_000)] * 7 + [D(1_025_000)]
+    balances = [D(1_000_000)] * 8 + [D(0)]
+    exits = [D(0)] * 9
+    curve = effective_interest_curve(dates, flows, balances, D(20_000), exits)
+    i0 = D(repr(float(npf.irr([float(f) for f in flows]))))
+    assert abs(curve.rate - i0) < D("1e-9")
+    again = reforecast(curve, date(2025, 5, 1), dates, flows, balances, D(20_000), exits,
+                       coupons=[D(0)] + [D(25_000)] * 8)
+    assert abs(again.rate - i0) < D("0.0001")
+    cums = [again.at(d) for d in dates]
+    assert all(b >= a for a, b in zip(cums, cums[1:]))
+    assert again.at(date(2025, 4, 1)) == curve.at(date(2025, 4, 1))  # history stays
+
+
+def test_a_floating_rate_projection_holds_the_index_of_inception():
+    """ASC 310-20-35-20: the fee's yield on a floating-rate loan is projected with the index
+    in effect at inception (SOFR 4.30% here) plus each period's own spread; a later period
+    fixed at 3.80% + 5.75% = 9.55% paying 24,137.50 on 1,000,000 × 91/360 is projected at
+    (4.30% + 5.75%) = 10.05%: 24,137.50 × 10.05 / 9.55 = 25,401.2435…"""
+    from types import SimpleNamespace as Row
+
+    from loanctl.accounting.position import index_at_inception, projected_interest
+    rows = [Row(date=date(2026, 1, 15), rate=None, spread=None, interest=D(0)),
+            Row(date=date(2026, 4, 15), rate=D("0.1005"), spread=D("0.0575"), interest=D("25125.00")),
+            Row(date=date(2026, 7, 15), rate=D("0.0955"), spread=D("0.0575"), interest=D("24137.50"))]
+    index0 = index_at_inception(rows)
+    assert index0 == D("0.0430")
+    assert projected_interest(rows[1], index0) == D("25125.00")
+    assert projected_interest(rows[2], index0) == D("24137.50") * D("0.1005") / D("0.0955")
+    assert round(projected_interest(rows[2], index0), 4) == D("25401.2435")
+    fixed = Row(date=date(2026, 7, 15), rate=D("0.09"), spread=None, interest=D("22750.00"))
+    assert projected_interest(fixed, index0) == D("22750.00")
+    assert index_at_inception(rows, date(2026, 5, 1)) == D("0.0380")  # a buyer's: the period it bought into
