@@ -23,6 +23,7 @@ from ..engine.lenders import lender_part, timeline_of
 from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
+from ..ledger.stored_positions import PositionStore, context_digest, decode_entry, encode_entry, open_store
 
 ZERO = Decimal(0)
 SUMMED = [m for m in MONEY]
@@ -103,10 +104,16 @@ PositionHook = Callable[[FacilityAllocation, dict, list[str], Callable[[str, Dec
 
 
 def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterable[Payment],
-                 covenant_rows: list[dict] | None = None, position_hook: PositionHook | None = None) -> Report:
+                 covenant_rows: list[dict] | None = None, position_hook: PositionHook | None = None,
+                 store: PositionStore | None = None) -> Report:
     """`position_hook(fa, row, lenders, weigh)`, when given, adds figures to each position's row
     (accounting.valuation: amortized cost, fair value); `weigh(lender, amount)` is the scope's
-    part of a lender's amount (the amount itself but for an investor's look-through)."""
+    part of a lender's amount (the amount itself but for an investor's look-through).
+
+    With a `store` (`open_report_store`, opened for this scope, date and hook), facilities whose
+    stored entry is up to date are read from it, not re-allocated; the others are computed (from
+    `payments`, which must then hold at least theirs: `facilities_to_compute`) and put in it —
+    `store.save()` keeps them. The report is the same with or without it."""
     book = loaded.book
     buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
     mode = book.rounding if book else "half_up"
@@ -119,49 +126,38 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     terminal: dict[str, Decimal] = defaultdict(Decimal)
     entities = loaded.entities
 
-    for deal_id, record in sorted(loaded.deals.items()):
+    for deal_id, record in _scope_deals(loaded, scope):
         d = record.deal
-        if scope.kind == "deal" and deal_id != scope.id:
-            continue
-        if d.status not in FUNDED_OR_LATER:
-            continue
-        terms, builder = facility_inputs(loaded, deal_id, as_of)
         borrower = entities.get(d.borrower)
-        for fid, ft in terms.items():
-            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
-                                   terms=terms, builder=builder)
-            whole = facility_position(fa, deal_id, as_of, buckets, mode)
-            if scope.lenders:
-                parts = [(lender, lender_position(fa, whole, lender)) for lender in scope.lenders]
-                parts = [(lender, p) for lender, p in parts if p is not None]
-                if not parts:
+        order = store.deal_facilities(deal_id) if store is not None else None
+        if order is not None:  # every facility of the deal stored and up to date
+            entries = [_stored_entry(store.fresh(deal_id, fid)) for fid in order]
+        else:
+            terms, builder = facility_inputs(loaded, deal_id, as_of)
+            entries = []
+            for seq, fid in enumerate(terms):
+                text = store.fresh(deal_id, fid) if store is not None else None
+                if text is not None:
+                    entries.append(_stored_entry(text))
                     continue
-                lenders = [lender for lender, _ in parts]
-                own = [(lender, facility_flows(fa, as_of, lender)) for lender in lenders]
-                if scope.weights:
-                    parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
-                    own = [(lender, weigh_flows(fl, scope.weights[lender], fa)) for lender, fl in own]
-                flows = [f for _, fl in own for f in fl]
-                pos = _combine([p for _, p in parts], whole)
-            else:
-                pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
-                flows = facility_flows(fa, as_of)
-            if scope.lenders:
-                report.trades += scope_trades(fa, deal_id, fid, scope.lenders, as_of)
-            if not (pos.drawn or pos.commitment or flows):
+                fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                                       terms=terms, builder=builder)
+                entry = _facility_entry(fa, deal_id, fid, scope, as_of, buckets, mode, d, borrower, position_hook)
+                if store is not None:
+                    store.put(deal_id, fid, seq, len(terms),
+                              encode_entry(entry[0], entry[1], [(f.date, f.kind, f.amount) for f in entry[2]]))
+                entries.append(entry)
+        for trades, row, flows in entries:
+            report.trades += trades
+            if row is None:
                 continue
-            row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
-            if position_hook is not None:
-                position_hook(fa, row, lenders, _weigher(scope, fa.schedule.digits))
-            since = unapplied_since(fa, as_of)
-            row["unapplied_since"] = since
-            row["unapplied_age_days"] = (as_of - since).days if since is not None else None
             report.positions.append(row)
-            flows_by_ccy[pos.currency] += flows
+            flows_by_ccy[row["currency"]] += flows
             # carrying figures: written-off principal is out of outstanding; a position on
             # non-accrual counts no accrued income in its terminal value
-            terminal[pos.currency] += pos.outstanding_principal + (
-                ZERO if pos.non_accrual else pos.accrued_interest + pos.accrued_pik + pos.accrued_commitment_fee)
+            terminal[row["currency"]] += row["outstanding_principal"] + (
+                ZERO if row["non_accrual"] else
+                row["accrued_interest"] + row["accrued_pik"] + row["accrued_commitment_fee"])
 
     for ccy in sorted({p["currency"] for p in report.positions}):
         rows = [p for p in report.positions if p["currency"] == ccy]
@@ -177,6 +173,79 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def _scope_deals(loaded: LoadedBook, scope: Scope):
+    """The deals a report of `scope` looks at, in report order."""
+    for deal_id, record in sorted(loaded.deals.items()):
+        if scope.kind == "deal" and deal_id != scope.id:
+            continue
+        if record.deal.status not in FUNDED_OR_LATER:
+            continue
+        yield deal_id, record
+
+
+def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope, as_of: date, buckets, mode: str,
+                    d, borrower, position_hook: PositionHook | None) -> tuple[list[dict], dict | None, list[Flow]]:
+    """What one facility adds to the report of `scope`: (its trades, its position row or None
+    when it shows none, its flows)."""
+    whole = facility_position(fa, deal_id, as_of, buckets, mode)
+    trades: list[dict] = []
+    if scope.lenders:
+        parts = [(lender, lender_position(fa, whole, lender)) for lender in scope.lenders]
+        parts = [(lender, p) for lender, p in parts if p is not None]
+        if not parts:
+            return trades, None, []
+        lenders = [lender for lender, _ in parts]
+        own = [(lender, facility_flows(fa, as_of, lender)) for lender in lenders]
+        if scope.weights:
+            parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
+            own = [(lender, weigh_flows(fl, scope.weights[lender], fa)) for lender, fl in own]
+        flows = [f for _, fl in own for f in fl]
+        pos = _combine([p for _, p in parts], whole)
+        trades = scope_trades(fa, deal_id, fid, scope.lenders, as_of)
+    else:
+        pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
+        flows = facility_flows(fa, as_of)
+    if not (pos.drawn or pos.commitment or flows):
+        return trades, None, []
+    row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
+    if position_hook is not None:
+        position_hook(fa, row, lenders, _weigher(scope, fa.schedule.digits))
+    since = unapplied_since(fa, as_of)
+    row["unapplied_since"] = since
+    row["unapplied_age_days"] = (as_of - since).days if since is not None else None
+    return trades, row, flows
+
+
+def _stored_entry(text: str | None) -> tuple[list[dict], dict | None, list[Flow]]:
+    trades, row, flows = decode_entry(text or "")
+    return trades, row, [Flow(d, k, a) for d, k, a in flows]
+
+
+def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: str) -> PositionStore | None:
+    """The stored report entries of `scope` on `as_of` for a report `variant` (naming the
+    position hook used, e.g. "valued"); None without a ledger. Besides each deal's own inputs
+    and payments, an entry depends on the scope, book.yaml as a whole (entities, policy, DPD
+    buckets) and the marks up to `as_of`."""
+    book = loaded.book.model_dump(mode="json") if loaded.book else None
+    marks = [[mf.date, [[m.deal, m.facility, m.price, m.source] for m in mf.marks]]
+             for mf in loaded.marks if mf.date <= as_of]
+    weights = sorted((k, repr(v)) for k, v in scope.weights.items())
+    context = context_digest(variant, scope.kind, scope.id, list(scope.lenders), weights, book, marks)
+    return open_store(loaded, as_of, context)
+
+
+def facilities_to_compute(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore) -> list[tuple[str, str]]:
+    """The facilities of a report of `scope` without an up-to-date stored entry (whose
+    payments `build_report` needs)."""
+    out: list[tuple[str, str]] = []
+    for deal_id, _ in _scope_deals(loaded, scope):
+        if store.deal_facilities(deal_id) is not None:
+            continue
+        terms, _ = facility_inputs(loaded, deal_id, as_of)
+        out += [(deal_id, fid) for fid in terms if store.fresh(deal_id, fid) is None]
+    return out
 
 
 def look_through_part(amount: Decimal, weight, digits: int) -> Decimal:
