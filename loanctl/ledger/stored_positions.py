@@ -236,6 +236,35 @@ def context_digest(*parts: Any) -> str:
 
 
 # --- ledger check / refresh ----------------------------------------------------------------------
+_CORRUPT = f"checksum IS DISTINCT FROM substr(sha256(entry), 1, 32)"  # the same as `checksum`, in SQL
+
+
+def _stale_deals(con, fps: DealFingerprints) -> list[tuple[str, str]]:
+    """(deal, stored fingerprint) pairs that are not the book's."""
+    return [(d, fp) for d, fp in con.execute(f"SELECT DISTINCT deal, fingerprint FROM {TABLE} ORDER BY 1, 2")
+            .fetchall() if fp != fps.of(d)]
+
+
+def needs_pruning(con, fps: DealFingerprints) -> bool:
+    """Whether the ledger holds stored positions that are stale or corrupt."""
+    if not _has_table(con):
+        return False
+    return bool(_stale_deals(con, fps)) or bool(con.execute(f"SELECT 1 FROM {TABLE} WHERE {_CORRUPT} LIMIT 1")
+                                                .fetchall())
+
+
+def prune_stored(con, fps: DealFingerprints) -> None:
+    """Inside the caller's transaction: drop the stored positions that are stale (their
+    deal's fingerprint is not the book's) or corrupt."""
+    if not _has_table(con):
+        return
+    stale = _stale_deals(con, fps)
+    if stale:
+        con.execute(f"DELETE FROM {TABLE} WHERE (deal, fingerprint) IN (SELECT unnest(?), unnest(?))",
+                    [[d for d, _ in stale], [f for _, f in stale]])
+    con.execute(f"DELETE FROM {TABLE} WHERE {_CORRUPT}")
+
+
 def check_stored(loaded: LoadedBook, con, limit: int = 100) -> list[Diagnostic]:
     """E0920 for a stored entry that is corrupt (its checksum or its text is wrong); E0921
     (a warning) for entries of a deal whose files changed after they were stored — never
@@ -255,10 +284,11 @@ def check_stored(loaded: LoadedBook, con, limit: int = 100) -> list[Diagnostic]:
                 decode_entry(entry)
             except (ValueError, TypeError, ArithmeticError):
                 bad = True
-        if bad and len(diags) < limit:
-            diags.append(diag("E0920", f"the stored position of deal '{deal}' facility '{fac}' as of {as_of} is "
-                                       "corrupt", path, "run `loanctl ledger refresh` (it drops stored positions "
-                                                        "that are corrupt or stale) or delete .loanctl/"))
+        if bad:
+            if len(diags) < limit:
+                diags.append(diag("E0920", f"the stored position of deal '{deal}' facility '{fac}' as of {as_of} is "
+                                           "corrupt", path, "run `loanctl ledger refresh` (it drops stored positions "
+                                                            "that are corrupt or stale) or delete .loanctl/"))
         elif fp != fps.of(deal):
             stale += 1
     if stale:
@@ -266,21 +296,3 @@ def check_stored(loaded: LoadedBook, con, limit: int = 100) -> list[Diagnostic]:
                                          "deals (never shown: reports recompute them)", path,
                                 hint="run `loanctl ledger refresh` to drop them", severity="warning"))
     return diags
-
-
-def prune_stored(loaded: LoadedBook, con) -> int:
-    """Inside the caller's transaction: drop stored entries that are stale (their deal's
-    fingerprint is not the book's) or corrupt. Returns how many."""
-    if not _has_table(con):
-        return 0
-    fps = DealFingerprints(loaded)
-    drop = []
-    for deal, fac, ctx, as_of, fp, entry, ck in con.execute(
-            f"SELECT deal, facility, context, as_of, fingerprint, entry, checksum FROM {TABLE}").fetchall():
-        if fp != fps.of(deal) or ck != checksum(entry):
-            drop.append((deal, fac, ctx, as_of))
-    if drop:
-        cols = [[r[i] for r in drop] for i in range(4)]
-        con.execute(f"DELETE FROM {TABLE} WHERE (deal, facility, context, as_of) IN "
-                    "(SELECT unnest(?), unnest(?), unnest(?), unnest(?))", cols)
-    return len(drop)
