@@ -55,7 +55,7 @@ MIGRATIONS: dict[int, list[str]] = {
     4: ["ALTER TABLE payments ADD COLUMN IF NOT EXISTS reverses VARCHAR"],
     # report positions kept per facility, scope context and as-of date, with the digest of their
     # inputs (ledger/stored_positions.py); a cache: an older ledger simply starts with none
-    5: ["CREATE TABLE stored_positions (deal VARCHAR, facility VARCHAR, context VARCHAR, as_of DATE, "
+    5: ["CREATE TABLE IF NOT EXISTS stored_positions (deal VARCHAR, facility VARCHAR, context VARCHAR, as_of DATE, "
         "fingerprint VARCHAR, seq INTEGER, count INTEGER, digest VARCHAR, entry VARCHAR, checksum VARCHAR, "
         "PRIMARY KEY (deal, facility, context, as_of))"],
 }

@@ -409,6 +409,9 @@ def _concentration(rows, key: str, total: Decimal, limit: Decimal | None) -> lis
     return out
 
 
+_BALANCE_SIGN = {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}
+
+
 def _series(flows: list[Flow], as_of: date) -> dict:
     """Outstanding principal at each month end, and cash received per month by component."""
     if not flows:
@@ -425,16 +428,19 @@ def _series(flows: list[Flow], as_of: date) -> dict:
         cut = min(last_day, as_of)
         while i < len(flows) and flows[i].date <= cut:
             f = flows[i]
-            balance += {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}.get(f.kind, 0) * f.amount
+            balance += _BALANCE_SIGN.get(f.kind, 0) * f.amount
             i += 1
         points.append({"date": cut, "outstanding": balance})
         if last_day >= as_of:
             break
         cursor = end
     cash: dict[str, dict] = {}
+    months: dict[date, str] = {}
     for f in flows:
         if f.kind in ("interest", "fees", "principal"):
-            key = f"{f.date.year:04d}-{f.date.month:02d}"
+            key = months.get(f.date)
+            if key is None:
+                key = months[f.date] = f"{f.date.year:04d}-{f.date.month:02d}"
             month = cash.setdefault(key, {"month": key, "interest": ZERO, "fees": ZERO, "principal": ZERO})
             month[f.kind] += f.amount
     return {"outstanding": points, "cash": [cash[k] for k in sorted(cash)]}
