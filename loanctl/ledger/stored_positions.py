@@ -36,10 +36,12 @@ from .db import connect, diag, ledger_path, writer_lock
 TABLE = "stored_positions"
 Facility = tuple[str, str]
 
-# the digest of a facility's payments up to the as-of date: every column, in payment id order
+# the digest of a facility's payments up to the as-of date, from every column: their count, and
+# the sum and the xor of their rows' hashes (payments are only ever added — a reversal is a new
+# payment — so a new one always changes it; DuckDB computes it in one pass, no sort)
 _PAYMENTS_DIGEST = (
-    "SELECT deal, facility, md5(string_agg(concat_ws('|', payment_id, value_date, amount, currency, type, "
-    "coalesce(reference, ''), coalesce(reverses, ''), file, line), chr(10) ORDER BY payment_id, file, line)) "
+    "SELECT deal, facility, count(*) || ':' || sum(hash(payment_id, value_date, amount, currency, type, reference, "
+    "reverses, file, line))::HUGEINT || ':' || bit_xor(hash(payment_id, amount, value_date)) "
     "FROM payments WHERE value_date <= ? GROUP BY deal, facility")
 
 
@@ -91,10 +93,18 @@ def decode_entry(text: str) -> tuple[list[dict], dict | None, list[tuple[date, s
     trades, row, flows = json.loads(text)
     out = []
     if flows:
+        dates = _DATES
         for f in flows.split("|"):
             d, k, a = f.split(",")
-            out.append((date.fromisoformat(d), k, Decimal(a)))
+            day = dates.get(d)
+            if day is None:
+                day = dates[d] = date.fromisoformat(d)
+            out.append((day, k, Decimal(a)))
     return _dec(trades), _dec(row), out
+
+
+_DATES: dict[str, date] = {}
+"""Parsed ISO dates (a book's flows share a few thousand dates)."""
 
 
 def checksum(text: str) -> str:
@@ -229,9 +239,15 @@ def _has_table(con) -> bool:
     return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ?", [TABLE]).fetchall())
 
 
+ENTRY_FORMAT = 2
+"""The stored entries' format and meaning: bump it when the report computes an entry
+differently (its inputs unchanged), so entries stored before are not used."""
+
+
 def context_digest(*parts: Any) -> str:
-    """The digest of what else a stored entry depends on (canonical JSON of `parts`)."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+    """The digest of what else a stored entry depends on (canonical JSON of `parts`, with
+    ENTRY_FORMAT)."""
+    text = json.dumps([ENTRY_FORMAT, *parts], sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
