@@ -29,6 +29,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
 from ..servicing.allocation import Payment
+from ..source.cache import package_fingerprint
 from ..source.fingerprints import DealFingerprints
 from .allocating import payments_of
 from .db import connect, diag, ledger_path, writer_lock
@@ -239,15 +240,12 @@ def _has_table(con) -> bool:
     return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ?", [TABLE]).fetchall())
 
 
-ENTRY_FORMAT = 2
-"""The stored entries' format and meaning: bump it when the report computes an entry
-differently (its inputs unchanged), so entries stored before are not used."""
-
-
 def context_digest(*parts: Any) -> str:
-    """The digest of what else a stored entry depends on (canonical JSON of `parts`, with
-    ENTRY_FORMAT)."""
-    text = json.dumps([ENTRY_FORMAT, *parts], sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+    """The digest of what else a stored entry depends on (canonical JSON of `parts`), and of
+    loanctl's own sources (`source.cache.package_fingerprint`): an entry is used only by the
+    exact code that computed it."""
+    text = json.dumps([package_fingerprint(), *parts], sort_keys=True, separators=(",", ":"), default=str,
+                      ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
