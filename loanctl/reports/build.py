@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable
 
 from ..conventions.currency import minor_units
 from ..conventions.dates import add_months
@@ -122,7 +122,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     for p in payments:
         if p.date <= as_of:
             by_facility[(p.deal, p.facility)].append(p)
-    flows_by_ccy: dict[str, list[Flow]] = defaultdict(list)
+    flows_by_ccy: dict[str, list[tuple[date, str, Decimal]]] = defaultdict(list)
     terminal: dict[str, Decimal] = defaultdict(Decimal)
     entities = loaded.entities
 
@@ -142,9 +142,11 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
                     continue
                 fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
                                        terms=terms, builder=builder)
-                entry = _facility_entry(fa, deal_id, fid, scope, as_of, buckets, mode, d, borrower, position_hook)
+                trades, row, flows = _facility_entry(fa, deal_id, fid, scope, as_of, buckets, mode, d, borrower,
+                                                     position_hook)
+                entry = (trades, row, _summed_flows(flows))
                 if store is not None:
-                    store.put(deal_id, fid, seq, len(terms), encode_entry(entry[0], entry[1], _summed_flows(entry[2])))
+                    store.put(deal_id, fid, seq, len(terms), encode_entry(*entry))
                 entries.append(entry)
         for trades, row, flows in entries:
             report.trades += trades
@@ -218,9 +220,9 @@ def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope
 
 
 def _summed_flows(flows: list[Flow]) -> list[tuple[date, str, Decimal]]:
-    """A facility's flows summed by (date, kind, sign), as stored: the report only ever sums
-    them — by month and kind (series), by date (XIRR), by sign (MOIC) — and Decimal sums are
-    exact, so the report is the same from fewer flows."""
+    """A facility's flows as (date, kind, amount) summed by date, kind and sign — what the
+    report keeps and stores: it only ever sums them (by month and kind for the series, by
+    date for XIRR, by sign for MOIC), and Decimal sums of money are exact."""
     summed: dict[tuple[date, str, bool], Decimal] = {}
     for f in flows:
         key = (f.date, f.kind, f.amount > 0)
@@ -228,16 +230,8 @@ def _summed_flows(flows: list[Flow]) -> list[tuple[date, str, Decimal]]:
     return [(d, k, a) for (d, k, _), a in summed.items()]
 
 
-class _StoredFlow(NamedTuple):
-    """A stored flow: read like a `Flow` (date, kind, amount), cheaper to make."""
-    date: date
-    kind: str
-    amount: Decimal
-
-
-def _stored_entry(text: str | None) -> tuple[list[dict], dict | None, list]:
-    trades, row, flows = decode_entry(text or "")
-    return trades, row, [_StoredFlow(*f) for f in flows]
+def _stored_entry(text: str | None) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+    return decode_entry(text or "")
 
 
 def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: str) -> PositionStore | None:
@@ -395,8 +389,8 @@ def _metrics(rows, flows: list[Flow], terminal: Decimal, as_of: date, report: Re
             b["amount"] += r["outstanding_principal"]
             b["count"] += 1
     limit = loaded.book.policy.limits.max_borrower_share_of_fund if loaded.book else None
-    cash = [(f.date, -f.amount if f.kind == "draw" else f.amount) for f in flows
-            if f.kind in ("draw", "interest", "fees", "principal", "settlement")]
+    cash = [(d, -a if k == "draw" else a) for d, k, a in flows if k in ("draw", "interest", "fees", "principal",
+                                                                         "settlement")]
     if terminal:
         cash.append((as_of, terminal))
     return {
@@ -429,12 +423,27 @@ def _concentration(rows, key: str, total: Decimal, limit: Decimal | None) -> lis
 _BALANCE_SIGN = {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}
 
 
-def _series(flows: list[Flow], as_of: date) -> dict:
-    """Outstanding principal at each month end, and cash received per month by component."""
+def _series(flows: list[tuple[date, str, Decimal]], as_of: date) -> dict:
+    """Outstanding principal at each month end, and cash received per month by component
+    (from (date, kind, amount) flows; summed per date first: exact, so the same figures)."""
     if not flows:
         return {"outstanding": [], "cash": []}
-    flows = sorted(flows, key=lambda f: f.date)
-    first = flows[0].date
+    deltas: dict[date, Decimal] = {}
+    cash: dict[str, dict] = {}
+    months: dict[date, str] = {}
+    for d, kind, amount in flows:
+        x = _BALANCE_SIGN.get(kind, 0) * amount
+        deltas[d] = deltas[d] + x if d in deltas else x
+        if kind in ("interest", "fees", "principal"):
+            key = months.get(d)
+            if key is None:
+                key = months[d] = f"{d.year:04d}-{d.month:02d}"
+            month = cash.get(key)
+            if month is None:
+                month = cash[key] = {"month": key, "interest": ZERO, "fees": ZERO, "principal": ZERO}
+            month[kind] += amount
+    dates = sorted(deltas)
+    first = dates[0]
     points = []
     balance = ZERO
     i = 0
@@ -443,21 +452,11 @@ def _series(flows: list[Flow], as_of: date) -> dict:
         end = add_months(cursor, 1)
         last_day = date.fromordinal(end.toordinal() - 1)
         cut = min(last_day, as_of)
-        while i < len(flows) and flows[i].date <= cut:
-            f = flows[i]
-            balance += _BALANCE_SIGN.get(f.kind, 0) * f.amount
+        while i < len(dates) and dates[i] <= cut:
+            balance += deltas[dates[i]]
             i += 1
         points.append({"date": cut, "outstanding": balance})
         if last_day >= as_of:
             break
         cursor = end
-    cash: dict[str, dict] = {}
-    months: dict[date, str] = {}
-    for f in flows:
-        if f.kind in ("interest", "fees", "principal"):
-            key = months.get(f.date)
-            if key is None:
-                key = months[f.date] = f"{f.date.year:04d}-{f.date.month:02d}"
-            month = cash.setdefault(key, {"month": key, "interest": ZERO, "fees": ZERO, "principal": ZERO})
-            month[f.kind] += f.amount
     return {"outstanding": points, "cash": [cash[k] for k in sorted(cash)]}
