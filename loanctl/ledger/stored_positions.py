@@ -23,7 +23,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic, DiagnosticError
@@ -133,8 +132,6 @@ class PositionStore:
     stored: dict[str, dict[str, _Stored]]
     """deal → facility → stored entry (only those of the deal's current fingerprint)."""
     new: list[tuple] = field(default_factory=list)
-    hits: int = 0
-    misses: int = 0
 
     def digest(self, deal: str, facility: str) -> str:
         return hashlib.sha256(f"{self.fps.of(deal)}\0{self.paid.get((deal, facility), '')}".encode()).hexdigest()
