@@ -255,3 +255,14 @@ def test_ledger_check_reports_corrupt_and_stale_stored_positions(small):
     assert diags[0]["message"].startswith("2 stored positions")  # acme-two's tl and rcf
     assert run(small, "ledger", "refresh").exit_code == 0
     assert run(small, "ledger", "check").exit_code == 0
+
+
+def test_a_busy_ledger_still_reports_and_stores_nothing(small):
+    from loanctl.ledger.db import writer_lock
+    on = date(2026, 11, 28)
+    fresh = report_json(small, on, stored=False, whole_book=True)
+    with writer_lock(small):  # another loanctl is writing: the report does not wait to store
+        assert report_json(small, on, stored=True, whole_book=True) == fresh
+    assert stored_count(small) == 0
+    assert report_json(small, on, stored=True, whole_book=True) == fresh
+    assert stored_count(small) == 3  # acme-fixed tl, acme-two tl and rcf
