@@ -185,28 +185,44 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
         raise UsageProblem(str(exc), "see `loanctl report --help`") from None
     covenants = covenant_rows(loaded, on, deals=[scope.id] if scope.kind == "deal" else None,
                               lenders=scope.lenders or None)
+    store = None
     if tree is None:
         from .ledger.db import ledger_payments
-        payments = ledger_payments(root)
+        from .reports.build import open_report_store
+        store = open_report_store(loaded, scope, on, VALUED_REPORT)
+        payments = [] if store is not None else ledger_payments(root)
     else:
         payments = archived_payments(loaded, tree, on)
-    return valued_report(loaded, scope, on, payments, covenants, currency=currency, look_through=look_through)
+    return valued_report(loaded, scope, on, payments, covenants, currency=currency, look_through=look_through,
+                         store=store)
+
+
+VALUED_REPORT = "valued"
+"""The report variant of `valued_report` (its position hook) in stored positions."""
 
 
 def valued_report(loaded: LoadedBook, scope, on: date, payments, covenants=None, *, currency: str | None = None,
-                  look_through: list | None = None):
+                  look_through: list | None = None, store=None):
     """The report of a resolved scope with amortized cost, marks, fair value and NAV, and its
     totals translated into `currency` (default: the base currency). A missing FX rate raises
     DiagnosticError (E0654) when `currency` was asked for or the scope is an investor's; for
-    the implied base currency it is a warning on the report, which stands untranslated."""
+    the implied base currency it is a warning on the report, which stands untranslated.
+    With a `store` (`reports.build.open_report_store` for VALUED_REPORT) the positions stored
+    and up to date are read from the ledger, and only the other facilities' payments are
+    loaded and allocated (`payments` is then ignored); what was computed is stored."""
     from dataclasses import replace
 
     from .accounting.valuation import add_valuation_totals, translate, valuation_hook
     from .diagnostics import DiagnosticError
-    from .reports.build import build_report
+    from .reports.build import build_report, facilities_to_compute
 
+    if store is not None:
+        payments = store.payments(facilities_to_compute(loaded, scope, on, store))
     payments = list(payments)
-    result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on, payments))
+    result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on, payments),
+                          store=store)
+    if store is not None:
+        store.save()
     add_valuation_totals(result)
     result.look_through = look_through or []
     target = currency or (loaded.book.base_currency if loaded.book else None)

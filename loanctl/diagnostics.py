@@ -290,6 +290,8 @@ CODES: dict[str, str] = {
     "E0802": "two ids give the same journal account name",
     # derived state, scale and export (SPEC §10)
     "E0900": "the export could not be written",
+    "E0920": "a stored report position is corrupt",
+    "E0921": "stored report positions of an earlier version of their deal",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

@@ -29,7 +29,7 @@ TARGETS = {
     "validate_10k_s": 5.0,
     "schedules_vs_quantlib": 3.0,
     "post_vs_read_csv": 2.0,
-    "report_s": 10.0,
+    "report_s": 2.0,
     "help_s": 0.3,
     "peak_memory_mb": 2048.0,
 }
@@ -283,13 +283,26 @@ def allocate_all(loaded, payments: list) -> int:
     return rows
 
 
+def stored_report(loaded, scope, on: date):
+    """The report as `loanctl report` builds it from the ledger: stored positions read, the
+    other facilities' payments loaded and allocated, what was computed stored."""
+    from ..reports.build import build_report, facilities_to_compute, open_report_store
+    store = open_report_store(loaded, scope, on, "bench")
+    if store is None:
+        return build_report(loaded, scope, on, [])
+    report = build_report(loaded, scope, on, store.payments(facilities_to_compute(loaded, scope, on, store)),
+                          store=store)
+    store.save()
+    return report
+
+
 # --- the run -------------------------------------------------------------------------------
 def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None, growth: bool = True,
               progress: Callable[[str], None] = lambda s: None) -> BenchResult:
     from ..api import validate_book
     from ..engine.deal import schedule_deal
     from ..render import report as render
-    from ..reports.build import build_report, resolve_scope
+    from ..reports.build import resolve_scope
     from ..ledger.db import ledger_payments
     from ..ledger.posting import post
     from ..ledger.rebuild import rebuild
@@ -356,8 +369,10 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
 
         progress("reports")
         scope = resolve_scope(loaded, fund="fund-a")
-        with timed(result, "report build", "fund-a with its SPV"):
-            report = build_report(loaded, scope, date(2026, 11, 28), pays)
+        with timed(result, "report build, first (computes and stores positions)", "fund-a with its SPV"):
+            stored_report(loaded, scope, date(2026, 11, 28))
+        with timed(result, "report build", "fund-a with its SPV, from stored positions"):
+            report = stored_report(loaded, scope, date(2026, 11, 28))
         for fmt, fn in (("json", render.to_json), ("csv", render.to_csv),
                         ("md", lambda r: render.to_markdown(r, root)), ("html", lambda r: render.to_html(r, root))):
             try:
@@ -459,7 +474,8 @@ def _ratios(result: BenchResult) -> None:
                                                     max(1, result.payments), "target": 30.0},
         "allocation with events ≤ 30 s for 1,000,000 payments": {
             "value": (sec("allocation with events") or 0) * 1_000_000 / max(1, result.events), "target": 30.0},
-        "fund report ≤ 10 s (build + slowest format)": {"value": report, "target": 10.0},
+        "fund report ≤ 2 s with stored positions (build + slowest format)": {"value": report,
+                                                                             "target": TARGETS["report_s"]},
         "journal ≤ 30 s for 10,000 deals (a year of month ends)": {"value": (sec("journal") or 0) * scale,
                                                                    "target": 30.0},
         "peak memory ≤ 2 GB": {"value": max((s.peak_mb for s in result.stages), default=0), "target": 2048.0},

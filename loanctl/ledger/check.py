@@ -13,6 +13,7 @@ from .allocating import payments_of
 from .archive import archive_dir, archived_files
 from .db import diag, ledger_path, open_for_read
 from .refresh import outdated
+from .stored_positions import check_stored
 
 MAX_STALE_REPORTED = 100
 
@@ -54,6 +55,7 @@ def check(loaded: LoadedBook) -> list[Diagnostic]:
             diags.append(diag("E0423", f"payment {pid} recorded {n} times", str(ledger_path(root)),
                               "run `loanctl ledger rebuild`"))
         diags += _check_follows_book(loaded, con)
+        diags += check_stored(loaded, con)
     finally:
         con.close()
     return diags

@@ -25,7 +25,7 @@ from ..diagnostics import Diagnostic, DiagnosticError
 from ..servicing.allocation import Payment
 from .archive import archived_files
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -53,6 +53,11 @@ MIGRATIONS: dict[int, list[str]] = {
     # a reversal names the payment it reverses (SPEC §4.1); earlier ledgers hold none (a ledger
     # created at this version has the column from PAYMENT_TABLE already)
     4: ["ALTER TABLE payments ADD COLUMN IF NOT EXISTS reverses VARCHAR"],
+    # report positions kept per facility, scope context and as-of date, with the digest of their
+    # inputs (ledger/stored_positions.py); a cache: an older ledger simply starts with none
+    5: ["CREATE TABLE IF NOT EXISTS stored_positions (deal VARCHAR, facility VARCHAR, context VARCHAR, as_of DATE, "
+        "fingerprint VARCHAR, seq INTEGER, count INTEGER, digest VARCHAR, entry VARCHAR, checksum VARCHAR, "
+        "PRIMARY KEY (deal, facility, context, as_of))"],
 }
 
 def ledger_path(root: Path) -> Path:

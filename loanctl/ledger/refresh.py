@@ -19,6 +19,7 @@ from ..model.records import LoadedBook
 from ..servicing.positions import facility_inputs
 from ..source.fingerprints import DealFingerprints
 from .allocating import allocate, payments_of, replace_allocations
+from .stored_positions import needs_pruning, prune_stored
 from .db import SCHEMA_VERSION, STATE_DIR, connect, diag, ledger_path, writer_lock
 
 
@@ -77,9 +78,10 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
         try:
             stale, _ = outdated(loaded, con, fps)
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            prune = needs_pruning(con, fps)
         finally:
             con.close()
-        if not stale and row and int(row[0]) >= SCHEMA_VERSION:  # an older schema: migrate (and recompute)
+        if not stale and not prune and row and int(row[0]) >= SCHEMA_VERSION:  # an older schema: migrate
             return []
     alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
     with writer_lock(root):
@@ -92,6 +94,7 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
                 con.execute("BEGIN TRANSACTION")
                 replace_allocations(con, keys, alloc_csv)
                 store_fingerprints(con, fps, [*keys, *(k for k in stale if k in fresh)])
+                prune_stored(con, fps)  # stored report positions of changed deals, or corrupt ones
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):

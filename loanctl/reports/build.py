@@ -23,6 +23,7 @@ from ..engine.lenders import lender_part, timeline_of
 from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
+from ..ledger.stored_positions import PositionStore, context_digest, decode_entry, encode_entry, open_store
 
 ZERO = Decimal(0)
 SUMMED = [m for m in MONEY]
@@ -103,10 +104,16 @@ PositionHook = Callable[[FacilityAllocation, dict, list[str], Callable[[str, Dec
 
 
 def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterable[Payment],
-                 covenant_rows: list[dict] | None = None, position_hook: PositionHook | None = None) -> Report:
+                 covenant_rows: list[dict] | None = None, position_hook: PositionHook | None = None,
+                 store: PositionStore | None = None) -> Report:
     """`position_hook(fa, row, lenders, weigh)`, when given, adds figures to each position's row
     (accounting.valuation: amortized cost, fair value); `weigh(lender, amount)` is the scope's
-    part of a lender's amount (the amount itself but for an investor's look-through)."""
+    part of a lender's amount (the amount itself but for an investor's look-through).
+
+    With a `store` (`open_report_store`, opened for this scope, date and hook), facilities whose
+    stored entry is up to date are read from it, not re-allocated; the others are computed (from
+    `payments`, which must then hold at least theirs: `facilities_to_compute`) and put in it —
+    `store.save()` keeps them. The report is the same with or without it."""
     book = loaded.book
     buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
     mode = book.rounding if book else "half_up"
@@ -115,53 +122,43 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     for p in payments:
         if p.date <= as_of:
             by_facility[(p.deal, p.facility)].append(p)
-    flows_by_ccy: dict[str, list[Flow]] = defaultdict(list)
+    flows_by_ccy: dict[str, list[tuple[date, str, Decimal]]] = defaultdict(list)
     terminal: dict[str, Decimal] = defaultdict(Decimal)
     entities = loaded.entities
 
-    for deal_id, record in sorted(loaded.deals.items()):
+    for deal_id, record in _scope_deals(loaded, scope):
         d = record.deal
-        if scope.kind == "deal" and deal_id != scope.id:
-            continue
-        if d.status not in FUNDED_OR_LATER:
-            continue
-        terms, builder = facility_inputs(loaded, deal_id, as_of)
         borrower = entities.get(d.borrower)
-        for fid, ft in terms.items():
-            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
-                                   terms=terms, builder=builder)
-            whole = facility_position(fa, deal_id, as_of, buckets, mode)
-            if scope.lenders:
-                parts = [(lender, lender_position(fa, whole, lender)) for lender in scope.lenders]
-                parts = [(lender, p) for lender, p in parts if p is not None]
-                if not parts:
+        order = store.deal_facilities(deal_id) if store is not None else None
+        if order is not None:  # every facility of the deal stored and up to date
+            entries = [_stored_entry(store.fresh(deal_id, fid)) for fid in order]
+        else:
+            terms, builder = facility_inputs(loaded, deal_id, as_of)
+            entries = []
+            for seq, fid in enumerate(terms):
+                text = store.fresh(deal_id, fid) if store is not None else None
+                if text is not None:
+                    entries.append(_stored_entry(text))
                     continue
-                lenders = [lender for lender, _ in parts]
-                own = [(lender, facility_flows(fa, as_of, lender)) for lender in lenders]
-                if scope.weights:
-                    parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
-                    own = [(lender, weigh_flows(fl, scope.weights[lender], fa)) for lender, fl in own]
-                flows = [f for _, fl in own for f in fl]
-                pos = _combine([p for _, p in parts], whole)
-            else:
-                pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
-                flows = facility_flows(fa, as_of)
-            if scope.lenders:
-                report.trades += scope_trades(fa, deal_id, fid, scope.lenders, as_of)
-            if not (pos.drawn or pos.commitment or flows):
+                fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                                       terms=terms, builder=builder)
+                trades, row, flows = _facility_entry(fa, deal_id, fid, scope, as_of, buckets, mode, d, borrower,
+                                                     position_hook)
+                entry = (trades, row, _summed_flows(flows))
+                if store is not None:
+                    store.put(deal_id, fid, seq, len(terms), encode_entry(*entry))
+                entries.append(entry)
+        for trades, row, flows in entries:
+            report.trades += trades
+            if row is None:
                 continue
-            row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
-            if position_hook is not None:
-                position_hook(fa, row, lenders, _weigher(scope, fa.schedule.digits))
-            since = unapplied_since(fa, as_of)
-            row["unapplied_since"] = since
-            row["unapplied_age_days"] = (as_of - since).days if since is not None else None
             report.positions.append(row)
-            flows_by_ccy[pos.currency] += flows
+            flows_by_ccy[row["currency"]] += flows
             # carrying figures: written-off principal is out of outstanding; a position on
             # non-accrual counts no accrued income in its terminal value
-            terminal[pos.currency] += pos.outstanding_principal + (
-                ZERO if pos.non_accrual else pos.accrued_interest + pos.accrued_pik + pos.accrued_commitment_fee)
+            terminal[row["currency"]] += row["outstanding_principal"] + (
+                ZERO if row["non_accrual"] else
+                row["accrued_interest"] + row["accrued_pik"] + row["accrued_commitment_fee"])
 
     for ccy in sorted({p["currency"] for p in report.positions}):
         rows = [p for p in report.positions if p["currency"] == ccy]
@@ -177,6 +174,89 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def _scope_deals(loaded: LoadedBook, scope: Scope):
+    """The deals a report of `scope` looks at, in report order."""
+    for deal_id, record in sorted(loaded.deals.items()):
+        if scope.kind == "deal" and deal_id != scope.id:
+            continue
+        if record.deal.status not in FUNDED_OR_LATER:
+            continue
+        yield deal_id, record
+
+
+def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope, as_of: date, buckets, mode: str,
+                    d, borrower, position_hook: PositionHook | None) -> tuple[list[dict], dict | None, list[Flow]]:
+    """What one facility adds to the report of `scope`: (its trades, its position row or None
+    when it shows none, its flows)."""
+    whole = facility_position(fa, deal_id, as_of, buckets, mode)
+    trades: list[dict] = []
+    if scope.lenders:
+        parts = [(lender, lender_position(fa, whole, lender)) for lender in scope.lenders]
+        parts = [(lender, p) for lender, p in parts if p is not None]
+        if not parts:
+            return trades, None, []
+        lenders = [lender for lender, _ in parts]
+        own = [(lender, facility_flows(fa, as_of, lender)) for lender in lenders]
+        if scope.weights:
+            parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
+            own = [(lender, weigh_flows(fl, scope.weights[lender], fa)) for lender, fl in own]
+        flows = [f for _, fl in own for f in fl]
+        pos = _combine([p for _, p in parts], whole)
+        trades = scope_trades(fa, deal_id, fid, scope.lenders, as_of)
+    else:
+        pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
+        flows = facility_flows(fa, as_of)
+    if not (pos.drawn or pos.commitment or flows):
+        return trades, None, []
+    row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
+    if position_hook is not None:
+        position_hook(fa, row, lenders, _weigher(scope, fa.schedule.digits))
+    since = unapplied_since(fa, as_of)
+    row["unapplied_since"] = since
+    row["unapplied_age_days"] = (as_of - since).days if since is not None else None
+    return trades, row, flows
+
+
+def _summed_flows(flows: list[Flow]) -> list[tuple[date, str, Decimal]]:
+    """A facility's flows as (date, kind, amount) summed by date, kind and sign — what the
+    report keeps and stores: it only ever sums them (by month and kind for the series, by
+    date for XIRR, by sign for MOIC), and Decimal sums of money are exact."""
+    summed: dict[tuple[date, str, bool], Decimal] = {}
+    for f in flows:
+        key = (f.date, f.kind, f.amount > 0)
+        summed[key] = summed[key] + f.amount if key in summed else f.amount
+    return [(d, k, a) for (d, k, _), a in summed.items()]
+
+
+def _stored_entry(text: str | None) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+    return decode_entry(text or "")
+
+
+def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: str) -> PositionStore | None:
+    """The stored report entries of `scope` on `as_of` for a report `variant` (naming the
+    position hook used, e.g. "valued"); None without a ledger. Besides each deal's own inputs
+    and payments, an entry depends on the scope, book.yaml as a whole (entities, policy, DPD
+    buckets) and the marks up to `as_of`."""
+    book = loaded.book.model_dump(mode="json") if loaded.book else None
+    marks = [[mf.date, [[m.deal, m.facility, m.price, m.source] for m in mf.marks]]
+             for mf in loaded.marks if mf.date <= as_of]
+    weights = sorted((k, repr(v)) for k, v in scope.weights.items())
+    context = context_digest(variant, scope.kind, scope.id, list(scope.lenders), weights, book, marks)
+    return open_store(loaded, as_of, context)
+
+
+def facilities_to_compute(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore) -> list[tuple[str, str]]:
+    """The facilities of a report of `scope` without an up-to-date stored entry (whose
+    payments `build_report` needs)."""
+    out: list[tuple[str, str]] = []
+    for deal_id, _ in _scope_deals(loaded, scope):
+        if store.deal_facilities(deal_id) is not None:
+            continue
+        terms, _ = facility_inputs(loaded, deal_id, as_of)
+        out += [(deal_id, fid) for fid in terms if store.fresh(deal_id, fid) is None]
+    return out
 
 
 def look_through_part(amount: Decimal, weight, digits: int) -> Decimal:
@@ -309,8 +389,8 @@ def _metrics(rows, flows: list[Flow], terminal: Decimal, as_of: date, report: Re
             b["amount"] += r["outstanding_principal"]
             b["count"] += 1
     limit = loaded.book.policy.limits.max_borrower_share_of_fund if loaded.book else None
-    cash = [(f.date, -f.amount if f.kind == "draw" else f.amount) for f in flows
-            if f.kind in ("draw", "interest", "fees", "principal", "settlement")]
+    cash = [(d, -a if k == "draw" else a) for d, k, a in flows if k in ("draw", "interest", "fees", "principal",
+                                                                         "settlement")]
     if terminal:
         cash.append((as_of, terminal))
     return {
@@ -340,12 +420,30 @@ def _concentration(rows, key: str, total: Decimal, limit: Decimal | None) -> lis
     return out
 
 
-def _series(flows: list[Flow], as_of: date) -> dict:
-    """Outstanding principal at each month end, and cash received per month by component."""
+_BALANCE_SIGN = {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}
+
+
+def _series(flows: list[tuple[date, str, Decimal]], as_of: date) -> dict:
+    """Outstanding principal at each month end, and cash received per month by component
+    (from (date, kind, amount) flows; summed per date first: exact, so the same figures)."""
     if not flows:
         return {"outstanding": [], "cash": []}
-    flows = sorted(flows, key=lambda f: f.date)
-    first = flows[0].date
+    deltas: dict[date, Decimal] = {}
+    cash: dict[str, dict] = {}
+    months: dict[date, str] = {}
+    for d, kind, amount in flows:
+        x = _BALANCE_SIGN.get(kind, 0) * amount
+        deltas[d] = deltas[d] + x if d in deltas else x
+        if kind in ("interest", "fees", "principal"):
+            key = months.get(d)
+            if key is None:
+                key = months[d] = f"{d.year:04d}-{d.month:02d}"
+            month = cash.get(key)
+            if month is None:
+                month = cash[key] = {"month": key, "interest": ZERO, "fees": ZERO, "principal": ZERO}
+            month[kind] += amount
+    dates = sorted(deltas)
+    first = dates[0]
     points = []
     balance = ZERO
     i = 0
@@ -354,18 +452,11 @@ def _series(flows: list[Flow], as_of: date) -> dict:
         end = add_months(cursor, 1)
         last_day = date.fromordinal(end.toordinal() - 1)
         cut = min(last_day, as_of)
-        while i < len(flows) and flows[i].date <= cut:
-            f = flows[i]
-            balance += {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}.get(f.kind, 0) * f.amount
+        while i < len(dates) and dates[i] <= cut:
+            balance += deltas[dates[i]]
             i += 1
         points.append({"date": cut, "outstanding": balance})
         if last_day >= as_of:
             break
         cursor = end
-    cash: dict[str, dict] = {}
-    for f in flows:
-        if f.kind in ("interest", "fees", "principal"):
-            key = f"{f.date.year:04d}-{f.date.month:02d}"
-            month = cash.setdefault(key, {"month": key, "interest": ZERO, "fees": ZERO, "principal": ZERO})
-            month[f.kind] += f.amount
     return {"outstanding": points, "cash": [cash[k] for k in sorted(cash)]}

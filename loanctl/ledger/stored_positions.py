@@ -1,0 +1,309 @@
+"""Stored report positions (SPEC §10, issue #19): what the report computes per facility —
+its position row, its cash flows and its trades for a scope on an as-of date — kept in the
+ledger and reused while their inputs are unchanged, so a report re-allocates only the
+facilities whose inputs changed since the last report for that scope and date.
+
+Each stored entry is keyed by (deal, facility, context, as_of) and carries a digest of its
+inputs: the deal's fingerprint (`source.fingerprints`: its files, the fixings of its
+indexes, the book's calendars, rounding and waterfall, loanctl's version) and the facility's
+payments dated on or before the as-of date (computed by DuckDB from the `payments` table). The
+context digest covers the rest (the scope, the report variant, book.yaml whole, the marks up to
+the as-of date), chosen by the caller. An entry whose digest is not the book's is never used
+(stale state is never shown); a report replaces it. Money is kept as exact decimal text.
+
+Entries are a cache: deleting them (or `.loanctl/`) changes no output. A report that cannot
+take the writer lock at once simply does not store what it computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..diagnostics import Diagnostic, DiagnosticError
+from ..model.records import LoadedBook
+from ..servicing.allocation import Payment
+from ..source.cache import package_fingerprint
+from ..source.fingerprints import DealFingerprints
+from .allocating import payments_of
+from .db import connect, diag, ledger_path, writer_lock
+
+TABLE = "stored_positions"
+Facility = tuple[str, str]
+
+# the digest of a facility's payments up to the as-of date, from every column: their count, and
+# the sum and the xor of their rows' hashes (payments are only ever added — a reversal is a new
+# payment — so a new one always changes it; DuckDB computes it in one pass, no sort)
+_PAYMENTS_DIGEST = (
+    "SELECT deal, facility, count(*) || ':' || sum(hash(payment_id, value_date, amount, currency, type, reference, "
+    "reverses, file, line))::HUGEINT || ':' || bit_xor(hash(payment_id, amount, value_date)) "
+    "FROM payments WHERE value_date <= ? GROUP BY deal, facility")
+
+
+# --- the entry codec: exact, typed, JSON ------------------------------------------------------
+def _enc(x: Any) -> Any:
+    if isinstance(x, bool) or x is None or isinstance(x, int):
+        return x
+    if isinstance(x, Decimal):
+        return "#" + str(x)
+    if isinstance(x, str):
+        return "'" + x
+    if isinstance(x, date):
+        return "@" + x.isoformat()
+    if isinstance(x, dict):
+        return {k: _enc(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_enc(v) for v in x]
+    raise TypeError(f"cannot store a {type(x).__name__}")
+
+
+def _dec(x: Any) -> Any:
+    if isinstance(x, str):
+        tag, rest = x[:1], x[1:]
+        if tag == "#":
+            return Decimal(rest)
+        if tag == "@":
+            return date.fromisoformat(rest)
+        if tag == "'":
+            return rest
+        raise ValueError(f"unknown tag {tag!r}")
+    if isinstance(x, dict):
+        return {k: _dec(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_dec(v) for v in x]
+    return x
+
+
+def encode_entry(trades: list[dict], row: dict | None, flows: list[tuple[date, str, Decimal]]) -> str | None:
+    """The stored text of a facility's report entry; None when it holds a value we cannot
+    store exactly (the entry is then simply recomputed each time)."""
+    try:
+        body = [_enc(trades), _enc(row), "|".join(f"{d.isoformat()},{k},{a}" for d, k, a in flows)]
+    except TypeError:
+        return None
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
+
+
+def decode_entry(text: str) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+    trades, row, flows = json.loads(text)
+    out = []
+    if flows:
+        dates = _DATES
+        for f in flows.split("|"):
+            d, k, a = f.split(",")
+            day = dates.get(d)
+            if day is None:
+                day = dates[d] = date.fromisoformat(d)
+            out.append((day, k, Decimal(a)))
+    return _dec(trades), _dec(row), out
+
+
+_DATES: dict[str, date] = {}
+"""Parsed ISO dates (a book's flows share a few thousand dates)."""
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# --- the store ---------------------------------------------------------------------------------
+@dataclass
+class _Stored:
+    seq: int
+    count: int
+    digest: str
+    entry: str
+
+
+@dataclass
+class PositionStore:
+    """The stored entries of one (context, as_of), with the book's current digests."""
+
+    loaded: LoadedBook
+    as_of: date
+    context: str
+    fps: DealFingerprints
+    paid: dict[Facility, str]
+    stored: dict[str, dict[str, _Stored]]
+    """deal → facility → stored entry (only those of the deal's current fingerprint)."""
+    new: list[tuple] = field(default_factory=list)
+
+    def digest(self, deal: str, facility: str) -> str:
+        return hashlib.sha256(f"{self.fps.of(deal)}\0{self.paid.get((deal, facility), '')}".encode()).hexdigest()
+
+    def fresh(self, deal: str, facility: str) -> str | None:
+        """The stored entry text of a facility, if its inputs are unchanged."""
+        s = self.stored.get(deal, {}).get(facility)
+        if s is not None and s.digest == self.digest(deal, facility):
+            return s.entry
+        return None
+
+    def deal_facilities(self, deal: str) -> list[str] | None:
+        """The deal's facilities in report order when every one of them has a fresh entry."""
+        rows = self.stored.get(deal)
+        if not rows:
+            return None
+        count = next(iter(rows.values())).count
+        order = sorted(rows, key=lambda f: rows[f].seq)
+        if len(order) != count or any(self.fresh(deal, f) is None for f in order):
+            return None
+        return order
+
+    def put(self, deal: str, facility: str, seq: int, count: int, text: str | None) -> None:
+        if text is not None:
+            self.new.append((deal, facility, seq, count, self.digest(deal, facility), text))
+
+    def payments(self, keys: list[Facility]) -> list[Payment]:
+        """The payments of these facilities (for the facilities to compute)."""
+        con = connect(ledger_path(self.loaded.root), read_only=True)
+        try:
+            return [p for ps in payments_of(con, sorted(set(keys))).values() for p in ps]
+        finally:
+            con.close()
+
+    def save(self) -> None:
+        """Store the new entries (best effort: a busy or read-only ledger stores nothing)."""
+        if not self.new:
+            return
+        import duckdb
+        root = self.loaded.root
+        with contextlib.suppress(DiagnosticError, OSError, duckdb.Error):
+            with writer_lock(root, wait=0):
+                con = connect(ledger_path(root))
+                try:
+                    _write(con, self)
+                finally:
+                    con.close()
+        self.new = []
+
+
+def _write(con, store: PositionStore) -> None:
+    rows = store.new
+    cols = [[r[i] for r in rows] for i in range(6)]
+    deals = sorted({r[0] for r in rows})
+    fps = [store.fps.of(d) or "" for d in deals]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        # drop what these deals' older versions left, and the entries being replaced
+        con.execute(f"DELETE FROM {TABLE} USING (SELECT unnest(?) AS d, unnest(?) AS f) x "
+                    f"WHERE {TABLE}.deal = x.d AND {TABLE}.fingerprint <> x.f", [deals, fps])
+        con.execute(f"DELETE FROM {TABLE} WHERE context = ? AND as_of = ? AND (deal, facility) IN "
+                    f"(SELECT unnest(?), unnest(?))", [store.context, store.as_of, cols[0], cols[1]])
+        fp_of = dict(zip(deals, fps))
+        con.execute(f"INSERT INTO {TABLE} SELECT unnest(?), unnest(?), ?, ?, unnest(?), unnest(?), unnest(?), "
+                    f"unnest(?), unnest(?), unnest(?)",
+                    [cols[0], cols[1], store.context, store.as_of, [fp_of[d] for d in cols[0]], cols[2], cols[3],
+                     cols[4], cols[5], [checksum(t) for t in cols[5]]])
+        con.execute("COMMIT")
+    except Exception:
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        raise
+
+
+def open_store(loaded: LoadedBook, as_of: date, context: str) -> PositionStore | None:
+    """The stored entries of `context` on `as_of`; None without a ledger (nothing to keep them in)."""
+    import duckdb
+    path = ledger_path(loaded.root)
+    if not path.exists():
+        return None
+    fps = DealFingerprints(loaded)
+    stored: dict[str, dict[str, _Stored]] = {}
+    try:
+        con = connect(path, read_only=True)
+    except DiagnosticError:
+        return None
+    try:
+        paid = {(d, f): h for d, f, h in con.execute(_PAYMENTS_DIGEST, [as_of]).fetchall()}
+        if _has_table(con):
+            for deal, fac, fp, seq, count, dg, entry, ck in con.execute(
+                    f"SELECT deal, facility, fingerprint, seq, count, digest, entry, checksum FROM {TABLE} "
+                    "WHERE context = ? AND as_of = ?", [context, as_of]).fetchall():
+                if fp == fps.of(deal) and ck == checksum(entry):
+                    stored.setdefault(deal, {})[fac] = _Stored(seq, count, dg, entry)
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return PositionStore(loaded, as_of, context, fps, paid, stored)
+
+
+def _has_table(con) -> bool:
+    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ?", [TABLE]).fetchall())
+
+
+def context_digest(*parts: Any) -> str:
+    """The digest of what else a stored entry depends on (canonical JSON of `parts`), and of
+    loanctl's own sources (`source.cache.package_fingerprint`): an entry is used only by the
+    exact code that computed it."""
+    text = json.dumps([package_fingerprint(), *parts], sort_keys=True, separators=(",", ":"), default=str,
+                      ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- ledger check / refresh ----------------------------------------------------------------------
+_CORRUPT = f"checksum IS DISTINCT FROM substr(sha256(entry), 1, 32)"  # the same as `checksum`, in SQL
+
+
+def _stale_deals(con, fps: DealFingerprints) -> list[tuple[str, str]]:
+    """(deal, stored fingerprint) pairs that are not the book's."""
+    return [(d, fp) for d, fp in con.execute(f"SELECT DISTINCT deal, fingerprint FROM {TABLE} ORDER BY 1, 2")
+            .fetchall() if fp != fps.of(d)]
+
+
+def needs_pruning(con, fps: DealFingerprints) -> bool:
+    """Whether the ledger holds stored positions that are stale or corrupt."""
+    if not _has_table(con):
+        return False
+    return bool(_stale_deals(con, fps)) or bool(con.execute(f"SELECT 1 FROM {TABLE} WHERE {_CORRUPT} LIMIT 1")
+                                                .fetchall())
+
+
+def prune_stored(con, fps: DealFingerprints) -> None:
+    """Inside the caller's transaction: drop the stored positions that are stale (their
+    deal's fingerprint is not the book's) or corrupt."""
+    if not _has_table(con):
+        return
+    stale = _stale_deals(con, fps)
+    if stale:
+        con.execute(f"DELETE FROM {TABLE} WHERE (deal, fingerprint) IN (SELECT unnest(?), unnest(?))",
+                    [[d for d, _ in stale], [f for _, f in stale]])
+    con.execute(f"DELETE FROM {TABLE} WHERE {_CORRUPT}")
+
+
+def check_stored(loaded: LoadedBook, con, limit: int = 100) -> list[Diagnostic]:
+    """E0920 for a stored entry that is corrupt (its checksum or its text is wrong); E0921
+    (a warning) for entries of a deal whose files changed after they were stored — never
+    used, dropped by `ledger refresh` or the next report of that deal."""
+    if not _has_table(con):
+        return []
+    path = str(ledger_path(loaded.root))
+    fps = DealFingerprints(loaded)
+    diags: list[Diagnostic] = []
+    stale = 0
+    for deal, fac, as_of, fp, entry, ck in con.execute(
+            f"SELECT deal, facility, as_of, fingerprint, entry, checksum FROM {TABLE} ORDER BY deal, facility, as_of"
+            ).fetchall():
+        bad = ck != checksum(entry)
+        if not bad:
+            try:
+                decode_entry(entry)
+            except (ValueError, TypeError, ArithmeticError):
+                bad = True
+        if bad:
+            if len(diags) < limit:
+                diags.append(diag("E0920", f"the stored position of deal '{deal}' facility '{fac}' as of {as_of} is "
+                                           "corrupt", path, "run `loanctl ledger refresh` (it drops stored positions "
+                                                            "that are corrupt or stale) or delete .loanctl/"))
+        elif fp != fps.of(deal):
+            stale += 1
+    if stale:
+        diags.append(Diagnostic("E0921", f"{stale} stored positions were computed from earlier versions of their "
+                                         "deals (never shown: reports recompute them)", path,
+                                hint="run `loanctl ledger refresh` to drop them", severity="warning"))
+    return diags
