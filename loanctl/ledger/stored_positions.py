@@ -247,7 +247,7 @@ def context_digest(*parts: Any) -> str:
 
 
 # --- ledger check / refresh ----------------------------------------------------------------------
-_CORRUPT = f"checksum IS DISTINCT FROM substr(sha256(entry), 1, 32)"  # the same as `checksum`, in SQL
+_CORRUPT = "checksum IS DISTINCT FROM substr(sha256(entry), 1, 32)"  # the same as `checksum`, in SQL
 
 
 def _stale_deals(con, fps: DealFingerprints) -> list[tuple[str, str]]:
