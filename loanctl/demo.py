@@ -89,7 +89,7 @@ def _step_validate(ctx: DemoContext) -> bool:
     return result.errors == 0
 
 
-def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
+def _schedule_step(deal_id: str, lender: str | None = None) -> Callable[[DemoContext], bool]:
     def run(ctx: DemoContext) -> bool:
         from .engine.deal import schedule_deal
         from .render import schedule as render_schedule
@@ -98,21 +98,7 @@ def _schedule_step(deal_id: str) -> Callable[[DemoContext], bool]:
         if deal_id not in loaded.deals:
             ctx.console.print(f"deal {deal_id} is not in the demo book or does not load", style="red")
             return False
-        result, diags = schedule_deal(loaded, deal_id)
-        if result is None:
-            _print_diags(ctx, diags)
-            return False
-        render_schedule.to_table(schedule_view(result), ctx.console)
-        return True
-    return run
-
-
-def _lender_schedule_step(deal_id: str, lender: str) -> Callable[[DemoContext], bool]:
-    def run(ctx: DemoContext) -> bool:
-        from .engine.deal import schedule_deal
-        from .render import schedule as render_schedule
-        from .reports.schedule import schedule_view
-        result, diags = schedule_deal(ctx.loaded(), deal_id, lender=lender)
+        result, diags = schedule_deal(loaded, deal_id, lender=lender)
         if result is None:
             _print_diags(ctx, diags)
             return False
@@ -358,7 +344,7 @@ DEMO_STEPS: list[DemoStep] = [
              _show_step(DEMO_AMENDED)),
     DemoStep("loanctl schedule alder-tl-2026 --lender fund-ii", "a secondary trade: Fund II bought 2,000,000 par "
              "from Fund I at 97.5, settling 2026-09-15 — the transfer at settlement, interest for the days held",
-             _lender_schedule_step("alder-tl-2026", "fund-ii")),
+             _schedule_step("alder-tl-2026", "fund-ii")),
     DemoStep("loanctl post-payments templates/demo-payments/*.csv", "bank files checked row by row, archived "
              "under payments/ and posted in one transaction: on-time, late, partial, a prepayment, an overpayment, "
              "a revolver paydown, a payoff, a returned wire and a recovery on a loan written off",
