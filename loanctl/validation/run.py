@@ -91,8 +91,10 @@ def _init_worker(root: str, repaid: Repaid | None = None) -> None:
     _WORKER_REPAID = repaid
 
 
-def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
+def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str], list[str]]:
+    """A worker's share of the deals: (diagnostics, the folders, the indices they use overnight)."""
     from .checks import check_deal
+    from .overnight import overnight_indices
     from ..source.loader import check_marks, load_deal
     base = _WORKER_BOOK
     assert base is not None
@@ -106,26 +108,29 @@ def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str]]:
             base.deals[name] = record
             diags += check_deal(base, record, _WORKER_REPAID)
     diags += check_marks(base, only=set(chunk))  # marks of this chunk's deals (E0647)
+    used = sorted(overnight_indices(base.deals.values()))
     base.deals.clear()
-    return diags, list(chunk)
+    return diags, list(chunk), used
 
 
 def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Repaid | None = None
                        ) -> ValidationResult:
     import multiprocessing
-    from .checks import check_entities
+    from .overnight import check_overnight_files
     from ..source.loader import check_marks
 
     loaded, diags = load_book(root, deal_ids=[])
-    if loaded.book is not None and loaded.doc is not None:
-        diags += check_entities(loaded)
+    diags += check_book(loaded, repaid)  # book.yaml, payment profiles: no deal is loaded yet
+    used: set[str] = set()
     size = max(50, len(folders) // (workers * 8))
     chunks = [folders[i:i + size] for i in range(0, len(folders), size)]
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root), repaid)) as pool:
-        for chunk_diags, chunk_folders in pool.imap(_check_chunk, chunks):
+        for chunk_diags, chunk_folders, chunk_used in pool.imap(_check_chunk, chunks):
             diags += chunk_diags
             loaded.deal_folders += chunk_folders
+            used |= set(chunk_used)
+    diags += check_overnight_files(loaded, used)  # the rate files of the indices the deals use overnight
     diags += check_marks(loaded)  # marks of deals no folder holds (E0646)
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
