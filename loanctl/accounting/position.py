@@ -38,7 +38,10 @@ Credit events (§2.7, §9), from `servicing.credit`:
   (a, b] recognise no interest, PIK, commitment fee or fee amortization. Cash received then
   on interest and fees (and PIK capitalised then) goes to the cost-recovery account (a
   contra-asset: amortized cost falls), never below an amortized cost of zero; beyond it, it
-  is a recovery. On restoration (`b`) recognition resumes from `b`: what was applied to cost
+  is a recovery. A fixed fee falling due in [a, b) is not recognised (no receivable, no
+  income): cash applied to it goes to cost recovery like interest (on or before `b`), or is
+  fee income when received after the restoration; cash on a due's booked fees (upfront,
+  exit) settles their receivable first. On restoration (`b`) recognition resumes from `b`: what was applied to cost
   stays applied (it is not reinstated as income), the effective rate is re-solved
   prospectively from the fee recognised by then (`_resolve`; straight line, or no rate: the
   rest spread in proportion to the curve from `b`), and interest cash later received beyond the interest receivable
@@ -62,6 +65,7 @@ from fractions import Fraction
 from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic
 from ..conventions.split import split_by_shares
+from ..engine.credit import in_span
 from ..engine.lenders import row_weights, timeline_of
 from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
                                     overdue_interest)
@@ -302,6 +306,8 @@ class _Books:
         self.recovery_left: dict[date, Decimal] = {}
         self.recovered_part = self.zero
         self.write_offs: list[tuple[date, Decimal]] = []
+        self.fees_unbooked: dict[date, tuple[Decimal, Decimal]] = {}
+        """due date → (booked fees of the due left to receive, fixed fees not recognised left)"""
         credit = self.fa.credit
         if credit.events.events or credit.non_accrual_dpd:
             self.spans = non_accrual_history(self.fa, last)
@@ -348,6 +354,11 @@ class _Books:
             elif kind == "fees":
                 upfront, exit_fee, other = self.fees_by_row[item]
                 self.exit_due += exit_fee
+                if other and self.spans and in_span(self.spans, on) is not None:
+                    # non-accrual: a fixed fee falling due is not recognised (no receivable);
+                    # cash later applied to it is cost recovery, or income after restoration
+                    self.fees_unbooked[s.rows[item].date] = (upfront + exit_fee, other)
+                    other = self.zero
                 self.post(on, "fees due", "fees due: upfront deferred, exit accreted, other recognised",
                           [("fees_receivable", upfront + exit_fee + other), ("deferred_fees", -upfront),
                            ("accreted_fees", -exit_fee), ("fee_income", -other)])
@@ -541,7 +552,17 @@ class _Books:
                 got = self._receive((a.due_date, a.component), a.amount)
                 interest = a.component in ("interest", DEFAULT_INTEREST)
                 role = "interest_receivable" if interest else "fees_receivable"
-                if suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
+                unbooked = self.fees_unbooked.get(a.due_date) if a.component == "fees" else None
+                if unbooked is not None:  # the receivable first, then the fee not recognised
+                    booked = min(got, unbooked[0])
+                    rest = min(got - booked, unbooked[1])
+                    self.fees_unbooked[a.due_date] = (unbooked[0] - booked, unbooked[1] - rest)
+                    legs.append((role, -(got - rest)))
+                    if rest and (suspended or in_span(self.spans, on) is not None):
+                        legs += self._to_cost(rest, legs)
+                    elif rest:  # after the restoration: income when received
+                        legs.append(("fee_income", -rest))
+                elif suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
                     legs += self._to_cost(got, legs)
                 elif restored and a.component != "fees":  # beyond the receivable: income when received
                     if pending is None:  # what the day's accrual will still recognise for the due

@@ -21,6 +21,7 @@ from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
 from ..engine.lenders import lender_part, timeline_of
 from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.credit import principal_history
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
 from ..ledger.stored_positions import PositionStore, context_digest, decode_entry, encode_entry, open_store
@@ -198,7 +199,7 @@ def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope
         if not parts:
             return trades, None, []
         lenders = [lender for lender, _ in parts]
-        own = [(lender, facility_flows(fa, as_of, lender)) for lender in lenders]
+        own = [(lender, facility_flows(fa, as_of, lender) + carrying_flows(fa, as_of, lender)) for lender in lenders]
         if scope.weights:
             parts = [(lender, weigh_position(p, scope.weights[lender])) for lender, p in parts]
             own = [(lender, weigh_flows(fl, scope.weights[lender], fa)) for lender, fl in own]
@@ -207,7 +208,7 @@ def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope
         trades = scope_trades(fa, deal_id, fid, scope.lenders, as_of)
     else:
         pos, lenders = whole, sorted({n for r in fa.schedule.rows for n, _ in r.shares})
-        flows = facility_flows(fa, as_of)
+        flows = facility_flows(fa, as_of) + carrying_flows(fa, as_of)
     if not (pos.drawn or pos.commitment or flows):
         return trades, None, []
     row = _position_dict(pos, d.borrower, borrower, lenders, d.status)
@@ -217,6 +218,25 @@ def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope
     row["unapplied_since"] = since
     row["unapplied_age_days"] = (as_of - since).days if since is not None else None
     return trades, row, flows
+
+
+def carrying_flows(fa: FacilityAllocation, as_of: date, lender: str | None = None) -> list[Flow]:
+    """The chart's write-off adjustments (SPEC §4.3, §5): `written_off` (principal leaving the
+    carrying balance on the write-off date, PIK written off as it comes after a full one) and
+    `recovery` (principal cash on written-off principal, which the principal flow took off the
+    balance and must not), the lender's part by the shares on their date. They move only the
+    outstanding series; no cash (XIRR, MOIC and the cash chart never read them)."""
+    if not fa.credit.events.write_offs:
+        return []
+    c = principal_history(fa, as_of)
+    s = fa.schedule
+    tl = timeline_of(s)
+
+    def part(d: date, amount: Decimal) -> Decimal:
+        return amount if lender is None else lender_part(amount, tl.shares_on(d), lender, s.digits)
+    out = [Flow(d, "written_off", part(d, a)) for d, a in c.write_offs] + \
+        [Flow(d, "recovery", part(d, a)) for d, a in c.recovered]
+    return [f for f in out if f.amount]
 
 
 def _summed_flows(flows: list[Flow]) -> list[tuple[date, str, Decimal]]:
@@ -420,11 +440,11 @@ def _concentration(rows, key: str, total: Decimal, limit: Decimal | None) -> lis
     return out
 
 
-_BALANCE_SIGN = {"draw": 1, "pik": 1, "principal": -1, "transfer": 1}
+_BALANCE_SIGN = {"draw": 1, "pik": 1, "principal": -1, "transfer": 1, "written_off": -1, "recovery": 1}
 
 
 def _series(flows: list[tuple[date, str, Decimal]], as_of: date) -> dict:
-    """Outstanding principal at each month end, and cash received per month by component
+    """Outstanding (carrying) principal at each month end, and cash received per month by component
     (from (date, kind, amount) flows; summed per date first: exact, so the same figures)."""
     if not flows:
         return {"outstanding": [], "cash": []}

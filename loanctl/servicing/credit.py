@@ -67,6 +67,12 @@ def credit_fields(fa: FacilityAllocation, position, mode: str = "half_up") -> di
         out["outstanding_principal"] = max(min(position.outstanding_principal, c.carrying), zero)
         out["written_off"] = c.written_off + zero
         out["recoveries"] = c.recoveries + zero
+        if any(e.amount is None and e.date <= as_of for e in fa.credit.events.write_offs):
+            # written off in full: the facility is closed, its unfunded commitment cancelled from
+            # the write-off date, and no commitment fee accrues on it (the schedule's commitment
+            # fee dues stay what the borrower owes, §4.3; the journal recognises none, §9)
+            out["unfunded"] = zero
+            out["accrued_commitment_fee"] = zero
     return out
 
 

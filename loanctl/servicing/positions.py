@@ -266,7 +266,7 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
         default_interest_due=part(whole.default_interest_due),
         accrued_default_interest=part(whole.accrued_default_interest),
         accrued_interest=accrued[0], pik_capitalised=got["pik"], accrued_pik=accrued[1],
-        accrued_commitment_fee=accrued[2], interest_received=got["interest"], fees_received=got["fees"],
+        accrued_commitment_fee=accrued[2] if whole.accrued_commitment_fee else zero, interest_received=got["interest"], fees_received=got["fees"],
         principal_received=got["principal"] - held, unapplied=got["unapplied"] + held, past_due=part(whole.past_due),
         share=_decimal(dict(now).get(lender, 0)))
 
