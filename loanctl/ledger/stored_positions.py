@@ -167,7 +167,9 @@ class PositionStore:
             con.close()
 
     def save(self) -> None:
-        """Store the new entries (best effort: a busy or read-only ledger stores nothing)."""
+        """Store the new entries (best effort: a busy or read-only ledger stores nothing), and keep
+        the deals' fingerprints beside the parsed-file cache."""
+        self.fps.flush()
         if not self.new:
             return
         import duckdb
@@ -230,6 +232,7 @@ def open_store(loaded: LoadedBook, as_of: date, context: str) -> PositionStore |
         return None
     finally:
         con.close()
+    fps.flush()
     return PositionStore(loaded, as_of, context, fps, paid, stored)
 
 
