@@ -152,8 +152,17 @@ class PositionStore:
     """deal → facility → stored entry (only those of the deal's current fingerprint)."""
     new: list[tuple] = field(default_factory=list)
 
+    _digests: dict[Facility, str] = field(default_factory=dict, init=False, repr=False)
+
     def digest(self, deal: str, facility: str) -> str:
-        return hashlib.sha256(f"{self.fps.of(deal)}\0{self.paid.get((deal, facility), '')}".encode()).hexdigest()
+        """The digest of a facility's inputs (its deal's fingerprint, its payments): both are fixed
+        for the life of the store, so each is computed once."""
+        key = (deal, facility)
+        d = self._digests.get(key)
+        if d is None:
+            d = self._digests[key] = hashlib.sha256(
+                f"{self.fps.of(deal)}\0{self.paid.get(key, '')}".encode()).hexdigest()
+        return d
 
     def fresh(self, deal: str, facility: str) -> str | None:
         """The stored entry text of a facility, if its inputs are unchanged."""
