@@ -149,8 +149,8 @@ class DealFingerprints:
         if cache is None or all(kept.get(k) == v for k, v in self._new.items()):
             return
         kept = dict(kept)
-        if len(kept) + len(self._new) > 2 * len(self.loaded.deals) + 64:
-            kept = {}  # entries of deals' earlier versions go when they outnumber the book
+        if len(kept) + len(self._new) > max(4 * len(self.loaded.deals), 50_000):
+            kept = {}  # entries of deals' earlier versions go when they far outnumber the book (or a big one)
         kept.update(self._new)
         cache.put_json(FINGERPRINTS_ENTRY, kept)
         self._kept = kept
