@@ -63,20 +63,34 @@ def _enc(x: Any) -> Any:
 
 
 def _dec(x: Any) -> Any:
-    if isinstance(x, str):
+    t = type(x)
+    if t is str:
+        return _dec_str(x)
+    if t is dict:
+        return {k: _dec_str(v) if type(v) is str else _dec(v) for k, v in x.items()}
+    if t is list:
+        return [_dec_str(v) if type(v) is str else _dec(v) for v in x]
+    return x
+
+
+def _dec_str(x: str) -> Any:
+    """A tagged string's value; the values are immutable (Decimal, date, str), so equal texts
+    share one (a book's entries repeat many: 0.00, a share, a date)."""
+    value = _VALUES.get(x)
+    if value is None:
         tag, rest = x[:1], x[1:]
         if tag == "#":
-            return Decimal(rest)
-        if tag == "@":
-            return date.fromisoformat(rest)
-        if tag == "'":
-            return rest
-        raise ValueError(f"unknown tag {tag!r}")
-    if isinstance(x, dict):
-        return {k: _dec(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_dec(v) for v in x]
-    return x
+            value = Decimal(rest)
+        elif tag == "@":
+            value = date.fromisoformat(rest)
+        elif tag == "'":
+            value = rest
+        else:
+            raise ValueError(f"unknown tag {tag!r}")
+        if len(_VALUES) >= _MAX_VALUES:
+            _VALUES.clear()
+        _VALUES[x] = value
+    return value
 
 
 def encode_entry(trades: list[dict], row: dict | None, flows: list[tuple[date, str, Decimal]]) -> str | None:
@@ -93,18 +107,23 @@ def decode_entry(text: str) -> tuple[list[dict], dict | None, list[tuple[date, s
     trades, row, flows = json.loads(text)
     out = []
     if flows:
+        if flows.count("|") * 2 + 2 != flows.count(","):
+            raise ValueError("bad flows")  # every flow is date,kind,amount
         dates = _DATES
-        for f in flows.split("|"):
-            d, k, a = f.split(",")
+        fields = iter(flows.replace("|", ",").split(","))
+        for d, k, a in zip(fields, fields, fields):
             day = dates.get(d)
             if day is None:
                 day = dates[d] = date.fromisoformat(d)
             out.append((day, k, Decimal(a)))
-    return _dec(trades), _dec(row), out
+    return _dec(trades) if trades else trades, _dec(row) if row else row, out
 
 
 _DATES: dict[str, date] = {}
 """Parsed ISO dates (a book's flows share a few thousand dates)."""
+_VALUES: dict[str, Any] = {}
+"""Decoded tagged strings of entries (`_dec_str`), at most _MAX_VALUES at a time."""
+_MAX_VALUES = 1 << 16
 
 
 def checksum(text: str) -> str:
@@ -133,8 +152,17 @@ class PositionStore:
     """deal → facility → stored entry (only those of the deal's current fingerprint)."""
     new: list[tuple] = field(default_factory=list)
 
+    _digests: dict[Facility, str] = field(default_factory=dict, init=False, repr=False)
+
     def digest(self, deal: str, facility: str) -> str:
-        return hashlib.sha256(f"{self.fps.of(deal)}\0{self.paid.get((deal, facility), '')}".encode()).hexdigest()
+        """The digest of a facility's inputs (its deal's fingerprint, its payments): both are fixed
+        for the life of the store, so each is computed once."""
+        key = (deal, facility)
+        d = self._digests.get(key)
+        if d is None:
+            d = self._digests[key] = hashlib.sha256(
+                f"{self.fps.of(deal)}\0{self.paid.get(key, '')}".encode()).hexdigest()
+        return d
 
     def fresh(self, deal: str, facility: str) -> str | None:
         """The stored entry text of a facility, if its inputs are unchanged."""
@@ -167,7 +195,9 @@ class PositionStore:
             con.close()
 
     def save(self) -> None:
-        """Store the new entries (best effort: a busy or read-only ledger stores nothing)."""
+        """Store the new entries (best effort: a busy or read-only ledger stores nothing), and keep
+        the deals' fingerprints beside the parsed-file cache."""
+        self.fps.flush()
         if not self.new:
             return
         import duckdb
@@ -230,6 +260,7 @@ def open_store(loaded: LoadedBook, as_of: date, context: str) -> PositionStore |
         return None
     finally:
         con.close()
+    fps.flush()
     return PositionStore(loaded, as_of, context, fps, paid, stored)
 
 

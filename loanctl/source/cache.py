@@ -88,6 +88,8 @@ class ParsedCache:
         self._usable: bool | None = None
         self.hits = 0
         self.misses = 0
+        self._read: dict[str, tuple[str, Doc]] = {}
+        """file → (sha256 of the bytes it was read from, the Doc read): `content_digest`."""
 
     # --- the key and the folders --------------------------------------------------------
     def _safe_dirs(self, create: bool) -> bool:
@@ -144,8 +146,7 @@ class ParsedCache:
     @staticmethod
     def entry_name(raw: bytes, kind: str = "yaml") -> str:
         """The entry of these bytes read as `kind` (yaml, or a CSV kind such as rates)."""
-        salt = code_fingerprint() if kind == "yaml" else f"{kind}:{code_fingerprint()}"
-        return hashlib.sha256(hashlib.sha256(raw).digest() + salt.encode()).hexdigest()
+        return _entry_name(hashlib.sha256(raw).digest(), kind)
 
     def _entry_path(self, name: str) -> Path:
         return self.dir / PARSED_DIR / name[:2] / f"{name}.json"
@@ -188,18 +189,28 @@ class ParsedCache:
     # --- reading and writing ----------------------------------------------------------------
     def get(self, raw: bytes, file: str) -> Doc | None:
         """The parsed document of these bytes (shown as `file`), or None: not cached, or not trusted."""
-        name = self.entry_name(raw)
+        digest = hashlib.sha256(raw).digest()
+        name = _entry_name(digest, "yaml")
         key = self._hmac_key(create=False)
         doc = _decode(_read_entry(self._entry_path(name)), key, name, file) if key is not None else None
         if doc is None:
             self.misses += 1
         else:
             self.hits += 1
+            self._read[file] = (digest.hex(), doc)
         return doc
+
+    def content_digest(self, doc: Doc) -> str | None:
+        """The sha256 of the bytes this very Doc was parsed from (by `get` or kept by `put` in this
+        process), or None when this cache did not see it: what a result computed from the
+        document's data may be kept under (`source.fingerprints`)."""
+        seen = self._read.get(doc.file)
+        return seen[0] if seen is not None and seen[1] is doc else None
 
     def put(self, raw: bytes, doc: Doc) -> None:
         """Keep `doc`, the clean parse of `raw` (documents whose data cannot be told apart from the
         cache's own markers are not kept)."""
+        self._read[doc.file] = (hashlib.sha256(raw).hexdigest(), doc)
         try:
             data = _encode(doc.data)
         except _NotCacheable:
@@ -213,6 +224,11 @@ class ParsedCache:
                                                    separators=(",", ":"), ensure_ascii=False)},
                           separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         _write_signed(self._entry_path(name), hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+
+
+def _entry_name(digest: bytes, kind: str) -> str:
+    salt = code_fingerprint() if kind == "yaml" else f"{kind}:{code_fingerprint()}"
+    return hashlib.sha256(digest + salt.encode()).hexdigest()
 
 
 def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
