@@ -414,31 +414,13 @@ def test_charts_escape_data_text_and_write_two_decimal_coordinates():
 
 
 # --- accrued PIK and commitment fee, unapplied cash and its age (issue #13 items 4 and 7) -----------
-PIK_DEAL = """\
-id: pik-ddtl
-name: Bravo PIK delayed-draw term loan
-borrower: bravo
-status: funded
-currency: EUR
-origination:
-  approvals:
-    - {by: jane.doe, role: credit_officer, date: 2026-02-20, decision: approved}
-facilities:
-  - id: ddtl
-    type: delayed_draw
-    commitment: 400000
-    start_date: 2026-03-01
-    availability_end: 2026-12-31
-    maturity_date: 2028-03-01
-    draws: [{date: 2026-03-01, amount: 300000}]
-    interest: {fixed_rate: 3.6%, pik_rate: 1.8%, day_count: ACT/360}
-    payments: {frequency: quarterly, business_day: unadjusted}
-    amortization: {type: bullet}
-    fees:
-      - {type: commitment, rate: 90bps}
-    participations:
-      - {lender: fund-a, share: 100%}
-"""
+PIK_DEAL = (DEALS["bravo-ddtl"]  # the bravo delayed draw, with PIK, a commitment fee and one lender
+            .replace("id: bravo-ddtl", "id: pik-ddtl")
+            .replace("name: Bravo delayed-draw term loan", "name: Bravo PIK delayed-draw term loan")
+            .replace("fixed_rate: 3.6%, day_count", "fixed_rate: 3.6%, pik_rate: 1.8%, day_count")
+            .replace("    participations:\n      - {lender: fund-a, share: 50%}\n      - {lender: fund-b, share: 50%}\n",
+                     "    fees:\n      - {type: commitment, rate: 90bps}\n    participations:\n"
+                     "      - {lender: fund-a, share: 100%}\n"))
 
 EVENTS_PAYMENTS_CSV = """\
 payment_id,deal,facility,date,amount,type,reference
