@@ -466,7 +466,9 @@ class _Books:
         return out
 
     def _projection(self, schedule, upfront: Decimal):
-        """The lender's (dates, flows, balances, exits) of the rows of a schedule."""
+        """The lender's (dates, flows, balances, exits, coupons) of the rows of a schedule;
+        coupons: each row's interest and commitment fee (what accrues over its period, which
+        `amortization.reforecast` needs for a mid-period re-solve)."""
         rows = schedule.rows
         fees = self.fees_by_row if schedule is self.s else self._fee_parts(schedule)
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
@@ -479,10 +481,7 @@ class _Books:
             flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
             balances.append(p(row.closing_balance))
             coupons.append(coupon)
-        self.coupons = coupons
-        """The projection's interest and commitment fee per row (what accrues over its period:
-        `amortization.reforecast` adds the part accrued by a mid-period re-solve)."""
-        return [r.date for r in rows], flows, balances, exits
+        return [r.date for r in rows], flows, balances, exits, coupons
 
     def _curve(self, method: str) -> Curve | None:
         rows = self.s.rows
@@ -494,7 +493,7 @@ class _Books:
         if method == "effective_interest":
             # solved at funding on the flows projected then; re-solved prospectively at each change
             first = self.projections[0][1] if self.projections else self.s
-            d0, f0, b0, e0 = self._projection(first, upfront)
+            d0, f0, b0, e0, _ = self._projection(first, upfront)
             curve = effective_interest_curve(d0, f0, b0, upfront, e0)
             if curve is not None:
                 return self._reforecasts(curve, self.projections[1:])
@@ -507,11 +506,11 @@ class _Books:
     def _reforecasts(self, curve: Curve, projections: list) -> Curve:
         """The curve re-solved prospectively on each (date, projected schedule) in turn."""
         for on, schedule in projections:
-            d, f, b, e = self._projection(schedule, self.upfront)
+            d, f, b, e, coupons = self._projection(schedule, self.upfront)
             j = bisect_right(d, on) - 1
             settled = sum((self.part(a, schedule.shares_on(x)) for x, a in schedule.prepaid
                            if 0 <= j and d[j] <= x <= on), ZERO)  # booked on row j+1
-            curve = reforecast(curve, on, d, f, b, self.upfront, e, settled, self.coupons) or curve
+            curve = reforecast(curve, on, d, f, b, self.upfront, e, settled, coupons) or curve
         return curve
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
@@ -771,8 +770,8 @@ class _Books:
         for d, projected in self.projections:
             if d <= b:
                 schedule = projected
-        dates, flows, balances, exits = self._projection(schedule, self.upfront)
-        new = reforecast(stub, b, dates, flows, balances, self.upfront, exits, coupons=self.coupons)
+        dates, flows, balances, exits, coupons = self._projection(schedule, self.upfront)
+        new = reforecast(stub, b, dates, flows, balances, self.upfront, exits, coupons=coupons)
         if new is not None:  # later changes re-solved again on the new curve
             self.curve, self.anchor = self._reforecasts(new, [(d, p) for d, p in self.projections if d > b]), None
 

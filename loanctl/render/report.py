@@ -84,7 +84,7 @@ def csv_safe(cell: str) -> str:
         try:
             Decimal(cell)
             return cell  # a negative number stays a number
-        except Exception:
+        except ArithmeticError:  # decimal.InvalidOperation: not a number
             return "'" + cell
     return cell
 
