@@ -50,6 +50,7 @@ def to_tables(result: BenchResult, seed: int) -> None:
     for c in ("target", "measured", "limit", "met"):
         g.add_column(c, justify="left" if c == "target" else "right")
     for name, v in result.targets.items():
-        g.add_row(name, "—" if v["value"] is None else f"{v['value']:.3f}", f"{v['target']}",
+        limit = f"{v['target']:.3f}".rstrip("0").rstrip(".")
+        g.add_row(name, "—" if v["value"] is None else f"{v['value']:.3f}", limit,
                   "[green]yes[/green]" if v["met"] else "[red]no[/red]")
     console.print(g)

@@ -31,7 +31,10 @@ TARGETS = {
     "post_vs_read_csv": 2.0,
     "report_s": 2.0,
     "help_s": 0.3,
-    "peak_memory_mb": 2048.0,
+    "peak_memory_mb": 1536.0,
+    "allocation_s": 20.0,
+    "journal_s": 30.0,
+    "export_s": 10.0,
 }
 
 FUNDS = ("fund-a", "fund-b", "fund-c")
@@ -66,12 +69,29 @@ class BenchResult:
 
 
 def peak_mb() -> float:
+    """The process's resident high-water mark in MB: since the last `reset_peak()` where Linux
+    lets a process reset it (/proc/self/clear_refs), else since the process started."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> None:
+    """Start a new resident high-water mark (Linux ≥ 4.0); elsewhere the mark keeps growing."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 @contextmanager
 def timed(result: BenchResult, name: str, detail: str = ""):
     gc.collect()
+    reset_peak()
     start = time.perf_counter()
     yield
     result.stages.append(Stage(name, time.perf_counter() - start, peak_mb(), detail))
@@ -305,7 +325,6 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
     from ..reports.build import resolve_scope
     from ..ledger.db import ledger_payments
     from ..ledger.posting import post
-    from ..ledger.rebuild import rebuild
 
     result = BenchResult(deals, payments, seed)
     if workdir is not None:
@@ -381,20 +400,9 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
             except Exception as exc:  # a renderer still being built should not hide the other figures
                 result.stages.append(Stage(f"report {fmt}", math.nan, peak_mb(), f"failed: {exc}"))
 
-        progress("journal")
-        from ..accounting.journal import build_journal
-        with timed(result, "journal", "one year of month ends (2025-12-01 to 2026-11-30), whole book"):
-            journal = build_journal(loaded, pays, date(2026, 11, 30), start=date(2025, 12, 1))
-        result.stages[-1].detail += f": {len(journal.entries):,} entries"
-        del journal
-
-        progress("ledger rebuild")
-        with timed(result, "ledger rebuild"):
-            rebuild(loaded, date(2026, 11, 28))
-
         progress("validate after one deal changed")
         validate_after_change(result, root)
-        progress("ledger rebuild and export, each in its own process")
+        progress("validate, post, report, journal, rebuild and export, each in its own process")
         own_process_stages(result, root, base)
 
         _ratios(result)
@@ -428,13 +436,29 @@ def validate_after_change(result: BenchResult, root: Path) -> None:
 
 
 def own_process_stages(result: BenchResult, root: Path, base: Path) -> None:
-    """`ledger rebuild` and `export` run as the command line runs them, each in a fresh process,
-    so that each stage's peak memory is its own (not the bench process's high-water mark)."""
-    for name, args, detail in (
-            ("ledger rebuild (own process)", ["ledger", "rebuild"], "the archive re-read with DuckDB, streamed"),
-            ("export parquet (own process)", ["export", "--out", str(base / "export"), "--as-of", "2026-11-28"],
+    """Each command as the command line runs it, in a fresh process, so that each stage's time
+    and peak memory are its own (not the bench process's): validate cold (its cache removed),
+    posting the whole payment file into a copy of the book, the fund report from stored
+    positions, the journal, `ledger rebuild` and `export`."""
+    shutil.rmtree(root / ".loanctl" / "cache", ignore_errors=True)
+    copy = base / "book-copy"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".loanctl", "payments"))  # an empty ledger
+    out = base / "out"
+    out.mkdir(exist_ok=True)
+    for name, book, args, detail in (
+            ("validate cold (own process)", root, ["validate"], "no .loanctl/cache"),
+            ("post-payments (own process)", copy, ["post-payments", str(base / "payments.csv")],
+             "the whole payment file into an empty ledger: parse, check, insert, allocate"),
+            ("report (own process)", root, ["report", "--fund", "fund-a", "--as-of", "2026-11-28", "--format", "html",
+                                            "--out", str(out / "fund-a.html")], "fund-a html, from stored positions"),
+            ("journal (own process)", root, ["journal", "--from", "2025-12-01", "--to", "2026-11-30",
+                                             "--format", "csv", "--out", str(out / "journal.csv")],
+             "a year of month ends, whole book, csv"),
+            ("ledger rebuild (own process)", root, ["ledger", "rebuild"],
+             "the archive re-read with DuckDB, streamed, re-allocated"),
+            ("export parquet (own process)", root, ["export", "--out", str(base / "export"), "--as-of", "2026-11-28"],
              "7 tables, as of 2026-11-28")):
-        seconds, peak, code = _run_child(["--book", str(root), *args])
+        seconds, peak, code = _run_child(["--book", str(book), *args])
         if code != 0:
             raise RuntimeError(f"loanctl {' '.join(args)} failed in the bench (exit {code})")
         result.stages.append(Stage(name, seconds, peak, detail))
@@ -470,17 +494,22 @@ def _ratios(result: BenchResult) -> None:
         "validate ≤ 5 s for 10,000 deals": {"value": (sec("validate") or 0) * scale, "target": 5.0},
         "schedules ≤ 3× QuantLib legs": {"value": result.ratios["schedules_vs_quantlib"], "target": 3.0},
         "post ≤ 2× DuckDB read_csv": {"value": result.ratios["post_vs_read_csv"], "target": 2.0},
-        "allocation ≤ 30 s for 1,000,000 payments": {"value": (sec("post: allocation") or 0) * 1_000_000 /
-                                                    max(1, result.payments), "target": 30.0},
-        "allocation with events ≤ 30 s for 1,000,000 payments": {
-            "value": (sec("allocation with events") or 0) * 1_000_000 / max(1, result.events), "target": 30.0},
+        "allocation ≤ 20 s for 1,000,000 payments": {"value": (sec("post: allocation") or 0) * 1_000_000 /
+                                                    max(1, result.payments), "target": TARGETS["allocation_s"]},
+        "allocation with events ≤ 20 s for 1,000,000 payments": {
+            "value": (sec("allocation with events") or 0) * 1_000_000 / max(1, result.events),
+            "target": TARGETS["allocation_s"]},
         "fund report ≤ 2 s with stored positions (build + slowest format)": {"value": report,
                                                                              "target": TARGETS["report_s"]},
-        "journal ≤ 30 s for 10,000 deals (a year of month ends)": {"value": (sec("journal") or 0) * scale,
-                                                                   "target": 30.0},
-        "peak memory ≤ 2 GB": {"value": max((s.peak_mb for s in result.stages), default=0), "target": 2048.0},
+        "journal ≤ 30 s for 10,000 deals (a year of month ends, own process)": {
+            "value": (sec("journal (own process)") or 0) * scale, "target": TARGETS["journal_s"]},
+        "ledger rebuild ≤ the original post (own processes)": {
+            "value": sec("ledger rebuild (own process)"), "target": sec("post-payments (own process)") or 0.0},
+        "peak memory ≤ 1.5 GB in every command (own processes)": {
+            "value": max((s.peak_mb for s in result.stages if s.name.endswith("(own process)")), default=0),
+            "target": TARGETS["peak_memory_mb"]},
         "validate after one deal changed ≤ 1 s": {"value": sec("validate after one deal changed"), "target": 1.0},
-        "export ≤ 10 s": {"value": sec("export parquet (own process)"), "target": 10.0},
+        "export ≤ 10 s": {"value": sec("export parquet (own process)"), "target": TARGETS["export_s"]},
     }
     for v in result.targets.values():
         v["met"] = v["value"] is not None and v["value"] <= v["target"]
