@@ -20,6 +20,7 @@ DIR holds a whole export or what it held before.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -48,57 +49,79 @@ class ExportResult:
     """Rows written per table."""
 
 
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _text_list(value) -> str:
+    return _quoted(json.dumps([str(x) for x in value], ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _text(value) -> str:
+    """Ids, accounts and narrations repeat on every row: each distinct text quoted once."""
+    return _quoted(str(value))
+
+
 def _fixed(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _scale(value: Decimal) -> int:
-    exp = value.as_tuple().exponent
-    return -exp if isinstance(exp, int) and exp < 0 else 0
+WRITERS = {"money": _fixed, "decimal": _fixed, "date": date.isoformat, "int": str, "bool": _bool,
+           "text_list": _text_list}
+"""Each kind's text (a number, date or boolean never holds a quote or a comma: unquoted)."""
 
 
-def _int_digits(value: Decimal) -> int:
-    return max(1, value.adjusted() + 1) if value else 1
-
-
-def _cell(value, kind: str) -> str:
-    if value is None:
-        return ""
-    if kind in ("money", "decimal"):
-        text = _fixed(value)
-    elif kind == "date":
-        text = value.isoformat()
-    elif kind == "bool":
-        text = "true" if value else "false"
-    elif kind == "text_list":
-        text = json.dumps([str(x) for x in value], ensure_ascii=False)
-    else:
-        text = str(value)
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _stage(table: Table, path: Path, money_scale: int) -> tuple[int, dict[str, tuple[int, int]]]:
-    """Write the rows as CSV; returns (rows, the (scale, integer digits) each decimal column needs)."""
-    kinds = [k for _, k in table.columns]
-    need: dict[int, list[int]] = {i: [money_scale if k == "money" else DECIMAL_SCALE, 1]
-                                  for i, k in enumerate(kinds) if k in ("money", "decimal")}
+def _stage(table: Table, path: Path) -> int:
+    """Write the rows as CSV (NULL: unquoted empty; text: always quoted); returns the row count."""
+    writers = [WRITERS.get(k, _text) for _, k in table.columns]
     n = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
+        lines = []
         for row in table.rows:
             n += 1
-            for i, acc in need.items():
-                v = row[i]
-                if v is not None:
-                    acc[0] = max(acc[0], _scale(v))
-                    acc[1] = max(acc[1], _int_digits(v))
-            fh.write(",".join(_cell(v, k) for v, k in zip(row, kinds)) + "\n")
-    return n, {table.columns[i][0]: (s, d) for i, (s, d) in need.items()}
+            lines.append(",".join("" if v is None else w(v) for v, w in zip(row, writers)))
+            if len(lines) == 4096:
+                fh.write("\n".join(lines) + "\n")
+                lines.clear()
+        if lines:
+            fh.write("\n".join(lines) + "\n")
+    return n
 
 
-def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> str:
+def _scales(con, table: Table, staged: Path, money_scale: int) -> dict[str, tuple[int, int]]:
+    """The (scale, integer digits) each decimal column needs, measured on the staged text by
+    DuckDB: at least the export's money scale (money) or DECIMAL_SCALE (other decimals)."""
+    cols = [(i, name, kind) for i, (name, kind) in enumerate(table.columns) if kind in ("money", "decimal")]
+    if not cols:
+        return {}
+    parts = []
+    for i, _, _ in cols:
+        c = f"c{i}"
+        parts += [f"max(length(split_part({c}, '.', 2)))",
+                  f"max(length(ltrim(ltrim(split_part({c}, '.', 1), '-'), '0')))"]
+    got = con.execute(f"SELECT {', '.join(parts)} FROM {_source(table, staged)}").fetchone()
+    out = {}
+    for k, (_, name, kind) in enumerate(cols):
+        scale, digits = got[2 * k] or 0, got[2 * k + 1] or 0
+        out[name] = (max(money_scale if kind == "money" else DECIMAL_SCALE, scale), max(1, digits))
+    return out
+
+
+def _source(table: Table, staged: Path) -> str:
     from ..ledger.db import sql_path
 
     cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(table.columns)))
+    return (f"read_csv('{sql_path(staged)}', header=false, all_varchar=true, auto_detect=false, delim=',', "
+            f"quote='\"', escape='\"', new_line='\\n', allow_quoted_nulls=false, max_line_size=67108864, "
+            f"columns={{{cols}}})")
+
+
+def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> str:
     exprs = []
     for i, (name, kind) in enumerate(table.columns):
         c = f"c{i}"
@@ -119,10 +142,7 @@ def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> s
         else:
             expr = c
         exprs.append(f'{expr} AS "{name}"')
-    source = (f"read_csv('{sql_path(staged)}', header=false, all_varchar=true, auto_detect=false, delim=',', "
-              f"quote='\"', escape='\"', new_line='\\n', allow_quoted_nulls=false, max_line_size=67108864, "
-              f"columns={{{cols}}})")
-    return f"SELECT {', '.join(exprs)} FROM {source}"
+    return f"SELECT {', '.join(exprs)} FROM {_source(table, staged)}"
 
 
 def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: Iterable[str],
@@ -152,8 +172,8 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
             con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
             for table in tables:
                 staged = scratch / f"{table.name}.csv"
-                rows, scales = _stage(table, staged, money_scale)
-                select = _select(table, staged, scales)
+                rows = _stage(table, staged)
+                select = _select(table, staged, _scales(con, table, staged, money_scale))
                 if table.partitioned and rows:
                     target = work / table.name
                     con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
