@@ -57,7 +57,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -137,20 +136,28 @@ class PositionBooks:
     balances: list[Balance]
     warnings: list[Diagnostic]
     curve: Curve | None
+    folded: dict[str, Decimal] | None = None
+    """With `fold_before`: the net per account of the entries before it (not in `entries`)."""
+    folded_zero: Decimal | None = None
+    """0 at the exponent of the first posting folded; None when nothing was folded."""
 
 
 def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], cuts: list[date],
                    period_ends: set[date], last: date, method: str = "effective_interest",
                    rounding: str = "half_up", marks: dict[date, Decimal] | None = None,
-                   projections: list | None = None, shared: dict | None = None) -> PositionBooks:
+                   projections: list | None = None, shared: dict | None = None,
+                   fold_before: date | None = None) -> PositionBooks:
     """The lender's entries up to `last` (accrual and amortization at every date of `cuts`,
     which includes each payment date) and its balances at `period_ends`. `marks`: the
     facility's price (% of par) by mark date, each date also in `cuts`: there the fair-value
     adjustment moves to fair value − amortized cost, through unrealized gains. `projections`:
     [(funding date, the schedule projected at funding), (change date, the schedule projected
     then), …] when an amendment, trade or prepayment changed the projected flows: the
-    effective rate is solved on the first and re-solved prospectively on each later one."""
+    effective rate is solved on the first and re-solved prospectively on each later one.
+    `fold_before`: entries dated before it are not returned, only their net per account
+    (`PositionBooks.folded`)."""
     books = _Books(fa, deal, lender, accounts, rounding)
+    books.fold_before = fold_before
     books.marks = marks or {}
     books.projections = projections or []
     if shared is not None:  # the lenders of one facility (same allocation) share its accruals
@@ -224,12 +231,10 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
     return row.interest * (index0 + row.spread) / row.rate
 
 
-@lru_cache(maxsize=65536)
-def _parts(amount: Decimal, shares, digits: int) -> dict[str, Decimal]:
-    """Every lender's part of an amount (each lender of a facility splits the same amounts)."""
-    if not amount:
-        return {}
-    return dict(zip((n for n, _ in shares), split_by_shares(amount, [x for _, x in shares], digits)))
+_SPLITS = object()
+"""The key, in a facility's shared dict, of its splits: `id(shares)` → (shares, {lender: index},
+[share], {amount: parts}) — shares objects are reused (timelines, `row_weights`), so an amount
+is split once per facility for all its lenders and no Fraction is hashed in the hot loop."""
 
 
 class _Books:
@@ -247,6 +252,12 @@ class _Books:
         self.projections: list = []
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
+        self.splits: dict | None = None
+        self.fold_before: date | None = None
+        """Entries dated before it are not kept: their postings are netted per account (`folded`)."""
+        self.folded: dict[str, Decimal] = {}
+        self.folded_zero: Decimal | None = None
+        """0 at the exponent of the first posting folded (the opening entry's amounts carry it)."""
         self.bal: dict[str, Decimal] = {}
         """The position's balance per role (debit positive), as posted."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
@@ -263,20 +274,45 @@ class _Books:
         return round_money(x, self.digits, self.mode)
 
     def part(self, amount: Decimal, shares) -> Decimal:
-        if self.sole or (len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1):
+        if self.sole:
             return amount  # a sole lender's part is the whole amount
-        return _parts(amount, shares, self.digits).get(self.lender, self.zero)
+        splits = self.splits
+        if splits is None:
+            splits = self.splits = self.shared.setdefault(_SPLITS, {})
+        got = splits.get(id(shares))
+        if got is None:  # the shares object is kept in the entry, so its id stays its own
+            got = splits[id(shares)] = (shares, {n: i for i, (n, _) in enumerate(shares)}, [x for _, x in shares], {})
+        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+            return amount
+        i = got[1].get(self.lender)
+        if i is None or not amount:
+            return self.zero
+        parts = got[3].get(amount)
+        if parts is None:
+            parts = got[3][amount] = split_by_shares(amount, got[2], self.digits)
+        return parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
-        bal = self.bal
+        bal, acc, zero = self.bal, self.acc, self.zero
         for role, amount in legs:
             if amount:
-                merged[self.acc[role]] = merged.get(self.acc[role], self.zero) + amount
-                bal[role] = bal.get(role, self.zero) + amount
+                account = acc[role]
+                merged[account] = merged.get(account, zero) + amount
+                bal[role] = bal.get(role, zero) + amount
+        if not merged:
+            return
+        assert sum(merged.values(), ZERO) == 0, (kind, merged)
+        if self.fold_before is not None and on < self.fold_before:  # only its net is wanted
+            folded = self.folded
+            for account, x in merged.items():
+                if x:
+                    if self.folded_zero is None:
+                        self.folded_zero = x * 0
+                    folded[account] = folded.get(account, ZERO) + x
+            return
         postings = tuple(Posting(a, x) for a, x in merged.items() if x)
         if postings:
-            assert sum((p.amount for p in postings), ZERO) == 0, (kind, postings)
             self.entries.append(Entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
                                       self.s.currency, postings, ref))
 
@@ -394,7 +430,7 @@ class _Books:
                     self.fv_adjustment = self.zero
                 if on in period_ends:
                     self._snapshot(on)
-        return PositionBooks(self.entries, self.balances, self.warnings, self.curve)
+        return PositionBooks(self.entries, self.balances, self.warnings, self.curve, self.folded, self.folded_zero)
 
     def _events(self, cuts: list[date], last: date):
         s, fa = self.s, self.fa
@@ -474,8 +510,9 @@ class _Books:
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
         flows, balances, coupons = [], [], []
         index0 = index_at_inception(self.s.rows)
+        tl = timeline_of(schedule)
         for i, row in enumerate(rows):
-            p = lambda x, on=row.date: self.part(x, schedule.shares_on(on))  # noqa: E731
+            p = lambda x, sh=tl.shares_on(row.date): self.part(x, sh)  # noqa: E731
             coupon = p(self.r(projected_interest(row, index0))) + p(row.commitment_fee)
             inflow = coupon + p(row.principal) + p(row.prepayment) + exits[i]
             flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
