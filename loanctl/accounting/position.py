@@ -89,6 +89,9 @@ class Posting:
     amount: Decimal
     """Positive: debit; negative: credit."""
 
+    def __reduce__(self):  # pickled as its fields (the journal's worker processes send many)
+        return Posting, (self.account, self.amount)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -104,6 +107,10 @@ class Entry:
     postings: tuple[Posting, ...]
     ref: str = ""
     """The payment id of a payment entry."""
+
+    def __reduce__(self):
+        return Entry, (self.date, self.kind, self.narration, self.deal, self.facility, self.lender, self.currency,
+                       self.postings, self.ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,11 @@ class Balance:
     """Fair value less amortized cost at the latest mark on or before the date (0: never marked)."""
     cost_recovery: Decimal = ZERO
     """Cash applied to amortized cost under non-accrual (≤ 0: a contra-asset)."""
+
+    def __reduce__(self):
+        return Balance, (self.date, self.deal, self.facility, self.lender, self.currency, self.outstanding_principal,
+                         self.unamortized_fees, self.accreted_exit_fees, self.fair_value_adjustment,
+                         self.cost_recovery)
 
     @property
     def amortized_cost(self) -> Decimal:

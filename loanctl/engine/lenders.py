@@ -451,6 +451,11 @@ def _row_weights(schedule: FacilitySchedule, on: date, component: str) -> Shares
         row = schedule.rows[idx]
         ws: list[tuple[str, Fraction]] = []
         if component in ("interest", "commitment_fee") and row.segments:
+            only = tl.changes[0][1]
+            if len(tl.changes) == 1 and all(w for _, w in only) and sum((w for _, w in only), Fraction(0)) == 1:
+                # shares that never change, none zero: each exact part is the amount × the share,
+                # so the weights are the shares themselves (and so is the fallback below)
+                return only
             key = ("exact", idx)
             exact = schedule.lender_cache.get(key)
             if exact is None:
