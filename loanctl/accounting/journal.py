@@ -59,6 +59,8 @@ def component(ident: str) -> str:
 
 PARALLEL_FROM = 200
 """Deals: below this the journal is worked in this process (starting workers costs more)."""
+CHUNK_MIN = 20
+"""Deals: the smallest chunk a worker is given."""
 
 
 def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, start: date | None = None,
@@ -167,7 +169,7 @@ def _run_parallel(job: _Job, deal_ids: list[str], workers: int) -> list[tuple]:
     """`job.run(deal_ids)` by forked worker processes, a chunk of deals each, in deal order."""
     import multiprocessing
     global _WORKER_JOB
-    size = max(20, len(deal_ids) // (workers * 8))
+    size = max(CHUNK_MIN, len(deal_ids) // (workers * 8))
     chunks = [deal_ids[i:i + size] for i in range(0, len(deal_ids), size)]
     _WORKER_JOB = job
     try:
