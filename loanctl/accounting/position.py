@@ -93,6 +93,14 @@ class Posting:
         return Posting, (self.account, self.amount)
 
 
+def entry_from_fields(ordinal: int, kind: str, narration: str, deal: str, facility: str, lender: str, currency: str,
+                      accounts: tuple[str, ...], amounts: str, ref: str) -> "Entry":
+    """An entry as `Entry.__reduce__` pickles it: its date as an ordinal and its postings as
+    the accounts and the amounts' text (one string; a Decimal's text gives it back exactly)."""
+    return Entry(date.fromordinal(ordinal), kind, narration, deal, facility, lender, currency,
+                 tuple(map(Posting, accounts, map(Decimal, amounts.split(" ")))), ref)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     date: date
@@ -108,9 +116,11 @@ class Entry:
     ref: str = ""
     """The payment id of a payment entry."""
 
-    def __reduce__(self):
-        return Entry, (self.date, self.kind, self.narration, self.deal, self.facility, self.lender, self.currency,
-                       self.postings, self.ref)
+    def __reduce__(self):  # compact: the journal's worker processes send many (`entry_from_fields`)
+        postings = self.postings
+        return entry_from_fields, (self.date.toordinal(), self.kind, self.narration, self.deal, self.facility,
+                                   self.lender, self.currency, tuple([p.account for p in postings]),
+                                   " ".join([str(p.amount) for p in postings]), self.ref)
 
 
 @dataclass(frozen=True, slots=True)
