@@ -253,6 +253,8 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
     return row.interest * (index0 + row.spread) / row.rate
 
 
+_PAYMENTS = object()
+"""The key, in a facility's shared dict, of its payment events (allocation rows by payment and date)."""
 _SPLITS = object()
 """The key, in a facility's shared dict, of its splits: `id(shares)` → (shares, {lender: index},
 [share], {amount: parts}) — shares objects are reused (timelines, `row_weights`), so an amount
@@ -477,12 +479,14 @@ class _Books:
         events += [(d, "write_off", a) for d, a in self.write_offs]
         extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
         cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
-        groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
-        for a in fa.allocations:
-            if a.component not in NOT_CASH:
-                groups.setdefault((a.payment_id, a.on), []).append(a)
-        for (pid, on), allocs in groups.items():
-            events.append((on, "payment", (pid, allocs)))
+        payments = self.shared.get(_PAYMENTS)  # the same for every lender of the facility
+        if payments is None:
+            groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
+            for a in fa.allocations:
+                if a.component not in NOT_CASH:
+                    groups.setdefault((a.payment_id, a.on), []).append(a)
+            payments = self.shared[_PAYMENTS] = [(on, "payment", (pid, allocs)) for (pid, on), allocs in groups.items()]
+        events += payments
         events += [(c, "cut", None) for c in cuts]
         events = [e for e in events if e[0] <= last]
         keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events)]
@@ -588,7 +592,7 @@ class _Books:
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
         suspended = self._suspended(on)
-        restored = not suspended and any(b is not None and b <= on for _, b in self.spans)
+        restored = not suspended and bool(self.spans) and any(b is not None and b <= on for _, b in self.spans)
         pending = None
         for a in allocs:
             if a.component in PRINCIPAL_COMPONENTS:
@@ -643,7 +647,7 @@ class _Books:
     def _suspended(self, on: date) -> bool:
         """Non-accrual in force for what happens on `on` (a < on ≤ b: the accrual at `a` covers
         the days before it, the one at `b` the span's days)."""
-        return any(a < on and (b is None or on <= b) for a, b in self.spans)
+        return bool(self.spans) and any(a < on and (b is None or on <= b) for a, b in self.spans)
 
     def _to_cost(self, got: Decimal, pending: list) -> list[tuple[str, Decimal]]:
         """Credits of cash received under non-accrual: cost recovery down to an amortized cost
