@@ -142,14 +142,19 @@ class Balance:
     cost_recovery: Decimal = ZERO
     """Cash applied to amortized cost under non-accrual (≤ 0: a contra-asset)."""
 
-    def __reduce__(self):
-        return Balance, (self.date, self.deal, self.facility, self.lender, self.currency, self.outstanding_principal,
-                         self.unamortized_fees, self.accreted_exit_fees, self.fair_value_adjustment,
-                         self.cost_recovery)
+    def __reduce__(self):  # compact, as an entry (`balance_from_fields`)
+        return balance_from_fields, (self.date.toordinal(), self.deal, self.facility, self.lender, self.currency,
+                                     f"{self.outstanding_principal} {self.unamortized_fees} {self.accreted_exit_fees} "
+                                     f"{self.fair_value_adjustment} {self.cost_recovery}")
 
     @property
     def amortized_cost(self) -> Decimal:
         return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees + self.cost_recovery
+
+
+def balance_from_fields(ordinal: int, deal: str, facility: str, lender: str, currency: str, amounts: str) -> Balance:
+    """A balance as `Balance.__reduce__` pickles it (its five amounts as one text)."""
+    return Balance(date.fromordinal(ordinal), deal, facility, lender, currency, *map(Decimal, amounts.split(" ")))
 
 
 @dataclass
