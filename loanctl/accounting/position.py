@@ -313,13 +313,13 @@ class _Books:
             got = splits[id(shares)] = (shares, {n: i for i, (n, _) in enumerate(shares)}, [x for _, x in shares], {})
         if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
             return amount
-        i = got[1].get(self.lender)
-        if i is None or not amount:
+        if not amount:
             return self.zero
         parts = got[3].get(amount)
-        if parts is None:
+        if parts is None:  # split even for a lender not in the shares: bad shares raise as they always did
             parts = got[3][amount] = split_by_shares(amount, got[2], self.digits)
-        return parts[i]
+        i = got[1].get(self.lender)
+        return self.zero if i is None else parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
