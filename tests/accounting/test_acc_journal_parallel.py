@@ -85,3 +85,35 @@ def test_opening_entry_is_the_net_of_the_entries_before_from(demo):
         assert {p.account: p.amount for p in e.postings} == want, (e.deal, e.lender)
         assert [p.account for p in e.postings] == sorted(want)
         assert all(p.amount.as_tuple().exponent == -2 for p in e.postings)
+
+
+def test_row_weights_of_unchanging_shares_are_the_exact_parts(tmp_path):
+    """`engine.lenders.row_weights` answers the shares of a facility whose shares never change
+    without the days-held arithmetic: they must be each lender's exact accrued part over the
+    facility's (`accrued_exact`, summed here), for every row of the 60/40 book's facility."""
+    from fractions import Fraction
+
+    from bookfactory import write_book
+    from loanctl.engine.lenders import accrued_exact, row_weights, timeline_of
+    from loanctl.servicing.positions import allocate_facility
+    from loanctl.validation.run import load_valid_book
+
+    loaded, errors = load_valid_book(write_book(tmp_path))  # acme-tl: SOFR + 575, 60/40
+    assert not errors
+    (deal,) = loaded.deals
+    fid = loaded.deals[deal].deal.facilities[0].id
+    s = allocate_facility(loaded, deal, fid, [], date(2030, 12, 31)).schedule
+    tl = timeline_of(s)
+    assert len(tl.changes) == 1 and len(tl.changes[0][1]) == 2
+    checked = 0
+    for row in s.rows[1:]:
+        cash, _, cfee, _ = accrued_exact(row, tl)
+        for component, parts in (("interest", cash), ("commitment_fee", cfee)):
+            total = sum(parts.values(), Fraction(0))
+            got = dict(row_weights(s, row.date, component))
+            if total > 0:
+                assert got == {n: x / total for n, x in parts.items()}
+                checked += 1
+            else:
+                assert got == dict(tl.changes[0][1])
+    assert checked > 10
