@@ -263,7 +263,7 @@ _PAYMENTS = object()
 _SPLITS = object()
 """The key, in a facility's shared dict, of its splits: `id(shares)` → (shares, {lender: index},
 [share], {amount: parts}) — shares objects are reused (timelines, `row_weights`), so an amount
-is split once per facility for all its lenders and no Fraction is hashed in the hot loop."""
+is split once per facility for all its lenders, found by identity (no shares tuple hashed)."""
 
 
 class _Books:
