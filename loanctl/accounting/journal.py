@@ -9,6 +9,7 @@ brings its balances forward, income to date going to the opening-balance (equity
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -56,11 +57,20 @@ def component(ident: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+PARALLEL_FROM = 200
+"""Deals: below this the journal is worked in this process (starting workers costs more)."""
+CHUNK_MIN = 20
+"""Deals: the smallest chunk a worker is given."""
+
+
 def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, start: date | None = None,
-                  fund: str | None = None, period: str = "month") -> Journal:
+                  fund: str | None = None, period: str = "month", workers: int | None = None) -> Journal:
     """The journal of every funded position (of `fund` and its SPVs, or the whole book) up to
     `end`; entries before `start` are brought forward as opening balances. Raises
-    `reports.build.ScopeProblem` for an unknown fund, DiagnosticError on account collisions."""
+    `reports.build.ScopeProblem` for an unknown fund, DiagnosticError on account collisions.
+    A book of `PARALLEL_FROM` funded deals or more is worked by `workers` forked processes
+    (default: the CPUs, at most 4), each a chunk of deals, merged in deal order: the same
+    journal as one process makes."""
     book = loaded.book
     scope = resolve_scope(loaded, fund=fund) if fund else None
     lenders_in_scope = set(scope.lenders) if scope else None
@@ -76,7 +86,8 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
     deal_ids = [d for d, r in sorted(loaded.deals.items()) if r.deal.status in FUNDED_OR_LATER]
     job = _Job(loaded, by_facility, end, start, lenders_in_scope, method, mode, accounts, period,
                facility_marks(loaded, end))
-    results = job.run(deal_ids)
+    n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    results = _run_parallel(job, deal_ids, n) if n > 1 and len(deal_ids) >= PARALLEL_FROM else job.run(deal_ids)
     names = _Names()
     for deal_id, fid, lender, _, _, _ in results:
         names.add(lender, deal_id, fid)
@@ -137,13 +148,35 @@ class _Job:
                 for lender in lenders:
                     acc = _position_accounts(self.accounts, lender, deal_id, fid)
                     books = position_books(fa, deal_id, lender, acc, cuts, shown, end, self.method, self.mode,
-                                           own_marks, projections, shared)
+                                           own_marks, projections, shared, fold_before=start)
                     entries = books.entries
                     if start is not None:
-                        opening = _opening([e for e in entries if e.date < start], start, acc["opening"])
-                        entries = ([opening] if opening else []) + [e for e in entries if e.date >= start]
+                        opening = _opening(books.folded, books.folded_zero, start, acc["opening"], deal_id, fid,
+                                           lender, s.currency)
+                        entries = ([opening] if opening else []) + entries
                     out.append((deal_id, fid, lender, entries, books.balances, books.warnings))
         return out
+
+
+_WORKER_JOB: _Job | None = None  # the job a forked worker inherits
+
+
+def _run_chunk(deal_ids: list[str]) -> list[tuple]:
+    return _WORKER_JOB.run(deal_ids)
+
+
+def _run_parallel(job: _Job, deal_ids: list[str], workers: int) -> list[tuple]:
+    """`job.run(deal_ids)` by forked worker processes, a chunk of deals each, in deal order."""
+    import multiprocessing
+    global _WORKER_JOB
+    size = max(CHUNK_MIN, len(deal_ids) // (workers * 8))
+    chunks = [deal_ids[i:i + size] for i in range(0, len(deal_ids), size)]
+    _WORKER_JOB = job
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [r for part in pool.imap(_run_chunk, chunks) for r in part]
+    finally:
+        _WORKER_JOB = None
 
 
 def facility_marks(loaded: LoadedBook, end: date) -> dict[tuple[str, str], dict[date, Decimal]]:
@@ -166,22 +199,20 @@ def _position_accounts(accounts: Accounts, lender: str, deal: str, facility: str
     return out
 
 
-def _opening(entries: list[Entry], start: date, equity: str) -> Entry | None:
-    """One entry bringing a position's balances forward to the day before `start`."""
-    if not entries:
+def _opening(folded: dict[str, Decimal], zero: Decimal | None, start: date, equity: str, deal: str, facility: str,
+             lender: str, currency: str) -> Entry | None:
+    """One entry bringing a position's balances forward to the day before `start`, from the
+    net per account of its entries before `start` (`zero`: at the first posting's exponent)."""
+    if zero is None:
         return None
     net: dict[str, Decimal] = defaultdict(Decimal)
-    zero = entries[0].postings[0].amount * 0
-    for e in entries:
-        for p in e.postings:
-            account = p.account if p.account.split(":")[0] in BALANCE_SHEET else equity
-            net[account] += p.amount
+    for account, x in folded.items():
+        net[account if account.split(":")[0] in BALANCE_SHEET else equity] += x
     postings = tuple(Posting(a, x + zero) for a, x in sorted(net.items()) if x)
     if not postings:
         return None
-    e0 = entries[0]
-    return Entry(start - timedelta(days=1), "opening", "balances brought forward", e0.deal, e0.facility, e0.lender,
-                 e0.currency, postings)
+    return Entry(start - timedelta(days=1), "opening", "balances brought forward", deal, facility, lender, currency,
+                 postings)
 
 
 class _Names:

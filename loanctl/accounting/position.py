@@ -57,7 +57,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -90,6 +89,17 @@ class Posting:
     amount: Decimal
     """Positive: debit; negative: credit."""
 
+    def __reduce__(self):  # pickled as its fields (the journal's worker processes send many)
+        return Posting, (self.account, self.amount)
+
+
+def entry_from_fields(ordinal: int, kind: str, narration: str, deal: str, facility: str, lender: str, currency: str,
+                      accounts: tuple[str, ...], amounts: str, ref: str) -> "Entry":
+    """An entry as `Entry.__reduce__` pickles it: its date as an ordinal and its postings as
+    the accounts and the amounts' text (one string; a Decimal's text gives it back exactly)."""
+    return Entry(date.fromordinal(ordinal), kind, narration, deal, facility, lender, currency,
+                 tuple(map(Posting, accounts, map(Decimal, amounts.split(" ")))), ref)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -105,6 +115,12 @@ class Entry:
     postings: tuple[Posting, ...]
     ref: str = ""
     """The payment id of a payment entry."""
+
+    def __reduce__(self):  # compact: the journal's worker processes send many (`entry_from_fields`)
+        postings = self.postings
+        return entry_from_fields, (self.date.toordinal(), self.kind, self.narration, self.deal, self.facility,
+                                   self.lender, self.currency, tuple([p.account for p in postings]),
+                                   " ".join([str(p.amount) for p in postings]), self.ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +142,19 @@ class Balance:
     cost_recovery: Decimal = ZERO
     """Cash applied to amortized cost under non-accrual (≤ 0: a contra-asset)."""
 
+    def __reduce__(self):  # compact, as an entry (`balance_from_fields`)
+        return balance_from_fields, (self.date.toordinal(), self.deal, self.facility, self.lender, self.currency,
+                                     f"{self.outstanding_principal} {self.unamortized_fees} {self.accreted_exit_fees} "
+                                     f"{self.fair_value_adjustment} {self.cost_recovery}")
+
     @property
     def amortized_cost(self) -> Decimal:
         return self.outstanding_principal - self.unamortized_fees + self.accreted_exit_fees + self.cost_recovery
+
+
+def balance_from_fields(ordinal: int, deal: str, facility: str, lender: str, currency: str, amounts: str) -> Balance:
+    """A balance as `Balance.__reduce__` pickles it (its five amounts as one text)."""
+    return Balance(date.fromordinal(ordinal), deal, facility, lender, currency, *map(Decimal, amounts.split(" ")))
 
 
 @dataclass
@@ -137,20 +163,28 @@ class PositionBooks:
     balances: list[Balance]
     warnings: list[Diagnostic]
     curve: Curve | None
+    folded: dict[str, Decimal] | None = None
+    """With `fold_before`: the net per account of the entries before it (not in `entries`)."""
+    folded_zero: Decimal | None = None
+    """0 at the exponent of the first posting folded; None when nothing was folded."""
 
 
 def position_books(fa: FacilityAllocation, deal: str, lender: str, accounts: dict[str, str], cuts: list[date],
                    period_ends: set[date], last: date, method: str = "effective_interest",
                    rounding: str = "half_up", marks: dict[date, Decimal] | None = None,
-                   projections: list | None = None, shared: dict | None = None) -> PositionBooks:
+                   projections: list | None = None, shared: dict | None = None,
+                   fold_before: date | None = None) -> PositionBooks:
     """The lender's entries up to `last` (accrual and amortization at every date of `cuts`,
     which includes each payment date) and its balances at `period_ends`. `marks`: the
     facility's price (% of par) by mark date, each date also in `cuts`: there the fair-value
     adjustment moves to fair value − amortized cost, through unrealized gains. `projections`:
     [(funding date, the schedule projected at funding), (change date, the schedule projected
     then), …] when an amendment, trade or prepayment changed the projected flows: the
-    effective rate is solved on the first and re-solved prospectively on each later one."""
+    effective rate is solved on the first and re-solved prospectively on each later one.
+    `fold_before`: entries dated before it are not returned, only their net per account
+    (`PositionBooks.folded`)."""
     books = _Books(fa, deal, lender, accounts, rounding)
+    books.fold_before = fold_before
     books.marks = marks or {}
     books.projections = projections or []
     if shared is not None:  # the lenders of one facility (same allocation) share its accruals
@@ -224,12 +258,12 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
     return row.interest * (index0 + row.spread) / row.rate
 
 
-@lru_cache(maxsize=65536)
-def _parts(amount: Decimal, shares, digits: int) -> dict[str, Decimal]:
-    """Every lender's part of an amount (each lender of a facility splits the same amounts)."""
-    if not amount:
-        return {}
-    return dict(zip((n for n, _ in shares), split_by_shares(amount, [x for _, x in shares], digits)))
+_PAYMENTS = object()
+"""The key, in a facility's shared dict, of its payment events (allocation rows by payment and date)."""
+_SPLITS = object()
+"""The key, in a facility's shared dict, of its splits: `id(shares)` → (shares, {lender: index},
+[share], {amount: parts}) — shares objects are reused (timelines, `row_weights`), so an amount
+is split once per facility for all its lenders, found by identity (no shares tuple hashed)."""
 
 
 class _Books:
@@ -247,6 +281,12 @@ class _Books:
         self.projections: list = []
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
+        self.splits: dict | None = None
+        self.fold_before: date | None = None
+        """Entries dated before it are not kept: their postings are netted per account (`folded`)."""
+        self.folded: dict[str, Decimal] = {}
+        self.folded_zero: Decimal | None = None
+        """0 at the exponent of the first posting folded (the opening entry's amounts carry it)."""
         self.bal: dict[str, Decimal] = {}
         """The position's balance per role (debit positive), as posted."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
@@ -263,20 +303,45 @@ class _Books:
         return round_money(x, self.digits, self.mode)
 
     def part(self, amount: Decimal, shares) -> Decimal:
-        if self.sole or (len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1):
+        if self.sole:
             return amount  # a sole lender's part is the whole amount
-        return _parts(amount, shares, self.digits).get(self.lender, self.zero)
+        splits = self.splits
+        if splits is None:
+            splits = self.splits = self.shared.setdefault(_SPLITS, {})
+        got = splits.get(id(shares))
+        if got is None:  # the shares object is kept in the entry, so its id stays its own
+            got = splits[id(shares)] = (shares, {n: i for i, (n, _) in enumerate(shares)}, [x for _, x in shares], {})
+        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+            return amount
+        if not amount:
+            return self.zero
+        parts = got[3].get(amount)
+        if parts is None:  # split even for a lender not in the shares: bad shares raise as they always did
+            parts = got[3][amount] = split_by_shares(amount, got[2], self.digits)
+        i = got[1].get(self.lender)
+        return self.zero if i is None else parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
-        bal = self.bal
+        bal, acc, zero = self.bal, self.acc, self.zero
         for role, amount in legs:
             if amount:
-                merged[self.acc[role]] = merged.get(self.acc[role], self.zero) + amount
-                bal[role] = bal.get(role, self.zero) + amount
+                account = acc[role]
+                merged[account] = merged.get(account, zero) + amount
+                bal[role] = bal.get(role, zero) + amount
+        if not merged:
+            return
+        assert sum(merged.values(), ZERO) == 0, (kind, merged)
+        if self.fold_before is not None and on < self.fold_before:  # only its net is wanted
+            folded = self.folded
+            for account, x in merged.items():
+                if x:
+                    if self.folded_zero is None:
+                        self.folded_zero = x * 0
+                    folded[account] = folded.get(account, ZERO) + x
+            return
         postings = tuple(Posting(a, x) for a, x in merged.items() if x)
         if postings:
-            assert sum((p.amount for p in postings), ZERO) == 0, (kind, postings)
             self.entries.append(Entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
                                       self.s.currency, postings, ref))
 
@@ -394,7 +459,7 @@ class _Books:
                     self.fv_adjustment = self.zero
                 if on in period_ends:
                     self._snapshot(on)
-        return PositionBooks(self.entries, self.balances, self.warnings, self.curve)
+        return PositionBooks(self.entries, self.balances, self.warnings, self.curve, self.folded, self.folded_zero)
 
     def _events(self, cuts: list[date], last: date):
         s, fa = self.s, self.fa
@@ -419,12 +484,14 @@ class _Books:
         events += [(d, "write_off", a) for d, a in self.write_offs]
         extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
         cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
-        groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
-        for a in fa.allocations:
-            if a.component not in NOT_CASH:
-                groups.setdefault((a.payment_id, a.on), []).append(a)
-        for (pid, on), allocs in groups.items():
-            events.append((on, "payment", (pid, allocs)))
+        payments = self.shared.get(_PAYMENTS)  # the same for every lender of the facility
+        if payments is None:
+            groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
+            for a in fa.allocations:
+                if a.component not in NOT_CASH:
+                    groups.setdefault((a.payment_id, a.on), []).append(a)
+            payments = self.shared[_PAYMENTS] = [(on, "payment", (pid, allocs)) for (pid, on), allocs in groups.items()]
+        events += payments
         events += [(c, "cut", None) for c in cuts]
         events = [e for e in events if e[0] <= last]
         keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events)]
@@ -474,8 +541,9 @@ class _Books:
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
         flows, balances, coupons = [], [], []
         index0 = index_at_inception(self.s.rows)
+        tl = timeline_of(schedule)
         for i, row in enumerate(rows):
-            p = lambda x, on=row.date: self.part(x, schedule.shares_on(on))  # noqa: E731
+            p = lambda x, sh=tl.shares_on(row.date): self.part(x, sh)  # noqa: E731
             coupon = p(self.r(projected_interest(row, index0))) + p(row.commitment_fee)
             inflow = coupon + p(row.principal) + p(row.prepayment) + exits[i]
             flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
@@ -529,7 +597,7 @@ class _Books:
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
         suspended = self._suspended(on)
-        restored = not suspended and any(b is not None and b <= on for _, b in self.spans)
+        restored = not suspended and bool(self.spans) and any(b is not None and b <= on for _, b in self.spans)
         pending = None
         for a in allocs:
             if a.component in PRINCIPAL_COMPONENTS:
@@ -584,7 +652,7 @@ class _Books:
     def _suspended(self, on: date) -> bool:
         """Non-accrual in force for what happens on `on` (a < on ≤ b: the accrual at `a` covers
         the days before it, the one at `b` the span's days)."""
-        return any(a < on and (b is None or on <= b) for a, b in self.spans)
+        return bool(self.spans) and any(a < on and (b is None or on <= b) for a, b in self.spans)
 
     def _to_cost(self, got: Decimal, pending: list) -> list[tuple[str, Decimal]]:
         """Credits of cash received under non-accrual: cost recovery down to an amortized cost

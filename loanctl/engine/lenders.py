@@ -432,13 +432,30 @@ def row_weights(schedule: FacilitySchedule, on: date, component: str) -> Shares:
     """The lenders' weights for cash applied to a due of `component` on the row dated `on`:
     interest and commitment fee by each lender's exact part (days held); the principal of a
     row where the facility is repaid by each lender's own remaining balance; anything else
-    by the shares in force on that date."""
+    by the shares in force on that date. Cached on the schedule (the same weights object for
+    every lender and payment of a due)."""
+    cache = schedule.lender_cache.get("weights")
+    if cache is None or cache[0] is not schedule.rows:
+        cache = schedule.lender_cache["weights"] = (schedule.rows, {})
+    key = (on, component)
+    got = cache[1].get(key)
+    if got is None:
+        got = cache[1][key] = _row_weights(schedule, on, component)
+    return got
+
+
+def _row_weights(schedule: FacilitySchedule, on: date, component: str) -> Shares:
     tl = timeline_of(schedule)
     idx = next((i for i, r in enumerate(schedule.rows) if r.date == on), None)
     if idx:
         row = schedule.rows[idx]
         ws: list[tuple[str, Fraction]] = []
         if component in ("interest", "commitment_fee") and row.segments:
+            only = tl.changes[0][1]
+            if len(tl.changes) == 1 and all(w for _, w in only) and sum((w for _, w in only), Fraction(0)) == 1:
+                # shares that never change, none zero: each exact part is the amount × the share,
+                # so the weights are the shares themselves (and so is the fallback below)
+                return only
             key = ("exact", idx)
             exact = schedule.lender_cache.get(key)
             if exact is None:

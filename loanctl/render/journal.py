@@ -51,10 +51,12 @@ def to_csv(journal) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["entry", "date", "kind", "deal", "facility", "lender", "payment", "account", "amount", "currency",
                 "narration"])
+    rows = w.writerows
     for i, e in enumerate(journal.entries, start=1):
-        for p in e.postings:
-            w.writerow([i, e.date.isoformat(), e.kind, e.deal, e.facility, e.lender, inert(e.ref, one_line=True),
-                        p.account, str(p.amount), e.currency, e.narration])
+        day, ref, currency, narration = e.date.isoformat(), inert(e.ref, one_line=True) if e.ref else "", \
+            e.currency, e.narration
+        rows([(i, day, e.kind, e.deal, e.facility, e.lender, ref, p.account, p.amount, currency, narration)
+              for p in e.postings])
     return buf.getvalue()
 
 
