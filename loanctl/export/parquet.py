@@ -164,15 +164,15 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
     result = ExportResult(out, as_of, money_scale)
     done = False
     try:
-        con = duckdb.connect()
-        try:
-            con.execute("SET preserve_insertion_order = true")
-            scratch = work / ".scratch"
-            scratch.mkdir()
-            con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
-            for table in tables:
-                staged = scratch / f"{table.name}.csv"
-                rows = _stage(table, staged)
+        scratch = work / ".scratch"
+        scratch.mkdir()
+        for table in tables:
+            staged = scratch / f"{table.name}.csv"
+            rows = _stage(table, staged)  # no DuckDB open meanwhile: a table's rows may fork workers (the journal)
+            con = duckdb.connect()
+            try:
+                con.execute("SET preserve_insertion_order = true")
+                con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
                 select = _select(table, staged, _scales(con, table, staged, money_scale))
                 if table.partitioned and rows:
                     target = work / table.name
@@ -182,10 +182,10 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
                     (work / table.name).mkdir()
                     target = work / table.name / "data_0.parquet"
                     con.execute(f"COPY ({select}) TO '{sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)")
-                result.tables[table.name] = rows
-                staged.unlink()
-        finally:
-            con.close()
+            finally:
+                con.close()
+            result.tables[table.name] = rows
+            staged.unlink()
         shutil.rmtree(work / ".scratch", ignore_errors=True)
         manifest = {"format": "parquet", "loanctl": __version__, "as_of": as_of.isoformat(),
                     "money": f"DECIMAL({MAX_PRECISION}, {money_scale})",
