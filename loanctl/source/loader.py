@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -115,6 +116,12 @@ def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | 
     return None
 
 
+def batched_writes(tree: Tree):
+    """Parsed-file cache entries made inside are written together when it ends (`ParsedCache.batch`)."""
+    cache = getattr(tree, "parsed_cache", None)
+    return cache.batch() if cache is not None else contextlib.nullcontext()
+
+
 def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
     file = tree.display(rel)
     raw = tree.read(rel, MAX_BYTES)
@@ -179,16 +186,17 @@ def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | No
     loaded.marks.sort(key=lambda m: m.date)
 
     wanted = set(deal_ids) if deal_ids is not None else None
-    for name, is_dir in tree.list_dir(""):
-        if not is_dir or name in NOT_DEALS or name.startswith((".", "_")):
-            continue
-        if wanted is not None and name not in wanted:
-            continue
-        loaded.deal_folders.append(name)
-        record, d = load_deal(tree, name)
-        diags += d
-        if record is not None:
-            loaded.deals[name] = record
+    with batched_writes(tree):
+        for name, is_dir in tree.list_dir(""):
+            if not is_dir or name in NOT_DEALS or name.startswith((".", "_")):
+                continue
+            if wanted is not None and name not in wanted:
+                continue
+            loaded.deal_folders.append(name)
+            record, d = load_deal(tree, name)
+            diags += d
+            if record is not None:
+                loaded.deals[name] = record
     if deal_ids is None:  # the whole book is here: every mark must name one of its facilities
         diags += check_marks(loaded)
     return loaded, diags

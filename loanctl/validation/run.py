@@ -95,18 +95,19 @@ def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str], list[st
     """A worker's share of the deals: (diagnostics, the folders, the indices they use overnight)."""
     from .checks import check_deal
     from .overnight import overnight_indices
-    from ..source.loader import check_marks, load_deal
+    from ..source.loader import batched_writes, check_marks, load_deal
     base = _WORKER_BOOK
     assert base is not None
     diags: list[Diagnostic] = []
     base.deals.clear()
     base.deal_folders = list(chunk)
-    for name in chunk:
-        record, d = load_deal(base.tree, name)
-        diags += d
-        if record is not None:
-            base.deals[name] = record
-            diags += check_deal(base, record, _WORKER_REPAID)
+    with batched_writes(base.tree):
+        for name in chunk:
+            record, d = load_deal(base.tree, name)
+            diags += d
+            if record is not None:
+                base.deals[name] = record
+                diags += check_deal(base, record, _WORKER_REPAID)
     diags += check_marks(base, only=set(chunk))  # marks of this chunk's deals (E0647)
     used = sorted(overnight_indices(base.deals.values()))
     base.deals.clear()
@@ -140,7 +141,7 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
     others checked here, or in worker processes when there are many. `loaded.deals` is left empty."""
     from .cached import cached_results, check_deal_folder
     from .overnight import check_overnight_files
-    from ..source.loader import check_marks
+    from ..source.loader import batched_writes, check_marks
 
     loaded, diags = load_book(root, deal_ids=[])
     diags += check_book(loaded, repaid)  # book.yaml, profiles: no deal is loaded yet
@@ -153,7 +154,8 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
             with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker,
                                                           initargs=(str(root), repaid)) as pool:
                 return [r for part in pool.imap(_check_folders, chunks) for r in part]
-        return [(f, *check_deal_folder(loaded, f, repaid)) for f in todo]
+        with batched_writes(loaded.tree):
+            return [(f, *check_deal_folder(loaded, f, repaid)) for f in todo]
 
     deal_diags, used = cached_results(loaded, folders, repaid, check_many)
     diags += deal_diags + check_overnight_files(loaded, used)
@@ -164,9 +166,11 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
 
 def _check_folders(chunk: list[str]) -> list[tuple[str, list[Diagnostic], list[str]]]:
     from .cached import check_deal_folder
+    from ..source.loader import batched_writes
     base = _WORKER_BOOK
     assert base is not None
-    return [(name, *check_deal_folder(base, name, _WORKER_REPAID)) for name in chunk]
+    with batched_writes(base.tree):
+        return [(name, *check_deal_folder(base, name, _WORKER_REPAID)) for name in chunk]
 
 
 def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None,
