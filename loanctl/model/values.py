@@ -43,6 +43,8 @@ class ValueProblem(ValueError):
 
 def _refuse_foreign_digits(text: str, what: str) -> None:
     """E0113 for a digit outside 0-9 (Arabic-Indic, fullwidth, Devanagari …)."""
+    if text.isascii():
+        return
     for ch in text:
         if ch.isdigit() and not ch.isascii():
             name = unicodedata.name(ch, "a non-ASCII digit")
@@ -55,10 +57,15 @@ def _shift(value: Decimal, places: int) -> Decimal:
     """`value` × 10^places, exactly: the default context would round past 28 digits. In a
     context wide enough (Inexact trapped to prove it) the result keeps division's form:
     575bps is 0.0575, 200bps is 0.02."""
-    ctx = Context(prec=len(value.as_tuple().digits) + abs(places) + 2, Emax=MAX_EMAX, Emin=MIN_EMIN,
-                  traps=[Inexact])
+    prec = len(value.as_tuple().digits) + abs(places) + 2
+    ctx = _SHIFT_CONTEXTS.get(prec)
+    if ctx is None:
+        ctx = _SHIFT_CONTEXTS[prec] = Context(prec=prec, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
     scale = Decimal(10) ** abs(places)
     return ctx.multiply(value, scale) if places >= 0 else ctx.divide(value, scale)
+
+
+_SHIFT_CONTEXTS: dict[int, Context] = {}  # by precision: a context's flags never change a result
 
 
 def _number_text(text: str) -> Decimal | None:

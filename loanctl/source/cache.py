@@ -110,6 +110,7 @@ class ParsedCache:
         """entry → (pack file, offset, length): the packs' headers, read on first use."""
         self._pack_bytes: dict[str, bytes | None] = {}
         self._stale_packs: list[str] = []
+        self._new_key = False
 
     # --- the key and the folders --------------------------------------------------------
     def _safe_dirs(self, create: bool) -> bool:
@@ -159,7 +160,9 @@ class ParsedCache:
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            made = key
             key = _read_private(path)  # ours, or the one that won the race
+            self._new_key = key == made  # no entry made before can verify with it: `get` need not look
         self._key = key
         return key
 
@@ -213,7 +216,7 @@ class ParsedCache:
         name = _entry_name(digest, "yaml")
         key = self._hmac_key(create=False)
         doc = None
-        if key is not None:
+        if key is not None and not self._new_key:
             packed = self._packed(name)
             doc = _decode(packed, key, name, raw, file) if packed is not None else None
             if doc is None:
