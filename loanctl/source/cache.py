@@ -437,10 +437,10 @@ def _encode(value: Any) -> Any:
         for k, v in value.items():
             if type(k) is not str or k.startswith("\x00"):
                 raise _NotCacheable
-            out[k] = _encode(v)
+            out[k] = v if type(v) is str else _encode(v)  # most values are text: no call for them
         return out
     if t is list:
-        return [_encode(v) for v in value]
+        return [v if type(v) is str else _encode(v) for v in value]
     raise _NotCacheable  # anything else (a plain int, a float) is not what the parser yields
 
 

@@ -11,7 +11,6 @@ import contextlib
 import csv
 import io
 import os
-import stat
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Iterable
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
 from ..model.documents import Amendment, Book, CreditEvent, Deal, Financials, Trade
-from .bookpath import inside_book, outside_diagnostic
+from .bookpath import inside_book, outside_diagnostic, read_regular
 from ..model.validate import validate
 from ..model.origin import Doc
 from ..model.records import (AmendmentRecord, DealRecord, EventRecord, FinancialsRecord, LoadedBook, RateSeries,  # noqa: F401
@@ -78,16 +77,7 @@ class FsTree:
         path = os.path.join(self._root, rel)
         if not inside_book(self._root, path):
             return OUTSIDE
-        try:
-            st = os.stat(path)
-            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
-                return None
-            if st.st_size > max_bytes:
-                return st.st_size
-            with open(path, "rb") as fh:
-                return fh.read(max_bytes + 1)
-        except OSError:  # missing, a symlink loop, unreadable: the caller reports E0015
-            return None
+        return read_regular(path, max_bytes)  # None: missing, a link loop, not a regular file: E0015
 
     def display(self, rel: str) -> str:
         return rel if self._prefix in ("", ".") else f"{self._prefix}/{rel}"

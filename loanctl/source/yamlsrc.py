@@ -302,8 +302,12 @@ class _EventBuilder:
                             raise self._stop("E0003", f"YAML tag {tag.replace(_STD, '!!')} is not allowed",
                                              ev.start_mark,
                                              "use plain values; only the standard scalar types are accepted")
-                    value = _event_scalar(ev)
-                    if ev.value == "<<" and not ev.style and stack and stack[-1][4] and stack[-1][5] is _NO_KEY:
+                    written, style = ev.value, ev.style
+                    if tag is None and not style and (ev.implicit[0] if ev.implicit else True):
+                        value = _plain_scalar(written)  # plain and untagged: most scalars
+                    else:
+                        value = _event_scalar(ev)
+                    if written == "<<" and not style and stack and stack[-1][4] and stack[-1][5] is _NO_KEY:
                         stack[-1][9] = True  # a merge key
                     place(value, 1, ev.start_mark, ev.anchor)
                 elif kind is mapping_start or kind is sequence_start:
@@ -365,6 +369,27 @@ _NO_KEY = object()
 _ALLOWED_SHORT = {"!", None}
 
 
+def _plain_scalar(text: str) -> Any:
+    """A plain (unquoted, untagged) scalar, typed: null, an integer as written, a Decimal, a bool, or text."""
+    if text in _PLAIN_NULL:
+        return None
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if _PLAIN_INT.match(text):
+            if len(text) > 40:
+                return text  # no book value is this long; the model rejects it with its position
+            return YamlInt(int(text.replace("_", "")), text)
+        if _PLAIN_FLOAT.match(text):
+            try:
+                return Decimal(text.replace("_", ""))
+            except InvalidOperation:  # pragma: no cover
+                return text
+        return text
+    if text in _PLAIN_BOOL:
+        return _BOOL[text.lower()]
+    return text
+
+
 def _event_scalar(ev) -> Any:
     text = ev.value
     tag = ev.tag
@@ -372,23 +397,7 @@ def _event_scalar(ev) -> Any:
     if tag is None or tag == "!":
         if not plain or tag == "!":
             return text
-        if text in _PLAIN_NULL:
-            return None
-        first = text[0]
-        if first.isdigit() or first in "+-.":
-            if _PLAIN_INT.match(text):
-                if len(text) > 40:
-                    return text  # no book value is this long; the model rejects it with its position
-                return YamlInt(int(text.replace("_", "")), text)
-            if _PLAIN_FLOAT.match(text):
-                try:
-                    return Decimal(text.replace("_", ""))
-                except InvalidOperation:  # pragma: no cover
-                    return text
-            return text
-        if text in _PLAIN_BOOL:
-            return _BOOL[text.lower()]
-        return text
+        return _plain_scalar(text)
     # explicitly tagged standard scalars
     if tag == f"{_STD}str" or tag == f"{_STD}timestamp":
         return text

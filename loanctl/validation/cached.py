@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..diagnostics import Diagnostic
 from ..model.records import LoadedBook
+from ..source.bookpath import read_regular
 from ..source.cache import ParsedCache, package_fingerprint
 from ..source.loader import RATES_MAX_BYTES, check_marks, load_deal
 from ..source.yamlsrc import MAX_BYTES
@@ -70,9 +71,10 @@ def _digest_entries(h, root: str, entries: list) -> bool:
             if size > MAX_BYTES:  # the loader reads no file this large (E0005 names its size)
                 h.update(b"F\0" + name.encode("utf-8", "surrogateescape") + b"\0" + str(size).encode())
                 continue
-            with open(e.path, "rb") as fh:
-                data = fh.read(MAX_BYTES + 1)
         except OSError:
+            return False
+        data = read_regular(e.path, MAX_BYTES)
+        if not isinstance(data, bytes):  # gone, or grown past the limit since it was listed
             return False
         h.update(b"f\0" + name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
     return True
