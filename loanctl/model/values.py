@@ -170,6 +170,12 @@ def parse_date(value: Any) -> date:
     """An ISO date `2026-01-15`; an impossible one says why."""
     if isinstance(value, date):
         return _in_window(value, value.isoformat())
+    if (type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii()
+            and value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit()):
+        try:  # the common case, plainly written; anything date() refuses is explained below
+            return _in_window(date(int(value[:4]), int(value[5:7]), int(value[8:])), value)
+        except ValueError:
+            pass
     if not isinstance(value, str):
         raise ValueProblem("E0106", f"expected a date, found {_show(value)}", "write an ISO date such as 2026-01-15")
     _refuse_foreign_digits(value, "date")

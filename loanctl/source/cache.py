@@ -39,6 +39,7 @@ import hmac
 import json
 import os
 import stat
+import weakref
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -102,8 +103,9 @@ class ParsedCache:
         self._usable: bool | None = None
         self.hits = 0
         self.misses = 0
-        self._read: dict[str, tuple[str, Doc]] = {}
-        """file → (sha256 of the bytes it was read from, the Doc read): `content_digest`."""
+        self._read: dict[str, tuple[str, weakref.ref]] = {}
+        """file → (sha256 of the bytes it was read from, the Doc read): `content_digest`. The Doc
+        is not kept alive here (a validate worker reads thousands and drops each once checked)."""
         self._pending: list[tuple[str, bytes]] | None = None
         """Entries `put` inside `batch()`, written when it ends; None: outside a batch."""
         self._packs: dict[str, tuple[str, int, int]] | None = None
@@ -225,7 +227,7 @@ class ParsedCache:
             self.misses += 1
         else:
             self.hits += 1
-            self._read[file] = (digest.hex(), doc)
+            self._read[file] = (digest.hex(), weakref.ref(doc))
         return doc
 
     def content_digest(self, doc: Doc) -> str | None:
@@ -233,12 +235,12 @@ class ParsedCache:
         process), or None when this cache did not see it: what a result computed from the
         document's data may be kept under (`source.fingerprints`)."""
         seen = self._read.get(doc.file)
-        return seen[0] if seen is not None and seen[1] is doc else None
+        return seen[0] if seen is not None and seen[1]() is doc else None
 
     def put(self, raw: bytes, doc: Doc) -> None:
         """Keep `doc`, the clean parse of `raw` (documents whose data cannot be told apart from the
         cache's own markers are not kept)."""
-        self._read[doc.file] = (hashlib.sha256(raw).hexdigest(), doc)
+        self._read[doc.file] = (hashlib.sha256(raw).hexdigest(), weakref.ref(doc))
         try:
             data = _encode(doc.data)
         except _NotCacheable:
