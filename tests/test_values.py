@@ -352,3 +352,15 @@ def test_a_plainly_written_date_parses_as_the_calendar_says(y, m, d):
     with pytest.raises(v.ValueProblem) as err:
         v.parse_date(text)
     assert err.value.code == ("E0112" if real else "E0106")
+
+
+def test_rates_and_shares_remembered_by_text_are_the_same_and_refusals_are_not_remembered():
+    """parse_rate and parse_share remember what they accepted, by the text: the same exact value
+    the second time (575bps = 5.75/100), and a refused text is refused every time."""
+    assert v.parse_rate("575bps") == v.parse_rate("575bps") == Decimal("0.0575")
+    assert v.parse_share("60%") == v.parse_share("60%") == Decimal("0.6")
+    for _ in range(2):
+        with pytest.raises(v.ValueProblem):
+            v.parse_rate("lots")
+        with pytest.raises(v.ValueProblem):
+            v.parse_share("160%")

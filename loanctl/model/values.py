@@ -8,6 +8,7 @@ they can only come from code that bypassed the reader, and they are never exact.
 from __future__ import annotations
 
 import calendar as _calendar
+import functools
 import re
 import unicodedata
 from datetime import date
@@ -109,6 +110,28 @@ def _show(value: Any) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
+def _by_text(parse):
+    """`parse`, remembering its result for each text it accepted (a pure function of the text,
+    giving an immutable value: a book repeats its rates, shares and dates thousands of times).
+    Anything but a `str`, and every refusal, goes to `parse` each time."""
+    seen: dict[str, Any] = {}
+
+    @functools.wraps(parse)
+    def run(value: Any):
+        if type(value) is not str:
+            return parse(value)
+        found = seen.get(value)
+        if found is None:
+            found = parse(value)
+            if len(seen) < _BY_TEXT_MAX:
+                seen[value] = found
+        return found
+    return run
+
+
+_BY_TEXT_MAX = 4096
+
+
 def parse_money(value: Any) -> Decimal:
     """Money: `25000000`, `25_000_000.00`, `"1250.50"`; digits are checked against the
     currency later, where the currency is known."""
@@ -125,6 +148,7 @@ def parse_number(value: Any) -> Decimal:
     return _as_decimal(value, "E0111", "a number", "write a plain number such as 4.5")
 
 
+@_by_text
 def parse_rate(value: Any) -> Decimal:
     """A rate: `"5.75%"`, `"575bps"`, `"575 bps"` or a fraction `0.0575`."""
     hint = "write 5.75% or 575bps or 0.0575"
@@ -142,6 +166,7 @@ def parse_rate(value: Any) -> Decimal:
     return rate
 
 
+@_by_text
 def parse_share(value: Any) -> Decimal:
     """A share: `"60%"` or `0.6`, between 0 and 100% inclusive."""
     hint = "write 60% or 0.6"

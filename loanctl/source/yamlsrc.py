@@ -289,6 +289,7 @@ class _EventBuilder:
         scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
         mapping_end, sequence_end, alias_event = yaml.MappingEndEvent, yaml.SequenceEndEvent, yaml.AliasEvent
         document_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
+        plain_seen = _PLAIN_SEEN
         loader = _Loader(text)
         try:
             get_event = loader.get_event
@@ -304,7 +305,11 @@ class _EventBuilder:
                                              "use plain values; only the standard scalar types are accepted")
                     written, style = ev.value, ev.style
                     if tag is None and not style and (ev.implicit[0] if ev.implicit else True):
-                        value = _plain_scalar(written)  # plain and untagged: most scalars
+                        value = plain_seen.get(written, _NO_KEY)  # plain and untagged: most scalars
+                        if value is _NO_KEY:
+                            value = _plain_scalar(written)
+                            if len(plain_seen) < _PLAIN_SEEN_MAX:
+                                plain_seen[written] = value
                     else:
                         value = _event_scalar(ev)
                     if written == "<<" and not style and stack and stack[-1][4] and stack[-1][5] is _NO_KEY:
@@ -367,6 +372,11 @@ _NO_KEY = object()
 
 
 _ALLOWED_SHORT = {"!", None}
+
+
+_PLAIN_SEEN: dict[str, Any] = {}
+"""Plain scalars typed before (keys and common words, by the text): the values are immutable."""
+_PLAIN_SEEN_MAX = 4096
 
 
 def _plain_scalar(text: str) -> Any:
