@@ -154,7 +154,7 @@ def _in_workers(loaded: LoadedBook, repaid: Repaid | None, workers: int, work, t
     import gc
     import multiprocessing
     global _WORKER_BOOK, _WORKER_REPAID
-    size = max(50, len(todo) // (workers * 8))
+    size = max(50, len(todo) // (workers * 24))  # small enough that no worker is left alone at the end
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     _WORKER_BOOK, _WORKER_REPAID = loaded, repaid
     gc.freeze()  # what the workers inherit is never collected there: no copying of its pages, no scans
