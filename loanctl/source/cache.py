@@ -218,11 +218,11 @@ class ParsedCache:
         name = _entry_name(digest, "yaml")
         key = self._hmac_key(create=False)
         doc = None
-        if key is not None and not self._new_key:
-            packed = self._packed(name)
-            doc = _decode(packed, key, name, raw, file) if packed is not None else None
+        if key is not None and not self._new_key:  # a file of its own, else a pack (whose index is read once)
+            doc = _decode(_read_entry(self._entry_path(name)), key, name, raw, file)
             if doc is None:
-                doc = _decode(_read_entry(self._entry_path(name)), key, name, raw, file)
+                packed = self._packed(name)
+                doc = _decode(packed, key, name, raw, file) if packed is not None else None
         if doc is None:
             self.misses += 1
         else:
