@@ -272,3 +272,113 @@ def test_kept_results_follow_the_marks_files(tmp_path):
     assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0646", 3)]
     code, diags = run_validate(root)  # the deal's results kept, the book-level marks check run again
     assert code == 1 and [(d["code"], d["line"]) for d in diags] == [("E0646", 3)]
+
+
+# --- packs: entries made together are written as one file -----------------------------------------
+def packed_book(tmp_path: Path, monkeypatch, n: int = 5) -> Path:
+    """A book of `n` deals whose cold load writes one pack (PACK_MIN lowered to 3 for a small book)."""
+    from loanctl.source import cache
+    monkeypatch.setattr(cache, "PACK_MIN", 3)
+    deals = {f"deal-{i}": deal_with("id: acme-tl", f"id: deal-{i}") for i in range(n)}
+    deals["deal-2"] = deal_with("id: acme-tl", "id: deal-2", BAD_KEY)  # an error, its position found when asked
+    return write_book(tmp_path, deals)
+
+
+def packs(root: Path) -> list[Path]:
+    return sorted((root / CACHE_DIR / "parsed").glob("pack-*.pack"))
+
+
+def test_a_cold_load_writes_one_pack_and_reads_it_back_exactly(tmp_path, monkeypatch):
+    root = packed_book(tmp_path, monkeypatch)
+    fresh, fresh_diags = loader.load_book(root, tree=loader.FsTree(root))
+    loader.load_book(root)
+    assert len(packs(root)) == 1 and len(entries(root)) == 2  # the deals packed; book.yaml and the rates alone
+    seen = counting_parse(monkeypatch)
+    cached, cached_diags = loader.load_book(root)
+    assert seen == []  # every deal from the pack
+    assert [d for d in cached_diags] == fresh_diags
+    for name, record in fresh.deals.items():
+        doc = cached.deals[name].doc
+        assert doc.data == record.doc.data and doc.positions.at == record.doc.positions.at
+    assert run_validate(root) == run_validate(root)
+
+
+@pytest.mark.parametrize("damage", ["flip a byte of an entry", "header points elsewhere", "truncated", "a link"])
+def test_a_damaged_pack_is_not_trusted(tmp_path, monkeypatch, damage):
+    root = packed_book(tmp_path, monkeypatch)
+    monkeypatch.setenv("LOANCTL_NO_CACHE", "1")
+    expected = run_validate(root)
+    monkeypatch.delenv("LOANCTL_NO_CACHE")
+    loader.load_book(root)
+    pack = packs(root)[0]
+    blob = pack.read_bytes()
+    header, _, rest = blob.partition(b"\n")
+    if damage == "flip a byte of an entry":
+        i = rest.index(b"deal-1")
+        pack.write_bytes(header + b"\n" + rest[:i] + b"DEAL-1" + rest[i + 6:])
+    elif damage == "header points elsewhere":  # each name at the place of the next entry
+        head = json.loads(header)
+        spots = [e[1:] for e in head["entries"]]
+        head["entries"] = [[e[0], *spots[(i + 1) % len(spots)]] for i, e in enumerate(head["entries"])]
+        new = json.dumps(head, separators=(",", ":")).encode()
+        shift = len(new) - len(header)
+        assert shift == 0  # same digits, rearranged: the offsets still count from the end of the header
+        pack.write_bytes(new + b"\n" + rest)
+    elif damage == "truncated":
+        pack.write_bytes(blob[: len(blob) * 2 // 3])
+    else:
+        outside = tmp_path / "elsewhere.pack"
+        outside.write_bytes(blob)
+        pack.unlink()
+        pack.symlink_to(outside)
+    seen = counting_parse(monkeypatch)
+    assert run_validate(root) == expected
+    hurt = "deal-4" if damage == "truncated" else "deal-1"  # the cut falls in the last entries
+    assert f"{root}/{hurt}/deal.yaml" in seen  # parsed again, not taken from the pack
+
+
+def test_a_pack_made_by_other_code_is_deleted_when_the_next_is_written(tmp_path, monkeypatch):
+    root = packed_book(tmp_path, monkeypatch)
+    loader.load_book(root)
+    old = packs(root)[0]
+    header, _, rest = old.read_bytes().partition(b"\n")
+    head = json.loads(header)
+    head["code"] = "an older loanctl"
+    stale = old.with_name("pack-" + "0" * 40 + ".pack")
+    stale.write_bytes(json.dumps(head, separators=(",", ":")).encode() + b"\n" + rest)
+    old.unlink()
+    seen = counting_parse(monkeypatch)
+    loader.load_book(root)
+    assert len(seen) == 5  # its entries are not used
+    assert not stale.exists() and len(packs(root)) == 1
+
+
+def test_positions_found_again_equal_the_composers_marks():
+    """A clean parse finds positions again only when asked: they equal the marks of PyYAML's own
+    composer (an independent reader) for every key and value of every file of the demo book."""
+    import yaml
+    from loanctl.model.origin import KEY
+    from loanctl.source.yamlsrc import parse
+
+    def expected(node, path, at):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                at[path + (k.value, KEY)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+                at[path + (k.value,)] = (v.start_mark.line + 1, v.start_mark.column + 1)
+                expected(v, path + (k.value,), at)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                at[path + (i,)] = (v.start_mark.line + 1, v.start_mark.column + 1)
+                expected(v, path + (i,), at)
+        return at
+
+    demo = Path(__file__).resolve().parent.parent / "deals"
+    files = sorted(demo.rglob("*.yaml"))
+    assert len(files) > 20
+    for f in files:
+        text = f.read_text()
+        doc, diags = parse(text, str(f))
+        assert doc is not None and not diags
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        at = expected(node, (), {(): (node.start_mark.line + 1, node.start_mark.column + 1)})
+        assert doc.positions.at == at, f

@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bookfactory import BOOK_YAML, DEAL_YAML, deal_with, only, pos, run_validate, write_book, write_file
 from loanctl.model import values as v
@@ -334,3 +336,31 @@ def test_deal_yaml_constant_is_the_valid_one():
     # guard for the tests above: the base deal spells the values they replace
     for needle in ("spread: 575bps", "commitment: 25000000", "currency: USD", "share: 40%"):
         assert needle in DEAL_YAML
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99))
+def test_a_plainly_written_date_parses_as_the_calendar_says(y, m, d):
+    """parse_date's fast path for YYYY-MM-DD agrees with the calendar: a real day in the window
+    is that day; an impossible one is E0106, one outside 1900-01-01..2200-12-31 is E0112."""
+    import calendar
+    text = f"{y:04d}-{m:02d}-{d:02d}"
+    real = y >= 1 and 1 <= m <= 12 and 1 <= d <= calendar.monthrange(y, m)[1]
+    if real and 1900 <= y <= 2200:
+        assert v.parse_date(text) == date(y, m, d)
+        return
+    with pytest.raises(v.ValueProblem) as err:
+        v.parse_date(text)
+    assert err.value.code == ("E0112" if real else "E0106")
+
+
+def test_rates_and_shares_remembered_by_text_are_the_same_and_refusals_are_not_remembered():
+    """parse_rate and parse_share remember what they accepted, by the text: the same exact value
+    the second time (575bps = 5.75/100), and a refused text is refused every time."""
+    assert v.parse_rate("575bps") == v.parse_rate("575bps") == Decimal("0.0575")
+    assert v.parse_share("60%") == v.parse_share("60%") == Decimal("0.6")
+    for _ in range(2):
+        with pytest.raises(v.ValueProblem):
+            v.parse_rate("lots")
+        with pytest.raises(v.ValueProblem):
+            v.parse_share("160%")

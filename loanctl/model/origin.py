@@ -36,7 +36,7 @@ class Positions:
         return self.at.get(tuple(path) + (KEY,)) or self.value(path)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Doc:
     """A parsed YAML file: plain data, with its positions beside it."""
 

@@ -8,6 +8,7 @@ they can only come from code that bypassed the reader, and they are never exact.
 from __future__ import annotations
 
 import calendar as _calendar
+import functools
 import re
 import unicodedata
 from datetime import date
@@ -43,6 +44,8 @@ class ValueProblem(ValueError):
 
 def _refuse_foreign_digits(text: str, what: str) -> None:
     """E0113 for a digit outside 0-9 (Arabic-Indic, fullwidth, Devanagari …)."""
+    if text.isascii():
+        return
     for ch in text:
         if ch.isdigit() and not ch.isascii():
             name = unicodedata.name(ch, "a non-ASCII digit")
@@ -55,10 +58,15 @@ def _shift(value: Decimal, places: int) -> Decimal:
     """`value` × 10^places, exactly: the default context would round past 28 digits. In a
     context wide enough (Inexact trapped to prove it) the result keeps division's form:
     575bps is 0.0575, 200bps is 0.02."""
-    ctx = Context(prec=len(value.as_tuple().digits) + abs(places) + 2, Emax=MAX_EMAX, Emin=MIN_EMIN,
-                  traps=[Inexact])
+    prec = len(value.as_tuple().digits) + abs(places) + 2
+    ctx = _SHIFT_CONTEXTS.get(prec)
+    if ctx is None:
+        ctx = _SHIFT_CONTEXTS[prec] = Context(prec=prec, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
     scale = Decimal(10) ** abs(places)
     return ctx.multiply(value, scale) if places >= 0 else ctx.divide(value, scale)
+
+
+_SHIFT_CONTEXTS: dict[int, Context] = {}  # by precision: a context's flags never change a result
 
 
 def _number_text(text: str) -> Decimal | None:
@@ -102,6 +110,28 @@ def _show(value: Any) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
+def _by_text(parse):
+    """`parse`, remembering its result for each text it accepted (a pure function of the text,
+    giving an immutable value: a book repeats its rates, shares and dates thousands of times).
+    Anything but a `str`, and every refusal, goes to `parse` each time."""
+    seen: dict[str, Any] = {}
+
+    @functools.wraps(parse)
+    def run(value: Any):
+        if type(value) is not str:
+            return parse(value)
+        found = seen.get(value)
+        if found is None:
+            found = parse(value)
+            if len(seen) < _BY_TEXT_MAX:
+                seen[value] = found
+        return found
+    return run
+
+
+_BY_TEXT_MAX = 4096
+
+
 def parse_money(value: Any) -> Decimal:
     """Money: `25000000`, `25_000_000.00`, `"1250.50"`; digits are checked against the
     currency later, where the currency is known."""
@@ -118,6 +148,7 @@ def parse_number(value: Any) -> Decimal:
     return _as_decimal(value, "E0111", "a number", "write a plain number such as 4.5")
 
 
+@_by_text
 def parse_rate(value: Any) -> Decimal:
     """A rate: `"5.75%"`, `"575bps"`, `"575 bps"` or a fraction `0.0575`."""
     hint = "write 5.75% or 575bps or 0.0575"
@@ -135,6 +166,7 @@ def parse_rate(value: Any) -> Decimal:
     return rate
 
 
+@_by_text
 def parse_share(value: Any) -> Decimal:
     """A share: `"60%"` or `0.6`, between 0 and 100% inclusive."""
     hint = "write 60% or 0.6"
@@ -163,6 +195,12 @@ def parse_date(value: Any) -> date:
     """An ISO date `2026-01-15`; an impossible one says why."""
     if isinstance(value, date):
         return _in_window(value, value.isoformat())
+    if (type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii()
+            and value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit()):
+        try:  # the common case, plainly written; anything date() refuses is explained below
+            return _in_window(date(int(value[:4]), int(value[5:7]), int(value[8:])), value)
+        except ValueError:
+            pass
     if not isinstance(value, str):
         raise ValueProblem("E0106", f"expected a date, found {_show(value)}", "write an ISO date such as 2026-01-15")
     _refuse_foreign_digits(value, "date")

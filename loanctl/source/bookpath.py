@@ -9,6 +9,7 @@ stay inside the book are fine. Every reader of book files asks `inside_book` fir
 from __future__ import annotations
 
 import os
+import stat
 
 from ..diagnostics import Diagnostic
 
@@ -20,11 +21,15 @@ def inside_book(root: str | os.PathLike, path: str | os.PathLike) -> bool:
     """Whether `path`, with every symbolic link followed, lies within the book folder `root`
     (itself followed too). A path that does not exist yet counts by where it would be."""
     root_s, path_s = os.fspath(root), os.fspath(path)
-    try:
-        rel = os.path.relpath(path_s, root_s)
-    except ValueError:  # another drive (Windows)
-        return False
+    prefix = root_s if root_s.endswith(os.sep) else root_s + os.sep
+    rel = path_s[len(prefix):] if path_s.startswith(prefix) else ""
     parts = rel.split(os.sep)
+    if not rel or any(p in ("", ".", "..") for p in parts):  # not plainly below the root: as relpath sees it
+        try:
+            rel = os.path.relpath(path_s, root_s)
+        except ValueError:  # another drive (Windows)
+            return False
+        parts = rel.split(os.sep)
     if rel != os.curdir and ".." not in parts and ".." not in path_s.replace("\\", "/").split("/"):
         here = root_s  # the common case, cheaply: no link on the way down from the root
         for part in parts:
@@ -39,6 +44,35 @@ def inside_book(root: str | os.PathLike, path: str | os.PathLike) -> bool:
     except (OSError, ValueError):
         return False
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def read_regular(path: str, limit: int) -> bytes | int | None:
+    """Up to `limit` + 1 bytes of the regular file at `path` (links followed); its size when it
+    is larger than `limit`; None when it is anything else (a FIFO or device would block or
+    never end), missing or unreadable. Plain system calls: no Python file object per file."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > limit:
+            return st.st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        parts: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, max(st.st_size + 1, 1 << 16)))
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def outside_diagnostic(file: str, what: str = "file") -> Diagnostic:

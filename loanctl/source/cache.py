@@ -1,9 +1,10 @@
-"""The parsed-file cache (SPEC §10): a YAML file's parsed data and source positions (and a rate
+"""The parsed-file cache (SPEC §10): a YAML file's parsed data (and a rate
 file's clean parse: dates, rates, lines), kept in `.loanctl/cache/parsed/` under the hash of its
 bytes, so a book where one deal changed parses only that deal.
 
-What is cached is the parser's output only (plain data and the (line, column) of every value
-and key), never a validated model: the model is validated again from the data on every load,
+What is cached is the parser's output only (plain data; the (line, column) of the values and
+keys are found again from the file's bytes, which the entry is named by, when a diagnostic
+needs them), never a validated model: the model is validated again from the data on every load,
 so a model change needs no invalidation and every diagnostic is produced as without the cache.
 A file that does not parse cleanly is not cached (its diagnostics come from the parser each time).
 
@@ -19,6 +20,14 @@ any local process could write into it. So nothing is taken on trust:
 * a symbolic link anywhere on the way (`.loanctl`, `cache`, `parsed`, an entry) is not followed;
 * anything unexpected — a bad MAC, bad JSON, a wrong shape — is a miss: the file is parsed.
 
+Storage. An entry is one file, `parsed/<2 hex>/<entry>.json` (MAC line, then the body). Many
+entries made together — a whole book read cold, a validate worker's share of the deals — are
+written as one pack instead, `parsed/pack-<hex>.pack`: a header line (JSON: format, the code
+fingerprint, and each entry's name, offset and length), then the entries, each exactly as it
+would be in its own file (its own MAC line and body). A pack's header is not trusted either:
+it only says where to look, and what is found there must pass the same checks as a file. A
+pack made by other code (an older loanctl) is deleted when the next pack is written.
+
 `LOANCTL_NO_CACHE=1` (or `loanctl --no-cache`) bypasses it; deleting `.loanctl/` loses nothing.
 """
 
@@ -30,6 +39,7 @@ import hmac
 import json
 import os
 import stat
+import weakref
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -37,14 +47,19 @@ from typing import Any
 
 from .. import __version__
 from ..model.origin import Doc, Positions
-from .yamlsrc import YamlInt
+from .yamlsrc import YamlInt, decode, parse
 
-FORMAT = 1
+FORMAT = 2
 CACHE_DIR = ".loanctl/cache"
 KEY_FILE = "key"
 PARSED_DIR = "parsed"
 NO_CACHE_ENV = "LOANCTL_NO_CACHE"
 MAX_ENTRY_BYTES = 32 * 1024 * 1024
+PACK_PREFIX, PACK_SUFFIX = "pack-", ".pack"
+PACK_MIN = 32
+"""Entries written together are packed from this many; fewer are written one file each."""
+MAX_PACK_BYTES = 1024 * 1024 * 1024
+MAX_PACK_HEADER = 64 * 1024 * 1024
 _DEC = "\x00d"  # a Decimal, from its exact text
 _INT = "\x00i"  # an integer as written (YamlInt: "001" stays "001" where an id is meant)
 
@@ -88,8 +103,16 @@ class ParsedCache:
         self._usable: bool | None = None
         self.hits = 0
         self.misses = 0
-        self._read: dict[str, tuple[str, Doc]] = {}
-        """file → (sha256 of the bytes it was read from, the Doc read): `content_digest`."""
+        self._read: dict[str, tuple[str, weakref.ref]] = {}
+        """file → (sha256 of the bytes it was read from, the Doc read): `content_digest`. The Doc
+        is not kept alive here (a validate worker reads thousands and drops each once checked)."""
+        self._pending: list[tuple[str, bytes]] | None = None
+        """Entries `put` inside `batch()`, written when it ends; None: outside a batch."""
+        self._packs: dict[str, tuple[str, int, int]] | None = None
+        """entry → (pack file, offset, length): the packs' headers, read on first use."""
+        self._pack_bytes: dict[str, bytes | None] = {}
+        self._stale_packs: list[str] = []
+        self._new_key = False
 
     # --- the key and the folders --------------------------------------------------------
     def _safe_dirs(self, create: bool) -> bool:
@@ -139,7 +162,9 @@ class ParsedCache:
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            made = key
             key = _read_private(path)  # ours, or the one that won the race
+            self._new_key = key == made  # no entry made before can verify with it: `get` need not look
         self._key = key
         return key
 
@@ -192,12 +217,17 @@ class ParsedCache:
         digest = hashlib.sha256(raw).digest()
         name = _entry_name(digest, "yaml")
         key = self._hmac_key(create=False)
-        doc = _decode(_read_entry(self._entry_path(name)), key, name, file) if key is not None else None
+        doc = None
+        if key is not None and not self._new_key:  # a file of its own, else a pack (whose index is read once)
+            doc = _decode(_read_entry(self._entry_path(name)), key, name, raw, file)
+            if doc is None:
+                packed = self._packed(name)
+                doc = _decode(packed, key, name, raw, file) if packed is not None else None
         if doc is None:
             self.misses += 1
         else:
             self.hits += 1
-            self._read[file] = (digest.hex(), doc)
+            self._read[file] = (digest.hex(), weakref.ref(doc))
         return doc
 
     def content_digest(self, doc: Doc) -> str | None:
@@ -205,12 +235,12 @@ class ParsedCache:
         process), or None when this cache did not see it: what a result computed from the
         document's data may be kept under (`source.fingerprints`)."""
         seen = self._read.get(doc.file)
-        return seen[0] if seen is not None and seen[1] is doc else None
+        return seen[0] if seen is not None and seen[1]() is doc else None
 
     def put(self, raw: bytes, doc: Doc) -> None:
         """Keep `doc`, the clean parse of `raw` (documents whose data cannot be told apart from the
         cache's own markers are not kept)."""
-        self._read[doc.file] = (hashlib.sha256(raw).hexdigest(), doc)
+        self._read[doc.file] = (hashlib.sha256(raw).hexdigest(), weakref.ref(doc))
         try:
             data = _encode(doc.data)
         except _NotCacheable:
@@ -219,11 +249,97 @@ class ParsedCache:
         if key is None:
             return
         name = self.entry_name(raw)
-        body = json.dumps({"format": FORMAT, "entry": name, "data": data,
-                           "positions": json.dumps([[list(p), lc[0], lc[1]] for p, lc in doc.positions.at.items()],
-                                                   separators=(",", ":"), ensure_ascii=False)},
+        body = json.dumps({"format": FORMAT, "entry": name, "data": data},
                           separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        _write_signed(self._entry_path(name), hmac.new(key, body, hashlib.sha256).hexdigest().encode(), body)
+        mac = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+        if self._pending is not None:
+            self._pending.append((name, mac + b"\n" + body))
+        else:
+            _write_signed(self._entry_path(name), mac, body)
+
+    # --- packs: many entries in one file ------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self):
+        """Entries `put` inside are written when it ends: one pack if there are PACK_MIN or
+        more (creating thousands of small files costs more than parsing them), else one file each."""
+        if self._pending is not None:  # already inside one: the outer batch writes them
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            self._write_entries(pending)
+
+    def _write_entries(self, pending: list[tuple[str, bytes]]) -> None:
+        if len(pending) < PACK_MIN:
+            for name, blob in pending:
+                mac, _, body = blob.partition(b"\n")
+                _write_signed(self._entry_path(name), mac, body)
+            return
+        if not self._safe_dirs(create=True):
+            return
+        index, offset = [], 0
+        for name, blob in pending:
+            index.append([name, offset, len(blob)])
+            offset += len(blob)
+        header = json.dumps({"format": FORMAT, "code": code_fingerprint(), "entries": index},
+                            separators=(",", ":")).encode()
+        data = b"".join([header, b"\n"] + [blob for _, blob in pending])
+        folder = self.dir / PARSED_DIR
+        _write_file(folder / f"{PACK_PREFIX}{hashlib.sha256(data).hexdigest()[:40]}{PACK_SUFFIX}", data)
+        self._pack_index()
+        for stale in self._stale_packs:  # made by other code: no entry of theirs can be asked for again
+            with contextlib.suppress(OSError):
+                os.unlink(folder / stale)
+        self._stale_packs = []
+
+    def _pack_index(self) -> dict[str, tuple[str, int, int]]:
+        if self._packs is not None:
+            return self._packs
+        self._packs = {}
+        folder = self.dir / PARSED_DIR
+        try:
+            if not self._safe_dirs(create=False):
+                return self._packs
+            names = sorted(n for n in os.listdir(folder) if n.startswith(PACK_PREFIX) and n.endswith(PACK_SUFFIX))
+        except OSError:
+            names = []
+        code = code_fingerprint()
+        for pack in names:
+            header = _read_pack_header(folder / pack)
+            if header is None:
+                continue
+            try:
+                head = json.loads(header, parse_float=_no_float, parse_constant=_no_float)
+            except (ValueError, RecursionError):
+                continue
+            if type(head) is not dict or head.get("format") != FORMAT or type(head.get("entries")) is not list:
+                continue
+            if head.get("code") != code:
+                self._stale_packs.append(pack)
+                continue
+            start = len(header) + 1
+            for item in head["entries"]:
+                if (type(item) is list and len(item) == 3 and type(item[0]) is str
+                        and type(item[1]) is int and type(item[2]) is int and item[1] >= 0 and item[2] >= 0):
+                    self._packs.setdefault(item[0], (pack, start + item[1], item[2]))
+        return self._packs
+
+    def _packed(self, name: str) -> bytes | None:
+        """The bytes a pack's header places entry `name` at (still to be verified), or None."""
+        where = self._pack_index().get(name)
+        if where is None:
+            return None
+        pack, offset, length = where
+        if pack not in self._pack_bytes:
+            self._pack_bytes[pack] = _read_regular(self.dir / PARSED_DIR / pack, MAX_PACK_BYTES,
+                                                   lambda st: st.st_size <= MAX_PACK_BYTES)
+        data = self._pack_bytes[pack]
+        if data is None or offset + length > len(data):
+            return None
+        return data[offset:offset + length]
 
 
 def _entry_name(digest: bytes, kind: str) -> str:
@@ -233,6 +349,11 @@ def _entry_name(digest: bytes, kind: str) -> str:
 
 def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
     """MAC line, then the body: written to a private temporary name and renamed into place."""
+    _write_file(path, mac + b"\n" + body)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """`data` written to a private temporary name and renamed into place (its folder made if missing)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         d = path.parent
@@ -242,7 +363,7 @@ def _write_signed(path: Path, mac: bytes, body: bytes) -> None:
             return
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(mac + b"\n" + body)
+            fh.write(data)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -266,6 +387,25 @@ def _read_regular(path: Path, limit: int, accept=lambda st: True) -> bytes | Non
         return None
     finally:
         os.close(fd)
+
+
+def _read_pack_header(path: Path) -> bytes | None:
+    """The first line of a pack (without its newline) if it is a regular file reached through no
+    link; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            line = fh.readline(MAX_PACK_HEADER + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return line[:-1] if line.endswith(b"\n") else None
 
 
 def _read_private(path: Path) -> bytes | None:
@@ -299,10 +439,10 @@ def _encode(value: Any) -> Any:
         for k, v in value.items():
             if type(k) is not str or k.startswith("\x00"):
                 raise _NotCacheable
-            out[k] = _encode(v)
+            out[k] = v if type(v) is str else _encode(v)  # most values are text: no call for them
         return out
     if t is list:
-        return [_encode(v) for v in value]
+        return [v if type(v) is str else _encode(v) for v in value]
     raise _NotCacheable  # anything else (a plain int, a float) is not what the parser yields
 
 
@@ -328,28 +468,23 @@ def _hook(obj: dict) -> Any:
 
 
 class _LazyPositions(Positions):
-    """Positions read back from an entry, turned into the lookup table only when a diagnostic
-    asks (most files of a book never need one)."""
+    """The positions of a document read from the cache: found again by parsing the very bytes
+    the entry was made from (the entry is named by their hash), only when a diagnostic asks —
+    most files of a book never need them, and an entry need not carry them."""
 
-    __slots__ = ("_at", "_raw")
+    __slots__ = ("_at", "_raw", "_file")
 
-    def __init__(self, raw: str) -> None:
+    def __init__(self, raw: bytes, file: str) -> None:
         self._raw = raw
+        self._file = file
         self._at: dict | None = None
 
     @property  # type: ignore[override]
     def at(self) -> dict[tuple, tuple[int, int]]:
         if self._at is None:
-            at: dict[tuple, tuple[int, int]] = {}
-            try:
-                items = json.loads(self._raw, parse_float=_no_float, parse_constant=_no_float)
-            except (ValueError, RecursionError):
-                items = []
-            for item in items if type(items) is list else []:  # another shape adds nothing (it passed the MAC, but still)
-                if (type(item) is list and len(item) == 3 and type(item[0]) is list
-                        and type(item[1]) is int and type(item[2]) is int):
-                    at[tuple(item[0])] = (item[1], item[2])
-            self._at, self._raw = at, ""
+            text, _ = decode(self._raw, self._file)
+            doc = parse(text, self._file)[0] if text is not None else None
+            self._at, self._raw = (doc.positions.at if doc is not None else {}), b""
         return self._at
 
 
@@ -368,8 +503,9 @@ def _no_float(text: str) -> Any:
     raise ValueError("no floats in a cache entry")
 
 
-def _decode(blob: bytes | None, key: bytes, name: str, file: str) -> Doc | None:
-    """The Doc an entry holds, or None if anything about it is not as loanctl writes it."""
+def _decode(blob: bytes | None, key: bytes, name: str, raw: bytes, file: str) -> Doc | None:
+    """The Doc an entry holds (`raw`: the bytes it was made from), or None if anything about it
+    is not as loanctl writes it."""
     body = _signed_body(blob, key)
     if body is None:
         return None
@@ -379,9 +515,6 @@ def _decode(blob: bytes | None, key: bytes, name: str, file: str) -> Doc | None:
         if (type(entry) is not dict or entry.get("format") != FORMAT or entry.get("entry") != name
                 or "data" not in entry):
             return None
-        positions = entry["positions"]  # JSON text in the entry: read only when a diagnostic needs it
-        if type(positions) is not str:
-            return None
-        return Doc(file, entry["data"], _LazyPositions(positions))
+        return Doc(file, entry["data"], _LazyPositions(raw, file))
     except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
         return None

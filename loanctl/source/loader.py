@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
-import stat
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Iterable
 from ..model import values as v
 from ..diagnostics import Diagnostic, display_path
 from ..model.documents import Amendment, Book, CreditEvent, Deal, Financials, Trade
-from .bookpath import inside_book, outside_diagnostic
+from .bookpath import inside_book, outside_diagnostic, read_regular
 from ..model.validate import validate
 from ..model.origin import Doc
 from ..model.records import (AmendmentRecord, DealRecord, EventRecord, FinancialsRecord, LoadedBook, RateSeries,  # noqa: F401
@@ -77,16 +77,7 @@ class FsTree:
         path = os.path.join(self._root, rel)
         if not inside_book(self._root, path):
             return OUTSIDE
-        try:
-            st = os.stat(path)
-            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
-                return None
-            if st.st_size > max_bytes:
-                return st.st_size
-            with open(path, "rb") as fh:
-                return fh.read(max_bytes + 1)
-        except OSError:  # missing, a symlink loop, unreadable: the caller reports E0015
-            return None
+        return read_regular(path, max_bytes)  # None: missing, a link loop, not a regular file: E0015
 
     def display(self, rel: str) -> str:
         return rel if self._prefix in ("", ".") else f"{self._prefix}/{rel}"
@@ -113,6 +104,12 @@ def find_book(explicit: str | None = None, env: dict | None = None, cwd: Path | 
     if (cwd / "book.yaml").is_file():
         return cwd
     return None
+
+
+def batched_writes(tree: Tree):
+    """Parsed-file cache entries made inside are written together when it ends (`ParsedCache.batch`)."""
+    cache = getattr(tree, "parsed_cache", None)
+    return cache.batch() if cache is not None else contextlib.nullcontext()
 
 
 def read_yaml(tree: Tree, rel: str) -> tuple[Doc | None, list[Diagnostic]]:
@@ -179,16 +176,17 @@ def load_book(root: Path, tree: Tree | None = None, deal_ids: Iterable[str] | No
     loaded.marks.sort(key=lambda m: m.date)
 
     wanted = set(deal_ids) if deal_ids is not None else None
-    for name, is_dir in tree.list_dir(""):
-        if not is_dir or name in NOT_DEALS or name.startswith((".", "_")):
-            continue
-        if wanted is not None and name not in wanted:
-            continue
-        loaded.deal_folders.append(name)
-        record, d = load_deal(tree, name)
-        diags += d
-        if record is not None:
-            loaded.deals[name] = record
+    with batched_writes(tree):
+        for name, is_dir in tree.list_dir(""):
+            if not is_dir or name in NOT_DEALS or name.startswith((".", "_")):
+                continue
+            if wanted is not None and name not in wanted:
+                continue
+            loaded.deal_folders.append(name)
+            record, d = load_deal(tree, name)
+            diags += d
+            if record is not None:
+                loaded.deals[name] = record
     if deal_ids is None:  # the whole book is here: every mark must name one of its facilities
         diags += check_marks(loaded)
     return loaded, diags

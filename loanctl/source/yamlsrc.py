@@ -113,7 +113,10 @@ def parse(text: str, file: str) -> tuple[Doc | None, list[Diagnostic]]:
         return None, [Diagnostic("E0001", "NUL character in the file", file, line, i - text.rfind("\n", 0, i),
                                  "YAML files are text; remove the NUL byte")]
     try:
-        return _EventBuilder(file).run(text)
+        doc, diags = _EventBuilder(file, track=False).run(text)
+        if diags:  # E0002 names the line of the first key: build again with the positions
+            doc, diags = _EventBuilder(file).run(text)
+        return doc, diags
     except _Stop as stop:
         return None, [stop.diag]
     except yaml.MarkedYAMLError as exc:
@@ -178,12 +181,38 @@ def _flow_depth_diag(text: str, file: str) -> Diagnostic:
     return Diagnostic("E0009", f"nesting deeper than {MAX_DEPTH} levels", file, hint="a book file never needs this much nesting")
 
 
+class SourcePositions(Positions):
+    """The positions of a document that parsed cleanly, found by parsing its text again only
+    when a diagnostic first asks (most files of a book never need them); `source` is the text,
+    or the file's bytes."""
+
+    __slots__ = ("_at", "_source", "_file")
+
+    def __init__(self, source: str | bytes, file: str) -> None:
+        self._source = source
+        self._file = file
+        self._at: dict | None = None
+
+    @property  # type: ignore[override]
+    def at(self) -> dict[tuple, tuple[int, int]]:
+        if self._at is None:
+            text = self._source if isinstance(self._source, str) else decode(self._source, self._file)[0]
+            try:
+                doc = _EventBuilder(self._file).run(text)[0] if text is not None else None
+            except (_Stop, yaml.YAMLError):  # pragma: no cover - the same text parsed cleanly before
+                doc = None
+            self._at, self._source = (doc.positions.at if doc is not None else {}), ""
+        return self._at
+
+
 class _EventBuilder:
     """Builds plain data from the parser's event stream: no resolver, no recursion, every
-    value's and key's position recorded, aliases counted against the node budget."""
+    value's and key's position recorded (unless `track` is False: `parse` then leaves them to
+    `SourcePositions`), aliases counted against the node budget."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, track: bool = True) -> None:
         self.file = file
+        self.track = track
         self.positions = Positions()
         self.diags: list[Diagnostic] = []
 
@@ -191,6 +220,7 @@ class _EventBuilder:
         return _Stop(Diagnostic(code, message, self.file, mark.line + 1, mark.column + 1, hint))
 
     def run(self, text: str) -> tuple[Doc | None, list[Diagnostic]]:
+        track = self.track
         at = self.positions.at
         anchors: dict[str, tuple[Any, int]] = {}  # anchor → (value, expanded size)
         # stack frames: [container, path, size, anchor, is_mapping, pending_key, key_mark, merges, keys_seen]
@@ -210,18 +240,22 @@ class _EventBuilder:
                 anchors[anchor] = (value, size)
             if not stack:
                 root, have_root = value, True
-                at.setdefault((), (mark.line + 1, mark.column + 1))
+                if track:
+                    at.setdefault((), (mark.line + 1, mark.column + 1))
                 return
             frame = stack[-1]
             frame[2] += size
             if frame[4]:  # mapping: a key, then its value
                 if frame[5] is _NO_KEY:
-                    if not isinstance(value, (str, int)) or isinstance(value, bool):
-                        if value is None or isinstance(value, (Decimal, bool)):
-                            value = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-                        else:
-                            raise self._stop("E0001", "mapping keys must be plain words", mark, "write the key as text")
-                    frame[5] = getattr(value, "source", None) or str(value) if not isinstance(value, str) else value
+                    if type(value) is str:
+                        frame[5] = value
+                    else:
+                        if not isinstance(value, (str, int)) or isinstance(value, bool):
+                            if value is None or isinstance(value, (Decimal, bool)):
+                                value = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+                            else:
+                                raise self._stop("E0001", "mapping keys must be plain words", mark, "write the key as text")
+                        frame[5] = getattr(value, "source", None) or str(value) if not isinstance(value, str) else value
                     frame[6] = mark
                 else:
                     key = frame[5]
@@ -234,75 +268,95 @@ class _EventBuilder:
                             frame[7].append(src)
                         return
                     container = frame[0]
+                    km = frame[6]
                     if key in container:
-                        first = at.get(frame[1] + (key, KEY), (0, 0))[0]
-                        km = frame[6]
+                        first = at.get(frame[1] + (key, KEY), (0, 0))[0] if track else 0
                         self.diags.append(Diagnostic("E0002", f"duplicate key '{key}' (first at line {first})",
                                                      self.file, km.line + 1, km.column + 1,
                                                      "keep one of them; YAML would silently use the last"))
                         return
-                    km = frame[6]
-                    at[frame[1] + (key, KEY)] = (km.line + 1, km.column + 1)
-                    at[frame[1] + (key,)] = (mark.line + 1, mark.column + 1)
+                    if track:
+                        path = frame[1]
+                        at[path + (key, KEY)] = (km.line + 1, km.column + 1)
+                        at[path + (key,)] = (mark.line + 1, mark.column + 1)
                     container[key] = value
             else:
                 lst = frame[0]
-                idx = len(lst)
-                at[frame[1] + (idx,)] = (mark.line + 1, mark.column + 1)
+                if track:
+                    at[frame[1] + (len(lst),)] = (mark.line + 1, mark.column + 1)
                 lst.append(value)
 
-        for ev in _events(text):
-            kind = type(ev)
-            if kind is yaml.ScalarEvent:
-                tag = ev.tag
-                if tag is not None and tag not in _ALLOWED_SHORT:
-                    full = tag if tag.startswith("tag:") else tag
-                    if full not in _ALLOWED_TAGS:
-                        raise self._stop("E0003", f"YAML tag {tag.replace(_STD, '!!')} is not allowed", ev.start_mark,
+        scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+        mapping_end, sequence_end, alias_event = yaml.MappingEndEvent, yaml.SequenceEndEvent, yaml.AliasEvent
+        document_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
+        plain_seen = _PLAIN_SEEN
+        loader = _Loader(text)
+        try:
+            get_event = loader.get_event
+            while True:
+                ev = get_event()
+                kind = type(ev)
+                if kind is scalar_event:
+                    tag = ev.tag
+                    if tag is not None and tag not in _ALLOWED_SHORT:
+                        if tag not in _ALLOWED_TAGS:
+                            raise self._stop("E0003", f"YAML tag {tag.replace(_STD, '!!')} is not allowed",
+                                             ev.start_mark,
+                                             "use plain values; only the standard scalar types are accepted")
+                    written, style = ev.value, ev.style
+                    if tag is None and not style and (ev.implicit[0] if ev.implicit else True):
+                        value = plain_seen.get(written, _NO_KEY)  # plain and untagged: most scalars
+                        if value is _NO_KEY:
+                            value = _plain_scalar(written)
+                            if len(plain_seen) < _PLAIN_SEEN_MAX:
+                                plain_seen[written] = value
+                    else:
+                        value = _event_scalar(ev)
+                    if written == "<<" and not style and stack and stack[-1][4] and stack[-1][5] is _NO_KEY:
+                        stack[-1][9] = True  # a merge key
+                    place(value, 1, ev.start_mark, ev.anchor)
+                elif kind is mapping_start or kind is sequence_start:
+                    if ev.tag is not None and ev.tag not in _ALLOWED_TAGS:
+                        raise self._stop("E0003", f"YAML tag {ev.tag.replace(_STD, '!!')} is not allowed", ev.start_mark,
                                          "use plain values; only the standard scalar types are accepted")
-                value = _event_scalar(ev)
-                is_merge_key = ev.value == "<<" and not ev.style and stack and stack[-1][4] and stack[-1][5] is _NO_KEY
-                if is_merge_key:
-                    stack[-1][9] = True
-                place(value, 1, ev.start_mark, ev.anchor)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                if ev.tag is not None and ev.tag not in _ALLOWED_TAGS:
-                    raise self._stop("E0003", f"YAML tag {ev.tag.replace(_STD, '!!')} is not allowed", ev.start_mark,
-                                     "use plain values; only the standard scalar types are accepted")
-                if len(stack) >= MAX_DEPTH:
-                    raise self._stop("E0009", f"nesting deeper than {MAX_DEPTH} levels", ev.start_mark,
-                                     "a book file never needs this much nesting")
-                is_map = kind is yaml.MappingStartEvent
-                container: Any = {} if is_map else []
-                path = self._path_for(stack)
-                stack.append([container, path, 1, ev.anchor, is_map, _NO_KEY, None, [], set(), False, ev.start_mark])
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                frame = stack.pop()
-                container = frame[0]
-                for src in frame[7]:
-                    for k, v in src.items():
-                        container.setdefault(k, v)
-                if not stack:
-                    at[()] = (frame[10].line + 1, frame[10].column + 1)
-                place(container, frame[2], frame[10], frame[3])
-            elif kind is yaml.AliasEvent:
-                found = anchors.get(ev.anchor)
-                if found is None:  # the parser rejects unknown aliases, so this one is still open
-                    raise self._stop("E0004", f"alias *{ev.anchor} refers to the mapping or list that contains it "
-                                              "(it would expand forever)", ev.start_mark,
-                                     "an alias may only refer to a finished value")
-                place(found[0], found[1], ev.start_mark, None, alias=True)
-            elif kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    raise self._stop("E0001", "more than one YAML document in the file", ev.start_mark,
-                                     "remove the second '---' document")
+                    if len(stack) >= MAX_DEPTH:
+                        raise self._stop("E0009", f"nesting deeper than {MAX_DEPTH} levels", ev.start_mark,
+                                         "a book file never needs this much nesting")
+                    is_map = kind is mapping_start
+                    container: Any = {} if is_map else []
+                    path = self._path_for(stack) if track else ()
+                    stack.append([container, path, 1, ev.anchor, is_map, _NO_KEY, None, [], None, False, ev.start_mark])
+                elif kind is mapping_end or kind is sequence_end:
+                    frame = stack.pop()
+                    container = frame[0]
+                    for src in frame[7]:
+                        for k, v in src.items():
+                            container.setdefault(k, v)
+                    if not stack and track:
+                        at[()] = (frame[10].line + 1, frame[10].column + 1)
+                    place(container, frame[2], frame[10], frame[3])
+                elif kind is alias_event:
+                    found = anchors.get(ev.anchor)
+                    if found is None:  # the parser rejects unknown aliases, so this one is still open
+                        raise self._stop("E0004", f"alias *{ev.anchor} refers to the mapping or list that contains it "
+                                                  "(it would expand forever)", ev.start_mark,
+                                         "an alias may only refer to a finished value")
+                    place(found[0], found[1], ev.start_mark, None, alias=True)
+                elif kind is document_start:
+                    documents += 1
+                    if documents > 1:
+                        raise self._stop("E0001", "more than one YAML document in the file", ev.start_mark,
+                                         "remove the second '---' document")
+                elif ev is None or kind is stream_end:
+                    break
+        finally:
+            loader.dispose()
         if self.diags:
             return None, self.diags
         if not have_root or root is None:
             return None, [Diagnostic("E0007", "the file is empty", self.file, 1, 1,
                                      "write the document, or delete the file")]
-        return Doc(self.file, root, self.positions), []
+        return Doc(self.file, root, self.positions if track else SourcePositions(text, self.file)), []
 
     def _path_for(self, stack: list[list]) -> tuple:
         if not stack:
@@ -317,19 +371,33 @@ class _EventBuilder:
 _NO_KEY = object()
 
 
-def _events(text: str):
-    """The parser's events, pulled straight from the (C) parser."""
-    loader = _Loader(text)
-    try:
-        get_event = loader.get_event
-        while True:
-            ev = get_event()
-            if ev is None or type(ev) is yaml.StreamEndEvent:
-                return
-            yield ev
-    finally:
-        loader.dispose()
 _ALLOWED_SHORT = {"!", None}
+
+
+_PLAIN_SEEN: dict[str, Any] = {}
+"""Plain scalars typed before (keys and common words, by the text): the values are immutable."""
+_PLAIN_SEEN_MAX = 4096
+
+
+def _plain_scalar(text: str) -> Any:
+    """A plain (unquoted, untagged) scalar, typed: null, an integer as written, a Decimal, a bool, or text."""
+    if text in _PLAIN_NULL:
+        return None
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if _PLAIN_INT.match(text):
+            if len(text) > 40:
+                return text  # no book value is this long; the model rejects it with its position
+            return YamlInt(int(text.replace("_", "")), text)
+        if _PLAIN_FLOAT.match(text):
+            try:
+                return Decimal(text.replace("_", ""))
+            except InvalidOperation:  # pragma: no cover
+                return text
+        return text
+    if text in _PLAIN_BOOL:
+        return _BOOL[text.lower()]
+    return text
 
 
 def _event_scalar(ev) -> Any:
@@ -339,23 +407,7 @@ def _event_scalar(ev) -> Any:
     if tag is None or tag == "!":
         if not plain or tag == "!":
             return text
-        if text in _PLAIN_NULL:
-            return None
-        first = text[0]
-        if first.isdigit() or first in "+-.":
-            if _PLAIN_INT.match(text):
-                if len(text) > 40:
-                    return text  # no book value is this long; the model rejects it with its position
-                return YamlInt(int(text.replace("_", "")), text)
-            if _PLAIN_FLOAT.match(text):
-                try:
-                    return Decimal(text.replace("_", ""))
-                except InvalidOperation:  # pragma: no cover
-                    return text
-            return text
-        if text in _PLAIN_BOOL:
-            return _BOOL[text.lower()]
-        return text
+        return _plain_scalar(text)
     # explicitly tagged standard scalars
     if tag == f"{_STD}str" or tag == f"{_STD}timestamp":
         return text

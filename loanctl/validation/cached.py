@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..diagnostics import Diagnostic
 from ..model.records import LoadedBook
+from ..source.bookpath import read_regular
 from ..source.cache import ParsedCache, package_fingerprint
 from ..source.loader import RATES_MAX_BYTES, check_marks, load_deal
 from ..source.yamlsrc import MAX_BYTES
@@ -60,10 +61,7 @@ def _walk(root: str, rel: str, depth: int, out: list) -> bool:
     return True
 
 
-def _digest_folder(h, root: str, rel: str) -> bool:
-    entries: list = []
-    if not _walk(root, rel, 0, entries):
-        return False
+def _digest_entries(h, root: str, entries: list) -> bool:
     for name, e, is_dir in entries:
         if is_dir:
             h.update(b"d\0" + name.encode("utf-8", "surrogateescape") + b"\0")
@@ -73,22 +71,16 @@ def _digest_folder(h, root: str, rel: str) -> bool:
             if size > MAX_BYTES:  # the loader reads no file this large (E0005 names its size)
                 h.update(b"F\0" + name.encode("utf-8", "surrogateescape") + b"\0" + str(size).encode())
                 continue
-            with open(e.path, "rb") as fh:
-                data = fh.read(MAX_BYTES + 1)
         except OSError:
+            return False
+        data = read_regular(e.path, MAX_BYTES)
+        if not isinstance(data, bytes):  # gone, or grown past the limit since it was listed
             return False
         h.update(b"f\0" + name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
     return True
 
 
-def folder_signature(root: Path, folder: str) -> list | None:
-    """(name, size, mtime ns, inode) of every entry below `folder` — what `git status` compares
-    before it reads a file; None when the folder holds anything `deal_digest` refuses."""
-    if os.path.islink(os.path.join(root, folder)):
-        return None
-    entries: list = []
-    if not _walk(str(root), folder, 0, entries):
-        return None
+def _signature(entries: list) -> list | None:
     out: list = []
     for name, e, _ in entries:
         try:
@@ -99,13 +91,34 @@ def folder_signature(root: Path, folder: str) -> list | None:
     return out
 
 
+def _entries(root: Path, folder: str) -> list | None:
+    if os.path.islink(os.path.join(root, folder)):
+        return None
+    entries: list = []
+    return entries if _walk(str(root), folder, 0, entries) else None
+
+
+def folder_signature(root: Path, folder: str) -> list | None:
+    """(name, size, mtime ns, inode) of every entry below `folder` — what `git status` compares
+    before it reads a file; None when the folder holds anything `deal_digest` refuses."""
+    entries = _entries(root, folder)
+    return None if entries is None else _signature(entries)
+
+
 def deal_digest(root: Path, folder: str, context: str) -> str | None:
     """sha256 of the book context and every file of the deal folder (names and bytes); None:
     the folder cannot be summed safely (a link, a device, unreadable) and is always read."""
-    if os.path.islink(os.path.join(root, folder)):
-        return None
+    return folder_state(root, folder, context)[0]
+
+
+def folder_state(root: Path, folder: str, context: str) -> tuple[str | None, list | None]:
+    """(`deal_digest`, `folder_signature`) of the folder, from one walk of it."""
+    entries = _entries(root, folder)
+    if entries is None:
+        return None, None
+    signature = _signature(entries)  # before the files are read: a change after it is a change next time
     h = hashlib.sha256(context.encode() + b"\0" + folder.encode("utf-8", "surrogateescape"))
-    return h.hexdigest() if _digest_folder(h, str(root), folder) else None
+    return (h.hexdigest() if _digest_entries(h, str(root), entries) else None), signature
 
 
 def book_context(loaded: LoadedBook) -> str:
@@ -153,11 +166,24 @@ def check_deal_folder(loaded: LoadedBook, folder: str, repaid: Repaid | None) ->
         loaded.deals.pop(folder, None)
 
 
+Job = tuple[str, "str | None"]
+"""(a deal folder, the book context when it is still to be summed — None: summed already)."""
+Done = tuple[str, list[Diagnostic], list[str], "str | None", "list | None"]
+"""(the folder, its diagnostics, its overnight indices, its digest and signature if it was summed here)."""
+
+
+def check_job(loaded: LoadedBook, job: Job, repaid: Repaid | None) -> Done:
+    """Check a deal folder; one never kept before is first summed (`folder_state`) — in the
+    worker that reads it, so a cold validate sums the book in parallel too."""
+    folder, context = job
+    digest, signature = folder_state(loaded.root, folder, context) if context is not None else (None, None)
+    return (folder, *check_deal_folder(loaded, folder, repaid), digest, signature)
+
+
 def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None,
-                   check_many: Callable[[list[str]], list[tuple[str, list[Diagnostic], list[str]]]]
-                   ) -> tuple[list[Diagnostic], set[str]]:
+                   check_many: Callable[[list[Job]], list[Done]]) -> tuple[list[Diagnostic], set[str]]:
     """Every deal's diagnostics (taken from the cache where the deal is unchanged; `check_many`
-    checks the others) and the overnight indices used; the cache is brought up to date."""
+    checks the others, see `check_job`) and the overnight indices used; the cache is brought up to date."""
     store = ParsedCache(loaded.root)
     context = book_context(loaded)
     try:  # files changed within RACY_NS of the last write are summed again (their stat may not show it)
@@ -170,15 +196,17 @@ def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None
     diags: list[Diagnostic] = []
     used: set[str] = set()
     kept: dict[str, list] = {}
-    todo: list[str] = []
+    todo: list[Job] = []
     digests: dict[str, str | None] = {}
     signatures: dict[str, list | None] = {}
     dirty = False
     for folder in folders:
         hit = known.get(folder)
+        if type(hit) is not list or len(hit) != 4:  # nothing kept: summed where it is read
+            todo.append((folder, context))
+            continue
         sig = signatures[folder] = folder_signature(loaded.root, folder)
-        if (sig is not None and type(hit) is list and len(hit) == 4 and hit[3] == sig
-                and all(m < trusted_before for _, _, m, _ in sig)):
+        if (sig is not None and hit[3] == sig and all(m < trusted_before for _, _, m, _ in sig)):
             digest = hit[0]  # same names, sizes, times and inodes as when it was summed
         else:
             digest = deal_digest(loaded.root, folder, context)
@@ -186,15 +214,17 @@ def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None
         digests[folder] = digest
         found = _hit(hit, digest)
         if found is None:
-            todo.append(folder)
+            todo.append((folder, None))
             continue
         diags += found[0]
         used |= found[1]
         kept[folder] = [digest, hit[1], hit[2], sig]
-    for folder, found, indices in check_many(todo) if todo else []:
+    for folder, found, indices, digest, sig in check_many(todo) if todo else []:
         diags += found
         used |= set(indices)
-        if digests.get(folder) is not None:
+        if folder not in digests:
+            digests[folder], signatures[folder] = digest, sig
+        if digests[folder] is not None:
             kept[folder] = [digests[folder], [_to_json(d) for d in found], indices, signatures.get(folder)]
     if dirty or todo or set(known) != set(kept):
         store.put_json(RESULTS, {"context": context, "deals": kept})

@@ -81,32 +81,27 @@ def _deal_folder_names(root: Path) -> list[str]:
         return []
 
 
-_WORKER_BOOK: LoadedBook | None = None  # each worker process's own copy of book.yaml and the rates
+_WORKER_BOOK: LoadedBook | None = None  # what forked workers inherit: book.yaml, the rates, the marks
 _WORKER_REPAID: Repaid | None = None
-
-
-def _init_worker(root: str, repaid: Repaid | None = None) -> None:
-    global _WORKER_BOOK, _WORKER_REPAID
-    _WORKER_BOOK, _ = load_book(Path(root), deal_ids=[])
-    _WORKER_REPAID = repaid
 
 
 def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str], list[str]]:
     """A worker's share of the deals: (diagnostics, the folders, the indices they use overnight)."""
     from .checks import check_deal
     from .overnight import overnight_indices
-    from ..source.loader import check_marks, load_deal
+    from ..source.loader import batched_writes, check_marks, load_deal
     base = _WORKER_BOOK
     assert base is not None
     diags: list[Diagnostic] = []
     base.deals.clear()
     base.deal_folders = list(chunk)
-    for name in chunk:
-        record, d = load_deal(base.tree, name)
-        diags += d
-        if record is not None:
-            base.deals[name] = record
-            diags += check_deal(base, record, _WORKER_REPAID)
+    with batched_writes(base.tree):
+        for name in chunk:
+            record, d = load_deal(base.tree, name)
+            diags += d
+            if record is not None:
+                base.deals[name] = record
+                diags += check_deal(base, record, _WORKER_REPAID)
     diags += check_marks(base, only=set(chunk))  # marks of this chunk's deals (E0647)
     used = sorted(overnight_indices(base.deals.values()))
     base.deals.clear()
@@ -115,21 +110,16 @@ def _check_chunk(chunk: list[str]) -> tuple[list[Diagnostic], list[str], list[st
 
 def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Repaid | None = None
                        ) -> ValidationResult:
-    import multiprocessing
     from .overnight import check_overnight_files
     from ..source.loader import check_marks
 
     loaded, diags = load_book(root, deal_ids=[])
     diags += check_book(loaded, repaid)  # book.yaml, payment profiles: no deal is loaded yet
     used: set[str] = set()
-    size = max(50, len(folders) // (workers * 8))
-    chunks = [folders[i:i + size] for i in range(0, len(folders), size)]
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root), repaid)) as pool:
-        for chunk_diags, chunk_folders, chunk_used in pool.imap(_check_chunk, chunks):
-            diags += chunk_diags
-            loaded.deal_folders += chunk_folders
-            used |= set(chunk_used)
+    for chunk_diags, chunk_folders, chunk_used in _in_workers(loaded, repaid, workers, _check_chunk, folders):
+        diags += chunk_diags
+        loaded.deal_folders += chunk_folders
+        used |= set(chunk_used)
     diags += check_overnight_files(loaded, used)  # the rate files of the indices the deals use overnight
     diags += check_marks(loaded)  # marks of deals no folder holds (E0646)
     return ValidationResult(loaded, sorted(diags, key=sort_key))
@@ -138,22 +128,18 @@ def _validate_parallel(root: Path, folders: list[str], workers: int, repaid: Rep
 def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repaid | None) -> ValidationResult:
     """The whole book, each unchanged deal's results from the cache (`validation.cached`); the
     others checked here, or in worker processes when there are many. `loaded.deals` is left empty."""
-    from .cached import cached_results, check_deal_folder
+    from .cached import Done, Job, cached_results, check_job
     from .overnight import check_overnight_files
-    from ..source.loader import check_marks
+    from ..source.loader import batched_writes, check_marks
 
     loaded, diags = load_book(root, deal_ids=[])
     diags += check_book(loaded, repaid)  # book.yaml, profiles: no deal is loaded yet
 
-    def check_many(todo: list[str]) -> list[tuple[str, list[Diagnostic], list[str]]]:
+    def check_many(todo: list[Job]) -> list[Done]:
         if workers > 1 and len(todo) >= PARALLEL_FROM:
-            import multiprocessing
-            size = max(50, len(todo) // (workers * 8))
-            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-            with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker,
-                                                          initargs=(str(root), repaid)) as pool:
-                return [r for part in pool.imap(_check_folders, chunks) for r in part]
-        return [(f, *check_deal_folder(loaded, f, repaid)) for f in todo]
+            return [done for part in _in_workers(loaded, repaid, workers, _check_jobs, todo) for done in part]
+        with batched_writes(loaded.tree):
+            return [check_job(loaded, job, repaid) for job in todo]
 
     deal_diags, used = cached_results(loaded, folders, repaid, check_many)
     diags += deal_diags + check_overnight_files(loaded, used)
@@ -162,11 +148,31 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
     return ValidationResult(loaded, sorted(diags, key=sort_key))
 
 
-def _check_folders(chunk: list[str]) -> list[tuple[str, list[Diagnostic], list[str]]]:
-    from .cached import check_deal_folder
+def _in_workers(loaded: LoadedBook, repaid: Repaid | None, workers: int, work, todo: list) -> list:
+    """`work` over chunks of `todo` in forked worker processes that inherit `loaded` (book.yaml,
+    the rates, the marks: read once, here); the chunks' results in the order of `todo`."""
+    import gc
+    import multiprocessing
+    global _WORKER_BOOK, _WORKER_REPAID
+    size = max(50, len(todo) // (workers * 24))  # small enough that no worker is left alone at the end
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    _WORKER_BOOK, _WORKER_REPAID = loaded, repaid
+    gc.freeze()  # what the workers inherit is never collected there: no copying of its pages, no scans
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return list(pool.imap(work, chunks))
+    finally:
+        _WORKER_BOOK = _WORKER_REPAID = None
+        gc.unfreeze()
+
+
+def _check_jobs(chunk: list) -> list:
+    from .cached import check_job
+    from ..source.loader import batched_writes
     base = _WORKER_BOOK
     assert base is not None
-    return [(name, *check_deal_folder(base, name, _WORKER_REPAID)) for name in chunk]
+    with batched_writes(base.tree):
+        return [check_job(base, job, _WORKER_REPAID) for job in chunk]
 
 
 def load_valid_book(root: Path, deal_ids: Iterable[str] | None = None, tree: Tree | None = None,
