@@ -1,19 +1,32 @@
-"""Stored allocations: computing them facility by facility for the ledger (into a staging CSV
-that the write transaction reads, or kept in memory for a dry run) and replacing a set of
-facilities' rows. Allocation itself is a pure function (`loanctl.servicing.positions`)."""
+"""Stored allocations: computing them facility by facility for the ledger (into staging CSV
+files that the write transaction reads, or kept in memory for a dry run) and replacing a set
+of facilities' rows. Allocation itself is a pure function (`loanctl.servicing.positions`).
+
+A large set of facilities (`allocate_table`) is allocated in worker processes: the payments
+go out of DuckDB into one CSV file per chunk of whole deals, each worker allocates its chunks
+(never touching DuckDB: its state does not survive a fork) into one allocation file per
+chunk, and the chunks are merged in facility order — the ledger is the same, row for row,
+as when one process allocates them all (which it does below PARALLEL_FROM payments).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
-from collections.abc import Callable, Iterable, Iterator
+import gc
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
+from itertools import groupby
 from pathlib import Path
 
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.crossrows import Problem, paid_off_problems
 from ..servicing.positions import allocate_facility, facility_inputs
-from .db import ALLOCATION_COLUMNS, PAYMENT_COLUMNS, payment_of, read_staged_csv
+from .db import ALLOCATION_COLUMNS, PAYMENT_COLUMNS, payment_of, read_staged_csv, sql_path
 
 Facility = tuple[str, str]
 
@@ -38,8 +51,7 @@ def allocate_stream(loaded: LoadedBook, groups: Iterable[tuple[Facility, list[Pa
     unapplied: dict[str, Decimal] = {}
     kept: dict[Facility, FacilityAllocation] = {}
     inputs: dict[str, tuple] = {}
-    with open(path, "w", newline="", encoding="utf-8") if path else contextlib.nullcontext() as fh:
-        w = csv.writer(fh, lineterminator="\n") if fh else None
+    with open(path, "w", newline="", encoding="utf-8") if path else contextlib.nullcontext() as w:
         for (deal, facility), pays in groups:
             keys.append((deal, facility))
             if deal not in inputs:
@@ -51,23 +63,215 @@ def allocate_stream(loaded: LoadedBook, groups: Iterable[tuple[Facility, list[Pa
                 inspect(fa, pays)
             if keep:
                 kept[(deal, facility)] = fa
-            for seq, a in enumerate(fa.allocations):
-                if w is not None:
-                    w.writerow((a.payment_id, deal, facility, a.payment_date.isoformat(),
-                                a.due_date.isoformat() if a.due_date else "", a.component, str(a.amount), seq,
-                                a.applied_on.isoformat() if a.applied_on else ""))
-                if a.component == "unapplied":
-                    unapplied[a.payment_id] = unapplied.get(a.payment_id, Decimal(0)) + a.amount
+            _write_rows(w, fa, deal, facility, unapplied, _DAYS)
     return keys, unapplied, kept
 
 
-def replace_allocations(con, keys: list[Facility], path: Path) -> None:
-    """Inside the caller's transaction: the rows of these facilities become those staged in `path`."""
+_DAYS: dict[date | None, str] = {None: ""}
+"""ISO texts of dates (allocations repeat a few thousand dates)."""
+
+
+def _write_rows(w, fa: FacilityAllocation, deal: str, facility: str, unapplied: dict[str, Decimal],
+                days: dict[date | None, str]) -> None:
+    """A facility's allocation rows (ALLOCATION_COLUMNS, as CSV lines: `csv_text`) to the text
+    file `w` (None: none), and its unapplied cash into `unapplied` by payment id."""
+    lines = []
+    middle = f",{csv_text(deal)},{csv_text(facility)},"
+    texts: dict[str, str] = {}
+    for seq, a in enumerate(fa.allocations):
+        if a.component == "unapplied":
+            unapplied[a.payment_id] = unapplied.get(a.payment_id, Decimal(0)) + a.amount
+        if w is None:
+            continue
+        pid = texts.get(a.payment_id)
+        if pid is None:
+            pid = texts[a.payment_id] = csv_text(a.payment_id)
+        on = []
+        for d in (a.payment_date, a.due_date, a.applied_on):
+            text = days.get(d)
+            if text is None:
+                text = days[d] = d.isoformat()  # type: ignore[union-attr]
+            on.append(text)
+        lines.append(f"{pid}{middle}{on[0]},{on[1]},{a.component},{a.amount},{seq},{on[2]}\n")
+    if w is not None:
+        w.write("".join(lines))
+
+
+def csv_text(value: str) -> str:
+    """A field as `csv.writer` writes it (quoted when it holds a comma, a quote or a line break)."""
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def replace_allocations(con, keys: list[Facility], paths: Path | list[Path]) -> None:
+    """Inside the caller's transaction: the rows of these facilities become those staged in
+    `paths` (read in order)."""
     if not keys:
         return
     con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
                 [[d for d, _ in keys], [f for _, f in keys]])
-    con.execute(f"INSERT INTO allocations SELECT * FROM {read_staged_csv(path, ALLOCATION_COLUMNS)}")
+    for path in [paths] if isinstance(paths, Path) else paths:
+        con.execute(f"INSERT INTO allocations SELECT * FROM {read_staged_csv(path, ALLOCATION_COLUMNS)}")
+
+
+# --- a table of payments, in chunks, in worker processes --------------------------------------
+PARALLEL_FROM = 20_000
+"""Payments; below this one process allocates them (starting workers costs more than it saves)."""
+CHUNKS_PER_WORKER = 8
+
+
+@dataclass
+class TableAllocation:
+    """What `allocate_table` computed: the facilities (in order), the unapplied cash by payment
+    id, the problems of the payments marked new (`paid_off_problems`), and the allocation CSV
+    files to load, in order (`replace_allocations`)."""
+
+    keys: list[Facility] = field(default_factory=list)
+    unapplied: dict[str, Decimal] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        for path in self.files:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers: int | None = None
+                   ) -> TableAllocation:
+    """Allocate every facility of the payments `source` selects (SQL: PAYMENT_COLUMNS and `new`,
+    a boolean: a payment being posted, whose problems across rows are wanted), in facility
+    order, into allocation CSV files in `scratch`. With `workers` > 1 (default: the machine's
+    cores, at most 4) and at least PARALLEL_FROM payments, in worker processes. The caller
+    removes the files (`cleanup`) once loaded."""
+    out = TableAllocation()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE alloc_input AS SELECT {PAYMENT_COLUMNS}, new FROM ({source})")
+    counts = con.execute("SELECT deal, facility, count(*) FROM alloc_input GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    total = sum(n for *_, n in counts)
+    n = workers if workers is not None else worker_count()
+    n = n if total >= PARALLEL_FROM else 1
+    chunks = _chunks(counts, total, n)
+    tag = f"{os.getpid()}-{id(out)}"
+    job = _Job(loaded, [], [])
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE alloc_chunks (deal VARCHAR, chunk INTEGER)")
+        deals = [(d, i) for i, chunk in enumerate(chunks) for d in dict.fromkeys(k[0] for k in chunk)]
+        if deals:
+            con.execute("INSERT INTO alloc_chunks SELECT unnest(?), unnest(?)",
+                        [[d for d, _ in deals], [i for _, i in deals]])
+        for i in range(len(chunks)):
+            job.inputs.append(scratch / f".alloc-{tag}-in{i}.csv")
+            job.outputs.append(scratch / f".alloc-{tag}-{i}.csv")
+            out.files += [job.outputs[-1]]
+            con.execute(f"COPY (SELECT a.* FROM alloc_input a JOIN alloc_chunks c USING (deal) WHERE c.chunk = {i} "
+                        f"ORDER BY a.deal, a.facility, a.file, a.line) TO '{sql_path(job.inputs[-1])}' "
+                        "(FORMAT csv, HEADER false)")
+        con.execute("DROP TABLE alloc_input")
+        con.execute("DROP TABLE alloc_chunks")
+        if n > 1 and len(chunks) > 1:
+            results = _in_workers(job, len(chunks), n)
+        else:
+            results = [_allocate_chunk(i, job) for i in range(len(chunks))]
+        for keys, unapplied, problems in results:
+            out.keys += keys
+            out.unapplied.update(unapplied)
+            out.problems += problems
+    except BaseException:
+        out.cleanup()
+        raise
+    finally:
+        for path in job.inputs:
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return out
+
+
+def worker_count() -> int:
+    """Worker processes for a large allocation: the machine's cores, at most 4."""
+    return min(os.cpu_count() or 1, 4)
+
+
+def _chunks(counts: list[tuple[str, str, int]], total: int, workers: int) -> list[list[Facility]]:
+    """The facilities in chunks of whole deals (a deal's terms are computed once), about
+    total / (workers × CHUNKS_PER_WORKER) payments each (one chunk for one worker)."""
+    size = total if workers <= 1 else max(1, total // (workers * CHUNKS_PER_WORKER))
+    chunks: list[list[Facility]] = []
+    current: list[Facility] = []
+    filled = 0
+    for deal, group in groupby(counts, key=lambda c: c[0]):
+        if current and filled >= size:
+            chunks.append(current)
+            current, filled = [], 0
+        for _, facility, k in group:
+            current.append((deal, facility))
+            filled += k
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+@dataclass
+class _Job:
+    loaded: LoadedBook
+    inputs: list[Path]
+    outputs: list[Path]
+
+
+_JOB: _Job | None = None
+"""The job a worker process works on (inherited at the fork)."""
+
+
+def _in_workers(job: _Job, chunks: int, workers: int) -> list[tuple]:
+    import multiprocessing
+    global _JOB
+    _JOB = job
+    gc.freeze()  # the book is shared with the workers: the collector must not copy its pages
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, chunks)) as pool:
+            return pool.map(_worker_chunk, range(chunks), chunksize=1)
+    finally:
+        gc.unfreeze()
+        _JOB = None
+
+
+def _worker_chunk(i: int) -> tuple:
+    assert _JOB is not None
+    return _allocate_chunk(i, _JOB)
+
+
+def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decimal], list[Problem]]:
+    """Allocate the facilities in chunk `i`'s input file into its output file: (facilities,
+    unapplied cash by payment id, problems of the new payments)."""
+    keys: list[Facility] = []
+    unapplied: dict[str, Decimal] = {}
+    problems: list[Problem] = []
+    inputs: dict[str, tuple] = {}
+    days: dict[date | None, str] = {None: ""}
+    parsed: dict[str, date] = {}
+    with open(job.inputs[i], newline="", encoding="utf-8") as fh, \
+            open(job.outputs[i], "w", newline="", encoding="utf-8") as w:
+        for (deal, facility), rows in groupby(csv.reader(fh), key=lambda r: (r[1], r[2])):
+            pays: list[Payment] = []
+            new: set[str] = set()
+            for r in rows:
+                day = parsed.get(r[3])
+                if day is None:
+                    day = parsed[r[3]] = date.fromisoformat(r[3])
+                pays.append(payment_of((r[0], deal, facility, day, Decimal(r[4]), r[5], r[6], r[7], r[8],
+                                        int(r[9]) if r[9] else 0, r[10])))
+                if r[11] == "true":
+                    new.add(r[0])
+            keys.append((deal, facility))
+            if deal not in inputs:
+                inputs.clear()
+                inputs[deal] = facility_inputs(job.loaded, deal)
+            terms, builder = inputs[deal]
+            fa = allocate_facility(job.loaded, deal, facility, pays, terms=terms, builder=builder)
+            if new:
+                problems += paid_off_problems(fa, pays, new)
+            _write_rows(w, fa, deal, facility, unapplied, days)
+    return keys, unapplied, problems
 
 
 def payments_of(con, keys: list[Facility], table: str = "payments") -> dict[Facility, list[Payment]]:
@@ -80,21 +284,3 @@ def payments_of(con, keys: list[Facility], table: str = "payments") -> dict[Faci
     for r in rows:
         out[(r[1], r[2])].append(payment_of(r))
     return out
-
-
-def staged_by_facility(con, table: str = "staged", batch: int = 50_000) -> Iterator[tuple[Facility, list[Payment]]]:
-    """The payments of `table` facility by facility (in (deal, facility) order; each facility's
-    in archive order: file, line), read in batches — never the whole table in Python at once."""
-    cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM {table} ORDER BY deal, facility, file, line")
-    key: Facility | None = None
-    pays: list[Payment] = []
-    while rows := cur.fetchmany(batch):
-        for r in rows:
-            k = (r[1], r[2])
-            if k != key:
-                if key is not None:
-                    yield key, pays
-                key, pays = k, []
-            pays.append(payment_of(r))
-    if key is not None:
-        yield key, pays
