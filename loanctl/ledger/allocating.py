@@ -77,24 +77,30 @@ def _write_rows(w, fa: FacilityAllocation, deal: str, facility: str, unapplied: 
     file `w` (None: none), and its unapplied cash into `unapplied` by payment id."""
     lines = []
     middle = f",{csv_text(deal)},{csv_text(facility)},"
-    texts: dict[str, str] = {}
+    heads: dict[str, tuple[date, str]] = {}  # payment id → (its date, the line up to the due date)
     for seq, a in enumerate(fa.allocations):
         if a.component == "unapplied":
             unapplied[a.payment_id] = unapplied.get(a.payment_id, Decimal(0)) + a.amount
         if w is None:
             continue
-        pid = texts.get(a.payment_id)
-        if pid is None:
-            pid = texts[a.payment_id] = csv_text(a.payment_id)
-        on = []
-        for d in (a.payment_date, a.due_date, a.applied_on):
-            text = days.get(d)
-            if text is None:
-                text = days[d] = d.isoformat()  # type: ignore[union-attr]
-            on.append(text)
-        lines.append(f"{pid}{middle}{on[0]},{on[1]},{a.component},{a.amount},{seq},{on[2]}\n")
+        known = heads.get(a.payment_id)
+        if known is None or known[0] != a.payment_date:
+            known = heads[a.payment_id] = (a.payment_date, f"{csv_text(a.payment_id)}{middle}"
+                                                           f"{_iso(days, a.payment_date)},")
+        due = days.get(a.due_date)
+        if due is None:
+            due = _iso(days, a.due_date)
+        applied = "" if a.applied_on is None else _iso(days, a.applied_on)
+        lines.append(f"{known[1]}{due},{a.component},{a.amount},{seq},{applied}\n")
     if w is not None:
         w.write("".join(lines))
+
+
+def _iso(days: dict[date | None, str], d: date | None) -> str:
+    text = days.get(d)
+    if text is None:
+        text = days[d] = d.isoformat()  # type: ignore[union-attr]
+    return text
 
 
 def csv_text(value: str) -> str:
@@ -111,8 +117,7 @@ def replace_allocations(con, keys: list[Facility], paths: Path | list[Path]) -> 
         return
     con.execute("DELETE FROM allocations WHERE (deal, facility) IN (SELECT unnest(?), unnest(?))",
                 [[d for d, _ in keys], [f for _, f in keys]])
-    for path in [paths] if isinstance(paths, Path) else paths:
-        con.execute(f"INSERT INTO allocations SELECT * FROM {read_staged_csv(path, ALLOCATION_COLUMNS)}")
+    con.execute(f"INSERT INTO allocations SELECT * FROM {read_staged_csv(paths, ALLOCATION_COLUMNS)}")
 
 
 # --- a table of payments, in chunks, in worker processes --------------------------------------
@@ -138,13 +143,14 @@ class TableAllocation:
                 path.unlink()
 
 
-def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers: int | None = None
-                   ) -> TableAllocation:
+def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers: int | None = None,
+                   meanwhile: Callable[[], None] | None = None) -> TableAllocation:
     """Allocate every facility of the payments `source` selects (SQL: PAYMENT_COLUMNS and `new`,
     a boolean: a payment being posted, whose problems across rows are wanted), in facility
     order, into allocation CSV files in `scratch`. With `workers` > 1 (default: the machine's
-    cores, at most 4) and at least PARALLEL_FROM payments, in worker processes. The caller
-    removes the files (`cleanup`) once loaded."""
+    cores, at most 4) and at least PARALLEL_FROM payments, in worker processes, while this
+    process runs `meanwhile` (if given; else it runs after). The caller removes the files
+    (`cleanup`) once loaded."""
     out = TableAllocation()
     con.execute(f"CREATE OR REPLACE TEMP TABLE alloc_input AS SELECT {PAYMENT_COLUMNS}, new FROM ({source})")
     counts = con.execute("SELECT deal, facility, count(*) FROM alloc_input GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
@@ -160,19 +166,23 @@ def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers:
         if deals:
             con.execute("INSERT INTO alloc_chunks SELECT unnest(?), unnest(?)",
                         [[d for d, _ in deals], [i for _, i in deals]])
+        con.execute("CREATE OR REPLACE TEMP TABLE alloc_parts AS SELECT a.*, c.chunk FROM alloc_input a "
+                    "JOIN alloc_chunks c USING (deal)")
+        con.execute("DROP TABLE alloc_input")
+        con.execute("DROP TABLE alloc_chunks")
         for i in range(len(chunks)):
             job.inputs.append(scratch / f".alloc-{tag}-in{i}.csv")
             job.outputs.append(scratch / f".alloc-{tag}-{i}.csv")
             out.files += [job.outputs[-1]]
-            con.execute(f"COPY (SELECT a.* FROM alloc_input a JOIN alloc_chunks c USING (deal) WHERE c.chunk = {i} "
-                        f"ORDER BY a.deal, a.facility, a.file, a.line) TO '{sql_path(job.inputs[-1])}' "
-                        "(FORMAT csv, HEADER false)")
-        con.execute("DROP TABLE alloc_input")
-        con.execute("DROP TABLE alloc_chunks")
+            con.execute(f"COPY (SELECT {PAYMENT_COLUMNS}, new FROM alloc_parts WHERE chunk = {i}) "
+                        f"TO '{sql_path(job.inputs[-1])}' (FORMAT csv, HEADER false)")
+        con.execute("DROP TABLE alloc_parts")
         if n > 1 and len(chunks) > 1:
-            results = _in_workers(job, len(chunks), n)
+            results = _in_workers(job, len(chunks), n, meanwhile)
         else:
             results = [_allocate_chunk(i, job) for i in range(len(chunks))]
+            if meanwhile is not None:
+                meanwhile()
         for keys, unapplied, problems in results:
             out.keys += keys
             out.unapplied.update(unapplied)
@@ -222,22 +232,32 @@ _JOB: _Job | None = None
 """The job a worker process works on (inherited at the fork)."""
 
 
-def _in_workers(job: _Job, chunks: int, workers: int) -> list[tuple]:
+def _in_workers(job: _Job, chunks: int, workers: int, meanwhile: Callable[[], None] | None = None) -> list[tuple]:
     import multiprocessing
     global _JOB
     _JOB = job
     gc.freeze()  # the book is shared with the workers: the collector must not copy its pages
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, chunks)) as pool:
-            return pool.map(_worker_chunk, range(chunks), chunksize=1)
+            pending = pool.map_async(_worker_chunk, range(chunks), chunksize=1)
+            gc.unfreeze()
+            if meanwhile is not None:
+                meanwhile()
+            done = pending.get()
+        # a chunk a worker could not allocate is allocated here, to meet its exception as it is
+        return [r if r is not None else _allocate_chunk(i, job) for i, r in enumerate(done)]
     finally:
         gc.unfreeze()
         _JOB = None
 
 
-def _worker_chunk(i: int) -> tuple:
+def _worker_chunk(i: int) -> tuple | None:
+    """A worker's chunk; None when it raised (an exception may not survive the way back)."""
     assert _JOB is not None
-    return _allocate_chunk(i, _JOB)
+    try:
+        return _allocate_chunk(i, _JOB)
+    except Exception:
+        return None
 
 
 def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decimal], list[Problem]]:
@@ -249,12 +269,18 @@ def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decima
     inputs: dict[str, tuple] = {}
     days: dict[date | None, str] = {None: ""}
     parsed: dict[str, date] = {}
-    with open(job.inputs[i], newline="", encoding="utf-8") as fh, \
-            open(job.outputs[i], "w", newline="", encoding="utf-8") as w:
-        for (deal, facility), rows in groupby(csv.reader(fh), key=lambda r: (r[1], r[2])):
+    groups: dict[Facility, list[list[str]]] = {}
+    with open(job.inputs[i], newline="", encoding="utf-8") as fh:
+        for r in csv.reader(fh):  # the rows in no particular order: a facility's are sorted by allocation
+            group = groups.get((r[1], r[2]))
+            if group is None:
+                group = groups[(r[1], r[2])] = []
+            group.append(r)
+    with open(job.outputs[i], "w", newline="", encoding="utf-8") as w:
+        for deal, facility in sorted(groups):
             pays: list[Payment] = []
             new: set[str] = set()
-            for r in rows:
+            for r in groups.pop((deal, facility)):
                 day = parsed.get(r[3])
                 if day is None:
                     day = parsed[r[3]] = date.fromisoformat(r[3])

@@ -262,10 +262,12 @@ def _allocate_streamed(loaded: LoadedBook, con, records: list[PaymentFile], resu
     source = (f"SELECT {PAYMENT_COLUMNS}, false AS new FROM payments "
               "WHERE (deal, facility) IN (SELECT DISTINCT deal, facility FROM staged) "
               f"UNION ALL SELECT {PAYMENT_COLUMNS}, true AS new FROM staged")
-    alloc = allocate_table(loaded, con, source, scratch)
+
+    def read_posted() -> None:  # in this process while the workers allocate
+        result.posted = _staged_payments(con, "")
+    alloc = allocate_table(loaded, con, source, scratch, meanwhile=read_posted)
     try:
         result.facilities, result.unapplied_by_payment = alloc.keys, alloc.unapplied
-        result.posted = _staged_payments(con, "")
         result.timings["allocate"] = time.perf_counter() - t1
         result.diagnostics += _at_rows(alloc.problems, records)
         if not (result.posted or reattribute) or not result.ok:

@@ -231,7 +231,13 @@ def stage_vectorised(con, scratch: Path, facts: dict[str, rowrules.FacilityFacts
                     return False
             except (ValueError, OverflowError):  # DuckDB read a date the row-by-row parser refuses
                 return False
-        con.execute(f"INSERT INTO {table} SELECT {PAYMENT_COLUMNS} FROM checked")
+        if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+            con.execute(f"INSERT INTO {table} SELECT {PAYMENT_COLUMNS} FROM checked")
+        else:  # the checked rows become the table (no copy): their columns are the table's, then these two
+            con.execute("ALTER TABLE checked DROP COLUMN bad")
+            con.execute("ALTER TABLE checked DROP COLUMN raw_date")
+            con.execute(f"DROP TABLE {table}")
+            con.execute(f"ALTER TABLE checked RENAME TO {table}")
         return True
     except duckdb.Error:
         return False  # DuckDB's reader could not take the file as is: the row-by-row parser says why

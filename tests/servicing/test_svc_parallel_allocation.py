@@ -136,3 +136,36 @@ def test_csv_text_fields_read_back_unchanged_by_duckdb(tmp_path):
     finally:
         con.close()
     assert got == [(v, "x") for v in values]
+
+
+def test_an_exception_in_a_worker_is_raised_as_it_is(tmp_path, parallel, monkeypatch):
+    """An exception that cannot travel back from a worker (ScheduleProblem takes more than its
+    message) is met again in this process: the chunk is allocated here and raises it; no
+    staging file is left behind."""
+    from loanctl.api import load_valid_book
+    from loanctl.engine.schedule import ScheduleProblem
+    book = write_book(tmp_path / "book")
+    post_ok(book, big_file(tmp_path / "bank"))
+    loaded, errors = load_valid_book(book)
+    assert not errors
+    real = allocating.allocate_facility
+
+    def failing(loaded, deal, facility, payments, **kw):
+        if deal == TWO_DEAL:
+            raise ScheduleProblem("no fixing for 2026-04-01", None, ("facilities", 0), hint="add it", code="E0222")
+        return real(loaded, deal, facility, payments, **kw)
+    monkeypatch.setattr(allocating, "allocate_facility", failing)
+    here: list[int] = []
+    real_chunk = allocating._allocate_chunk
+    monkeypatch.setattr(allocating, "_allocate_chunk", lambda i, job: (here.append(i), real_chunk(i, job))[1])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    con = duckdb.connect(str(ledger_path(book)))
+    try:
+        with pytest.raises(ScheduleProblem) as raised:
+            allocating.allocate_table(loaded, con, "SELECT *, false AS new FROM payments", scratch)
+    finally:
+        con.close()
+    assert raised.value.hint == "add it"
+    assert here == [1]  # the workers allocated both chunks; only acme-two's (the second) again here
+    assert list(scratch.iterdir()) == []
