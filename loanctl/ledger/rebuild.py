@@ -75,7 +75,12 @@ def replay(loaded: LoadedBook, con, files: list[ArchivedFile], scratch: Path
                 "SELECT i.payment_id, i.line, s.file FROM incoming i JOIN staged s USING (payment_id) "
                 f"WHERE NOT ({staging.same_content('i', 's')}) ORDER BY i.line").fetchall():
             diags.append(Diagnostic("E0412", f"payment_id {pid!r} differs from {first}", f.name, line))
-        con.execute("INSERT INTO staged SELECT * FROM incoming WHERE payment_id NOT IN (SELECT payment_id FROM staged)")
+        if con.execute("SELECT count(*) FROM staged").fetchone()[0]:
+            con.execute(f"INSERT INTO staged SELECT {PAYMENT_COLUMNS} FROM incoming "
+                        "WHERE payment_id NOT IN (SELECT payment_id FROM staged)")
+        else:  # the first file's rows: the table itself (no copy)
+            con.execute("DROP TABLE staged")
+            con.execute("ALTER TABLE incoming RENAME TO staged")
         records.append(PaymentFile(f.name, hashlib.sha256(f.raw).hexdigest(), f.name, rows, len(f.raw), prof_name,
                                    f.raw))
     con.execute("DROP TABLE IF EXISTS incoming")
