@@ -269,25 +269,23 @@ def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decima
     inputs: dict[str, tuple] = {}
     days: dict[date | None, str] = {None: ""}
     parsed: dict[str, date] = {}
-    groups: dict[Facility, list[list[str]]] = {}
+    groups: dict[Facility, tuple[Facility, list[Payment], set[str]]] = {}
     with open(job.inputs[i], newline="", encoding="utf-8") as fh:
         for r in csv.reader(fh):  # the rows in no particular order: a facility's are sorted by allocation
             group = groups.get((r[1], r[2]))
             if group is None:
-                group = groups[(r[1], r[2])] = []
-            group.append(r)
+                group = groups[(r[1], r[2])] = ((r[1], r[2]), [], set())
+            (deal, facility), pays, new = group
+            day = parsed.get(r[3])
+            if day is None:
+                day = parsed[r[3]] = date.fromisoformat(r[3])
+            pays.append(payment_of((r[0], deal, facility, day, Decimal(r[4]), r[5], r[6], r[7], r[8],
+                                    int(r[9]) if r[9] else 0, r[10])))
+            if r[11] == "true":
+                new.add(r[0])
     with open(job.outputs[i], "w", newline="", encoding="utf-8") as w:
         for deal, facility in sorted(groups):
-            pays: list[Payment] = []
-            new: set[str] = set()
-            for r in groups.pop((deal, facility)):
-                day = parsed.get(r[3])
-                if day is None:
-                    day = parsed[r[3]] = date.fromisoformat(r[3])
-                pays.append(payment_of((r[0], deal, facility, day, Decimal(r[4]), r[5], r[6], r[7], r[8],
-                                        int(r[9]) if r[9] else 0, r[10])))
-                if r[11] == "true":
-                    new.add(r[0])
+            _, pays, new = groups.pop((deal, facility))
             keys.append((deal, facility))
             if deal not in inputs:
                 inputs.clear()
