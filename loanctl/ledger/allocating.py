@@ -2,11 +2,13 @@
 files that the write transaction reads, or kept in memory for a dry run) and replacing a set
 of facilities' rows. Allocation itself is a pure function (`loanctl.servicing.positions`).
 
-A large set of facilities (`allocate_table`) is allocated in worker processes: the payments
-go out of DuckDB into one CSV file per chunk of whole deals, each worker allocates its chunks
-(never touching DuckDB: its state does not survive a fork) into one allocation file per
-chunk, and the chunks are merged in facility order — the ledger is the same, row for row,
-as when one process allocates them all (which it does below PARALLEL_FROM payments).
+A large set of facilities is allocated in worker processes, in chunks of whole deals: a
+post's payments, already in memory, are inherited by the workers at the fork
+(`allocate_groups`); a rebuild's go out of DuckDB into one CSV file per chunk
+(`allocate_table`), so that this process never holds them all. A worker never touches DuckDB
+(its state does not survive a fork); it writes each chunk's allocation rows to a file, and
+the chunks are merged in facility order — the ledger is the same, row for row, as when one
+process allocates them all (which it does below PARALLEL_FROM payments).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import csv
 import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -143,14 +145,13 @@ class TableAllocation:
                 path.unlink()
 
 
-def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers: int | None = None,
-                   meanwhile: Callable[[], None] | None = None) -> TableAllocation:
+def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers: int | None = None
+                   ) -> TableAllocation:
     """Allocate every facility of the payments `source` selects (SQL: PAYMENT_COLUMNS and `new`,
     a boolean: a payment being posted, whose problems across rows are wanted), in facility
     order, into allocation CSV files in `scratch`. With `workers` > 1 (default: the machine's
-    cores, at most 4) and at least PARALLEL_FROM payments, in worker processes, while this
-    process runs `meanwhile` (if given; else it runs after). The caller removes the files
-    (`cleanup`) once loaded."""
+    cores, at most 4) and at least PARALLEL_FROM payments, in worker processes. The caller
+    removes the files (`cleanup`) once loaded."""
     out = TableAllocation()
     con.execute(f"CREATE OR REPLACE TEMP TABLE alloc_input AS SELECT {PAYMENT_COLUMNS}, new FROM ({source})")
     counts = con.execute("SELECT deal, facility, count(*) FROM alloc_input GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
@@ -177,16 +178,7 @@ def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers:
             con.execute(f"COPY (SELECT {PAYMENT_COLUMNS}, new FROM alloc_parts WHERE chunk = {i}) "
                         f"TO '{sql_path(job.inputs[-1])}' (FORMAT csv, HEADER false)")
         con.execute("DROP TABLE alloc_parts")
-        if n > 1 and len(chunks) > 1:
-            results = _in_workers(job, len(chunks), n, meanwhile)
-        else:
-            results = [_allocate_chunk(i, job) for i in range(len(chunks))]
-            if meanwhile is not None:
-                meanwhile()
-        for keys, unapplied, problems in results:
-            out.keys += keys
-            out.unapplied.update(unapplied)
-            out.problems += problems
+        _run(job, out, n)
     except BaseException:
         out.cleanup()
         raise
@@ -195,6 +187,40 @@ def allocate_table(loaded: LoadedBook, con, source: str, scratch: Path, workers:
             with contextlib.suppress(OSError):
                 path.unlink()
     return out
+
+
+def allocate_groups(loaded: LoadedBook, groups: dict[Facility, tuple[list[Payment], list[Payment]]], scratch: Path,
+                    workers: int | None = None) -> TableAllocation:
+    """`allocate_table` for payments already in memory (a post's): (the ledger's, the new) of
+    each facility. The workers inherit them at the fork — nothing is written out or read back."""
+    out = TableAllocation()
+    counts = [(d, f, len(a) + len(b)) for (d, f), (a, b) in sorted(groups.items())]
+    total = sum(n for *_, n in counts)
+    n = workers if workers is not None else worker_count()
+    n = n if total >= PARALLEL_FROM else 1
+    tag = f"{os.getpid()}-{id(out)}"
+    job = _Job(loaded, [], [], groups, _chunks(counts, total, n))
+    job.outputs = [scratch / f".alloc-{tag}-{i}.csv" for i in range(len(job.chunks))]
+    out.files = list(job.outputs)
+    try:
+        _run(job, out, n)
+    except BaseException:
+        out.cleanup()
+        raise
+    return out
+
+
+def _run(job: _Job, out: TableAllocation, workers: int) -> None:
+    """Every chunk of `job`, in worker processes when more than one, merged into `out` in order."""
+    chunks = len(job.outputs)
+    if workers > 1 and chunks > 1:
+        results = _in_workers(job, chunks, workers)
+    else:
+        results = [_allocate_chunk(i, job) for i in range(chunks)]
+    for keys, unapplied, problems in results:
+        out.keys += keys
+        out.unapplied.update(unapplied)
+        out.problems += problems
 
 
 def worker_count() -> int:
@@ -225,25 +251,25 @@ def _chunks(counts: list[tuple[str, str, int]], total: int, workers: int) -> lis
 class _Job:
     loaded: LoadedBook
     inputs: list[Path]
+    """Per chunk, the CSV file of its payments (`allocate_table`)..."""
     outputs: list[Path]
+    groups: dict[Facility, tuple[list[Payment], list[Payment]]] | None = None
+    """... or the payments in memory (`allocate_groups`), with the facilities of each chunk."""
+    chunks: list[list[Facility]] = field(default_factory=list)
 
 
 _JOB: _Job | None = None
 """The job a worker process works on (inherited at the fork)."""
 
 
-def _in_workers(job: _Job, chunks: int, workers: int, meanwhile: Callable[[], None] | None = None) -> list[tuple]:
+def _in_workers(job: _Job, chunks: int, workers: int) -> list[tuple]:
     import multiprocessing
     global _JOB
     _JOB = job
-    gc.freeze()  # the book is shared with the workers: the collector must not copy its pages
+    gc.freeze()  # the book (and a post's payments) are shared with the workers: the collector must not copy them
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, chunks)) as pool:
-            pending = pool.map_async(_worker_chunk, range(chunks), chunksize=1)
-            gc.unfreeze()
-            if meanwhile is not None:
-                meanwhile()
-            done = pending.get()
+            done = pool.map(_worker_chunk, range(chunks), chunksize=1)
         # a chunk a worker could not allocate is allocated here, to meet its exception as it is
         return [r if r is not None else _allocate_chunk(i, job) for i, r in enumerate(done)]
     finally:
@@ -261,20 +287,41 @@ def _worker_chunk(i: int) -> tuple | None:
 
 
 def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decimal], list[Problem]]:
-    """Allocate the facilities in chunk `i`'s input file into its output file: (facilities,
-    unapplied cash by payment id, problems of the new payments)."""
+    """Allocate the facilities of chunk `i` into its output file: (facilities, unapplied cash
+    by payment id, problems of the new payments)."""
     keys: list[Facility] = []
     unapplied: dict[str, Decimal] = {}
     problems: list[Problem] = []
     inputs: dict[str, tuple] = {}
     days: dict[date | None, str] = {None: ""}
+    with open(job.outputs[i], "w", newline="", encoding="utf-8") as w:
+        for (deal, facility), pays, new in _chunk_payments(i, job):
+            keys.append((deal, facility))
+            if deal not in inputs:
+                inputs.clear()
+                inputs[deal] = facility_inputs(job.loaded, deal)
+            terms, builder = inputs[deal]
+            fa = allocate_facility(job.loaded, deal, facility, pays, terms=terms, builder=builder)
+            if new and fa.payoff is not None:
+                problems += paid_off_problems(fa, pays, {p.payment_id for p in new})
+            _write_rows(w, fa, deal, facility, unapplied, days)
+    return keys, unapplied, problems
+
+
+def _chunk_payments(i: int, job: _Job) -> Iterator[tuple[Facility, list[Payment], list[Payment]]]:
+    """(facility, its payments, the new ones among them) of chunk `i`, in facility order."""
+    if job.groups is not None:
+        for key in job.chunks[i]:
+            old, new = job.groups[key]
+            yield key, old + new, new
+        return
     parsed: dict[str, date] = {}
-    groups: dict[Facility, tuple[Facility, list[Payment], set[str]]] = {}
+    groups: dict[Facility, tuple[Facility, list[Payment], list[Payment]]] = {}
     with open(job.inputs[i], newline="", encoding="utf-8") as fh:
         for r in csv.reader(fh):  # the rows in no particular order: a facility's are sorted by allocation
             group = groups.get((r[1], r[2]))
             if group is None:
-                group = groups[(r[1], r[2])] = ((r[1], r[2]), [], set())
+                group = groups[(r[1], r[2])] = ((r[1], r[2]), [], [])
             (deal, facility), pays, new = group
             day = parsed.get(r[3])
             if day is None:
@@ -282,20 +329,9 @@ def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decima
             pays.append(payment_of((r[0], deal, facility, day, Decimal(r[4]), r[5], r[6], r[7], r[8],
                                     int(r[9]) if r[9] else 0, r[10])))
             if r[11] == "true":
-                new.add(r[0])
-    with open(job.outputs[i], "w", newline="", encoding="utf-8") as w:
-        for deal, facility in sorted(groups):
-            _, pays, new = groups.pop((deal, facility))
-            keys.append((deal, facility))
-            if deal not in inputs:
-                inputs.clear()
-                inputs[deal] = facility_inputs(job.loaded, deal)
-            terms, builder = inputs[deal]
-            fa = allocate_facility(job.loaded, deal, facility, pays, terms=terms, builder=builder)
-            if new:
-                problems += paid_off_problems(fa, pays, new)
-            _write_rows(w, fa, deal, facility, unapplied, days)
-    return keys, unapplied, problems
+                new.append(pays[-1])
+    for key in sorted(groups):
+        yield groups.pop(key)
 
 
 def payments_of(con, keys: list[Facility], table: str = "payments") -> dict[Facility, list[Payment]]:

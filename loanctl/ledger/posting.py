@@ -28,7 +28,7 @@ from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.crossrows import Problem, paid_off_problems, reversal_problems
 from ..servicing.rowrules import facts_of
 from . import staging
-from .allocating import allocate, allocate_table, payments_of, replace_allocations
+from .allocating import allocate, allocate_groups, payments_of, replace_allocations
 from .archive import (PaymentFile, archive_dir, archive_file, archive_name, archived_files, profile_conflicts,
                       record_profile_digests)
 from .db import PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, migrate, open_for_read, payment_of, writer_lock
@@ -256,16 +256,16 @@ def _allocate_kept(loaded: LoadedBook, con, records: list[PaymentFile], result: 
 
 def _allocate_streamed(loaded: LoadedBook, con, records: list[PaymentFile], result: PostResult, scratch: Path,
                        reattribute: list[tuple], posting_day: date, t1: float) -> None:
-    """Allocation straight from the ledger's tables, facility by facility (in worker processes
-    when large: `allocating.allocate_table`), only the unapplied cash kept; then the archive
-    and the transaction."""
-    source = (f"SELECT {PAYMENT_COLUMNS}, false AS new FROM payments "
-              "WHERE (deal, facility) IN (SELECT DISTINCT deal, facility FROM staged) "
-              f"UNION ALL SELECT {PAYMENT_COLUMNS}, true AS new FROM staged")
-
-    def read_posted() -> None:  # in this process while the workers allocate
-        result.posted = _staged_payments(con, "")
-    alloc = allocate_table(loaded, con, source, scratch, meanwhile=read_posted)
+    """Allocation with only the unapplied cash kept (in worker processes when large, which
+    inherit the payments: `allocating.allocate_groups`); then the archive and the transaction."""
+    result.posted = _staged_payments(con, "")
+    keys = [(d, f) for d, f in con.execute("SELECT DISTINCT deal, facility FROM staged ORDER BY 1, 2").fetchall()]
+    ledger = payments_of(con, keys)
+    groups: dict[tuple[str, str], tuple[list[Payment], list[Payment]]] = {k: (ledger.pop(k), []) for k in keys}
+    for p in result.posted:
+        groups[(p.deal, p.facility)][1].append(p)
+    alloc = allocate_groups(loaded, groups, scratch)
+    del groups
     try:
         result.facilities, result.unapplied_by_payment = alloc.keys, alloc.unapplied
         result.timings["allocate"] = time.perf_counter() - t1
