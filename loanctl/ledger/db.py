@@ -224,10 +224,12 @@ def write_csv(path: Path, rows: Iterable[tuple]) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows)
 
 
-def read_staged_csv(path: Path, columns: str) -> str:
-    """The SQL that reads one of our staging CSVs (no header) with these columns, typed."""
+def read_staged_csv(path: Path | list[Path], columns: str) -> str:
+    """The SQL that reads one of our staging CSVs (no header) with these columns, typed — or
+    several, one after the other."""
     cols = ", ".join(f"'{n}': '{_TYPES.get(n, 'VARCHAR')}'" for n in columns.split(", "))
-    return f"read_csv('{sql_path(path)}', header=false, {_INTERNAL_CSV}, columns={{{cols}}})"
+    files = ", ".join(f"'{sql_path(p)}'" for p in ([path] if isinstance(path, Path) else path))
+    return f"read_csv([{files}], header=false, {_INTERNAL_CSV}, columns={{{cols}}})"
 
 
 def sql_path(path: Path) -> str:

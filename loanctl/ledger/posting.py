@@ -28,7 +28,7 @@ from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.crossrows import Problem, paid_off_problems, reversal_problems
 from ..servicing.rowrules import facts_of
 from . import staging
-from .allocating import allocate, payments_of, replace_allocations
+from .allocating import allocate, allocate_groups, payments_of, replace_allocations
 from .archive import (PaymentFile, archive_dir, archive_file, archive_name, archived_files, profile_conflicts,
                       record_profile_digests)
 from .db import PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, migrate, open_for_read, payment_of, writer_lock
@@ -211,16 +211,28 @@ def _plan(loaded: LoadedBook, con, records: list[PaymentFile], posting_day: date
     con.execute("DELETE FROM staged WHERE payment_id IN (SELECT payment_id FROM payments)")
 
     t1 = time.perf_counter()
-    cur = con.execute(f"SELECT {PAYMENT_COLUMNS} FROM staged ORDER BY file, line")
-    new: list[Payment] = []
-    while batch := cur.fetchmany(50_000):
-        new += map(payment_of, batch)
-    result.posted = new
+    if keep:
+        result.posted = new = _staged_payments(con, "")
+        in_order = new
+    else:  # only the reversals and what they name: the whole file need not be in memory for this
+        new = []
+        in_order = _staged_payments(con, "WHERE type = 'reversal' OR payment_id IN "
+                                         "(SELECT reverses FROM staged WHERE type = 'reversal')")
     rank = {r.name: i for i, r in enumerate(records)}  # the rows in the order of the files as posted
-    in_order = new if len(records) < 2 else sorted(new, key=lambda p: (rank.get(p.file, -1), p.line))
+    if len(records) > 1:
+        in_order = sorted(in_order, key=lambda p: (rank.get(p.file, -1), p.line))
     result.diagnostics += _at_rows(reversal_problems(in_order, _reversed_in_ledger(con)), records)
     if not result.ok:
         return
+    if keep:
+        _allocate_kept(loaded, con, records, result, scratch, new, reattribute, posting_day, t1)
+    else:
+        _allocate_streamed(loaded, con, records, result, scratch, reattribute, posting_day, t1)
+
+
+def _allocate_kept(loaded: LoadedBook, con, records: list[PaymentFile], result: PostResult, scratch: Path,
+                   new: list[Payment], reattribute: list[tuple], posting_day: date, t1: float) -> None:
+    """Allocation kept in memory (the row-by-row path, a dry run), then the archive and the transaction."""
     by_facility = payments_of(con, sorted({(p.deal, p.facility) for p in new}))
     for p in new:
         by_facility[(p.deal, p.facility)].append(p)
@@ -228,26 +240,69 @@ def _plan(loaded: LoadedBook, con, records: list[PaymentFile], posting_day: date
     new_ids = {p.payment_id for p in new}
     closed: list[Problem] = []
     try:
-        result.facilities, unapplied, result.allocations = allocate(
-            loaded, by_facility, alloc_csv, keep, lambda fa, pays: closed.extend(paid_off_problems(fa, pays, new_ids)))
-        result.unapplied_by_payment = None if keep else unapplied
+        result.facilities, _, result.allocations = allocate(
+            loaded, by_facility, alloc_csv, True, lambda fa, pays: closed.extend(paid_off_problems(fa, pays, new_ids)))
         result.timings["allocate"] = time.perf_counter() - t1
         result.diagnostics += _at_rows(closed, records)
         if result.dry_run or not (new or reattribute) or not result.ok:
             return
-
-        t2 = time.perf_counter()
-        carrying = {p.file for p in new} | {f for _, f, _ in reattribute}
-        files = [r for r in records if r.name in carrying]
-        for r in files:
-            archive_file(root, r.name, r.raw, r.profile)
-            result.archived.append(r.name)
-        _record(con, root, files, posting_day, reattribute, result.facilities, alloc_csv)
-        result.timings["insert"] = time.perf_counter() - t2
+        _archive_and_record(loaded.root, con, records, result, {p.file for p in new}, reattribute, posting_day,
+                            alloc_csv)
     finally:
         if alloc_csv is not None:
             with contextlib.suppress(OSError):
                 alloc_csv.unlink()
+
+
+def _allocate_streamed(loaded: LoadedBook, con, records: list[PaymentFile], result: PostResult, scratch: Path,
+                       reattribute: list[tuple], posting_day: date, t1: float) -> None:
+    """Allocation with only the unapplied cash kept (in worker processes when large, which
+    inherit the payments: `allocating.allocate_groups`); then the archive and the transaction."""
+    result.posted = _staged_payments(con, "")
+    keys = [(d, f) for d, f in con.execute("SELECT DISTINCT deal, facility FROM staged ORDER BY 1, 2").fetchall()]
+    ledger = payments_of(con, keys)
+    groups: dict[tuple[str, str], tuple[list[Payment], list[Payment]]] = {k: (ledger.pop(k), []) for k in keys}
+    for p in result.posted:
+        groups[(p.deal, p.facility)][1].append(p)
+    alloc = allocate_groups(loaded, groups, scratch)
+    del groups
+    try:
+        result.facilities, result.unapplied_by_payment = alloc.keys, alloc.unapplied
+        result.timings["allocate"] = time.perf_counter() - t1
+        result.diagnostics += _at_rows(alloc.problems, records)
+        if not (result.posted or reattribute) or not result.ok:
+            return
+        _archive_and_record(loaded.root, con, records, result, {p.file for p in result.posted}, reattribute,
+                            posting_day, alloc.files)
+    finally:
+        alloc.cleanup()
+
+
+def _archive_and_record(root: Path, con, records: list[PaymentFile], result: PostResult, new_files: set[str],
+                        reattribute: list[tuple], posting_day: date, alloc_files) -> None:
+    t2 = time.perf_counter()
+    carrying = new_files | {f for _, f, _ in reattribute}
+    files = [r for r in records if r.name in carrying]
+    for r in files:
+        archive_file(root, r.name, r.raw, r.profile)
+        result.archived.append(r.name)
+    _record(con, root, files, posting_day, reattribute, result.facilities, alloc_files)
+    result.timings["insert"] = time.perf_counter() - t2
+
+
+def _staged_payments(con, where: str) -> list[Payment]:
+    """The staged payments (`where` them), in archive order (file, line). Equal texts and dates
+    are one object each (a large post holds a million payments in memory)."""
+    cur = con.execute(f"SELECT payment_id, deal, facility, value_date, CAST(amount AS VARCHAR), currency, type, "
+                      f"reference, file, line, reverses FROM staged {where} ORDER BY file, line")
+    shared: dict = {}
+    one = shared.setdefault
+    out: list[Payment] = []
+    while batch := cur.fetchmany(50_000):
+        out += [payment_of((pid, one(deal, deal), one(fac, fac), one(day, day), amount, one(ccy, ccy), one(kind, kind),
+                            ref, one(file, file), line, rev))
+                for pid, deal, fac, day, amount, ccy, kind, ref, file, line, rev in batch]
+    return out
 
 
 def _reversed_in_ledger(con) -> dict[str, Payment]:
@@ -270,7 +325,7 @@ def _at_rows(problems: list[Problem], records: list[PaymentFile]) -> list[Diagno
 
 
 def _record(con, root: Path, files: list[PaymentFile], posting_day: date, reattribute: list[tuple],
-            facilities: list[tuple[str, str]], alloc_csv: Path) -> None:
+            facilities: list[tuple[str, str]], alloc_csv: Path | list[Path]) -> None:
     """The one transaction: the files, the re-sent payments' first file, the new payments
     (from `staged`) and the affected facilities' allocations (from `alloc_csv`)."""
     import duckdb

@@ -24,7 +24,7 @@ from ..servicing.paymentfile import parse_payment_file
 from ..servicing.rowrules import facts_of
 from ..source.fingerprints import PROFILE_SIDECAR_SUFFIX, DealFingerprints
 from . import staging
-from .allocating import allocate_stream, replace_allocations, staged_by_facility
+from .allocating import allocate_table, replace_allocations
 from .archive import PaymentFile, archived_files, archived_profile, is_archived_payment_file
 from .db import (PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, payment_of, sql_path, writer_lock)
 from .refresh import store_fingerprints
@@ -75,7 +75,12 @@ def replay(loaded: LoadedBook, con, files: list[ArchivedFile], scratch: Path
                 "SELECT i.payment_id, i.line, s.file FROM incoming i JOIN staged s USING (payment_id) "
                 f"WHERE NOT ({staging.same_content('i', 's')}) ORDER BY i.line").fetchall():
             diags.append(Diagnostic("E0412", f"payment_id {pid!r} differs from {first}", f.name, line))
-        con.execute("INSERT INTO staged SELECT * FROM incoming WHERE payment_id NOT IN (SELECT payment_id FROM staged)")
+        if con.execute("SELECT count(*) FROM staged").fetchone()[0]:
+            con.execute(f"INSERT INTO staged SELECT {PAYMENT_COLUMNS} FROM incoming "
+                        "WHERE payment_id NOT IN (SELECT payment_id FROM staged)")
+        else:  # the first file's rows: the table itself (no copy)
+            con.execute("DROP TABLE staged")
+            con.execute("ALTER TABLE incoming RENAME TO staged")
         records.append(PaymentFile(f.name, hashlib.sha256(f.raw).hexdigest(), f.name, rows, len(f.raw), prof_name,
                                    f.raw))
     con.execute("DROP TABLE IF EXISTS incoming")
@@ -206,7 +211,7 @@ def _rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diag
         state = root / STATE_DIR
         target = ledger_path(root)
         tmp = target.with_name(f".rebuild-{os.getpid()}.duckdb")
-        alloc_csv = state / f".alloc-{os.getpid()}.csv"
+        alloc = None
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             with contextlib.suppress(OSError):
                 leftover.unlink()
@@ -217,25 +222,25 @@ def _rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diag
             errors = [d for d in diags if d.is_error]
             if errors:
                 return 0, 0, errors
-            # facility by facility from DuckDB's sorted table: memory holds one facility's payments
-            keys, _, _ = allocate_stream(loaded, staged_by_facility(con), alloc_csv, keep=False)
+            # facility by facility (in worker processes when large): memory holds one facility's payments
+            alloc = allocate_table(loaded, con, "SELECT *, false AS new FROM staged", state)
             con.execute("BEGIN TRANSACTION")
             for r in records:
                 con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [r.name, r.sha, r.name, posting_day, r.rows, r.size, r.profile])
             con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
-            replace_allocations(con, keys, alloc_csv)
+            replace_allocations(con, alloc.keys, alloc.files)
             con.execute("COMMIT")
             n_payments = con.execute("SELECT count(*) FROM payments").fetchone()[0]
-            store_fingerprints(con, DealFingerprints(loaded), keys)
+            store_fingerprints(con, DealFingerprints(loaded), alloc.keys)
             con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
                         "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
             con.execute("CHECKPOINT")
             done = True
         finally:
             con.close()
-            with contextlib.suppress(OSError):
-                alloc_csv.unlink()
+            if alloc is not None:
+                alloc.cleanup()
             if not done:
                 for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
                     with contextlib.suppress(OSError):
