@@ -252,6 +252,10 @@ def test_ledger_check_reports_corrupt_and_stale_stored_positions(small):
     result = run(small, "ledger", "check", "--format", "json")
     diags = json.loads(result.stdout)
     assert [(d["code"], d["severity"]) for d in diags] == [("E0921", "warning")]
+    assert result.exit_code == 0  # a warning alone does not fail the check
+    text = run(small, "ledger", "check")
+    assert text.exit_code == 0 and "warning[E0921]" in text.stdout + text.stderr
+    assert "no errors, 1 warning" in text.stderr
     assert diags[0]["message"].startswith("2 stored positions")  # acme-two's tl and rcf
     assert run(small, "ledger", "refresh").exit_code == 0
     assert run(small, "ledger", "check").exit_code == 0
