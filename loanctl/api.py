@@ -273,10 +273,11 @@ def archived_payments(loaded, tree: Tree, on: date) -> list:
 
 def covenants(root: Path, on: date, deal: str | None = None, fund: str | None = None):
     """`loanctl covenants`: every covenant test of one deal, or of every deal the fund (or its
-    SPVs) holds, on `on` — (rows in deal order, diagnostics of the tests)."""
+    SPVs) holds, on `on` — (rows in deal order, diagnostics of the tests). Deals whose inputs
+    are unchanged since their tests were stored in the ledger are read from it."""
     from .diagnostics import DiagnosticError
     from .reports.build import ScopeProblem, resolve_scope
-    from .underwriting.covenants import test_deal
+    from .reports.stored import covenant_tests, open_covenant_store
 
     if (deal is None) == (fund is None):
         raise UsageProblem("give a DEAL or --fund F")
@@ -294,11 +295,10 @@ def covenants(root: Path, on: date, deal: str | None = None, fund: str | None = 
                if any(p.lender in scope.lenders for f in r.deal.facilities for p in f.participations)]
     else:
         ids = [deal]
-    rows, diags = [], []
-    for d in ids:
-        r, dg = test_deal(loaded.deals[d], on, loaded=loaded)
-        rows += r
-        diags += dg
+    store = open_covenant_store(loaded, on)  # each unchanged deal's tests as stored (SPEC §10)
+    rows, diags = covenant_tests(loaded, ids, on, store)
+    if store is not None:
+        store.save()
     return rows, diags
 
 
