@@ -170,7 +170,11 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
             v.parse_currency(currency)
         except v.ValueProblem as exc:
             raise UsageProblem(f"--currency: {exc.message}", exc.hint) from None
-    loaded, errors = load_valid_book(root, tree=tree)
+    if tree is None:  # the checks' kept results stand for running them again (reports.stored)
+        from .reports.stored import load_checked_book
+        loaded, errors = load_checked_book(root, _repaid(tree))
+    else:
+        loaded, errors = load_valid_book(root, tree=tree)
     if errors:
         raise DiagnosticError(errors)
     look_through: list = []

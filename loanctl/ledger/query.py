@@ -176,9 +176,10 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
     """Run one read-only statement over a private copy of the ledger and the book's views.
 
     Returns (column names, rows). A refused statement is E0424, a query stopped at its time
-    limit E0425, one over its memory or spill budget E0426; nothing in the book changes but
-    the stored rows of the book's views (`stored`: each facility's rows are read from the
-    ledger while its inputs are unchanged, and kept when computed; the tables are the same)."""
+    limit E0425, one over its memory or spill budget E0426; nothing in the book changes but,
+    after a query that ran, the stored rows of the book's views (`stored`: each facility's
+    rows are read from the ledger while its inputs are unchanged, and kept when computed;
+    the tables are the same). The statement itself never writes."""
     import duckdb
 
     timeout = TIMEOUT_SECONDS if timeout is None else timeout
@@ -211,8 +212,6 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
             for stmt in MIGRATIONS[1][1:]:
                 con.execute(stmt)
         tables = book_tables(loaded, as_of, payments, store)
-        if store is not None:
-            store.save()
         for name, (columns, rows) in tables.items():
             con.execute(f"CREATE TABLE {name} ({columns})")
             if rows:
@@ -225,6 +224,8 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
         if result is None:  # the query is still winding down in its thread: leave the connection to it
             con = None
             raise _timed_out(timeout)
+        if store is not None:  # only a query that ran keeps the rows it computed: a refused one leaves no trace
+            store.save()
         return result
     finally:
         if con is not None:

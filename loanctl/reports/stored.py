@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from pathlib import Path
+
 from ..diagnostics import Diagnostic
 from ..model.records import LoadedBook
+from ..source.cache import cache_disabled
+from ..source.loader import load_book
+from ..validation.checks import Repaid
+from ..validation.run import load_valid_book, validate
 from ..underwriting.covenants import test_deal
 from ..ledger.stored_positions import PositionStore, context_digest, decode_value, encode_value, open_store
 
@@ -47,3 +53,18 @@ def covenant_tests(loaded: LoadedBook, deal_ids: list[str], as_of: date, store: 
         if store is not None and not dg:
             store.put(deal_id, COVENANTS, 0, 1, encode_value(r))
     return rows, diags
+
+
+def load_checked_book(root: Path, repaid: Repaid | None) -> tuple[LoadedBook, list[Diagnostic]]:
+    """The whole book read from its folder and its errors, as `validation.run.load_valid_book`
+    gives them — with the checks taken from validate's kept results (`validation.cached`: each
+    unchanged deal's diagnostics under the digest of its files and of what its checks read)
+    instead of run again. When they hold an error (or the cache is off) the book is loaded and
+    checked as before, so the errors shown are the same."""
+    if not cache_disabled():
+        result = validate(root, repaid=repaid, kept=True)
+        if not any(d.is_error for d in result.diagnostics):
+            loaded, diags = load_book(root)
+            if not any(d.is_error for d in diags):
+                return loaded, []
+    return load_valid_book(root, repaid=repaid)
