@@ -163,7 +163,7 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     from .diagnostics import DiagnosticError
     from .model import values as v
     from .reports.build import ScopeProblem, resolve_scope
-    from .underwriting.covenants import covenant_rows
+    from .underwriting.covenants import covenant_deals, covenant_rows
 
     if currency is not None:
         try:
@@ -187,9 +187,16 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
             scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl report --help`") from None
-    covenants = covenant_rows(loaded, on, deals=[scope.id] if scope.kind == "deal" else None,
-                              lenders=scope.lenders or None)
+    ids = covenant_deals(loaded, deals=[scope.id] if scope.kind == "deal" else None, lenders=scope.lenders or None)
     store = None
+    if tree is None:  # each unchanged deal's covenant tests as stored (reports.stored)
+        from .reports.stored import covenant_tests, open_covenant_store
+        cov_store = open_covenant_store(loaded, on)
+        covenants, _ = covenant_tests(loaded, ids, on, cov_store)
+        if cov_store is not None:
+            cov_store.save()
+    else:
+        covenants = covenant_rows(loaded, on, deals=ids)
     if tree is None:
         from .ledger.db import ledger_payments
         from .reports.build import open_report_store
