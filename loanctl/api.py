@@ -163,14 +163,18 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
     from .diagnostics import DiagnosticError
     from .model import values as v
     from .reports.build import ScopeProblem, resolve_scope
-    from .underwriting.covenants import covenant_rows
+    from .underwriting.covenants import covenant_deals, covenant_rows
 
     if currency is not None:
         try:
             v.parse_currency(currency)
         except v.ValueProblem as exc:
             raise UsageProblem(f"--currency: {exc.message}", exc.hint) from None
-    loaded, errors = load_valid_book(root, tree=tree)
+    if tree is None:  # the checks' kept results stand for running them again (reports.stored)
+        from .reports.stored import load_checked_book
+        loaded, errors = load_checked_book(root, _repaid(tree))
+    else:
+        loaded, errors = load_valid_book(root, tree=tree)
     if errors:
         raise DiagnosticError(errors)
     look_through: list = []
@@ -183,9 +187,16 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
             scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl report --help`") from None
-    covenants = covenant_rows(loaded, on, deals=[scope.id] if scope.kind == "deal" else None,
-                              lenders=scope.lenders or None)
+    ids = covenant_deals(loaded, deals=[scope.id] if scope.kind == "deal" else None, lenders=scope.lenders or None)
     store = None
+    if tree is None:  # each unchanged deal's covenant tests as stored (reports.stored)
+        from .reports.stored import covenant_tests, open_covenant_store
+        cov_store = open_covenant_store(loaded, on)
+        covenants, _ = covenant_tests(loaded, ids, on, cov_store)
+        if cov_store is not None:
+            cov_store.save()
+    else:
+        covenants = covenant_rows(loaded, on, deals=ids)
     if tree is None:
         from .ledger.db import ledger_payments
         from .reports.build import open_report_store
@@ -273,10 +284,11 @@ def archived_payments(loaded, tree: Tree, on: date) -> list:
 
 def covenants(root: Path, on: date, deal: str | None = None, fund: str | None = None):
     """`loanctl covenants`: every covenant test of one deal, or of every deal the fund (or its
-    SPVs) holds, on `on` — (rows in deal order, diagnostics of the tests)."""
+    SPVs) holds, on `on` — (rows in deal order, diagnostics of the tests). Deals whose inputs
+    are unchanged since their tests were stored in the ledger are read from it."""
     from .diagnostics import DiagnosticError
     from .reports.build import ScopeProblem, resolve_scope
-    from .underwriting.covenants import test_deal
+    from .reports.stored import covenant_tests, open_covenant_store
 
     if (deal is None) == (fund is None):
         raise UsageProblem("give a DEAL or --fund F")
@@ -294,11 +306,10 @@ def covenants(root: Path, on: date, deal: str | None = None, fund: str | None = 
                if any(p.lender in scope.lenders for f in r.deal.facilities for p in f.participations)]
     else:
         ids = [deal]
-    rows, diags = [], []
-    for d in ids:
-        r, dg = test_deal(loaded.deals[d], on, loaded=loaded)
-        rows += r
-        diags += dg
+    store = open_covenant_store(loaded, on)  # each unchanged deal's tests as stored (SPEC §10)
+    rows, diags = covenant_tests(loaded, ids, on, store)
+    if store is not None:
+        store.save()
     return rows, diags
 
 

@@ -24,6 +24,7 @@ from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
 from ..engine.lenders import timeline_of
 from .db import ledger_path, load_payments, open_for_read
+from .stored_positions import PositionStore, context_digest, decode_value, encode_value, open_store
 from ..servicing.positions import allocate_facility, facility_inputs, facility_position, lender_position
 
 LEDGER_TABLES = ("payment_files", "payments", "allocations")
@@ -38,37 +39,41 @@ HINT_TABLES = ("tables: deals, facilities, schedules, positions (one row per fac
                "(one row per facility and lender), payments, allocations, payment_files")
 
 
-def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[list[str], list[tuple]]]:
+def book_tables(loaded: LoadedBook, as_of: date, payments, store: PositionStore | None = None
+                ) -> dict[str, tuple[list[str], list[tuple]]]:
     """deals, facilities, schedules, positions (one row per facility: the whole facility) and
     lender_positions (one row per facility and lender; the lenders' rows of a facility sum to
-    its positions row, each flow split by the shares in force on its date) as rows."""
+    its positions row, each flow split by the shares in force on its date) as rows.
+
+    With a `store` (`open_query_store`), a facility whose stored rows are up to date is read
+    from it, not re-allocated; the others are computed from `payments` (which must then hold
+    at least theirs: `query_facilities_to_compute`) and put in it. The tables are the same."""
     deals, facilities, schedules, positions, lender_positions = [], [], [], [], []
-    buckets = loaded.book.dpd_buckets if loaded.book else (0, 30, 60, 90, 120)
-    mode = loaded.book.rounding if loaded.book else "half_up"
     by_facility: dict[tuple[str, str], list] = {}
     for p in payments:
         by_facility.setdefault((p.deal, p.facility), []).append(p)
     for deal_id, record in sorted(loaded.deals.items()):
         d = record.deal
         deals.append((d.id, d.name, d.borrower, d.status, d.currency, d.total_commitment))
-        terms, builder = facility_inputs(loaded, deal_id)
-        for fid, ft in terms.items():
-            f = ft.last.facility
-            facilities.append((d.id, fid, f.type, f.commitment, f.start_date, f.maturity_date, f.availability_end,
-                               f.interest.index, f.interest.fixed_rate, f.interest.spread, f.interest.floor,
-                               f.interest.pik_rate, f.interest.day_count, f.payments.frequency, f.amortization.type))
-            pays = [p for p in by_facility.get((deal_id, fid), []) if p.date <= as_of]
-            fa = allocate_facility(loaded, deal_id, fid, pays, terms=terms, builder=builder)
-            for r in fa.schedule.rows:
-                schedules.append((d.id, fid, r.date, r.accrual_start, r.accrual_end, r.days, r.rate,
-                                  r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
-                                  r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected))
-            whole = facility_position(fa, deal_id, as_of, buckets, mode)
-            positions.append((whole.deal, whole.facility, *_position_figures(whole)))
-            for lender in timeline_of(fa.schedule).order:
-                lp = lender_position(fa, whole, lender)
-                if lp is not None:
-                    lender_positions.append((lp.deal, lp.facility, lp.lender, *_position_figures(lp)))
+        order = store.deal_facilities(deal_id) if store is not None else None
+        entries = [_stored_rows(store.fresh(deal_id, fid)) for fid in order] if order is not None else None
+        if entries is None or any(e is None for e in entries):
+            terms, builder = facility_inputs(loaded, deal_id)
+            entries = []
+            for seq, fid in enumerate(terms):
+                text = store.fresh(deal_id, fid) if store is not None else None
+                entry = _stored_rows(text) if text is not None else None
+                if entry is None:
+                    entry = _facility_rows(loaded, deal_id, fid, terms, builder, by_facility.get((deal_id, fid), []),
+                                           as_of)
+                    if store is not None:
+                        store.put(deal_id, fid, seq, len(terms), encode_value(_encodable(entry)))
+                entries.append(entry)
+        for facility, sched, position, lenders in entries:
+            facilities.append(facility)
+            schedules += sched
+            positions.append(position)
+            lender_positions += lenders
     return {
         "deals": ("deal VARCHAR, name VARCHAR, borrower VARCHAR, status VARCHAR, currency VARCHAR, "
                   "total_commitment DECIMAL(28,4)", deals),
@@ -85,6 +90,64 @@ def book_tables(loaded: LoadedBook, as_of: date, payments) -> dict[str, tuple[li
         "lender_positions": ("deal VARCHAR, facility VARCHAR, lender VARCHAR NOT NULL, " + _POSITION_COLUMNS,
                              lender_positions),
     }
+
+
+def _facility_rows(loaded: LoadedBook, deal_id: str, fid: str, terms, builder, payments, as_of: date
+                   ) -> tuple[tuple, list[tuple], tuple, list[tuple]]:
+    """One facility's rows: (its facilities row, its schedules rows, its positions row, its
+    lender_positions rows), allocated from its payments dated on or before `as_of`."""
+    buckets = loaded.book.dpd_buckets if loaded.book else (0, 30, 60, 90, 120)
+    mode = loaded.book.rounding if loaded.book else "half_up"
+    f = terms[fid].last.facility
+    facility = (deal_id, fid, f.type, f.commitment, f.start_date, f.maturity_date, f.availability_end,
+                f.interest.index, f.interest.fixed_rate, f.interest.spread, f.interest.floor,
+                f.interest.pik_rate, f.interest.day_count, f.payments.frequency, f.amortization.type)
+    pays = [p for p in payments if p.date <= as_of]
+    fa = allocate_facility(loaded, deal_id, fid, pays, terms=terms, builder=builder)
+    sched = [(deal_id, fid, r.date, r.accrual_start, r.accrual_end, r.days, r.rate,
+              r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
+              r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected) for r in fa.schedule.rows]
+    whole = facility_position(fa, deal_id, as_of, buckets, mode)
+    lenders = []
+    for lender in timeline_of(fa.schedule).order:
+        lp = lender_position(fa, whole, lender)
+        if lp is not None:
+            lenders.append((lp.deal, lp.facility, lp.lender, *_position_figures(lp)))
+    return facility, sched, (whole.deal, whole.facility, *_position_figures(whole)), lenders
+
+
+def _stored_rows(text: str | None) -> tuple[tuple, list[tuple], tuple, list[tuple]] | None:
+    """A facility's stored rows (`_facility_rows`, kept as lists), or None when unreadable."""
+    if text is None:
+        return None
+    try:
+        facility, sched, position, lenders = decode_value(text)
+        return tuple(facility), [tuple(r) for r in sched], tuple(position), [tuple(r) for r in lenders]
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+
+
+def _encodable(entry: tuple) -> list:
+    return [list(entry[0]), [list(r) for r in entry[1]], list(entry[2]), [list(r) for r in entry[3]]]
+
+
+def open_query_store(loaded: LoadedBook, as_of: date) -> PositionStore | None:
+    """The query's stored facility rows on `as_of` (None without a ledger): besides each
+    facility's deal fingerprint and payments up to `as_of`, they depend on book.yaml (DPD
+    buckets, rounding) and loanctl's sources."""
+    book = loaded.book.model_dump(mode="json") if loaded.book else None
+    return open_store(loaded, as_of, context_digest("query", book))
+
+
+def query_facilities_to_compute(loaded: LoadedBook, store: PositionStore) -> list[tuple[str, str]]:
+    """The facilities without up-to-date stored rows (whose payments `book_tables` needs)."""
+    out: list[tuple[str, str]] = []
+    for deal_id in sorted(loaded.deals):
+        if store.deal_facilities(deal_id) is not None:
+            continue
+        terms, _ = facility_inputs(loaded, deal_id)
+        out += [(deal_id, fid) for fid in terms if store.fresh(deal_id, fid) is None]
+    return out
 
 
 _POSITION_COLUMNS = ("currency VARCHAR, as_of DATE, commitment DECIMAL(28,4), drawn DECIMAL(28,4), "
@@ -108,11 +171,15 @@ def _position_figures(pos) -> tuple:
             pos.non_accrual_since, pos.written_off, pos.recoveries)
 
 
-def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None = None) -> tuple[list[str], list[tuple]]:
+def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None = None, stored: bool = True
+              ) -> tuple[list[str], list[tuple]]:
     """Run one read-only statement over a private copy of the ledger and the book's views.
 
     Returns (column names, rows). A refused statement is E0424, a query stopped at its time
-    limit E0425, one over its memory or spill budget E0426; nothing in the book changes."""
+    limit E0425, one over its memory or spill budget E0426; nothing in the book changes but,
+    after a query that ran, the stored rows of the book's views (`stored`: each facility's
+    rows are read from the ledger while its inputs are unchanged, and kept when computed;
+    the tables are the same). The statement itself never writes."""
     import duckdb
 
     timeout = TIMEOUT_SECONDS if timeout is None else timeout
@@ -132,7 +199,10 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
             "autoinstall_known_extensions": False, "allow_community_extensions": False,
             "allow_persistent_secrets": False})
         statement = read_only_statement(con, sql)
-        payments, copy = _snapshot_ledger(loaded.root, work / "ledger")
+        store = open_query_store(loaded, as_of) if stored else None
+        payments, copy = _snapshot_ledger(loaded.root, work / "ledger", with_payments=store is None)
+        if store is not None:
+            payments = store.payments(query_facilities_to_compute(loaded, store))
         if copy is not None:
             con.execute(f"ATTACH '{str(copy).replace(chr(39), chr(39) * 2)}' AS ledger (READ_ONLY)")
             for t in LEDGER_TABLES:
@@ -141,7 +211,8 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
             from .db import MIGRATIONS
             for stmt in MIGRATIONS[1][1:]:
                 con.execute(stmt)
-        for name, (columns, rows) in book_tables(loaded, as_of, payments).items():
+        tables = book_tables(loaded, as_of, payments, store)
+        for name, (columns, rows) in tables.items():
             con.execute(f"CREATE TABLE {name} ({columns})")
             if rows:
                 con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
@@ -153,6 +224,8 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
         if result is None:  # the query is still winding down in its thread: leave the connection to it
             con = None
             raise _timed_out(timeout)
+        if store is not None:  # only a query that ran keeps the rows it computed: a refused one leaves no trace
+            store.save()
         return result
     finally:
         if con is not None:
@@ -160,15 +233,16 @@ def run_query(loaded: LoadedBook, sql: str, as_of: date, timeout: float | None =
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _snapshot_ledger(root: Path, folder: Path) -> tuple[list, Path | None]:
-    """The ledger's payments and a private copy of its file, taken under DuckDB's read lock.
+def _snapshot_ledger(root: Path, folder: Path, with_payments: bool = True) -> tuple[list, Path | None]:
+    """The ledger's payments (none unless `with_payments`) and a private copy of its file,
+    taken under DuckDB's read lock.
 
     The lock is held only while copying, so a long query never keeps post-payments out."""
     ledger = open_for_read(root)
     if ledger is None:
         return [], None
     try:
-        payments = load_payments(ledger)
+        payments = load_payments(ledger) if with_payments else []
         source = ledger_path(root)
         copy = folder / source.name
         try:

@@ -119,6 +119,29 @@ def decode_entry(text: str) -> tuple[list[dict], dict | None, list[tuple[date, s
     return _dec(trades) if trades else trades, _dec(row) if row else row, out
 
 
+def encode_value(value: Any) -> str | None:
+    """The stored text of a command's per-deal or per-facility entry other than the report's
+    (covenant tests, the query's tables): strings, Decimals, dates, ints, booleans and None in
+    lists and dicts, as a tagged JSON object; None when a value cannot be stored exactly."""
+    try:
+        return json.dumps({"v": _enc(value)}, separators=(",", ":"), ensure_ascii=True)
+    except TypeError:
+        return None
+
+
+def decode_value(text: str) -> Any:
+    body = json.loads(text)
+    if type(body) is not dict or set(body) != {"v"}:
+        raise ValueError("not a stored value")
+    return _dec(body["v"])
+
+
+def decode_any(text: str) -> Any:
+    """A stored entry of any kind (`decode_value` or `decode_entry`): ValueError, TypeError or
+    ArithmeticError when it cannot be read."""
+    return decode_value(text) if text.startswith("{") else decode_entry(text)
+
+
 _DATES: dict[str, date] = {}
 """Parsed ISO dates (a book's flows share a few thousand dates)."""
 _VALUES: dict[str, Any] = {}
@@ -236,8 +259,10 @@ def _write(con, store: PositionStore) -> None:
         raise
 
 
-def open_store(loaded: LoadedBook, as_of: date, context: str) -> PositionStore | None:
-    """The stored entries of `context` on `as_of`; None without a ledger (nothing to keep them in)."""
+def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: bool = True) -> PositionStore | None:
+    """The stored entries of `context` on `as_of`; None without a ledger (nothing to keep them in).
+    `with_payments=False` for entries that no payment changes (covenant tests): their digest
+    is the deal's fingerprint alone."""
     import duckdb
     path = ledger_path(loaded.root)
     if not path.exists():
@@ -249,7 +274,7 @@ def open_store(loaded: LoadedBook, as_of: date, context: str) -> PositionStore |
     except DiagnosticError:
         return None
     try:
-        paid = {(d, f): h for d, f, h in con.execute(_PAYMENTS_DIGEST, [as_of]).fetchall()}
+        paid = {(d, f): h for d, f, h in con.execute(_PAYMENTS_DIGEST, [as_of]).fetchall()} if with_payments else {}
         if _has_table(con):
             for deal, fac, fp, seq, count, dg, entry, ck in con.execute(
                     f"SELECT deal, facility, fingerprint, seq, count, digest, entry, checksum FROM {TABLE} "
@@ -323,7 +348,7 @@ def check_stored(loaded: LoadedBook, con, limit: int = 100) -> list[Diagnostic]:
         bad = ck != checksum(entry)
         if not bad:
             try:
-                decode_entry(entry)
+                decode_any(entry)
             except (ValueError, TypeError, ArithmeticError):
                 bad = True
         if bad:

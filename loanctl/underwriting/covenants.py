@@ -276,9 +276,19 @@ def test_deal(record: DealRecord, as_of: date, debt_service_for=None, loaded: Lo
 def covenant_rows(loaded: LoadedBook, as_of: date, deals: Iterable[str] | None = None,
                   lenders: Iterable[str] | None = None) -> list[dict]:
     """Covenant results across the book (or the given deals / the deals the lenders hold)."""
+    out: list[dict] = []
+    for deal_id in covenant_deals(loaded, deals, lenders):
+        rows, _ = test_deal(loaded.deals[deal_id], as_of, loaded=loaded)
+        out += rows
+    return out
+
+
+def covenant_deals(loaded: LoadedBook, deals: Iterable[str] | None = None,
+                   lenders: Iterable[str] | None = None) -> list[str]:
+    """The deals whose covenants `covenant_rows` tests, in its order."""
     wanted = set(deals) if deals is not None else None
     lender_set = set(lenders) if lenders is not None else None
-    out: list[dict] = []
+    out: list[str] = []
     for deal_id, record in sorted(loaded.deals.items()):
         if wanted is not None and deal_id not in wanted:
             continue
@@ -286,8 +296,7 @@ def covenant_rows(loaded: LoadedBook, as_of: date, deals: Iterable[str] | None =
                                                for p in f.participations)
                                            or any(t.trade.buyer in lender_set for t in record.trades)):
             continue  # a lender of the deal: in its participations, or a trade's buyer
-        rows, _ = test_deal(record, as_of, loaded=loaded)
-        out += rows
+        out.append(deal_id)
     return out
 
 
