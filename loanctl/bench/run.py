@@ -286,20 +286,26 @@ def event_payments(loaded, payments: list, seed: int) -> list:
 
 
 def allocate_all(loaded, payments: list) -> int:
-    """Allocate every facility of the book with its payments (the allocation stage); returns
-    the number of allocation rows."""
-    from ..servicing.positions import allocate_facility, facility_inputs
+    """Allocate every facility of the book with its payments (the allocation stage) as the
+    ledger allocates a post — in worker processes from `ledger.allocating.PARALLEL_FROM`
+    payments — into scratch allocation files; returns the number of allocation rows."""
+    from ..ledger.allocating import allocate_groups
 
-    by_facility: dict[tuple[str, str], list] = {}
+    groups: dict[tuple[str, str], tuple[list, list]] = {}
     for p in payments:
-        by_facility.setdefault((p.deal, p.facility), []).append(p)
-    rows = 0
-    for deal_id in loaded.deals:
-        terms, builder = facility_inputs(loaded, deal_id)
-        for fid in terms:
-            fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []),
-                                   terms=terms, builder=builder)
-            rows += len(fa.allocations)
+        groups.setdefault((p.deal, p.facility), ([], []))[0].append(p)
+    for deal_id, record in loaded.deals.items():
+        for f in record.deal.facilities:
+            groups.setdefault((deal_id, f.id), ([], []))
+    with tempfile.TemporaryDirectory(prefix="loanctl-bench-alloc-") as scratch:
+        out = allocate_groups(loaded, groups, Path(scratch))
+        try:
+            rows = 0
+            for path in out.files:
+                with open(path, "rb") as fh:
+                    rows += sum(1 for _ in fh)
+        finally:
+            out.cleanup()
     return rows
 
 
@@ -382,7 +388,7 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
         kinds = {t: sum(1 for p in events if p.type == t) for t in ("repayment", "payoff", "reversal")}
         with timed(result, "allocation with events",
                    f"{len(events):,} payments ({kinds['repayment']:,} repayments, {kinds['payoff']:,} payoffs, "
-                   f"{kinds['reversal']:,} reversals, in memory)"):
+                   f"{kinds['reversal']:,} reversals, in memory, worker processes as a post)"):
             allocate_all(loaded, events)
         result.events = len(events)
 
