@@ -3,6 +3,10 @@ export each in a process of their own (their own peak memory), with their target
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from loanctl.bench import run as bench
 
 
@@ -23,13 +27,23 @@ def test_the_bench_times_kept_results_rebuild_and_export(tmp_path):
     assert result.targets["ledger rebuild ≤ the original post (own processes)"]["target"] == post
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the peak reset is Linux's")
 def test_a_stage_peak_is_its_own(tmp_path):
     """The high-water mark restarts at each stage (Linux), so a stage that allocates little
-    does not inherit an earlier stage's peak."""
+    does not inherit an earlier stage's peak: 300 MB touched and freed before the stage do
+    not show in it (the process may already hold hundreds of MB from earlier tests)."""
+    before = rss_mb()
     big = bytearray(300 * 1024 * 1024)
     big[::4096] = b"x" * len(big[::4096])  # touch every page
     del big
     result = bench.BenchResult(1, 1, 7)
     with bench.timed(result, "small"):
         pass
-    assert result.stage("small").peak_mb < 300
+    assert result.stage("small").peak_mb < before + 150
