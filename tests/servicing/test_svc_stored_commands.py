@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from bookfactory import write_file
 from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, row, run, write_book
-from test_svc_stored_positions import AMENDMENT, PAYS, TRADE, report_json
+from test_svc_stored_positions import PAYS, apply_step, report_json
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PAYMENTS = sorted((REPO / "templates" / "demo-payments").glob("*.csv"))
@@ -232,19 +232,8 @@ def test_stored_covenants_query_and_report_equal_a_fresh_computation(tmp_path_fa
     post_rows(book, bank, "p0.csv", [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00")])
     posted: set[int] = set()
     for i, (kind, arg) in enumerate(steps):
-        if kind == "post" and arg not in posted:
-            posted.add(arg)
-            post_rows(book, bank, f"p{i}.csv", [row(*PAYS[arg])])
-        elif kind == "amend":
-            write_file(book, f"{FIXED_DEAL}/amendments/001-repricing.yaml", AMENDMENT.format(name="001-repricing",
-                                                                                               rate=arg))
-        elif kind == "trade":
-            write_file(book, f"{FIXED_DEAL}/trades/t.yaml", TRADE.format(name="t", amount=arg))
-        elif kind == "event":
-            write_file(book, f"{FIXED_DEAL}/events/e.yaml", f"id: e\ndate: 2026-09-01\ntype: {arg}\nfacility: tl\n")
-        elif kind == "edit":
-            write_file(book, f"{TWO_DEAL}/deal.yaml", TWO_YAML.replace("commitment: 200000", f"commitment: {arg}"))
-        elif kind == "financials":
+        apply_step(book, bank, i, kind, arg, posted)
+        if kind == "financials":
             write_file(book, f"{FIXED_DEAL}/financials/2026-q3.yaml", arg)
         on = arg if kind == "as_of" else date(2026, 11, 28)
         where = (steps[: i + 1], on)

@@ -204,6 +204,23 @@ step = st.one_of(
 )
 
 
+def apply_step(book: Path, bank: Path, i: int, kind: str, arg, posted: set[int]) -> None:
+    """One random change of the property tests: a post (each payment once), an amendment, a
+    trade, a credit event or an edit of the other deal; other kinds are the caller's."""
+    if kind == "post" and arg not in posted:
+        posted.add(arg)
+        post_rows(book, bank, f"p{i}.csv", [row(*PAYS[arg])])
+    elif kind == "amend":
+        write_file(book, f"{FIXED_DEAL}/amendments/001-repricing.yaml", AMENDMENT.format(name="001-repricing",
+                                                                                           rate=arg))
+    elif kind == "trade":
+        write_file(book, f"{FIXED_DEAL}/trades/t.yaml", TRADE.format(name="t", amount=arg))
+    elif kind == "event":
+        write_file(book, f"{FIXED_DEAL}/events/e.yaml", f"id: e\ndate: 2026-09-01\ntype: {arg}\nfacility: tl\n")
+    elif kind == "edit":
+        write_file(book, f"{TWO_DEAL}/deal.yaml", TWO_YAML.replace("commitment: 200000", f"commitment: {arg}"))
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=4))
 def test_stored_entries_equal_a_fresh_computation_after_random_changes(tmp_path_factory, steps):
@@ -214,18 +231,7 @@ def test_stored_entries_equal_a_fresh_computation_after_random_changes(tmp_path_
     post_rows(book, bank, "p0.csv", [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00")])
     posted: set[int] = set()
     for i, (kind, arg) in enumerate(steps):
-        if kind == "post" and arg not in posted:
-            posted.add(arg)
-            post_rows(book, bank, f"p{i}.csv", [row(*PAYS[arg])])
-        elif kind == "amend":
-            write_file(book, f"{FIXED_DEAL}/amendments/001-repricing.yaml", AMENDMENT.format(name="001-repricing",
-                                                                                               rate=arg))
-        elif kind == "trade":
-            write_file(book, f"{FIXED_DEAL}/trades/t.yaml", TRADE.format(name="t", amount=arg))
-        elif kind == "event":
-            write_file(book, f"{FIXED_DEAL}/events/e.yaml", f"id: e\ndate: 2026-09-01\ntype: {arg}\nfacility: tl\n")
-        elif kind == "edit":
-            write_file(book, f"{TWO_DEAL}/deal.yaml", TWO_YAML.replace("commitment: 200000", f"commitment: {arg}"))
+        apply_step(book, bank, i, kind, arg, posted)
         for on in ((arg,) if kind == "report" else (date(2026, 11, 28),)):
             for scope in (dict(whole_book=True), dict(fund="fund-b")):
                 fresh = report_json(book, on, stored=False, **scope)
