@@ -441,6 +441,9 @@ def validate_after_change(result: BenchResult, root: Path) -> None:
         raise RuntimeError(f"the changed bench book does not validate: {errors[0].location()} {errors[0].message}")
 
 
+REPORT_ARGS = ["report", "--fund", "fund-a", "--as-of", "2026-11-28", "--format", "html"]
+
+
 def own_process_stages(result: BenchResult, root: Path, base: Path) -> None:
     """Each command as the command line runs it, in a fresh process, so that each stage's time
     and peak memory are its own (not the bench process's): validate cold (its cache removed),
@@ -455,8 +458,10 @@ def own_process_stages(result: BenchResult, root: Path, base: Path) -> None:
             ("validate cold (own process)", root, ["validate"], "no .loanctl/cache"),
             ("post-payments (own process)", copy, ["post-payments", str(base / "payments.csv")],
              "the whole payment file into an empty ledger: parse, check, insert, allocate"),
-            ("report (own process)", root, ["report", "--fund", "fund-a", "--as-of", "2026-11-28", "--format", "html",
-                                            "--out", str(out / "fund-a.html")], "fund-a html, from stored positions"),
+            ("report, first (own process)", root, REPORT_ARGS + ["--out", str(out / "fund-a.html")],
+             "fund-a html: computes and stores its positions"),
+            ("report (own process)", root, REPORT_ARGS + ["--out", str(out / "fund-a.html")],
+             "fund-a html, from stored positions"),
             ("journal (own process)", root, ["journal", "--from", "2025-12-01", "--to", "2026-11-30",
                                              "--format", "csv", "--out", str(out / "journal.csv")],
              "a year of month ends, whole book, csv"),
@@ -470,17 +475,26 @@ def own_process_stages(result: BenchResult, root: Path, base: Path) -> None:
         result.stages.append(Stage(name, seconds, peak, detail))
 
 
+CHILD_RUNNER = """
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps([time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]))
+"""
+"""Runs and measures the command from a small process: a child forked from the large bench
+process would count the bench's resident pages in its own high-water mark."""
+
+
 def _run_child(args: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, the child's own peak MB, exit code) of `python -m loanctl ARGS`."""
-    import os
+    """(wall seconds, the command's own peak MB, exit code) of `python -m loanctl ARGS`."""
+    import json
     import subprocess
     import sys
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "loanctl", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode
+    out = subprocess.run([sys.executable, "-c", CHILD_RUNNER, sys.executable, "-m", "loanctl", *args],
+                         capture_output=True, text=True, check=True)
+    seconds, peak, code = json.loads(out.stdout)
+    return seconds, peak, code
 
 
 def _ratios(result: BenchResult) -> None:
@@ -505,8 +519,10 @@ def _ratios(result: BenchResult) -> None:
         "allocation with events ≤ 20 s for 1,000,000 payments": {
             "value": (sec("allocation with events") or 0) * 1_000_000 / max(1, result.events),
             "target": TARGETS["allocation_s"]},
-        "fund report ≤ 2 s with stored positions (build + slowest format)": {"value": report,
-                                                                             "target": TARGETS["report_s"]},
+        "fund report ≤ 2 s with stored positions (build + slowest format, in process)": {
+            "value": report, "target": TARGETS["report_s"]},
+        "fund report ≤ 2 s with stored positions (`loanctl report` as a command)": {
+            "value": sec("report (own process)"), "target": TARGETS["report_s"]},
         "journal ≤ 30 s for 10,000 deals (a year of month ends, own process)": {
             "value": (sec("journal (own process)") or 0) * scale, "target": TARGETS["journal_s"]},
         "ledger rebuild ≤ the original post (own processes)": {
