@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..model.origin import Doc, Positions
-from .yamlsrc import YamlInt, decode, parse
+from ..model.origin import Doc
+from .yamlsrc import SourcePositions, YamlInt
 
 FORMAT = 2
 CACHE_DIR = ".loanctl/cache"
@@ -467,27 +467,6 @@ def _hook(obj: dict) -> Any:
     return obj
 
 
-class _LazyPositions(Positions):
-    """The positions of a document read from the cache: found again by parsing the very bytes
-    the entry was made from (the entry is named by their hash), only when a diagnostic asks —
-    most files of a book never need them, and an entry need not carry them."""
-
-    __slots__ = ("_at", "_raw", "_file")
-
-    def __init__(self, raw: bytes, file: str) -> None:
-        self._raw = raw
-        self._file = file
-        self._at: dict | None = None
-
-    @property  # type: ignore[override]
-    def at(self) -> dict[tuple, tuple[int, int]]:
-        if self._at is None:
-            text, _ = decode(self._raw, self._file)
-            doc = parse(text, self._file)[0] if text is not None else None
-            self._at, self._raw = (doc.positions.at if doc is not None else {}), b""
-        return self._at
-
-
 def _signed_body(blob: bytes | None, key: bytes) -> bytes | None:
     """The body of an entry written by `_write_signed` (MAC line, then the body) if its
     HMAC-SHA256 under `key` verifies; None otherwise."""
@@ -515,6 +494,7 @@ def _decode(blob: bytes | None, key: bytes, name: str, raw: bytes, file: str) ->
         if (type(entry) is not dict or entry.get("format") != FORMAT or entry.get("entry") != name
                 or "data" not in entry):
             return None
-        return Doc(file, entry["data"], _LazyPositions(raw, file))
+        # positions found again, when a diagnostic asks, from the very bytes the entry was made from
+        return Doc(file, entry["data"], SourcePositions(raw, file))
     except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
         return None
