@@ -549,6 +549,10 @@ def _duckdb_reference(pay_file: Path, base: Path) -> float:
         con.close()
 
 
+REFERENCE_FIXING = 0.04
+"""The QuantLib reference's overnight fixing (a QuantLib double; loanctl's figures never meet it)."""
+
+
 def _quantlib_reference(facilities, sofr_file: Path | None = None) -> float | None:
     """QuantLib building comparable legs: fixed-rate legs, and for the overnight facilities
     overnight-indexed legs (5-day lookback) on the same daily fixings, their amounts computed."""
@@ -565,10 +569,10 @@ def _quantlib_reference(facilities, sofr_file: Path | None = None) -> float | No
         with open(sofr_file) as fh:
             next(fh)
             for line in fh:
-                d, r = line.strip().split(",")
-                y, mo, dd = map(int, d.split("-"))
-                # QuantLib takes doubles: this leg is the timing reference, never compared to the cent
-                sofr.addFixing(ql.Date(dd, mo, y), float(r), True)
+                y, mo, dd = map(int, line.split(",", 1)[0].split("-"))
+                # a fixing on every date the book has one: this leg times QuantLib, its amounts are
+                # never compared, so the rate is QuantLib's own double like the legs' coupons below
+                sofr.addFixing(ql.Date(dd, mo, y), REFERENCE_FIXING, True)
         ql.Settings.instance().evaluationDate = ql.Date(28, 11, 2026)
         curve = ql.YieldTermStructureHandle(ql.FlatForward(ql.Date(28, 11, 2026), 0.04, dc))
         sofr = sofr.clone(curve)  # forecasts after the last fixing (loanctl: the last rate)
