@@ -211,3 +211,17 @@ def post_rows(root: Path, bank: Path, name: str, rows: list[tuple], header: str 
 
 def days(a: str, b: str) -> int:
     return (date.fromisoformat(b) - date.fromisoformat(a)).days
+
+
+DEMO_PAYMENTS = sorted((Path(__file__).resolve().parents[2] / "templates" / "demo-payments").glob("*.csv"))
+
+
+def posted_demo_book(base: Path) -> Path:
+    """A copy of the demo book (deals/) under `base`, its demo payment files posted on
+    2026-11-28 through the command line."""
+    import shutil
+    demo = Path(__file__).resolve().parents[2] / "deals"
+    book = Path(shutil.copytree(demo, base / "book", ignore=shutil.ignore_patterns(".loanctl", "payments")))
+    result = run(book, "post-payments", *DEMO_PAYMENTS, "--posting-day", "2026-11-28")
+    assert result.exit_code == 0, result.stderr
+    return book

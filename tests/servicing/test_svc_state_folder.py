@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ledgerkit import run
+from ledgerkit import posted_demo_book, run
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_PAYMENTS = sorted((REPO / "templates" / "demo-payments").glob("*.csv"))
 
 COMMANDS = [
     ("validate", "--format", "json"),
@@ -41,10 +39,7 @@ COMMANDS = [
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("state")
-    book = Path(shutil.copytree(REPO / "deals", base / "book", ignore=shutil.ignore_patterns(".loanctl", "payments")))
-    result = run(book, "post-payments", *DEMO_PAYMENTS, "--posting-day", "2026-11-28")
-    assert result.exit_code == 0, result.stderr
-    return book
+    return posted_demo_book(base)
 
 
 def outputs(book: Path, *pre: str) -> list[tuple[int, str]]:

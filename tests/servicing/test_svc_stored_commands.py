@@ -17,7 +17,6 @@ fingerprint and its payments up to the as-of date). Here:
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -27,11 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bookfactory import write_file
-from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, row, run, write_book
+from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, row, posted_demo_book, run, write_book
 from test_svc_stored_positions import PAYS, apply_step, report_json
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_PAYMENTS = sorted((REPO / "templates" / "demo-payments").glob("*.csv"))
 TABLES = ("deals", "facilities", "schedules", "positions", "lender_positions")
 D = Decimal
 
@@ -101,10 +98,7 @@ def cov_json(root: Path, *args) -> str:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("stored-cmds")
-    book = Path(shutil.copytree(REPO / "deals", base / "book", ignore=shutil.ignore_patterns(".loanctl", "payments")))
-    result = run(book, "post-payments", *DEMO_PAYMENTS, "--posting-day", "2026-11-28")
-    assert result.exit_code == 0, result.stderr
-    return book
+    return posted_demo_book(base)
 
 
 def test_demo_covenants_are_byte_identical_with_and_without_stored_tests(demo):

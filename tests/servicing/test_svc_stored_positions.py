@@ -29,10 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bookfactory import write_file
-from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, row, run, write_book
+from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, row, posted_demo_book, run, write_book
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_PAYMENTS = sorted((REPO / "templates" / "demo-payments").glob("*.csv"))
 D = Decimal
 
 
@@ -68,10 +66,7 @@ SCOPES = [dict(whole_book=True), dict(fund="fund-i"), dict(fund="fund-ii"), dict
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("stored")
-    book = Path(shutil.copytree(REPO / "deals", base / "book", ignore=shutil.ignore_patterns(".loanctl", "payments")))
-    result = run(book, "post-payments", *DEMO_PAYMENTS, "--posting-day", "2026-11-28")
-    assert result.exit_code == 0, result.stderr
-    return book
+    return posted_demo_book(base)
 
 
 @pytest.mark.parametrize("on", [date(2026, 11, 28), date(2026, 6, 30)])
