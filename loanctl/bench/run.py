@@ -286,17 +286,14 @@ def event_payments(loaded, payments: list, seed: int) -> list:
 
 
 def allocate_all(loaded, payments: list) -> int:
-    """Allocate every facility of the book with its payments (the allocation stage) as the
+    """Allocate every facility that has payments (the allocation stage) as the
     ledger allocates a post — in worker processes from `ledger.allocating.PARALLEL_FROM`
     payments — into scratch allocation files; returns the number of allocation rows."""
     from ..ledger.allocating import allocate_groups
 
-    groups: dict[tuple[str, str], tuple[list, list]] = {}
+    groups: dict[tuple[str, str], tuple[list, list]] = {}  # as a post groups them: the facilities paid
     for p in payments:
         groups.setdefault((p.deal, p.facility), ([], []))[0].append(p)
-    for deal_id, record in loaded.deals.items():
-        for f in record.deal.facilities:
-            groups.setdefault((deal_id, f.id), ([], []))
     with tempfile.TemporaryDirectory(prefix="loanctl-bench-alloc-") as scratch:
         out = allocate_groups(loaded, groups, Path(scratch))
         try:
