@@ -374,10 +374,12 @@ def run_bench(deals: int, payments: int, seed: int, workdir: Path | None = None,
             raise RuntimeError(f"bench payments rejected: {d.file}:{d.line} {d.code} {d.message}")
         t = res.timings
         peak = result.stages[-1].peak_mb
-        result.stages.append(Stage("post: parse, check, insert", t.get("parse_check", 0) + t.get("insert", 0), peak,
-                                   f"{rows:,} rows"))
+        checked = sum(t.get(k, 0) for k in ("parse_check", "check_ledger", "insert"))
+        result.stages.append(Stage("post: parse, check, insert", checked, peak, f"{rows:,} rows"))
         result.stages.append(Stage("post: allocation", t.get("allocate", 0), peak,
                                    f"{len(res.facilities or res.allocations):,} facilities"))
+        result.stages.append(Stage("post: store allocations", t.get("store_allocations", 0), peak,
+                                   "the allocation rows written to the ledger"))
 
         pays = ledger_payments(root)
         progress("allocation with repayments, payoffs and reversals")
