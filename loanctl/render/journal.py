@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from json.encoder import encode_basestring
 from typing import Callable, Iterator, TextIO
 
 from ..plaintext import inert
@@ -68,8 +69,29 @@ def csv_pieces(e) -> list[str]:
 
 
 def _json_item(data: dict) -> str:
-    """An item of a list two levels down in an indented JSON document (as json.dumps nests it)."""
-    return "    " + json.dumps(data, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+    """An item of a list two levels down in an indented JSON document: what
+    `json.dumps(…, indent=2, ensure_ascii=False)` nests there (its encoder in Python is slow)."""
+    return "    " + _json_value(data, "\n    ")
+
+
+def _json_value(value, newline: str) -> str:
+    """`value` (text, None, a list or a dict of them) as json.dumps(indent=2, ensure_ascii=False)
+    writes it where a line break is followed by `newline`'s indentation."""
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    inner = newline + "  "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{" + inner + ("," + inner).join(f"{encode_basestring(k)}: {_json_value(v, inner)}"
+                                                for k, v in value.items()) + newline + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_json_value(v, inner) for v in value) + newline + "]"
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", newline)
 
 
 def json_pieces(e) -> list[str]:

@@ -22,6 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bookfactory import invoke
 
@@ -251,3 +253,24 @@ def test_the_exports_journal_table_is_the_journals_postings(demo, monkeypatch):
     got = list(journal_table(loaded, payments, end).rows)
     assert got == want
     assert [str(r[-1]) for r in got] == [str(r[-1]) for r in want]  # the amounts' exponents too
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(), min_size=7, max_size=7), postings=st.lists(st.tuples(st.text(), st.decimals(
+    allow_nan=False, allow_infinity=False)), max_size=3), ref=st.text())
+def test_json_entries_are_written_as_json_dumps_writes_them(texts, postings, ref):
+    """The JSON renderer writes each entry without json.dumps's (slow) indenting encoder: the
+    text must be what json.dumps(indent=2, ensure_ascii=False) nests two levels down, for any
+    text (quotes, controls, line separators, non-ASCII) and any postings, none included."""
+    import json
+    from types import SimpleNamespace as NS
+
+    from loanctl.render.journal import json_pieces
+
+    kind, narration, deal, facility, lender, currency, account = texts
+    e = NS(date=date(2026, 1, 31), kind=kind, narration=narration, deal=deal, facility=facility, lender=lender,
+           currency=currency, ref=ref, postings=[NS(account=a, amount=x) for a, x in postings])
+    data = {"date": "2026-01-31", "kind": kind, "narration": narration, "deal": deal, "facility": facility,
+            "lender": lender, "currency": currency, **({"payment": ref} if ref else {}),
+            "postings": [{"account": a, "amount": str(x)} for a, x in postings]}
+    assert json_pieces(e) == ["    " + json.dumps(data, indent=2, ensure_ascii=False).replace("\n", "\n    ")]
