@@ -5,6 +5,9 @@ opening-balance accounts per lender (`<account>:<Lender>`); an id becomes an acc
 component with a capital first letter and `.`/`_` as `-` (two ids meeting there is E0802).
 A journal starting after the first entry (`start`) opens with one entry per position that
 brings its balances forward, income to date going to the opening-balance (equity) account.
+
+`build_journal` gives the journal as objects; `stream_journal` as text rendered by the
+processes that work it (what `loanctl journal` and the export write): see `JournalStream`.
 """
 
 from __future__ import annotations
