@@ -309,9 +309,7 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
     of the book at `root`, read by each chunk's process for its own deals (the whole ledger is
     never in one process). The same errors as `build_journal`, raised before any text is read."""
     book = loaded.book
-    scope = resolve_scope(loaded, fund=fund) if fund else None
-    out = JournalStream(book.name if book else "", scope.name if scope else "whole book", start, end, period,
-                        Path(tempfile.mkdtemp(prefix="loanctl-journal-")))
+    folder = Path(tempfile.mkdtemp(prefix="loanctl-journal-"))
     try:
         deal_ids = funded_deals(loaded)
         n = _workers(workers, deal_ids)
@@ -322,8 +320,11 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
             for p in payments:
                 if p.date <= end:
                     by_facility[(p.deal, p.facility)].append(p)
-        elif root is not None:
-            files = list(payment_files(root, [(c[0], c[-1]) for c in chunks], end, out.folder))
+        elif root is not None:  # the ledger's problems first, as when its payments are read before the journal
+            files = list(payment_files(root, [(c[0], c[-1]) for c in chunks], end, folder))
+        scope = resolve_scope(loaded, fund=fund) if fund else None
+        out = JournalStream(book.name if book else "", scope.name if scope else "whole book", start, end, period,
+                            folder)
         job = _Job(loaded, by_facility, end, start, set(scope.lenders) if scope else None,
                    book.policy.fee_amortization if book else "effective_interest",
                    book.rounding if book else "half_up", book.accounts if book else Accounts(), period,
@@ -342,7 +343,7 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
                 out.balance_files.append(out.folder / f"balances-{k}.txt")
         names.check()
     except BaseException:
-        out.close()
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     return out
 
