@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from json.encoder import encode_basestring
 from typing import Callable, Iterator, TextIO
 
@@ -60,12 +61,20 @@ class _Rows:
 _ROW = _Rows()
 
 
+_CSV_SPECIAL = re.compile('[,"\r\n\x00]')
+"""What may make `csv.writer` quote a field (or refuse it): a row with none is its fields joined by commas."""
+
+
 def csv_pieces(e) -> list[str]:
     """One row per posting, without its first column (the entry's number, an integer: never
-    quoted, so `f"{n},"` before each piece makes the row `csv.writer` writes)."""
+    quoted, so `f"{n},"` before each piece makes the row `csv.writer` writes). Rows of plain
+    fields are joined here; any other goes through `csv.writer`."""
     day, ref = e.date.isoformat(), inert(e.ref, one_line=True) if e.ref else ""
-    return [_ROW((day, e.kind, e.deal, e.facility, e.lender, ref, p.account, p.amount, e.currency, e.narration))
-            for p in e.postings]
+    head, tail = (day, e.kind, e.deal, e.facility, e.lender, ref), (e.currency, e.narration)
+    plain = _CSV_SPECIAL.search("\t".join(head + tail)) is None
+    before, after = ",".join(head) + ",", "," + ",".join(tail) + "\n"
+    return [f"{before}{p.account},{p.amount!s}{after}" if plain and _CSV_SPECIAL.search(p.account) is None
+            else _ROW((*head, p.account, p.amount, *tail)) for p in e.postings]
 
 
 def _json_item(data: dict) -> str:

@@ -274,3 +274,37 @@ def test_json_entries_are_written_as_json_dumps_writes_them(texts, postings, ref
             "lender": lender, "currency": currency, **({"payment": ref} if ref else {}),
             "postings": [{"account": a, "amount": str(x)} for a, x in postings]}
     assert json_pieces(e) == ["    " + json.dumps(data, indent=2, ensure_ascii=False).replace("\n", "\n    ")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=st.lists(st.text(), min_size=8, max_size=8), amounts=st.lists(st.decimals(
+    allow_nan=False, allow_infinity=False), max_size=3), plain=st.booleans())
+def test_csv_rows_are_written_as_csv_writer_writes_them(texts, amounts, plain):
+    """The CSV renderer joins rows of plain fields itself: each row (behind its entry number)
+    must be what `csv.writer` writes for the whole row, for any text (commas, quotes, CR, LF,
+    NUL among them) and any amount's text."""
+    import csv
+    import io
+    from types import SimpleNamespace as NS
+
+    from loanctl.plaintext import inert
+    from loanctl.render.journal import csv_pieces
+
+    if plain:  # mostly the fast path
+        texts = ["".join(c for c in t if c not in ',"\r\n\x00') for t in texts]
+    kind, narration, deal, facility, lender, currency, account, ref = texts
+    e = NS(date=date(2026, 1, 31), kind=kind, narration=narration, deal=deal, facility=facility, lender=lender,
+           currency=currency, ref=ref, postings=[NS(account=account, amount=x) for x in amounts])
+    want = []
+    for x in amounts:
+        buf = io.StringIO()
+        try:
+            csv.writer(buf, lineterminator="\n").writerow(
+                (7, "2026-01-31", kind, deal, facility, lender, inert(ref, one_line=True) if ref else "", account, x,
+                 currency, narration))
+        except csv.Error:  # a NUL this Python's writer refuses: so must the renderer
+            with pytest.raises(csv.Error):
+                csv_pieces(e)
+            return
+        want.append(buf.getvalue())
+    assert ["7," + piece for piece in csv_pieces(e)] == want
