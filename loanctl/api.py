@@ -280,6 +280,10 @@ def journal_stream(root: Path, end: date, fmt: str, *, start: date | None = None
                               workers=workers), loaded
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
+    except OSError as exc:  # the scratch files, in the system's temporary folder
+        import tempfile
+        raise UsageProblem(f"cannot write the journal's scratch files in {tempfile.gettempdir()}: "
+                           f"{exc.strerror or exc}", "free space there, or set TMPDIR to a folder with room") from None
 
 
 def _journal_book(root: Path, end: date, start: date | None, period: str):

@@ -308,3 +308,31 @@ def test_csv_rows_are_written_as_csv_writer_writes_them(texts, amounts, plain):
             return
         want.append(buf.getvalue())
     assert ["7," + piece for piece in csv_pieces(e)] == want
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_scratch_files_that_cannot_be_written_are_a_usage_error(demo, monkeypatch, tmp_path, parallel):
+    """The workers' files go to the temporary folder; when it cannot take them (here: the disk
+    is full as a chunk's entries are written, in this process or in a worker), the command says
+    so (exit 2), no traceback, no output file, and the scratch folder is removed."""
+    import tempfile
+
+    from loanctl.accounting import journal as J
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    made = []
+    real = tempfile.mkdtemp
+    monkeypatch.setattr(J, "_write_lines", disk_full)
+    monkeypatch.setattr(J.tempfile, "mkdtemp", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
+    if parallel:
+        monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    loaded, _ = demo
+    out = tmp_path / "j.csv"
+    result = invoke(["--book", str(loaded.root), "journal", "--to", "2026-11-30", "--out", str(out)])
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write the journal's scratch files" in result.stderr and "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+    mine = [m for m in made if Path(m).name.startswith("loanctl-journal-")]
+    assert len(mine) == 1 and not Path(mine[0]).exists()
