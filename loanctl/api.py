@@ -248,13 +248,48 @@ def valued_report(loaded: LoadedBook, scope, on: date, payments, covenants=None,
 
 
 def journal(root: Path, end: date, *, start: date | None = None, fund: str | None = None, period: str = "month"):
-    """`loanctl journal`: the double-entry journal (SPEC §9) of the whole book or one fund (with
-    its SPVs) up to `end`, from the ledger's payments; entries before `start` brought forward."""
+    """`loanctl journal`'s journal as objects (SPEC §9): of the whole book or one fund (with its
+    SPVs) up to `end`, from the ledger's payments; entries before `start` brought forward.
+    (Journal, loaded book). The command itself streams it: `journal_stream`."""
     from .accounting.journal import build_journal
-    from .accounting.periods import PERIODS
-    from .diagnostics import DiagnosticError
     from .ledger.db import ledger_payments
     from .reports.build import ScopeProblem
+
+    loaded = _journal_book(root, end, start, period)
+    try:
+        return build_journal(loaded, ledger_payments(root), end, start=start, fund=fund, period=period), loaded
+    except ScopeProblem as exc:
+        raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
+
+
+def journal_stream(root: Path, end: date, fmt: str, *, start: date | None = None, fund: str | None = None,
+                   period: str = "month", workers: int | None = None):
+    """`loanctl journal`: `journal`, rendered in `fmt` by the processes that work it, each
+    reading its own deals' payments from the ledger — (JournalStream, loaded book); write it
+    with `render.journal.write(fmt, …)`, then close it (a context manager)."""
+    from .accounting.journal import stream_journal
+    from .render.journal import FORMATS, PIECES
+    from .reports.build import ScopeProblem
+
+    if fmt not in FORMATS:
+        raise UsageProblem(f"--format {fmt} is not one of {', '.join(FORMATS)}")
+    loaded = _journal_book(root, end, start, period)
+    pieces, balance = PIECES[fmt]
+    try:
+        return stream_journal(loaded, end, pieces, balance, root=root, start=start, fund=fund, period=period,
+                              workers=workers), loaded
+    except ScopeProblem as exc:
+        raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
+    except OSError as exc:  # the scratch files, in the system's temporary folder
+        import tempfile
+        raise UsageProblem(f"cannot write the journal's scratch files in {tempfile.gettempdir()}: "
+                           f"{exc.strerror or exc}", "free space there, or set TMPDIR to a folder with room") from None
+
+
+def _journal_book(root: Path, end: date, start: date | None, period: str):
+    """The book a journal is made of, once its options are checked."""
+    from .accounting.periods import PERIODS
+    from .diagnostics import DiagnosticError
 
     if period not in PERIODS:
         raise UsageProblem(f"--period {period} is not one of {', '.join(PERIODS)}")
@@ -263,10 +298,7 @@ def journal(root: Path, end: date, *, start: date | None = None, fund: str | Non
     loaded, errors = load_valid_book(root)
     if errors:
         raise DiagnosticError(errors)
-    try:
-        return build_journal(loaded, ledger_payments(root), end, start=start, fund=fund, period=period), loaded
-    except ScopeProblem as exc:
-        raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
+    return loaded
 
 
 def archived_payments(loaded, tree: Tree, on: date) -> list:

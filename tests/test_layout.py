@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "loanctl"
 
 LAYERS: list[set[str]] = [
-    {"__init__", "__version__", "diagnostics", "conventions", "resources", "plaintext", "templating"},
+    {"__init__", "__version__", "diagnostics", "conventions", "resources", "plaintext", "templating", "forkmap"},
     {"model"},
     {"source"},
     {"engine"},

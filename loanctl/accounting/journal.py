@@ -5,19 +5,31 @@ opening-balance accounts per lender (`<account>:<Lender>`); an id becomes an acc
 component with a capital first letter and `.`/`_` as `-` (two ids meeting there is E0802).
 A journal starting after the first entry (`start`) opens with one entry per position that
 brings its balances forward, income to date going to the opening-balance (equity) account.
+
+`build_journal` gives the journal as objects; `stream_journal` as text rendered by the
+processes that work it (what `loanctl journal` and the export write): see `JournalStream`.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import functools
+import heapq
+import json
+import shutil
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterable
+from operator import itemgetter
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from ..engine.lenders import timeline_of
+from ..ledger.db import payment_files, read_payment_file
 from ..diagnostics import Diagnostic, DiagnosticError
+from ..forkmap import chunked, fork_map, worker_count
 from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
 from ..reports.build import resolve_scope
@@ -83,11 +95,12 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
         if p.date <= end:
             by_facility[(p.deal, p.facility)].append(p)
 
-    deal_ids = [d for d, r in sorted(loaded.deals.items()) if r.deal.status in FUNDED_OR_LATER]
+    deal_ids = funded_deals(loaded)
     job = _Job(loaded, by_facility, end, start, lenders_in_scope, method, mode, accounts, period,
                facility_marks(loaded, end))
-    n = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    results = _run_parallel(job, deal_ids, n) if n > 1 and len(deal_ids) >= PARALLEL_FROM else job.run(deal_ids)
+    n = _workers(workers, deal_ids)
+    results = [r for part in fork_map(job.run, chunked(deal_ids, n, 8, CHUNK_MIN), n) for r in part] \
+        if n > 1 else job.run(deal_ids)
     names = _Names()
     for deal_id, fid, lender, _, _, _ in results:
         names.add(lender, deal_id, fid)
@@ -97,8 +110,23 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
         journal.entries += entries
         journal.balances += balances
     journal.entries.sort(key=lambda e: e.date)  # stable: each position's own order within a day
-    journal.balances.sort(key=lambda b: (b.date, b.deal, b.facility, b.lender))
+    journal.balances.sort(key=_balance_order)
     return journal
+
+
+def funded_deals(loaded: LoadedBook) -> list[str]:
+    """The deals a journal covers (funded or later), in id order."""
+    return [d for d, r in sorted(loaded.deals.items()) if r.deal.status in FUNDED_OR_LATER]
+
+
+def _workers(workers: int | None, deal_ids: list[str]) -> int:
+    """Worker processes for a journal of these deals: 1 (this process) for a small book."""
+    n = workers if workers is not None else worker_count()
+    return n if n > 1 and len(deal_ids) >= PARALLEL_FROM else 1
+
+
+def _balance_order(b: Balance) -> tuple:
+    return b.date, b.deal, b.facility, b.lender
 
 
 @dataclass
@@ -118,8 +146,11 @@ class _Job:
 
     def run(self, deal_ids: list[str]) -> list[tuple]:
         """(deal, facility, lender, entries, balances, warnings) of each position, in deal order."""
+        return list(self.positions(deal_ids))
+
+    def positions(self, deal_ids: list[str]) -> Iterator[tuple]:
+        """`run`, one position at a time."""
         loaded, end, start = self.loaded, self.end, self.start
-        out = []
         for deal_id in deal_ids:
             terms, builder = facility_inputs(loaded, deal_id, end)
             for fid in terms:
@@ -154,29 +185,7 @@ class _Job:
                         opening = _opening(books.folded, books.folded_zero, start, acc["opening"], deal_id, fid,
                                            lender, s.currency)
                         entries = ([opening] if opening else []) + entries
-                    out.append((deal_id, fid, lender, entries, books.balances, books.warnings))
-        return out
-
-
-_WORKER_JOB: _Job | None = None  # the job a forked worker inherits
-
-
-def _run_chunk(deal_ids: list[str]) -> list[tuple]:
-    return _WORKER_JOB.run(deal_ids)
-
-
-def _run_parallel(job: _Job, deal_ids: list[str], workers: int) -> list[tuple]:
-    """`job.run(deal_ids)` by forked worker processes, a chunk of deals each, in deal order."""
-    import multiprocessing
-    global _WORKER_JOB
-    size = max(CHUNK_MIN, len(deal_ids) // (workers * 8))
-    chunks = [deal_ids[i:i + size] for i in range(0, len(deal_ids), size)]
-    _WORKER_JOB = job
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return [r for part in pool.imap(_run_chunk, chunks) for r in part]
-    finally:
-        _WORKER_JOB = None
+                    yield deal_id, fid, lender, entries, books.balances, books.warnings
 
 
 def facility_marks(loaded: LoadedBook, end: date) -> dict[tuple[str, str], dict[date, Decimal]]:
@@ -234,3 +243,164 @@ class _Names:
                          f"component '{key[-1]}'",
                 hint="rename one of them: account names keep letters, digits and dashes only ('.' and '_' become '-')")
                 for key, ids in clashes])
+
+
+# --- the journal as text, rendered by its workers -----------------------------------------------
+EntryPieces = Callable[[Entry], list[str]]
+"""An entry's text, in pieces (CSV: one a posting); the writer puts a mark (the CSV's entry
+number) before each piece — what only the whole journal knows."""
+
+
+class JournalStream:
+    """A journal whose entries (and balances) were rendered to text by the processes that
+    worked them, each chunk of deals into a file of its own sorted by date; read back merged by
+    date (ties in deal order: the order `build_journal` sorts them in), so that no process ever
+    holds the whole journal. What the whole journal's header needs comes from the chunks:
+    `accounts` (every posting's account) and `first` (the first entry's date). A context
+    manager: closing it removes the files."""
+
+    def __init__(self, book: str, scope: str, start: date | None, end: date, period: str, folder: Path) -> None:
+        self.book, self.scope, self.start, self.end, self.period = book, scope, start, end, period
+        self.folder = folder
+        self.warnings: list[Diagnostic] = []
+        self.accounts: set[str] = set()
+        self.first: date | None = None
+        self.entry_files: list[Path] = []
+        self.balance_files: list[Path] = []
+
+    def entry_texts(self, mark: Callable[[int], str] | None = None) -> Iterator[str]:
+        """Each entry's text in journal order, `mark(n)` (n from 1) before each of its pieces."""
+        n = 0
+        for line in self._merged(self.entry_files):
+            n += 1
+            m = mark(n) if mark is not None else ""
+            if line[10] == " ":
+                yield (m + line[11:-1].replace("\x00", m)).replace("\x01", "\n")
+            else:
+                yield "".join(m + piece for piece in json.loads(line[11:]))
+
+    def balance_texts(self) -> Iterator[str]:
+        """Each balance's text in journal order (date, deal, facility, lender)."""
+        for line in self._merged(self.balance_files):
+            yield line[11:-1].replace("\x01", "\n") if line[10] == " " else "".join(json.loads(line[11:]))
+
+    @staticmethod
+    def _merged(paths: list[Path]) -> Iterator[str]:
+        with contextlib.ExitStack() as stack:
+            files = [stack.enter_context(open(p, encoding="utf-8", newline="\n")) for p in paths]
+            yield from heapq.merge(*files, key=itemgetter(slice(0, 10)))
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> JournalStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
+                   balance: Callable[[Balance], str] | None = None, *, payments: Iterable[Payment] | None = None,
+                   root: Path | None = None, start: date | None = None, fund: str | None = None,
+                   period: str = "month", workers: int | None = None) -> JournalStream:
+    """`build_journal` rendered as it is worked: each entry as `pieces(entry)`, each balance as
+    `balance(b)` (None: balances are not wanted). The payments are `payments`, or the ledger's
+    of the book at `root`, read by each chunk's process for its own deals (the whole ledger is
+    never in one process). The same errors as `build_journal`, raised before any text is read."""
+    book = loaded.book
+    folder = Path(tempfile.mkdtemp(prefix="loanctl-journal-"))
+    try:
+        deal_ids = funded_deals(loaded)
+        n = _workers(workers, deal_ids)
+        chunks = chunked(deal_ids, n, 8, CHUNK_MIN)
+        by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+        files: list[Path | None] = [None] * len(chunks)
+        if payments is not None:
+            for p in payments:
+                if p.date <= end:
+                    by_facility[(p.deal, p.facility)].append(p)
+        elif root is not None:  # the ledger's problems first, as when its payments are read before the journal
+            files = list(payment_files(root, [(c[0], c[-1]) for c in chunks], end, folder))
+        scope = resolve_scope(loaded, fund=fund) if fund else None
+        out = JournalStream(book.name if book else "", scope.name if scope else "whole book", start, end, period,
+                            folder)
+        job = _Job(loaded, by_facility, end, start, set(scope.lenders) if scope else None,
+                   book.policy.fee_amortization if book else "effective_interest",
+                   book.rounding if book else "half_up", book.accounts if book else Accounts(), period,
+                   facility_marks(loaded, end))
+        work = functools.partial(_stream_chunk, job, pieces, balance, out.folder)
+        names = _Names()
+        for k, facts in enumerate(fork_map(work, [(k, c, files[k]) for k, c in enumerate(chunks)], n)):
+            for lender, deal_id, fid in facts.names:
+                names.add(lender, deal_id, fid)
+            out.warnings += facts.warnings
+            out.accounts |= facts.accounts
+            if facts.first is not None and (out.first is None or facts.first < out.first):
+                out.first = facts.first
+            out.entry_files.append(out.folder / f"entries-{k}.txt")
+            if balance is not None:
+                out.balance_files.append(out.folder / f"balances-{k}.txt")
+        names.check()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return out
+
+
+@dataclass
+class _ChunkFacts:
+    """What a chunk's process tells the parent besides its files."""
+
+    names: list[tuple[str, str, str]]
+    warnings: list[Diagnostic]
+    accounts: set[str]
+    first: date | None
+
+
+def _stream_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], str] | None, folder: Path,
+                  chunk: tuple[int, list[str], Path | None]) -> _ChunkFacts:
+    """One chunk of deals: its entries (and balances) as text files sorted by date (a
+    position's own order kept within a day), and its facts."""
+    k, deal_ids, paid = chunk
+    if paid is not None:  # this chunk's payments, read here from the file the parent wrote
+        job.by_facility = defaultdict(list)
+        for p in read_payment_file(paid):
+            job.by_facility[(p.deal, p.facility)].append(p)
+    facts = _ChunkFacts([], [], set(), None)
+    entries: list[tuple[str, str]] = []
+    balances: list[tuple[tuple, str]] = []
+    accounts = facts.accounts
+    for deal_id, fid, lender, es, bs, warnings in job.positions(deal_ids):
+        facts.names.append((lender, deal_id, fid))
+        facts.warnings += warnings
+        for e in es:
+            accounts.update([p.account for p in e.postings])
+            day = e.date.isoformat()
+            entries.append((day, _record(day, pieces(e))))
+        if balance is not None:
+            balances += [(_balance_order(b), _record(b.date.isoformat(), [balance(b)])) for b in bs]
+    entries.sort(key=itemgetter(0))  # stable: each position's order within a day, positions in deal order
+    facts.first = date.fromisoformat(entries[0][0]) if entries else None
+    _write_lines(folder / f"entries-{k}.txt", (text for _, text in entries))
+    if balance is not None:
+        balances.sort(key=itemgetter(0))
+        _write_lines(folder / f"balances-{k}.txt", (text for _, text in balances))
+    if paid is not None:
+        job.by_facility = {}
+    return facts
+
+
+def _record(day: str, pieces: list[str]) -> str:
+    """One line of a chunk's file: the ISO date (10 characters), then ' ' and the pieces joined
+    by NUL with their line breaks as \\x01 — or, when a piece holds either character itself,
+    'j' and the pieces as JSON."""
+    body = "\x00".join(pieces)
+    if "\x01" in body or body.count("\x00") != len(pieces) - 1:
+        return f"{day}j{json.dumps(pieces)}\n"
+    return f"{day} {body.replace(chr(10), chr(1))}\n"
+
+
+def _write_lines(path: Path, lines: Iterable[str]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.writelines(lines)

@@ -3,6 +3,7 @@ rendered by loanctl.render.journal)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -32,7 +33,7 @@ def journal(
     """Accruals, cash received and its allocation, PIK, fee deferral and amortization, draws: one
     balanced entry per event, to the accounts of book.yaml."""
     import datetime as _dt
-    from ..api import journal as build
+    from ..api import journal_stream
     from ..model.options import option_date
     from ..render import journal as render
 
@@ -42,19 +43,21 @@ def journal(
         fmt = _EXT.get(out.suffix.lower(), "beancount") if out is not None else "beancount"
     if fmt not in render.FORMATS:
         raise fail_usage(f"--format {fmt} is not one of {', '.join(render.FORMATS)}")
-    result, loaded = build(book_root(ctx), to, start=since, fund=fund, period=period)
-    if result.warnings:
-        print_diagnostics(result.warnings, stream=sys.stderr)
-    base = loaded.book.base_currency if loaded.book else "USD"
-    text = {"beancount": lambda j: render.to_beancount(j, base), "csv": render.to_csv,
-            "json": render.to_json}[fmt](result)
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
+    result, loaded = journal_stream(book_root(ctx), to, fmt, start=since, fund=fund, period=period)
+    with result:
+        if result.warnings:
+            print_diagnostics(result.warnings, stream=sys.stderr)
+        base = loaded.book.base_currency if loaded.book else "USD"
+        if out is None:
+            render.write(fmt, result, sys.stdout, base)
+            return
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
-    except OSError as exc:
-        raise fail_usage(f"cannot write {out}: {exc.strerror}") from None
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:  # streamed: the journal is never one text in memory
+                render.write(fmt, result, fh, base)
+            tmp.replace(out)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise fail_usage(f"cannot write {out}: {exc.strerror}") from None
     sys.stderr.write(f"wrote {out}\n")

@@ -11,13 +11,14 @@ when it is one of the large ones (`PARTITIONED`).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ..accounting.journal import build_journal
+from ..accounting.journal import stream_journal
 from ..engine.deal import deal_terms, schedule_deal
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
@@ -157,14 +158,32 @@ def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date) ->
 
 
 def journal_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Table:
-    """The whole book's journal up to `as_of` (`loanctl journal --to`), one row per posting."""
+    """The whole book's journal up to `as_of` (`loanctl journal --to`), one row per posting;
+    worked (in worker processes for a large book) as the rows are read, streamed from the
+    workers' files (`accounting.journal.stream_journal`): never the whole journal in memory."""
     t = Table("journal", [("entry", "int"), ("date", "date"), ("kind", "text"), ("narration", "text"),
                           ("deal", "text"), ("facility", "text"), ("lender", "text"), ("currency", "text"),
                           ("ref", "text"), ("account", "text"), ("amount", "money")])
-    journal = build_journal(loaded, payments, as_of)
-    t.rows = ((n, e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None, p.account,
-               p.amount) for n, e in enumerate(journal.entries, start=1) for p in e.postings)
+
+    def rows():
+        days: dict[str, date] = {}
+        with stream_journal(loaded, as_of, _journal_fields, payments=payments) as journal:
+            for n, text in enumerate(journal.entry_texts(), start=1):
+                day, kind, narration, deal, facility, lender, currency, ref, postings = json.loads(text)
+                d = days.get(day)
+                if d is None:
+                    d = days[day] = date.fromisoformat(day)
+                for account, amount in postings:
+                    yield n, d, kind, narration, deal, facility, lender, currency, ref or None, account, Decimal(amount)
+    t.rows = rows()
     return t
+
+
+def _journal_fields(e) -> list[str]:
+    """An entry as the journal table's worker sends it: its fields and postings as JSON (a
+    Decimal's text gives it back exactly)."""
+    return [json.dumps([e.date.isoformat(), e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref,
+                        [[p.account, str(p.amount)] for p in e.postings]])]
 
 
 def build_tables(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Iterator[Table]:

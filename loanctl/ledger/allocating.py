@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
 
+from ..forkmap import fork_map, worker_count
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.crossrows import Problem, paid_off_problems
@@ -223,11 +224,6 @@ def _run(job: _Job, out: TableAllocation, workers: int) -> None:
         out.problems += problems
 
 
-def worker_count() -> int:
-    """Worker processes for a large allocation: the machine's cores, at most 4."""
-    return min(os.cpu_count() or 1, 4)
-
-
 def _chunks(counts: list[tuple[str, str, int]], total: int, workers: int) -> list[list[Facility]]:
     """The facilities in chunks of whole deals (a deal's terms are computed once), about
     total / (workers × CHUNKS_PER_WORKER) payments each (one chunk for one worker)."""
@@ -258,32 +254,10 @@ class _Job:
     chunks: list[list[Facility]] = field(default_factory=list)
 
 
-_JOB: _Job | None = None
-"""The job a worker process works on (inherited at the fork)."""
-
-
 def _in_workers(job: _Job, chunks: int, workers: int) -> list[tuple]:
-    import multiprocessing
-    global _JOB
-    _JOB = job
-    gc.freeze()  # the book (and a post's payments) are shared with the workers: the collector must not copy them
-    try:
-        with multiprocessing.get_context("fork").Pool(min(workers, chunks)) as pool:
-            done = pool.map(_worker_chunk, range(chunks), chunksize=1)
-        # a chunk a worker could not allocate is allocated here, to meet its exception as it is
-        return [r if r is not None else _allocate_chunk(i, job) for i, r in enumerate(done)]
-    finally:
-        gc.unfreeze()
-        _JOB = None
-
-
-def _worker_chunk(i: int) -> tuple | None:
-    """A worker's chunk; None when it raised (an exception may not survive the way back)."""
-    assert _JOB is not None
-    try:
-        return _allocate_chunk(i, _JOB)
-    except Exception:
-        return None
+    """Every chunk of `job` in worker processes (they inherit the book, and a post's payments);
+    a chunk whose exception cannot come back is allocated here, to meet it as it is."""
+    return list(fork_map(functools.partial(_allocate_chunk, job=job), range(chunks), workers, rerun=True))
 
 
 def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decimal], list[Problem]]:

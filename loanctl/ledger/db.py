@@ -16,6 +16,7 @@ import functools
 import os
 import re
 import time
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -192,6 +193,44 @@ def ledger_payments(root: Path) -> list[Payment]:
     finally:
         if con is not None:
             con.close()
+
+
+def payment_files(root: Path, ranges: list[tuple[str, str]], end: date, folder: Path) -> list[Path]:
+    """Per range of deal ids (first, last: inclusive, in Python's string order, which is
+    DuckDB's), a CSV file in `folder` of the ledger's payments of those deals with value
+    dates up to `end`, in the ledger's order — for `read_payment_file` in a worker process,
+    so that no one process holds every payment. No ledger: empty files. The connection is
+    closed on return (a worker may be forked next)."""
+    paths = [folder / f"payments-{i}.csv" for i in range(len(ranges))]
+    con = open_for_read(root)
+    try:
+        for (first, last), path in zip(ranges, paths):
+            if con is None:
+                path.write_text("", encoding="utf-8")
+                continue
+            con.execute(f"COPY (SELECT {PAYMENT_COLUMNS} FROM payments WHERE deal >= {_literal(first)} AND deal <= "
+                        f"{_literal(last)} AND value_date <= DATE '{end.isoformat()}') "
+                        f"TO '{sql_path(path)}' (FORMAT csv, HEADER false)")
+    finally:
+        if con is not None:
+            con.close()
+    return paths
+
+
+def _literal(text: str) -> str:
+    return "'" + sql_path(text) + "'"  # the same quoting as a path's
+
+
+def read_payment_file(path: Path) -> Iterator[Payment]:
+    """The payments of a `payment_files` file, in its order (each as `load_payments` makes it)."""
+    days: dict[str, date] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for r in csv.reader(fh):
+            day = days.get(r[3])
+            if day is None:
+                day = days[r[3]] = date.fromisoformat(r[3])
+            yield payment_of((r[0], r[1], r[2], day, Decimal(r[4]), r[5], r[6], r[7], r[8], int(r[9]) if r[9] else 0,
+                              r[10]))
 
 
 def snapshot(root: Path) -> dict[str, list[tuple]]:

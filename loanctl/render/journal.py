@@ -1,4 +1,7 @@
-"""Renderers of the journal (`accounting.journal.Journal`): Beancount, CSV and JSON.
+"""Renderers of the journal: Beancount, CSV and JSON — of a `accounting.journal.Journal`
+(`to_beancount`, `to_csv`, `to_json`: the whole text) or of a `JournalStream` rendered by the
+processes that worked it (`write`: streamed to a file, entry by entry). One text either way:
+each entry's text comes from the same functions (`PIECES`), the wrapping from the same writers.
 
 Beancount: the accounts opened on the first entry's date, one transaction per entry with its
 deal, facility, lender, kind (and payment id) as metadata, amounts in the deal's currency.
@@ -12,10 +15,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from json.encoder import encode_basestring
+from typing import Callable, Iterator, TextIO
 
 from ..plaintext import inert
 
 FORMATS = ("beancount", "csv", "json")
+CSV_HEADER = ["entry", "date", "kind", "deal", "facility", "lender", "payment", "account", "amount", "currency",
+              "narration"]
 
 
 def _bean_string(value: object) -> str:
@@ -23,56 +31,176 @@ def _bean_string(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_beancount(journal, base_currency: str = "USD") -> str:
-    out = [f"; loanctl journal — {inert(journal.book, one_line=True)} — {inert(journal.scope, one_line=True)}",
-           f"; from {journal.start or 'the first entry'} to {journal.end}, period ends: {journal.period}",
-           f"option \"title\" {_bean_string(journal.book or 'loanctl journal')}",
-           f"option \"operating_currency\" \"{base_currency}\"", ""]
-    if journal.entries:
-        opened = min(e.date for e in journal.entries)
-        out += [f"{opened} open {account}" for account in journal.accounts()]
-        out.append("")
-    for e in journal.entries:
-        out.append(f"{e.date} * {_bean_string(e.narration)}")
-        out.append(f"  kind: {_bean_string(e.kind)}")
-        out.append(f"  deal: {_bean_string(e.deal)}")
-        out.append(f"  facility: {_bean_string(e.facility)}")
-        out.append(f"  lender: {_bean_string(e.lender)}")
-        if e.ref:
-            out.append(f"  payment: {_bean_string(e.ref)}")
-        for p in e.postings:
-            out.append(f"  {p.account}  {p.amount} {e.currency}")
-        out.append("")
-    return "\n".join(out)
+# --- one entry's text ------------------------------------------------------------------------------
+def beancount_pieces(e) -> list[str]:
+    """A transaction: its lines, each ending in a line break."""
+    out = [f"{e.date} * {_bean_string(e.narration)}", f"  kind: {_bean_string(e.kind)}",
+           f"  deal: {_bean_string(e.deal)}", f"  facility: {_bean_string(e.facility)}",
+           f"  lender: {_bean_string(e.lender)}"]
+    if e.ref:
+        out.append(f"  payment: {_bean_string(e.ref)}")
+    for p in e.postings:
+        out.append(f"  {p.account}  {p.amount} {e.currency}")
+    return ["".join(line + "\n" for line in out)]
 
 
-def to_csv(journal) -> str:
+class _Rows:
+    """CSV rows as `csv.writer` writes them, one at a time."""
+
+    def __init__(self) -> None:
+        self.buf = io.StringIO()
+        self.writer = csv.writer(self.buf, lineterminator="\n")
+
+    def __call__(self, row: tuple) -> str:
+        self.buf.seek(0)
+        self.buf.truncate()
+        self.writer.writerow(row)
+        return self.buf.getvalue()
+
+
+_ROW = _Rows()
+
+
+_CSV_SPECIAL = re.compile('[,"\r\n\x00]')
+"""What may make `csv.writer` quote a field (or refuse it): a row with none is its fields joined by commas."""
+
+
+def csv_pieces(e) -> list[str]:
+    """One row per posting, without its first column (the entry's number, an integer: never
+    quoted, so `f"{n},"` before each piece makes the row `csv.writer` writes). Rows of plain
+    fields are joined here; any other goes through `csv.writer`."""
+    day, ref = e.date.isoformat(), inert(e.ref, one_line=True) if e.ref else ""
+    head, tail = (day, e.kind, e.deal, e.facility, e.lender, ref), (e.currency, e.narration)
+    plain = _CSV_SPECIAL.search("\t".join(head + tail)) is None
+    before, after = ",".join(head) + ",", "," + ",".join(tail) + "\n"
+    return [f"{before}{p.account},{p.amount!s}{after}" if plain and _CSV_SPECIAL.search(p.account) is None
+            else _ROW((*head, p.account, p.amount, *tail)) for p in e.postings]
+
+
+def _json_item(data: dict) -> str:
+    """An item of a list two levels down in an indented JSON document: what
+    `json.dumps(…, indent=2, ensure_ascii=False)` nests there (its encoder in Python is slow)."""
+    return "    " + _json_value(data, "\n    ")
+
+
+def _json_value(value, newline: str) -> str:
+    """`value` (text, None, a list or a dict of them) as json.dumps(indent=2, ensure_ascii=False)
+    writes it where a line break is followed by `newline`'s indentation."""
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    inner = newline + "  "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{" + inner + ("," + inner).join(f"{encode_basestring(k)}: {_json_value(v, inner)}"
+                                                for k, v in value.items()) + newline + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_json_value(v, inner) for v in value) + newline + "]"
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", newline)
+
+
+def json_pieces(e) -> list[str]:
+    return [_json_item({"date": e.date.isoformat(), "kind": e.kind, "narration": e.narration, "deal": e.deal,
+                        "facility": e.facility, "lender": e.lender, "currency": e.currency,
+                        **({"payment": e.ref} if e.ref else {}),
+                        "postings": [{"account": p.account, "amount": str(p.amount)} for p in e.postings]})]
+
+
+def json_balance(b) -> str:
+    return _json_item({"date": b.date.isoformat(), "deal": b.deal, "facility": b.facility, "lender": b.lender,
+                       "currency": b.currency, "outstanding_principal": str(b.outstanding_principal),
+                       "unamortized_fees": str(b.unamortized_fees), "accreted_exit_fees": str(b.accreted_exit_fees),
+                       "cost_recovery": str(b.cost_recovery), "amortized_cost": str(b.amortized_cost)})
+
+
+PIECES: dict[str, tuple[Callable, Callable | None]] = {
+    "beancount": (beancount_pieces, None), "csv": (csv_pieces, None), "json": (json_pieces, json_balance)}
+"""Per format: an entry's pieces, a balance's text (None: the format shows no balances)."""
+
+
+# --- the whole journal ------------------------------------------------------------------------------
+def write(fmt: str, journal, out: TextIO, base_currency: str = "USD") -> None:
+    """A journal (a JournalStream rendered with PIECES[fmt], or `_Objects` of a Journal) to `out`."""
+    if fmt == "beancount":
+        _write_beancount(journal, out, base_currency)
+    elif fmt == "csv":
+        out.write(",".join(CSV_HEADER) + "\n")
+        for text in journal.entry_texts(lambda n: f"{n},"):
+            out.write(text)
+    else:
+        _write_json(journal, out)
+
+
+def _write_beancount(journal, out: TextIO, base_currency: str) -> None:
+    out.write("\n".join([
+        f"; loanctl journal — {inert(journal.book, one_line=True)} — {inert(journal.scope, one_line=True)}",
+        f"; from {journal.start or 'the first entry'} to {journal.end}, period ends: {journal.period}",
+        f"option \"title\" {_bean_string(journal.book or 'loanctl journal')}",
+        f"option \"operating_currency\" \"{base_currency}\"", ""]))
+    if journal.first is None:
+        return
+    out.write("\n" + "".join(f"{journal.first} open {account}\n" for account in sorted(journal.accounts)) + "\n")
+    sep = ""
+    for text in journal.entry_texts():
+        out.write(sep + text)
+        sep = "\n"
+
+
+def _write_json(journal, out: TextIO) -> None:
+    head = json.dumps({"book": journal.book, "scope": journal.scope,
+                       "from": journal.start.isoformat() if journal.start else None, "to": journal.end.isoformat(),
+                       "period": journal.period}, indent=2, ensure_ascii=False)
+    out.write(head[:-2] + ",\n  \"entries\": ")
+    _json_list(journal.entry_texts(), out)
+    out.write(",\n  \"balances\": ")
+    _json_list(journal.balance_texts(), out)
+    out.write("\n}\n")
+
+
+def _json_list(items: Iterator[str], out: TextIO) -> None:
+    sep = "[\n"
+    for text in items:
+        out.write(sep + text)
+        sep = ",\n"
+    out.write("[]" if sep == "[\n" else "\n  ]")
+
+
+class _Objects:
+    """A Journal's entries and balances read as a JournalStream's texts."""
+
+    def __init__(self, journal, fmt: str) -> None:
+        self.journal, (self.pieces, self.balance) = journal, PIECES[fmt]
+        for name in ("book", "scope", "start", "end", "period"):
+            setattr(self, name, getattr(journal, name))
+        self.accounts = journal.accounts()
+        self.first = min((e.date for e in journal.entries), default=None)
+
+    def entry_texts(self, mark: Callable[[int], str] | None = None) -> Iterator[str]:
+        for n, e in enumerate(self.journal.entries, start=1):
+            m = mark(n) if mark is not None else ""
+            yield "".join(m + piece for piece in self.pieces(e))
+
+    def balance_texts(self) -> Iterator[str]:
+        return map(self.balance, self.journal.balances)
+
+
+def _text(fmt: str, journal, base_currency: str = "USD") -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["entry", "date", "kind", "deal", "facility", "lender", "payment", "account", "amount", "currency",
-                "narration"])
-    rows = w.writerows
-    for i, e in enumerate(journal.entries, start=1):
-        day, ref, currency, narration = e.date.isoformat(), inert(e.ref, one_line=True) if e.ref else "", \
-            e.currency, e.narration
-        rows([(i, day, e.kind, e.deal, e.facility, e.lender, ref, p.account, p.amount, currency, narration)
-              for p in e.postings])
+    write(fmt, _Objects(journal, fmt), buf, base_currency)
     return buf.getvalue()
 
 
+def to_beancount(journal, base_currency: str = "USD") -> str:
+    return _text("beancount", journal, base_currency)
+
+
+def to_csv(journal) -> str:
+    return _text("csv", journal)
+
+
 def to_json(journal) -> str:
-    data = {
-        "book": journal.book, "scope": journal.scope,
-        "from": journal.start.isoformat() if journal.start else None, "to": journal.end.isoformat(),
-        "period": journal.period,
-        "entries": [{"date": e.date.isoformat(), "kind": e.kind, "narration": e.narration, "deal": e.deal,
-                     "facility": e.facility, "lender": e.lender, "currency": e.currency,
-                     **({"payment": e.ref} if e.ref else {}),
-                     "postings": [{"account": p.account, "amount": str(p.amount)} for p in e.postings]}
-                    for e in journal.entries],
-        "balances": [{"date": b.date.isoformat(), "deal": b.deal, "facility": b.facility, "lender": b.lender,
-                      "currency": b.currency, "outstanding_principal": str(b.outstanding_principal),
-                      "unamortized_fees": str(b.unamortized_fees), "accreted_exit_fees": str(b.accreted_exit_fees),
-                      "cost_recovery": str(b.cost_recovery), "amortized_cost": str(b.amortized_cost)} for b in journal.balances],
-    }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return _text("json", journal)

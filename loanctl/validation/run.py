@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..diagnostics import Diagnostic, UsageProblem, sort_key
+from ..forkmap import chunked, fork_map, worker_count
 from ..model.records import LoadedBook, Tree
 from ..source.cache import cache_disabled
 from ..source.loader import load_book
@@ -62,7 +63,7 @@ def validate(root: Path, paths: Iterable[str] = (), tree: Tree | None = None, wo
     wanted = deals_for_paths(root, paths) if paths else None
     if tree is None and wanted is None:
         folders = _deal_folder_names(root)
-        n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        n = workers if workers is not None else worker_count()
         if kept and not cache_disabled():
             return _validate_cached(root, folders, n, repaid)
         if n > 1 and len(folders) >= PARALLEL_FROM:
@@ -151,19 +152,13 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
 def _in_workers(loaded: LoadedBook, repaid: Repaid | None, workers: int, work, todo: list) -> list:
     """`work` over chunks of `todo` in forked worker processes that inherit `loaded` (book.yaml,
     the rates, the marks: read once, here); the chunks' results in the order of `todo`."""
-    import gc
-    import multiprocessing
     global _WORKER_BOOK, _WORKER_REPAID
-    size = max(50, len(todo) // (workers * 24))  # small enough that no worker is left alone at the end
-    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    chunks = chunked(todo, workers, 24, least=50)  # small enough that no worker is left alone at the end
     _WORKER_BOOK, _WORKER_REPAID = loaded, repaid
-    gc.freeze()  # what the workers inherit is never collected there: no copying of its pages, no scans
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return list(pool.imap(work, chunks))
+        return list(fork_map(work, chunks, workers))
     finally:
         _WORKER_BOOK = _WORKER_REPAID = None
-        gc.unfreeze()
 
 
 def _check_jobs(chunk: list) -> list:

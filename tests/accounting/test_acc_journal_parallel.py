@@ -2,6 +2,11 @@
 
 - Forked workers (`build_journal(workers=2)`, chunks of deals merged in deal order) render
   the same CSV, JSON and Beancount text as one process.
+- The streamed journal (`stream_journal`: each chunk's process renders its entries into a
+  file sorted by date, reading its own deals' payments from the ledger; the parent merges the
+  files by date) writes the text the Journal object renders, in every format, serial or in
+  workers — also through the command and the export's journal table, and for texts holding
+  the characters its files use as separators.
 - `--from`: the opening entry nets the entries before the date without building them; it
   must equal the net, recomputed here from the full journal, of each position's entries
   before the date (balance-sheet accounts as they are, income and expenses to the
@@ -17,6 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bookfactory import invoke
 
@@ -117,3 +124,215 @@ def test_row_weights_of_unchanging_shares_are_the_exact_parts(tmp_path):
             else:
                 assert got == dict(tl.changes[0][1])
     assert checked > 10
+
+
+FORMATS = ("csv", "json", "beancount")
+
+
+def _streamed(loaded, end, fmt, **kw) -> str:
+    import io
+
+    from loanctl.accounting.journal import stream_journal
+    from loanctl.render.journal import PIECES, write
+
+    pieces, balance = PIECES[fmt]
+    buf = io.StringIO()
+    with stream_journal(loaded, end, pieces, balance, **kw) as j:
+        write(fmt, j, buf, "USD")
+        folder = j.folder
+        assert folder.is_dir()
+    assert not folder.exists()  # closing the stream removes its files
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("start,fund", [(None, None), (date(2026, 1, 1), None), (date(2025, 9, 15), "fund-i")])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_streamed_journal_is_the_journal_objects_text(demo, monkeypatch, start, fund, workers):
+    from loanctl.accounting import journal as J
+    from loanctl.render.journal import to_beancount, to_csv, to_json
+
+    loaded, payments = demo
+    end = date(2026, 11, 30)
+    journal = J.build_journal(loaded, payments, end, start=start, fund=fund, workers=1)
+    expected = {"csv": to_csv(journal), "json": to_json(journal), "beancount": to_beancount(journal, "USD")}
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 2)  # several chunks: the merge by date is exercised
+    for fmt in FORMATS:
+        kw = dict(start=start, fund=fund, workers=workers)
+        assert _streamed(loaded, end, fmt, root=loaded.root, **kw) == expected[fmt], fmt  # payments from the ledger
+    assert _streamed(loaded, end, "csv", payments=payments, **kw) == expected["csv"]  # payments given
+
+
+def test_a_journal_without_entries_streams_as_the_object_renders(demo):
+    from loanctl.accounting.journal import build_journal
+    from loanctl.render.journal import to_beancount, to_csv, to_json
+
+    loaded, _ = demo
+    end = date(2020, 1, 31)  # before every deal's first draw
+    journal = build_journal(loaded, [], end)
+    assert journal.entries == []
+    for fmt, text in (("csv", to_csv(journal)), ("json", to_json(journal)), ("beancount", to_beancount(journal))):
+        assert _streamed(loaded, end, fmt, root=loaded.root, workers=1) == text
+
+
+def test_texts_holding_the_separator_characters_come_back_as_they_are(demo, monkeypatch):
+    """A chunk's file holds an entry a line: its pieces joined by NUL, line breaks as \x01; a
+    piece holding NUL or \x01 itself is written as JSON. Pieces with NUL, \x01, CR, LF and
+    U+2028 in them, in workers: each entry's text, marks before each piece, in journal order."""
+    from loanctl.accounting import journal as J
+
+    loaded, payments = demo
+    end = date(2026, 11, 30)
+
+    def pieces(e) -> list[str]:
+        odd = ["\x00", "\x01", "\r", "\n", "\u2028", ""][e.date.toordinal() % 6]
+        return [f"{e.date}|{e.kind}{odd}\n", f"{e.deal}\r\n{e.lender}|{e.postings[0].amount}"]
+
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 2)
+    with J.stream_journal(loaded, end, pieces, lambda b: f"{b.deal}\x01{b.amortized_cost}\n", root=loaded.root,
+                          workers=2) as j:
+        got = list(j.entry_texts(lambda n: f"<{n}>"))
+        balances = list(j.balance_texts())
+    journal = J.build_journal(loaded, payments, end, workers=1)
+    assert got == ["".join(f"<{n}>" + p for p in pieces(e)) for n, e in enumerate(journal.entries, start=1)]
+    assert balances == [f"{b.deal}\x01{b.amortized_cost}\n" for b in journal.balances]
+    assert any("\x00" in t for t in got) and any("\x01" in t for t in got)
+
+
+def test_payment_files_give_the_ledgers_payments_in_its_order(demo, tmp_path):
+    """Each range's file holds the ledger's payments of its deals up to the date, in the
+    ledger's order, each exactly as `ledger_payments` makes it (amount at the currency's decimals)."""
+    from loanctl.ledger.db import payment_files, read_payment_file
+
+    loaded, payments = demo
+    deals = sorted({p.deal for p in payments})
+    assert len(deals) >= 4
+    end = date(2026, 6, 30)
+    ranges = [(deals[0], deals[1]), (deals[2], deals[-1])]
+    files = payment_files(loaded.root, ranges, end, tmp_path)
+    for (first, last), path in zip(ranges, files):
+        want = [p for p in payments if first <= p.deal <= last and p.date <= end]
+        got = list(read_payment_file(path))
+        assert got == want and [str(p.amount) for p in got] == [str(p.amount) for p in want]
+        assert len(want) > 0
+
+
+def test_the_command_streams_the_journal_of_the_objects(demo, monkeypatch, tmp_path):
+    """`loanctl journal` (workers, several chunks) writes, to a file and to stdout, the text of
+    the Journal object."""
+    from loanctl.accounting import journal as J
+    from loanctl.render.journal import to_beancount, to_csv, to_json
+
+    loaded, payments = demo
+    end, start = date(2026, 11, 30), date(2026, 1, 1)
+    journal = J.build_journal(loaded, payments, end, start=start, workers=1)
+    expected = {"csv": to_csv(journal), "json": to_json(journal), "beancount": to_beancount(journal, "USD")}
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 3)
+    for fmt in FORMATS:
+        out = tmp_path / f"j.{fmt}"
+        args = ["--book", str(loaded.root), "journal", "--from", str(start), "--to", str(end), "--format", fmt]
+        result = invoke(args + ["--out", str(out)])
+        assert result.exit_code == 0, result.stderr
+        assert out.read_text(encoding="utf-8") == expected[fmt]
+        assert invoke(args).stdout == expected[fmt]
+
+
+def test_the_exports_journal_table_is_the_journals_postings(demo, monkeypatch):
+    from loanctl.accounting import journal as J
+    from loanctl.export.tables import journal_table
+
+    loaded, payments = demo
+    end = date(2026, 11, 30)
+    journal = J.build_journal(loaded, payments, end, workers=1)
+    want = [(n, e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None, p.account,
+             p.amount) for n, e in enumerate(journal.entries, start=1) for p in e.postings]
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 2)
+    got = list(journal_table(loaded, payments, end).rows)
+    assert got == want
+    assert [str(r[-1]) for r in got] == [str(r[-1]) for r in want]  # the amounts' exponents too
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(), min_size=7, max_size=7), postings=st.lists(st.tuples(st.text(), st.decimals(
+    allow_nan=False, allow_infinity=False)), max_size=3), ref=st.text())
+def test_json_entries_are_written_as_json_dumps_writes_them(texts, postings, ref):
+    """The JSON renderer writes each entry without json.dumps's (slow) indenting encoder: the
+    text must be what json.dumps(indent=2, ensure_ascii=False) nests two levels down, for any
+    text (quotes, controls, line separators, non-ASCII) and any postings, none included."""
+    import json
+    from types import SimpleNamespace as NS
+
+    from loanctl.render.journal import json_pieces
+
+    kind, narration, deal, facility, lender, currency, account = texts
+    e = NS(date=date(2026, 1, 31), kind=kind, narration=narration, deal=deal, facility=facility, lender=lender,
+           currency=currency, ref=ref, postings=[NS(account=a, amount=x) for a, x in postings])
+    data = {"date": "2026-01-31", "kind": kind, "narration": narration, "deal": deal, "facility": facility,
+            "lender": lender, "currency": currency, **({"payment": ref} if ref else {}),
+            "postings": [{"account": a, "amount": str(x)} for a, x in postings]}
+    assert json_pieces(e) == ["    " + json.dumps(data, indent=2, ensure_ascii=False).replace("\n", "\n    ")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=st.lists(st.text(), min_size=8, max_size=8), amounts=st.lists(st.decimals(
+    allow_nan=False, allow_infinity=False), max_size=3), plain=st.booleans())
+def test_csv_rows_are_written_as_csv_writer_writes_them(texts, amounts, plain):
+    """The CSV renderer joins rows of plain fields itself: each row (behind its entry number)
+    must be what `csv.writer` writes for the whole row, for any text (commas, quotes, CR, LF,
+    NUL among them) and any amount's text."""
+    import csv
+    import io
+    from types import SimpleNamespace as NS
+
+    from loanctl.plaintext import inert
+    from loanctl.render.journal import csv_pieces
+
+    if plain:  # mostly the fast path
+        texts = ["".join(c for c in t if c not in ',"\r\n\x00') for t in texts]
+    kind, narration, deal, facility, lender, currency, account, ref = texts
+    e = NS(date=date(2026, 1, 31), kind=kind, narration=narration, deal=deal, facility=facility, lender=lender,
+           currency=currency, ref=ref, postings=[NS(account=account, amount=x) for x in amounts])
+    want = []
+    for x in amounts:
+        buf = io.StringIO()
+        try:
+            csv.writer(buf, lineterminator="\n").writerow(
+                (7, "2026-01-31", kind, deal, facility, lender, inert(ref, one_line=True) if ref else "", account, x,
+                 currency, narration))
+        except csv.Error:  # a NUL this Python's writer refuses: so must the renderer
+            with pytest.raises(csv.Error):
+                csv_pieces(e)
+            return
+        want.append(buf.getvalue())
+    assert ["7," + piece for piece in csv_pieces(e)] == want
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_scratch_files_that_cannot_be_written_are_a_usage_error(demo, monkeypatch, tmp_path, parallel):
+    """The workers' files go to the temporary folder; when it cannot take them (here: the disk
+    is full as a chunk's entries are written, in this process or in a worker), the command says
+    so (exit 2), no traceback, no output file, and the scratch folder is removed."""
+    import tempfile
+
+    from loanctl.accounting import journal as J
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    made = []
+    real = tempfile.mkdtemp
+    monkeypatch.setattr(J, "_write_lines", disk_full)
+    monkeypatch.setattr(J.tempfile, "mkdtemp", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
+    if parallel:
+        monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    loaded, _ = demo
+    out = tmp_path / "j.csv"
+    result = invoke(["--book", str(loaded.root), "journal", "--to", "2026-11-30", "--out", str(out)])
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write the journal's scratch files" in result.stderr and "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+    mine = [m for m in made if Path(m).name.startswith("loanctl-journal-")]
+    assert len(mine) == 1 and not Path(mine[0]).exists()

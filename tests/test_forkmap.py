@@ -1,0 +1,89 @@
+"""`loanctl.forkmap.fork_map`: results in the order of the chunks, from forked workers that
+inherit the job; a worker's exception is raised again in the parent — also one that cannot
+be pickled (or unpickled), which would stall a plain pool: the parent then re-runs the chunk
+(`rerun`) to meet it as it is, or raises WorkerFailed with its description."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from loanctl.forkmap import WorkerFailed, chunked, fork_map
+
+
+def _pid_and_sum(chunk: list[int]) -> tuple[int, int]:
+    return os.getpid(), sum(chunk)
+
+
+def test_results_come_in_chunk_order_from_other_processes():
+    chunks = chunked(list(range(100)), 2, 5)  # 100 // (2 × 5) = 10 items a chunk
+    assert [list(c) for c in chunks] == [list(range(i, i + 10)) for i in range(0, 100, 10)]
+    got = list(fork_map(_pid_and_sum, chunks, 2))
+    # chunk k holds 10k … 10k+9: its sum is 100k + 45
+    assert [s for _, s in got] == [100 * k + 45 for k in range(10)]
+    assert os.getpid() not in {pid for pid, _ in got}
+    assert list(fork_map(_pid_and_sum, chunks, 1)) == [(os.getpid(), 100 * k + 45) for k in range(10)]
+
+
+def test_workers_inherit_the_job_unpickled():
+    """A closure over a lock (which cannot be pickled) works: only chunk numbers travel."""
+    import threading
+    lock = threading.Lock()
+    assert list(fork_map(lambda c: (lock.locked(), c * 2), [1, 2, 3], 2)) == [(False, 2), (False, 4), (False, 6)]
+
+
+class Picklable(ValueError):
+    pass
+
+
+def _raise_on_three(c: int) -> int:
+    if c == 3:
+        raise Picklable(f"bad chunk {c}")
+    return c
+
+
+def test_a_worker_exception_is_raised_in_the_parent():
+    with pytest.raises(Picklable, match="bad chunk 3"):
+        list(fork_map(_raise_on_three, [1, 2, 3, 4], 2))
+
+
+class Unpicklable(Exception):
+    """Pickles, but cannot be unpickled (its __init__ wants two arguments, args holds one):
+    the classic exception that hangs multiprocessing.Pool's result thread."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}/{b}")
+
+
+class HoldsALock(Exception):
+    def __init__(self):
+        import threading
+        super().__init__("holds a lock")
+        self.lock = threading.Lock()  # cannot be pickled at all
+
+
+@pytest.mark.parametrize("exc", [lambda: Unpicklable(1, 2), HoldsALock])
+def test_an_exception_that_cannot_travel_back_does_not_stall_the_pool(exc):
+    in_parent = os.getpid()
+
+    def work(c: int) -> int:
+        if c == 2 and os.getpid() != in_parent:
+            raise exc()
+        return c
+
+    # the chunk is worked again here (where it succeeds: this work fails only in a worker)
+    assert list(fork_map(work, [1, 2, 3], 2, rerun=True)) == [1, 2, 3]
+    with pytest.raises(WorkerFailed) as info:
+        list(fork_map(work, [1, 2, 3], 2))
+    text = str(info.value)
+    assert text.startswith("chunk 2 of 3:")
+    assert type(exc()).__name__ in text and "Traceback" in text
+
+    def always(c: int) -> int:
+        if c == 2:
+            raise exc()
+        return c
+
+    with pytest.raises(type(exc())):  # rerun here meets the exception as it is
+        list(fork_map(always, [1, 2, 3], 2, rerun=True))
