@@ -308,10 +308,25 @@ def _opt_date(d) -> str:
     return d.isoformat() if d else "—"
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def escape(value) -> str:
+    """markupsafe.escape's text (the autoescaping template's): `&<>"'` as entities, a value with
+    `__html__` as its markup — in one str.translate, cheaper for thousands of short cells."""
+    t = type(value)
+    if t is Decimal or t is int:  # digits, sign, point, exponent: nothing to escape
+        return str(value)
+    if t is not str:
+        html = getattr(value, "__html__", None)
+        if html is not None:
+            return html()
+        value = str(value)
+    return value.translate(_ESCAPES)
+
+
 def _position_cells(columns) -> list:
     """A writer of one position's cells per column (`columns`: the template's (key, label, kind))."""
-    from markupsafe import escape
-
     def cell(i: int, k: str, kind: str):
         if kind == "money":
             return lambda p, n, r, marks: f'        <td class="num" data-v="{escape(p[k])}">{escape(amount(p[k], n))}</td>\n'
@@ -365,7 +380,7 @@ def position_rows(r: Report, rows: list[dict], columns, n: int) -> str:
 def covenant_rows(tests: list[dict]) -> str:
     """The `<tr>` rows of the covenants table, one line each, as the packaged template's loop
     wrote them."""
-    from markupsafe import Markup, escape
+    from markupsafe import Markup
 
     def opt(c, k):
         v = c.get(k)
