@@ -169,7 +169,7 @@ class PositionStore:
     loaded: LoadedBook
     as_of: date
     context: str
-    fps: DealFingerprints
+    fps: DealFingerprints | KnownFingerprints
     paid: dict[Facility, str]
     stored: dict[str, dict[str, _Stored]]
     """deal → facility → stored entry (only those of the deal's current fingerprint)."""
@@ -259,15 +259,32 @@ def _write(con, store: PositionStore) -> None:
         raise
 
 
-def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: bool = True) -> PositionStore | None:
+class KnownFingerprints:
+    """`DealFingerprints` of a book whose deals are not all loaded: a deal not loaded has the
+    fingerprint it was known by (`known`: its folder unchanged since, reports.stored.DealIndex)."""
+
+    def __init__(self, loaded: LoadedBook, known: dict[str, str]) -> None:
+        self.fps = DealFingerprints(loaded)
+        self.known = known
+
+    def of(self, deal_id: str) -> str | None:
+        fp = self.known.get(deal_id)
+        return fp if fp is not None else self.fps.of(deal_id)
+
+    def flush(self) -> None:
+        self.fps.flush()
+
+
+def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: bool = True,
+               known: dict[str, str] | None = None) -> PositionStore | None:
     """The stored entries of `context` on `as_of`; None without a ledger (nothing to keep them in).
     `with_payments=False` for entries that no payment changes (covenant tests): their digest
-    is the deal's fingerprint alone."""
+    is the deal's fingerprint alone. `known`: the fingerprints of deals not loaded (KnownFingerprints)."""
     import duckdb
     path = ledger_path(loaded.root)
     if not path.exists():
         return None
-    fps = DealFingerprints(loaded)
+    fps: Any = DealFingerprints(loaded) if known is None else KnownFingerprints(loaded, known)
     stored: dict[str, dict[str, _Stored]] = {}
     try:
         con = connect(path, read_only=True)
