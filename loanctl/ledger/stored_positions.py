@@ -103,10 +103,12 @@ def encode_entry(trades: list[dict], row: dict | None, flows: list[tuple[date, s
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
 
 
-def decode_entry(text: str) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+def decode_entry(text: str, with_flows: bool = True) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+    """The entry `encode_entry` stored; `with_flows=False`: without its flows (summed in SQL
+    instead: `PositionStore.summed_flows`)."""
     trades, row, flows = json.loads(text)
     out = []
-    if flows:
+    if flows and with_flows:
         if flows.count("|") * 2 + 2 != flows.count(","):
             raise ValueError("bad flows")  # every flow is date,kind,amount
         dates = _DATES
@@ -160,6 +162,24 @@ class _Stored:
     count: int
     digest: str
     entry: str
+    checksum: str
+
+
+# each used entry's flows ("date,kind,amount|…", `encode_entry`) summed per currency, date, kind
+# and sign (as `reports.build._summed_flows` keys them); `places`: the most decimal places of a
+# term; `odd`: a term in exponent notation or a negative zero (then the caller sums in Python)
+_FLOWS_ROLLUP = f"""
+WITH used AS (SELECT unnest(?) AS d, unnest(?) AS f, unnest(?) AS ccy, unnest(?) AS k),
+flows AS (SELECT u.ccy, unnest(string_split(json_extract_string(s.entry, '$[2]'), '|')) AS flow
+          FROM {TABLE} s JOIN used u ON s.deal = u.d AND s.facility = u.f AND s.checksum = u.k
+          WHERE s.context = ? AND s.as_of = ?),
+terms AS (SELECT ccy, split_part(flow, ',', 1) AS day, split_part(flow, ',', 2) AS kind,
+                 split_part(flow, ',', 3) AS amount FROM flows WHERE flow <> '')
+SELECT ccy, day, kind, sum(CAST(amount AS DECIMAL(38, 12)))::VARCHAR AS total,
+       max(length(split_part(amount, '.', 2))) AS places,
+       bool_or(contains(lower(amount), 'e') OR regexp_full_match(amount, '-0*\\.?0*')) AS odd
+FROM terms GROUP BY ccy, day, kind, CAST(amount AS DECIMAL(38, 12)) > 0
+"""
 
 
 @dataclass
@@ -204,6 +224,47 @@ class PositionStore:
         if len(order) != count or any(self.fresh(deal, f) is None for f in order):
             return None
         return order
+
+    def checksum_of(self, deal: str, facility: str) -> str:
+        """The checksum of the stored entry `fresh` gives (its text as read and checked)."""
+        return self.stored[deal][facility].checksum
+
+    def summed_flows(self, used: list[tuple[str, str, str, str]]) -> dict[str, list[tuple[date, str, Decimal]]] | None:
+        """The flows of these stored entries — (deal, facility, currency, checksum of the entry
+        read) — summed by currency, date, kind and sign by DuckDB (DECIMAL: exact), each sum with
+        the decimal places a Decimal sum of the same amounts has (the most of its terms). The
+        report only ever sums flows (`reports.build._series`, XIRR by date, MOIC by sign), so
+        its figures are the same as from each entry's own flows. None when it cannot say
+        exactly the same (an entry replaced since it was read, an amount in exponent notation,
+        more than 12 decimal places, a negative zero): the caller decodes the flows itself."""
+        import duckdb
+        cols = [[u[i] for u in used] for i in range(4)]
+        try:
+            con = connect(ledger_path(self.loaded.root), read_only=True)
+        except DiagnosticError:
+            return None
+        try:
+            found, = con.execute(
+                f"SELECT count(*) FROM {TABLE} s JOIN (SELECT unnest(?) AS d, unnest(?) AS f, unnest(?) AS k) u "
+                "ON s.deal = u.d AND s.facility = u.f AND s.checksum = u.k WHERE s.context = ? AND s.as_of = ?",
+                [cols[0], cols[1], cols[3], self.context, self.as_of]).fetchone()
+            if found != len(used):
+                return None
+            rows = con.execute(_FLOWS_ROLLUP, [cols[0], cols[1], cols[2], cols[3], self.context, self.as_of]).fetchall()
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+        out: dict[str, list[tuple[date, str, Decimal]]] = {}
+        dates = _DATES
+        for ccy, d, kind, total, places, odd in rows:
+            if odd or places > 12:
+                return None
+            day = dates.get(d)
+            if day is None:
+                day = dates[d] = date.fromisoformat(d)
+            out.setdefault(ccy, []).append((day, kind, Decimal(total).quantize(Decimal(1).scaleb(-places))))
+        return out
 
     def put(self, deal: str, facility: str, seq: int, count: int, text: str | None) -> None:
         if text is not None:
@@ -297,7 +358,7 @@ def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: boo
                     f"SELECT deal, facility, fingerprint, seq, count, digest, entry, checksum FROM {TABLE} "
                     "WHERE context = ? AND as_of = ?", [context, as_of]).fetchall():
                 if fp == fps.of(deal) and ck == checksum(entry):
-                    stored.setdefault(deal, {})[fac] = _Stored(seq, count, dg, entry)
+                    stored.setdefault(deal, {})[fac] = _Stored(seq, count, dg, entry, ck)
     except duckdb.Error:
         return None
     finally:

@@ -129,10 +129,22 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     terminal: dict[str, Decimal] = defaultdict(Decimal)
     entities = loaded.entities
 
+    rolled: list[tuple[str, str, str, str]] = []
+    """Stored entries whose flows DuckDB sums (PositionStore.summed_flows), and their texts."""
+    texts: list[str] = []
+
+    def stored(deal_id: str, fid: str) -> tuple:
+        text = store.fresh(deal_id, fid)
+        trades, row, flows = decode_entry(text or "", with_flows=False)
+        if row is not None:
+            rolled.append((deal_id, fid, row["currency"], store.checksum_of(deal_id, fid)))
+            texts.append(text)
+        return trades, row, ()
+
     for deal_id in scope_deals(loaded, scope, statuses):
         order = store.deal_facilities(deal_id) if store is not None else None
         if order is not None:  # every facility of the deal stored and up to date
-            entries = [_stored_entry(store.fresh(deal_id, fid)) for fid in order]
+            entries = [stored(deal_id, fid) for fid in order]
         else:
             d = loaded.deals[deal_id].deal
             borrower = entities.get(d.borrower)
@@ -141,7 +153,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             for seq, fid in enumerate(terms):
                 text = store.fresh(deal_id, fid) if store is not None else None
                 if text is not None:
-                    entries.append(_stored_entry(text))
+                    entries.append(stored(deal_id, fid))
                     continue
                 fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
                                        terms=terms, builder=builder)
@@ -162,6 +174,15 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             terminal[row["currency"]] += row["outstanding_principal"] + (
                 ZERO if row["non_accrual"] else
                 row["accrued_interest"] + row["accrued_pik"] + row["accrued_commitment_fee"])
+    if rolled:  # the stored entries' flows, summed in SQL (exact: the report only sums them)
+        assert store is not None
+        summed = store.summed_flows(rolled)
+        if summed is None:
+            summed = defaultdict(list)
+            for (_, _, ccy, _), text in zip(rolled, texts):
+                summed[ccy] += decode_entry(text)[2]
+        for ccy, flows in summed.items():
+            flows_by_ccy[ccy] += flows
 
     for ccy in sorted({p["currency"] for p in report.positions}):
         rows = [p for p in report.positions if p["currency"] == ccy]
@@ -254,10 +275,6 @@ def _summed_flows(flows: list[Flow]) -> list[tuple[date, str, Decimal]]:
         key = (f.date, f.kind, f.amount > 0)
         summed[key] = summed[key] + f.amount if key in summed else f.amount
     return [(d, k, a) for (d, k, _), a in summed.items()]
-
-
-def _stored_entry(text: str | None) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
-    return decode_entry(text or "")
 
 
 def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: str,

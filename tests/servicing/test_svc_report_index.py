@@ -137,3 +137,42 @@ def test_every_format_is_identical_from_the_index_from_scratch_and_without_cache
     shutil.rmtree(demo / ".loanctl")
     assert run(demo, "ledger", "rebuild").exit_code == 0
     assert outputs() == first
+
+
+# --- the stored entries' flows, summed in SQL ------------------------------------------------------
+def test_flows_summed_in_sql_equal_the_entries_own_sums_to_the_last_digit(demo, monkeypatch):
+    """`PositionStore.summed_flows` (DuckDB, DECIMAL) gives, per currency, date, kind and sign, the
+    Decimal sum of the stored entries' own flows — the same text (decimal places included)."""
+    from loanctl import api
+    from loanctl.ledger import stored_positions as sp
+
+    seen: list = []
+    original = sp.PositionStore.summed_flows
+
+    def spy(self, used):
+        out = original(self, used)
+        expected: dict = {}
+        for deal, facility, ccy, _ in used:
+            for day, kind, amount in sp.decode_entry(self.fresh(deal, facility))[2]:
+                key = (ccy, day, kind, amount > 0)
+                expected[key] = expected[key] + amount if key in expected else amount
+        seen.append((out, expected))
+        return out
+    monkeypatch.setattr(sp.PositionStore, "summed_flows", spy)
+    api.report(demo, ON, whole_book=True)
+    api.report(demo, ON, whole_book=True)  # from the stored entries
+    out, expected = seen[-1]
+    assert out is not None and expected
+    got = {(ccy, day, kind, amount > 0): str(amount) for ccy, flows in out.items() for day, kind, amount in flows}
+    assert got == {k: str(v) for k, v in expected.items()}
+
+
+def test_a_report_whose_flows_sql_cannot_sum_is_the_same(demo, monkeypatch):
+    from loanctl import api
+    from loanctl.ledger import stored_positions as sp
+    from loanctl.render import report as render
+
+    api.report(demo, ON, fund="fund-i")
+    summed = render.to_json(api.report(demo, ON, fund="fund-i"))
+    monkeypatch.setattr(sp.PositionStore, "summed_flows", lambda self, used: None)  # e.g. an entry replaced
+    assert render.to_json(api.report(demo, ON, fund="fund-i")) == summed
