@@ -193,26 +193,32 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
         raise UsageProblem(str(exc), "see `loanctl report --help`") from None
     ids = covenant_deals(loaded, deals=[scope.id] if scope.kind == "deal" else None, lenders=scope.lenders or None,
                          lenders_of=index.lenders if index is not None else None)
-    store = None
-    if tree is None:  # each unchanged deal's covenant tests as stored (reports.stored)
-        from .reports.stored import covenant_tests, open_covenant_store
-        cov_store = open_covenant_store(loaded, on, index)
-        covenants, _ = covenant_tests(loaded, ids, on, cov_store, index)
-        if cov_store is not None:
-            cov_store.save()
-    else:
-        covenants = covenant_rows(loaded, on, deals=ids)
-    if tree is None:
-        from .ledger.db import ledger_payments
-        from .reports.build import open_report_store
-        store = open_report_store(loaded, scope, on, VALUED_REPORT,
-                                  known=index.fingerprints if index is not None else None)
-        if store is None and index is not None:  # no ledger: every deal of the scope is computed
-            index.load(index.statuses)
-            index = None
-        payments = [] if store is not None else ledger_payments(root)
-    else:
-        payments = archived_payments(loaded, tree, on)
+    if tree is None:  # the stores' reads share one connection to the ledger
+        from .ledger.stored_positions import shared_reads
+        with shared_reads(root):
+            return _stored_report(root, loaded, scope, on, ids, index, currency, look_through)
+    covenants = covenant_rows(loaded, on, deals=ids)
+    return valued_report(loaded, scope, on, archived_payments(loaded, tree, on), covenants, currency=currency,
+                         look_through=look_through)
+
+
+def _stored_report(root: Path, loaded: LoadedBook, scope, on: date, ids: list[str], index, currency: str | None,
+                   look_through: list):
+    """`report` of a book read from its folder: each unchanged deal's covenant tests and each
+    unchanged facility's position as stored in the ledger (reports.stored, reports.build)."""
+    from .ledger.db import ledger_payments
+    from .reports.build import open_report_store
+    from .reports.stored import covenant_tests, open_covenant_store
+
+    cov_store = open_covenant_store(loaded, on, index)
+    covenants, _ = covenant_tests(loaded, ids, on, cov_store, index)
+    if cov_store is not None:
+        cov_store.save()
+    store = open_report_store(loaded, scope, on, VALUED_REPORT, known=index.fingerprints if index is not None else None)
+    if store is None and index is not None:  # no ledger: every deal of the scope is computed
+        index.load(index.statuses)
+        index = None
+    payments = [] if store is not None else ledger_payments(root)
     return valued_report(loaded, scope, on, payments, covenants, currency=currency, look_through=look_through,
                          store=store, index=index)
 

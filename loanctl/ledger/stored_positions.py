@@ -155,6 +155,45 @@ def checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+# --- one read-only connection for a command's reads ---------------------------------------------
+_SHARED: dict[str, Any] = {}
+"""ledger path → the read-only connection `shared_reads` lends (None until first used)."""
+
+
+@contextlib.contextmanager
+def shared_reads(root):
+    """Inside, the stores' reads of this book's ledger (`open_store`, `payments`, `summed_flows`)
+    share one read-only connection (opening one costs more than most reads), closed on leaving
+    — or before a store writes (`PositionStore.save`: one process cannot hold both kinds)."""
+    key = str(ledger_path(root))
+    _SHARED.setdefault(key, None)
+    try:
+        yield
+    finally:
+        con = _SHARED.pop(key, None)
+        if con is not None:
+            con.close()
+
+
+def _reader(root) -> tuple[Any, bool]:
+    """A read-only connection to the book's ledger, and whether the caller closes it."""
+    path = ledger_path(root)
+    key = str(path)
+    if key not in _SHARED:
+        return connect(path, read_only=True), True
+    if _SHARED[key] is None:
+        _SHARED[key] = connect(path, read_only=True)
+    return _SHARED[key], False
+
+
+def _release_reader(root) -> None:
+    key = str(ledger_path(root))
+    con = _SHARED.get(key)
+    if con is not None:
+        con.close()
+        _SHARED[key] = None
+
+
 # --- the store ---------------------------------------------------------------------------------
 @dataclass
 class _Stored:
@@ -240,7 +279,7 @@ class PositionStore:
         import duckdb
         cols = [[u[i] for u in used] for i in range(4)]
         try:
-            con = connect(ledger_path(self.loaded.root), read_only=True)
+            con, own = _reader(self.loaded.root)
         except DiagnosticError:
             return None
         try:
@@ -254,7 +293,8 @@ class PositionStore:
         except duckdb.Error:
             return None
         finally:
-            con.close()
+            if own:
+                con.close()
         out: dict[str, list[tuple[date, str, Decimal]]] = {}
         dates = _DATES
         for ccy, d, kind, total, places, odd in rows:
@@ -272,11 +312,14 @@ class PositionStore:
 
     def payments(self, keys: list[Facility]) -> list[Payment]:
         """The payments of these facilities (for the facilities to compute)."""
-        con = connect(ledger_path(self.loaded.root), read_only=True)
+        if not keys:
+            return []
+        con, own = _reader(self.loaded.root)
         try:
             return [p for ps in payments_of(con, sorted(set(keys))).values() for p in ps]
         finally:
-            con.close()
+            if own:
+                con.close()
 
     def save(self) -> None:
         """Store the new entries (best effort: a busy or read-only ledger stores nothing), and keep
@@ -286,6 +329,7 @@ class PositionStore:
             return
         import duckdb
         root = self.loaded.root
+        _release_reader(root)
         with contextlib.suppress(DiagnosticError, OSError, duckdb.Error):
             with writer_lock(root, wait=0):
                 con = connect(ledger_path(root))
@@ -348,7 +392,7 @@ def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: boo
     fps: Any = DealFingerprints(loaded) if known is None else KnownFingerprints(loaded, known)
     stored: dict[str, dict[str, _Stored]] = {}
     try:
-        con = connect(path, read_only=True)
+        con, own = _reader(loaded.root)
     except DiagnosticError:
         return None
     try:
@@ -362,7 +406,8 @@ def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: boo
     except duckdb.Error:
         return None
     finally:
-        con.close()
+        if own:
+            con.close()
     fps.flush()
     return PositionStore(loaded, as_of, context, fps, paid, stored)
 
