@@ -170,13 +170,17 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
             v.parse_currency(currency)
         except v.ValueProblem as exc:
             raise UsageProblem(f"--currency: {exc.message}", exc.hint) from None
-    if tree is None:  # the checks' kept results stand for running them again (reports.stored)
-        from .reports.stored import load_checked_book
-        loaded, errors = load_checked_book(root, _repaid(tree))
+    index = None
+    if tree is None:  # the checks' kept results stand for running them again, and only the deals
+        # that changed are loaded before they are needed (reports.stored)
+        from .reports.stored import load_report_book
+        loaded, errors, index = load_report_book(root, _repaid(tree))
     else:
         loaded, errors = load_valid_book(root, tree=tree)
     if errors:
         raise DiagnosticError(errors)
+    if index is not None and deal is not None:
+        index.load([deal])
     look_through: list = []
     try:
         if investor is not None:
@@ -187,25 +191,36 @@ def report(root: Path, on: date, *, fund: str | None = None, lender: str | None 
             scope = resolve_scope(loaded, fund=fund, lender=lender, deal=deal, book=whole_book)
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl report --help`") from None
-    ids = covenant_deals(loaded, deals=[scope.id] if scope.kind == "deal" else None, lenders=scope.lenders or None)
-    store = None
-    if tree is None:  # each unchanged deal's covenant tests as stored (reports.stored)
-        from .reports.stored import covenant_tests, open_covenant_store
-        cov_store = open_covenant_store(loaded, on)
-        covenants, _ = covenant_tests(loaded, ids, on, cov_store)
-        if cov_store is not None:
-            cov_store.save()
-    else:
-        covenants = covenant_rows(loaded, on, deals=ids)
-    if tree is None:
-        from .ledger.db import ledger_payments
-        from .reports.build import open_report_store
-        store = open_report_store(loaded, scope, on, VALUED_REPORT)
-        payments = [] if store is not None else ledger_payments(root)
-    else:
-        payments = archived_payments(loaded, tree, on)
+    ids = covenant_deals(loaded, deals=[scope.id] if scope.kind == "deal" else None, lenders=scope.lenders or None,
+                         lenders_of=index.lenders if index is not None else None)
+    if tree is None:  # the stores' reads share one connection to the ledger
+        from .ledger.stored_positions import shared_reads
+        with shared_reads(root):
+            return _stored_report(root, loaded, scope, on, ids, index, currency, look_through)
+    covenants = covenant_rows(loaded, on, deals=ids)
+    return valued_report(loaded, scope, on, archived_payments(loaded, tree, on), covenants, currency=currency,
+                         look_through=look_through)
+
+
+def _stored_report(root: Path, loaded: LoadedBook, scope, on: date, ids: list[str], index, currency: str | None,
+                   look_through: list):
+    """`report` of a book read from its folder: each unchanged deal's covenant tests and each
+    unchanged facility's position as stored in the ledger (reports.stored, reports.build)."""
+    from .ledger.db import ledger_payments
+    from .reports.build import open_report_store
+    from .reports.stored import covenant_tests, open_covenant_store
+
+    cov_store = open_covenant_store(loaded, on, index)
+    covenants, _ = covenant_tests(loaded, ids, on, cov_store, index)
+    if cov_store is not None:
+        cov_store.save()
+    store = open_report_store(loaded, scope, on, VALUED_REPORT, known=index.fingerprints if index is not None else None)
+    if store is None and index is not None:  # no ledger: every deal of the scope is computed
+        index.load(index.statuses)
+        index = None
+    payments = [] if store is not None else ledger_payments(root)
     return valued_report(loaded, scope, on, payments, covenants, currency=currency, look_through=look_through,
-                         store=store)
+                         store=store, index=index)
 
 
 VALUED_REPORT = "valued"
@@ -213,25 +228,30 @@ VALUED_REPORT = "valued"
 
 
 def valued_report(loaded: LoadedBook, scope, on: date, payments, covenants=None, *, currency: str | None = None,
-                  look_through: list | None = None, store=None):
+                  look_through: list | None = None, store=None, index=None):
     """The report of a resolved scope with amortized cost, marks, fair value and NAV, and its
     totals translated into `currency` (default: the base currency). A missing FX rate raises
     DiagnosticError (E0654) when `currency` was asked for or the scope is an investor's; for
     the implied base currency it is a warning on the report, which stands untranslated.
     With a `store` (`reports.build.open_report_store` for VALUED_REPORT) the positions stored
     and up to date are read from the ledger, and only the other facilities' payments are
-    loaded and allocated (`payments` is then ignored); what was computed is stored."""
+    loaded and allocated (`payments` is then ignored); what was computed is stored. `index`
+    (with a store): the book's reports.stored.DealIndex when not all its deals are loaded; the
+    deals to compute are loaded here."""
     from dataclasses import replace
 
     from .accounting.valuation import add_valuation_totals, translate, valuation_hook
     from .diagnostics import DiagnosticError
-    from .reports.build import build_report, facilities_to_compute
+    from .reports.build import build_report, deals_to_compute, facilities_to_compute
 
+    statuses = index.statuses if index is not None and store is not None else None
     if store is not None:
-        payments = store.payments(facilities_to_compute(loaded, scope, on, store))
+        if index is not None:
+            index.load(deals_to_compute(loaded, scope, store, statuses))
+        payments = store.payments(facilities_to_compute(loaded, scope, on, store, statuses))
     payments = list(payments)
     result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on, payments),
-                          store=store)
+                          store=store, statuses=statuses)
     if store is not None:
         store.save()
     add_valuation_totals(result)

@@ -103,10 +103,12 @@ def encode_entry(trades: list[dict], row: dict | None, flows: list[tuple[date, s
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
 
 
-def decode_entry(text: str) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+def decode_entry(text: str, with_flows: bool = True) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
+    """The entry `encode_entry` stored; `with_flows=False`: without its flows (summed in SQL
+    instead: `PositionStore.summed_flows`)."""
     trades, row, flows = json.loads(text)
     out = []
-    if flows:
+    if flows and with_flows:
         if flows.count("|") * 2 + 2 != flows.count(","):
             raise ValueError("bad flows")  # every flow is date,kind,amount
         dates = _DATES
@@ -153,6 +155,45 @@ def checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+# --- one read-only connection for a command's reads ---------------------------------------------
+_SHARED: dict[str, Any] = {}
+"""ledger path → the read-only connection `shared_reads` lends (None until first used)."""
+
+
+@contextlib.contextmanager
+def shared_reads(root):
+    """Inside, the stores' reads of this book's ledger (`open_store`, `payments`, `summed_flows`)
+    share one read-only connection (opening one costs more than most reads), closed on leaving
+    — or before a store writes (`PositionStore.save`: one process cannot hold both kinds)."""
+    key = str(ledger_path(root))
+    _SHARED.setdefault(key, None)
+    try:
+        yield
+    finally:
+        con = _SHARED.pop(key, None)
+        if con is not None:
+            con.close()
+
+
+def _reader(root) -> tuple[Any, bool]:
+    """A read-only connection to the book's ledger, and whether the caller closes it."""
+    path = ledger_path(root)
+    key = str(path)
+    if key not in _SHARED:
+        return connect(path, read_only=True), True
+    if _SHARED[key] is None:
+        _SHARED[key] = connect(path, read_only=True)
+    return _SHARED[key], False
+
+
+def _release_reader(root) -> None:
+    key = str(ledger_path(root))
+    con = _SHARED.get(key)
+    if con is not None:
+        con.close()
+        _SHARED[key] = None
+
+
 # --- the store ---------------------------------------------------------------------------------
 @dataclass
 class _Stored:
@@ -160,6 +201,24 @@ class _Stored:
     count: int
     digest: str
     entry: str
+    checksum: str
+
+
+# each used entry's flows ("date,kind,amount|…", `encode_entry`) summed per currency, date, kind
+# and sign (as `reports.build._summed_flows` keys them); `places`: the most decimal places of a
+# term; `odd`: a term in exponent notation or a negative zero (then the caller sums in Python)
+_FLOWS_ROLLUP = f"""
+WITH used AS (SELECT unnest(?) AS d, unnest(?) AS f, unnest(?) AS ccy, unnest(?) AS k),
+flows AS (SELECT u.ccy, unnest(string_split(json_extract_string(s.entry, '$[2]'), '|')) AS flow
+          FROM {TABLE} s JOIN used u ON s.deal = u.d AND s.facility = u.f AND s.checksum = u.k
+          WHERE s.context = ? AND s.as_of = ?),
+terms AS (SELECT ccy, split_part(flow, ',', 1) AS day, split_part(flow, ',', 2) AS kind,
+                 split_part(flow, ',', 3) AS amount FROM flows WHERE flow <> '')
+SELECT ccy, day, kind, sum(CAST(amount AS DECIMAL(38, 12)))::VARCHAR AS total,
+       max(length(split_part(amount, '.', 2))) AS places,
+       bool_or(contains(lower(amount), 'e') OR regexp_full_match(amount, '-0*\\.?0*')) AS odd
+FROM terms GROUP BY ccy, day, kind, CAST(amount AS DECIMAL(38, 12)) > 0
+"""
 
 
 @dataclass
@@ -169,7 +228,7 @@ class PositionStore:
     loaded: LoadedBook
     as_of: date
     context: str
-    fps: DealFingerprints
+    fps: DealFingerprints | KnownFingerprints
     paid: dict[Facility, str]
     stored: dict[str, dict[str, _Stored]]
     """deal → facility → stored entry (only those of the deal's current fingerprint)."""
@@ -205,17 +264,62 @@ class PositionStore:
             return None
         return order
 
+    def checksum_of(self, deal: str, facility: str) -> str:
+        """The checksum of the stored entry `fresh` gives (its text as read and checked)."""
+        return self.stored[deal][facility].checksum
+
+    def summed_flows(self, used: list[tuple[str, str, str, str]]) -> dict[str, list[tuple[date, str, Decimal]]] | None:
+        """The flows of these stored entries — (deal, facility, currency, checksum of the entry
+        read) — summed by currency, date, kind and sign by DuckDB (DECIMAL: exact), each sum with
+        the decimal places a Decimal sum of the same amounts has (the most of its terms). The
+        report only ever sums flows (`reports.build._series`, XIRR by date, MOIC by sign), so
+        its figures are the same as from each entry's own flows. None when it cannot say
+        exactly the same (an entry replaced since it was read, an amount in exponent notation,
+        more than 12 decimal places, a negative zero): the caller decodes the flows itself."""
+        import duckdb
+        cols = [[u[i] for u in used] for i in range(4)]
+        try:
+            con, own = _reader(self.loaded.root)
+        except DiagnosticError:
+            return None
+        try:
+            found, = con.execute(
+                f"SELECT count(*) FROM {TABLE} s JOIN (SELECT unnest(?) AS d, unnest(?) AS f, unnest(?) AS k) u "
+                "ON s.deal = u.d AND s.facility = u.f AND s.checksum = u.k WHERE s.context = ? AND s.as_of = ?",
+                [cols[0], cols[1], cols[3], self.context, self.as_of]).fetchone()
+            if found != len(used):
+                return None
+            rows = con.execute(_FLOWS_ROLLUP, [cols[0], cols[1], cols[2], cols[3], self.context, self.as_of]).fetchall()
+        except duckdb.Error:
+            return None
+        finally:
+            if own:
+                con.close()
+        out: dict[str, list[tuple[date, str, Decimal]]] = {}
+        dates = _DATES
+        for ccy, d, kind, total, places, odd in rows:
+            if odd or places > 12:
+                return None
+            day = dates.get(d)
+            if day is None:
+                day = dates[d] = date.fromisoformat(d)
+            out.setdefault(ccy, []).append((day, kind, Decimal(total).quantize(Decimal(1).scaleb(-places))))
+        return out
+
     def put(self, deal: str, facility: str, seq: int, count: int, text: str | None) -> None:
         if text is not None:
             self.new.append((deal, facility, seq, count, self.digest(deal, facility), text))
 
     def payments(self, keys: list[Facility]) -> list[Payment]:
         """The payments of these facilities (for the facilities to compute)."""
-        con = connect(ledger_path(self.loaded.root), read_only=True)
+        if not keys:
+            return []
+        con, own = _reader(self.loaded.root)
         try:
             return [p for ps in payments_of(con, sorted(set(keys))).values() for p in ps]
         finally:
-            con.close()
+            if own:
+                con.close()
 
     def save(self) -> None:
         """Store the new entries (best effort: a busy or read-only ledger stores nothing), and keep
@@ -225,6 +329,7 @@ class PositionStore:
             return
         import duckdb
         root = self.loaded.root
+        _release_reader(root)
         with contextlib.suppress(DiagnosticError, OSError, duckdb.Error):
             with writer_lock(root, wait=0):
                 con = connect(ledger_path(root))
@@ -259,18 +364,35 @@ def _write(con, store: PositionStore) -> None:
         raise
 
 
-def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: bool = True) -> PositionStore | None:
+class KnownFingerprints:
+    """`DealFingerprints` of a book whose deals are not all loaded: a deal not loaded has the
+    fingerprint it was known by (`known`: its folder unchanged since, reports.stored.DealIndex)."""
+
+    def __init__(self, loaded: LoadedBook, known: dict[str, str]) -> None:
+        self.fps = DealFingerprints(loaded)
+        self.known = known
+
+    def of(self, deal_id: str) -> str | None:
+        fp = self.known.get(deal_id)
+        return fp if fp is not None else self.fps.of(deal_id)
+
+    def flush(self) -> None:
+        self.fps.flush()
+
+
+def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: bool = True,
+               known: dict[str, str] | None = None) -> PositionStore | None:
     """The stored entries of `context` on `as_of`; None without a ledger (nothing to keep them in).
     `with_payments=False` for entries that no payment changes (covenant tests): their digest
-    is the deal's fingerprint alone."""
+    is the deal's fingerprint alone. `known`: the fingerprints of deals not loaded (KnownFingerprints)."""
     import duckdb
     path = ledger_path(loaded.root)
     if not path.exists():
         return None
-    fps = DealFingerprints(loaded)
+    fps: Any = DealFingerprints(loaded) if known is None else KnownFingerprints(loaded, known)
     stored: dict[str, dict[str, _Stored]] = {}
     try:
-        con = connect(path, read_only=True)
+        con, own = _reader(loaded.root)
     except DiagnosticError:
         return None
     try:
@@ -280,11 +402,12 @@ def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: boo
                     f"SELECT deal, facility, fingerprint, seq, count, digest, entry, checksum FROM {TABLE} "
                     "WHERE context = ? AND as_of = ?", [context, as_of]).fetchall():
                 if fp == fps.of(deal) and ck == checksum(entry):
-                    stored.setdefault(deal, {})[fac] = _Stored(seq, count, dg, entry)
+                    stored.setdefault(deal, {})[fac] = _Stored(seq, count, dg, entry, ck)
     except duckdb.Error:
         return None
     finally:
-        con.close()
+        if own:
+            con.close()
     fps.flush()
     return PositionStore(loaded, as_of, context, fps, paid, stored)
 

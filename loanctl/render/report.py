@@ -286,5 +286,109 @@ def to_markdown(r: Report, book_root: Path | None = None) -> str:
 def to_html(r: Report, book_root: Path | None = None) -> str:
     from . import charts
     from ..templating import render_template
-    return render_template(template_env(book_root), "report.html.j2", report=report_dict(r), r=r,
-                           minor_units=minor_units, charts=charts.all_charts(r))
+    return render_template(template_env(book_root), "report.html.j2", report=_report_values(r, book_root, "html"),
+                           r=r, minor_units=minor_units, charts=charts.all_charts(r), position_rows=position_rows,
+                           covenant_rows=covenant_rows)
+
+
+def _report_values(r: Report, book_root: Path | None, ext: str) -> dict:
+    """The template's `report` (the JSON-ready dict): whole for a book's own template, which may
+    read any of it; loanctl's packaged template reads only `report.as_of`, so it gets only that
+    (building the dict of thousands of positions costs more than the rest of the page)."""
+    if book_root is not None and os.path.lexists(book_root / "templates" / f"report.{ext}.j2"):
+        return report_dict(r)
+    return {"as_of": r.as_of.isoformat()}
+
+
+# --- the HTML report's two long tables, row by row ----------------------------------------------
+# What the packaged template's loops over positions and covenant tests wrote (escaped as the
+# autoescaping template escapes: markupsafe), as one string per table: the template calls these
+# instead of running the loops itself, cell by cell through the sandbox (most of the page's time).
+def _opt_date(d) -> str:
+    return d.isoformat() if d else "—"
+
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def escape(value) -> str:
+    """markupsafe.escape's text (the autoescaping template's): `&<>"'` as entities, a value with
+    `__html__` as its markup — in one str.translate, cheaper for thousands of short cells."""
+    t = type(value)
+    if t is Decimal or t is int:  # digits, sign, point, exponent: nothing to escape
+        return str(value)
+    if t is not str:
+        html = getattr(value, "__html__", None)
+        if html is not None:
+            return html()
+        value = str(value)
+    return value.translate(_ESCAPES)
+
+
+def _position_cells(columns) -> list:
+    """A writer of one position's cells per column (`columns`: the template's (key, label, kind))."""
+    def cell(i: int, k: str, kind: str):
+        if kind == "money":
+            return lambda p, n, r, marks: f'        <td class="num" data-v="{escape(p[k])}">{escape(amount(p[k], n))}</td>\n'
+        if kind == "pct":
+            return lambda p, n, r, marks: (f'        <td class="num" data-v="{"" if p[k] is None else escape(p[k])}">'
+                                           f'{escape(pct(p[k]))}</td>\n')
+        if kind == "dpd":
+            return lambda p, n, r, marks: (f'        <td class="num{" dpd-late" if p[k] > 0 else ""}" '
+                                           f'data-v="{escape(p[k])}">{escape(p[k])}</td>\n')
+        if kind == "days":
+            return lambda p, n, r, marks: (f'        <td class="num" data-v="{"" if p[k] is None else escape(p[k])}">'
+                                           f'{"—" if p[k] is None else escape(p[k])}</td>\n')
+        if kind == "bucket":
+            def bucket(p, n, r, marks):
+                v = p[k]
+                names = r.dpd_bucket_names
+                return f'        <td data-v="{escape(names.index(v) if v in names else p["dpd"])}">{escape(v)}</td>\n'
+            return bucket
+        if kind == "borrower":
+            return lambda p, n, r, marks: (f'        <td class="col-borrower" data-v="{escape(p[k])}">{escape(p[k])}'
+                                           f'<span class="id">{escape(p["borrower"])}</span></td>\n')
+        if kind == "lenders":
+            return lambda p, n, r, marks: f'        <td class="col-lenders">{escape(", ".join(map(str, p[k])))}</td>\n'
+        if kind == "date":
+            return lambda p, n, r, marks: f'        <td>{escape(_opt_date(p[k]))}</td>\n'
+        if kind == "credit":
+            return lambda p, n, r, marks: ('        <td class="col-credit">' + (
+                "".join(f'<span class="mark {m.replace(" ", "-")}">{m}</span>' for m in marks) if marks else
+                "current") + "</td>\n")
+        sticky = ' class="sticky"' if i == 0 else ""
+        return lambda p, n, r, marks: f"        <td{sticky}>{escape(p[k])}</td>\n"
+    return [cell(i, k, kind) for i, (k, _, kind) in enumerate(columns)]
+
+
+def position_rows(r: Report, rows: list[dict], columns, n: int) -> str:
+    """The `<tr>` rows of the positions table (`columns` as the template lists them), as the
+    packaged template's loop wrote them: each row and cell on its own line."""
+    from markupsafe import Markup
+    cells = _position_cells(columns)
+    out: list[str] = []
+    for p in rows:
+        marks = [m for m, on in (("default", p["in_default"]), ("non-accrual", p["non_accrual"]),
+                                 ("written off", p["written_off"] > 0)) if on]
+        out.append(f'      <tr class="{" ".join(marks).replace("written off", "written-off")}">\n' if marks
+                   else "      <tr>\n")
+        out += [c(p, n, r, marks) for c in cells]
+        out.append("      </tr>\n")
+    return Markup("".join(out))
+
+
+def covenant_rows(tests: list[dict]) -> str:
+    """The `<tr>` rows of the covenants table, one line each, as the packaged template's loop
+    wrote them."""
+    from markupsafe import Markup
+
+    def opt(c, k):
+        v = c.get(k)
+        return "—" if v is None else escape(v)
+    return Markup("".join(
+        f'      <tr class="covenant-{escape(c["status"])}"><td>{escape(c["deal"])}</td><td>{escape(c["covenant"])}</td>'
+        f'<td class="nowrap">{escape(c["period_end"])}</td><td>{escape(c.get("metric", ""))}</td>'
+        f'<td class="num">{opt(c, "value")}</td><td class="num nowrap">'
+        f'{ {"max": "≤ ", "min": "≥ "}.get(c.get("bound_kind"), "")}{opt(c, "bound")}</td>'
+        f'<td class="num">{opt(c, "headroom")}</td><td class="status status-{escape(c["status"])}">'
+        f'{escape(c["status"])}</td></tr>\n' for c in tests))

@@ -106,7 +106,7 @@ PositionHook = Callable[[FacilityAllocation, dict, list[str], Callable[[str, Dec
 
 def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterable[Payment],
                  covenant_rows: list[dict] | None = None, position_hook: PositionHook | None = None,
-                 store: PositionStore | None = None) -> Report:
+                 store: PositionStore | None = None, statuses: dict[str, str] | None = None) -> Report:
     """`position_hook(fa, row, lenders, weigh)`, when given, adds figures to each position's row
     (accounting.valuation: amortized cost, fair value); `weigh(lender, amount)` is the scope's
     part of a lender's amount (the amount itself but for an investor's look-through).
@@ -114,7 +114,9 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     With a `store` (`open_report_store`, opened for this scope, date and hook), facilities whose
     stored entry is up to date are read from it, not re-allocated; the others are computed (from
     `payments`, which must then hold at least theirs: `facilities_to_compute`) and put in it —
-    `store.save()` keeps them. The report is the same with or without it."""
+    `store.save()` keeps them. The report is the same with or without it. `statuses`: every
+    deal's status when not all deals are loaded (reports.stored.DealIndex; the deals without
+    current stored entries are, see `deals_to_compute`)."""
     book = loaded.book
     buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
     mode = book.rounding if book else "half_up"
@@ -127,19 +129,31 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     terminal: dict[str, Decimal] = defaultdict(Decimal)
     entities = loaded.entities
 
-    for deal_id, record in _scope_deals(loaded, scope):
-        d = record.deal
-        borrower = entities.get(d.borrower)
+    rolled: list[tuple[str, str, str, str]] = []
+    """Stored entries whose flows DuckDB sums (PositionStore.summed_flows), and their texts."""
+    texts: list[str] = []
+
+    def stored(deal_id: str, fid: str) -> tuple:
+        text = store.fresh(deal_id, fid)
+        trades, row, flows = decode_entry(text or "", with_flows=False)
+        if row is not None:
+            rolled.append((deal_id, fid, row["currency"], store.checksum_of(deal_id, fid)))
+            texts.append(text)
+        return trades, row, ()
+
+    for deal_id in scope_deals(loaded, scope, statuses):
         order = store.deal_facilities(deal_id) if store is not None else None
         if order is not None:  # every facility of the deal stored and up to date
-            entries = [_stored_entry(store.fresh(deal_id, fid)) for fid in order]
+            entries = [stored(deal_id, fid) for fid in order]
         else:
+            d = loaded.deals[deal_id].deal
+            borrower = entities.get(d.borrower)
             terms, builder = facility_inputs(loaded, deal_id, as_of)
             entries = []
             for seq, fid in enumerate(terms):
                 text = store.fresh(deal_id, fid) if store is not None else None
                 if text is not None:
-                    entries.append(_stored_entry(text))
+                    entries.append(stored(deal_id, fid))
                     continue
                 fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
                                        terms=terms, builder=builder)
@@ -160,6 +174,15 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             terminal[row["currency"]] += row["outstanding_principal"] + (
                 ZERO if row["non_accrual"] else
                 row["accrued_interest"] + row["accrued_pik"] + row["accrued_commitment_fee"])
+    if rolled:  # the stored entries' flows, summed in SQL (exact: the report only sums them)
+        assert store is not None
+        summed = store.summed_flows(rolled)
+        if summed is None:
+            summed = defaultdict(list)
+            for (_, _, ccy, _), text in zip(rolled, texts):
+                summed[ccy] += decode_entry(text)[2]
+        for ccy, flows in summed.items():
+            flows_by_ccy[ccy] += flows
 
     for ccy in sorted({p["currency"] for p in report.positions}):
         rows = [p for p in report.positions if p["currency"] == ccy]
@@ -177,14 +200,18 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     return report
 
 
-def _scope_deals(loaded: LoadedBook, scope: Scope):
-    """The deals a report of `scope` looks at, in report order."""
-    for deal_id, record in sorted(loaded.deals.items()):
-        if scope.kind == "deal" and deal_id != scope.id:
-            continue
-        if record.deal.status not in FUNDED_OR_LATER:
-            continue
-        yield deal_id, record
+def scope_deals(loaded: LoadedBook, scope: Scope, statuses: dict[str, str] | None = None) -> list[str]:
+    """The deals a report of `scope` looks at, in report order (`statuses`: see build_report)."""
+    if statuses is None:
+        statuses = {deal_id: record.deal.status for deal_id, record in loaded.deals.items()}
+    return [deal_id for deal_id in sorted(statuses)
+            if (scope.kind != "deal" or deal_id == scope.id) and statuses[deal_id] in FUNDED_OR_LATER]
+
+
+def deals_to_compute(loaded: LoadedBook, scope: Scope, store: PositionStore, statuses: dict[str, str] | None = None
+                     ) -> list[str]:
+    """The deals of a report of `scope` without current stored entries for every facility."""
+    return [d for d in scope_deals(loaded, scope, statuses) if store.deal_facilities(d) is None]
 
 
 def _facility_entry(fa: FacilityAllocation, deal_id: str, fid: str, scope: Scope, as_of: date, buckets, mode: str,
@@ -250,30 +277,27 @@ def _summed_flows(flows: list[Flow]) -> list[tuple[date, str, Decimal]]:
     return [(d, k, a) for (d, k, _), a in summed.items()]
 
 
-def _stored_entry(text: str | None) -> tuple[list[dict], dict | None, list[tuple[date, str, Decimal]]]:
-    return decode_entry(text or "")
-
-
-def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: str) -> PositionStore | None:
+def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: str,
+                      known: dict[str, str] | None = None) -> PositionStore | None:
     """The stored report entries of `scope` on `as_of` for a report `variant` (naming the
     position hook used, e.g. "valued"); None without a ledger. Besides each deal's own inputs
     and payments, an entry depends on the scope, book.yaml as a whole (entities, policy, DPD
-    buckets) and the marks up to `as_of`."""
+    buckets) and the marks up to `as_of`. `known`: the fingerprints of deals not loaded
+    (reports.stored.DealIndex)."""
     book = loaded.book.model_dump(mode="json") if loaded.book else None
     marks = [[mf.date, [[m.deal, m.facility, m.price, m.source] for m in mf.marks]]
              for mf in loaded.marks if mf.date <= as_of]
     weights = sorted((k, repr(v)) for k, v in scope.weights.items())
     context = context_digest(variant, scope.kind, scope.id, list(scope.lenders), weights, book, marks)
-    return open_store(loaded, as_of, context)
+    return open_store(loaded, as_of, context, known=known)
 
 
-def facilities_to_compute(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore) -> list[tuple[str, str]]:
+def facilities_to_compute(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore,
+                          statuses: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """The facilities of a report of `scope` without an up-to-date stored entry (whose
-    payments `build_report` needs)."""
+    payments `build_report` needs; their deals must be loaded: `deals_to_compute`)."""
     out: list[tuple[str, str]] = []
-    for deal_id, _ in _scope_deals(loaded, scope):
-        if store.deal_facilities(deal_id) is not None:
-            continue
+    for deal_id in deals_to_compute(loaded, scope, store, statuses):
         terms, _ = facility_inputs(loaded, deal_id, as_of)
         out += [(deal_id, fid) for fid in terms if store.fresh(deal_id, fid) is None]
     return out

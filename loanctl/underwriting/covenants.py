@@ -284,20 +284,26 @@ def covenant_rows(loaded: LoadedBook, as_of: date, deals: Iterable[str] | None =
 
 
 def covenant_deals(loaded: LoadedBook, deals: Iterable[str] | None = None,
-                   lenders: Iterable[str] | None = None) -> list[str]:
-    """The deals whose covenants `covenant_rows` tests, in its order."""
+                   lenders: Iterable[str] | None = None, lenders_of: dict[str, set[str]] | None = None) -> list[str]:
+    """The deals whose covenants `covenant_rows` tests, in its order. `lenders_of`: every deal's
+    `deal_lenders` when the book's deals are not all loaded (reports.stored.DealIndex)."""
     wanted = set(deals) if deals is not None else None
     lender_set = set(lenders) if lenders is not None else None
     out: list[str] = []
-    for deal_id, record in sorted(loaded.deals.items()):
+    for deal_id in sorted(lenders_of if lenders_of is not None else loaded.deals):
         if wanted is not None and deal_id not in wanted:
             continue
-        if lender_set is not None and not (any(p.lender in lender_set for f in record.deal.facilities
-                                               for p in f.participations)
-                                           or any(t.trade.buyer in lender_set for t in record.trades)):
-            continue  # a lender of the deal: in its participations, or a trade's buyer
+        if lender_set is not None and lender_set.isdisjoint(
+                lenders_of[deal_id] if lenders_of is not None else deal_lenders(loaded.deals[deal_id])):
+            continue
         out.append(deal_id)
     return out
+
+
+def deal_lenders(record: DealRecord) -> set[str]:
+    """The lenders of a deal: in its participations, or a trade's buyer."""
+    return ({p.lender for f in record.deal.facilities for p in f.participations}
+            | {t.trade.buyer for t in record.trades})
 
 
 def underwriting_metrics(record: DealRecord, debt_service: Decimal | None) -> dict[str, Decimal | None]:

@@ -181,9 +181,11 @@ def check_job(loaded: LoadedBook, job: Job, repaid: Repaid | None) -> Done:
 
 
 def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None,
-                   check_many: Callable[[list[Job]], list[Done]]) -> tuple[list[Diagnostic], set[str]]:
+                   check_many: Callable[[list[Job]], list[Done]], digests_out: dict | None = None
+                   ) -> tuple[list[Diagnostic], set[str]]:
     """Every deal's diagnostics (taken from the cache where the deal is unchanged; `check_many`
-    checks the others, see `check_job`) and the overnight indices used; the cache is brought up to date."""
+    checks the others, see `check_job`) and the overnight indices used; the cache is brought up to date.
+    `digests_out` receives each folder's `deal_digest` as this run found it (None: not summable)."""
     store = ParsedCache(loaded.root)
     context = book_context(loaded)
     try:  # files changed within RACY_NS of the last write are summed again (their stat may not show it)
@@ -228,6 +230,8 @@ def cached_results(loaded: LoadedBook, folders: list[str], repaid: Repaid | None
             kept[folder] = [digests[folder], [_to_json(d) for d in found], indices, signatures.get(folder)]
     if dirty or todo or set(known) != set(kept):
         store.put_json(RESULTS, {"context": context, "deals": kept})
+    if digests_out is not None:
+        digests_out.update(digests)
     return diags, used
 
 

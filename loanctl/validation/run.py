@@ -4,7 +4,7 @@ large book: what `validate` and every computing command start with."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -39,6 +39,9 @@ def deals_for_paths(root: Path, paths: Iterable[str]) -> set[str] | None:
 class ValidationResult:
     loaded: LoadedBook
     diagnostics: list[Diagnostic]
+    digests: dict[str, str | None] = field(default_factory=dict)
+    """`kept` only: each deal folder's digest (`validation.cached.deal_digest`) as this run found
+    it, None for a folder that cannot be summed — what a deal's kept results are kept under."""
 
     @property
     def errors(self) -> int:
@@ -142,11 +145,12 @@ def _validate_cached(root: Path, folders: list[str], workers: int, repaid: Repai
         with batched_writes(loaded.tree):
             return [check_job(loaded, job, repaid) for job in todo]
 
-    deal_diags, used = cached_results(loaded, folders, repaid, check_many)
+    digests: dict[str, str | None] = {}
+    deal_diags, used = cached_results(loaded, folders, repaid, check_many, digests)
     diags += deal_diags + check_overnight_files(loaded, used)
     loaded.deal_folders = list(folders)
     diags += check_marks(loaded)  # marks of deals no folder holds (E0646); each deal's own with the deal
-    return ValidationResult(loaded, sorted(diags, key=sort_key))
+    return ValidationResult(loaded, sorted(diags, key=sort_key), digests)
 
 
 def _in_workers(loaded: LoadedBook, repaid: Repaid | None, workers: int, work, todo: list) -> list:
