@@ -11,6 +11,7 @@ every draw and amendment effective date; draws on a payment date belong to the n
 from __future__ import annotations
 
 import bisect
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
@@ -146,6 +147,8 @@ class FacilitySchedule:
     """The lenders' shares over time (`engine.lenders.ShareTimeline`, amendments and trades)."""
     lender_cache: dict = field(default_factory=dict, repr=False, compare=False)
     """Lender parts computed from this schedule (`engine.lenders.lender_rows`)."""
+    maker: object = field(default=None, repr=False, compare=False)
+    """A weak reference to the `ScheduleMaker` that made it (None: made otherwise)."""
 
     def for_lender(self, lender: str) -> "FacilitySchedule":
         """The lender's parts (`engine.lenders.lender_view`)."""
@@ -186,23 +189,83 @@ def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calend
     a final stub to it (interest, PIK and commitment fee accrued to the date, all principal,
     the exit fee) and nothing accrues after it.
     """
-    with localcontext(_CTX):
-        builder = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
-        builder.pik_toggles = sorted(pik_toggles)
-        builder.end_on = end_on
-        wanted = sorted([(d, builder.r(a), "prepayment") for d, a in prepayments]
-                        + [(d, builder.r(a), "repayment") for d, a in repayments], key=lambda x: x[0])
-        base = builder.run([x for x in wanted if x[2] == "repayment"])
-        if not any(k == "prepayment" for _, _, k in wanted):
-            return base
-        applied = wanted
-        for _ in range(3):  # a capped prepayment changes the reductions; converges at once
-            overrides = _reduced_principal(base, [(d, a) for d, a, k in applied if k == "prepayment"])
-            sched = builder.run(applied, overrides)
-            if sched.reductions == applied:
-                break
-            applied = sched.reductions
-        return sched
+    return ScheduleMaker(terms, rates, calendar_for, currency, digits, rounding, rate_shift).build(
+        prepayments, pik_toggles, repayments, end_on)
+
+
+class ScheduleMaker:
+    """`build_schedule` for one facility's terms on one set of fixings, calendars, currency,
+    rounding and rate shift, called as often as needed: what depends only on the terms
+    (periods, daily overnight rates, payment dates) is worked out once, and each distinct
+    run is made once — a schedule with prepayments starts from the one without them, which
+    every such schedule (and the contractual schedule) shares. A schedule asked for again
+    is a copy of the one made (its lists shared: schedules are never changed once made).
+    Each schedule made refers to its maker (`FacilitySchedule.maker`, weakly), so a caller
+    holding a schedule can make others from the same terms without starting over."""
+
+    __slots__ = ("terms", "rate_shift", "context", "timelines", "_b", "_runs", "_made", "__weakref__")
+
+    def __init__(self, terms: FacilityTerms, rates: Mapping[str, RateSeries],
+                 calendar_for: Callable[[Facility], Calendar], currency: str, digits: int,
+                 rounding: str = "half_up", rate_shift: Decimal = ZERO, context: tuple = ()) -> None:
+        self.terms = terms
+        self.rate_shift = rate_shift
+        self.context = context
+        """What the caller made it from besides the arguments (`engine.deal`: the deal, fixings, book)."""
+        self.timelines: dict = {}
+        """Share timelines of these terms, as `engine.deal` works them out (by as-of date)."""
+        self._b = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
+        self._runs: dict[tuple, FacilitySchedule] = {}
+        self._made: dict[tuple, FacilitySchedule] = {}
+
+    def build(self, prepayments: Sequence[tuple[date, Decimal]] = (), pik_toggles: Sequence[tuple[date, bool]] = (),
+              repayments: Sequence[tuple[date, Decimal]] = (), end_on: date | None = None) -> FacilitySchedule:
+        """The schedule with these balance reductions, PIK toggles and payoff date (`build_schedule`)."""
+        b = self._b
+        with localcontext(_CTX):
+            toggles = tuple(sorted(pik_toggles))
+            wanted = sorted([(d, b.r(a), "prepayment") for d, a in prepayments]
+                            + [(d, b.r(a), "repayment") for d, a in repayments], key=lambda x: x[0])
+            key = (tuple(wanted), end_on, toggles)
+            made = self._made.get(key)
+            if made is not None:
+                return _copy(made)
+            b.pik_toggles = list(toggles)
+            b.end_on = end_on
+            base = self._run([x for x in wanted if x[2] == "repayment"], end_on, toggles)
+            if not any(k == "prepayment" for _, _, k in wanted):
+                sched = base
+            else:
+                applied = wanted
+                for _ in range(3):  # a capped prepayment changes the reductions; converges at once
+                    overrides = _reduced_principal(base, [(d, a) for d, a, k in applied if k == "prepayment"])
+                    sched = b.run(applied, overrides)
+                    if sched.reductions == applied:
+                        break
+                    applied = sched.reductions
+                sched.maker = self.ref()
+            self._made[key] = sched
+            return sched
+
+    def ref(self) -> "weakref.ref[ScheduleMaker]":
+        return weakref.ref(self)
+
+    def _run(self, reductions: list, end_on: date | None, toggles: tuple) -> FacilitySchedule:
+        """A run without principal overrides (the builder's pik_toggles and end_on already set)."""
+        key = (tuple(reductions), end_on, toggles)
+        found = self._runs.get(key)
+        if found is None:
+            found = self._runs[key] = self._b.run(reductions)
+            found.maker = self.ref()
+        return found
+
+
+def _copy(s: FacilitySchedule) -> FacilitySchedule:
+    """A schedule as made again: its own object (callers attach a share timeline and fill
+    `lender_cache`), the same rows and lists."""
+    return FacilitySchedule(s.facility_id, s.currency, s.digits, s.rows, s.maturity_date, s.day_count, s.fee_details,
+                            s.prepaid, s.draws, s.commitments, s.facility_type, s.pik_rate, s.reductions, s.ended_on,
+                            s.share_timeline, {}, s.maker)
 
 
 def _reduced_principal(base: FacilitySchedule, prepayments: list[tuple[date, Decimal]]) -> dict[date, Decimal]:
@@ -243,6 +306,9 @@ class _Builder:
         self._periods: dict[date | None, list[_Period]] = {}
         self._cfee_terms: dict[int, tuple[Decimal | None, date]] = {}
         self._shares_of: dict[int, tuple[tuple[str, Decimal], ...]] = {}
+        self._all_draws: list[tuple[date, Decimal]] | None = None
+        """Every draw (date, rounded amount) in date order, and the fixed fees: the terms' own."""
+        self._fixed: list = []
 
     # -- dates -----------------------------------------------------------------------------
     def grid(self) -> list[tuple[date, date]]:
@@ -348,9 +414,11 @@ class _Builder:
         periods = self.periods()
         n_periods = len(periods)
         zero = self.r(ZERO)
-        draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()
-                        if self.end_on is None or d.date < self.end_on), key=lambda x: x[0])
-        fixed_fees = self._fixed_fees()
+        if self._all_draws is None:
+            self._all_draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()), key=lambda x: x[0])
+            self._fixed = self._fixed_fees()
+        draws = [x for x in self._all_draws if self.end_on is None or x[0] < self.end_on]
+        fixed_fees = self._fixed
         fee_details: list[tuple[date, str, Decimal]] = []
 
         # row 0: draws on the start date and the upfront fee
