@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Callable
 
-from ..conventions.calendars import Calendar, make_calendar
+from ..conventions.calendars import make_calendar
 from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
 from ..model.records import DealRecord, LoadedBook
@@ -59,6 +59,10 @@ class ScheduleBuilder:
         self.digits = minor_units(self.currency)
         self.series = loaded.rates if rates is None else rates
         self.context = (record, self.series, loaded.book)
+        calendars = self.calendars
+        self.calendar_for: Callable = lambda f: make_calendar(f.payments.calendar, calendars)
+        """The calendar of a facility's terms (no reference back to the builder: its makers
+        hold this, and a cycle would leave every schedule made to the garbage collector)."""
         self._makers: dict[str, list[ScheduleMaker]] = {}
         self._timelines: dict[str, ShareTimeline] = {}
 
@@ -94,9 +98,6 @@ class ScheduleBuilder:
                           self.context)
         makers.append(m)
         return m
-
-    def calendar_for(self, f) -> Calendar:
-        return make_calendar(f.payments.calendar, self.calendars)
 
     def adopt(self, schedule: FacilitySchedule) -> None:
         """Make schedules with the maker of `schedule` too, when it is alive and was made for

@@ -306,6 +306,8 @@ class _Builder:
         self._periods: dict[date | None, list[_Period]] = {}
         self._cfee_terms: dict[int, tuple[Decimal | None, date]] = {}
         self._shares_of: dict[int, tuple[tuple[str, Decimal], ...]] = {}
+        self._yf: dict[tuple[str, date, date], Decimal] = {}
+        self._cash_rates: dict[tuple[int, date], tuple[Decimal, Decimal | None, bool]] = {}
         self._all_draws: list[tuple[date, Decimal]] | None = None
         """Every draw (date, rounded amount) in date order, and the fixed fees: the terms' own."""
         self._fixed: list = []
@@ -365,7 +367,15 @@ class _Builder:
 
     # -- rates -----------------------------------------------------------------------------
     def cash_rate(self, f: Facility, fixing_on: date, version: Version) -> tuple[Decimal, Decimal | None, bool]:
-        """(all-in cash rate, spread, projected) for a period starting on `fixing_on`."""
+        """(all-in cash rate, spread, projected) for a period starting on `fixing_on` (each
+        worked out once: the builder's terms live as long as it)."""
+        key = (id(f), fixing_on)
+        found = self._cash_rates.get(key)
+        if found is None:
+            found = self._cash_rates[key] = self._cash_rate(f, fixing_on, version)
+        return found
+
+    def _cash_rate(self, f: Facility, fixing_on: date, version: Version) -> tuple[Decimal, Decimal | None, bool]:
         it = f.interest
         if it.index is None:
             return it.fixed_rate or ZERO, None, False
@@ -446,8 +456,9 @@ class _Builder:
         prev_maturity: date | None = None
         custom_done: set[tuple[int, date]] = set()
 
+        version_at, commitment_terms, yf_of = self.version_at, self._commitment_terms, self._year_fraction
         for p in periods:
-            v0 = self.version_at(p.accrual_start)
+            v0 = version_at(p.accrual_start)
             overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
             if overnight:  # rate0 is the equivalent rate, known after the sub-intervals
                 d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
@@ -478,9 +489,10 @@ class _Builder:
             for k in range(len(cuts) - 1):
                 a, b = cuts[k], cuts[k + 1]
                 drawn_by_a = ZERO
-                for d, amt in row_draws:
-                    if d <= a:
-                        drawn_by_a += amt
+                if row_draws:
+                    for d, amt in row_draws:
+                        if d <= a:
+                            drawn_by_a += amt
                 if row_prepay:
                     for j, (d, amt, kind) in enumerate(row_prepay):  # reductions dated by `a` act from `a`
                         if d <= a and j not in applied_idx:
@@ -490,7 +502,7 @@ class _Builder:
                     for x in applied_prepay:
                         prepaid_sum += x[1]
                 seg_balance = opening + drawn_by_a - prepaid_sum
-                v = self.version_at(a)
+                v = version_at(a)
                 f = v.facility
                 daily = None
                 if overnight and f.interest.method in OVERNIGHT_METHODS and f.interest.index is not None:
@@ -503,7 +515,7 @@ class _Builder:
                     rate, _, proj = self.cash_rate(f, p.accrual_start, v)
                     projected = projected or proj
                 it = f.interest
-                yf = year_fraction(it.day_count, a, b)
+                yf = yf_of(it.day_count, a, b)
                 if daily is not None:
                     interest += daily.amount(seg_balance, a, b)
                     weight += seg_balance * (b - a).days
@@ -511,9 +523,9 @@ class _Builder:
                     interest += seg_balance * rate * yf
                 if it.pik_rate:
                     pik += seg_balance * it.pik_rate * yf
-                c_rate, undrawn, c_end = self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
+                c_rate, undrawn, c_end = commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
                 if c_rate and a < c_end:
-                    cfee += c_rate * undrawn * year_fraction(it.day_count, a, b if b < c_end else c_end)
+                    cfee += c_rate * undrawn * yf_of(it.day_count, a, b if b < c_end else c_end)
                 args = [a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn, c_end, daily]
                 if overnight:
                     seg_args.append(args)
@@ -597,6 +609,14 @@ class _Builder:
         return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
                                 last.interest.day_count, fee_details, [(d, a) for d, a, k in prepaid if k == "prepayment"],
                                 draws, commitments, last.type, last.interest.pik_rate, prepaid, self.end_on)
+
+    def _year_fraction(self, day_count: str, a: date, b: date) -> Decimal:
+        """`year_fraction`, each (day count, start, end) worked out once (runs share their periods)."""
+        key = (day_count, a, b)
+        found = self._yf.get(key)
+        if found is None:
+            found = self._yf[key] = year_fraction(day_count, a, b)
+        return found
 
     def _toggled(self, on: date) -> bool:
         state = False

@@ -119,13 +119,19 @@ def test_adopt_takes_a_live_maker_of_the_same_deal_fixings_and_book_only():
     rec = record(deal(FLOATING), [REPRICING])
     loaded = _loaded(rec)
     ft = deal_terms(rec)[0]["tl"]
-    made = schedule_builder(loaded, rec)(ft, prepayments=[(date(2026, 5, 20), Decimal("250000"))])
+    first = schedule_builder(loaded, rec)
+    made = first(ft, prepayments=[(date(2026, 5, 20), Decimal("250000"))])
     same = schedule_builder(loaded, rec)
     same.adopt(made)
     assert same.maker(deal_terms(rec)[0]["tl"]) is made.maker()
     other_rates = schedule_builder(loaded, rec, rates=dict(FIXINGS))
     other_rates.adopt(made)
     assert other_rates.maker(ft) is not made.maker()
+    del first, same  # its makers die with the builders that held them: nothing left to adopt
+    assert made.maker() is None
+    late = schedule_builder(loaded, rec)
+    late.adopt(made)
+    assert late.maker(ft).build(prepayments=[(date(2026, 5, 20), Decimal("250000"))]) == _content(made)
     fresh_only = schedule_builder(loaded, rec)
     fresh_only.adopt(_fresh(ft))  # not made by a maker: nothing to adopt
     assert fresh_only.maker(ft) is not made.maker()
