@@ -203,7 +203,7 @@ class ScheduleMaker:
     Each schedule made refers to its maker (`FacilitySchedule.maker`, weakly), so a caller
     holding a schedule can make others from the same terms without starting over."""
 
-    __slots__ = ("terms", "rate_shift", "context", "timelines", "_b", "_runs", "_made", "__weakref__")
+    __slots__ = ("terms", "rate_shift", "context", "timelines", "_b", "_runs", "_made", "_bullet", "__weakref__")
 
     def __init__(self, terms: FacilityTerms, rates: Mapping[str, RateSeries],
                  calendar_for: Callable[[Facility], Calendar], currency: str, digits: int,
@@ -217,6 +217,7 @@ class ScheduleMaker:
         self._b = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
         self._runs: dict[tuple, FacilitySchedule] = {}
         self._made: dict[tuple, FacilitySchedule] = {}
+        self._bullet = all(v.facility.amortization.type == "bullet" for v in terms.versions)
 
     def build(self, prepayments: Sequence[tuple[date, Decimal]] = (), pik_toggles: Sequence[tuple[date, bool]] = (),
               repayments: Sequence[tuple[date, Decimal]] = (), end_on: date | None = None) -> FacilitySchedule:
@@ -232,13 +233,17 @@ class ScheduleMaker:
                 return _copy(made)
             b.pik_toggles = list(toggles)
             b.end_on = end_on
-            base = self._run([x for x in wanted if x[2] == "repayment"], end_on, toggles)
             if not any(k == "prepayment" for _, _, k in wanted):
-                sched = base
+                sched = self._run([x for x in wanted if x[2] == "repayment"], end_on, toggles)
             else:
+                # scheduled principal reduced from the last date back: none to reduce when every
+                # version is a bullet (nothing but the maturity amount, which is the balance left)
+                base = None if self._bullet else self._run([x for x in wanted if x[2] == "repayment"], end_on,
+                                                            toggles)
                 applied = wanted
                 for _ in range(3):  # a capped prepayment changes the reductions; converges at once
-                    overrides = _reduced_principal(base, [(d, a) for d, a, k in applied if k == "prepayment"])
+                    overrides = None if base is None else _reduced_principal(
+                        base, [(d, a) for d, a, k in applied if k == "prepayment"])
                     sched = b.run(applied, overrides)
                     if sched.reductions == applied:
                         break
