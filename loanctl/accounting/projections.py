@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Sequence
 
+from ..engine.deal import deal_terms, schedule_builder
 from ..model.records import LoadedBook
 from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.positions import facility_inputs
@@ -39,9 +40,17 @@ def facility_projections(loaded: LoadedBook, deal_id: str, fa: FacilityAllocatio
     s = fa.schedule
     fid = s.facility_id
     funding = s.rows[0].date
+    record = loaded.deals[deal_id]
+    build = schedule_builder(loaded, record)  # one for every date: schedules of equal terms share their work
+    build.adopt(s)
+    by_amendments: dict[tuple, dict] = {}  # the terms as of a date follow from the amendments effective by then
     out = []
     for on in [funding, *dates]:
-        terms, builder = facility_inputs(loaded, deal_id, on)
+        effective = tuple(id(a) for a in record.amendments if a.amendment.effective_date <= on)
+        terms = by_amendments.get(effective)
+        if terms is None:
+            terms = by_amendments[effective] = deal_terms(record, on)[0]
+        terms, builder = facility_inputs(loaded, deal_id, on, build, terms)
         if fid not in terms:
             continue
         known = [r for r in s.reductions if r[0] <= on] if on != funding else []

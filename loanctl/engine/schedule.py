@@ -11,6 +11,7 @@ every draw and amendment effective date; draws on a payment date belong to the n
 from __future__ import annotations
 
 import bisect
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
@@ -146,6 +147,8 @@ class FacilitySchedule:
     """The lenders' shares over time (`engine.lenders.ShareTimeline`, amendments and trades)."""
     lender_cache: dict = field(default_factory=dict, repr=False, compare=False)
     """Lender parts computed from this schedule (`engine.lenders.lender_rows`)."""
+    maker: object = field(default=None, repr=False, compare=False)
+    """A weak reference to the `ScheduleMaker` that made it (None: made otherwise)."""
 
     def for_lender(self, lender: str) -> "FacilitySchedule":
         """The lender's parts (`engine.lenders.lender_view`)."""
@@ -186,23 +189,88 @@ def build_schedule(terms: FacilityTerms, rates: Mapping[str, RateSeries], calend
     a final stub to it (interest, PIK and commitment fee accrued to the date, all principal,
     the exit fee) and nothing accrues after it.
     """
-    with localcontext(_CTX):
-        builder = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
-        builder.pik_toggles = sorted(pik_toggles)
-        builder.end_on = end_on
-        wanted = sorted([(d, builder.r(a), "prepayment") for d, a in prepayments]
-                        + [(d, builder.r(a), "repayment") for d, a in repayments], key=lambda x: x[0])
-        base = builder.run([x for x in wanted if x[2] == "repayment"])
-        if not any(k == "prepayment" for _, _, k in wanted):
-            return base
-        applied = wanted
-        for _ in range(3):  # a capped prepayment changes the reductions; converges at once
-            overrides = _reduced_principal(base, [(d, a) for d, a, k in applied if k == "prepayment"])
-            sched = builder.run(applied, overrides)
-            if sched.reductions == applied:
-                break
-            applied = sched.reductions
-        return sched
+    return ScheduleMaker(terms, rates, calendar_for, currency, digits, rounding, rate_shift).build(
+        prepayments, pik_toggles, repayments, end_on)
+
+
+class ScheduleMaker:
+    """`build_schedule` for one facility's terms on one set of fixings, calendars, currency,
+    rounding and rate shift, called as often as needed: what depends only on the terms
+    (periods, daily overnight rates, payment dates) is worked out once, and each distinct
+    run is made once — a schedule with prepayments starts from the one without them, which
+    every such schedule (and the contractual schedule) shares. A schedule asked for again
+    is a copy of the one made (its lists shared: schedules are never changed once made).
+    Each schedule made refers to its maker (`FacilitySchedule.maker`, weakly), so a caller
+    holding a schedule can make others from the same terms without starting over."""
+
+    __slots__ = ("terms", "rate_shift", "context", "timelines", "_b", "_runs", "_made", "_bullet", "__weakref__")
+
+    def __init__(self, terms: FacilityTerms, rates: Mapping[str, RateSeries],
+                 calendar_for: Callable[[Facility], Calendar], currency: str, digits: int,
+                 rounding: str = "half_up", rate_shift: Decimal = ZERO, context: tuple = ()) -> None:
+        self.terms = terms
+        self.rate_shift = rate_shift
+        self.context = context
+        """What the caller made it from besides the arguments (`engine.deal`: the deal, fixings, book)."""
+        self.timelines: dict = {}
+        """Share timelines of these terms, as `engine.deal` works them out (by as-of date)."""
+        self._b = _Builder(terms, rates, calendar_for, currency, digits, rounding, rate_shift)
+        self._runs: dict[tuple, FacilitySchedule] = {}
+        self._made: dict[tuple, FacilitySchedule] = {}
+        self._bullet = all(v.facility.amortization.type == "bullet" for v in terms.versions)
+
+    def build(self, prepayments: Sequence[tuple[date, Decimal]] = (), pik_toggles: Sequence[tuple[date, bool]] = (),
+              repayments: Sequence[tuple[date, Decimal]] = (), end_on: date | None = None) -> FacilitySchedule:
+        """The schedule with these balance reductions, PIK toggles and payoff date (`build_schedule`)."""
+        b = self._b
+        with localcontext(_CTX):
+            toggles = tuple(sorted(pik_toggles))
+            wanted = sorted([(d, b.r(a), "prepayment") for d, a in prepayments]
+                            + [(d, b.r(a), "repayment") for d, a in repayments], key=lambda x: x[0])
+            key = (tuple(wanted), end_on, toggles)
+            made = self._made.get(key)
+            if made is not None:
+                return _copy(made)
+            b.pik_toggles = list(toggles)
+            b.end_on = end_on
+            if not any(k == "prepayment" for _, _, k in wanted):
+                sched = self._run([x for x in wanted if x[2] == "repayment"], end_on, toggles)
+            else:
+                # scheduled principal reduced from the last date back: none to reduce when every
+                # version is a bullet (nothing but the maturity amount, which is the balance left)
+                base = None if self._bullet else self._run([x for x in wanted if x[2] == "repayment"], end_on,
+                                                            toggles)
+                applied = wanted
+                for _ in range(3):  # a capped prepayment changes the reductions; converges at once
+                    overrides = None if base is None else _reduced_principal(
+                        base, [(d, a) for d, a, k in applied if k == "prepayment"])
+                    sched = b.run(applied, overrides)
+                    if sched.reductions == applied:
+                        break
+                    applied = sched.reductions
+                sched.maker = self.ref()
+            self._made[key] = sched
+            return sched
+
+    def ref(self) -> "weakref.ref[ScheduleMaker]":
+        return weakref.ref(self)
+
+    def _run(self, reductions: list, end_on: date | None, toggles: tuple) -> FacilitySchedule:
+        """A run without principal overrides (the builder's pik_toggles and end_on already set)."""
+        key = (tuple(reductions), end_on, toggles)
+        found = self._runs.get(key)
+        if found is None:
+            found = self._runs[key] = self._b.run(reductions)
+            found.maker = self.ref()
+        return found
+
+
+def _copy(s: FacilitySchedule) -> FacilitySchedule:
+    """A schedule as made again: its own object (callers attach a share timeline and fill
+    `lender_cache`), the same rows and lists."""
+    return FacilitySchedule(s.facility_id, s.currency, s.digits, s.rows, s.maturity_date, s.day_count, s.fee_details,
+                            s.prepaid, s.draws, s.commitments, s.facility_type, s.pik_rate, s.reductions, s.ended_on,
+                            s.share_timeline, {}, s.maker)
 
 
 def _reduced_principal(base: FacilitySchedule, prepayments: list[tuple[date, Decimal]]) -> dict[date, Decimal]:
@@ -243,6 +311,11 @@ class _Builder:
         self._periods: dict[date | None, list[_Period]] = {}
         self._cfee_terms: dict[int, tuple[Decimal | None, date]] = {}
         self._shares_of: dict[int, tuple[tuple[str, Decimal], ...]] = {}
+        self._yf: dict[tuple[str, date, date], Decimal] = {}
+        self._cash_rates: dict[tuple[int, date], tuple[Decimal, Decimal | None, bool]] = {}
+        self._all_draws: list[tuple[date, Decimal]] | None = None
+        """Every draw (date, rounded amount) in date order, and the fixed fees: the terms' own."""
+        self._fixed: list = []
 
     # -- dates -----------------------------------------------------------------------------
     def grid(self) -> list[tuple[date, date]]:
@@ -299,7 +372,15 @@ class _Builder:
 
     # -- rates -----------------------------------------------------------------------------
     def cash_rate(self, f: Facility, fixing_on: date, version: Version) -> tuple[Decimal, Decimal | None, bool]:
-        """(all-in cash rate, spread, projected) for a period starting on `fixing_on`."""
+        """(all-in cash rate, spread, projected) for a period starting on `fixing_on` (each
+        worked out once: the builder's terms live as long as it)."""
+        key = (id(f), fixing_on)
+        found = self._cash_rates.get(key)
+        if found is None:
+            found = self._cash_rates[key] = self._cash_rate(f, fixing_on, version)
+        return found
+
+    def _cash_rate(self, f: Facility, fixing_on: date, version: Version) -> tuple[Decimal, Decimal | None, bool]:
         it = f.interest
         if it.index is None:
             return it.fixed_rate or ZERO, None, False
@@ -348,9 +429,11 @@ class _Builder:
         periods = self.periods()
         n_periods = len(periods)
         zero = self.r(ZERO)
-        draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()
-                        if self.end_on is None or d.date < self.end_on), key=lambda x: x[0])
-        fixed_fees = self._fixed_fees()
+        if self._all_draws is None:
+            self._all_draws = sorted(((d.date, self.r(d.amount)) for d in self._draws()), key=lambda x: x[0])
+            self._fixed = self._fixed_fees()
+        draws = [x for x in self._all_draws if self.end_on is None or x[0] < self.end_on]
+        fixed_fees = self._fixed
         fee_details: list[tuple[date, str, Decimal]] = []
 
         # row 0: draws on the start date and the upfront fee
@@ -378,8 +461,9 @@ class _Builder:
         prev_maturity: date | None = None
         custom_done: set[tuple[int, date]] = set()
 
+        version_at, commitment_terms, yf_of = self.version_at, self._commitment_terms, self._year_fraction
         for p in periods:
-            v0 = self.version_at(p.accrual_start)
+            v0 = version_at(p.accrual_start)
             overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
             if overnight:  # rate0 is the equivalent rate, known after the sub-intervals
                 d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
@@ -410,9 +494,10 @@ class _Builder:
             for k in range(len(cuts) - 1):
                 a, b = cuts[k], cuts[k + 1]
                 drawn_by_a = ZERO
-                for d, amt in row_draws:
-                    if d <= a:
-                        drawn_by_a += amt
+                if row_draws:
+                    for d, amt in row_draws:
+                        if d <= a:
+                            drawn_by_a += amt
                 if row_prepay:
                     for j, (d, amt, kind) in enumerate(row_prepay):  # reductions dated by `a` act from `a`
                         if d <= a and j not in applied_idx:
@@ -422,7 +507,7 @@ class _Builder:
                     for x in applied_prepay:
                         prepaid_sum += x[1]
                 seg_balance = opening + drawn_by_a - prepaid_sum
-                v = self.version_at(a)
+                v = version_at(a)
                 f = v.facility
                 daily = None
                 if overnight and f.interest.method in OVERNIGHT_METHODS and f.interest.index is not None:
@@ -435,7 +520,7 @@ class _Builder:
                     rate, _, proj = self.cash_rate(f, p.accrual_start, v)
                     projected = projected or proj
                 it = f.interest
-                yf = year_fraction(it.day_count, a, b)
+                yf = yf_of(it.day_count, a, b)
                 if daily is not None:
                     interest += daily.amount(seg_balance, a, b)
                     weight += seg_balance * (b - a).days
@@ -443,9 +528,9 @@ class _Builder:
                     interest += seg_balance * rate * yf
                 if it.pik_rate:
                     pik += seg_balance * it.pik_rate * yf
-                c_rate, undrawn, c_end = self._commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
+                c_rate, undrawn, c_end = commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
                 if c_rate and a < c_end:
-                    cfee += c_rate * undrawn * year_fraction(it.day_count, a, b if b < c_end else c_end)
+                    cfee += c_rate * undrawn * yf_of(it.day_count, a, b if b < c_end else c_end)
                 args = [a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn, c_end, daily]
                 if overnight:
                     seg_args.append(args)
@@ -529,6 +614,14 @@ class _Builder:
         return FacilitySchedule(self.terms.id, self.currency, self.digits, rows, last.maturity_date,
                                 last.interest.day_count, fee_details, [(d, a) for d, a, k in prepaid if k == "prepayment"],
                                 draws, commitments, last.type, last.interest.pik_rate, prepaid, self.end_on)
+
+    def _year_fraction(self, day_count: str, a: date, b: date) -> Decimal:
+        """`year_fraction`, each (day count, start, end) worked out once (runs share their periods)."""
+        key = (day_count, a, b)
+        found = self._yf.get(key)
+        if found is None:
+            found = self._yf[key] = year_fraction(day_count, a, b)
+        return found
 
     def _toggled(self, on: date) -> bool:
         state = False

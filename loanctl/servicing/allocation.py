@@ -309,6 +309,9 @@ class _Walk:
         self.pay_rows = schedule.rows[1:]
         self.pay_dates = [r.date for r in self.pay_rows]
         self.arrived = 0  # payment dates (rows) already reached
+        self.next_arrival = self.pay_dates[0] if self.pay_dates else date.max
+        """The next payment date to reach (date.max once all are reached)."""
+        self.default_active = credit.active
         self.first_open = 0  # dues before this index are settled
         self.closed = False
         self.post_from = schedule.rows[-1].date
@@ -337,8 +340,11 @@ class _Walk:
         return left - take
 
     def _advance_first_open(self) -> None:
-        while self.first_open < len(self.dues) and self.dues[self.first_open].unpaid <= 0:
-            self.first_open += 1
+        dues, k = self.dues, self.first_open
+        n = len(dues)
+        while k < n and dues[k].amount - dues[k].paid <= 0:  # settled
+            k += 1
+        self.first_open = k
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, payments: list[Payment]) -> FacilityAllocation:
@@ -400,16 +406,17 @@ class _Walk:
     def _arrive(self, until: date) -> None:
         """Reach every payment date up to `until`: interest on overdue principal falls due,
         then unapplied cash settles what is due."""
-        while self.arrived < len(self.pay_rows) and self.pay_rows[self.arrived].date <= until:
+        while self.next_arrival <= until and self.arrived < len(self.pay_rows):
             row = self.pay_rows[self.arrived]
             prev = self.s.rows[self.arrived].date
             extra = self.rules.rounding(self._overdue_interest(prev, row))
             if extra > 0:
                 self._add_due(Due(row.date, "interest", extra, OVERDUE_INTEREST))
-            if self.credit.active:
+            if self.default_active:
                 self._default_interest(prev, row.date, row)
             self.arrived += 1
-            if not self.rules.hold_unapplied:
+            self.next_arrival = self.pay_dates[self.arrived] if self.arrived < len(self.pay_dates) else date.max
+            if self.suspense and not self.rules.hold_unapplied:
                 self._apply_suspense(row.date)
         if (self.arrived == len(self.pay_rows) and until != date.max and until > self.post_from
                 and self.s.ended_on is None and not self.closed and len(self.s.rows) > 1):
@@ -422,7 +429,7 @@ class _Walk:
         extra = self.rules.rounding(overdue_interest(self.principal, prev, last, until, self.s.day_count))
         if extra > 0:
             self._add_due(Due(until, "interest", extra, OVERDUE_INTEREST))
-        if self.credit.active:
+        if self.default_active:
             self._default_interest(prev, until, None)
         self.post_from = until
 
@@ -492,15 +499,17 @@ class _Walk:
                 left = self._settle(due, left, p, p.date)
             self.closed = True
         else:  # scheduled, or a payoff short of its quote
-            i = bisect.bisect_left(self.pay_dates, p.date)
-            cutoff = self.pay_dates[i] if i < len(self.pay_dates) else None
+            on = p.date
+            i = bisect.bisect_left(self.pay_dates, on)
+            cutoff = self.pay_dates[i] if i < len(self.pay_dates) else date.max
             self._advance_first_open()
-            k = self.first_open
-            while k < len(self.dues) and left > 0:
-                due = self.dues[k]
-                if cutoff is not None and due.date > cutoff:
+            dues, settle = self.dues, self._settle
+            k, n = self.first_open, len(dues)
+            while k < n and left > 0:
+                due = dues[k]
+                if due.date > cutoff:
                     break
-                left = self._settle(due, left, p, p.date)
+                left = settle(due, left, p, on)
                 k += 1
         if left > 0:
             self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 from ..conventions.currency import minor_units
 from ..conventions.rounding import round_money
-from ..engine.deal import deal_terms, schedule_builder
+from ..engine.deal import ScheduleBuilder, deal_terms, schedule_builder
 from ..engine.lenders import accrued_exact, lender_part, lender_rows, row_weights, split_exact, timeline_of
 from ..engine.schedule import FacilitySchedule
 from ..engine.terms import FacilityTerms
@@ -83,11 +83,16 @@ class Position:
     """Principal cash received on written-off principal."""
 
 
-def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None):
-    """(terms by facility, schedule builder) for a deal."""
+def facility_inputs(loaded: LoadedBook, deal_id: str, as_of: date | None = None, build: ScheduleBuilder | None = None,
+                    terms: dict[str, FacilityTerms] | None = None):
+    """(terms by facility, schedule builder) for a deal: the terms as of `as_of` (unless
+    given) and a builder of schedules with balance reductions (on `build`, the deal's
+    `engine.deal.schedule_builder`, unless given)."""
     record = loaded.deals[deal_id]
-    terms, _ = deal_terms(record, as_of)
-    build = schedule_builder(loaded, record)
+    if terms is None:
+        terms, _ = deal_terms(record, as_of)
+    if build is None:
+        build = schedule_builder(loaded, record)
 
     def builder(ft: FacilityTerms, reductions=(), end_on: date | None = None, rate_shift=ZERO) -> FacilitySchedule:
         return build(ft, rate_shift=rate_shift, end_on=end_on,
