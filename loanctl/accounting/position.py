@@ -61,9 +61,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from ..conventions.rounding import round_money
+from ..conventions.rounding import money_rounder, round_money
 from ..diagnostics import Diagnostic
-from ..conventions.split import split_by_shares
+from ..conventions.split import share_weights, split_by_weights
 from ..engine.credit import in_span
 from ..engine.lenders import row_weights, timeline_of
 from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
@@ -261,9 +261,30 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
 _PAYMENTS = object()
 """The key, in a facility's shared dict, of its payment events (allocation rows by payment and date)."""
 _SPLITS = object()
-"""The key, in a facility's shared dict, of its splits: `id(shares)` → (shares, {lender: index},
-[share], {amount: parts}) — shares objects are reused (timelines, `row_weights`), so an amount
-is split once per facility for all its lenders, found by identity (no shares tuple hashed)."""
+"""The key, in a facility's shared dict, of its splits: `id(shares)` → its `_Split` — shares
+objects are reused (timelines, `row_weights`), so an amount is split once per facility for all
+its lenders, found by identity (no shares tuple hashed)."""
+
+
+class _Split:
+    """One shares object's splits (in a facility's shared dict): the lenders' positions in it,
+    its integer weights (`conventions.split.share_weights`, found at the first split) and
+    each amount's parts."""
+
+    __slots__ = ("shares", "index", "whole_to", "weights", "memo")
+
+    def __init__(self, shares):
+        self.shares = shares  # kept, so that its id stays its own
+        self.index = {n: i for i, (n, _) in enumerate(shares)}
+        self.whole_to = shares[0][0] if len(shares) == 1 and shares[0][1] == 1 else None
+        """The lender holding all of it (its part of any amount is the amount), if one does."""
+        self.weights: tuple | None = None
+        self.memo: dict[Decimal, list[Decimal]] = {}
+
+    def split(self, amount: Decimal, digits: int) -> list[Decimal]:
+        if self.weights is None:
+            self.weights = share_weights([x for _, x in self.shares])
+        return split_by_weights(amount, *self.weights, digits)
 
 
 class _Books:
@@ -271,6 +292,8 @@ class _Books:
         self.fa, self.deal, self.lender, self.acc = fa, deal, lender, accounts
         s = self.s = fa.schedule
         self.digits, self.mode = s.digits, rounding
+        self.r = money_rounder(s.digits, rounding)
+        """`round_money` at the facility's digits and the book's mode."""
         self.zero = round_money(ZERO, s.digits)
         self.row_dates = [r.date for r in s.rows]
         self.entries: list[Entry] = []
@@ -299,9 +322,6 @@ class _Books:
         """The shares in force on a date: amendments and trades (`engine.lenders`)."""
         return self.timeline.shares_on(on)
 
-    def r(self, x: Decimal) -> Decimal:
-        return round_money(x, self.digits, self.mode)
-
     def part(self, amount: Decimal, shares) -> Decimal:
         if self.sole:
             return amount  # a sole lender's part is the whole amount
@@ -310,15 +330,15 @@ class _Books:
             splits = self.splits = self.shared.setdefault(_SPLITS, {})
         got = splits.get(id(shares))
         if got is None:  # the shares object is kept in the entry, so its id stays its own
-            got = splits[id(shares)] = (shares, {n: i for i, (n, _) in enumerate(shares)}, [x for _, x in shares], {})
-        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+            got = splits[id(shares)] = _Split(shares)
+        if got.whole_to == self.lender:
             return amount
         if not amount:
             return self.zero
-        parts = got[3].get(amount)
+        parts = got.memo.get(amount)
         if parts is None:  # split even for a lender not in the shares: bad shares raise as they always did
-            parts = got[3][amount] = split_by_shares(amount, got[2], self.digits)
-        i = got[1].get(self.lender)
+            parts = got.memo[amount] = got.split(amount, self.digits)
+        i = got.index.get(self.lender)
         return self.zero if i is None else parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
@@ -327,11 +347,11 @@ class _Books:
         for role, amount in legs:
             if amount:
                 account = acc[role]
-                merged[account] = merged.get(account, zero) + amount
-                bal[role] = bal.get(role, zero) + amount
+                merged[account] = merged[account] + amount if account in merged else zero + amount
+                bal[role] = bal[role] + amount if role in bal else zero + amount
         if not merged:
             return
-        assert sum(merged.values(), ZERO) == 0, (kind, merged)
+        assert not sum(merged.values()), (kind, merged)
         if self.fold_before is not None and on < self.fold_before:  # only its net is wanted
             folded = self.folded
             for account, x in merged.items():
@@ -358,7 +378,7 @@ class _Books:
         self.exit_due = self.zero
         self.paid_whole: dict[tuple, Decimal] = {}
         self.paid_part: dict[tuple, Decimal] = {}
-        self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
+        self.income = (self.zero, self.zero, self.zero)  # (interest, PIK, commitment fee) recognised
         self.recognised = (self.zero, self.zero)
         self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off or sold
         self.restored_on: date | None = None  # the last cut of a non-accrual span, until the next
@@ -503,11 +523,11 @@ class _Books:
         (the move, the move of the cash held). As positions hold it: principal paid ahead of
         PIK not yet capitalised would take the balance below zero, so that part is held as
         unapplied cash until the PIK is capitalised."""
-        self.balance_whole += delta
+        whole = self.balance_whole = self.balance_whole + delta
         shares = self.shares_on(on)
-        carried = self.balance_whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
+        carried = whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
         target = self.part(max(carried, ZERO), shares)
-        held = self.part(max(-self.balance_whole, ZERO), shares)
+        held = self.part(max(-whole, ZERO), shares)
         mv, dh = target - self.principal, held - self.held
         self.principal, self.held = target, held
         return mv, dh
@@ -583,10 +603,11 @@ class _Books:
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
-        self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
-        target = self.part(self.paid_whole[key], row_weights(self.s, key[0], key[1]))
-        got = target - self.paid_part.get(key, self.zero)
-        self.paid_part[key] = target
+        paid_whole, paid_part = self.paid_whole, self.paid_part
+        whole = paid_whole[key] = paid_whole.get(key, ZERO) + amount
+        target = whole if self.sole else self.part(whole, row_weights(self.s, key[0], key[1]))
+        got = target - paid_part.get(key, self.zero)
+        paid_part[key] = target
         return got
 
     def _payment(self, on: date, group) -> None:
@@ -596,30 +617,33 @@ class _Books:
         pid, allocs = group
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
-        suspended = self._suspended(on)
-        restored = not suspended and bool(self.spans) and any(b is not None and b <= on for _, b in self.spans)
+        spans = self.spans
+        suspended = bool(spans) and self._suspended(on)
+        restored = not suspended and bool(spans) and any(b is not None and b <= on for _, b in spans)
         pending = None
         for a in allocs:
-            if a.component in PRINCIPAL_COMPONENTS:
-                left = self.recovery_left.get(on, ZERO)
+            component = a.component
+            if component in PRINCIPAL_COMPONENTS:
+                left = self.recovery_left.get(on, ZERO) if self.recovery_left else ZERO
                 if left:  # cash on written-off principal: a recovery (§4.3)
                     take = min(left, a.amount)
                     self.recovery_left[on] = left - take
                     self.recovered_whole += take
                 mv, held = self._move(-a.amount, on)
-                legs += [("principal", mv), ("unapplied", -held)]
+                legs.append(("principal", mv))
+                legs.append(("unapplied", -held))
                 if self.recovered_whole:
                     rec = self.part(self.recovered_whole, self.shares_on(on))
                     legs.append(("recoveries", -(rec - self.recovered_part)))
                     self.recovered_part = rec
-            elif a.component == "unapplied" or a.due_date is None:
+            elif component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
-                got = self._receive((a.due_date, a.component), a.amount)
-                interest = a.component in ("interest", DEFAULT_INTEREST)
+                got = self._receive((a.due_date, component), a.amount)
+                interest = component in ("interest", DEFAULT_INTEREST)
                 role = "interest_receivable" if interest else "fees_receivable"
-                unbooked = self.fees_unbooked.get(a.due_date) if a.component == "fees" else None
+                unbooked = self.fees_unbooked.get(a.due_date) if component == "fees" and self.fees_unbooked else None
                 if unbooked is not None:  # the receivable first, then the fee not recognised
                     booked = min(got, unbooked[0])
                     rest = min(got - booked, unbooked[1])
@@ -629,13 +653,13 @@ class _Books:
                         legs += self._to_cost(rest, legs)
                     elif rest:  # after the restoration: income when received
                         legs.append(("fee_income", -rest))
-                elif suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
+                elif suspended and component != "fees":  # cost recovery, to an amortized cost of zero
                     legs += self._to_cost(got, legs)
-                elif restored and a.component != "fees":  # beyond the receivable: income when received
+                elif restored and component != "fees":  # beyond the receivable: income when received
                     if pending is None:  # what the day's accrual will still recognise for the due
                         cum = self._cum(on)
-                        pending = {"interest_receivable": cum["interest"] - self.income["interest"],
-                                   "fees_receivable": cum["commitment_fee"] - self.income["commitment_fee"]}
+                        pending = {"interest_receivable": cum[0] - self.income[0],
+                                   "fees_receivable": cum[2] - self.income[2]}
                     open_ = max(self.bal.get(role, self.zero) + pending[role] +
                                 sum((x for r_, x in legs if r_ == role), self.zero), self.zero)
                     inside = min(got, open_)
@@ -667,7 +691,7 @@ class _Books:
         interest = self.bal.get("interest_receivable", self.zero)
         pik = self.bal.get("pik_receivable", self.zero)
         k = bisect_right(self.row_dates, on)
-        cfee = self.income["commitment_fee"] - self.due_cfee[k]  # accrued, not yet due
+        cfee = self.income[2] - self.due_cfee[k]  # accrued, not yet due
         self.post(on, "non-accrual", "non-accrual: interest, PIK and commitment fee accrued and unpaid reversed",
                   [("interest_receivable", -interest), ("interest_income", interest),
                    ("pik_receivable", -pik), ("pik_income", pik),
@@ -751,33 +775,36 @@ class _Books:
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
         cum = self._cum(on)
-        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
-        self.income = cum
+        income, self.income = self.income, cum
         if self.spans and self._suspended(on):
             return  # non-accrual: nothing recognised (the baseline moves on)
+        interest, pik, cfee = cum[0] - income[0], cum[1] - income[1], cum[2] - income[2]
         self.post(on, "accrual", "income accrued", [
-            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
-            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
-            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+            ("interest_receivable", interest), ("interest_income", -interest),
+            ("pik_receivable", pik), ("pik_income", -pik),
+            ("fees_receivable", cfee), ("fee_income", -cfee)])
 
-    def _cum(self, on: date) -> dict[str, Decimal]:
+    def _cum(self, on: date) -> tuple[Decimal, Decimal, Decimal]:
         """The lender's cumulative (interest, PIK, commitment fee) income to `on` as contracted."""
         k = bisect_right(self.row_dates, on)  # rows[:k] are dated on or before `on`
-        due = {"interest": self.due_interest[k], "commitment_fee": self.due_cfee[k]}
-        accrued = self.shared.get(on)
-        if accrued is None:
-            accrued = self.shared[on] = self._facility_accrued(k, on)
-        shares = self.shares_on(on)
-        cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
-               "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
-               "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
+        shared = self.shared
+        accrued = shared.get(on)
+        if accrued is None:  # rounded once, the same for every lender
+            accrued = shared[on] = tuple(map(self.r, self._facility_accrued(k, on)))
+        if self.sole:
+            interest, pik, cfee = accrued
+        else:
+            shares = self.shares_on(on)
+            part = self.part
+            interest, pik, cfee = part(accrued[0], shares), part(accrued[1], shares), part(accrued[2], shares)
+        interest = self.due_interest[k] + interest
         if self.fa.credit.active:
             key = ("default", on)
-            pending = self.shared.get(key)
+            pending = shared.get(key)
             if pending is None:
-                pending = self.shared[key] = credit_fields(self.fa, _AsOf(on), self.mode)["accrued_default_interest"]
-            cum["interest"] += self.default_cum[bisect_right(self.default_dates, on)] + self.part(pending, shares)
-        return cum
+                pending = shared[key] = credit_fields(self.fa, _AsOf(on), self.mode)["accrued_default_interest"]
+            interest += self.default_cum[bisect_right(self.default_dates, on)] + self.part(pending, self.shares_on(on))
+        return interest, self.pik_capitalised + pik, self.due_cfee[k] + cfee
 
     def _facility_accrued(self, k: int, on: date) -> tuple[Decimal, Decimal, Decimal]:
         """The whole facility's (interest, PIK, commitment fee) accrued from the period of row k's
