@@ -157,6 +157,26 @@ def balance_from_fields(ordinal: int, deal: str, facility: str, lender: str, cur
     return Balance(date.fromordinal(ordinal), deal, facility, lender, currency, *map(Decimal, amounts.split(" ")))
 
 
+def _maker(cls):
+    """A constructor of the frozen slotted dataclass `cls` taking its fields in order, without
+    the dataclass `__init__`'s frozen-instance `object.__setattr__` per field (the books post
+    hundreds of thousands): the same object, its slots set through their descriptors."""
+    new = object.__new__
+    setters = tuple(getattr(cls, name).__set__ for name in cls.__slots__)
+
+    def make(*values):
+        obj = new(cls)
+        for setter, value in zip(setters, values):
+            setter(obj, value)
+        return obj
+
+    return make
+
+
+_posting = _maker(Posting)
+_entry = _maker(Entry)
+
+
 @dataclass
 class PositionBooks:
     entries: list[Entry]
@@ -258,8 +278,11 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
     return row.interest * (index0 + row.spread) / row.rate
 
 
-_PAYMENTS = object()
-"""The key, in a facility's shared dict, of its payment events (allocation rows by payment and date)."""
+_PROJECTED = object()
+"""The key (with a schedule's id), in a facility's shared dict, of the schedule's rows as
+`_Books._projection` reads them (the schedule kept, so that its id stays its own)."""
+_EVENTS = object()
+"""The key, in a facility's shared dict, of its events but the cuts (`_Books._facility_events`)."""
 _SPLITS = object()
 """The key, in a facility's shared dict, of its splits: `id(shares)` → its `_Split` — shares
 objects are reused (timelines, `row_weights`), so an amount is split once per facility for all
@@ -360,10 +383,10 @@ class _Books:
                         self.folded_zero = x * 0
                     folded[account] = folded.get(account, ZERO) + x
             return
-        postings = tuple(Posting(a, x) for a, x in merged.items() if x)
+        postings = tuple([_posting(a, x) for a, x in merged.items() if x])
         if postings:
-            self.entries.append(Entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
-                                      self.s.currency, postings, ref))
+            self.entries.append(_entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
+                                       self.s.currency, postings, ref))
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, cuts: list[date], period_ends: set[date], last: date, method: str) -> PositionBooks:
@@ -424,7 +447,11 @@ class _Books:
             self.due_cfee.append(self.due_cfee[-1] + (
                 self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
-            if kind == "transfer":
+            if kind == "payment":  # the commonest first
+                self._payment(on, item)
+            elif kind == "cut":
+                self._cut(on, period_ends)
+            elif kind == "transfer":
                 before = self.principal
                 mv, held = self._move(ZERO, on)
                 mine = [t for t in self.trades if t.settlement_date == on]
@@ -461,34 +488,57 @@ class _Books:
                 self.post(on, "pik capitalised", "PIK capitalised",
                           [("principal", mv), ("unapplied", -held),
                            ("cost_recovery" if self.spans and self._suspended(on) else "pik_receivable", held - mv)])
-            elif kind == "payment":
-                self._payment(on, item)
             elif kind == "write_off":
                 self._write_off(on, item)
-            else:
-                self._accrue(on)
-                self._amortize(on)
-                if any(a == on for a, _ in self.spans):
-                    self._reverse(on)
-                if on in self.marks:
-                    self._mark(on, self.marks[on])
-                elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
-                    self.post(on, "mark", "position repaid: fair-value adjustment reversed",
-                              [("fair_value_adjustment", -self.fv_adjustment),
-                               ("unrealized_gains", self.fv_adjustment)])
-                    self.fv_adjustment = self.zero
-                if on in period_ends:
-                    self._snapshot(on)
         return PositionBooks(self.entries, self.balances, self.warnings, self.curve, self.folded, self.folded_zero)
 
-    def _events(self, cuts: list[date], last: date):
+    def _cut(self, on: date, period_ends: set[date]) -> None:
+        """A cut: the day's accrual and amortization, a non-accrual's reversal, a mark, a balance."""
+        self._accrue(on)
+        self._amortize(on)
+        if any(a == on for a, _ in self.spans):
+            self._reverse(on)
+        if on in self.marks:
+            self._mark(on, self.marks[on])
+        elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
+            self.post(on, "mark", "position repaid: fair-value adjustment reversed",
+                      [("fair_value_adjustment", -self.fv_adjustment),
+                       ("unrealized_gains", self.fv_adjustment)])
+            self.fv_adjustment = self.zero
+        if on in period_ends:
+            self._snapshot(on)
+
+    def _events(self, cuts: list[date], last: date) -> list[tuple]:
+        """(date, kind, seq, item) in posting order: the facility's events (`_facility_events`,
+        shared by its lenders), each cut after every event of its day (a cut comes last)."""
+        s = self.s
+        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # fees amortized to the eve
+        eves |= {d - timedelta(days=1) for d, _ in self.write_offs}
+        extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
+        cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
+        facility = self.shared.get(_EVENTS)  # the same for every lender of the facility
+        if facility is None:
+            facility = self.shared[_EVENTS] = self._facility_events(last)
+        out: list[tuple] = []
+        i, n = 0, len(facility)
+        for c in cuts:
+            if c > last:
+                break
+            while i < n and facility[i][0] <= c:
+                out.append(facility[i])
+                i += 1
+            out.append((c, "cut", None, None))
+        out += facility[i:]
+        return out
+
+    def _facility_events(self, last: date) -> list[tuple]:
+        """The facility's events up to `last` (all but the cuts), sorted: by date, then the
+        order of a day (`_ORDER`), then as listed."""
         s, fa = self.s, self.fa
         events: list[tuple] = []
         rows = s.rows
         for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
             events.append((d, "transfer", None))
-        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # fees amortized to the eve
-        eves |= {d - timedelta(days=1) for d, _ in self.write_offs}
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -502,19 +552,12 @@ class _Books:
         for due in fa.netted:
             events.append((due.date, "netted", due))
         events += [(d, "write_off", a) for d, a in self.write_offs]
-        extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
-        cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
-        payments = self.shared.get(_PAYMENTS)  # the same for every lender of the facility
-        if payments is None:
-            groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
-            for a in fa.allocations:
-                if a.component not in NOT_CASH:
-                    groups.setdefault((a.payment_id, a.on), []).append(a)
-            payments = self.shared[_PAYMENTS] = [(on, "payment", (pid, allocs)) for (pid, on), allocs in groups.items()]
-        events += payments
-        events += [(c, "cut", None) for c in cuts]
-        events = [e for e in events if e[0] <= last]
-        keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events)]
+        groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
+        for a in fa.allocations:
+            if a.component not in NOT_CASH:
+                groups.setdefault((a.payment_id, a.on), []).append(a)
+        events += [(on, "payment", (pid, allocs)) for (pid, on), allocs in groups.items()]
+        keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events) if on <= last]
         keyed.sort(key=lambda x: x[:3])
         return [(on, kind, seq, item) for on, _, seq, kind, item in keyed]
 
@@ -560,14 +603,20 @@ class _Books:
         fees = self.fees_by_row if schedule is self.s else self._fee_parts(schedule)
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
         flows, balances, coupons = [], [], []
-        index0 = index_at_inception(self.s.rows)
-        tl = timeline_of(schedule)
-        for i, row in enumerate(rows):
-            p = lambda x, sh=tl.shares_on(row.date): self.part(x, sh)  # noqa: E731
-            coupon = p(self.r(projected_interest(row, index0))) + p(row.commitment_fee)
-            inflow = coupon + p(row.principal) + p(row.prepayment) + exits[i]
-            flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
-            balances.append(p(row.closing_balance))
+        key = (_PROJECTED, id(schedule))
+        facility = self.shared.get(key)  # the facility's side of each row, the same for every lender
+        if facility is None:
+            index0 = index_at_inception(self.s.rows)
+            tl = timeline_of(schedule)
+            facility = self.shared[key] = (schedule, [
+                (tl.shares_on(row.date), self.r(projected_interest(row, index0)), row.commitment_fee, row.principal,
+                 row.prepayment, row.draws, row.closing_balance) for row in rows])
+        part = self.part
+        for i, (sh, interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(facility[1]):
+            coupon = part(interest, sh) + part(commitment_fee, sh)
+            inflow = coupon + part(principal, sh) + part(prepayment, sh) + exits[i]
+            flows.append(inflow - part(draws, sh) + (upfront if i == 0 else ZERO))
+            balances.append(part(closing, sh))
             coupons.append(coupon)
         return [r.date for r in rows], flows, balances, exits, coupons
 
