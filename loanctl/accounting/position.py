@@ -79,6 +79,8 @@ ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_rec
          "unrealized_gains", "cost_recovery", "recoveries", "losses", "realized_gains")
 _ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4,
           "payment": 5, "write_off": 6, "cut": 7}
+_TRACKED = frozenset({"interest_receivable", "pik_receivable", "fees_receivable", "cost_recovery"})
+"""The roles whose balance the books read back (`_Books.bal`)."""
 NOT_CASH = ("reversed", "reversal")
 """Allocation rows of a reversed payment and of its reversal: on record, never cash."""
 
@@ -157,24 +159,28 @@ def balance_from_fields(ordinal: int, deal: str, facility: str, lender: str, cur
     return Balance(date.fromordinal(ordinal), deal, facility, lender, currency, *map(Decimal, amounts.split(" ")))
 
 
-def _maker(cls):
-    """A constructor of the frozen slotted dataclass `cls` taking its fields in order, without
-    the dataclass `__init__`'s frozen-instance `object.__setattr__` per field (the books post
-    hundreds of thousands): the same object, its slots set through their descriptors."""
-    new = object.__new__
-    setters = tuple(getattr(cls, name).__set__ for name in cls.__slots__)
-
-    def make(*values):
-        obj = new(cls)
-        for setter, value in zip(setters, values):
-            setter(obj, value)
-        return obj
-
-    return make
+# Posting and Entry built without the dataclass `__init__` (the books post hundreds of
+# thousands): a frozen dataclass sets each field by `object.__setattr__`; these set the
+# slots through their descriptors — the same object.
+_new = object.__new__
+_SET_POSTING = tuple(getattr(Posting, name).__set__ for name in Posting.__slots__)
+_SET_ENTRY = tuple(getattr(Entry, name).__set__ for name in Entry.__slots__)
 
 
-_posting = _maker(Posting)
-_entry = _maker(Entry)
+def _posting(account: str, amount: Decimal) -> Posting:
+    p = _new(Posting)
+    set_account, set_amount = _SET_POSTING
+    set_account(p, account)
+    set_amount(p, amount)
+    return p
+
+
+def _entry(*fields) -> Entry:
+    """An `Entry` of its fields in order (all nine)."""
+    e = _new(Entry)
+    for setter, value in zip(_SET_ENTRY, fields, strict=True):
+        setter(e, value)
+    return e
 
 
 @dataclass
@@ -327,14 +333,15 @@ class _Books:
         self.projections: list = []
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
-        self.splits: dict | None = None
+        self.mine: dict[int, tuple] = {}
+        """`id(shares)` → (its `_Split`, the lender's index in it or None, whether it holds all)."""
         self.fold_before: date | None = None
         """Entries dated before it are not kept: their postings are netted per account (`folded`)."""
         self.folded: dict[str, Decimal] = {}
         self.folded_zero: Decimal | None = None
         """0 at the exponent of the first posting folded (the opening entry's amounts carry it)."""
         self.bal: dict[str, Decimal] = {}
-        """The position's balance per role (debit positive), as posted."""
+        """The position's balance per role of `_TRACKED` (debit positive), as posted."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
         self.timeline = timeline_of(s)
         self.sole = all(len(sh) == 1 and sh[0][0] == lender and sh[0][1] == 1 for _, sh in self.timeline.changes)
@@ -348,20 +355,21 @@ class _Books:
     def part(self, amount: Decimal, shares) -> Decimal:
         if self.sole:
             return amount  # a sole lender's part is the whole amount
-        splits = self.splits
-        if splits is None:
-            splits = self.splits = self.shared.setdefault(_SPLITS, {})
-        got = splits.get(id(shares))
-        if got is None:  # the shares object is kept in the entry, so its id stays its own
-            got = splits[id(shares)] = _Split(shares)
-        if got.whole_to == self.lender:
+        mine = self.mine.get(id(shares))
+        if mine is None:
+            splits = self.shared.setdefault(_SPLITS, {})
+            got = splits.get(id(shares))
+            if got is None:  # the shares object is kept in the entry, so its id stays its own
+                got = splits[id(shares)] = _Split(shares)
+            mine = self.mine[id(shares)] = (got, got.index.get(self.lender), got.whole_to == self.lender)
+        got, i, whole = mine
+        if whole:
             return amount
         if not amount:
             return self.zero
         parts = got.memo.get(amount)
         if parts is None:  # split even for a lender not in the shares: bad shares raise as they always did
             parts = got.memo[amount] = got.split(amount, self.digits)
-        i = got.index.get(self.lender)
         return self.zero if i is None else parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
@@ -371,7 +379,8 @@ class _Books:
             if amount:
                 account = acc[role]
                 merged[account] = merged[account] + amount if account in merged else zero + amount
-                bal[role] = bal[role] + amount if role in bal else zero + amount
+                if role in _TRACKED:
+                    bal[role] = bal[role] + amount if role in bal else zero + amount
         if not merged:
             return
         assert not sum(merged.values()), (kind, merged)
@@ -440,12 +449,14 @@ class _Books:
         for due in self.fa.dues:
             if due.component == "interest" and due.kind == OVERDUE_INTEREST:
                 overdue[due.date] = overdue.get(due.date, ZERO) + due.amount
+        sole = self.sole  # (a sole lender's part needs no weights)
         for i, row in enumerate(s.rows):
-            interest = row.interest + overdue.get(row.date, ZERO)
+            interest = row.interest + overdue.get(row.date, ZERO) if overdue else row.interest + ZERO
             self.due_interest.append(self.due_interest[-1] + (
-                self.part(interest, row_weights(s, row.date, "interest")) if i else ZERO))
+                self.part(interest, None if sole else row_weights(s, row.date, "interest")) if i else ZERO))
             self.due_cfee.append(self.due_cfee[-1] + (
-                self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
+                self.part(row.commitment_fee, None if sole else row_weights(s, row.date, "commitment_fee"))
+                if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
             if kind == "payment":  # the commonest first
                 self._payment(on, item)
@@ -715,7 +726,7 @@ class _Books:
                     legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
                 else:
                     legs.append((role, -got))
-        plug = -sum((x for _, x in legs), self.zero)
+        plug = -sum([x for _, x in legs], self.zero)
         if later:
             self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
                       pid)
