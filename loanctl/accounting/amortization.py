@@ -39,23 +39,31 @@ _BRACKETS = tuple((Decimal(a) / 1000, Decimal(b) / 1000) for a, b in (
     (0, 100), (-100, 0), (100, 1000), (-500, -100), (-990, -500), (1000, 100000)))
 
 
-def npv_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal) -> Decimal:
+def npv_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, power: Decimal | None = None) -> Decimal:
     """flows[0] + Σ_{k≥1} flows[k] (1+rate)^-(offset + k − 1): the first flow now, the next
     after the fraction `offset` of a period, then one a period (a re-solve mid-period). One
-    fractional power; the rest by Horner."""
+    fractional power (`power`: (1+rate)^-offset when the caller has it); the rest by Horner."""
     with localcontext(_CTX):
         tail = npv(rate, [ZERO, *flows[1:]]) * (ONE + rate)  # Σ_{k≥1} cf_k v^(k−1)
-        return flows[0] + tail * (ONE + rate) ** -offset if offset != ONE else flows[0] + tail / (ONE + rate)
+        if offset == ONE:
+            return flows[0] + tail / (ONE + rate)
+        return flows[0] + tail * (power if power is not None else (ONE + rate) ** -offset)
 
 
-def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal) -> Decimal:
-    """d npv_at / d rate: Σ_{k≥1} −(offset + k − 1) cf_k (1+rate)^-(offset + k)."""
+def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, power: Decimal | None = None,
+                   weighted: Sequence[Decimal] | None = None) -> Decimal:
+    """d npv_at / d rate: Σ_{k≥1} −(offset + k − 1) cf_k (1+rate)^-(offset + k). `weighted`:
+    the terms (offset + k − 1) cf_k, when the caller has them (`_weighted_at`)."""
     base = ONE + rate
     v = ONE / base
     acc = ZERO  # Σ_{k≥1} −(offset+k−1) cf_k v^(k−1), by Horner
+    if weighted is None:
+        weighted = _weighted_at(flows, offset)
     for k in range(len(flows) - 1, 0, -1):
-        acc = acc * v - (offset + k - 1) * flows[k]
-    return acc * (base ** -offset if offset != ONE else v) * v
+        acc = acc * v - weighted[k]
+    if offset == ONE:
+        return acc * v * v
+    return acc * (power if power is not None else base ** -offset) * v
 
 
 def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decimal | None:
@@ -67,11 +75,23 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decim
     if not any(flows):
         return None
     if offset is not None and offset != ONE:
-        f_npv = lambda r, fl: npv_at(r, fl, offset)  # noqa: E731
-        f_der = lambda r, fl: _derivative_at(r, fl, offset)  # noqa: E731
+        # npv and its derivative at the same rate share the one costly term, (1+rate)^-offset
+        # (the same power, in the same context, either way: the iterates are unchanged)
+        last: list = [None, None]
+
+        def power(r: Decimal) -> Decimal:
+            if last[0] is not r:
+                last[0], last[1] = r, (ONE + r) ** -offset
+            return last[1]
+
+        f_npv = lambda r, fl: npv_at(r, fl, offset, power(r))  # noqa: E731
+        f_der = lambda r, fl: _derivative_at(r, fl, offset, power(r), weighted)  # noqa: E731
     else:
-        f_npv, f_der = npv, _derivative
+        f_npv = npv
+        f_der = lambda r, fl: _derivative(r, fl, weighted)  # noqa: E731
     with localcontext(_CTX):
+        # the derivative's terms, the same at every iterate: computed once, as it computes them
+        weighted = _weighted(flows) if offset is None or offset == ONE else _weighted_at(flows, offset)
         scale = sum((abs(f) for f in flows), ZERO)
         lo = hi = None
         for a, b in _BRACKETS:  # the usual range first, then ever wider
@@ -98,13 +118,27 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decim
         return x
 
 
-def _derivative(rate: Decimal, flows: Sequence[Decimal]) -> Decimal:
-    """d npv / d rate = Σ −k cf_k v^(k+1), v = 1/(1+rate), by Horner."""
+def _derivative(rate: Decimal, flows: Sequence[Decimal], weighted: Sequence[Decimal] | None = None) -> Decimal:
+    """d npv / d rate = Σ −k cf_k v^(k+1), v = 1/(1+rate), by Horner (`weighted`: the terms
+    k cf_k, when the caller has them)."""
     v = ONE / (ONE + rate)
     acc = ZERO
+    if weighted is None:
+        weighted = _weighted(flows)
     for k in range(len(flows) - 1, -1, -1):
-        acc = acc * v - k * flows[k]
+        acc = acc * v - weighted[k]
     return acc * v
+
+
+def _weighted(flows: Sequence[Decimal]) -> list[Decimal]:
+    """k cf_k for each k (`_derivative`'s terms), in the caller's context."""
+    return [k * cf for k, cf in enumerate(flows)]
+
+
+def _weighted_at(flows: Sequence[Decimal], offset: Decimal) -> list[Decimal]:
+    """(offset + k − 1) cf_k for each k ≥ 1 (`_derivative_at`'s terms; index 0 unused), in the
+    caller's context."""
+    return [ZERO] + [(offset + k - 1) * flows[k] for k in range(1, len(flows))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,9 +61,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from ..conventions.rounding import round_money
+from ..conventions.rounding import money_rounder, round_money
 from ..diagnostics import Diagnostic
-from ..conventions.split import split_by_shares
+from ..conventions.split import share_weights, split_by_weights
 from ..engine.credit import in_span
 from ..engine.lenders import row_weights, timeline_of
 from ..servicing.allocation import (DEFAULT_INTEREST, OVERDUE_INTEREST, PRINCIPAL_COMPONENTS, FacilityAllocation,
@@ -79,6 +79,8 @@ ROLES = ("cash", "principal", "interest_receivable", "pik_receivable", "fees_rec
          "unrealized_gains", "cost_recovery", "recoveries", "losses", "realized_gains")
 _ORDER = {"transfer": 0, "draw": 1, "fees": 2, "prepayment fee": 2, "netted": 3, "pik": 4,
           "payment": 5, "write_off": 6, "cut": 7}
+_TRACKED = frozenset({"interest_receivable", "pik_receivable", "fees_receivable", "cost_recovery"})
+"""The roles whose balance the books read back (`_Books.bal`)."""
 NOT_CASH = ("reversed", "reversal")
 """Allocation rows of a reversed payment and of its reversal: on record, never cash."""
 
@@ -155,6 +157,30 @@ class Balance:
 def balance_from_fields(ordinal: int, deal: str, facility: str, lender: str, currency: str, amounts: str) -> Balance:
     """A balance as `Balance.__reduce__` pickles it (its five amounts as one text)."""
     return Balance(date.fromordinal(ordinal), deal, facility, lender, currency, *map(Decimal, amounts.split(" ")))
+
+
+# Posting and Entry built without the dataclass `__init__` (the books post hundreds of
+# thousands): a frozen dataclass sets each field by `object.__setattr__`; these set the
+# slots through their descriptors — the same object.
+_new = object.__new__
+_SET_POSTING = tuple(getattr(Posting, name).__set__ for name in Posting.__slots__)
+_SET_ENTRY = tuple(getattr(Entry, name).__set__ for name in Entry.__slots__)
+
+
+def _posting(account: str, amount: Decimal) -> Posting:
+    p = _new(Posting)
+    set_account, set_amount = _SET_POSTING
+    set_account(p, account)
+    set_amount(p, amount)
+    return p
+
+
+def _entry(*fields) -> Entry:
+    """An `Entry` of its fields in order (all nine)."""
+    e = _new(Entry)
+    for setter, value in zip(_SET_ENTRY, fields, strict=True):
+        setter(e, value)
+    return e
 
 
 @dataclass
@@ -258,12 +284,36 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
     return row.interest * (index0 + row.spread) / row.rate
 
 
-_PAYMENTS = object()
-"""The key, in a facility's shared dict, of its payment events (allocation rows by payment and date)."""
+_PROJECTED = object()
+"""The key (with a schedule's id), in a facility's shared dict, of the schedule's rows as
+`_Books._projection` reads them (the schedule kept, so that its id stays its own)."""
+_EVENTS = object()
+"""The key, in a facility's shared dict, of its events but the cuts (`_Books._facility_events`)."""
 _SPLITS = object()
-"""The key, in a facility's shared dict, of its splits: `id(shares)` → (shares, {lender: index},
-[share], {amount: parts}) — shares objects are reused (timelines, `row_weights`), so an amount
-is split once per facility for all its lenders, found by identity (no shares tuple hashed)."""
+"""The key, in a facility's shared dict, of its splits: `id(shares)` → its `_Split` — shares
+objects are reused (timelines, `row_weights`), so an amount is split once per facility for all
+its lenders, found by identity (no shares tuple hashed)."""
+
+
+class _Split:
+    """One shares object's splits (in a facility's shared dict): the lenders' positions in it,
+    its integer weights (`conventions.split.share_weights`, found at the first split) and
+    each amount's parts."""
+
+    __slots__ = ("shares", "index", "whole_to", "weights", "memo")
+
+    def __init__(self, shares):
+        self.shares = shares  # kept, so that its id stays its own
+        self.index = {n: i for i, (n, _) in enumerate(shares)}
+        self.whole_to = shares[0][0] if len(shares) == 1 and shares[0][1] == 1 else None
+        """The lender holding all of it (its part of any amount is the amount), if one does."""
+        self.weights: tuple | None = None
+        self.memo: dict[Decimal, list[Decimal]] = {}
+
+    def split(self, amount: Decimal, digits: int) -> list[Decimal]:
+        if self.weights is None:
+            self.weights = share_weights([x for _, x in self.shares])
+        return split_by_weights(amount, *self.weights, digits)
 
 
 class _Books:
@@ -271,6 +321,8 @@ class _Books:
         self.fa, self.deal, self.lender, self.acc = fa, deal, lender, accounts
         s = self.s = fa.schedule
         self.digits, self.mode = s.digits, rounding
+        self.r = money_rounder(s.digits, rounding)
+        """`round_money` at the facility's digits and the book's mode."""
         self.zero = round_money(ZERO, s.digits)
         self.row_dates = [r.date for r in s.rows]
         self.entries: list[Entry] = []
@@ -281,14 +333,15 @@ class _Books:
         self.projections: list = []
         self.shared: dict = {}
         """Whole-facility figures by date, the same for every lender of the facility."""
-        self.splits: dict | None = None
+        self.mine: dict[int, tuple] = {}
+        """`id(shares)` → (its `_Split`, the lender's index in it or None, whether it holds all)."""
         self.fold_before: date | None = None
         """Entries dated before it are not kept: their postings are netted per account (`folded`)."""
         self.folded: dict[str, Decimal] = {}
         self.folded_zero: Decimal | None = None
         """0 at the exponent of the first posting folded (the opening entry's amounts carry it)."""
         self.bal: dict[str, Decimal] = {}
-        """The position's balance per role (debit positive), as posted."""
+        """The position's balance per role of `_TRACKED` (debit positive), as posted."""
         self.principal_dues = [d for d in fa.dues if d.component == "principal"]
         self.timeline = timeline_of(s)
         self.sole = all(len(sh) == 1 and sh[0][0] == lender and sh[0][1] == 1 for _, sh in self.timeline.changes)
@@ -299,26 +352,24 @@ class _Books:
         """The shares in force on a date: amendments and trades (`engine.lenders`)."""
         return self.timeline.shares_on(on)
 
-    def r(self, x: Decimal) -> Decimal:
-        return round_money(x, self.digits, self.mode)
-
     def part(self, amount: Decimal, shares) -> Decimal:
         if self.sole:
             return amount  # a sole lender's part is the whole amount
-        splits = self.splits
-        if splits is None:
-            splits = self.splits = self.shared.setdefault(_SPLITS, {})
-        got = splits.get(id(shares))
-        if got is None:  # the shares object is kept in the entry, so its id stays its own
-            got = splits[id(shares)] = (shares, {n: i for i, (n, _) in enumerate(shares)}, [x for _, x in shares], {})
-        if len(shares) == 1 and shares[0][0] == self.lender and shares[0][1] == 1:
+        mine = self.mine.get(id(shares))
+        if mine is None:
+            splits = self.shared.setdefault(_SPLITS, {})
+            got = splits.get(id(shares))
+            if got is None:  # the shares object is kept in the entry, so its id stays its own
+                got = splits[id(shares)] = _Split(shares)
+            mine = self.mine[id(shares)] = (got, got.index.get(self.lender), got.whole_to == self.lender)
+        got, i, whole = mine
+        if whole:
             return amount
         if not amount:
             return self.zero
-        parts = got[3].get(amount)
+        parts = got.memo.get(amount)
         if parts is None:  # split even for a lender not in the shares: bad shares raise as they always did
-            parts = got[3][amount] = split_by_shares(amount, got[2], self.digits)
-        i = got[1].get(self.lender)
+            parts = got.memo[amount] = got.split(amount, self.digits)
         return self.zero if i is None else parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
@@ -327,11 +378,12 @@ class _Books:
         for role, amount in legs:
             if amount:
                 account = acc[role]
-                merged[account] = merged.get(account, zero) + amount
-                bal[role] = bal.get(role, zero) + amount
+                merged[account] = merged[account] + amount if account in merged else zero + amount
+                if role in _TRACKED:
+                    bal[role] = bal[role] + amount if role in bal else zero + amount
         if not merged:
             return
-        assert sum(merged.values(), ZERO) == 0, (kind, merged)
+        assert not sum(merged.values()), (kind, merged)
         if self.fold_before is not None and on < self.fold_before:  # only its net is wanted
             folded = self.folded
             for account, x in merged.items():
@@ -340,10 +392,10 @@ class _Books:
                         self.folded_zero = x * 0
                     folded[account] = folded.get(account, ZERO) + x
             return
-        postings = tuple(Posting(a, x) for a, x in merged.items() if x)
+        postings = tuple([_posting(a, x) for a, x in merged.items() if x])
         if postings:
-            self.entries.append(Entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
-                                      self.s.currency, postings, ref))
+            self.entries.append(_entry(on, kind, narration, self.deal, self.s.facility_id, self.lender,
+                                       self.s.currency, postings, ref))
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, cuts: list[date], period_ends: set[date], last: date, method: str) -> PositionBooks:
@@ -358,7 +410,7 @@ class _Books:
         self.exit_due = self.zero
         self.paid_whole: dict[tuple, Decimal] = {}
         self.paid_part: dict[tuple, Decimal] = {}
-        self.income = {"interest": self.zero, "pik": self.zero, "commitment_fee": self.zero}
+        self.income = (self.zero, self.zero, self.zero)  # (interest, PIK, commitment fee) recognised
         self.recognised = (self.zero, self.zero)
         self.written_fees = (self.zero, self.zero)  # (upfront, exit) written off or sold
         self.restored_on: date | None = None  # the last cut of a non-accrual span, until the next
@@ -397,14 +449,20 @@ class _Books:
         for due in self.fa.dues:
             if due.component == "interest" and due.kind == OVERDUE_INTEREST:
                 overdue[due.date] = overdue.get(due.date, ZERO) + due.amount
+        sole = self.sole  # (a sole lender's part needs no weights)
         for i, row in enumerate(s.rows):
-            interest = row.interest + overdue.get(row.date, ZERO)
+            interest = row.interest + overdue.get(row.date, ZERO) if overdue else row.interest + ZERO
             self.due_interest.append(self.due_interest[-1] + (
-                self.part(interest, row_weights(s, row.date, "interest")) if i else ZERO))
+                self.part(interest, None if sole else row_weights(s, row.date, "interest")) if i else ZERO))
             self.due_cfee.append(self.due_cfee[-1] + (
-                self.part(row.commitment_fee, row_weights(s, row.date, "commitment_fee")) if i else ZERO))
+                self.part(row.commitment_fee, None if sole else row_weights(s, row.date, "commitment_fee"))
+                if i else ZERO))
         for on, kind, _, item in self._events(cuts, last):
-            if kind == "transfer":
+            if kind == "payment":  # the commonest first
+                self._payment(on, item)
+            elif kind == "cut":
+                self._cut(on, period_ends)
+            elif kind == "transfer":
                 before = self.principal
                 mv, held = self._move(ZERO, on)
                 mine = [t for t in self.trades if t.settlement_date == on]
@@ -441,34 +499,57 @@ class _Books:
                 self.post(on, "pik capitalised", "PIK capitalised",
                           [("principal", mv), ("unapplied", -held),
                            ("cost_recovery" if self.spans and self._suspended(on) else "pik_receivable", held - mv)])
-            elif kind == "payment":
-                self._payment(on, item)
             elif kind == "write_off":
                 self._write_off(on, item)
-            else:
-                self._accrue(on)
-                self._amortize(on)
-                if any(a == on for a, _ in self.spans):
-                    self._reverse(on)
-                if on in self.marks:
-                    self._mark(on, self.marks[on])
-                elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
-                    self.post(on, "mark", "position repaid: fair-value adjustment reversed",
-                              [("fair_value_adjustment", -self.fv_adjustment),
-                               ("unrealized_gains", self.fv_adjustment)])
-                    self.fv_adjustment = self.zero
-                if on in period_ends:
-                    self._snapshot(on)
         return PositionBooks(self.entries, self.balances, self.warnings, self.curve, self.folded, self.folded_zero)
 
-    def _events(self, cuts: list[date], last: date):
+    def _cut(self, on: date, period_ends: set[date]) -> None:
+        """A cut: the day's accrual and amortization, a non-accrual's reversal, a mark, a balance."""
+        self._accrue(on)
+        self._amortize(on)
+        if any(a == on for a, _ in self.spans):
+            self._reverse(on)
+        if on in self.marks:
+            self._mark(on, self.marks[on])
+        elif self.fv_adjustment and not self.principal:  # repaid: nothing left to carry at fair value
+            self.post(on, "mark", "position repaid: fair-value adjustment reversed",
+                      [("fair_value_adjustment", -self.fv_adjustment),
+                       ("unrealized_gains", self.fv_adjustment)])
+            self.fv_adjustment = self.zero
+        if on in period_ends:
+            self._snapshot(on)
+
+    def _events(self, cuts: list[date], last: date) -> list[tuple]:
+        """(date, kind, seq, item) in posting order: the facility's events (`_facility_events`,
+        shared by its lenders), each cut after every event of its day (a cut comes last)."""
+        s = self.s
+        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # fees amortized to the eve
+        eves |= {d - timedelta(days=1) for d, _ in self.write_offs}
+        extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
+        cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
+        facility = self.shared.get(_EVENTS)  # the same for every lender of the facility
+        if facility is None:
+            facility = self.shared[_EVENTS] = self._facility_events(last)
+        out: list[tuple] = []
+        i, n = 0, len(facility)
+        for c in cuts:
+            if c > last:
+                break
+            while i < n and facility[i][0] <= c:
+                out.append(facility[i])
+                i += 1
+            out.append((c, "cut", None, None))
+        out += facility[i:]
+        return out
+
+    def _facility_events(self, last: date) -> list[tuple]:
+        """The facility's events up to `last` (all but the cuts), sorted: by date, then the
+        order of a day (`_ORDER`), then as listed."""
         s, fa = self.s, self.fa
         events: list[tuple] = []
         rows = s.rows
         for d in timeline_of(s).change_dates():  # amendments and trades (engine.lenders)
             events.append((d, "transfer", None))
-        eves = {t.settlement_date - timedelta(days=1) for t in self.trades}  # fees amortized to the eve
-        eves |= {d - timedelta(days=1) for d, _ in self.write_offs}
         for d, amount in s.draws:
             events.append((d, "draw", amount))
         for i, row in enumerate(rows):
@@ -482,19 +563,12 @@ class _Books:
         for due in fa.netted:
             events.append((due.date, "netted", due))
         events += [(d, "write_off", a) for d, a in self.write_offs]
-        extra = eves | {a for a, _ in self.spans} | {b for _, b in self.spans if b is not None} | {d for d, _ in self.write_offs}
-        cuts = sorted(set(cuts) | {d for d in extra if d >= s.rows[0].date})
-        payments = self.shared.get(_PAYMENTS)  # the same for every lender of the facility
-        if payments is None:
-            groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
-            for a in fa.allocations:
-                if a.component not in NOT_CASH:
-                    groups.setdefault((a.payment_id, a.on), []).append(a)
-            payments = self.shared[_PAYMENTS] = [(on, "payment", (pid, allocs)) for (pid, on), allocs in groups.items()]
-        events += payments
-        events += [(c, "cut", None) for c in cuts]
-        events = [e for e in events if e[0] <= last]
-        keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events)]
+        groups: dict[tuple[str, date], list] = {}  # cash on its date; unapplied cash applied on a later one
+        for a in fa.allocations:
+            if a.component not in NOT_CASH:
+                groups.setdefault((a.payment_id, a.on), []).append(a)
+        events += [(on, "payment", (pid, allocs)) for (pid, on), allocs in groups.items()]
+        keyed = [(on, _ORDER[kind], seq, kind, item) for seq, (on, kind, item) in enumerate(events) if on <= last]
         keyed.sort(key=lambda x: x[:3])
         return [(on, kind, seq, item) for on, _, seq, kind, item in keyed]
 
@@ -503,11 +577,11 @@ class _Books:
         (the move, the move of the cash held). As positions hold it: principal paid ahead of
         PIK not yet capitalised would take the balance below zero, so that part is held as
         unapplied cash until the PIK is capitalised."""
-        self.balance_whole += delta
+        whole = self.balance_whole = self.balance_whole + delta
         shares = self.shares_on(on)
-        carried = self.balance_whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
+        carried = whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
         target = self.part(max(carried, ZERO), shares)
-        held = self.part(max(-self.balance_whole, ZERO), shares)
+        held = self.part(max(-whole, ZERO), shares)
         mv, dh = target - self.principal, held - self.held
         self.principal, self.held = target, held
         return mv, dh
@@ -540,14 +614,20 @@ class _Books:
         fees = self.fees_by_row if schedule is self.s else self._fee_parts(schedule)
         exits = [fees.get(i, (ZERO, ZERO, ZERO))[1] for i in range(len(rows))]
         flows, balances, coupons = [], [], []
-        index0 = index_at_inception(self.s.rows)
-        tl = timeline_of(schedule)
-        for i, row in enumerate(rows):
-            p = lambda x, sh=tl.shares_on(row.date): self.part(x, sh)  # noqa: E731
-            coupon = p(self.r(projected_interest(row, index0))) + p(row.commitment_fee)
-            inflow = coupon + p(row.principal) + p(row.prepayment) + exits[i]
-            flows.append(inflow - p(row.draws) + (upfront if i == 0 else ZERO))
-            balances.append(p(row.closing_balance))
+        key = (_PROJECTED, id(schedule))
+        facility = self.shared.get(key)  # the facility's side of each row, the same for every lender
+        if facility is None:
+            index0 = index_at_inception(self.s.rows)
+            tl = timeline_of(schedule)
+            facility = self.shared[key] = (schedule, [
+                (tl.shares_on(row.date), self.r(projected_interest(row, index0)), row.commitment_fee, row.principal,
+                 row.prepayment, row.draws, row.closing_balance) for row in rows])
+        part = self.part
+        for i, (sh, interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(facility[1]):
+            coupon = part(interest, sh) + part(commitment_fee, sh)
+            inflow = coupon + part(principal, sh) + part(prepayment, sh) + exits[i]
+            flows.append(inflow - part(draws, sh) + (upfront if i == 0 else ZERO))
+            balances.append(part(closing, sh))
             coupons.append(coupon)
         return [r.date for r in rows], flows, balances, exits, coupons
 
@@ -583,10 +663,11 @@ class _Books:
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
-        self.paid_whole[key] = self.paid_whole.get(key, ZERO) + amount
-        target = self.part(self.paid_whole[key], row_weights(self.s, key[0], key[1]))
-        got = target - self.paid_part.get(key, self.zero)
-        self.paid_part[key] = target
+        paid_whole, paid_part = self.paid_whole, self.paid_part
+        whole = paid_whole[key] = paid_whole.get(key, ZERO) + amount
+        target = whole if self.sole else self.part(whole, row_weights(self.s, key[0], key[1]))
+        got = target - paid_part.get(key, self.zero)
+        paid_part[key] = target
         return got
 
     def _payment(self, on: date, group) -> None:
@@ -596,30 +677,33 @@ class _Books:
         pid, allocs = group
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
-        suspended = self._suspended(on)
-        restored = not suspended and bool(self.spans) and any(b is not None and b <= on for _, b in self.spans)
+        spans = self.spans
+        suspended = bool(spans) and self._suspended(on)
+        restored = not suspended and bool(spans) and any(b is not None and b <= on for _, b in spans)
         pending = None
         for a in allocs:
-            if a.component in PRINCIPAL_COMPONENTS:
-                left = self.recovery_left.get(on, ZERO)
+            component = a.component
+            if component in PRINCIPAL_COMPONENTS:
+                left = self.recovery_left.get(on, ZERO) if self.recovery_left else ZERO
                 if left:  # cash on written-off principal: a recovery (§4.3)
                     take = min(left, a.amount)
                     self.recovery_left[on] = left - take
                     self.recovered_whole += take
                 mv, held = self._move(-a.amount, on)
-                legs += [("principal", mv), ("unapplied", -held)]
+                legs.append(("principal", mv))
+                legs.append(("unapplied", -held))
                 if self.recovered_whole:
                     rec = self.part(self.recovered_whole, self.shares_on(on))
                     legs.append(("recoveries", -(rec - self.recovered_part)))
                     self.recovered_part = rec
-            elif a.component == "unapplied" or a.due_date is None:
+            elif component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
-                got = self._receive((a.due_date, a.component), a.amount)
-                interest = a.component in ("interest", DEFAULT_INTEREST)
+                got = self._receive((a.due_date, component), a.amount)
+                interest = component in ("interest", DEFAULT_INTEREST)
                 role = "interest_receivable" if interest else "fees_receivable"
-                unbooked = self.fees_unbooked.get(a.due_date) if a.component == "fees" else None
+                unbooked = self.fees_unbooked.get(a.due_date) if component == "fees" and self.fees_unbooked else None
                 if unbooked is not None:  # the receivable first, then the fee not recognised
                     booked = min(got, unbooked[0])
                     rest = min(got - booked, unbooked[1])
@@ -629,20 +713,20 @@ class _Books:
                         legs += self._to_cost(rest, legs)
                     elif rest:  # after the restoration: income when received
                         legs.append(("fee_income", -rest))
-                elif suspended and a.component != "fees":  # cost recovery, to an amortized cost of zero
+                elif suspended and component != "fees":  # cost recovery, to an amortized cost of zero
                     legs += self._to_cost(got, legs)
-                elif restored and a.component != "fees":  # beyond the receivable: income when received
+                elif restored and component != "fees":  # beyond the receivable: income when received
                     if pending is None:  # what the day's accrual will still recognise for the due
                         cum = self._cum(on)
-                        pending = {"interest_receivable": cum["interest"] - self.income["interest"],
-                                   "fees_receivable": cum["commitment_fee"] - self.income["commitment_fee"]}
+                        pending = {"interest_receivable": cum[0] - self.income[0],
+                                   "fees_receivable": cum[2] - self.income[2]}
                     open_ = max(self.bal.get(role, self.zero) + pending[role] +
                                 sum((x for r_, x in legs if r_ == role), self.zero), self.zero)
                     inside = min(got, open_)
                     legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
                 else:
                     legs.append((role, -got))
-        plug = -sum((x for _, x in legs), self.zero)
+        plug = -sum([x for _, x in legs], self.zero)
         if later:
             self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
                       pid)
@@ -667,7 +751,7 @@ class _Books:
         interest = self.bal.get("interest_receivable", self.zero)
         pik = self.bal.get("pik_receivable", self.zero)
         k = bisect_right(self.row_dates, on)
-        cfee = self.income["commitment_fee"] - self.due_cfee[k]  # accrued, not yet due
+        cfee = self.income[2] - self.due_cfee[k]  # accrued, not yet due
         self.post(on, "non-accrual", "non-accrual: interest, PIK and commitment fee accrued and unpaid reversed",
                   [("interest_receivable", -interest), ("interest_income", interest),
                    ("pik_receivable", -pik), ("pik_income", pik),
@@ -751,33 +835,36 @@ class _Books:
     def _accrue(self, on: date) -> None:
         """Income to the end of `on`: dues recognised by then plus the accrual to `on` (excluded)."""
         cum = self._cum(on)
-        delta = {k_: cum[k_] - self.income[k_] for k_ in cum}
-        self.income = cum
+        income, self.income = self.income, cum
         if self.spans and self._suspended(on):
             return  # non-accrual: nothing recognised (the baseline moves on)
+        interest, pik, cfee = cum[0] - income[0], cum[1] - income[1], cum[2] - income[2]
         self.post(on, "accrual", "income accrued", [
-            ("interest_receivable", delta["interest"]), ("interest_income", -delta["interest"]),
-            ("pik_receivable", delta["pik"]), ("pik_income", -delta["pik"]),
-            ("fees_receivable", delta["commitment_fee"]), ("fee_income", -delta["commitment_fee"])])
+            ("interest_receivable", interest), ("interest_income", -interest),
+            ("pik_receivable", pik), ("pik_income", -pik),
+            ("fees_receivable", cfee), ("fee_income", -cfee)])
 
-    def _cum(self, on: date) -> dict[str, Decimal]:
+    def _cum(self, on: date) -> tuple[Decimal, Decimal, Decimal]:
         """The lender's cumulative (interest, PIK, commitment fee) income to `on` as contracted."""
         k = bisect_right(self.row_dates, on)  # rows[:k] are dated on or before `on`
-        due = {"interest": self.due_interest[k], "commitment_fee": self.due_cfee[k]}
-        accrued = self.shared.get(on)
-        if accrued is None:
-            accrued = self.shared[on] = self._facility_accrued(k, on)
-        shares = self.shares_on(on)
-        cum = {"interest": due["interest"] + self.part(self.r(accrued[0]), shares),
-               "pik": self.pik_capitalised + self.part(self.r(accrued[1]), shares),
-               "commitment_fee": due["commitment_fee"] + self.part(self.r(accrued[2]), shares)}
+        shared = self.shared
+        accrued = shared.get(on)
+        if accrued is None:  # rounded once, the same for every lender
+            accrued = shared[on] = tuple(map(self.r, self._facility_accrued(k, on)))
+        if self.sole:
+            interest, pik, cfee = accrued
+        else:
+            shares = self.shares_on(on)
+            part = self.part
+            interest, pik, cfee = part(accrued[0], shares), part(accrued[1], shares), part(accrued[2], shares)
+        interest = self.due_interest[k] + interest
         if self.fa.credit.active:
             key = ("default", on)
-            pending = self.shared.get(key)
+            pending = shared.get(key)
             if pending is None:
-                pending = self.shared[key] = credit_fields(self.fa, _AsOf(on), self.mode)["accrued_default_interest"]
-            cum["interest"] += self.default_cum[bisect_right(self.default_dates, on)] + self.part(pending, shares)
-        return cum
+                pending = shared[key] = credit_fields(self.fa, _AsOf(on), self.mode)["accrued_default_interest"]
+            interest += self.default_cum[bisect_right(self.default_dates, on)] + self.part(pending, self.shares_on(on))
+        return interest, self.pik_capitalised + pik, self.due_cfee[k] + cfee
 
     def _facility_accrued(self, k: int, on: date) -> tuple[Decimal, Decimal, Decimal]:
         """The whole facility's (interest, PIK, commitment fee) accrued from the period of row k's

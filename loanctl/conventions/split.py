@@ -19,7 +19,7 @@ from fractions import Fraction
 from functools import lru_cache
 from math import lcm
 
-__all__ = ["shares_total", "split_by_shares"]
+__all__ = ["shares_total", "share_weights", "split_by_shares", "split_by_weights"]
 
 _ONE = Decimal(1)
 # Private and wide, so rebuilding a part never rounds whatever the thread's precision.
@@ -39,28 +39,39 @@ def split_by_shares(
         raise ValueError(f"minor-unit digits must be 0 or more, got {digits}")
     if len(shares) == 1 and shares[0] == _ONE:
         return [_from_units(_to_units(amount, digits), digits)]
+    weights, denominator = share_weights(shares)
+    return split_by_weights(amount, weights, denominator, digits)
 
+
+def share_weights(shares: Sequence[Decimal | Fraction]) -> tuple[tuple[int, ...], int]:
+    """``shares`` (which sum to exactly 1) as integer weights over a common denominator, for
+    `split_by_weights` (a caller splitting many amounts by the same shares converts them once).
+    Raises as `split_by_shares` does for bad shares."""
     shares = tuple(shares)
     if any(isinstance(share, float) for share in shares):
         # Checked before the cache: 0.5 == Decimal("0.5") would share its cache entry.
         raise TypeError("a share must be a Decimal or Fraction, not float")
-    weights, denominator = _weights(shares)
+    return _weights(shares)
+
+
+def split_by_weights(amount: Decimal, weights: Sequence[int], denominator: int, digits: int) -> list[Decimal]:
+    """``amount`` split by the shares `share_weights` turned into (``weights``, ``denominator``):
+    exactly `split_by_shares` on those shares."""
+    if digits < 0:
+        raise ValueError(f"minor-unit digits must be 0 or more, got {digits}")
     units = _to_units(amount, digits)
     sign = -1 if units < 0 else 1
     units = abs(units)
-    parts: list[int] = []
-    remainders: list[int] = []
-    for weight in weights:
-        part, remainder = divmod(units * weight, denominator)
-        parts.append(part)
-        remainders.append(remainder)
+    parts = [units * weight // denominator for weight in weights]
     left_over = units - sum(parts)
     if left_over:
-        # sorted() is stable: equal remainders keep their order in the list.
-        order = sorted(range(len(parts)), key=lambda i: -remainders[i])
+        remainders = [units * weight % denominator for weight in weights]
+        # sorted() is stable: equal remainders keep their order in the list (reverse=True too).
+        order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)
         for i in order[:left_over]:
             parts[i] += 1
-    return [_from_units(sign * part, digits) for part in parts]
+    ctx = _CTX
+    return [Decimal(sign * part).scaleb(-digits, ctx) for part in parts]
 
 
 def shares_total(shares: Sequence[Decimal | Fraction]) -> Fraction:
@@ -97,13 +108,16 @@ def _ratio(share: Decimal | Fraction) -> tuple[int, int]:
 
 def _to_units(amount: Decimal, digits: int) -> int:
     """``amount`` as a whole number of minor units (``ValueError`` if it has finer digits)."""
-    if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
+    if type(amount) is not Decimal and (isinstance(amount, float) or not isinstance(amount, (Decimal, int))):
         raise TypeError(f"an amount must be a Decimal, not {type(amount).__name__}")
     num, den = amount.as_integer_ratio()
-    units, rest = divmod(num * 10**digits, den)
+    units, rest = divmod(num * _TEN[digits] if digits < len(_TEN) else num * 10**digits, den)
     if rest:
         raise ValueError(f"amount {amount} has more than {digits} decimal places")
     return units
+
+
+_TEN = tuple(10**d for d in range(10))
 
 
 def _from_units(units: int, digits: int) -> Decimal:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from loanctl.conventions.split import split_by_shares
+from loanctl.conventions.split import share_weights, split_by_shares, split_by_weights
 
 THIRD = Fraction(1, 3)
 
@@ -141,3 +141,29 @@ def test_parts_follow_the_largest_remainder_rule(units, shares):
         floors[i] += 1
     parts = split_by_shares(Decimal(units).scaleb(-2), shares, 2)
     assert [int(p.scaleb(2)) for p in parts] == floors
+
+
+def test_weights_of_sixty_forty():
+    # 60% = 3/5, 40% = 2/5: weights 3 and 2 over 5
+    assert share_weights([Decimal("0.6"), Fraction(2, 5)]) == ((3, 2), 5)
+    # 100.01 = 10001 cents: 30003/5 = 6000 r 3, 20002/5 = 4000 r 2; the cent left to the first
+    assert strs(split_by_weights(Decimal("100.01"), (3, 2), 5, 2)) == ["60.01", "40.00"]
+
+
+def test_weights_reject_what_the_split_rejects():
+    with pytest.raises(ValueError):
+        share_weights([Decimal("0.5"), Decimal("0.4")])
+    with pytest.raises(TypeError):
+        share_weights([0.5, 0.5])
+    with pytest.raises(ValueError):
+        split_by_weights(Decimal("1.001"), (1, 1), 2, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-10**15, max_value=10**15), share_lists(), st.integers(min_value=0, max_value=3))
+def test_split_by_weights_is_the_split_by_shares(units, shares, digits):
+    # the by-reference reading of the rule is the test above; here the two entry points agree
+    # on the parts and their text (exponent, sign of zero)
+    amount = Decimal(units).scaleb(-digits)
+    assert strs(split_by_weights(amount, *share_weights(shares), digits)) == strs(
+        split_by_shares(amount, shares, digits))
