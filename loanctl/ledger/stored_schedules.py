@@ -51,50 +51,67 @@ class DealSchedules:
     fingerprint: str
     funded: bool
     exact: bool
-    rows: list[tuple]
-    """In ROW_COLUMNS order (Decimal money and rates, dates, None for NULL)."""
+    lines: list[str]
+    """Its rows as CSV lines in ROW_COLUMNS order (the exact text of every figure; empty: NULL)."""
     terms_until: date | None
 
     def head(self) -> tuple:
-        return (self.deal, self.fingerprint, self.funded, self.exact, len(self.rows), self.terms_until)
+        return (self.deal, self.fingerprint, self.funded, self.exact, len(self.lines), self.terms_until)
 
 
-def _fits(value: Decimal | None, scale: int, digits: int) -> bool:
-    """Whether `value` is exactly a DECIMAL(38, scale) with at most `scale` decimals in its text."""
-    if value is None:
-        return True
-    exp = value.as_tuple().exponent
-    return isinstance(exp, int) and exp >= -scale and value.adjusted() < digits
+def _fits(text: str, scale: int, digits: int) -> bool:
+    """Whether the decimal `text` (fixed-point) is exactly a DECIMAL(38, scale) with at most
+    `scale` decimals and `digits` integer digits."""
+    point = text.find(".")
+    whole = len(text) if point < 0 else point
+    return (point < 0 or len(text) - point - 1 <= scale) and whole - (text[:1] == "-") <= digits
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def deal_schedules(loaded: LoadedBook, deal_id: str, fingerprint: str) -> DealSchedules:
     """The deal's schedules as the engine builds them (`loanctl schedule DEAL`: every
-    amendment applied), as rows of `stored_schedules`."""
+    amendment applied), as CSV lines of `stored_schedules`."""
     record = loaded.deals[deal_id]
     funded = record.deal.status in FUNDED_OR_LATER
     ends = [a.amendment.effective_date for a in record.amendments]
-    rows: list[tuple] = []
+    lines: list[str] = []
     exact = True
     if funded:
         terms, _ = deal_terms(record)
         ends += [t.first.effective for t in terms.values() if t.first.effective is not None]
-        currency = record.deal.currency
-        units = minor_units(currency)
+        units = minor_units(record.deal.currency)
         exact = units <= MONEY_SCALE
         s, _ = schedule_deal(loaded, deal_id)
+        days: dict = {None: ""}
+        money_digits, rate_digits = 38 - MONEY_SCALE, 38 - RATE_SCALE
         for fseq, fs in enumerate(s.facilities if s is not None else []):
+            head = f"{_quoted(deal_id)},{_quoted(fs.facility_id)},{fseq},"
+            middle = f",{_quoted(fingerprint)},{_quoted(fs.currency)},"
             for n, r in enumerate(fs.rows):
-                money = (r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees, r.principal,
-                         r.prepayment, r.total_due, r.closing_balance)
-                if exact and not (all(_fits(m, units, 38 - MONEY_SCALE) for m in money)
-                                  and _fits(r.rate, RATE_SCALE, 38 - RATE_SCALE)
-                                  and _fits(r.spread, RATE_SCALE, 38 - RATE_SCALE)):
+                money = [format(m, "f") for m in (r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee,
+                                                  r.fees, r.principal, r.prepayment, r.total_due, r.closing_balance)]
+                rate = "" if r.rate is None else format(r.rate, "f")
+                spread = "" if r.spread is None else format(r.spread, "f")
+                if not (all(_fits(m, units, money_digits) for m in money) and _fits(rate, RATE_SCALE, rate_digits)
+                        and _fits(spread, RATE_SCALE, rate_digits)):
                     exact = False
-                rows.append((deal_id, fs.facility_id, fseq, n, fingerprint, fs.currency, r.date, r.accrual_start,
-                             r.accrual_end, r.days, r.rate, r.spread, *money, r.projected))
+                    break
+                dates = []
+                for d in (r.date, r.accrual_start, r.accrual_end):
+                    text = days.get(d)
+                    if text is None:
+                        text = days[d] = d.isoformat()
+                    dates.append(text)
+                lines.append(f"{head}{n}{middle}{dates[0]},{dates[1]},{dates[2]},{r.days},{rate},{spread},"
+                             f"{','.join(money)},{'true' if r.projected else 'false'}\n")
+            if not exact:
+                break
         if not exact:
-            rows = []
-    return DealSchedules(deal_id, fingerprint, funded, exact, rows, max(ends, default=None))
+            lines = []
+    return DealSchedules(deal_id, fingerprint, funded, exact, lines, max(ends, default=None))
 
 
 # --- keeping them ---------------------------------------------------------------------------------
@@ -165,7 +182,7 @@ def replace_schedules(con, loaded: LoadedBook, deals: list[str], gone: list[str]
         with open(rows, "w", encoding="utf-8", newline="") as fh:
             for ds in compute(loaded, deals, fps):
                 done.append(ds.head())
-                fh.writelines(",".join(map(_text, r)) + "\n" for r in ds.rows)
+                fh.writelines(ds.lines)
         _stage(heads, done)
         drop = [*deals, *gone]
         con.execute(f"DELETE FROM {ROWS_TABLE} WHERE deal IN (SELECT unnest(?))", [drop])
