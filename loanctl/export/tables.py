@@ -24,7 +24,7 @@ from ..engine.deal import deal_terms, schedule_deal
 from ..ledger.stored_schedules import StoredAsOf, allocation_rows_sql, payment_rows_sql, schedule_rows_sql
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
-from ..reports.build import build_report, resolve_scope
+from ..reports.build import build_report, open_report_store, resolve_scope
 from ..servicing.allocation import Payment
 from ..servicing.positions import MONEY, allocate_facility, facility_inputs
 
@@ -173,10 +173,21 @@ def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: da
     return t
 
 
-def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Table:
+EXPORT_VARIANT = "export"
+"""The stored report entries the export's positions are kept under (the report without a
+position hook: `reports.build.open_report_store`)."""
+
+
+def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date, stored: bool = False) -> Table:
     """The whole book's positions as `report --book` computes them; the columns follow the
-    report's rows (money: the figures of `servicing.positions.MONEY`)."""
-    report = build_report(loaded, resolve_scope(loaded, book=True), as_of, payments)
+    report's rows (money: the figures of `servicing.positions.MONEY`). With `stored`, each
+    facility's entry is read from the ledger's stored report positions while its inputs are
+    unchanged, and kept when computed (the rows are the same)."""
+    scope = resolve_scope(loaded, book=True)
+    store = open_report_store(loaded, scope, as_of, EXPORT_VARIANT) if stored else None
+    report = build_report(loaded, scope, as_of, payments, store=store)
+    if store is not None:
+        store.save()
     names: list[str] = []
     for row in report.positions:
         names += [k for k in row if k not in names]
@@ -214,6 +225,6 @@ def build_tables(loaded: LoadedBook, payments: list[Payment], as_of: date,
     yield schedules_table(loaded, as_of, stored)
     yield payments_table(upto, as_of, stored)
     yield allocations_table(loaded, upto, as_of, stored)
-    yield positions_table(loaded, upto, as_of)
+    yield positions_table(loaded, upto, as_of, stored is not None)
     yield journal_table(loaded, upto, as_of)
 

@@ -86,7 +86,8 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
             schedules = any(outdated_deals(loaded, con, fps))
         finally:
             con.close()
-        if not stale and not prune and not schedules and row and int(row[0]) >= SCHEMA_VERSION:  # an older schema: migrate
+        # an older schema: migrate
+        if not stale and not prune and not schedules and row and int(row[0]) >= SCHEMA_VERSION:
             return []
     alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
     with writer_lock(root):

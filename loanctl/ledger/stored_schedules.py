@@ -37,9 +37,14 @@ from ..engine.deal import deal_terms, schedule_deal
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
 from ..source.fingerprints import DealFingerprints
-from .db import (SCHEDULE_DEAL_COLUMNS as DEAL_COLUMNS, SCHEDULE_DEALS_TABLE as DEALS_TABLE, SCHEDULE_MONEY as ROW_COLUMNS_MONEY,
-                 SCHEDULE_MONEY_SCALE as MONEY_SCALE, SCHEDULE_RATE_SCALE as RATE_SCALE,
-                 SCHEDULE_ROW_COLUMNS as ROW_COLUMNS, SCHEDULES_TABLE as ROWS_TABLE, diag, ledger_path, sql_path)
+from .db import SCHEDULE_DEAL_COLUMNS as DEAL_COLUMNS
+from .db import SCHEDULE_DEALS_TABLE as DEALS_TABLE
+from .db import SCHEDULE_MONEY as ROW_COLUMNS_MONEY
+from .db import SCHEDULE_MONEY_SCALE as MONEY_SCALE
+from .db import SCHEDULE_RATE_SCALE as RATE_SCALE
+from .db import SCHEDULE_ROW_COLUMNS as ROW_COLUMNS
+from .db import SCHEDULES_TABLE as ROWS_TABLE
+from .db import diag, ledger_path, sql_path
 
 MAX_REPORTED = 100
 
