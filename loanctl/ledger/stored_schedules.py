@@ -24,7 +24,9 @@ shares, which these rows do not hold).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -64,12 +66,16 @@ class DealSchedules:
         return (self.deal, self.fingerprint, self.funded, self.exact, len(self.lines), self.terms_until)
 
 
-def _fits(text: str, scale: int, digits: int) -> bool:
-    """Whether the decimal `text` (fixed-point) is exactly a DECIMAL(38, scale) with at most
-    `scale` decimals and `digits` integer digits."""
-    point = text.find(".")
-    whole = len(text) if point < 0 else point
-    return (point < 0 or len(text) - point - 1 <= scale) and whole - (text[:1] == "-") <= digits
+_RATE_TEXT = re.compile(rf"(-?\d{{1,{38 - RATE_SCALE}}}(\.\d{{0,{RATE_SCALE}}})?)?")
+"""A rate's or spread's text that DECIMAL(38, RATE_SCALE) holds exactly (empty: NULL)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _money_pattern(units: int) -> re.Pattern:
+    """The ten money texts of a row, joined by commas, when DECIMAL(38, MONEY_SCALE) holds each
+    exactly with no more decimals than `units`."""
+    one = rf"-?\d{{1,{38 - MONEY_SCALE}}}" + (rf"(\.\d{{0,{units}}})?" if units else "")
+    return re.compile(rf"{one}(,{one}){{9}}")
 
 
 def _quoted(text: str) -> str:
@@ -91,17 +97,19 @@ def deal_schedules(loaded: LoadedBook, deal_id: str, fingerprint: str) -> DealSc
         exact = units <= MONEY_SCALE
         s, _ = schedule_deal(loaded, deal_id)
         days: dict = {None: ""}
-        money_digits, rate_digits = 38 - MONEY_SCALE, 38 - RATE_SCALE
+        money_text = _money_pattern(units).fullmatch
         for fseq, fs in enumerate(s.facilities if s is not None else []):
             head = f"{_quoted(deal_id)},{_quoted(fs.facility_id)},{fseq},"
             middle = f",{_quoted(fingerprint)},{_quoted(fs.currency)},"
             for n, r in enumerate(fs.rows):
-                money = [format(m, "f") for m in (r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee,
-                                                  r.fees, r.principal, r.prepayment, r.total_due, r.closing_balance)]
+                # str() of a Decimal is its fixed-point text whenever the pattern accepts it (an
+                # exponent form, more decimals than the currency's or too many digits: not exact)
+                money = ",".join(map(str, (r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
+                                           r.principal, r.prepayment, r.total_due, r.closing_balance)))
                 rate = "" if r.rate is None else format(r.rate, "f")
                 spread = "" if r.spread is None else format(r.spread, "f")
-                if not (all(_fits(m, units, money_digits) for m in money) and _fits(rate, RATE_SCALE, rate_digits)
-                        and _fits(spread, RATE_SCALE, rate_digits)):
+                if money_text(money) is None or _RATE_TEXT.fullmatch(rate) is None or \
+                        _RATE_TEXT.fullmatch(spread) is None:
                     exact = False
                     break
                 dates = []
@@ -111,7 +119,7 @@ def deal_schedules(loaded: LoadedBook, deal_id: str, fingerprint: str) -> DealSc
                         text = days[d] = d.isoformat()
                     dates.append(text)
                 lines.append(f"{head}{n}{middle}{dates[0]},{dates[1]},{dates[2]},{r.days},{rate},{spread},"
-                             f"{','.join(money)},{'true' if r.projected else 'false'}\n")
+                             f"{money},{'true' if r.projected else 'false'}\n")
             if not exact:
                 break
         if not exact:
@@ -239,6 +247,10 @@ def _exact_payments(con, as_of: date, currencies: set[str]) -> int | None:
 
 
 # --- ledger check ---------------------------------------------------------------------------------
+def _deals(n: int) -> str:
+    return f"{n} deal has" if n == 1 else f"{n} deals have"
+
+
 def check_schedules(loaded: LoadedBook, con) -> list[Diagnostic]:
     """E0922 (a warning) for the book's deals whose stored schedules are missing or of an
     earlier version of the deal — never read (readers ask the engine) until the next post,
@@ -252,8 +264,8 @@ def check_schedules(loaded: LoadedBook, con) -> list[Diagnostic]:
     if stale:
         missing = [d for d in stale if d not in kept]
         behind = [d for d in stale if d in kept]
-        parts = ([f"{len(missing)} deals have no stored schedules"] if missing else []) + \
-            ([f"{len(behind)} deals have stored schedules of an earlier version of the deal"] if behind else [])
+        parts = ([f"{_deals(len(missing))} no stored schedules"] if missing else []) + \
+            ([f"{_deals(len(behind))} stored schedules of an earlier version of the deal"] if behind else [])
         named = ", ".join(f"'{d}'" for d in stale[:5]) + (", …" if len(stale) > 5 else "")
         diags.append(Diagnostic("E0922", f"{' and '.join(parts)} ({named}; never read: the export and the engine "
                                          "compute them)", path,

@@ -110,7 +110,8 @@ def test_an_edit_makes_them_stale_until_the_next_command(small):
     assert up_to_date(small, FIXED_DEAL)
     result = run(small, "ledger", "check", "--format", "json")
     assert [(d["code"], d["severity"]) for d in json.loads(result.stdout)] == [("E0922", "warning")]
-    assert "'acme-two'" in json.loads(result.stdout)[0]["message"]
+    assert json.loads(result.stdout)[0]["message"].startswith(
+        "1 deal has stored schedules of an earlier version of the deal ('acme-two';")
     assert run(small, "ledger", "refresh").exit_code == 0
     assert up_to_date(small, TWO_DEAL)
     assert run(small, "ledger", "check").exit_code == 0
@@ -249,3 +250,26 @@ def test_the_export_of_a_stale_deal_reads_the_engine(small, tmp_path):
     assert ledger == engine
     rcf = [r for r in engine["facilities"][1] if r[0] == TWO_DEAL and r[1] == "rcf"]
     assert rcf[0][4] == D("300000.00")  # the edited commitment, not the stored one
+
+
+def test_a_figure_the_columns_cannot_hold_exactly_leaves_the_deal_to_the_engine(tmp_path, bank):
+    # a fixed rate of 3.6000000000000000001% is 0.036000000000000000001: 21 decimals, more than
+    # DECIMAL(38, 18) holds — the deal is recorded as not exact, with no rows
+    precise = FIXED_YAML.replace("fixed_rate: 3.6%", "fixed_rate: 3.6000000000000000001%")
+    assert precise != FIXED_YAML
+    book = write_book(tmp_path / "book", deals={FIXED_DEAL: precise, TWO_DEAL: TWO_YAML})
+    post_rows(book, bank, "p1.csv", [row("c-1", "2026-01-15", "10000.00")])
+    con = duckdb.connect(str(book / ".loanctl" / "ledger.duckdb"), read_only=True)
+    heads = dict(con.execute("SELECT deal, exact FROM stored_schedule_deals").fetchall())
+    counts = dict(con.execute("SELECT deal, count(*) FROM stored_schedules GROUP BY 1").fetchall())
+    con.close()
+    assert heads == {FIXED_DEAL: False, TWO_DEAL: True}
+    assert FIXED_DEAL not in counts and counts[TWO_DEAL] > 0
+    ledger, engine, stored = export_both(book, tmp_path, date(2026, 11, 28))
+    assert FIXED_DEAL not in stored.schedules and TWO_DEAL in stored.schedules
+    assert ledger == engine
+    names = [name for name, *_ in engine["schedules"][0]]  # (the partition column, currency, comes last)
+    assert dict((name, kind) for name, kind, *_ in engine["schedules"][0])["rate"] == "DECIMAL(38,21)"  # widened
+    rates = {r[names.index("date")]: r[names.index("rate")] for r in engine["schedules"][1] if r[0] == FIXED_DEAL}
+    assert rates[date(2026, 4, 15)] == D("0.036000000000000000001")
+    assert run(book, "ledger", "check").exit_code == 0  # not exact is not stale: nothing to report
