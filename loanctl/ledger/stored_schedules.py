@@ -27,7 +27,7 @@ import contextlib
 import functools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -168,62 +168,118 @@ def _stage(path: Path, lines: Iterable[tuple]) -> None:
         fh.writelines(",".join(map(_text, r)) + "\n" for r in lines)
 
 
-def _read(path: Path, columns: tuple[tuple[str, str], ...]) -> str:
+def _read(paths: Path | list[Path], columns: tuple[tuple[str, str], ...]) -> str:
     cols = ", ".join(f"'{n}': '{t}'" for n, t in columns)
-    return (f"read_csv('{sql_path(path)}', header=false, auto_detect=false, delim=',', quote='\"', escape='\"', "
+    files = ", ".join(f"'{sql_path(p)}'" for p in (paths if isinstance(paths, list) else [paths]))
+    return (f"read_csv([{files}], header=false, auto_detect=false, delim=',', quote='\"', escape='\"', "
             f"new_line='\\n', max_line_size=67108864, columns={{{cols}}})")
 
 
-def compute(loaded: LoadedBook, deals: Iterable[str], fps: DealFingerprints) -> Iterator[DealSchedules]:
-    for deal_id in deals:
-        fp = fps.of(deal_id)
-        if fp is not None:
-            yield deal_schedules(loaded, deal_id, fp)
+PARALLEL_FROM = 200
+"""Deals; below this one process computes their schedules (starting workers costs more)."""
+CHUNKS_PER_WORKER = 4
+
+
+@dataclass
+class _Job:
+    loaded: LoadedBook
+    chunks: list[list[tuple[str, str]]]
+    """(deal, fingerprint) pairs of each chunk."""
+    outputs: list[Path]
+
+
+_JOB: _Job | None = None
+"""The job a worker process works on (inherited at the fork)."""
+
+
+def _compute_chunk(i: int, job: _Job) -> list[tuple]:
+    """Chunk `i`'s schedules into its output file (CSV lines); returns their heads."""
+    heads = []
+    with open(job.outputs[i], "w", encoding="utf-8", newline="") as fh:
+        for deal_id, fp in job.chunks[i]:
+            ds = deal_schedules(job.loaded, deal_id, fp)
+            heads.append(ds.head())
+            fh.writelines(ds.lines)
+    return heads
+
+
+def _worker_chunk(i: int) -> list[tuple] | None:
+    """A worker's chunk; None when it raised (the parent computes it again, to meet the error)."""
+    assert _JOB is not None
+    try:
+        return _compute_chunk(i, _JOB)
+    except Exception:
+        return None
+
+
+def compute(loaded: LoadedBook, deals: list[str], fps: DealFingerprints, scratch: Path,
+            workers: int | None = None) -> tuple[list[tuple], list[Path]]:
+    """The schedules of `deals` (those the book has) as (their heads in deal order, the CSV
+    files of their rows): from PARALLEL_FROM deals on, in worker processes (one per core, at
+    most 4; fork, chunks of deals), which give the same rows as one process."""
+    import gc
+    import multiprocessing
+    global _JOB
+    items = [(d, fps.of(d)) for d in deals]  # fingerprints computed here, inherited by the workers
+    items = [(d, fp) for d, fp in items if fp is not None]
+    n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    n = n if len(items) >= PARALLEL_FROM else 1
+    size = max(1, -(-len(items) // (n * CHUNKS_PER_WORKER))) if n > 1 else max(1, len(items))
+    chunks = [items[k:k + size] for k in range(0, len(items), size)]
+    job = _Job(loaded, chunks, [scratch / f".sched-{os.getpid()}-{i}.csv" for i in range(len(chunks))])
+    try:
+        if n > 1 and len(chunks) > 1:
+            _JOB = job
+            gc.freeze()  # the book is shared with the workers: the collector must not copy it
+            try:
+                with multiprocessing.get_context("fork").Pool(min(n, len(chunks))) as pool:
+                    done = pool.map(_worker_chunk, range(len(chunks)), chunksize=1)
+            finally:
+                gc.unfreeze()
+                _JOB = None
+            results = [r if r is not None else _compute_chunk(i, job) for i, r in enumerate(done)]
+        else:
+            results = [_compute_chunk(i, job) for i in range(len(chunks))]
+    except BaseException:
+        for p in job.outputs:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
+    return [h for heads in results for h in heads], job.outputs
 
 
 def replace_schedules(con, loaded: LoadedBook, deals: list[str], gone: list[str], fps: DealFingerprints,
-                      scratch: Path) -> int:
+                      scratch: Path, workers: int | None = None) -> int:
     """Inside the caller's transaction: the stored schedules of `deals` become the engine's
     (computed now), and those of `gone` (deals the book no longer has) are dropped. Returns
     the number of deals computed."""
     if not deals and not gone:
         return 0
     heads = scratch / f".sched-{os.getpid()}-heads.csv"
-    rows = scratch / f".sched-{os.getpid()}-rows.csv"
+    rows: list[Path] = []
     try:
-        done: list[tuple] = []
-        with open(rows, "w", encoding="utf-8", newline="") as fh:
-            for ds in compute(loaded, deals, fps):
-                done.append(ds.head())
-                fh.writelines(ds.lines)
+        done, rows = compute(loaded, deals, fps, scratch, workers)
         _stage(heads, done)
         drop = [*deals, *gone]
         con.execute(f"DELETE FROM {ROWS_TABLE} WHERE deal IN (SELECT unnest(?))", [drop])
         con.execute(f"DELETE FROM {DEALS_TABLE} WHERE deal IN (SELECT unnest(?))", [drop])
         con.execute(f"INSERT INTO {DEALS_TABLE} SELECT * FROM {_read(heads, DEAL_COLUMNS)}")
-        con.execute(f"INSERT INTO {ROWS_TABLE} SELECT * FROM {_read(rows, ROW_COLUMNS)}")
+        if rows:
+            con.execute(f"INSERT INTO {ROWS_TABLE} SELECT * FROM {_read(rows, ROW_COLUMNS)}")
         return len(done)
     finally:
-        for p in (heads, rows):
+        for p in [heads, *rows]:
             with contextlib.suppress(OSError):
                 p.unlink()
 
 
-def update_schedules(con, loaded: LoadedBook, fps: DealFingerprints, scratch: Path) -> list[str]:
+def update_schedules(con, loaded: LoadedBook, fps: DealFingerprints, scratch: Path, workers: int | None = None
+                     ) -> list[str]:
     """Inside the caller's transaction: bring every deal's stored schedules up to date with
     the book (only deals whose fingerprint changed are computed). Returns those deals."""
     stale, gone = outdated_deals(loaded, con, fps)
-    replace_schedules(con, loaded, stale, gone, fps, scratch)
+    replace_schedules(con, loaded, stale, gone, fps, scratch, workers)
     return stale
-
-
-# --- reading them ---------------------------------------------------------------------------------
-def fresh_deals_sql(fps: DealFingerprints, deals: Iterable[str]) -> tuple[str, list]:
-    """SQL (and its parameters) selecting the deals whose stored schedules are the book's: a
-    table `(deal, fingerprint)` of the book's fingerprints to join `stored_schedule_deals` on."""
-    pairs = [(d, fps.of(d)) for d in deals]
-    pairs = [(d, f) for d, f in pairs if f is not None]
-    return ("SELECT unnest(?) AS deal, unnest(?) AS fingerprint", [[d for d, _ in pairs], [f for _, f in pairs]])
 
 
 def _exact_payments(con, as_of: date, currencies: set[str]) -> int | None:

@@ -273,3 +273,24 @@ def test_a_figure_the_columns_cannot_hold_exactly_leaves_the_deal_to_the_engine(
     rates = {r[names.index("date")]: r[names.index("rate")] for r in engine["schedules"][1] if r[0] == FIXED_DEAL}
     assert rates[date(2026, 4, 15)] == D("0.036000000000000000001")
     assert run(book, "ledger", "check").exit_code == 0  # not exact is not stale: nothing to report
+
+
+def test_worker_processes_store_the_same_rows_as_one_process(demo, tmp_path):
+    from loanctl import api
+    from loanctl.ledger import stored_schedules
+    from loanctl.source.fingerprints import DealFingerprints
+    loaded = api.valid_book(demo)
+    fps = DealFingerprints(loaded)
+    deals = sorted(loaded.deals)
+    out = {}
+    for workers, parallel_from in ((1, 1), (2, 1)):  # every deal in one process; in two workers, 8 chunks
+        stored_schedules.PARALLEL_FROM, keep = parallel_from, stored_schedules.PARALLEL_FROM
+        try:
+            heads, files = stored_schedules.compute(loaded, deals, fps, tmp_path, workers)
+        finally:
+            stored_schedules.PARALLEL_FROM = keep
+        out[workers] = heads, b"".join(p.read_bytes() for p in files), len(files)
+        for p in files:
+            p.unlink()
+    assert out[1][:2] == out[2][:2] and out[1][2] == 1 and out[2][2] == 8  # 16 deals in chunks of 2
+    assert [h[0] for h in out[1][0]] == deals
