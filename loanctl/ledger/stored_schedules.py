@@ -273,6 +273,44 @@ def replace_schedules(con, loaded: LoadedBook, deals: list[str], gone: list[str]
                 p.unlink()
 
 
+def carry_over(con, old: Path, loaded: LoadedBook, fps: DealFingerprints) -> int:
+    """Into a rebuild's new ledger (before its transaction): copy from the ledger file `old`
+    the stored schedules that are still the book's — their deal's fingerprint is the book's
+    and all their rows are there — so that only the others are computed. Returns how many
+    deals were copied; 0 when `old` cannot be read (missing, damaged, from before stored
+    schedules): then every deal is computed."""
+    import duckdb
+    if not old.exists():
+        return 0
+    book = [(d, fp) for d in sorted(loaded.deals) if (fp := fps.of(d)) is not None]
+    deals = ", ".join(n for n, _ in DEAL_COLUMNS)
+    rows = ", ".join(n for n, _ in ROW_COLUMNS)
+    try:
+        con.execute(f"ATTACH '{sql_path(old)}' AS old_ledger (READ_ONLY)")
+    except duckdb.Error:
+        return 0
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE carried AS SELECT d.deal, d.fingerprint FROM "
+                    f"old_ledger.{DEALS_TABLE} d JOIN (SELECT unnest(?) AS deal, unnest(?) AS fingerprint) b "
+                    f"USING (deal, fingerprint) LEFT JOIN (SELECT deal, fingerprint, count(*) AS n FROM "
+                    f"old_ledger.{ROWS_TABLE} GROUP BY 1, 2) r USING (deal, fingerprint) "
+                    "WHERE d.rows = coalesce(r.n, 0)", [[d for d, _ in book], [f for _, f in book]])
+        con.execute(f"INSERT INTO {DEALS_TABLE} SELECT {deals} FROM old_ledger.{DEALS_TABLE} "
+                    "JOIN carried USING (deal, fingerprint)")
+        con.execute(f"INSERT INTO {ROWS_TABLE} SELECT {rows} FROM old_ledger.{ROWS_TABLE} "
+                    "JOIN carried USING (deal, fingerprint)")
+        return con.execute("SELECT count(*) FROM carried").fetchone()[0]
+    except duckdb.Error:
+        con.execute(f"DELETE FROM {ROWS_TABLE}")
+        con.execute(f"DELETE FROM {DEALS_TABLE}")
+        return 0
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DROP TABLE IF EXISTS carried")
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DETACH old_ledger")
+
+
 def update_schedules(con, loaded: LoadedBook, fps: DealFingerprints, scratch: Path, workers: int | None = None
                      ) -> list[str]:
     """Inside the caller's transaction: bring every deal's stored schedules up to date with
@@ -280,26 +318,6 @@ def update_schedules(con, loaded: LoadedBook, fps: DealFingerprints, scratch: Pa
     stale, gone = outdated_deals(loaded, con, fps)
     replace_schedules(con, loaded, stale, gone, fps, scratch, workers)
     return stale
-
-
-def _exact_payments(con, as_of: date, currencies: set[str]) -> int | None:
-    """How many payments up to `as_of` the ledger holds, if each amount has no more digits than
-    its currency's minor units and those are within the book currencies' (else None)."""
-    try:
-        units = {c: minor_units(c) for (c,) in con.execute("SELECT DISTINCT currency FROM payments").fetchall()}
-    except (KeyError, ValueError, TypeError):
-        return None
-    if units and max(units.values()) > max((minor_units(c) for c in currencies), default=2):
-        return None
-    if not units:
-        return 0
-    n, inexact = con.execute("SELECT count(*), count(*) FILTER (WHERE p.amount <> CASE u.units "
-                             f"{' '.join(f'WHEN {k} THEN round(p.amount, {k})' for k in range(MONEY_SCALE))} "
-                             "ELSE p.amount END) "
-                             "FROM payments p JOIN (SELECT unnest(?) AS currency, unnest(?) AS units) u "
-                             "USING (currency) WHERE p.value_date <= ?",
-                             [list(units), list(units.values()), as_of]).fetchone()
-    return None if inexact else n
 
 
 # --- ledger check ---------------------------------------------------------------------------------
@@ -448,3 +466,23 @@ def stored_as_of(loaded: LoadedBook, as_of: date) -> StoredAsOf | None:
                           _exact_payments(con, as_of, set(currencies.values())))
     finally:
         con.close()
+
+
+def _exact_payments(con, as_of: date, currencies: set[str]) -> int | None:
+    """How many payments up to `as_of` the ledger holds, if each amount has no more digits than
+    its currency's minor units and those are within the book currencies' (else None)."""
+    try:
+        units = {c: minor_units(c) for (c,) in con.execute("SELECT DISTINCT currency FROM payments").fetchall()}
+    except (KeyError, ValueError, TypeError):
+        return None
+    if units and max(units.values()) > max((minor_units(c) for c in currencies), default=2):
+        return None
+    if not units:
+        return 0
+    n, inexact = con.execute("SELECT count(*), count(*) FILTER (WHERE p.amount <> CASE u.units "
+                             f"{' '.join(f'WHEN {k} THEN round(p.amount, {k})' for k in range(MONEY_SCALE))} "
+                             "ELSE p.amount END) "
+                             "FROM payments p JOIN (SELECT unnest(?) AS currency, unnest(?) AS units) u "
+                             "USING (currency) WHERE p.value_date <= ?",
+                             [list(units), list(units.values()), as_of]).fetchone()
+    return None if inexact else n

@@ -294,3 +294,26 @@ def test_worker_processes_store_the_same_rows_as_one_process(demo, tmp_path):
             p.unlink()
     assert out[1][:2] == out[2][:2] and out[1][2] == 1 and out[2][2] == 8  # 16 deals in chunks of 2
     assert [h[0] for h in out[1][0]] == deals
+
+
+def test_a_rebuild_keeps_the_stored_schedules_still_of_the_book_and_computes_the_rest(small, monkeypatch):
+    from loanctl.ledger import stored_schedules
+    before = {d: stored_rows(small, d) for d in (FIXED_DEAL, TWO_DEAL)}
+    con = duckdb.connect(str(small / ".loanctl" / "ledger.duckdb"))
+    con.execute("DELETE FROM stored_schedules WHERE deal = ? AND row = 3", [FIXED_DEAL])  # damaged (E0923)
+    con.close()
+    write_file(small, f"{TWO_DEAL}/deal.yaml", TWO_YAML.replace("commitment: 200000", "commitment: 300000"))
+    computed: list[str] = []
+    original = stored_schedules.deal_schedules
+    monkeypatch.setattr(stored_schedules, "deal_schedules",
+                        lambda loaded, deal, fp: computed.append(deal) or original(loaded, deal, fp))
+    assert run(small, "ledger", "rebuild").exit_code == 0
+    assert computed == [FIXED_DEAL, TWO_DEAL]  # the damaged one and the edited one
+    assert stored_rows(small, FIXED_DEAL) == before[FIXED_DEAL]
+    assert up_to_date(small, FIXED_DEAL) and up_to_date(small, TWO_DEAL)
+    computed.clear()
+    write_file(small, f"{TWO_DEAL}/deal.yaml", TWO_YAML)  # back as it was
+    assert run(small, "ledger", "rebuild").exit_code == 0
+    assert computed == [TWO_DEAL]  # acme-fixed copied from the ledger being replaced
+    assert stored_rows(small, TWO_DEAL) == before[TWO_DEAL] and up_to_date(small, FIXED_DEAL)
+    assert run(small, "ledger", "check").exit_code == 0
