@@ -184,6 +184,11 @@ def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledg
         if table.ledger_sql is not None:
             ledger_attach(con)
         select = _select(table, staged, _scales(con, table, staged, money_scale))
+        if table.ledger_sql is not None:
+            # sorted into a table first: a partitioned COPY keeps the order it scans a table in,
+            # not the order of a query's ORDER BY
+            con.execute(f"CREATE TEMP TABLE export_rows AS {select}")
+            select = "SELECT * FROM export_rows"
         total = rows + table.ledger_rows
         if table.partitioned and total:
             target = work / table.name
