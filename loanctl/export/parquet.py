@@ -164,9 +164,8 @@ def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> s
     if any(t is None for t in types):
         raise _Unexportable(table.name)
     ledger = ", ".join(f'CAST(l."{name}" AS {t}) AS "{name}"' for (name, _), t in zip(table.columns, types))
-    return (f"SELECT * EXCLUDE (_k) FROM (SELECT {', '.join(exprs)}, CAST(_k AS BIGINT) AS _k "
-            f"FROM {_source(table, staged)} UNION ALL SELECT {ledger}, l._k FROM ({table.ledger_sql}) l) "
-            f'ORDER BY {table.order_by or chr(34) + table.columns[0][0] + chr(34)}, _k')
+    return (f"SELECT {', '.join(exprs)}, CAST(_k AS BIGINT) AS _k FROM {_source(table, staged)} "
+            f"UNION ALL SELECT {ledger}, l._k FROM ({table.ledger_sql}) l")
 
 
 def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledger_attach) -> int:
@@ -184,13 +183,10 @@ def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledg
         if table.ledger_sql is not None:
             ledger_attach(con)
         select = _select(table, staged, _scales(con, table, staged, money_scale))
-        if table.ledger_sql is not None:
-            # sorted into a table first: a partitioned COPY keeps the order it scans a table in,
-            # not the order of a query's ORDER BY
-            con.execute(f"CREATE TEMP TABLE export_rows AS {select}")
-            select = "SELECT * FROM export_rows"
         total = rows + table.ledger_rows
-        if table.partitioned and total:
+        if table.ledger_sql is not None:
+            written = _copy_in_order(con, table, select, work / table.name)
+        elif table.partitioned and total:
             target = work / table.name
             written = con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
                                   "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)").fetchone()
@@ -205,6 +201,35 @@ def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledg
     finally:
         con.close()
         staged.unlink()
+
+
+def _copy_in_order(con, table: Table, select: str, folder: Path) -> tuple[int]:
+    """A table with ledger rows, in the engine's order (its order columns, then `_k`): one
+    ordered COPY per currency into `currency=X/data_0.parquet` (what PARTITION_BY writes, the
+    partition column left out of the files) when partitioned — a partitioned COPY does not keep
+    a query's order. Returns (rows written,)."""
+    from ..ledger.db import sql_path
+
+    order = f"{table.order_by or chr(34) + table.columns[0][0] + chr(34)}, _k"
+    con.execute(f"CREATE TEMP TABLE export_rows AS {select}")
+    folder.mkdir()
+    if not table.partitioned:
+        return con.execute(f"COPY (SELECT * EXCLUDE (_k) FROM export_rows ORDER BY {order}) TO "
+                           f"'{sql_path(folder / 'data_0.parquet')}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
+    written = 0
+    for (currency,) in con.execute("SELECT DISTINCT currency FROM export_rows ORDER BY 1").fetchall():
+        part = folder / f"currency={currency}"
+        part.mkdir()
+        code = currency.replace("'", "''")
+        written += con.execute(f"COPY (SELECT * EXCLUDE (currency, _k) FROM export_rows WHERE currency = '{code}' "
+                               f"ORDER BY {order}) TO '{sql_path(part / 'data_0.parquet')}' "
+                               "(FORMAT parquet, COMPRESSION zstd)").fetchone()[0]
+    if not written:
+        folder.rmdir()  # as an empty partitioned table: one file with no rows
+        folder.mkdir()
+        con.execute(f"COPY (SELECT * EXCLUDE (_k) FROM export_rows) TO '{sql_path(folder / 'data_0.parquet')}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+    return (written,)
 
 
 def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: Iterable[str],
