@@ -524,6 +524,8 @@ def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = 
     from .export.parquet import write_export
     from .export.tables import build_tables
     from .ledger.db import ledger_payments
+    from .ledger.refresh import refresh_or_warn
+    from .ledger.stored_schedules import stored_as_of
 
     if fmt != "parquet":
         raise UsageProblem(f"--format {fmt} is not supported", "the export format is: parquet")
@@ -540,10 +542,13 @@ def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = 
     if out.is_dir() and any(out.iterdir()) and not force:
         raise UsageProblem(f"{out} is not empty", "choose an empty or new folder, or pass --force to replace it")
     loaded = valid_book(root)
+    refresh_or_warn(loaded)  # stored schedules and allocations brought up to date where the ledger can be written
+    stored = stored_as_of(loaded, on)
     payments = ledger_payments(root)
     currencies = {r.deal.currency for r in loaded.deals.values()}
     try:
-        return write_export(build_tables(loaded, payments, on), out, on, currencies, force)
+        return write_export(build_tables(loaded, payments, on, stored), out, on, currencies, force,
+                            stored.attach if stored is not None else None)
     except (OSError, duckdb.Error) as exc:
         text = (getattr(exc, "strerror", None) or str(exc)).splitlines()[0][:200]
         raise DiagnosticError([Diagnostic("E0900", f"the export could not be written: {text}", str(out),

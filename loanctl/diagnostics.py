@@ -292,6 +292,8 @@ CODES: dict[str, str] = {
     "E0900": "the export could not be written",
     "E0920": "a stored report position is corrupt",
     "E0921": "stored report positions of an earlier version of their deal",
+    "E0922": "stored schedules missing or of an earlier version of their deal",
+    "E0923": "a deal's stored schedules are incomplete",
 }
 
 SEVERITY_WORD = {"error": "error", "warning": "warning"}

@@ -24,6 +24,7 @@ import functools
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,6 +48,8 @@ class ExportResult:
     money_scale: int
     tables: dict[str, int] = field(default_factory=dict)
     """Rows written per table."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds per table (computing its rows and writing them)."""
 
 
 def _quoted(text: str) -> str:
@@ -77,14 +80,17 @@ WRITERS = {"money": _fixed, "decimal": _fixed, "date": date.isoformat, "int": st
 
 
 def _stage(table: Table, path: Path) -> int:
-    """Write the rows as CSV (NULL: unquoted empty; text: always quoted); returns the row count."""
+    """Write the rows as CSV (NULL: unquoted empty; text: always quoted); returns the row count.
+    A table with a ledger part gets one more column: the row's number (its order in the table)."""
     writers = [WRITERS.get(k, _text) for _, k in table.columns]
+    numbered = table.ledger_sql is not None
     n = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         lines = []
         for row in table.rows:
             n += 1
-            lines.append(",".join("" if v is None else w(v) for v, w in zip(row, writers)))
+            line = ",".join("" if v is None else w(v) for v, w in zip(row, writers))
+            lines.append(f"{line},{n}" if numbered else line)
             if len(lines) == 4096:
                 fh.write("\n".join(lines) + "\n")
                 lines.clear()
@@ -115,45 +121,123 @@ def _scales(con, table: Table, staged: Path, money_scale: int) -> dict[str, tupl
 def _source(table: Table, staged: Path) -> str:
     from ..ledger.db import sql_path
 
-    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(table.columns)))
+    names = [f"c{i}" for i in range(len(table.columns))] + (["_k"] if table.ledger_sql is not None else [])
+    cols = ", ".join(f"'{c}': 'VARCHAR'" for c in names)
     return (f"read_csv('{sql_path(staged)}', header=false, all_varchar=true, auto_detect=false, delim=',', "
             f"quote='\"', escape='\"', new_line='\\n', allow_quoted_nulls=false, max_line_size=67108864, "
             f"columns={{{cols}}})")
 
 
+class _Unexportable(Exception):
+    """A table's ledger part cannot be typed as its engine rows are (a column kept as text)."""
+
+
 def _select(table: Table, staged: Path, scales: dict[str, tuple[int, int]]) -> str:
     exprs = []
+    types = []
     for i, (name, kind) in enumerate(table.columns):
         c = f"c{i}"
+        sql_type = None
         if kind in ("money", "decimal"):
             scale, digits = scales[name]
             if scale + digits > MAX_PRECISION:  # cannot be a DECIMAL exactly: keep the text
                 expr = c
             else:
-                expr = f"CAST({c} AS DECIMAL({MAX_PRECISION}, {scale}))"
+                sql_type = f"DECIMAL({MAX_PRECISION}, {scale})"
         elif kind == "date":
-            expr = f"CAST({c} AS DATE)"
+            sql_type = "DATE"
         elif kind == "int":
-            expr = f"CAST({c} AS BIGINT)"
+            sql_type = "BIGINT"
         elif kind == "bool":
-            expr = f"CAST({c} AS BOOLEAN)"
+            sql_type = "BOOLEAN"
+        if sql_type is not None:
+            expr = f"CAST({c} AS {sql_type})"
         elif kind == "text_list":
             expr = f"from_json({c}, '[\"VARCHAR\"]')"
         else:
             expr = c
         exprs.append(f'{expr} AS "{name}"')
-    return f"SELECT {', '.join(exprs)} FROM {_source(table, staged)}"
+        types.append(sql_type or ("VARCHAR" if kind == "text" else None))
+    if table.ledger_sql is None:
+        return f"SELECT {', '.join(exprs)} FROM {_source(table, staged)}"
+    # the engine's rows (numbered in their order) and the ledger's (`_k` orders them within a deal)
+    if any(t is None for t in types):
+        raise _Unexportable(table.name)
+    ledger = ", ".join(f'CAST(l."{name}" AS {t}) AS "{name}"' for (name, _), t in zip(table.columns, types))
+    return (f"SELECT {', '.join(exprs)}, CAST(_k AS BIGINT) AS _k FROM {_source(table, staged)} "
+            f"UNION ALL SELECT {ledger}, l._k FROM ({table.ledger_sql}) l")
 
 
-def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: Iterable[str],
-                 force: bool = False) -> ExportResult:
-    """Write `tables` under `out` (made or replaced whole). The caller checked that `out` may be
-    written (empty, missing, or `force`). Raises OSError or duckdb.Error; nothing is left
-    half-written at `out`."""
+def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledger_attach) -> int:
+    """One table under `work` (its folder); returns its row count."""
     import duckdb
 
     from ..ledger.db import sql_path
 
+    staged = scratch / f"{table.name}.csv"
+    rows = _stage(table, staged)  # no DuckDB open meanwhile: a table's rows may fork workers (the journal)
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
+        if table.ledger_sql is not None:
+            ledger_attach(con)
+        select = _select(table, staged, _scales(con, table, staged, money_scale))
+        total = rows + table.ledger_rows
+        if table.ledger_sql is not None:
+            written = _copy_in_order(con, table, select, work / table.name)
+        elif table.partitioned and total:
+            target = work / table.name
+            written = con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
+                                  "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)").fetchone()
+        else:
+            (work / table.name).mkdir()
+            target = work / table.name / "data_0.parquet"
+            written = con.execute(f"COPY ({select}) TO '{sql_path(target)}' (FORMAT parquet, "
+                                  "COMPRESSION zstd)").fetchone()
+        if table.ledger_sql is not None and (written is None or written[0] != total):
+            raise _Unexportable(table.name)  # the ledger changed meanwhile: the engine's rows instead
+        return total
+    finally:
+        con.close()
+        staged.unlink()
+
+
+def _copy_in_order(con, table: Table, select: str, folder: Path) -> tuple[int]:
+    """A table with ledger rows, in the engine's order (its order columns, then `_k`): one
+    ordered COPY per currency into `currency=X/data_0.parquet` (what PARTITION_BY writes, the
+    partition column left out of the files) when partitioned — a partitioned COPY does not keep
+    a query's order. Returns (rows written,)."""
+    from ..ledger.db import sql_path
+
+    order = f"{table.order_by or chr(34) + table.columns[0][0] + chr(34)}, _k"
+    con.execute(f"CREATE TEMP TABLE export_rows AS {select}")
+    folder.mkdir()
+    if not table.partitioned:
+        return con.execute(f"COPY (SELECT * EXCLUDE (_k) FROM export_rows ORDER BY {order}) TO "
+                           f"'{sql_path(folder / 'data_0.parquet')}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
+    written = 0
+    for (currency,) in con.execute("SELECT DISTINCT currency FROM export_rows ORDER BY 1").fetchall():
+        part = folder / f"currency={currency}"
+        part.mkdir()
+        code = currency.replace("'", "''")
+        written += con.execute(f"COPY (SELECT * EXCLUDE (currency, _k) FROM export_rows WHERE currency = '{code}' "
+                               f"ORDER BY {order}) TO '{sql_path(part / 'data_0.parquet')}' "
+                               "(FORMAT parquet, COMPRESSION zstd)").fetchone()[0]
+    if not written:
+        folder.rmdir()  # as an empty partitioned table: one file with no rows
+        folder.mkdir()
+        con.execute(f"COPY (SELECT * EXCLUDE (_k) FROM export_rows) TO '{sql_path(folder / 'data_0.parquet')}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+    return (written,)
+
+
+def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: Iterable[str],
+                 force: bool = False, ledger_attach=None) -> ExportResult:
+    """Write `tables` under `out` (made or replaced whole). The caller checked that `out` may be
+    written (empty, missing, or `force`). A table with a ledger part (`Table.ledger_sql`) reads
+    it through the connection `ledger_attach(con)` prepares. Raises OSError or duckdb.Error;
+    nothing is left half-written at `out`."""
     out = Path(out)
     money_scale = max((minor_units(c) for c in currencies), default=2)
     parent = out.parent if str(out.parent) else Path(".")
@@ -167,25 +251,16 @@ def write_export(tables: Iterable[Table], out: Path, as_of: date, currencies: It
         scratch = work / ".scratch"
         scratch.mkdir()
         for table in tables:
-            staged = scratch / f"{table.name}.csv"
-            rows = _stage(table, staged)  # no DuckDB open meanwhile: a table's rows may fork workers (the journal)
-            con = duckdb.connect()
+            t0 = time.perf_counter()
             try:
-                con.execute("SET preserve_insertion_order = true")
-                con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
-                select = _select(table, staged, _scales(con, table, staged, money_scale))
-                if table.partitioned and rows:
-                    target = work / table.name
-                    con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
-                                "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)")
-                else:
-                    (work / table.name).mkdir()
-                    target = work / table.name / "data_0.parquet"
-                    con.execute(f"COPY ({select}) TO '{sql_path(target)}' (FORMAT parquet, COMPRESSION zstd)")
-            finally:
-                con.close()
-            result.tables[table.name] = rows
-            staged.unlink()
+                result.tables[table.name] = _write_table(table, work, scratch, money_scale, ledger_attach)
+            except _Unexportable:
+                if table.complete is None:
+                    raise
+                shutil.rmtree(work / table.name, ignore_errors=True)
+                whole = Table(table.name, table.columns, table.complete())
+                result.tables[table.name] = _write_table(whole, work, scratch, money_scale, ledger_attach)
+            result.seconds[table.name] = time.perf_counter() - t0
         shutil.rmtree(work / ".scratch", ignore_errors=True)
         manifest = {"format": "parquet", "loanctl": __version__, "as_of": as_of.isoformat(),
                     "money": f"DECIMAL({MAX_PRECISION}, {money_scale})",

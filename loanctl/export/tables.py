@@ -5,7 +5,9 @@ report's positions (`reports.build`), the journal (`accounting.journal`), schedu
 
 A table is a name, its columns (name, kind) and its rows (tuples in column order). Kinds:
 text · date · int · bool · money (DECIMAL at the export's money scale) · decimal (DECIMAL at
-the scale its values need) · text_list. A table with a `currency` column is partitioned by it
+the scale its values need) · text_list. Schedules and allocations the ledger holds exactly
+for the export's date are copied from it by DuckDB (`ledger.stored_schedules`) rather than
+computed again. A table with a `currency` column is partitioned by it
 when it is one of the large ones (`PARTITIONED`).
 """
 
@@ -13,16 +15,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from ..accounting.journal import stream_journal
 from ..engine.deal import deal_terms, schedule_deal
+from ..ledger.stored_schedules import StoredAsOf, allocation_rows_sql, payment_rows_sql, schedule_rows_sql
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
-from ..reports.build import build_report, resolve_scope
+from ..reports.build import build_report, open_report_store, resolve_scope
 from ..servicing.allocation import Payment
 from ..servicing.positions import MONEY, allocate_facility, facility_inputs
 
@@ -37,6 +40,16 @@ class Table:
     columns: list[tuple[str, str]]
     rows: Iterable[tuple] = ()
     """In column order; produced as the table is written (a large table never sits in memory whole)."""
+    ledger_sql: str | None = None
+    """Besides `rows`, the rows the ledger holds exactly (SQL over the attached ledger: the
+    columns by name, and `_k`, the order of a row within its deal — the first column; `rows`
+    then hold whole other deals); DuckDB copies them without Python seeing them."""
+    ledger_rows: int = 0
+    """How many rows `ledger_sql` gives (a different count means the ledger changed meanwhile)."""
+    complete: Callable[[], Iterable[tuple]] | None = None
+    """Every row from the engine, for when the ledger part cannot be used after all."""
+    order_by: str | None = None
+    """The order of a table with a ledger part (default: its first column, then `_k`)."""
 
     @property
     def partitioned(self) -> bool:
@@ -88,12 +101,15 @@ SCHEDULE_COLUMNS = [("deal", "text"), ("facility", "text"), ("currency", "text")
                     ("projected", "bool")]
 
 
-def schedules_table(loaded: LoadedBook, as_of: date) -> Table:
-    """Each funded facility's schedule under the terms in force on `as_of` (`loanctl schedule --as-of`)."""
+def schedules_table(loaded: LoadedBook, as_of: date, stored: StoredAsOf | None = None) -> Table:
+    """Each funded facility's schedule under the terms in force on `as_of` (`loanctl schedule
+    --as-of`): the ledger's stored schedules of the deals it holds exactly for `as_of`
+    (`ledger.stored_schedules`), the engine's of the others."""
+    skip = set(stored.schedules) if stored is not None else set()
 
-    def rows():
+    def rows(skip: set[str]):
         for deal_id, record in sorted(loaded.deals.items()):
-            if record.deal.status not in FUNDED_OR_LATER:
+            if record.deal.status not in FUNDED_OR_LATER or deal_id in skip:
                 continue
             s, _ = schedule_deal(loaded, deal_id, as_of=as_of)
             for fs in s.facilities if s is not None else []:
@@ -101,31 +117,49 @@ def schedules_table(loaded: LoadedBook, as_of: date) -> Table:
                     yield (deal_id, fs.facility_id, fs.currency, n, r.date, r.accrual_start, r.accrual_end, r.days,
                            r.rate, r.spread, r.opening_balance, r.draws, r.interest, r.pik, r.commitment_fee, r.fees,
                            r.principal, r.prepayment, r.total_due, r.closing_balance, r.projected)
-    return Table("schedules", SCHEDULE_COLUMNS, rows())
-
-
-def payments_table(payments: Iterable[Payment]) -> Table:
-    t = Table("payments", [("payment_id", "text"), ("deal", "text"), ("facility", "text"), ("value_date", "date"),
-                           ("amount", "money"), ("currency", "text"), ("type", "text"), ("reference", "text"),
-                           ("reverses", "text"), ("file", "text"), ("line", "int")])
-    t.rows = ((p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference,
-               p.reverses or None, p.file, p.line)
-              for p in sorted(payments, key=lambda p: (p.deal, p.facility, p.date, p.payment_id)))
+    t = Table("schedules", SCHEDULE_COLUMNS, rows(skip), complete=lambda: rows(set()))
+    if skip:
+        t.ledger_sql, t.ledger_rows = schedule_rows_sql(), sum(stored.schedules.values())
     return t
 
 
-def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: date) -> Table:
-    """Each funded facility's payments allocated as of `as_of`, as the report allocates them."""
-    t = Table("allocations", [("deal", "text"), ("facility", "text"), ("currency", "text"), ("seq", "int"),
-                              ("payment_id", "text"), ("payment_date", "date"), ("due_date", "date"),
-                              ("component", "text"), ("amount", "money"), ("applied_on", "date")])
+PAYMENT_COLUMNS = [("payment_id", "text"), ("deal", "text"), ("facility", "text"), ("value_date", "date"),
+                   ("amount", "money"), ("currency", "text"), ("type", "text"), ("reference", "text"),
+                   ("reverses", "text"), ("file", "text"), ("line", "int")]
+
+
+def payments_table(payments: Iterable[Payment], as_of: date | None = None, stored: StoredAsOf | None = None
+                   ) -> Table:
+    """The payments (up to `as_of`), by deal, facility, date and id: copied from the ledger when
+    it holds them exactly (`StoredAsOf.payments`)."""
+    def rows(payments):
+        return ((p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference,
+                 p.reverses or None, p.file, p.line)
+                for p in sorted(payments, key=lambda p: (p.deal, p.facility, p.date, p.payment_id)))
+    if stored is None or stored.payments is None or as_of is None:
+        return Table("payments", PAYMENT_COLUMNS, rows(payments))
+    return Table("payments", PAYMENT_COLUMNS, (), payment_rows_sql(as_of), stored.payments,
+                 lambda: rows(payments), '"deal", "facility", "value_date", "payment_id"')
+
+
+ALLOCATION_COLUMNS = [("deal", "text"), ("facility", "text"), ("currency", "text"), ("seq", "int"),
+                      ("payment_id", "text"), ("payment_date", "date"), ("due_date", "date"),
+                      ("component", "text"), ("amount", "money"), ("applied_on", "date")]
+
+
+def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: date,
+                      stored: StoredAsOf | None = None) -> Table:
+    """Each funded facility's payments allocated as of `as_of`, as the report allocates them:
+    the ledger's stored allocations of the deals it holds exactly for `as_of`, the engine's of
+    the others."""
     by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
     for p in payments:
         by_facility[(p.deal, p.facility)].append(p)
+    skip = set(stored.allocations) if stored is not None else set()
 
-    def rows():
+    def rows(skip: set[str]):
         for deal_id, record in sorted(loaded.deals.items()):
-            if record.deal.status not in FUNDED_OR_LATER:
+            if record.deal.status not in FUNDED_OR_LATER or deal_id in skip:
                 continue
             terms, builder = facility_inputs(loaded, deal_id, as_of)
             for fid in terms:
@@ -134,14 +168,27 @@ def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: da
                 for seq, a in enumerate(fa.allocations):
                     yield (deal_id, fid, fa.schedule.currency, seq, a.payment_id, a.payment_date, a.due_date,
                            a.component, a.amount, a.applied_on)
-    t.rows = rows()
+    t = Table("allocations", ALLOCATION_COLUMNS, rows(skip), complete=lambda: rows(set()))
+    if skip:
+        t.ledger_sql, t.ledger_rows = allocation_rows_sql(), sum(stored.allocations.values())
     return t
 
 
-def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Table:
+EXPORT_VARIANT = "export"
+"""The stored report entries the export's positions are kept under (the report without a
+position hook: `reports.build.open_report_store`)."""
+
+
+def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date, stored: bool = False) -> Table:
     """The whole book's positions as `report --book` computes them; the columns follow the
-    report's rows (money: the figures of `servicing.positions.MONEY`)."""
-    report = build_report(loaded, resolve_scope(loaded, book=True), as_of, payments)
+    report's rows (money: the figures of `servicing.positions.MONEY`). With `stored`, each
+    facility's entry is read from the ledger's stored report positions while its inputs are
+    unchanged, and kept when computed (the rows are the same)."""
+    scope = resolve_scope(loaded, book=True)
+    store = open_report_store(loaded, scope, as_of, EXPORT_VARIANT) if stored else None
+    report = build_report(loaded, scope, as_of, payments, store=store)
+    if store is not None:
+        store.save()
     names: list[str] = []
     for row in report.positions:
         names += [k for k in row if k not in names]
@@ -186,14 +233,17 @@ def _journal_fields(e) -> list[str]:
                         [[p.account, str(p.amount)] for p in e.postings]])]
 
 
-def build_tables(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Iterator[Table]:
-    """The seven tables, one at a time (a table's rows are dropped once written)."""
+def build_tables(loaded: LoadedBook, payments: list[Payment], as_of: date,
+                 stored: StoredAsOf | None = None) -> Iterator[Table]:
+    """The seven tables, one at a time (a table's rows are dropped once written). With `stored`
+    (`ledger.stored_schedules.stored_as_of`), the rows the ledger holds exactly for `as_of` are
+    copied from it by DuckDB (the tables are the same)."""
     upto = [p for p in payments if p.date <= as_of]
     yield deals_table(loaded)
     yield facilities_table(loaded, as_of)
-    yield schedules_table(loaded, as_of)
-    yield payments_table(upto)
-    yield allocations_table(loaded, upto, as_of)
-    yield positions_table(loaded, upto, as_of)
+    yield schedules_table(loaded, as_of, stored)
+    yield payments_table(upto, as_of, stored)
+    yield allocations_table(loaded, upto, as_of, stored)
+    yield positions_table(loaded, upto, as_of, stored is not None)
     yield journal_table(loaded, upto, as_of)
 

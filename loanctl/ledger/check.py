@@ -14,6 +14,7 @@ from .archive import archive_dir, archived_files
 from .db import diag, ledger_path, open_for_read
 from .refresh import outdated
 from .stored_positions import check_stored
+from .stored_schedules import check_schedules
 
 MAX_STALE_REPORTED = 100
 
@@ -56,6 +57,7 @@ def check(loaded: LoadedBook) -> list[Diagnostic]:
                               "run `loanctl ledger rebuild`"))
         diags += _check_follows_book(loaded, con)
         diags += check_stored(loaded, con)
+        diags += check_schedules(loaded, con)
     finally:
         con.close()
     return diags

@@ -26,7 +26,7 @@ from ..diagnostics import Diagnostic, DiagnosticError
 from ..servicing.allocation import Payment
 from .archive import archived_files
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 STATE_DIR = ".loanctl"
 LEDGER_NAME = "ledger.duckdb"
 LOCK_WAIT_SECONDS = 30.0
@@ -35,6 +35,26 @@ PAYMENT_TABLE = ("payment_id VARCHAR, deal VARCHAR, facility VARCHAR, value_date
                  "currency VARCHAR, type VARCHAR, reference VARCHAR, file VARCHAR, line INTEGER, reverses VARCHAR")
 """The columns of `payments` (and of every table staged for it), with their types."""
 PAYMENT_COLUMNS = ", ".join(c.split()[0] for c in PAYMENT_TABLE.split(", "))
+
+SCHEDULES_TABLE = "stored_schedules"
+SCHEDULE_DEALS_TABLE = "stored_schedule_deals"
+SCHEDULE_MONEY_SCALE = 4
+"""Stored schedules' money is DECIMAL(38, 4): every currency's minor units (ISO 4217 has none above 4)."""
+SCHEDULE_RATE_SCALE = 18
+SCHEDULE_MONEY = ("opening_balance", "draws", "interest", "pik", "commitment_fee", "fees", "principal", "prepayment",
+                  "total_due", "closing_balance")
+SCHEDULE_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("deal", "VARCHAR"), ("facility", "VARCHAR"), ("fseq", "INTEGER"), ("row", "INTEGER"),
+    ("fingerprint", "VARCHAR"), ("currency", "VARCHAR"), ("date", "DATE"), ("accrual_start", "DATE"),
+    ("accrual_end", "DATE"), ("days", "INTEGER"), ("rate", f"DECIMAL(38,{SCHEDULE_RATE_SCALE})"),
+    ("spread", f"DECIMAL(38,{SCHEDULE_RATE_SCALE})"),
+    *((m, f"DECIMAL(38,{SCHEDULE_MONEY_SCALE})") for m in SCHEDULE_MONEY), ("projected", "BOOLEAN"))
+"""The columns of `stored_schedules` (ledger/stored_schedules.py): a facility's schedule row `row`
+(0 = the start date), `fseq` the facility's place among its deal's facilities."""
+SCHEDULE_DEAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("deal", "VARCHAR"), ("fingerprint", "VARCHAR"), ("funded", "BOOLEAN"), ("exact", "BOOLEAN"),
+    ("rows", "INTEGER"), ("terms_until", "DATE"))
+"""The columns of `stored_schedule_deals`: per deal, what its stored schedules were computed from."""
 
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -59,6 +79,11 @@ MIGRATIONS: dict[int, list[str]] = {
     5: ["CREATE TABLE IF NOT EXISTS stored_positions (deal VARCHAR, facility VARCHAR, context VARCHAR, as_of DATE, "
         "fingerprint VARCHAR, seq INTEGER, count INTEGER, digest VARCHAR, entry VARCHAR, checksum VARCHAR, "
         "PRIMARY KEY (deal, facility, context, as_of))"],
+    # each deal's schedules kept by its fingerprint (ledger/stored_schedules.py); an older ledger
+    # starts with none: the next post, refresh, query or export computes them
+    6: [f"CREATE TABLE IF NOT EXISTS {SCHEDULE_DEALS_TABLE} "
+        f"({', '.join(f'{n} {t}' for n, t in SCHEDULE_DEAL_COLUMNS)}, PRIMARY KEY (deal))",
+        f"CREATE TABLE IF NOT EXISTS {SCHEDULES_TABLE} ({', '.join(f'{n} {t}' for n, t in SCHEDULE_ROW_COLUMNS)})"],
 }
 
 def ledger_path(root: Path) -> Path:
@@ -143,7 +168,7 @@ def writer_lock(root: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
 def _sweep_stale(state: Path) -> None:
     """Remove staging files a killed loanctl left behind (their process no longer runs)."""
     for p in state.glob(".*"):
-        m = re.match(r"^\.(?:pay|alloc|stage|rebuild)-(\d+)", p.name)
+        m = re.match(r"^\.(?:pay|alloc|stage|rebuild|sched)-(\d+)", p.name)
         if not m or int(m.group(1)) == os.getpid():
             continue
         try:

@@ -28,6 +28,7 @@ from .allocating import allocate_table, replace_allocations
 from .archive import PaymentFile, archived_files, archived_profile, is_archived_payment_file
 from .db import (PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, payment_of, sql_path, writer_lock)
 from .refresh import store_fingerprints
+from .stored_schedules import carry_over, update_schedules
 
 MAX_ARCHIVED_BYTES = 1 << 31
 """An archived file larger than this is not read from a git revision."""
@@ -224,15 +225,18 @@ def _rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diag
                 return 0, 0, errors
             # facility by facility (in worker processes when large): memory holds one facility's payments
             alloc = allocate_table(loaded, con, "SELECT *, false AS new FROM staged", state)
+            fps = DealFingerprints(loaded)
+            carry_over(con, target, loaded, fps)  # the previous ledger's schedules still of the book
             con.execute("BEGIN TRANSACTION")
             for r in records:
                 con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [r.name, r.sha, r.name, posting_day, r.rows, r.size, r.profile])
             con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
             replace_allocations(con, alloc.keys, alloc.files)
+            update_schedules(con, loaded, fps, state)  # the other deals' schedules (stored_schedules)
             con.execute("COMMIT")
             n_payments = con.execute("SELECT count(*) FROM payments").fetchone()[0]
-            store_fingerprints(con, DealFingerprints(loaded), alloc.keys)
+            store_fingerprints(con, fps, alloc.keys)
             con.execute("UPDATE payment_files SET posted_on = CAST(substr(file, 1, 10) AS DATE) "
                         "WHERE regexp_matches(file, '^\\d{4}-\\d{2}-\\d{2}-')")
             con.execute("CHECKPOINT")

@@ -1,10 +1,13 @@
-"""Stored allocations following the book (SPEC §4.5): fingerprints and `ledger refresh`.
+"""Stored allocations and schedules following the book (SPEC §4.5, §10): fingerprints and
+`ledger refresh`.
 
 Stored allocations are a cache of a pure function of the book and the payments. Each
 facility's row in `facility_inputs` holds the fingerprint (loanctl.source.fingerprints) of the
 book inputs its allocations were computed from; a facility whose fingerprint differs from the
 book's is stale. post-payments, query and `ledger refresh` recompute stale facilities;
-`ledger check` reports those whose stored rows differ from a fresh allocation (E0440).
+`ledger check` reports those whose stored rows differ from a fresh allocation (E0440). The
+same transaction brings each deal's stored schedules up to date (`stored_schedules`: every
+deal whose fingerprint changed, with or without payments).
 Reports and `schedule --actuals` allocate from the payments at hand and never read them.
 """
 
@@ -20,6 +23,7 @@ from ..servicing.positions import facility_inputs
 from ..source.fingerprints import DealFingerprints
 from .allocating import allocate, payments_of, replace_allocations
 from .stored_positions import needs_pruning, prune_stored
+from .stored_schedules import outdated_deals, update_schedules
 from .db import SCHEMA_VERSION, STATE_DIR, connect, diag, ledger_path, writer_lock
 
 
@@ -79,9 +83,11 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
             stale, _ = outdated(loaded, con, fps)
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             prune = needs_pruning(con, fps)
+            schedules = any(outdated_deals(loaded, con, fps))
         finally:
             con.close()
-        if not stale and not prune and row and int(row[0]) >= SCHEMA_VERSION:  # an older schema: migrate
+        # an older schema: migrate
+        if not stale and not prune and not schedules and row and int(row[0]) >= SCHEMA_VERSION:
             return []
     alloc_csv = root / STATE_DIR / f".alloc-{os.getpid()}.csv"
     with writer_lock(root):
@@ -95,6 +101,7 @@ def refresh(loaded: LoadedBook, fresh: Iterable[tuple[str, str]] = ()) -> list[t
                 replace_allocations(con, keys, alloc_csv)
                 store_fingerprints(con, fps, [*keys, *(k for k in stale if k in fresh)])
                 prune_stored(con, fps)  # stored report positions of changed deals, or corrupt ones
+                update_schedules(con, loaded, fps, root / STATE_DIR)  # the schedules of changed deals
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):

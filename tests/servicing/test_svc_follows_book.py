@@ -65,7 +65,9 @@ def test_a_spread_edited_after_posting_is_stale_until_refreshed(book, bank):
     result = check_json(book)
     assert result.exit_code == 1
     diags = json.loads(result.stdout)
-    assert [(d["code"], d["file"].endswith("acme-two/deal.yaml")) for d in diags] == [("E0440", True)]
+    # E0440: the allocations no longer follow the book; E0922 (a warning): nor do its stored schedules
+    assert [(d["code"], d["file"].endswith("acme-two/deal.yaml")) for d in diags] == [("E0440", True),
+                                                                                       ("E0922", False)]
     assert "ledger refresh" in diags[0]["hint"]
     assert two(book) == BEFORE  # check changes nothing
 
@@ -87,7 +89,7 @@ def test_a_changed_fixing_is_followed_by_query(book, bank):
     (book / "rates" / "SOFR-3M.csv").write_text(SOFR_CSV.replace("2025-12-31,4.00%", "2025-12-31,4.50%"),
                                                 encoding="utf-8")
     # 500,000 × (4.50% + 5.00%) × 89/360 = 11,743.055… → 11,743.06; 12,000.00 − 11,743.06 = 256.94 unapplied
-    assert codes(check_json(book)) == ["E0440"]
+    assert codes(check_json(book)) == ["E0440", "E0922"]  # E0922: its stored schedules too
     result = run(book, "query", "SELECT component, amount FROM allocations WHERE deal = 'acme-two' ORDER BY seq",
                  "--format", "csv")
     assert result.exit_code == 0, result.stderr
@@ -106,7 +108,7 @@ def test_an_amendment_after_posting_is_followed_by_the_next_post(book, bank):
         "id: 001-repricing\neffective_date: 2026-05-01\ndescription: Repricing by 100 bps\n"
         "approvals: [{by: jane.doe, role: credit_officer, date: 2026-04-20, decision: approved}]\n"
         "changes:\n  - {facility: tl, set: {interest.spread: 600bps}}\n", encoding="utf-8")
-    assert codes(check_json(book)) == ["E0440"]
+    assert codes(check_json(book)) == ["E0440", "E0922"]  # E0922: its stored schedules too
     # a payment for the other deal: the post also brings acme-two up to date
     # 500,000 × (3.90% + 6.00%) × 92/360 = 12,650.00 due: all 12,000.00 is interest
     result = post_ok(book, write_payments(bank, "f1.csv", "payment_id,deal,date,amount\nF1,acme-fixed,2026-04-15,"
@@ -135,7 +137,7 @@ def test_a_ledger_without_fingerprints_is_proved_not_trusted(book, bank):
     con.close()
     assert run(book, "ledger", "check").exit_code == 0
     (book / TWO_DEAL / "deal.yaml").write_text(TWO_YAML.replace("spread: 500bps", "spread: 600bps"), encoding="utf-8")
-    assert codes(check_json(book)) == ["E0440"]
+    assert codes(check_json(book)) == ["E0440", "E0922"]  # E0922: its stored schedules too
 
 
 def test_payments_of_a_deal_the_book_lost_are_reported(book, bank):
