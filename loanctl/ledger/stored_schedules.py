@@ -36,6 +36,7 @@ from pathlib import Path
 from ..conventions.currency import minor_units
 from ..diagnostics import Diagnostic
 from ..engine.deal import deal_terms, schedule_deal
+from ..forkmap import chunked, fork_map, worker_count
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
 from ..source.fingerprints import DealFingerprints
@@ -187,59 +188,30 @@ class _Job:
     """(deal, fingerprint) pairs of each chunk."""
     outputs: list[Path]
 
-
-_JOB: _Job | None = None
-"""The job a worker process works on (inherited at the fork)."""
-
-
-def _compute_chunk(i: int, job: _Job) -> list[tuple]:
-    """Chunk `i`'s schedules into its output file (CSV lines); returns their heads."""
-    heads = []
-    with open(job.outputs[i], "w", encoding="utf-8", newline="") as fh:
-        for deal_id, fp in job.chunks[i]:
-            ds = deal_schedules(job.loaded, deal_id, fp)
-            heads.append(ds.head())
-            fh.writelines(ds.lines)
-    return heads
-
-
-def _worker_chunk(i: int) -> list[tuple] | None:
-    """A worker's chunk; None when it raised (the parent computes it again, to meet the error)."""
-    assert _JOB is not None
-    try:
-        return _compute_chunk(i, _JOB)
-    except Exception:
-        return None
+    def chunk(self, i: int) -> list[tuple]:
+        """Chunk `i`'s schedules into its output file (CSV lines); returns their heads."""
+        heads = []
+        with open(self.outputs[i], "w", encoding="utf-8", newline="") as fh:
+            for deal_id, fp in self.chunks[i]:
+                ds = deal_schedules(self.loaded, deal_id, fp)
+                heads.append(ds.head())
+                fh.writelines(ds.lines)
+        return heads
 
 
 def compute(loaded: LoadedBook, deals: list[str], fps: DealFingerprints, scratch: Path,
             workers: int | None = None) -> tuple[list[tuple], list[Path]]:
     """The schedules of `deals` (those the book has) as (their heads in deal order, the CSV
-    files of their rows): from PARALLEL_FROM deals on, in worker processes (one per core, at
-    most 4; fork, chunks of deals), which give the same rows as one process."""
-    import gc
-    import multiprocessing
-    global _JOB
+    files of their rows): from PARALLEL_FROM deals on, in forked worker processes
+    (`forkmap.fork_map`, chunks of deals), which give the same rows as one process."""
     items = [(d, fps.of(d)) for d in deals]  # fingerprints computed here, inherited by the workers
     items = [(d, fp) for d, fp in items if fp is not None]
-    n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    n = workers if workers is not None else worker_count()
     n = n if len(items) >= PARALLEL_FROM else 1
-    size = max(1, -(-len(items) // (n * CHUNKS_PER_WORKER))) if n > 1 else max(1, len(items))
-    chunks = [items[k:k + size] for k in range(0, len(items), size)]
+    chunks = chunked(items, n, CHUNKS_PER_WORKER) if n > 1 else [items]
     job = _Job(loaded, chunks, [scratch / f".sched-{os.getpid()}-{i}.csv" for i in range(len(chunks))])
     try:
-        if n > 1 and len(chunks) > 1:
-            _JOB = job
-            gc.freeze()  # the book is shared with the workers: the collector must not copy it
-            try:
-                with multiprocessing.get_context("fork").Pool(min(n, len(chunks))) as pool:
-                    done = pool.map(_worker_chunk, range(len(chunks)), chunksize=1)
-            finally:
-                gc.unfreeze()
-                _JOB = None
-            results = [r if r is not None else _compute_chunk(i, job) for i, r in enumerate(done)]
-        else:
-            results = [_compute_chunk(i, job) for i in range(len(chunks))]
+        results = list(fork_map(job.chunk, range(len(chunks)), min(n, len(chunks)), rerun=True))
     except BaseException:
         for p in job.outputs:
             with contextlib.suppress(OSError):
