@@ -33,6 +33,7 @@ from .archive import (PaymentFile, archive_dir, archive_file, archive_name, arch
                       record_profile_digests)
 from .db import PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, migrate, open_for_read, payment_of, writer_lock
 from .refresh import refresh_or_warn
+from .stored_positions import keep_payments_digests, payments_token
 
 
 @dataclass
@@ -336,6 +337,7 @@ def _record(con, root: Path, files: list[PaymentFile], posting_day: date, reattr
     seconds spent storing the allocations (the benchmark counts them apart from the payments)."""
     import duckdb
     try:
+        before = payments_token(con)
         con.execute("BEGIN TRANSACTION")
         for r in files:
             con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -343,6 +345,11 @@ def _record(con, root: Path, files: list[PaymentFile], posting_day: date, reattr
         for pid, file, line in reattribute:
             con.execute("UPDATE payments SET file = ?, line = ? WHERE payment_id = ?", [file, line, pid])
         con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
+        changed = con.execute("SELECT DISTINCT deal, facility FROM staged").fetchall()
+        if reattribute:
+            changed += con.execute("SELECT DISTINCT deal, facility FROM payments WHERE payment_id IN "
+                                   "(SELECT unnest(?))", [[pid for pid, _, _ in reattribute]]).fetchall()
+        keep_payments_digests(con, changed, before)
         t = time.perf_counter()
         replace_allocations(con, facilities, alloc_csv)
         stored = time.perf_counter() - t

@@ -28,6 +28,7 @@ from .allocating import allocate_table, replace_allocations
 from .archive import PaymentFile, archived_files, archived_profile, is_archived_payment_file
 from .db import (PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, payment_of, sql_path, writer_lock)
 from .refresh import store_fingerprints
+from .stored_positions import keep_payments_digests
 from .stored_schedules import carry_over, update_schedules
 
 MAX_ARCHIVED_BYTES = 1 << 31
@@ -232,6 +233,7 @@ def _rebuild(loaded: LoadedBook, posting_day: date) -> tuple[int, int, list[Diag
                 con.execute("INSERT INTO payment_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [r.name, r.sha, r.name, posting_day, r.rows, r.size, r.profile])
             con.execute(f"INSERT INTO payments SELECT {PAYMENT_COLUMNS} FROM staged")
+            keep_payments_digests(con, None, None)
             replace_allocations(con, alloc.keys, alloc.files)
             update_schedules(con, loaded, fps, state)  # the other deals' schedules (stored_schedules)
             con.execute("COMMIT")

@@ -39,10 +39,87 @@ Facility = tuple[str, str]
 # the digest of a facility's payments up to the as-of date, from every column: their count, and
 # the sum and the xor of their rows' hashes (payments are only ever added — a reversal is a new
 # payment — so a new one always changes it; DuckDB computes it in one pass, no sort)
-_PAYMENTS_DIGEST = (
-    "SELECT deal, facility, count(*) || ':' || sum(hash(payment_id, value_date, amount, currency, type, reference, "
-    "reverses, file, line))::HUGEINT || ':' || bit_xor(hash(payment_id, amount, value_date)) "
-    "FROM payments WHERE value_date <= ? GROUP BY deal, facility")
+_DIGEST_OF = ("count(*) || ':' || sum(hash(payment_id, value_date, amount, currency, type, reference, reverses, "
+              "file, line))::HUGEINT || ':' || bit_xor(hash(payment_id, amount, value_date))")
+_PAYMENTS_DIGEST = f"SELECT deal, facility, {_DIGEST_OF} FROM payments WHERE value_date <= ? GROUP BY deal, facility"
+# the same for some facilities (a list of deals, a list of facilities)
+_SOME_DIGESTS = (f"SELECT deal, facility, {_DIGEST_OF} FROM payments WHERE value_date <= ? AND (deal, facility) IN "
+                 "(SELECT unnest(?), unnest(?)) GROUP BY deal, facility")
+
+
+# --- the payments digests kept by post-payments and rebuild --------------------------------------
+# Every facility's digest of all its payments and its last payment date, kept in one `meta` row
+# (no schema change) in the transaction that writes the payments, with what they were computed
+# from: the archived files (`payment_files`: a post that writes payments always records one) and
+# the number of payments. A report uses them when both still match (a loanctl that does not keep
+# them posted since, or none was kept: it hashes the payments as before), and for a facility
+# whose last payment is after the as-of date it hashes that facility's payments up to it.
+PAID_KEY = "payments_digest"
+_FILES_TOKEN = "SELECT count(*) || ':' || coalesce(sum(hash(file, sha256)), 0)::HUGEINT FROM payment_files"
+
+
+def payments_token(con) -> str:
+    """What the kept digests were computed from (`keep_payments_digests`): the archived files."""
+    return con.execute(_FILES_TOKEN).fetchone()[0]
+
+
+def _kept(con) -> dict | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [PAID_KEY]).fetchone()
+    if row is None:
+        return None
+    try:
+        kept = json.loads(row[0])
+    except ValueError:
+        return None
+    return kept if isinstance(kept, dict) and isinstance(kept.get("digests"), list) else None
+
+
+def keep_payments_digests(con, changed: list[Facility] | None, before: str | None) -> None:
+    """Inside the caller's transaction, after it wrote the payments: keep every facility's
+    payments digest. `changed`: the only facilities whose payments it wrote, when the kept
+    digests matched the ledger before it (`before`: `payments_token` then); None: all."""
+    kept = _kept(con)
+    rows: dict[Facility, list] = {}
+    query = f"SELECT deal, facility, {_DIGEST_OF}, max(value_date)::VARCHAR, count(*) FROM payments"
+    if changed is not None and kept is not None and kept.get("files") == before and before is not None:
+        rows = {(d, f): [d, f, h, last, n] for d, f, h, last, n in kept["digests"]}
+        if changed:
+            for k in set(changed):
+                rows.pop(k, None)
+            found = con.execute(f"{query} WHERE (deal, facility) IN (SELECT unnest(?), unnest(?)) GROUP BY deal, "
+                                "facility", [[k[0] for k in changed], [k[1] for k in changed]]).fetchall()
+        else:
+            found = []
+    else:
+        found = con.execute(f"{query} GROUP BY deal, facility").fetchall()
+    for d, f, h, last, n in found:
+        rows[(d, f)] = [d, f, h, last, n]
+    if changed is not None and sum(r[4] for r in rows.values()) != con.execute("SELECT count(*) FROM payments"
+                                                                                ).fetchone()[0]:
+        keep_payments_digests(con, None, None)  # they did not add up: all of them again
+        return
+    value = json.dumps({"files": payments_token(con), "digests": [rows[k] for k in sorted(rows)]},
+                       separators=(",", ":"), ensure_ascii=True)
+    con.execute("DELETE FROM meta WHERE key = ?", [PAID_KEY])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [PAID_KEY, value])
+
+
+def payments_digests(con, as_of: date) -> dict[Facility, str]:
+    """Each facility's digest of its payments dated on or before `as_of` (exactly what
+    `_PAYMENTS_DIGEST` gives): the kept ones when they still match the ledger, else hashed."""
+    kept = _kept(con)
+    if kept is not None and kept.get("files") == payments_token(con):
+        digests = kept["digests"]
+        total, = con.execute("SELECT count(*) FROM payments").fetchone()
+        if sum(r[4] for r in digests) == total:
+            day = as_of.isoformat()
+            out = {(d, f): h for d, f, h, last, _ in digests if last <= day}
+            later = [(d, f) for d, f, _, last, _ in digests if last > day]
+            if later:
+                out.update(((d, f), h) for d, f, h in con.execute(
+                    _SOME_DIGESTS, [as_of, [k[0] for k in later], [k[1] for k in later]]).fetchall())
+            return out
+    return {(d, f): h for d, f, h in con.execute(_PAYMENTS_DIGEST, [as_of]).fetchall()}
 
 
 # --- the entry codec: exact, typed, JSON ------------------------------------------------------
@@ -396,7 +473,7 @@ def open_store(loaded: LoadedBook, as_of: date, context: str, with_payments: boo
     except DiagnosticError:
         return None
     try:
-        paid = {(d, f): h for d, f, h in con.execute(_PAYMENTS_DIGEST, [as_of]).fetchall()} if with_payments else {}
+        paid = payments_digests(con, as_of) if with_payments else {}
         if _has_table(con):
             for deal, fac, fp, seq, count, dg, entry, ck in con.execute(
                     f"SELECT deal, facility, fingerprint, seq, count, digest, entry, checksum FROM {TABLE} "
