@@ -258,10 +258,10 @@ def lender_position(fa: FacilityAllocation, whole: Position, lender: str) -> Pos
     for f in facility_flows(fa, as_of, lender):
         if f.kind in got:
             got[f.kind] += f.amount
-    outstanding = got["draw"] + got["pik"] + got["transfer"] - got["principal"]
+    held = part(whole.held)  # principal paid beyond the balance, unapplied (`facility_position`)
+    outstanding = got["draw"] + got["pik"] + got["transfer"] - (got["principal"] - held)
     if whole.written_off or whole.recoveries:  # the carrying figure (servicing.credit), by the shares now
         outstanding = part(whole.outstanding_principal)
-    held = part(whole.held)
     accrued = _accrued_parts(s, whole, lender)
     commitment = part(whole.commitment)
     return replace(
@@ -405,9 +405,13 @@ def facility_flows(fa: FacilityAllocation, as_of: date, lender: str | None = Non
             whole_out += _sign(w.kind) * w.amount
             repaid = repaid or _sign(w.kind) < 0
             wi += 1
-        if repaid and whole_out <= 0 and carried:
-            out.append(Flow(d, "principal", carried))
-            carried = zero
+        if repaid and whole_out <= 0:
+            # repaid: the lender holds nothing more — or, paid beyond the balance (cash ahead of
+            # PIK not yet capitalised: `facility_position`'s `held`), its part of that excess
+            target = part(whole_out, tl.shares_on(d)) if whole_out < 0 else zero
+            if carried != target:
+                out.append(Flow(d, "principal", carried - target))
+                carried = target
     return [f for f in out if f.amount]
 
 
