@@ -34,3 +34,11 @@ def pytest_sessionstart(session) -> None:
         pytest.exit(f"CI: the test dependencies {', '.join(missing)} are not installed, so the tests that "
                     f"need them would be skipped; install them with `python -m pip install '.[test]'`",
                     returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _no_cache_flag_stays_in_its_test(monkeypatch):
+    """`loanctl --no-cache` sets LOANCTL_NO_CACHE for the rest of its process (its workers inherit
+    it): a command run in-process by a test must not leave the cache off for the tests after it."""
+    monkeypatch.setenv("LOANCTL_NO_CACHE", "")  # recorded as it was, so the undo removes a flag set later
+    monkeypatch.delenv("LOANCTL_NO_CACHE")
