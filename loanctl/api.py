@@ -275,9 +275,10 @@ def journal(root: Path, end: date, *, start: date | None = None, fund: str | Non
     from .ledger.db import ledger_payments
     from .reports.build import ScopeProblem
 
-    loaded = _journal_book(root, end, start, period)
+    loaded, index = _journal_book(root, end, start, period)
     try:
-        return build_journal(loaded, ledger_payments(root), end, start=start, fund=fund, period=period), loaded
+        return build_journal(loaded, ledger_payments(root), end, start=start, fund=fund, period=period,
+                             index=index), loaded
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
 
@@ -293,11 +294,11 @@ def journal_stream(root: Path, end: date, fmt: str, *, start: date | None = None
 
     if fmt not in FORMATS:
         raise UsageProblem(f"--format {fmt} is not one of {', '.join(FORMATS)}")
-    loaded = _journal_book(root, end, start, period)
+    loaded, index = _journal_book(root, end, start, period)
     pieces, balance = PIECES[fmt]
     try:
         return stream_journal(loaded, end, pieces, balance, root=root, start=start, fund=fund, period=period,
-                              workers=workers), loaded
+                              workers=workers, index=index), loaded
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
     except OSError as exc:  # the scratch files, in the system's temporary folder
@@ -307,18 +308,22 @@ def journal_stream(root: Path, end: date, fmt: str, *, start: date | None = None
 
 
 def _journal_book(root: Path, end: date, start: date | None, period: str):
-    """The book a journal is made of, once its options are checked."""
+    """The book a journal is made of, once its options are checked, and its deal index: as for
+    `report`, the checks are validate's kept results and only the deals whose folders changed
+    are loaded here (reports.stored.load_report_book); the journal's processes load the deals
+    they work. (With the cache off, or an error kept: the whole book loaded and checked, no index.)"""
     from .accounting.periods import PERIODS
     from .diagnostics import DiagnosticError
+    from .reports.stored import load_report_book
 
     if period not in PERIODS:
         raise UsageProblem(f"--period {period} is not one of {', '.join(PERIODS)}")
     if start is not None and start > end:
         raise UsageProblem(f"--from {start} is after --to {end}")
-    loaded, errors = load_valid_book(root)
+    loaded, errors, index = load_report_book(root, _repaid(None))
     if errors:
         raise DiagnosticError(errors)
-    return loaded
+    return loaded, index
 
 
 def archived_payments(loaded, tree: Tree, on: date) -> list:

@@ -33,6 +33,7 @@ from ..forkmap import chunked, fork_map, worker_count
 from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
 from ..reports.build import resolve_scope
+from ..reports.stored import DealIndex
 from ..servicing.allocation import Payment
 from ..servicing.positions import allocate_facility, facility_inputs
 from .periods import period_ends
@@ -76,13 +77,15 @@ CHUNK_MIN = 20
 
 
 def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, start: date | None = None,
-                  fund: str | None = None, period: str = "month", workers: int | None = None) -> Journal:
+                  fund: str | None = None, period: str = "month", workers: int | None = None,
+                  index: DealIndex | None = None) -> Journal:
     """The journal of every funded position (of `fund` and its SPVs, or the whole book) up to
     `end`; entries before `start` are brought forward as opening balances. Raises
     `reports.build.ScopeProblem` for an unknown fund, DiagnosticError on account collisions.
     A book of `PARALLEL_FROM` funded deals or more is worked by `workers` forked processes
     (default: the CPUs, at most 4), each a chunk of deals, merged in deal order: the same
-    journal as one process makes."""
+    journal as one process makes. `index`: the book's deals when not all are loaded
+    (reports.stored.DealIndex): each process loads the deals it works."""
     book = loaded.book
     scope = resolve_scope(loaded, fund=fund) if fund else None
     lenders_in_scope = set(scope.lenders) if scope else None
@@ -95,9 +98,9 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
         if p.date <= end:
             by_facility[(p.deal, p.facility)].append(p)
 
-    deal_ids = funded_deals(loaded)
+    deal_ids = funded_deals(loaded, index)
     job = _Job(loaded, by_facility, end, start, lenders_in_scope, method, mode, accounts, period,
-               facility_marks(loaded, end))
+               facility_marks(loaded, end), index)
     n = _workers(workers, deal_ids)
     results = [r for part in fork_map(job.run, chunked(deal_ids, n, 8, CHUNK_MIN), n) for r in part] \
         if n > 1 else job.run(deal_ids)
@@ -114,8 +117,11 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
     return journal
 
 
-def funded_deals(loaded: LoadedBook) -> list[str]:
-    """The deals a journal covers (funded or later), in id order."""
+def funded_deals(loaded: LoadedBook, index: DealIndex | None = None) -> list[str]:
+    """The deals a journal covers (funded or later), in id order: of the loaded deals, or of
+    every deal the `index` knows (loaded or not)."""
+    if index is not None:
+        return [d for d, status in sorted(index.statuses.items()) if status in FUNDED_OR_LATER]
     return [d for d, r in sorted(loaded.deals.items()) if r.deal.status in FUNDED_OR_LATER]
 
 
@@ -143,6 +149,9 @@ class _Job:
     accounts: Accounts
     period: str
     marks: dict
+    index: DealIndex | None = None
+    """The book's deals when not all are loaded: the deals worked are loaded first, by the
+    process that works them (a forked worker its own chunk's)."""
 
     def run(self, deal_ids: list[str]) -> list[tuple]:
         """(deal, facility, lender, entries, balances, warnings) of each position, in deal order."""
@@ -151,6 +160,8 @@ class _Job:
     def positions(self, deal_ids: list[str]) -> Iterator[tuple]:
         """`run`, one position at a time."""
         loaded, end, start = self.loaded, self.end, self.start
+        if self.index is not None:
+            self.index.load(deal_ids)
         for deal_id in deal_ids:
             terms, builder = facility_inputs(loaded, deal_id, end)
             for fid in terms:
@@ -303,15 +314,17 @@ class JournalStream:
 def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
                    balance: Callable[[Balance], str] | None = None, *, payments: Iterable[Payment] | None = None,
                    root: Path | None = None, start: date | None = None, fund: str | None = None,
-                   period: str = "month", workers: int | None = None) -> JournalStream:
+                   period: str = "month", workers: int | None = None,
+                   index: DealIndex | None = None) -> JournalStream:
     """`build_journal` rendered as it is worked: each entry as `pieces(entry)`, each balance as
     `balance(b)` (None: balances are not wanted). The payments are `payments`, or the ledger's
     of the book at `root`, read by each chunk's process for its own deals (the whole ledger is
-    never in one process). The same errors as `build_journal`, raised before any text is read."""
+    never in one process). `index`: as for `build_journal`. The same errors as `build_journal`,
+    raised before any text is read."""
     book = loaded.book
     folder = Path(tempfile.mkdtemp(prefix="loanctl-journal-"))
     try:
-        deal_ids = funded_deals(loaded)
+        deal_ids = funded_deals(loaded, index)
         n = _workers(workers, deal_ids)
         chunks = chunked(deal_ids, n, 8, CHUNK_MIN)
         by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
@@ -328,7 +341,7 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
         job = _Job(loaded, by_facility, end, start, set(scope.lenders) if scope else None,
                    book.policy.fee_amortization if book else "effective_interest",
                    book.rounding if book else "half_up", book.accounts if book else Accounts(), period,
-                   facility_marks(loaded, end))
+                   facility_marks(loaded, end), index)
         work = functools.partial(_stream_chunk, job, pieces, balance, out.folder)
         names = _Names()
         for k, facts in enumerate(fork_map(work, [(k, c, files[k]) for k, c in enumerate(chunks)], n)):
