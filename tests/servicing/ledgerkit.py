@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
 import subprocess
 from datetime import date
 from decimal import Decimal
@@ -106,11 +108,32 @@ def write_payments(folder: Path, name: str, rows: list[tuple] | str | bytes, hea
 
 # --- running the command line -----------------------------------------------------------------
 def run(root: Path, *args) -> "object":
-    """`loanctl --book ROOT ARGS` in-process; an unexpected exception fails the test loudly."""
-    result = invoke(["--book", root, *args])
+    """`loanctl --book ROOT ARGS` in-process; an unexpected exception fails the test loudly.
+    `--no-cache` sets LOANCTL_NO_CACHE for its process: here it is put back as it was after."""
+    flag = os.environ.get("LOANCTL_NO_CACHE")
+    try:
+        result = invoke(["--book", root, *args])
+    finally:
+        if flag is None:
+            os.environ.pop("LOANCTL_NO_CACHE", None)
+        else:
+            os.environ["LOANCTL_NO_CACHE"] = flag
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
+
+
+def assert_same_failure(root: Path, *args) -> "object":
+    """`loanctl ARGS` fails alike from the kept state, with `--no-cache` and after `.loanctl/`
+    is deleted: exit 1, nothing on stdout, the same diagnostics. Returns the first run."""
+    kept = run(root, *args)
+    uncached = run(root, "--no-cache", *args)
+    shutil.rmtree(root / ".loanctl")
+    clean = run(root, *args)
+    assert kept.exit_code == uncached.exit_code == clean.exit_code == 1
+    assert kept.stdout == uncached.stdout == clean.stdout == ""
+    assert kept.stderr == uncached.stderr == clean.stderr
+    return kept
 
 
 def post(root: Path, *files: Path, day: str = "2026-12-01", extra: tuple = ()) -> "object":

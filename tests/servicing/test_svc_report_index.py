@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from bookfactory import write_file
-from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, posted_demo_book, row, run, write_book
+from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, assert_same_failure, post_rows, posted_demo_book, row, run, write_book
 
 D = Decimal
 ON = date(2026, 11, 28)
@@ -106,13 +106,7 @@ def test_a_deal_made_invalid_gives_the_same_diagnostics_and_exit_code(small):
     assert run(small, *args).exit_code == 0
     assert run(small, *args).exit_code == 0  # stored, and the deals' facts kept
     write_file(small, f"{TWO_DEAL}/deal.yaml", TWO_YAML.replace("spread: 500bps", "spread: lots"))
-    kept = run(small, *args)
-    uncached = run(small, "--no-cache", *args)
-    shutil.rmtree(small / ".loanctl")
-    clean = run(small, *args)
-    assert kept.exit_code == uncached.exit_code == clean.exit_code == 1
-    assert kept.stdout == uncached.stdout == clean.stdout == ""
-    assert kept.stderr == uncached.stderr == clean.stderr
+    kept = assert_same_failure(small, *args)
     assert f"{TWO_DEAL}/deal.yaml" in kept.stderr and "spread" in kept.stderr
 
 

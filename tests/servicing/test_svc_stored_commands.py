@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from bookfactory import write_file
 from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, row, posted_demo_book, run, write_book
-from test_svc_stored_positions import PAYS, apply_step, report_json
+from test_svc_stored_positions import PAYS, apply_step, report_json, start_book
 
 TABLES = ("deals", "facilities", "schedules", "positions", "lender_positions")
 D = Decimal
@@ -218,13 +218,8 @@ step = st.one_of(
 @given(steps=st.lists(step, min_size=1, max_size=4))
 def test_stored_covenants_query_and_report_equal_a_fresh_computation(tmp_path_factory, steps):
     from loanctl import api
-    base = tmp_path_factory.mktemp("prop-cmds")
-    bank = base / "bank"
-    bank.mkdir()
-    book = write_book(base / "book", deals={FIXED_DEAL: COVENANT_YAML, TWO_DEAL: TWO_YAML})
+    book, bank, posted = start_book(tmp_path_factory.mktemp("prop-cmds"), COVENANT_YAML)
     write_file(book, f"{FIXED_DEAL}/financials/2026-q2.yaml", Q2)
-    post_rows(book, bank, "p0.csv", [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00")])
-    posted: set[int] = set()
     for i, (kind, arg) in enumerate(steps):
         apply_step(book, bank, i, kind, arg, posted)
         if kind == "financials":

@@ -199,6 +199,16 @@ step = st.one_of(
 )
 
 
+def start_book(base: Path, fixed_yaml: str = FIXED_YAML) -> tuple[Path, Path, set[int]]:
+    """The property tests' starting point: the two deals (the first `fixed_yaml`) with a first
+    file posted — (book, bank folder, the PAYS posted so far: none)."""
+    bank = base / "bank"
+    bank.mkdir()
+    book = write_book(base / "book", deals={FIXED_DEAL: fixed_yaml, TWO_DEAL: TWO_YAML})
+    post_rows(book, bank, "p0.csv", [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00")])
+    return book, bank, set()
+
+
 def apply_step(book: Path, bank: Path, i: int, kind: str, arg, posted: set[int]) -> None:
     """One random change of the property tests: a post (each payment once), an amendment, a
     trade, a credit event or an edit of the other deal; other kinds are the caller's."""
@@ -219,12 +229,7 @@ def apply_step(book: Path, bank: Path, i: int, kind: str, arg, posted: set[int])
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=4))
 def test_stored_entries_equal_a_fresh_computation_after_random_changes(tmp_path_factory, steps):
-    base = tmp_path_factory.mktemp("prop")
-    bank = base / "bank"
-    bank.mkdir()
-    book = write_book(base / "book", deals={FIXED_DEAL: FIXED_YAML, TWO_DEAL: TWO_YAML})
-    post_rows(book, bank, "p0.csv", [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00")])
-    posted: set[int] = set()
+    book, bank, posted = start_book(tmp_path_factory.mktemp("prop"))
     for i, (kind, arg) in enumerate(steps):
         apply_step(book, bank, i, kind, arg, posted)
         for on in ((arg,) if kind == "report" else (date(2026, 11, 28),)):

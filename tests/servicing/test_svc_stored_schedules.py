@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from bookfactory import write_file
 from ledgerkit import FIXED_DEAL, FIXED_YAML, TWO_DEAL, TWO_YAML, post_rows, posted_demo_book, row, run, write_book
-from test_svc_stored_positions import apply_step, step
+from test_svc_stored_positions import apply_step, start_book, step
 
 D = Decimal
 COLUMNS = ("deal, facility, fseq, row, date, accrual_start, accrual_end, days, rate, spread, opening_balance, draws, "
@@ -120,12 +120,7 @@ def test_an_edit_makes_them_stale_until_the_next_command(small):
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=4))
 def test_stored_schedules_equal_the_engines_after_random_changes(tmp_path_factory, steps):
-    base = tmp_path_factory.mktemp("prop")
-    bank = base / "bank"
-    bank.mkdir()
-    book = write_book(base / "book", deals={FIXED_DEAL: FIXED_YAML, TWO_DEAL: TWO_YAML})
-    post_rows(book, bank, "p0.csv", [row("c-1", "2026-01-15", "10000.00"), row("q1", "2026-04-15", "259000.00")])
-    posted: set[int] = set()
+    book, bank, posted = start_book(tmp_path_factory.mktemp("prop"))
     for i, (kind, arg) in enumerate(steps):
         before = {d: engine_rows(book, d)[0] for d in (FIXED_DEAL, TWO_DEAL)}
         apply_step(book, bank, i, kind, arg, posted)
