@@ -100,12 +100,8 @@ class DealIndex:
 
 
 def _index_salt() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        hol = version("holidays")
-    except PackageNotFoundError:  # pragma: no cover - holidays is a dependency
-        hol = "?"
-    return f"1; holidays {hol}"
+    from ..source.fingerprints import holidays_version
+    return f"1; holidays {holidays_version()}"
 
 
 def load_report_book(root: Path, repaid: Repaid | None) -> tuple[LoadedBook, list[Diagnostic], DealIndex | None]:

@@ -52,15 +52,18 @@ def _strings(data: Any, out: set[str]) -> set[str]:
     return out
 
 
-def _versions() -> str:
+def holidays_version() -> str:
+    """The installed holidays package's version (calendars are part of every fingerprint)."""
     from importlib.metadata import PackageNotFoundError, version
-
-    from .. import __version__
     try:
-        hol = version("holidays")
+        return version("holidays")
     except PackageNotFoundError:  # pragma: no cover - holidays is a dependency
-        hol = "?"
-    return f"loanctl {__version__}; holidays {hol}"
+        return "?"
+
+
+def _versions() -> str:
+    from .. import __version__
+    return f"loanctl {__version__}; holidays {holidays_version()}"
 
 
 class DealFingerprints:
