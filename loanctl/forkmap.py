@@ -10,7 +10,9 @@ never collected there (no copying of its pages, no scans).
 A worker's exception is raised again in the parent. One that cannot travel back (it cannot
 be pickled, or unpickled) would stall a plain pool; here the worker sends a description
 instead, and the parent either works that chunk itself, to meet the exception as it is
-(`rerun`), or raises `WorkerFailed` with the description. Never fork while a DuckDB
+(`rerun`), or raises `WorkerFailed` with the description. A worker that dies without a
+result (killed by the kernel when memory runs out) is `WorkerFailed` too, never a wait
+without end (as a `multiprocessing.Pool` would wait for its lost task). Never fork while a DuckDB
 connection is open (its state does not survive a fork).
 """
 
@@ -59,20 +61,34 @@ def fork_map(work: Callable[[T], R], chunks: Sequence[T], workers: int, rerun: b
             yield work(chunk)
         return
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     _WORK.append((work, chunks))
     gc.freeze()
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context("fork"))
+    done = False
     try:
-        with multiprocessing.get_context("fork").Pool(min(workers, len(chunks))) as pool:
-            for i, (ok, value) in enumerate(pool.imap(_call, range(len(chunks)))):
-                if ok:
-                    yield value
-                elif isinstance(value, BaseException):
-                    raise value
-                elif rerun:
-                    yield work(chunks[i])  # meets the worker's exception as it is
-                else:
-                    raise WorkerFailed(value)
+        results = pool.map(_call, range(len(chunks)))
+        for i in range(len(chunks)):
+            try:
+                ok, value = next(results)
+            except BrokenProcessPool:
+                raise WorkerFailed(f"chunk {i + 1} of {len(chunks)}: a worker process ended without a result "
+                                   "(killed — out of memory?)") from None
+            if ok:
+                yield value
+            elif isinstance(value, BaseException):
+                raise value
+            elif rerun:
+                yield work(chunks[i])  # meets the worker's exception as it is
+            else:
+                raise WorkerFailed(value)
+        done = True
     finally:
+        if not done:  # closed early, or failed: the other chunks are not wanted
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
         _WORK.pop()
 

@@ -87,3 +87,35 @@ def test_an_exception_that_cannot_travel_back_does_not_stall_the_pool(exc):
 
     with pytest.raises(type(exc())):  # rerun here meets the exception as it is
         list(fork_map(always, [1, 2, 3], 2, rerun=True))
+
+
+def test_a_worker_that_dies_is_an_error_not_a_wait_without_end():
+    in_parent = os.getpid()
+
+    def work(c: int) -> int:
+        if c == 2 and os.getpid() != in_parent:
+            os.kill(os.getpid(), 9)  # as the kernel's out-of-memory killer ends a process
+        return c
+
+    with pytest.raises(WorkerFailed) as info:
+        list(fork_map(work, [1, 2, 3], 2))
+    assert "ended without a result" in str(info.value)
+
+
+def test_closing_the_results_early_stops_the_workers(tmp_path):
+    import time
+
+    def slow(c: int) -> int:
+        if c > 1:
+            (tmp_path / f"{c}.pid").write_text(str(os.getpid()))
+            time.sleep(600)
+        return c
+
+    results = fork_map(slow, [1, 2, 3, 4], 2)
+    assert next(results) == 1
+    while not list(tmp_path.glob("*.pid")):  # a worker is asleep in a chunk
+        time.sleep(0.05)
+    results.close()  # the sleeping workers are ended, not waited for
+    for pid_file in tmp_path.glob("*.pid"):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), 0)
