@@ -4,8 +4,8 @@ profile reads a file as.
 A deal's fingerprint is the sha256 of the canonical content (parsed data, not bytes: a
 comment or a re-indent changes nothing) of every input its schedules and allocations are
 computed from: deal.yaml, its amendments, financials, trades and credit events, the fixings of every rate index
-the deal names, book.yaml's calendars, rounding and waterfall, and the versions of loanctl
-and of the holidays package (the engine and the holiday tables are inputs too). The ledger
+the deal names, book.yaml's calendars, rounding, waterfall and unapplied-cash policy
+(`policy.unapplied`), and the versions of loanctl and of the holidays package (the engine and the holiday tables are inputs too). The ledger
 stores it beside each facility's allocations; a different fingerprint means stale rows.
 
 Kept beside the parsed-file cache (`.loanctl/cache/fingerprints.json`, signed like every entry
@@ -72,7 +72,8 @@ class DealFingerprints:
     def __init__(self, loaded: LoadedBook) -> None:
         self.loaded = loaded
         book = loaded.book
-        settings = book.model_dump(mode="json", include={"calendars", "rounding", "waterfall"}) if book else {}
+        settings = book.model_dump(mode="json", include={"calendars": True, "rounding": True, "waterfall": True,
+                                                         "policy": {"unapplied"}}) if book else {}
         self._book = hashlib.sha256(_canonical([_versions(), settings])).hexdigest()
         self._rates: dict[str, str] = {}
         self._deals: dict[str, str | None] = {}

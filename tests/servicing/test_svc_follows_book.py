@@ -19,7 +19,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from ledgerkit import (HOLD_BOOK_YAML, SOFR_CSV, TWO_DEAL, TWO_YAML, allocations, post_ok, run,
+from ledgerkit import (BOOK_YAML, HOLD_BOOK_YAML, SOFR_CSV, TWO_DEAL, TWO_YAML, allocations, post_ok, run,
                        snapshot, tree_hash, write_book, write_payments)
 
 @pytest.fixture
@@ -209,3 +209,18 @@ def test_a_new_profile_beside_the_used_one_is_fine(book, bank):
     added = HOLD_BOOK_YAML + '  banky:\n    columns: {payment_id: "Ref"}\n'
     (book / "book.yaml").write_text(added, encoding="utf-8")
     assert validate(book) == (0, [])
+
+
+def test_the_unapplied_cash_policy_changed_after_posting_is_stale_until_refreshed(book, bank):
+    """`policy.unapplied` decides the allocation (SPEC §4.3), so it is in every fingerprint."""
+    post_two(book, bank, "t1.csv", [("T1", FIRST, "12000.00")])
+    assert two(book) == BEFORE  # held: 875.00 stays unapplied
+    (book / "book.yaml").write_text(BOOK_YAML, encoding="utf-8")  # the default: apply it as dues fall due
+    assert codes(check_json(book)) == ["E0440", "E0922"]
+    assert two(book) == BEFORE  # check changes nothing
+    assert run(book, "ledger", "refresh").exit_code == 0
+    # the next due, interest on 2026-08-01: 500,000 × (3.90% + 5.00%) × 92/360 = 11,372.22; the
+    # 875.00 settles 875.00 of it that day, and leaves suspense by a negative unapplied row
+    assert two(book) == BEFORE + [("T1", FIRST, "2026-08-01", "interest", Decimal("875.00")),
+                                  ("T1", FIRST, None, "unapplied", Decimal("-875.00"))]
+    assert run(book, "ledger", "check").exit_code == 0
