@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
@@ -65,7 +66,8 @@ def fork_map(work: Callable[[T], R], chunks: Sequence[T], workers: int, rerun: b
     from concurrent.futures.process import BrokenProcessPool
     _WORK.append((work, chunks))
     gc.freeze()
-    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=multiprocessing.get_context("fork"),
+                               initializer=_follow_parent, initargs=(os.getpid(),))
     done = False
     try:
         results = pool.map(_call, range(len(chunks)))
@@ -91,6 +93,19 @@ def fork_map(work: Callable[[T], R], chunks: Sequence[T], workers: int, rerun: b
         pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
         _WORK.pop()
+
+
+def _follow_parent(parent: int) -> None:
+    """In a worker, first: end with the parent (Linux's PR_SET_PDEATHSIG). A worker outliving
+    a parent that was killed would work for no one and keep what it inherited open — the
+    ledger's write lock among them, so that no loanctl could write the ledger until it ended."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a worker ends when its work is done
+        pass
+    if os.getppid() != parent:  # the parent ended before the signal was asked for
+        os._exit(1)
 
 
 def _call(i: int) -> tuple[bool, object]:

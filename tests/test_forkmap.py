@@ -119,3 +119,42 @@ def test_closing_the_results_early_stops_the_workers(tmp_path):
     for pid_file in tmp_path.glob("*.pid"):
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid_file.read_text()), 0)
+
+
+def test_workers_end_with_a_parent_that_is_killed(tmp_path):
+    """A worker must not outlive its parent: it would keep the ledger's write lock (inherited)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = f"""
+import os, time
+from pathlib import Path
+from loanctl.forkmap import fork_map
+def work(c):
+    Path({str(tmp_path)!r}, f"{{c}}.pid").write_text(str(os.getpid()))
+    time.sleep(600)
+list(fork_map(work, [1, 2], 2))
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(pids) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 60
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in pids if _alive(p)]
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
