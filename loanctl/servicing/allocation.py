@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from operator import attrgetter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -118,6 +119,25 @@ class Allocation:
         return self.applied_on or self.payment_date
 
 
+_new_object = object.__new__
+_set_payment_id, _set_payment_date, _set_due_date, _set_component, _set_amount, _set_applied_on = (
+    Allocation.__dict__[name].__set__ for name in Allocation.__slots__)
+
+
+def allocation_row(payment_id: str, payment_date: date, due_date: date | None, component: str, amount: Decimal,
+                   applied_on: date | None = None) -> Allocation:
+    """`Allocation(...)`, the same frozen object, made without the frozen dataclass's `__init__`
+    (an `object.__setattr__` per field, several times the cost): the walk makes one per settlement."""
+    a = _new_object(Allocation)
+    _set_payment_id(a, payment_id)
+    _set_payment_date(a, payment_date)
+    _set_due_date(a, due_date)
+    _set_component(a, component)
+    _set_amount(a, amount)
+    _set_applied_on(a, applied_on)
+    return a
+
+
 def waterfall_order(waterfall: Sequence[str]) -> tuple[str, ...]:
     """The waterfall with `default_interest` in it: a book's own waterfall that leaves it out
     settles it right after `commitment_fee` (after `fees` without one; first without both)."""
@@ -205,8 +225,12 @@ class PayoffQuote:
                 + self.default_interest)
 
 
+_PAYMENT_ORDER = attrgetter("date", "payment_id")
+_DUE_DATE = attrgetter("date")
+
+
 def order(payments: Iterable[Payment]) -> list[Payment]:
-    return sorted(payments, key=lambda p: (p.date, p.payment_id))
+    return sorted(payments, key=_PAYMENT_ORDER)
 
 
 def live_payments(payments: Iterable[Payment]) -> list[Payment]:
@@ -224,7 +248,8 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
     reductions and payoff date; `terms_at(d)` gives the terms in force on a date."""
     ordered = order(payments)
     reversed_ids = {p.reverses for p in ordered if p.type == "reversal"}
-    live = [p for p in ordered if p.type != "reversal" and p.payment_id not in reversed_ids]
+    live = [p for p in ordered if p.type != "reversal" and p.payment_id not in reversed_ids] if reversed_ids \
+        else ordered  # (no reversal: every payment is live)
     result = None
     for k, p in enumerate(live):
         if p.type == "payoff":
@@ -237,7 +262,7 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
     if result is None:
         reductions = [(q.date, q.amount, q.type) for q in live if q.type in BALANCE_TYPES]
         result = _Walk(schedule_with(reductions, None), terms_at, rules, None, None, credit).run(live)
-    for p in ordered:  # both sides of a reversal stay on record
+    for p in ordered if reversed_ids else ():  # both sides of a reversal stay on record
         if p.type == "reversal":
             result.allocations.append(Allocation(p.payment_id, p.date, None, "reversal", p.amount))
         elif p.payment_id in reversed_ids:
@@ -298,7 +323,7 @@ class _Walk:
         self.rules = rules
         self.payoff = payoff
         self.rank = {c: i for i, c in enumerate(waterfall_order(rules.waterfall))}
-        self.dues = sorted(_dues(schedule), key=self._key)
+        self.dues = _dues(schedule, self.rank)
         self.principal = [d for d in self.dues if d.component == "principal"]
         """The principal dues in date order (allocation adds none): what can be overdue."""
         self.principal_from = 0
@@ -335,8 +360,8 @@ class _Walk:
         take = unpaid if unpaid < left else left
         due.paid += take
         due.settled.append((on, take))
-        self.out.append(Allocation(p.payment_id, p.date, due.date, due.component, take,
-                                   on if on != p.date else None))
+        self.out.append(allocation_row(p.payment_id, p.date, due.date, due.component, take,
+                                       on if on != p.date else None))
         return left - take
 
     def _advance_first_open(self) -> None:
@@ -350,10 +375,12 @@ class _Walk:
     def run(self, payments: list[Payment]) -> FacilityAllocation:
         self._net_upfront_fees()
         self._prepayment_fees(payments)
+        arrive, pay, rows = self._arrive, self._pay, len(self.pay_rows)
         for p in payments:
-            self._arrive(p.date)
-            self._pay(p)
-        self._arrive(date.max)
+            if p.date >= self.next_arrival or self.arrived == rows:  # else nothing to reach
+                arrive(p.date)
+            pay(p)
+        arrive(date.max)
         fa = FacilityAllocation(self.s, self.dues, self.out, self.netted,
                                 self.payoff.payment_id if self.payoff else None, self.credit)
         return fa
@@ -409,7 +436,9 @@ class _Walk:
         while self.next_arrival <= until and self.arrived < len(self.pay_rows):
             row = self.pay_rows[self.arrived]
             prev = self.s.rows[self.arrived].date
-            extra = self.rules.rounding(self._overdue_interest(prev, row))
+            extra = self._overdue_interest(prev, row)
+            if extra:  # (zero rounds to zero: no due)
+                extra = self.rules.rounding(extra)
             if extra > 0:
                 self._add_due(Due(row.date, "interest", extra, OVERDUE_INTEREST))
             if self.default_active:
@@ -451,29 +480,44 @@ class _Walk:
                 and principal[k].unpaid <= 0:
             k += 1  # paid in full by `prev`: never overdue again (period starts only move forward)
         self.principal_from = k
-        end = bisect.bisect_right(principal, prev, lo=k, key=lambda d: d.date)
+        end = bisect.bisect_right(principal, prev, lo=k, key=_DUE_DATE)
         if k == end:
             return ZERO
         return overdue_interest(principal[k:end], prev, row, row.date, self.s.day_count)
 
     def _apply_suspense(self, on: date) -> None:
-        while self.suspense:
-            self._advance_first_open()
-            if self.first_open >= len(self.dues) or self.dues[self.first_open].date > on:
-                return
-            entry = self.suspense[0]
-            p, left = entry
+        dues, suspense, out = self.dues, self.suspense, self.out
+        n = len(dues)
+        while suspense:
             k = self.first_open
+            while k < n and dues[k].amount - dues[k].paid <= 0:  # settled (`_advance_first_open`)
+                k += 1
+            self.first_open = k
+            if k >= n or dues[k].date > on:
+                return
+            entry = suspense[0]
+            p, left = entry
             before = left
-            while k < len(self.dues) and left > 0 and self.dues[k].date <= on:
-                left = self._settle(self.dues[k], left, p, on)
+            pid, paid_on = p.payment_id, p.date
+            later = on if on != paid_on else None
+            while k < n and left > 0:  # `_settle` on each due falling due by `on`, inlined
+                due = dues[k]
+                if due.date > on:
+                    break
+                unpaid = due.amount - due.paid
+                if unpaid > 0:
+                    take = unpaid if unpaid < left else left
+                    due.paid += take
+                    due.settled.append((on, take))
+                    out.append(allocation_row(pid, paid_on, due.date, due.component, take, later))
+                    left -= take
                 k += 1
             if left < before:
-                self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left - before, on))
+                out.append(allocation_row(pid, paid_on, None, "unapplied", left - before, on))
             if left > 0:
                 entry[1] = left
                 return
-            self.suspense.popleft()
+            suspense.popleft()
 
     def _pay(self, p: Payment) -> None:
         left = p.amount
@@ -482,7 +526,7 @@ class _Walk:
         elif p.type in BALANCE_TYPES:
             applied = (self.prepaid if p.type == "prepayment" else self.repaid).get(p.payment_id, ZERO)
             if applied:
-                self.out.append(Allocation(p.payment_id, p.date, p.date, p.type, applied))
+                self.out.append(allocation_row(p.payment_id, p.date, p.date, p.type, applied))
                 left -= applied
         elif p.type == "fee":
             self._advance_first_open()  # the dues before it are settled
@@ -498,21 +542,31 @@ class _Walk:
                     break
                 left = self._settle(due, left, p, p.date)
             self.closed = True
-        else:  # scheduled, or a payoff short of its quote
+        else:  # scheduled, or a payoff short of its quote: the dues up to the next payment date
             on = p.date
-            i = bisect.bisect_left(self.pay_dates, on)
-            cutoff = self.pay_dates[i] if i < len(self.pay_dates) else date.max
-            self._advance_first_open()
-            dues, settle = self.dues, self._settle
+            pay_dates = self.pay_dates
+            i = bisect.bisect_left(pay_dates, on)
+            cutoff = pay_dates[i] if i < len(pay_dates) else date.max
+            dues = self.dues
             k, n = self.first_open, len(dues)
-            while k < n and left > 0:
+            while k < n and dues[k].amount - dues[k].paid <= 0:  # settled (`_advance_first_open`)
+                k += 1
+            self.first_open = k
+            out, pid = self.out, p.payment_id
+            while k < n and left > 0:  # `_settle` on each, inlined (most of a payment's cost)
                 due = dues[k]
                 if due.date > cutoff:
                     break
-                left = settle(due, left, p, on)
+                unpaid = due.amount - due.paid
+                if unpaid > 0:
+                    take = unpaid if unpaid < left else left
+                    due.paid += take
+                    due.settled.append((on, take))
+                    out.append(allocation_row(pid, on, due.date, due.component, take))
+                    left -= take
                 k += 1
         if left > 0:
-            self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
+            self.out.append(allocation_row(p.payment_id, p.date, None, "unapplied", left))
             self.suspense.append([p, left])
 
 
@@ -561,15 +615,20 @@ def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day
     return total
 
 
-def _dues(schedule: FacilitySchedule) -> list[Due]:
+def _dues(schedule: FacilitySchedule, rank: dict[str, int]) -> list[Due]:
+    """The schedule's dues in (date, waterfall rank) order. With the row dates increasing (as
+    they do), made row by row, each row's in rank order: the order the sort gives."""
     dues: list[Due] = []
     fee_kinds: dict[date, list[str]] = {}
     for d, kind, _ in schedule.fee_details:
         fee_kinds.setdefault(d, []).append(kind)
-    for row in schedule.rows:
-        for component in COMPONENTS:
+    rows = schedule.rows
+    in_order = all(a.date < b.date for a, b in zip(rows, rows[1:]))
+    components = sorted(COMPONENTS, key=lambda c: rank.get(c, 99)) if in_order else COMPONENTS
+    for row in rows:
+        for component in components:
             amount = getattr(row, component)
             if amount > 0:
                 kind = ", ".join(fee_kinds.get(row.date, [])) if component == "fees" else ""
                 dues.append(Due(row.date, component, amount, kind))
-    return dues
+    return dues if in_order else sorted(dues, key=lambda d: (d.date, rank.get(d.component, 99)))
