@@ -101,8 +101,12 @@ class Due:
         return self.amount - sum((a for d, a in settled if d <= on), ZERO)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Allocation:
+    """One settlement, or unapplied cash (immutable). Its `__init__` is written out: the frozen
+    dataclass's sets each field with `object.__setattr__`, twice the cost, and the walk makes
+    one per settlement."""
+
     payment_id: str
     payment_date: date
     due_date: date | None
@@ -114,28 +118,22 @@ class Allocation:
     """When the cash was applied, if later than the payment (unapplied cash applied to a due
     as it fell due); a negative `unapplied` row on that date takes it out of suspense."""
 
+    def __init__(self, payment_id: str, payment_date: date, due_date: date | None, component: str,
+                 amount: Decimal, applied_on: date | None = None) -> None:
+        _set_payment_id(self, payment_id)  # the slots' own setters (every field, in order)
+        _set_payment_date(self, payment_date)
+        _set_due_date(self, due_date)
+        _set_component(self, component)
+        _set_amount(self, amount)
+        _set_applied_on(self, applied_on)
+
     @property
     def on(self) -> date:
         return self.applied_on or self.payment_date
 
 
-_new_object = object.__new__
 _set_payment_id, _set_payment_date, _set_due_date, _set_component, _set_amount, _set_applied_on = (
     Allocation.__dict__[name].__set__ for name in Allocation.__slots__)
-
-
-def allocation_row(payment_id: str, payment_date: date, due_date: date | None, component: str, amount: Decimal,
-                   applied_on: date | None = None) -> Allocation:
-    """`Allocation(...)`, the same frozen object, made without the frozen dataclass's `__init__`
-    (an `object.__setattr__` per field, several times the cost): the walk makes one per settlement."""
-    a = _new_object(Allocation)
-    _set_payment_id(a, payment_id)
-    _set_payment_date(a, payment_date)
-    _set_due_date(a, due_date)
-    _set_component(a, component)
-    _set_amount(a, amount)
-    _set_applied_on(a, applied_on)
-    return a
 
 
 def waterfall_order(waterfall: Sequence[str]) -> tuple[str, ...]:
@@ -360,7 +358,7 @@ class _Walk:
         take = unpaid if unpaid < left else left
         due.paid += take
         due.settled.append((on, take))
-        self.out.append(allocation_row(p.payment_id, p.date, due.date, due.component, take,
+        self.out.append(Allocation(p.payment_id, p.date, due.date, due.component, take,
                                        on if on != p.date else None))
         return left - take
 
@@ -509,11 +507,11 @@ class _Walk:
                     take = unpaid if unpaid < left else left
                     due.paid += take
                     due.settled.append((on, take))
-                    out.append(allocation_row(pid, paid_on, due.date, due.component, take, later))
+                    out.append(Allocation(pid, paid_on, due.date, due.component, take, later))
                     left -= take
                 k += 1
             if left < before:
-                out.append(allocation_row(pid, paid_on, None, "unapplied", left - before, on))
+                out.append(Allocation(pid, paid_on, None, "unapplied", left - before, on))
             if left > 0:
                 entry[1] = left
                 return
@@ -526,7 +524,7 @@ class _Walk:
         elif p.type in BALANCE_TYPES:
             applied = (self.prepaid if p.type == "prepayment" else self.repaid).get(p.payment_id, ZERO)
             if applied:
-                self.out.append(allocation_row(p.payment_id, p.date, p.date, p.type, applied))
+                self.out.append(Allocation(p.payment_id, p.date, p.date, p.type, applied))
                 left -= applied
         elif p.type == "fee":
             self._advance_first_open()  # the dues before it are settled
@@ -562,11 +560,11 @@ class _Walk:
                     take = unpaid if unpaid < left else left
                     due.paid += take
                     due.settled.append((on, take))
-                    out.append(allocation_row(pid, on, due.date, due.component, take))
+                    out.append(Allocation(pid, on, due.date, due.component, take))
                     left -= take
                 k += 1
         if left > 0:
-            self.out.append(allocation_row(p.payment_id, p.date, None, "unapplied", left))
+            self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
             self.suspense.append([p, left])
 
 
