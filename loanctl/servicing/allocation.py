@@ -98,7 +98,11 @@ class Due:
             return self.amount
         if settled[-1][0] <= on:  # settlements are recorded in date order; paid is their sum
             return self.amount - self.paid
-        return self.amount - sum((a for d, a in settled if d <= on), ZERO)
+        paid = ZERO
+        for d, a in settled:
+            if d <= on:
+                paid += a
+        return self.amount - paid
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -474,8 +478,8 @@ class _Walk:
     def _overdue_interest(self, prev: date, row: Row) -> Decimal:
         principal = self.principal
         k = self.principal_from
-        while k < len(principal) and principal[k].date <= prev and principal[k].unpaid_on(prev) <= 0 \
-                and principal[k].unpaid <= 0:
+        while k < len(principal) and principal[k].date <= prev and principal[k].unpaid <= 0 \
+                and principal[k].unpaid_on(prev) <= 0:
             k += 1  # paid in full by `prev`: never overdue again (period starts only move forward)
         self.principal_from = k
         end = bisect.bisect_right(principal, prev, lo=k, key=_DUE_DATE)
@@ -597,12 +601,18 @@ def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day
         return ZERO
     cuts = {prev, until}
     for d in overdue:
-        cuts.update(sd for sd, _ in d.settled if prev < sd < until)
-    cuts.update(seg.start for seg in row.segments if prev < seg.start < until)
+        for sd, _ in d.settled:
+            if prev < sd < until:
+                cuts.add(sd)
+    for seg in row.segments:
+        if prev < seg.start < until:
+            cuts.add(seg.start)
     cuts = sorted(cuts)
     total = ZERO
     for a, b in zip(cuts, cuts[1:]):
-        amount = sum((d.unpaid_on(a) for d in overdue), ZERO)
+        amount = ZERO
+        for d in overdue:
+            amount += d.unpaid_on(a)
         if amount <= 0:
             continue
         rate = row.rate or ZERO
