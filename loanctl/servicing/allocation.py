@@ -596,7 +596,14 @@ def default_interest_on(dues: Sequence[Due], credit: Credit, start: date, end: d
 def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day_count: str) -> Decimal:
     """Contractual interest, unrounded, on principal unpaid after its due date, over the days
     [prev, until) of the period ending on `row` (at the rate in force on each day)."""
-    overdue = [d for d in dues if d.component == "principal" and d.date <= prev and d.unpaid_on(prev) > 0]
+    overdue: list[Due] = []
+    unpaid_at_prev: list[Decimal] = []  # what each was still owed at the end of `prev`
+    for d in dues:
+        if d.component == "principal" and d.date <= prev:
+            unpaid = d.unpaid_on(prev)
+            if unpaid > 0:
+                overdue.append(d)
+                unpaid_at_prev.append(unpaid)
     if not overdue or until <= prev:
         return ZERO
     cuts = {prev, until}
@@ -611,8 +618,12 @@ def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day
     total = ZERO
     for a, b in zip(cuts, cuts[1:]):
         amount = ZERO
-        for d in overdue:
-            amount += d.unpaid_on(a)
+        if a == prev:  # the first cut: the amounts just found
+            for unpaid in unpaid_at_prev:
+                amount += unpaid
+        else:
+            for d in overdue:
+                amount += d.unpaid_on(a)
         if amount <= 0:
             continue
         rate = row.rate or ZERO

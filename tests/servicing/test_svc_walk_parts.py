@@ -81,3 +81,25 @@ def test_dues_of_rows_out_of_date_order_are_sorted_as_before():
     assert [(d.date, d.component, d.amount) for d in dues] == [
         (d1, "principal", D(2)), (d1, "interest", D(1)), (d1, "interest", D(5)),
         (d2, "principal", D(4)), (d2, "interest", D(3))]
+
+
+def test_overdue_interest_by_hand_with_a_settlement_inside_the_period():
+    """3.6% ACT/360: balance × days / 10,000. From 2026-04-15 to 2026-07-15, principal of
+    100,000 (due 2026-01-15) and 250,000 (due 2026-04-15) unpaid, 150,000 of the second paid
+    on 2026-05-15: 350,000 × 30 / 10,000 = 1,050 then 200,000 × 61 / 10,000 = 1,220. Principal
+    paid before the period and interest dues bear none."""
+    from loanctl.engine.schedule import Segment
+    from loanctl.servicing.allocation import Due, overdue_interest
+    prev, mid, until = date(2026, 4, 15), date(2026, 5, 15), date(2026, 7, 15)
+    rate = D("0.036")
+    z = D(0)
+    row = Row(until, prev, until, 91, rate, z, z, z, z, z, z, z, z, z,
+              segments=(Segment(prev, until, D(1_000_000), rate, "ACT/360", z, z, z, until),))
+    dues = [Due(date(2026, 1, 15), "principal", D(100_000)),
+            Due(date(2026, 1, 15), "principal", D(50_000), "", D(50_000), [(date(2026, 3, 1), D(50_000))]),
+            Due(date(2026, 1, 15), "interest", D(9_000)),
+            Due(prev, "principal", D(250_000), "", D(150_000), [(mid, D(150_000))])]
+    total = overdue_interest(dues, prev, row, until, "ACT/360")
+    assert total.quantize(D("0.01")) == D("2270.00")
+    assert overdue_interest(dues, prev, row, mid, "ACT/360").quantize(D("0.01")) == D("1050.00")
+    assert overdue_interest(dues[1:3], prev, row, until, "ACT/360") == 0
