@@ -462,18 +462,14 @@ class _Builder:
         custom_done: set[tuple[int, date]] = set()
 
         version_at, commitment_terms, yf_of = self.version_at, self._commitment_terms, self._year_fraction
-        single, rnd, cash_rates = self._single, self.r, self._cash_rates
-        shares = self._shares(self.start) if single is not None else None  # the same on every row
         for p in periods:
-            v0 = single if single is not None else version_at(p.accrual_start)
+            v0 = version_at(p.accrual_start)
             overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
             if overnight:  # rate0 is the equivalent rate, known after the sub-intervals
                 d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
                 rate0, spread0, projected = None, v0.facility.interest.spread, d0.projected
             else:
-                found = cash_rates.get((id(v0.facility), p.accrual_start))  # (`cash_rate`, its cache read here)
-                rate0, spread0, projected = found if found is not None else self.cash_rate(
-                    v0.facility, p.accrual_start, v0)
+                rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
             opening = balance
             row_draws = [(d, a) for d, a in pending if d < p.pay_date]
             pending = pending[len(row_draws):]
@@ -511,7 +507,7 @@ class _Builder:
                     for x in applied_prepay:
                         prepaid_sum += x[1]
                 seg_balance = opening + drawn_by_a - prepaid_sum
-                v = v0 if single is not None else version_at(a)
+                v = version_at(a)
                 f = v.facility
                 daily = None
                 if overnight and f.interest.method in OVERNIGHT_METHODS and f.interest.index is not None:
@@ -535,12 +531,11 @@ class _Builder:
                 c_rate, undrawn, c_end = commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
                 if c_rate and a < c_end:
                     cfee += c_rate * undrawn * yf_of(it.day_count, a, b if b < c_end else c_end)
+                args = [a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn, c_end, daily]
                 if overnight:
-                    seg_args.append([a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn,
-                                     c_end, daily])
+                    seg_args.append(args)
                 else:
-                    segments.append(Segment(a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate,
-                                            undrawn, c_end, daily))
+                    segments.append(Segment(*args))
             if overnight:  # the equivalent rate: interest × B / Σ balance(t), 10 places half-even
                 rate0 = interest * d0.basis / weight if weight else d0.unit_rate()
                 rate0 = rate0.quantize(_RATE_PLACES, rounding="ROUND_HALF_EVEN")
@@ -548,7 +543,7 @@ class _Builder:
                     if args[9] is not None:
                         args[3] = rate0
                     segments.append(Segment(*args))
-            interest, pik, cfee = rnd(interest), rnd(pik), rnd(cfee)
+            interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
             if self.pik_toggles and self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
             period_draws = zero
@@ -565,7 +560,7 @@ class _Builder:
             due_balance = opening + period_draws + pik - prepaid_now
 
             # scheduled principal, by the terms in force at the payment date
-            f_pay = (single if single is not None else version_at(min(p.pay_date, p.accrual_end))).facility
+            f_pay = self.version_at(min(p.pay_date, p.accrual_end)).facility
             am = f_pay.amortization
             if p.index == n_periods:
                 principal = due_balance  # maturity repays everything left
@@ -611,8 +606,7 @@ class _Builder:
             rows.append(Row(p.pay_date, p.accrual_start, p.accrual_end, (p.accrual_end - p.accrual_start).days,
                             rate0, opening, period_draws, interest, pik, cfee, fees, principal,
                             interest + cfee + fees + principal, closing, projected, spread0,
-                            shares if shares is not None else self._shares(p.pay_date), prepaid_now,
-                            tuple(segments)))
+                            self._shares(p.pay_date), prepaid_now, tuple(segments)))
             balance = closing
         last = versions[-1].facility
         commitments = [(v.effective or self.start, v.facility.commitment,
