@@ -395,6 +395,8 @@ class _Walk:
         if not self.s.rows[0].draws:
             return  # nothing drawn at closing: nothing to net the fee from
         for due in self.dues:
+            if due.date > start:
+                break  # (the dues are in date order)
             if due.date == start and due.component == "fees" and "upfront" in due.kind.split(", "):
                 amount = next((a for d, k, a in self.s.fee_details if d == start and k == "upfront"), ZERO)
                 amount = min(amount, due.unpaid)
