@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from operator import attrgetter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Callable, Iterable, Sequence
 
 from ..conventions.daycount import year_fraction
@@ -363,7 +363,7 @@ class _Walk:
         due.paid += take
         due.settled.append((on, take))
         self.out.append(Allocation(p.payment_id, p.date, due.date, due.component, take,
-                                       on if on != p.date else None))
+                                   on if on != p.date else None))
         return left - take
 
     def _advance_first_open(self) -> None:
