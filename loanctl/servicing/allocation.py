@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Callable, Iterable, Sequence
 
 from ..conventions.daycount import year_fraction
@@ -97,11 +98,19 @@ class Due:
             return self.amount
         if settled[-1][0] <= on:  # settlements are recorded in date order; paid is their sum
             return self.amount - self.paid
-        return self.amount - sum((a for d, a in settled if d <= on), ZERO)
+        paid = ZERO
+        for d, a in settled:
+            if d <= on:
+                paid += a
+        return self.amount - paid
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Allocation:
+    """One settlement, or unapplied cash (immutable). Its `__init__` is written out: the frozen
+    dataclass's sets each field with `object.__setattr__`, twice the cost, and the walk makes
+    one per settlement."""
+
     payment_id: str
     payment_date: date
     due_date: date | None
@@ -113,9 +122,22 @@ class Allocation:
     """When the cash was applied, if later than the payment (unapplied cash applied to a due
     as it fell due); a negative `unapplied` row on that date takes it out of suspense."""
 
+    def __init__(self, payment_id: str, payment_date: date, due_date: date | None, component: str,
+                 amount: Decimal, applied_on: date | None = None) -> None:
+        _set_payment_id(self, payment_id)  # the slots' own setters (every field, in order)
+        _set_payment_date(self, payment_date)
+        _set_due_date(self, due_date)
+        _set_component(self, component)
+        _set_amount(self, amount)
+        _set_applied_on(self, applied_on)
+
     @property
     def on(self) -> date:
         return self.applied_on or self.payment_date
+
+
+_set_payment_id, _set_payment_date, _set_due_date, _set_component, _set_amount, _set_applied_on = (
+    Allocation.__dict__[name].__set__ for name in Allocation.__slots__)
 
 
 def waterfall_order(waterfall: Sequence[str]) -> tuple[str, ...]:
@@ -205,8 +227,12 @@ class PayoffQuote:
                 + self.default_interest)
 
 
+_PAYMENT_ORDER = attrgetter("date", "payment_id")
+_DUE_DATE = attrgetter("date")
+
+
 def order(payments: Iterable[Payment]) -> list[Payment]:
-    return sorted(payments, key=lambda p: (p.date, p.payment_id))
+    return sorted(payments, key=_PAYMENT_ORDER)
 
 
 def live_payments(payments: Iterable[Payment]) -> list[Payment]:
@@ -224,7 +250,8 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
     reductions and payoff date; `terms_at(d)` gives the terms in force on a date."""
     ordered = order(payments)
     reversed_ids = {p.reverses for p in ordered if p.type == "reversal"}
-    live = [p for p in ordered if p.type != "reversal" and p.payment_id not in reversed_ids]
+    live = [p for p in ordered if p.type != "reversal" and p.payment_id not in reversed_ids] if reversed_ids \
+        else ordered  # (no reversal: every payment is live)
     result = None
     for k, p in enumerate(live):
         if p.type == "payoff":
@@ -237,7 +264,7 @@ def allocate(schedule_with: ScheduleWith, terms_at: Callable[[date], Facility], 
     if result is None:
         reductions = [(q.date, q.amount, q.type) for q in live if q.type in BALANCE_TYPES]
         result = _Walk(schedule_with(reductions, None), terms_at, rules, None, None, credit).run(live)
-    for p in ordered:  # both sides of a reversal stay on record
+    for p in ordered if reversed_ids else ():  # both sides of a reversal stay on record
         if p.type == "reversal":
             result.allocations.append(Allocation(p.payment_id, p.date, None, "reversal", p.amount))
         elif p.payment_id in reversed_ids:
@@ -298,7 +325,7 @@ class _Walk:
         self.rules = rules
         self.payoff = payoff
         self.rank = {c: i for i, c in enumerate(waterfall_order(rules.waterfall))}
-        self.dues = sorted(_dues(schedule), key=self._key)
+        self.dues = _dues(schedule, self.rank)
         self.principal = [d for d in self.dues if d.component == "principal"]
         """The principal dues in date order (allocation adds none): what can be overdue."""
         self.principal_from = 0
@@ -350,10 +377,12 @@ class _Walk:
     def run(self, payments: list[Payment]) -> FacilityAllocation:
         self._net_upfront_fees()
         self._prepayment_fees(payments)
+        arrive, pay, rows = self._arrive, self._pay, len(self.pay_rows)
         for p in payments:
-            self._arrive(p.date)
-            self._pay(p)
-        self._arrive(date.max)
+            if p.date >= self.next_arrival or self.arrived == rows:  # else nothing to reach
+                arrive(p.date)
+            pay(p)
+        arrive(date.max)
         fa = FacilityAllocation(self.s, self.dues, self.out, self.netted,
                                 self.payoff.payment_id if self.payoff else None, self.credit)
         return fa
@@ -366,6 +395,8 @@ class _Walk:
         if not self.s.rows[0].draws:
             return  # nothing drawn at closing: nothing to net the fee from
         for due in self.dues:
+            if due.date > start:
+                break  # (the dues are in date order)
             if due.date == start and due.component == "fees" and "upfront" in due.kind.split(", "):
                 amount = next((a for d, k, a in self.s.fee_details if d == start and k == "upfront"), ZERO)
                 amount = min(amount, due.unpaid)
@@ -409,7 +440,9 @@ class _Walk:
         while self.next_arrival <= until and self.arrived < len(self.pay_rows):
             row = self.pay_rows[self.arrived]
             prev = self.s.rows[self.arrived].date
-            extra = self.rules.rounding(self._overdue_interest(prev, row))
+            extra = self._overdue_interest(prev, row)
+            if extra:  # (zero rounds to zero: no due)
+                extra = self.rules.rounding(extra)
             if extra > 0:
                 self._add_due(Due(row.date, "interest", extra, OVERDUE_INTEREST))
             if self.default_active:
@@ -447,33 +480,48 @@ class _Walk:
     def _overdue_interest(self, prev: date, row: Row) -> Decimal:
         principal = self.principal
         k = self.principal_from
-        while k < len(principal) and principal[k].date <= prev and principal[k].unpaid_on(prev) <= 0 \
-                and principal[k].unpaid <= 0:
+        while k < len(principal) and principal[k].date <= prev and principal[k].unpaid <= 0 \
+                and principal[k].unpaid_on(prev) <= 0:
             k += 1  # paid in full by `prev`: never overdue again (period starts only move forward)
         self.principal_from = k
-        end = bisect.bisect_right(principal, prev, lo=k, key=lambda d: d.date)
+        end = bisect.bisect_right(principal, prev, lo=k, key=_DUE_DATE)
         if k == end:
             return ZERO
         return overdue_interest(principal[k:end], prev, row, row.date, self.s.day_count)
 
     def _apply_suspense(self, on: date) -> None:
-        while self.suspense:
-            self._advance_first_open()
-            if self.first_open >= len(self.dues) or self.dues[self.first_open].date > on:
-                return
-            entry = self.suspense[0]
-            p, left = entry
+        dues, suspense, out = self.dues, self.suspense, self.out
+        n = len(dues)
+        while suspense:
             k = self.first_open
+            while k < n and dues[k].amount - dues[k].paid <= 0:  # settled (`_advance_first_open`)
+                k += 1
+            self.first_open = k
+            if k >= n or dues[k].date > on:
+                return
+            entry = suspense[0]
+            p, left = entry
             before = left
-            while k < len(self.dues) and left > 0 and self.dues[k].date <= on:
-                left = self._settle(self.dues[k], left, p, on)
+            pid, paid_on = p.payment_id, p.date
+            later = on if on != paid_on else None
+            while k < n and left > 0:  # `_settle` on each due falling due by `on`, inlined
+                due = dues[k]
+                if due.date > on:
+                    break
+                unpaid = due.amount - due.paid
+                if unpaid > 0:
+                    take = unpaid if unpaid < left else left
+                    due.paid += take
+                    due.settled.append((on, take))
+                    out.append(Allocation(pid, paid_on, due.date, due.component, take, later))
+                    left -= take
                 k += 1
             if left < before:
-                self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left - before, on))
+                out.append(Allocation(pid, paid_on, None, "unapplied", left - before, on))
             if left > 0:
                 entry[1] = left
                 return
-            self.suspense.popleft()
+            suspense.popleft()
 
     def _pay(self, p: Payment) -> None:
         left = p.amount
@@ -498,18 +546,28 @@ class _Walk:
                     break
                 left = self._settle(due, left, p, p.date)
             self.closed = True
-        else:  # scheduled, or a payoff short of its quote
+        else:  # scheduled, or a payoff short of its quote: the dues up to the next payment date
             on = p.date
-            i = bisect.bisect_left(self.pay_dates, on)
-            cutoff = self.pay_dates[i] if i < len(self.pay_dates) else date.max
-            self._advance_first_open()
-            dues, settle = self.dues, self._settle
+            pay_dates = self.pay_dates
+            i = bisect.bisect_left(pay_dates, on)
+            cutoff = pay_dates[i] if i < len(pay_dates) else date.max
+            dues = self.dues
             k, n = self.first_open, len(dues)
-            while k < n and left > 0:
+            while k < n and dues[k].amount - dues[k].paid <= 0:  # settled (`_advance_first_open`)
+                k += 1
+            self.first_open = k
+            out, pid = self.out, p.payment_id
+            while k < n and left > 0:  # `_settle` on each, inlined (most of a payment's cost)
                 due = dues[k]
                 if due.date > cutoff:
                     break
-                left = settle(due, left, p, on)
+                unpaid = due.amount - due.paid
+                if unpaid > 0:
+                    take = unpaid if unpaid < left else left
+                    due.paid += take
+                    due.settled.append((on, take))
+                    out.append(Allocation(pid, on, due.date, due.component, take))
+                    left -= take
                 k += 1
         if left > 0:
             self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
@@ -540,17 +598,34 @@ def default_interest_on(dues: Sequence[Due], credit: Credit, start: date, end: d
 def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day_count: str) -> Decimal:
     """Contractual interest, unrounded, on principal unpaid after its due date, over the days
     [prev, until) of the period ending on `row` (at the rate in force on each day)."""
-    overdue = [d for d in dues if d.component == "principal" and d.date <= prev and d.unpaid_on(prev) > 0]
+    overdue: list[Due] = []
+    unpaid_at_prev: list[Decimal] = []  # what each was still owed at the end of `prev`
+    for d in dues:
+        if d.component == "principal" and d.date <= prev:
+            unpaid = d.unpaid_on(prev)
+            if unpaid > 0:
+                overdue.append(d)
+                unpaid_at_prev.append(unpaid)
     if not overdue or until <= prev:
         return ZERO
     cuts = {prev, until}
     for d in overdue:
-        cuts.update(sd for sd, _ in d.settled if prev < sd < until)
-    cuts.update(seg.start for seg in row.segments if prev < seg.start < until)
+        for sd, _ in d.settled:
+            if prev < sd < until:
+                cuts.add(sd)
+    for seg in row.segments:
+        if prev < seg.start < until:
+            cuts.add(seg.start)
     cuts = sorted(cuts)
     total = ZERO
     for a, b in zip(cuts, cuts[1:]):
-        amount = sum((d.unpaid_on(a) for d in overdue), ZERO)
+        amount = ZERO
+        if a == prev:  # the first cut: the amounts just found
+            for unpaid in unpaid_at_prev:
+                amount += unpaid
+        else:
+            for d in overdue:
+                amount += d.unpaid_on(a)
         if amount <= 0:
             continue
         rate = row.rate or ZERO
@@ -561,15 +636,20 @@ def overdue_interest(dues: Sequence[Due], prev: date, row: Row, until: date, day
     return total
 
 
-def _dues(schedule: FacilitySchedule) -> list[Due]:
+def _dues(schedule: FacilitySchedule, rank: dict[str, int]) -> list[Due]:
+    """The schedule's dues in (date, waterfall rank) order. With the row dates increasing (as
+    they do), made row by row, each row's in rank order: the order the sort gives."""
     dues: list[Due] = []
     fee_kinds: dict[date, list[str]] = {}
     for d, kind, _ in schedule.fee_details:
         fee_kinds.setdefault(d, []).append(kind)
-    for row in schedule.rows:
-        for component in COMPONENTS:
+    rows = schedule.rows
+    in_order = all(a.date < b.date for a, b in zip(rows, rows[1:]))
+    components = sorted(COMPONENTS, key=lambda c: rank.get(c, 99)) if in_order else COMPONENTS
+    for row in rows:
+        for component in components:
             amount = getattr(row, component)
             if amount > 0:
                 kind = ", ".join(fee_kinds.get(row.date, [])) if component == "fees" else ""
                 dues.append(Due(row.date, component, amount, kind))
-    return dues
+    return dues if in_order else sorted(dues, key=lambda d: (d.date, rank.get(d.component, 99)))
