@@ -64,8 +64,6 @@ class PostResult:
     store_allocations (the allocation rows written): for the benchmark."""
     facilities: list[tuple[str, str]] = field(default_factory=list)
     """The facilities reallocated (also when `allocations` was streamed to the ledger)."""
-    unapplied_by_payment: dict[str, Decimal] | None = None
-    """Unapplied cash by payment id, when the allocations were streamed rather than kept."""
     totals: list[DealTotal] | None = None
     """Per deal, in deal order, the payments posted, when they were streamed (not in `posted`)."""
     refreshed: list[tuple[str, str]] = field(default_factory=list)
@@ -84,8 +82,6 @@ class PostResult:
         if self.totals is not None:
             return sum((t.unapplied for t in self.totals), Decimal(0))
         ids = {p.payment_id for p in self.posted}
-        if self.unapplied_by_payment is not None:
-            return sum((v for k, v in self.unapplied_by_payment.items() if k in ids), Decimal(0))
         return sum((a.amount for fa in self.allocations.values() for a in fa.allocations
                     if a.component == "unapplied" and a.payment_id in ids), Decimal(0))
 
@@ -294,7 +290,7 @@ def _allocate_streamed(loaded: LoadedBook, con, records: list[PaymentFile], resu
         WHERE (deal, facility) IN (SELECT DISTINCT deal, facility FROM staged)
         UNION ALL SELECT {PAYMENT_COLUMNS}, true AS new FROM staged""", scratch)
     try:
-        result.facilities, result.unapplied_by_payment = alloc.keys, alloc.unapplied
+        result.facilities = alloc.keys
         result.timings["allocate"] = time.perf_counter() - t1
         result.diagnostics += _at_rows(alloc.problems, records)
         if result.ok:
@@ -308,14 +304,8 @@ def _allocate_streamed(loaded: LoadedBook, con, records: list[PaymentFile], resu
 
 def _totals(con, unapplied: dict[str, Decimal]) -> list[DealTotal]:
     """Per deal, the staged payments: how many, their amount (at the currency's decimals, as
-    `payment_of` reads each) and their unapplied cash (Decimal 0 plus each new payment's in
-    `unapplied`, as a sum of the kept payments would give it)."""
-    left: dict[str, Decimal] = {}
-    if unapplied:
-        for deal, pid in con.execute("SELECT deal, payment_id FROM staged WHERE payment_id IN (SELECT unnest(?))",
-                                     [list(unapplied)]).fetchall():
-            left[deal] = left.get(deal, Decimal(0)) + unapplied[pid]
-    return [DealTotal(deal, ccy, n, amount.quantize(quantum(ccy)), left.get(deal, Decimal(0)))
+    `payment_of` reads each) and their unapplied cash (`unapplied`, by deal; Decimal 0 for none)."""
+    return [DealTotal(deal, ccy, n, amount.quantize(quantum(ccy)), unapplied.get(deal, Decimal(0)))
             for deal, ccy, n, amount in con.execute(
                 "SELECT deal, any_value(currency), count(*), sum(amount) FROM staged GROUP BY deal ORDER BY deal"
             ).fetchall()]
