@@ -3,9 +3,9 @@ files that the write transaction reads, or kept in memory for a dry run) and rep
 of facilities' rows. Allocation itself is a pure function (`loanctl.servicing.positions`).
 
 A large set of facilities is allocated in worker processes, in chunks of whole deals: a
-post's payments, already in memory, are inherited by the workers at the fork
-(`allocate_groups`); a rebuild's go out of DuckDB into one CSV file per chunk
-(`allocate_table`), so that this process never holds them all. A worker never touches DuckDB
+post's and a rebuild's payments go out of DuckDB into one CSV file per chunk
+(`allocate_table`), so that this process never holds them all; payments already in memory
+(the benchmark's) are inherited by the workers at the fork (`allocate_groups`). A worker never touches DuckDB
 (its state does not survive a fork); it writes each chunk's allocation rows to a file, and
 the chunks are merged in facility order — the ledger is the same, row for row, as when one
 process allocates them all (which it does below PARALLEL_FROM payments).
