@@ -3,9 +3,9 @@ files that the write transaction reads, or kept in memory for a dry run) and rep
 of facilities' rows. Allocation itself is a pure function (`loanctl.servicing.positions`).
 
 A large set of facilities is allocated in worker processes, in chunks of whole deals: a
-post's payments, already in memory, are inherited by the workers at the fork
-(`allocate_groups`); a rebuild's go out of DuckDB into one CSV file per chunk
-(`allocate_table`), so that this process never holds them all. A worker never touches DuckDB
+post's and a rebuild's payments go out of DuckDB into one CSV file per chunk
+(`allocate_table`), so that this process never holds them all; payments already in memory
+(the benchmark's) are inherited by the workers at the fork (`allocate_groups`). A worker never touches DuckDB
 (its state does not survive a fork); it writes each chunk's allocation rows to a file, and
 the chunks are merged in facility order — the ledger is the same, row for row, as when one
 process allocates them all (which it does below PARALLEL_FROM payments).
@@ -131,12 +131,14 @@ CHUNKS_PER_WORKER = 8
 
 @dataclass
 class TableAllocation:
-    """What `allocate_table` computed: the facilities (in order), the unapplied cash by payment
-    id, the problems of the payments marked new (`paid_off_problems`), and the allocation CSV
-    files to load, in order (`replace_allocations`)."""
+    """What `allocate_table` computed: the facilities (in order), the unapplied cash of the
+    payments marked new by deal, the problems of those payments (`paid_off_problems`), and the
+    allocation CSV files to load, in order (`replace_allocations`)."""
 
     keys: list[Facility] = field(default_factory=list)
     unapplied: dict[str, Decimal] = field(default_factory=dict)
+    """By deal: Decimal 0 plus each new payment's unapplied cash (only the deals where some
+    stayed unapplied; a million payments' amounts never come back from the workers)."""
     problems: list[Problem] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
@@ -220,7 +222,8 @@ def _run(job: _Job, out: TableAllocation, workers: int) -> None:
         results = [_allocate_chunk(i, job) for i in range(chunks)]
     for keys, unapplied, problems in results:
         out.keys += keys
-        out.unapplied.update(unapplied)
+        for deal, amount in unapplied.items():  # a deal is in one chunk: no sum across chunks
+            out.unapplied[deal] = out.unapplied.get(deal, Decimal(0)) + amount
         out.problems += problems
 
 
@@ -261,8 +264,8 @@ def _in_workers(job: _Job, chunks: int, workers: int) -> list[tuple]:
 
 
 def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decimal], list[Problem]]:
-    """Allocate the facilities of chunk `i` into its output file: (facilities, unapplied cash
-    by payment id, problems of the new payments)."""
+    """Allocate the facilities of chunk `i` into its output file: (facilities, the new
+    payments' unapplied cash by deal, problems of the new payments)."""
     keys: list[Facility] = []
     unapplied: dict[str, Decimal] = {}
     problems: list[Problem] = []
@@ -278,7 +281,11 @@ def _allocate_chunk(i: int, job: _Job) -> tuple[list[Facility], dict[str, Decima
             fa = allocate_facility(job.loaded, deal, facility, pays, terms=terms, builder=builder)
             if new and fa.payoff is not None:
                 problems += paid_off_problems(fa, pays, {p.payment_id for p in new})
-            _write_rows(w, fa, deal, facility, unapplied, days)
+            left: dict[str, Decimal] = {}
+            _write_rows(w, fa, deal, facility, left, days)
+            for p in new:
+                if p.payment_id in left:
+                    unapplied[deal] = unapplied.get(deal, Decimal(0)) + left[p.payment_id]
     return keys, unapplied, problems
 
 

@@ -28,18 +28,32 @@ from ..servicing.allocation import FacilityAllocation, Payment
 from ..servicing.crossrows import Problem, paid_off_problems, reversal_problems
 from ..servicing.rowrules import facts_of
 from . import staging
-from .allocating import allocate, allocate_groups, payments_of, replace_allocations
+from .allocating import allocate, allocate_table, payments_of, replace_allocations
 from .archive import (PaymentFile, archive_dir, archive_file, archive_name, archived_files, profile_conflicts,
                       record_profile_digests)
-from .db import PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, migrate, open_for_read, payment_of, writer_lock
+from .db import (PAYMENT_COLUMNS, STATE_DIR, connect, diag, ledger_path, migrate, open_for_read, payment_of, quantum,
+                 writer_lock)
 from .refresh import refresh_or_warn
 from .stored_positions import keep_payments_digests, payments_token
+
+
+@dataclass(frozen=True)
+class DealTotal:
+    """One deal's payments in a post: how many, their amount and what stayed unapplied."""
+
+    deal: str
+    currency: str
+    payments: int
+    amount: Decimal
+    unapplied: Decimal
 
 
 @dataclass
 class PostResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     posted: list[Payment] = field(default_factory=list)
+    """The payments posted — when they were kept in memory (the row-by-row path, a dry run);
+    a large post streams them and gives only `totals`."""
     duplicates: int = 0
     archived: list[str] = field(default_factory=list)
     allocations: dict[tuple[str, str], FacilityAllocation] = field(default_factory=dict)
@@ -50,8 +64,8 @@ class PostResult:
     store_allocations (the allocation rows written): for the benchmark."""
     facilities: list[tuple[str, str]] = field(default_factory=list)
     """The facilities reallocated (also when `allocations` was streamed to the ledger)."""
-    unapplied_by_payment: dict[str, Decimal] | None = None
-    """Unapplied cash by payment id, when the allocations were streamed rather than kept."""
+    totals: list[DealTotal] | None = None
+    """Per deal, in deal order, the payments posted, when they were streamed (not in `posted`)."""
     refreshed: list[tuple[str, str]] = field(default_factory=list)
     """Other facilities whose stored allocations were recomputed because the book changed."""
 
@@ -59,10 +73,15 @@ class PostResult:
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
+    @property
+    def count(self) -> int:
+        """How many payments were posted."""
+        return len(self.posted) if self.totals is None else sum(t.payments for t in self.totals)
+
     def unapplied(self) -> Decimal:
+        if self.totals is not None:
+            return sum((t.unapplied for t in self.totals), Decimal(0))
         ids = {p.payment_id for p in self.posted}
-        if self.unapplied_by_payment is not None:
-            return sum((v for k, v in self.unapplied_by_payment.items() if k in ids), Decimal(0))
         return sum((a.amount for fa in self.allocations.values() for a in fa.allocations
                     if a.component == "unapplied" and a.payment_id in ids), Decimal(0))
 
@@ -261,26 +280,35 @@ def _allocate_kept(loaded: LoadedBook, con, records: list[PaymentFile], result: 
 
 def _allocate_streamed(loaded: LoadedBook, con, records: list[PaymentFile], result: PostResult, scratch: Path,
                        reattribute: list[tuple], posting_day: date, t1: float) -> None:
-    """Allocation with only the unapplied cash kept (in worker processes when large, which
-    inherit the payments: `allocating.allocate_groups`); then the archive and the transaction."""
-    result.posted = _staged_payments(con, "")
-    keys = [(d, f) for d, f in con.execute("SELECT DISTINCT deal, facility FROM staged ORDER BY 1, 2").fetchall()]
-    ledger = payments_of(con, keys)
-    groups: dict[tuple[str, str], tuple[list[Payment], list[Payment]]] = {k: (ledger.pop(k), []) for k in keys}
-    for p in result.posted:
-        groups[(p.deal, p.facility)][1].append(p)
-    alloc = allocate_groups(loaded, groups, scratch)
-    del groups
+    """Allocation with only the unapplied cash kept: the payments of the facilities paid go
+    from DuckDB to the allocating workers in files (`allocating.allocate_table`), so that this
+    process never holds a large post's payments; then the archive, the transaction and the
+    totals per deal (`_totals`)."""
+    new_files = {f for (f,) in con.execute("SELECT DISTINCT file FROM staged").fetchall()}
+    alloc = allocate_table(loaded, con, f"""
+        SELECT {PAYMENT_COLUMNS}, false AS new FROM payments
+        WHERE (deal, facility) IN (SELECT DISTINCT deal, facility FROM staged)
+        UNION ALL SELECT {PAYMENT_COLUMNS}, true AS new FROM staged""", scratch)
     try:
-        result.facilities, result.unapplied_by_payment = alloc.keys, alloc.unapplied
+        result.facilities = alloc.keys
         result.timings["allocate"] = time.perf_counter() - t1
         result.diagnostics += _at_rows(alloc.problems, records)
-        if not (result.posted or reattribute) or not result.ok:
+        if result.ok:
+            result.totals = _totals(con, alloc.unapplied)
+        if not (new_files or reattribute) or not result.ok:
             return
-        _archive_and_record(loaded.root, con, records, result, {p.file for p in result.posted}, reattribute,
-                            posting_day, alloc.files)
+        _archive_and_record(loaded.root, con, records, result, new_files, reattribute, posting_day, alloc.files)
     finally:
         alloc.cleanup()
+
+
+def _totals(con, unapplied: dict[str, Decimal]) -> list[DealTotal]:
+    """Per deal, the staged payments: how many, their amount (at the currency's decimals, as
+    `payment_of` reads each) and their unapplied cash (`unapplied`, by deal; Decimal 0 for none)."""
+    return [DealTotal(deal, ccy, n, amount.quantize(quantum(ccy)), unapplied.get(deal, Decimal(0)))
+            for deal, ccy, n, amount in con.execute(
+                "SELECT deal, any_value(currency), count(*), sum(amount) FROM staged GROUP BY deal ORDER BY deal"
+            ).fetchall()]
 
 
 def _archive_and_record(root: Path, con, records: list[PaymentFile], result: PostResult, new_files: set[str],

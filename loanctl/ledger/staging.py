@@ -106,19 +106,36 @@ _BLANK_LINE = re.compile(rb"\n[ \t\x0b\x0c\r]*(?:\n|\Z)")  # starts with a liter
 def _fast_rows(body: bytes) -> int | None:
     """How many data rows DuckDB's reader must find in `body` (BOM removed), or None when it
     might not read the file exactly as the row-by-row parser does: quotes, NUL, a lone CR,
-    bad UTF-8, a blank line, or a line longer than MAX_LINE bytes (the parser's E0418 line
-    rule; DuckDB cuts or drops a line beyond its max_line_size, far above)."""
+    bad UTF-8, a blank line, or a header longer than MAX_LINE bytes. (A data line longer than
+    MAX_LINE — the parser's E0418 line rule; DuckDB cuts or drops a line beyond its
+    max_line_size, far above — is refused by the staging query: `_check_sql`.) Counted
+    without splitting the file into a million lines."""
     if b'"' in body or b"\x00" in body or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
         return None
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    end = len(body) - 1 if body.endswith(b"\n") else len(body)  # the text without its last line break
+    header = body[:body.find(b"\n")] if b"\n" in body else body
+    rows = body.count(b"\n", 0, end)
+    if rows < 1 or len(header) > MAX_LINE or not header.strip() or _BLANK_LINE.search(body, 0, end):
         return None
-    text = body[:-1] if body.endswith(b"\n") else body
-    lines = text.split(b"\n")
-    if len(lines) < 2 or max(map(len, lines)) > MAX_LINE or not lines[0].strip() or _BLANK_LINE.search(text):
-        return None
-    return len(lines) - 1
+    return rows
+
+
+def _plain(body: bytes) -> bool:
+    """No cell of `body` needs trimming and every cell is printable ASCII: every byte is one
+    (or a line break), and no space begins or ends a cell. Then DuckDB's cells are the
+    stripped cells (`_check_sql` skips the trimming, which is most of its cost)."""
+    if body.translate(None, _PRINTABLE_OR_LF):
+        return False
+    return not (body.startswith(b" ") or body.endswith(b" ") or b" ," in body or b", " in body or b" \n" in body
+                or b"\n " in body)
+
+
+_PRINTABLE_OR_LF = bytes(range(0x20, 0x7f)) + b"\n"
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,8 @@ class VectorisedFile:
     """The archive name its payments carry (`payments.file`)."""
     columns: list[str]
     rows: int
+    plain: bool = False
+    """Its cells need no trimming (`_plain`)."""
 
 
 def vectorised_files(files: list[tuple[bytes, str]], prof: PaymentProfile | None) -> list[VectorisedFile] | None:
@@ -146,60 +165,68 @@ def vectorised_files(files: list[tuple[bytes, str]], prof: PaymentProfile | None
         rows = _fast_rows(body)
         if rows is None:
             return None
-        header_line = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+        header_line = body[:body.find(b"\n")].decode("utf-8").rstrip("\r")
         names = [by_header.get(h.strip().lower()) for h in header_line.split(",")]
         if None in names or len(set(names)) != len(names) or any(c not in names for c in REQUIRED):
             return None
-        out.append(VectorisedFile(raw, label, names, rows))  # type: ignore[arg-type]
+        out.append(VectorisedFile(raw, label, names, rows, _plain(body)))  # type: ignore[arg-type]
     return out
 
 
 def _create_facts(con, facts: dict[str, rowrules.FacilityFacts]) -> None:
-    rows = [(d, f, ff.currency, minor_units(ff.currency), ff.starts[f], len(ff.facility_ids),
-             ff.facility_ids[0], rowrules.payable_until(ff), ff.types.get(f, ""), ff.maturities[f])
-            for d, ff in facts.items() for f in ff.facility_ids]
-    con.execute("CREATE OR REPLACE TEMP TABLE facts (deal VARCHAR, facility VARCHAR, currency VARCHAR, "
-                "digits INTEGER, start_date DATE, n_facilities INTEGER, only_facility VARCHAR, pay_until DATE, "
-                "fac_type VARCHAR, maturity DATE)")
-    if rows:  # one list per column: DuckDB takes ten lists far faster than thousands of VALUES rows
-        con.execute("INSERT INTO facts SELECT " + ", ".join(["unnest(?)"] * 10), [list(c) for c in zip(*rows)])
+    """`facts`: per deal, each facility cell it takes (`rowrules.facility_cells`) with the
+    facility it names, the deal's facts and the facility's."""
+    rows = [(d, cell, f, ff.currency, minor_units(ff.currency), ff.starts[f], rowrules.payable_until(ff),
+             ff.types.get(f, ""), ff.maturities[f])
+            for d, ff in facts.items() for cell, f in rowrules.facility_cells(ff)]
+    con.execute("CREATE OR REPLACE TEMP TABLE facts (deal VARCHAR, fac_cell VARCHAR, facility VARCHAR, "
+                "currency VARCHAR, digits INTEGER, start_date DATE, pay_until DATE, fac_type VARCHAR, maturity DATE)")
+    if rows:  # one list per column: DuckDB takes nine lists far faster than thousands of VALUES rows
+        con.execute("INSERT INTO facts SELECT " + ", ".join(["unnest(?)"] * 9), [list(c) for c in zip(*rows)])
 
 
-def _check_sql(path: Path, f: VectorisedFile, fmt: str | None, posting_day: date | None) -> str:
-    """Read one file and evaluate every row rule: the PAYMENT_COLUMNS, `bad`, `raw_date`."""
+def _check_sql(f: VectorisedFile, fmt: str | None, posting_day: date | None) -> str:
+    """Evaluate every row rule over the file's cells in `incoming_cells` (as DuckDB read them,
+    in the file's order: `rowid` 0 is line 2): the PAYMENT_COLUMNS, `bad`, `raw_date`. One
+    pass, one join: a row whose deal and facility cell `facts` lacks is refused (E0404,
+    E0405), whatever else it holds."""
     ws = " || ".join(f"chr({ord(c)})" for c in rowrules.WHITESPACE)  # what str.strip() strips
-    cols = ", ".join(f"'{n}': 'VARCHAR'" for n in f.columns)
-    pad = "".join(f", NULL::VARCHAR AS {c}" for c in COLUMNS if c not in f.columns)
 
-    def cell(c: str) -> str:  # trimmed: a cell that begins and ends with printable ASCII other than space has
+    def cell(c: str) -> str:
+        if c not in f.columns:
+            return "''"
+        if f.plain:  # no cell to trim (`_plain`)
+            return f"coalesce(r.{c}, '')"
+        # trimmed: a cell that begins and ends with printable ASCII other than space has
         # nothing to trim (WHITESPACE holds none of it), and `trim` with a set of characters is slow
         return (f"CASE WHEN ascii(r.{c}) BETWEEN 33 AND 126 AND ascii(right(r.{c}, 1)) BETWEEN 33 AND 126 "
                 f"THEN r.{c} ELSE trim(coalesce(r.{c}, ''), {ws}) END")
+    # a data line of more than MAX_LINE bytes (the commas between its cells counted)
+    long_line = " + ".join(f"coalesce(strlen(r.{c}), 0)" for c in f.columns) + f" + {len(f.columns) - 1}"
     return f"""
-        WITH r AS (
-            SELECT row_number() OVER () + 1 AS line, *{pad}
-            FROM read_csv('{sql_path(path)}', header=true, delim=',', quote='', escape='', columns={{{cols}}},
-                          auto_detect=false, null_padding=false)
-        ), t AS (
-            SELECT line, {cell('payment_id')} AS pid, {cell('deal')} AS deal, {cell('facility')} AS fac_cell,
-                   {cell('date')} AS raw_date, {cell('amount')} AS amt, upper({cell('currency')}) AS ccy,
-                   lower({cell('type')}) AS typ, {cell('reference')} AS ref, {cell('reverses')} AS rev
-            FROM r
-        ), j AS (
-            SELECT t.*, {rowrules.date_sql(fmt)} AS vd, f.deal AS known_deal, f.currency AS deal_ccy, f.digits,
-                   f.n_facilities, f.only_facility, f.pay_until
-            FROM t LEFT JOIN (SELECT DISTINCT deal, currency, digits, n_facilities, only_facility, pay_until
-                              FROM facts) f ON f.deal = t.deal
-        ), k AS (
-            SELECT j.*, {rowrules.FACILITY_SQL} AS fac FROM j
+        WITH t AS (
+            SELECT r.rowid + 2 AS line, {cell('payment_id')} AS pid, {cell('deal')} AS deal,
+                   {cell('facility')} AS fac_cell, {cell('date')} AS raw_date, {cell('amount')} AS amt,
+                   upper({cell('currency')}) AS ccy, lower({cell('type')}) AS typ, {cell('reference')} AS ref,
+                   {cell('reverses')} AS rev, {long_line} > {MAX_LINE} AS long_line
+            FROM incoming_cells r
         ), c AS (
-            SELECT k.*, ff.facility AS fac_known, ff.start_date AS fac_start, ff.fac_type, ff.maturity AS fac_maturity
-            FROM k LEFT JOIN facts ff ON ff.deal = k.deal AND ff.facility = k.fac
+            SELECT t.*, {rowrules.date_sql(fmt)} AS vd, f.deal AS known_deal, f.facility AS fac, f.facility AS fac_known,
+                   f.currency AS deal_ccy, f.digits, f.pay_until, f.start_date AS fac_start, f.fac_type,
+                   f.maturity AS fac_maturity
+            FROM t LEFT JOIN facts f ON f.deal = t.deal AND f.fac_cell = t.fac_cell
         )
         SELECT pid, deal, fac, vd, TRY_CAST(amt AS DECIMAL(28,4)), deal_ccy,
                CASE WHEN typ = '' THEN 'scheduled' ELSE typ END, NULLIF(ref, ''), '{f.label}', line,
-               NULLIF(rev, ''), {rowrules.bad_row_sql(posting_day)}, raw_date
+               NULLIF(rev, ''), long_line OR {rowrules.bad_row_sql(posting_day, f.plain)}, raw_date
         FROM c"""
+
+
+def _read_sql(path: Path, f: VectorisedFile) -> str:
+    """DuckDB's reading of the file: its cells as text, in its columns, in the file's order."""
+    cols = ", ".join(f"'{n}': 'VARCHAR'" for n in f.columns)
+    return (f"SELECT * FROM read_csv('{sql_path(path)}', header=true, delim=',', quote='', escape='', "
+            f"columns={{{cols}}}, auto_detect=false, null_padding=false)")
 
 
 def stage_vectorised(con, scratch: Path, facts: dict[str, rowrules.FacilityFacts], files: list[VectorisedFile],
@@ -217,7 +244,11 @@ def stage_vectorised(con, scratch: Path, facts: dict[str, rowrules.FacilityFacts
             tmp = scratch / f".stage-{os.getpid()}-{f.label}"
             temps.append(tmp)
             tmp.write_bytes(f.raw)  # DuckDB reads exactly the bytes that were checked and are archived
-            con.execute(f"INSERT INTO checked {_check_sql(tmp, f, fmt, posting_day)}")
+            # read into a table first: its rowid is the row's place in the file (a window's
+            # row_number would read the file in one thread)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE incoming_cells AS {_read_sql(tmp, f)}")
+            con.execute(f"INSERT INTO checked {_check_sql(f, fmt, posting_day)}")
+            con.execute("DROP TABLE incoming_cells")
         if con.execute("SELECT count(*) FROM checked WHERE bad").fetchone()[0]:
             return False  # the row-by-row parser reports each problem at its line
         if con.execute(rowrules.repeated_sql("checked")).fetchone()[0]:
@@ -244,6 +275,8 @@ def stage_vectorised(con, scratch: Path, facts: dict[str, rowrules.FacilityFacts
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute("DROP TABLE IF EXISTS checked")
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DROP TABLE IF EXISTS incoming_cells")
         for t in temps:
             with contextlib.suppress(OSError):
                 t.unlink()

@@ -21,10 +21,10 @@ def post_summary(result: PostResult) -> dict:
         per_deal[p.deal]["payments"] += 1
         per_deal[p.deal]["amount"] += p.amount
         currency[p.deal] = p.currency
+    for t in result.totals or []:  # streamed: the ledger summed them
+        per_deal[t.deal].update(payments=t.payments, amount=t.amount, unapplied=t.unapplied)
+        currency[t.deal] = t.currency
     allocation_rows = []
-    if result.unapplied_by_payment is not None:  # streamed: only the unapplied amounts were kept
-        for p in result.posted:
-            per_deal[p.deal]["unapplied"] += result.unapplied_by_payment.get(p.payment_id, Decimal(0))
     for (deal, facility), fa in sorted(result.allocations.items()):
         for a in fa.allocations:
             if a.payment_id in new_ids:
@@ -36,7 +36,7 @@ def post_summary(result: PostResult) -> dict:
                                         "component": a.component, "amount": _s(a.amount)})
     return {
         "dry_run": result.dry_run,
-        "posted": len(result.posted),
+        "posted": result.count,
         "duplicates": result.duplicates,
         "archived": result.archived,
         "deals": [{"deal": d, "currency": currency[d], "payments": v["payments"], "amount": _s(v["amount"]),

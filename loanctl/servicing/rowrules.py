@@ -10,9 +10,9 @@ same hostile rows and asserts the same verdict.
 
 The SQL fragments read these columns of the staging query: pid, deal, fac, raw_date, vd, amt,
 ccy, typ, ref, rev (the cells trimmed of WHITESPACE, ccy upper-cased, typ lower-cased, fac
-resolved by FACILITY_SQL, vd read by `date_sql`); known_deal, deal_ccy, digits, pay_until (the
-deal's facts, NULL for an unknown deal) and fac_known, fac_start, fac_type, fac_maturity (the
-facility's, NULL if unknown).
+resolved by `facility_cells`, vd read by `date_sql`); known_deal, deal_ccy, digits, pay_until (the
+deal's facts) and fac_known, fac_start, fac_type, fac_maturity (the facility's), all NULL when
+the deal or its facility cell is unknown.
 
 Rules across rows — a reversal against the payment it names, no payment after a payoff — are
 not here: `crossrows` checks them in the ledger's plan step, whichever way the rows were read.
@@ -145,7 +145,7 @@ def id_problem(pid: str) -> str | None:
     return None
 
 
-PAYMENT_ID_SQL = f"pid = '' OR length(pid) > {MAX_PAYMENT_ID} OR regexp_matches(pid, '[^ -~]')"
+PAYMENT_ID_SQL = f"pid = '' OR length(pid) > {MAX_PAYMENT_ID}"  # and printable ASCII: PRINTABLE_SQL
 
 
 # --- rule: a known deal and facility (E0416, E0404, E0405); an empty facility cell means ------
@@ -169,7 +169,13 @@ def deal_problems(deal_id: str, facility: str, facts: dict[str, FacilityFacts]
     return ff, facility, []
 
 
-FACILITY_SQL = "CASE WHEN fac_cell = '' AND n_facilities = 1 THEN only_facility ELSE fac_cell END"
+def facility_cells(ff: FacilityFacts) -> list[tuple[str, str]]:
+    """(a facility cell the deal takes, the facility it names): each facility's id, and an
+    empty cell for a deal of one facility (the SQL twin of the facility rule: the vectorised
+    reader joins the cells to these and refuses a row that matches none)."""
+    return [(f, f) for f in ff.facility_ids] + ([("", ff.facility_ids[0])] if len(ff.facility_ids) == 1 else [])
+
+
 DEAL_SQL = "known_deal IS NULL OR fac_known IS NULL"
 
 
@@ -196,11 +202,12 @@ def date_problems(raw_date: str, fmt: str | None) -> tuple[date | None, list[Pro
 
 def date_sql(fmt: str | None) -> str:
     """The value date DuckDB reads from `raw_date` (NULL when it cannot); the staging step
-    also compares every distinct reading with `value_date`, so DuckDB never reads a date
-    the row-by-row parser refuses or reads differently."""
+    compares every distinct reading with `value_date`, so DuckDB never reads a date the
+    row-by-row parser refuses or reads differently (a reading DuckDB alone accepts, such as
+    '2026-4-15', sends the file to the row-by-row parser, which reports it)."""
     if fmt:
         return f"try_strptime(raw_date, '{fmt.replace(chr(39), chr(39) * 2)}')::DATE"
-    return "CASE WHEN regexp_matches(raw_date, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') THEN TRY_CAST(raw_date AS DATE) END"
+    return "TRY_CAST(raw_date AS DATE)"
 
 
 DATE_SQL = "vd IS NULL"
@@ -242,7 +249,7 @@ def currency_problems(currency: str, ff: FacilityFacts) -> list[Problem]:
     return []
 
 
-CURRENCY_SQL = "NOT regexp_matches(ccy, '^[ -~]*$') OR (ccy <> '' AND ccy <> deal_ccy)"
+CURRENCY_SQL = "ccy <> '' AND ccy <> deal_ccy"  # and printable ASCII: PRINTABLE_SQL
 
 
 # --- rule: no more decimals than the currency has (E0408) ---------------------------------------
@@ -314,7 +321,7 @@ def type_problems(raw_type: str) -> tuple[str, list[Problem]]:
     return ptype, []
 
 
-TYPE_SQL = f"NOT regexp_matches(typ, '^[ -~]*$') OR typ NOT IN ('', {', '.join(repr(t) for t in TYPES)})"
+TYPE_SQL = f"typ NOT IN ('', {', '.join(repr(t) for t in TYPES)})"
 
 
 # --- rule: a reversal, and only a reversal, names a payment_id in reverses (E0436), not -------
@@ -334,7 +341,15 @@ def reverses_problems(ptype: str, reverses: str, pid: str) -> list[Problem]:
 
 
 REVERSES_SQL = ("(typ = 'reversal') <> (rev <> '') OR (typ = 'reversal' AND rev = pid) "
-                f"OR length(rev) > {MAX_PAYMENT_ID} OR regexp_matches(rev, '[^ -~]')")
+                f"OR length(rev) > {MAX_PAYMENT_ID}")  # and printable ASCII: PRINTABLE_SQL
+
+
+# --- the printable ASCII of payment_id (E0417), currency (E0406), type (E0413) and reverses ---
+# --- (E0436), in SQL: one test of the four cells together -----------------------------------
+PRINTABLE_SQL = "regexp_matches(pid || ccy || typ || rev, '[^ -~]')"
+"""True when one of the four cells holds a character other than printable ASCII (the cells
+are never NULL: an absent cell is ''); left out when the file is proven to hold none
+(`bad_row_sql(printable=True)`)."""
 
 
 # --- rule: a repayment is for a revolver (E0434) ----------------------------------------------
@@ -407,10 +422,13 @@ def check_row(c: Cells, facts: dict[str, FacilityFacts], fmt: str | None, postin
     return problems, (c.payment_id, c.deal, facility, when, amount, currency, ptype, c.reference, c.reverses)
 
 
-def bad_row_sql(posting_day: date | None) -> str:
+def bad_row_sql(posting_day: date | None, printable: bool = False) -> str:
     """The SQL twin of `check_row` (but E0411, which `repeated_sql` counts per staged table):
-    true, or NULL, for a row some rule refuses."""
+    true, or NULL, for a row some rule refuses. `printable`: the caller proved that every
+    byte of the file is printable ASCII (or a line break), so PRINTABLE_SQL holds for no row."""
     rules = [PAYMENT_ID_SQL, DEAL_SQL, DATE_SQL, AMOUNT_SQL, CURRENCY_SQL, DECIMALS_SQL, START_SQL]
+    if not printable:
+        rules.append(PRINTABLE_SQL)
     if posting_day is not None:
         rules += [PAYABLE_SQL, far_date_sql(posting_day)]
     rules += [REFERENCE_SQL, TYPE_SQL, REVERSES_SQL, REPAYMENT_SQL, PAYOFF_DATE_SQL]

@@ -310,6 +310,8 @@ RULE_CASES = [  # (deal status, the rows, code when posted on DAY, code when a r
     ("funded", _row(type="ｆee"), "E0413", "E0413"),
     ("funded", _row(reference="r" * 1024), None, None),
     ("funded", _row(reference="r" * 1025), "E0418", "E0418"),
+    ("funded", _row(amount="0" * 4100 + "1.00"), "E0418", "E0418"),  # a line of more than MAX_LINE
+    ("funded", _row(amount="0" * 3000 + "1.00"), None, None),
     ("funded", _row() + "\n" + _row(reference="again"), "E0411", "E0411"),
     # payment types (their rules across rows, against the ledger, are crossrows': test_svc_payment_types.py)
     ("funded", _row(type="repayment"), "E0434", "E0434"),             # acme-fixed's tl is a term loan

@@ -6,6 +6,7 @@ give the same ledger read row by row (SPEC §1.1, §4.3)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 
@@ -157,3 +158,29 @@ def test_two_concurrent_large_posts_on_the_fast_path(tmp_path):
         post_ok(reference, f)
     assert snapshot(root) == snapshot(reference)
     assert run(root, "ledger", "check").exit_code == 0
+
+
+def test_a_streamed_post_sums_each_deal_as_the_dry_run_of_the_same_file_does(book, bank, fast_calls):
+    # the fast path never holds the posted payments: its per-deal totals come from the ledger
+    # (count, amount) and the workers (unapplied cash); a dry run reads the file row by row and
+    # sums the payments it kept
+    import json
+    lines = big_rows(8000)
+    lines[0] = "k000000,acme-fixed,2026-01-15,9000000.00,FED big"  # far more than is due: cash left unapplied
+    f = write_big(bank / "big.csv", lines)
+    dry = json.loads(post_ok(book, f, extra=("--dry-run", "--format", "json")).stdout)
+    posted = json.loads(post_ok(book, f, extra=("--format", "json")).stdout)
+    assert fast_calls == [True]
+    assert posted["posted"] == dry["posted"] == 8000
+    assert posted["deals"] == dry["deals"]
+    assert [(d["deal"], d["currency"], d["payments"], d["amount"]) for d in posted["deals"]] == [
+        ("acme-fixed", "USD", 8000, "9000079.99")]  # 7,999 × 0.01 + 9,000,000.00
+    assert Decimal(posted["deals"][0]["unapplied"]) > 0
+
+
+def test_cells_need_no_trimming_only_when_every_byte_is_printable_ascii_and_no_space_borders_a_cell():
+    assert staging._plain(b"id,deal\np 1,acme\n")
+    for body in (b"id,deal\np 1 ,acme\n", b"id,deal\np,  acme\n", b"id,deal\n p,acme\n", b"id,deal\np,acme \n",
+                 b"id,deal\np,\tacme\n", b"id,deal\r\np,acme\r\n", "id,deal\np,acme\u00a0\n".encode(),
+                 "id,deal\np,ацме\n".encode()):
+        assert not staging._plain(body), body
