@@ -299,6 +299,9 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
 _PROJECTED = object()
 """The key (with a schedule's id), in a facility's shared dict, of the schedule's rows as
 `_Books._projection` reads them (the schedule kept, so that its id stays its own)."""
+_PROJECTED_PARTS = object()
+"""The key (with a schedule's id), in a facility's shared dict, of each figure of `_PROJECTED`'s
+rows split among the lenders (`_Books._row_parts`)."""
 _EVENTS = object()
 """The key, in a facility's shared dict, of its events but the cuts (`_Books._facility_events`)."""
 _SPLITS = object()
@@ -364,9 +367,8 @@ class _Books:
         """The shares in force on a date: amendments and trades (`engine.lenders`)."""
         return self.timeline.shares_on(on)
 
-    def part(self, amount: Decimal, shares) -> Decimal:
-        if self.sole:
-            return amount  # a sole lender's part is the whole amount
+    def _mine(self, shares) -> tuple[_Split, int | None, bool]:
+        """(the facility's `_Split` of `shares`, the lender's index in them or None, whether it holds all)."""
         mine = self.mine.get(id(shares))
         if mine is None:
             splits = self.shared.setdefault(_SPLITS, {})
@@ -374,6 +376,14 @@ class _Books:
             if got is None:  # the shares object is kept in the entry, so its id stays its own
                 got = splits[id(shares)] = _Split(shares)
             mine = self.mine[id(shares)] = (got, got.index.get(self.lender), got.whole_to == self.lender)
+        return mine
+
+    def part(self, amount: Decimal, shares) -> Decimal:
+        if self.sole:
+            return amount  # a sole lender's part is the whole amount
+        mine = self.mine.get(id(shares))
+        if mine is None:
+            mine = self._mine(shares)
         got, i, whole = mine
         if whole:
             return amount
@@ -663,14 +673,43 @@ class _Books:
                 balances.append(closing)
                 coupons.append(coupon)
             return [r.date for r in rows], flows, balances, exits, coupons
-        part = self.part
-        for i, (sh, interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(facility[1]):
-            coupon = part(interest, sh) + part(commitment_fee, sh)
-            inflow = coupon + part(principal, sh) + part(prepayment, sh) + exits[i]
-            flows.append(inflow - part(draws, sh) + (upfront if i == 0 else ZERO))
-            balances.append(part(closing, sh))
+        key = (_PROJECTED_PARTS, id(schedule))
+        table = self.shared.get(key)
+        if table is None:  # each figure split once for every lender, as `part` splits it
+            table = self.shared[key] = [self._row_parts(sh, figures) for sh, *figures in facility[1]]
+        zero = self.zero
+        for i, ((sh, *figures), parts) in enumerate(zip(facility[1], table)):
+            _, k, whole = self._mine(sh)
+            if whole:
+                interest, commitment_fee, principal, prepayment, draws, closing = figures
+            elif k is None:
+                interest = commitment_fee = principal = prepayment = draws = closing = zero
+            else:
+                interest, commitment_fee, principal, prepayment, draws, closing = [
+                    zero if p is None else p[k] for p in parts]
+            coupon = interest + commitment_fee
+            inflow = coupon + principal + prepayment + exits[i]
+            flows.append(inflow - draws + (upfront if i == 0 else ZERO))
+            balances.append(closing)
             coupons.append(coupon)
         return [r.date for r in rows], flows, balances, exits, coupons
+
+    def _row_parts(self, shares, figures: list[Decimal]) -> list[list[Decimal] | None] | None:
+        """Each figure's parts by `shares` (None: a zero figure), as `part` splits them; None
+        when one lender holds all (nothing is split)."""
+        got = self._mine(shares)[0]
+        if got.whole_to is not None:
+            return None
+        out: list[list[Decimal] | None] = []
+        for x in figures:
+            if not x:
+                out.append(None)
+                continue
+            parts = got.memo.get(x)
+            if parts is None:
+                parts = got.memo[x] = got.split(x, self.digits)
+            out.append(parts)
+        return out
 
     def _curve(self, method: str) -> Curve | None:
         rows = self.s.rows
