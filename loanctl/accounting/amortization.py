@@ -66,6 +66,14 @@ def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, pow
     return acc * (power if power is not None else base ** -offset) * v
 
 
+_POWERS: dict[tuple[str, str], Decimal] = {}
+"""(1+rate)^-offset by (rate, offset) as text (`solve_rate`): the lenders of a facility, and
+facilities with the same fraction of a period to run, start from the same rates (the
+brackets, their midpoint); the same operands (their text: value and exponent) in the same
+context give the same power."""
+_POWERS_KEPT = 4096
+
+
 def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decimal | None:
     """The periodic rate i with npv(i) = 0, or None when there is none in (−99%, 10,000%).
     `offset`: flows after the first come at offset, offset + 1, … periods (default 1, 2, …).
@@ -81,8 +89,16 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decim
 
         def power(r: Decimal) -> Decimal:
             if last[0] is not r:
-                last[0], last[1] = r, (ONE + r) ** -offset
+                key = (str(r), shown)
+                got = _POWERS.get(key)
+                if got is None:
+                    if len(_POWERS) >= _POWERS_KEPT:
+                        _POWERS.clear()
+                    got = _POWERS[key] = (ONE + r) ** -offset
+                last[0], last[1] = r, got
             return last[1]
+
+        shown = str(offset)
 
         f_npv = lambda r, fl: npv_at(r, fl, offset, power(r))  # noqa: E731
         f_der = lambda r, fl: _derivative_at(r, fl, offset, power(r), weighted)  # noqa: E731

@@ -167,19 +167,31 @@ _SET_POSTING = tuple(getattr(Posting, name).__set__ for name in Posting.__slots_
 _SET_ENTRY = tuple(getattr(Entry, name).__set__ for name in Entry.__slots__)
 
 
+_SET_ACCOUNT, _SET_AMOUNT = _SET_POSTING
+(_SET_DATE, _SET_KIND, _SET_NARRATION, _SET_DEAL, _SET_FACILITY, _SET_LENDER, _SET_CURRENCY, _SET_POSTINGS,
+ _SET_REF) = _SET_ENTRY
+
+
 def _posting(account: str, amount: Decimal) -> Posting:
     p = _new(Posting)
-    set_account, set_amount = _SET_POSTING
-    set_account(p, account)
-    set_amount(p, amount)
+    _SET_ACCOUNT(p, account)
+    _SET_AMOUNT(p, amount)
     return p
 
 
-def _entry(*fields) -> Entry:
+def _entry(on: date, kind: str, narration: str, deal: str, facility: str, lender: str, currency: str,
+           postings: tuple[Posting, ...], ref: str) -> Entry:
     """An `Entry` of its fields in order (all nine)."""
     e = _new(Entry)
-    for setter, value in zip(_SET_ENTRY, fields, strict=True):
-        setter(e, value)
+    _SET_DATE(e, on)
+    _SET_KIND(e, kind)
+    _SET_NARRATION(e, narration)
+    _SET_DEAL(e, deal)
+    _SET_FACILITY(e, facility)
+    _SET_LENDER(e, lender)
+    _SET_CURRENCY(e, currency)
+    _SET_POSTINGS(e, postings)
+    _SET_REF(e, ref)
     return e
 
 
@@ -287,6 +299,9 @@ def projected_interest(row, index0: Decimal | None) -> Decimal:
 _PROJECTED = object()
 """The key (with a schedule's id), in a facility's shared dict, of the schedule's rows as
 `_Books._projection` reads them (the schedule kept, so that its id stays its own)."""
+_PROJECTED_PARTS = object()
+"""The key (with a schedule's id), in a facility's shared dict, of each figure of `_PROJECTED`'s
+rows split among the lenders (`_Books._row_parts`)."""
 _EVENTS = object()
 """The key, in a facility's shared dict, of its events but the cuts (`_Books._facility_events`)."""
 _SPLITS = object()
@@ -352,9 +367,8 @@ class _Books:
         """The shares in force on a date: amendments and trades (`engine.lenders`)."""
         return self.timeline.shares_on(on)
 
-    def part(self, amount: Decimal, shares) -> Decimal:
-        if self.sole:
-            return amount  # a sole lender's part is the whole amount
+    def _mine(self, shares) -> tuple[_Split, int | None, bool]:
+        """(the facility's `_Split` of `shares`, the lender's index in them or None, whether it holds all)."""
         mine = self.mine.get(id(shares))
         if mine is None:
             splits = self.shared.setdefault(_SPLITS, {})
@@ -362,6 +376,14 @@ class _Books:
             if got is None:  # the shares object is kept in the entry, so its id stays its own
                 got = splits[id(shares)] = _Split(shares)
             mine = self.mine[id(shares)] = (got, got.index.get(self.lender), got.whole_to == self.lender)
+        return mine
+
+    def part(self, amount: Decimal, shares) -> Decimal:
+        if self.sole:
+            return amount  # a sole lender's part is the whole amount
+        mine = self.mine.get(id(shares))
+        if mine is None:
+            mine = self._mine(shares)
         got, i, whole = mine
         if whole:
             return amount
@@ -374,13 +396,16 @@ class _Books:
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
         merged: dict[str, Decimal] = {}
+        get = merged.get
         bal, acc, zero = self.bal, self.acc, self.zero
         for role, amount in legs:
             if amount:
                 account = acc[role]
-                merged[account] = merged[account] + amount if account in merged else zero + amount
+                x = get(account)
+                merged[account] = zero + amount if x is None else x + amount
                 if role in _TRACKED:
-                    bal[role] = bal[role] + amount if role in bal else zero + amount
+                    x = bal.get(role)
+                    bal[role] = zero + amount if x is None else x + amount
         if not merged:
             return
         assert not sum(merged.values()), (kind, merged)
@@ -457,10 +482,23 @@ class _Books:
             self.due_cfee.append(self.due_cfee[-1] + (
                 self.part(row.commitment_fee, None if sole else row_weights(s, row.date, "commitment_fee"))
                 if i else ZERO))
+        fold = self.fold_before
+        # before `fold_before` a payment (on its own date, no credit events) is only summed
+        # (`_defer`), its entry's net posted with the next event's (`_flush`)
+        defer = fold is not None and not self.spans and not self.recovery_left
+        self.deferred: _Deferred | None = None
         for on, kind, _, item in self._events(cuts, last):
             if kind == "payment":  # the commonest first
+                if defer and on < fold and on == item[1][0].payment_date:
+                    self._defer(on, item)
+                    continue
+                if self.deferred is not None:
+                    self._flush()
                 self._payment(on, item)
-            elif kind == "cut":
+                continue
+            if self.deferred is not None:
+                self._flush()
+            if kind == "cut":
                 self._cut(on, period_ends)
             elif kind == "transfer":
                 before = self.principal
@@ -501,6 +539,8 @@ class _Books:
                            ("cost_recovery" if self.spans and self._suspended(on) else "pik_receivable", held - mv)])
             elif kind == "write_off":
                 self._write_off(on, item)
+        if self.deferred is not None:
+            self._flush()
         return PositionBooks(self.entries, self.balances, self.warnings, self.curve, self.folded, self.folded_zero)
 
     def _cut(self, on: date, period_ends: set[date]) -> None:
@@ -578,10 +618,13 @@ class _Books:
         PIK not yet capitalised would take the balance below zero, so that part is held as
         unapplied cash until the PIK is capitalised."""
         whole = self.balance_whole = self.balance_whole + delta
-        shares = self.shares_on(on)
         carried = whole + self.recovered_whole - self.written_whole  # the carrying rule (§4.3)
-        target = self.part(max(carried, ZERO), shares)
-        held = self.part(max(-whole, ZERO), shares)
+        if self.sole:  # its part is the whole
+            target, held = max(carried, ZERO), max(-whole, ZERO)
+        else:
+            shares = self.shares_on(on)
+            target = self.part(max(carried, ZERO), shares)
+            held = self.part(max(-whole, ZERO), shares)
         mv, dh = target - self.principal, held - self.held
         self.principal, self.held = target, held
         return mv, dh
@@ -622,14 +665,51 @@ class _Books:
             facility = self.shared[key] = (schedule, [
                 (tl.shares_on(row.date), self.r(projected_interest(row, index0)), row.commitment_fee, row.principal,
                  row.prepayment, row.draws, row.closing_balance) for row in rows])
-        part = self.part
-        for i, (sh, interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(facility[1]):
-            coupon = part(interest, sh) + part(commitment_fee, sh)
-            inflow = coupon + part(principal, sh) + part(prepayment, sh) + exits[i]
-            flows.append(inflow - part(draws, sh) + (upfront if i == 0 else ZERO))
-            balances.append(part(closing, sh))
+        if self.sole:  # its parts are the facility's figures
+            for i, (_, interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(facility[1]):
+                coupon = interest + commitment_fee
+                inflow = coupon + principal + prepayment + exits[i]
+                flows.append(inflow - draws + (upfront if i == 0 else ZERO))
+                balances.append(closing)
+                coupons.append(coupon)
+            return [r.date for r in rows], flows, balances, exits, coupons
+        key = (_PROJECTED_PARTS, id(schedule))
+        table = self.shared.get(key)
+        if table is None:  # each figure split once for every lender, as `part` splits it
+            table = self.shared[key] = [self._row_parts(sh, figures) for sh, *figures in facility[1]]
+        zero = self.zero
+        for i, ((sh, *figures), parts) in enumerate(zip(facility[1], table)):
+            _, k, whole = self._mine(sh)
+            if whole:
+                interest, commitment_fee, principal, prepayment, draws, closing = figures
+            elif k is None:
+                interest = commitment_fee = principal = prepayment = draws = closing = zero
+            else:
+                interest, commitment_fee, principal, prepayment, draws, closing = [
+                    zero if p is None else p[k] for p in parts]
+            coupon = interest + commitment_fee
+            inflow = coupon + principal + prepayment + exits[i]
+            flows.append(inflow - draws + (upfront if i == 0 else ZERO))
+            balances.append(closing)
             coupons.append(coupon)
         return [r.date for r in rows], flows, balances, exits, coupons
+
+    def _row_parts(self, shares, figures: list[Decimal]) -> list[list[Decimal] | None] | None:
+        """Each figure's parts by `shares` (None: a zero figure), as `part` splits them; None
+        when one lender holds all (nothing is split)."""
+        got = self._mine(shares)[0]
+        if got.whole_to is not None:
+            return None
+        out: list[list[Decimal] | None] = []
+        for x in figures:
+            if not x:
+                out.append(None)
+                continue
+            parts = got.memo.get(x)
+            if parts is None:
+                parts = got.memo[x] = got.split(x, self.digits)
+            out.append(parts)
+        return out
 
     def _curve(self, method: str) -> Curve | None:
         rows = self.s.rows
@@ -663,17 +743,96 @@ class _Books:
 
     def _receive(self, key: tuple[date, str], amount: Decimal) -> Decimal:
         """Move the lender's cumulative receipt on a due to its part of the facility's."""
-        paid_whole, paid_part = self.paid_whole, self.paid_part
-        whole = paid_whole[key] = paid_whole.get(key, ZERO) + amount
+        paid_whole = self.paid_whole
+        paid_whole[key] = paid_whole.get(key, ZERO) + amount
+        return self._received(key)
+
+    def _received(self, key: tuple[date, str]) -> Decimal:
+        """The lender's cumulative receipt on a due moved to its part of the facility's (as
+        `paid_whole` has it); the move."""
+        whole = self.paid_whole[key]
         target = whole if self.sole else self.part(whole, row_weights(self.s, key[0], key[1]))
-        got = target - paid_part.get(key, self.zero)
-        paid_part[key] = target
+        got = target - self.paid_part.get(key, self.zero)
+        self.paid_part[key] = target
         return got
+
+    def _defer(self, on: date, group) -> None:
+        """`_payment` of a payment on its own date before `fold_before`, no credit events: only
+        its entry's net per account is wanted, and the position's state after it. The facility's
+        figures (its balance, its cumulative receipt on each due) are summed as `_payment` sums
+        them; the lender's parts, where they telescope (principal and unapplied cash held
+        follow the balance, a due's receipts its cumulative receipt), are taken once by
+        `_flush` — the same state, the same net per account."""
+        d = self.deferred
+        if d is None:
+            d = self.deferred = _Deferred(self.zero)
+        d.on = on
+        paid_whole, keys = self.paid_whole, d.keys
+        for a in group[1]:
+            component = a.component
+            if component in PRINCIPAL_COMPONENTS:
+                self.balance_whole = self.balance_whole + -a.amount
+                d.moved = on
+            elif component == "unapplied" or a.due_date is None:
+                d.unapplied -= self.part(a.amount, self.shares_on(a.payment_date))
+            else:
+                key = (a.due_date, component)
+                paid_whole[key] = paid_whole.get(key, ZERO) + a.amount
+                if key not in keys:
+                    keys[key] = "interest_receivable" if component in ("interest", DEFAULT_INTEREST) \
+                        else "fees_receivable"
+
+    def _flush(self) -> None:
+        """The deferred payments' (`_defer`) net per account, posted as one entry on the last one's
+        date (folded: before `fold_before`), and the position's state moved as they move it."""
+        d, self.deferred = self.deferred, None
+        legs: list[tuple[str, Decimal]] = []
+        if d.moved is not None:
+            mv, held = self._move(ZERO, d.moved)
+            legs += [("principal", mv), ("unapplied", -held)]
+        legs.append(("unapplied", d.unapplied))
+        for key, role in d.keys.items():
+            legs.append((role, -self._received(key)))
+        self.post(d.on, "payment", "cash received and allocated",
+                  [("cash", -sum([x for _, x in legs], self.zero))] + legs)
 
     def _payment(self, on: date, group) -> None:
         """A payment's allocation rows of one date. On the payment date the cash comes in
         (what settles nothing is credited to unapplied cash); on a later date, cash held as
         unapplied settles dues then falling due: unapplied is debited, nothing is cash."""
+        if self.spans or self.recovery_left:
+            return self._payment_credit(on, group)
+        # no credit events: no cost recovery, recovery or fee left unbooked (`_payment_credit`)
+        pid, allocs = group
+        later = on != allocs[0].payment_date
+        legs: list[tuple[str, Decimal]] = []  # credits (negative)
+        append = legs.append
+        for a in allocs:
+            component = a.component
+            if component in PRINCIPAL_COMPONENTS:
+                mv, held = self._move(-a.amount, on)
+                append(("principal", mv))
+                append(("unapplied", -held))
+                if self.recovered_whole:
+                    rec = self.part(self.recovered_whole, self.shares_on(on))
+                    append(("recoveries", -(rec - self.recovered_part)))
+                    self.recovered_part = rec
+            elif component == "unapplied" or a.due_date is None:
+                if not later:  # the negative row of a later date is the balancing debit below
+                    append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
+            else:
+                got = self._receive((a.due_date, component), a.amount)
+                append(("interest_receivable" if component in ("interest", DEFAULT_INTEREST) else "fees_receivable",
+                        -got))
+        plug = -sum([x for _, x in legs], self.zero)
+        if later:
+            self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
+                      pid)
+        else:
+            self.post(on, "payment", "cash received and allocated", [("cash", plug)] + legs, pid)
+
+    def _payment_credit(self, on: date, group) -> None:
+        """`_payment` of a position with non-accrual spans or recoveries (§9 credit events)."""
         pid, allocs = group
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
@@ -963,6 +1122,19 @@ class _Books:
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
                                      self.principal, self._unamortized(), ex - ew - self.exit_due,
                                      self.fv_adjustment, self.bal.get("cost_recovery", self.zero)))
+
+
+class _Deferred:
+    """Payments deferred by `_Books._defer`: the last one's date, the last principal row's date,
+    the lender's unapplied cash credited (Σ of its parts) and the dues received on (with their role)."""
+
+    __slots__ = ("on", "moved", "unapplied", "keys")
+
+    def __init__(self, zero: Decimal):
+        self.on: date | None = None
+        self.moved: date | None = None
+        self.unapplied = zero
+        self.keys: dict[tuple[date, str], str] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -538,3 +538,86 @@ def test_demo_report_amortized_cost_after_credit_events_equals_beancount(demo_bo
         assert D(p["amortized_cost"]) == cost, (p["deal"], p["facility"], p["amortized_cost"], cost)
         seen.add(p["deal"])
     assert {"keystone-holdco-2025", "pinecrest-tl-2026", "alder-tl-2026"} <= seen
+
+
+# --- --from: the opening entry is the net of the entries before it ------------------------------
+def _assert_opening_is_net_before(loaded, payments, end: date, start: date) -> None:
+    """The journal from `start` (the first of a month: its eve is a period end, a cut of both)
+    against the whole journal (every entry posted one by one): each
+    position's opening entry is, per account and to the digit (its text), the net of that
+    position's entries dated before `start` (income to date in its opening-balance account),
+    and the entries from `start` on are the same."""
+    from collections import defaultdict
+
+    from loanctl.accounting.journal import BALANCE_SHEET, build_journal
+
+    full = build_journal(loaded, payments, end, workers=1)
+    part = build_journal(loaded, payments, end, start=start, workers=1)
+    net: dict[tuple, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: D("0.00")))
+    for e in full.entries:
+        if e.date < start:
+            for p in e.postings:
+                net[(e.deal, e.facility, e.lender)][p.account] += p.amount
+    openings = {(e.deal, e.facility, e.lender): e for e in part.entries if e.kind == "opening"}
+    for key, accounts in net.items():
+        equity = D("0.00")
+        want = {}
+        for account, x in accounts.items():
+            if account.split(":")[0] in BALANCE_SHEET:
+                want[account] = x
+            else:
+                equity += x
+        want = {a: str(x) for a, x in want.items() if x}
+        got = {p.account: str(p.amount) for p in openings[key].postings} if key in openings else {}
+        equity_got = [x for a, x in got.items() if a.startswith("Equity:")]
+        assert {a: x for a, x in got.items() if not a.startswith("Equity:")} == want, key
+        assert equity_got == ([str(equity)] if equity else []), key
+    assert set(openings) <= set(net)
+    later = [e for e in full.entries if e.date >= start]
+    assert [e for e in part.entries if e.kind != "opening"] == later
+
+
+@pytest.mark.parametrize("start", [date(2025, 5, 1), date(2025, 8, 1), date(2025, 11, 1), date(2025, 12, 1)])
+def test_from_opening_is_the_net_before_with_unapplied_reversal_and_payoff(tmp_path, start):
+    """Two lenders (60/40), cash beyond a due held unapplied then applied, a reversed payment,
+    a payoff: payments before `start` are folded into the opening entry."""
+    from loanctl.servicing.allocation import Payment
+    from loanctl.validation.run import load_valid_book
+
+    root = write_book(tmp_path)
+    pay = lambda pid, on, amount, kind="scheduled", reverses="": Payment(  # noqa: E731
+        pid, "acme-tl", "tl", on, D(amount), "USD", kind, reverses=reverses)
+    payments = [pay("p1", date(2025, 4, 15), "691562.50"), pay("p2", date(2025, 7, 15), "694575.15"),
+                pay("p3", date(2025, 10, 15), "700546.51"),
+                pay("r3", date(2025, 10, 20), "700546.51", "reversal", reverses="p3"),
+                pay("x1", date(2025, 10, 29), "1234.56", "prepayment"),
+                pay("x2", date(2025, 10, 30), "1000.01")]
+    loaded, _ = load_valid_book(root)
+    _assert_opening_is_net_before(loaded, payments, date(2025, 12, 31), start)
+
+
+@pytest.mark.parametrize("start", [date(2026, 4, 1), date(2026, 6, 1), date(2026, 7, 1)])
+def test_from_opening_is_the_net_before_with_principal_held_until_pik(tmp_path, start):
+    """Principal paid ahead of PIK not yet capitalised is held as unapplied cash (see
+    `test_principal_paid_ahead_of_pik_is_held_as_unapplied`): folded, the same."""
+    from loanctl.servicing.allocation import Payment
+    from loanctl.validation.run import load_valid_book
+
+    deal = FIXED.replace("day_count: ACT/360}", "day_count: ACT/360, pik_rate: 2%}").replace(
+        "maturity_date: 2030-12-31", "maturity_date: 2026-06-30")
+    root = write_book(tmp_path, deals={"fixed-5y": deal})
+    pay = lambda pid, on, amount: Payment(pid, "fixed-5y", "tl", on, D(amount), "USD")  # noqa: E731
+    payments = [pay("q1", date(2026, 3, 31), "200000.00"), pay("early", date(2026, 6, 25), "10304041.66")]
+    loaded, _ = load_valid_book(root)
+    _assert_opening_is_net_before(loaded, payments, date(2026, 7, 31), start)
+
+
+@pytest.mark.parametrize("start", ["2025-06-01", "2026-01-01", "2026-10-01", "2026-11-01"])
+def test_demo_from_opening_is_the_net_before(demo_book, start):
+    """The demo book (trades, a participation transfer, PIK, non-accrual, a write-off, marks)."""
+    from loanctl.ledger.db import ledger_payments
+    from loanctl.validation.run import load_valid_book
+
+    loaded, _ = load_valid_book(demo_book)
+    end = date(2026, 11, 30)
+    _assert_opening_is_net_before(loaded, ledger_payments(demo_book), end, date.fromisoformat(start))
