@@ -3,6 +3,11 @@ report's positions (`reports.build`), the journal (`accounting.journal`), schedu
 (`engine.deal`), allocations (`servicing.positions`) — so the export always shows what
 `report`, `journal` and `schedule` show, whatever those come to hold.
 
+The payments are the ledger's: with a ledger holding stored rows (`StoredAsOf`) they are never
+loaded whole into this process — the payments table is copied by DuckDB, allocations and
+positions read the payments of the facilities they compute (`Payments.of`), and the journal's
+workers read their own deals' (`stream_journal(root=…)`, as `loanctl journal` does).
+
 A table is a name, its columns (name, kind) and its rows (tuples in column order). Kinds:
 text · date · int · bool · money (DECIMAL at the export's money scale) · decimal (DECIMAL at
 the scale its values need) · text_list. Schedules and allocations the ledger holds exactly
@@ -19,15 +24,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from ..accounting.journal import stream_journal
 from ..engine.deal import deal_terms, schedule_deal
 from ..ledger.stored_schedules import StoredAsOf, allocation_rows_sql, payment_rows_sql, schedule_rows_sql
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
-from ..reports.build import build_report, open_report_store, resolve_scope
+from ..reports.build import build_report, facilities_to_compute, open_report_store, resolve_scope
 from ..servicing.allocation import Payment
 from ..servicing.positions import MONEY, allocate_facility, facility_inputs
+
+Facility = tuple[str, str]
+CHUNK_DEALS = 500
+"""Deals whose payments are read from the ledger at a time for the engine's allocations."""
 
 TABLES = ("deals", "facilities", "schedules", "payments", "allocations", "positions", "journal")
 PARTITIONED = {"schedules", "payments", "allocations", "journal"}
@@ -54,6 +64,52 @@ class Table:
     @property
     def partitioned(self) -> bool:
         return self.name in PARTITIONED and any(c == "currency" for c, _ in self.columns)
+
+
+class Payments:
+    """The payments up to the export's date: a list given whole (`Payments(as_of, items)`), or
+    the ledger's of the book at `root`, read only where they are needed (`Payments(as_of,
+    root=root)`) — never all at once but for a table that needs every one."""
+
+    def __init__(self, as_of: date, items: Iterable[Payment] | None = None, root: Path | None = None):
+        self.as_of = as_of
+        self.items = None if items is None else [p for p in items if p.date <= as_of]
+        self.root = None if items is not None else root
+
+    def all(self) -> list[Payment]:
+        """Every payment up to the date."""
+        if self.items is not None:
+            return self.items
+        from ..ledger.db import ledger_payments
+        return [p for p in ledger_payments(self.root) if p.date <= self.as_of]
+
+    def of(self, keys: Iterable[Facility]) -> dict[Facility, list[Payment]]:
+        """The payments up to the date of these facilities."""
+        keys = sorted(set(keys))
+        if self.items is not None:
+            wanted = set(keys)
+            out: dict[Facility, list[Payment]] = defaultdict(list)
+            for p in self.items:
+                if (p.deal, p.facility) in wanted:
+                    out[(p.deal, p.facility)].append(p)
+            return out
+        from ..ledger.allocating import payments_of
+        from ..ledger.db import open_for_read
+        con = open_for_read(self.root) if keys else None
+        if con is None:
+            return {}
+        try:
+            return {k: [p for p in ps if p.date <= self.as_of] for k, ps in payments_of(con, keys).items()}
+        finally:
+            con.close()
+
+
+def _upto(payments: Payments | Iterable[Payment], as_of: date) -> Payments:
+    if isinstance(payments, Payments):
+        if payments.as_of != as_of:
+            raise ValueError(f"payments up to {payments.as_of} for an export as of {as_of}")
+        return payments
+    return Payments(as_of, payments)
 
 
 def deals_table(loaded: LoadedBook) -> Table:
@@ -128,18 +184,17 @@ PAYMENT_COLUMNS = [("payment_id", "text"), ("deal", "text"), ("facility", "text"
                    ("reverses", "text"), ("file", "text"), ("line", "int")]
 
 
-def payments_table(payments: Iterable[Payment], as_of: date | None = None, stored: StoredAsOf | None = None
-                   ) -> Table:
-    """The payments (up to `as_of`), by deal, facility, date and id: copied from the ledger when
-    it holds them exactly (`StoredAsOf.payments`)."""
-    def rows(payments):
+def payments_table(payments: Payments, stored: StoredAsOf | None = None) -> Table:
+    """The payments (up to `payments.as_of`), by deal, facility, date and id: copied from the
+    ledger when it holds them exactly (`StoredAsOf.payments`)."""
+    def rows():
         return ((p.payment_id, p.deal, p.facility, p.date, p.amount, p.currency, p.type, p.reference,
                  p.reverses or None, p.file, p.line)
-                for p in sorted(payments, key=lambda p: (p.deal, p.facility, p.date, p.payment_id)))
-    if stored is None or stored.payments is None or as_of is None:
-        return Table("payments", PAYMENT_COLUMNS, rows(payments))
-    return Table("payments", PAYMENT_COLUMNS, (), payment_rows_sql(as_of), stored.payments,
-                 lambda: rows(payments), '"deal", "facility", "value_date", "payment_id"')
+                for p in sorted(payments.all(), key=lambda p: (p.deal, p.facility, p.date, p.payment_id)))
+    if stored is None or stored.payments is None:
+        return Table("payments", PAYMENT_COLUMNS, rows())
+    return Table("payments", PAYMENT_COLUMNS, (), payment_rows_sql(payments.as_of), stored.payments,
+                 rows, '"deal", "facility", "value_date", "payment_id"')
 
 
 ALLOCATION_COLUMNS = [("deal", "text"), ("facility", "text"), ("currency", "text"), ("seq", "int"),
@@ -147,27 +202,25 @@ ALLOCATION_COLUMNS = [("deal", "text"), ("facility", "text"), ("currency", "text
                       ("component", "text"), ("amount", "money"), ("applied_on", "date")]
 
 
-def allocations_table(loaded: LoadedBook, payments: Iterable[Payment], as_of: date,
+def allocations_table(loaded: LoadedBook, payments: Payments, as_of: date,
                       stored: StoredAsOf | None = None) -> Table:
     """Each funded facility's payments allocated as of `as_of`, as the report allocates them:
     the ledger's stored allocations of the deals it holds exactly for `as_of`, the engine's of
-    the others."""
-    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
-    for p in payments:
-        by_facility[(p.deal, p.facility)].append(p)
+    the others (their payments read CHUNK_DEALS deals at a time)."""
     skip = set(stored.allocations) if stored is not None else set()
 
     def rows(skip: set[str]):
-        for deal_id, record in sorted(loaded.deals.items()):
-            if record.deal.status not in FUNDED_OR_LATER or deal_id in skip:
-                continue
-            terms, builder = facility_inputs(loaded, deal_id, as_of)
-            for fid in terms:
-                fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
-                                       terms=terms, builder=builder)
-                for seq, a in enumerate(fa.allocations):
-                    yield (deal_id, fid, fa.schedule.currency, seq, a.payment_id, a.payment_date, a.due_date,
-                           a.component, a.amount, a.applied_on)
+        todo = [d for d, r in sorted(loaded.deals.items()) if r.deal.status in FUNDED_OR_LATER and d not in skip]
+        for start in range(0, len(todo), CHUNK_DEALS):
+            inputs = {d: facility_inputs(loaded, d, as_of) for d in todo[start:start + CHUNK_DEALS]}
+            by_facility = payments.of((d, fid) for d, (terms, _) in inputs.items() for fid in terms)
+            for deal_id, (terms, builder) in inputs.items():
+                for fid in terms:
+                    fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                                           terms=terms, builder=builder)
+                    for seq, a in enumerate(fa.allocations):
+                        yield (deal_id, fid, fa.schedule.currency, seq, a.payment_id, a.payment_date, a.due_date,
+                               a.component, a.amount, a.applied_on)
     t = Table("allocations", ALLOCATION_COLUMNS, rows(skip), complete=lambda: rows(set()))
     if skip:
         t.ledger_sql, t.ledger_rows = allocation_rows_sql(), sum(stored.allocations.values())
@@ -179,14 +232,19 @@ EXPORT_VARIANT = "export"
 position hook: `reports.build.open_report_store`)."""
 
 
-def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date, stored: bool = False) -> Table:
+def positions_table(loaded: LoadedBook, payments: Payments, as_of: date, stored: bool = False) -> Table:
     """The whole book's positions as `report --book` computes them; the columns follow the
     report's rows (money: the figures of `servicing.positions.MONEY`). With `stored`, each
     facility's entry is read from the ledger's stored report positions while its inputs are
-    unchanged, and kept when computed (the rows are the same)."""
+    unchanged, and kept when computed (the rows are the same); only the payments of the
+    facilities computed are read (`reports.build.facilities_to_compute`)."""
     scope = resolve_scope(loaded, book=True)
     store = open_report_store(loaded, scope, as_of, EXPORT_VARIANT) if stored else None
-    report = build_report(loaded, scope, as_of, payments, store=store)
+    if store is not None:
+        paid = payments.of(facilities_to_compute(loaded, scope, as_of, store))
+        report = build_report(loaded, scope, as_of, [p for ps in paid.values() for p in ps], store=store)
+    else:
+        report = build_report(loaded, scope, as_of, payments.all(), store=store)
     if store is not None:
         store.save()
     names: list[str] = []
@@ -204,17 +262,20 @@ def positions_table(loaded: LoadedBook, payments: list[Payment], as_of: date, st
     return t
 
 
-def journal_table(loaded: LoadedBook, payments: list[Payment], as_of: date) -> Table:
+def journal_table(loaded: LoadedBook, payments: Payments | Iterable[Payment], as_of: date) -> Table:
     """The whole book's journal up to `as_of` (`loanctl journal --to`), one row per posting;
     worked (in worker processes for a large book) as the rows are read, streamed from the
-    workers' files (`accounting.journal.stream_journal`): never the whole journal in memory."""
+    workers' files (`accounting.journal.stream_journal`): never the whole journal in memory.
+    The ledger's payments are read by the workers, each its own deals' (as `loanctl journal`)."""
+    payments = _upto(payments, as_of)
+    given = {"payments": payments.items} if payments.items is not None else {"root": payments.root}
     t = Table("journal", [("entry", "int"), ("date", "date"), ("kind", "text"), ("narration", "text"),
                           ("deal", "text"), ("facility", "text"), ("lender", "text"), ("currency", "text"),
                           ("ref", "text"), ("account", "text"), ("amount", "money")])
 
     def rows():
         days: dict[str, date] = {}
-        with stream_journal(loaded, as_of, _journal_fields, payments=payments) as journal:
+        with stream_journal(loaded, as_of, _journal_fields, **given) as journal:
             for n, text in enumerate(journal.entry_texts(), start=1):
                 day, kind, narration, deal, facility, lender, currency, ref, postings = json.loads(text)
                 d = days.get(day)
@@ -233,17 +294,18 @@ def _journal_fields(e) -> list[str]:
                         [[p.account, str(p.amount)] for p in e.postings]])]
 
 
-def build_tables(loaded: LoadedBook, payments: list[Payment], as_of: date,
+def build_tables(loaded: LoadedBook, payments: Payments | Iterable[Payment], as_of: date,
                  stored: StoredAsOf | None = None) -> Iterator[Table]:
-    """The seven tables, one at a time (a table's rows are dropped once written). With `stored`
+    """The seven tables, one at a time (a table's rows are dropped once written). `payments`:
+    a list, or `Payments` (the ledger's, read where needed). With `stored`
     (`ledger.stored_schedules.stored_as_of`), the rows the ledger holds exactly for `as_of` are
     copied from it by DuckDB (the tables are the same)."""
-    upto = [p for p in payments if p.date <= as_of]
+    payments = _upto(payments, as_of)
     yield deals_table(loaded)
     yield facilities_table(loaded, as_of)
     yield schedules_table(loaded, as_of, stored)
-    yield payments_table(upto, as_of, stored)
-    yield allocations_table(loaded, upto, as_of, stored)
-    yield positions_table(loaded, upto, as_of, stored is not None)
-    yield journal_table(loaded, upto, as_of)
+    yield payments_table(payments, stored)
+    yield allocations_table(loaded, payments, as_of, stored)
+    yield positions_table(loaded, payments, as_of, stored is not None)
+    yield journal_table(loaded, payments, as_of)
 
