@@ -18,7 +18,6 @@ when it is one of the large ones (`PARTITIONED`).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from ..engine.deal import deal_terms, schedule_deal
 from ..ledger.stored_schedules import StoredAsOf, allocation_rows_sql, payment_rows_sql, schedule_rows_sql
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
-from ..reports.build import build_report, facilities_to_compute, open_report_store, resolve_scope
+from ..reports.build import build_report, facilities_to_compute, open_report_store, resolve_scope, scope_deals
 from ..servicing.allocation import Payment
 from ..servicing.positions import MONEY, allocate_facility, facility_inputs
 
@@ -60,6 +59,9 @@ class Table:
     """Every row from the engine, for when the ledger part cannot be used after all."""
     order_by: str | None = None
     """The order of a table with a ledger part (default: its first column, then `_k`)."""
+    lines: Iterable[str] | None = None
+    """Instead of `rows`: the rows already as the staged CSV's text (`export.parquet.stage_text`
+    of each value, joined by commas; a line a row, each ending in a newline)."""
 
     @property
     def partitioned(self) -> bool:
@@ -240,25 +242,29 @@ def positions_table(loaded: LoadedBook, payments: Payments, as_of: date, stored:
     facilities computed are read (`reports.build.facilities_to_compute`)."""
     scope = resolve_scope(loaded, book=True)
     store = open_report_store(loaded, scope, as_of, EXPORT_VARIANT) if stored else None
-    if store is not None:
-        paid = payments.of(facilities_to_compute(loaded, scope, as_of, store))
-        report = build_report(loaded, scope, as_of, [p for ps in paid.values() for p in ps], store=store)
-    else:
-        report = build_report(loaded, scope, as_of, payments.all(), store=store)
-    if store is not None:
+    if store is None:
+        positions = build_report(loaded, scope, as_of, payments.all()).positions
+    else:  # CHUNK_DEALS deals at a time (a position is its facility's alone): only their payments read
+        deals = scope_deals(loaded, scope)
+        positions = []
+        for start in range(0, len(deals), CHUNK_DEALS):
+            part = {d: loaded.deals[d].deal.status for d in deals[start:start + CHUNK_DEALS]}
+            paid = payments.of(facilities_to_compute(loaded, scope, as_of, store, part))
+            positions += build_report(loaded, scope, as_of, [p for ps in paid.values() for p in ps], store=store,
+                                      statuses=part).positions
         store.save()
     names: list[str] = []
-    for row in report.positions:
+    for row in positions:
         names += [k for k in row if k not in names]
     kinds = {}
     for name in names:
-        sample = next((row[name] for row in report.positions if row.get(name) is not None), None)
+        sample = next((row[name] for row in positions if row.get(name) is not None), None)
         kinds[name] = ("money" if name in MONEY else "decimal" if isinstance(sample, Decimal) else
                        "bool" if isinstance(sample, bool) else "int" if isinstance(sample, int) else
                        "date" if isinstance(sample, date) else "text_list" if isinstance(sample, (list, tuple))
                        else "text")
     t = Table("positions", [(n, kinds[n]) for n in names])
-    t.rows = [tuple(row.get(n) for n in names) for row in report.positions]
+    t.rows = [tuple(row.get(n) for n in names) for row in positions]
     return t
 
 
@@ -266,32 +272,30 @@ def journal_table(loaded: LoadedBook, payments: Payments | Iterable[Payment], as
     """The whole book's journal up to `as_of` (`loanctl journal --to`), one row per posting;
     worked (in worker processes for a large book) as the rows are read, streamed from the
     workers' files (`accounting.journal.stream_journal`): never the whole journal in memory.
-    The ledger's payments are read by the workers, each its own deals' (as `loanctl journal`)."""
+    The ledger's payments are read by the workers, each its own deals' (as `loanctl journal`),
+    and the workers write each posting's row as the staged CSV's text (`Table.lines`): this
+    process only numbers the entries."""
+    from .parquet import stage_text
+
     payments = _upto(payments, as_of)
     given = {"payments": payments.items} if payments.items is not None else {"root": payments.root}
     t = Table("journal", [("entry", "int"), ("date", "date"), ("kind", "text"), ("narration", "text"),
                           ("deal", "text"), ("facility", "text"), ("lender", "text"), ("currency", "text"),
                           ("ref", "text"), ("account", "text"), ("amount", "money")])
+    kinds = [k for _, k in t.columns]
 
-    def rows():
-        days: dict[str, date] = {}
-        with stream_journal(loaded, as_of, _journal_fields, **given) as journal:
-            for n, text in enumerate(journal.entry_texts(), start=1):
-                day, kind, narration, deal, facility, lender, currency, ref, postings = json.loads(text)
-                d = days.get(day)
-                if d is None:
-                    d = days[day] = date.fromisoformat(day)
-                for account, amount in postings:
-                    yield n, d, kind, narration, deal, facility, lender, currency, ref or None, account, Decimal(amount)
-    t.rows = rows()
+    def pieces(e) -> list[str]:
+        """An entry's rows, each without its first column (the entry's number, put before it
+        by `entry_texts`)."""
+        head = ",".join(stage_text(v, k) for v, k in zip(
+            (e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None), kinds[1:9]))
+        return [f"{head},{stage_text(p.account, 'text')},{stage_text(p.amount, 'money')}\n" for p in e.postings]
+
+    def lines():
+        with stream_journal(loaded, as_of, pieces, **given) as journal:
+            yield from journal.entry_texts(lambda n: f"{n},")
+    t.lines = lines()
     return t
-
-
-def _journal_fields(e) -> list[str]:
-    """An entry as the journal table's worker sends it: its fields and postings as JSON (a
-    Decimal's text gives it back exactly)."""
-    return [json.dumps([e.date.isoformat(), e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref,
-                        [[p.account, str(p.amount)] for p in e.postings]])]
 
 
 def build_tables(loaded: LoadedBook, payments: Payments | Iterable[Payment], as_of: date,
