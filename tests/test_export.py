@@ -268,3 +268,12 @@ def test_a_table_given_as_staged_lines_is_typed_as_its_rows(tmp_path):
     types = dict(r[:2] for r in con.execute(
         f"DESCRIBE SELECT * FROM read_parquet('{tmp_path / 'out' / 'journal' / '**' / '*.parquet'}')").fetchall())
     assert types["amount"] == "DECIMAL(38,3)" and types["date"] == "DATE" and types["entry"] == "BIGINT"
+
+
+def test_positions_are_computed_in_parts_of_chunk_deals_to_compute(monkeypatch):
+    from loanctl.export import tables
+
+    monkeypatch.setattr(tables, "CHUNK_DEALS", 2)
+    assert tables._parts(list("abcdefg"), set("bcdg")) == [list("abc"), list("defg")]
+    assert tables._parts(list("abc"), set()) == [list("abc")]  # every position stored: one part
+    assert tables._parts([], set()) == [[]]

@@ -30,7 +30,8 @@ from ..engine.deal import deal_terms, schedule_deal
 from ..ledger.stored_schedules import StoredAsOf, allocation_rows_sql, payment_rows_sql, schedule_rows_sql
 from ..model.documents import FUNDED_OR_LATER
 from ..model.records import LoadedBook
-from ..reports.build import build_report, facilities_to_compute, open_report_store, resolve_scope, scope_deals
+from ..reports.build import (build_report, deals_to_compute, facilities_to_compute, open_report_store,
+                             resolve_scope, scope_deals)
 from ..servicing.allocation import Payment
 from ..servicing.positions import MONEY, allocate_facility, facility_inputs
 
@@ -244,11 +245,10 @@ def positions_table(loaded: LoadedBook, payments: Payments, as_of: date, stored:
     store = open_report_store(loaded, scope, as_of, EXPORT_VARIANT) if stored else None
     if store is None:
         positions = build_report(loaded, scope, as_of, payments.all()).positions
-    else:  # CHUNK_DEALS deals at a time (a position is its facility's alone): only their payments read
-        deals = scope_deals(loaded, scope)
+    else:  # in parts of CHUNK_DEALS deals to compute (a position is its facility's alone): their payments only
         positions = []
-        for start in range(0, len(deals), CHUNK_DEALS):
-            part = {d: loaded.deals[d].deal.status for d in deals[start:start + CHUNK_DEALS]}
+        for part in _parts(scope_deals(loaded, scope), set(deals_to_compute(loaded, scope, store))):
+            part = {d: loaded.deals[d].deal.status for d in part}
             paid = payments.of(facilities_to_compute(loaded, scope, as_of, store, part))
             positions += build_report(loaded, scope, as_of, [p for ps in paid.values() for p in ps], store=store,
                                       statuses=part).positions
@@ -266,6 +266,20 @@ def positions_table(loaded: LoadedBook, payments: Payments, as_of: date, stored:
     t = Table("positions", [(n, kinds[n]) for n in names])
     t.rows = [tuple(row.get(n) for n in names) for row in positions]
     return t
+
+
+def _parts(deals: list[str], compute: set[str]) -> list[list[str]]:
+    """`deals` in order, cut before every CHUNK_DEALS-th deal of `compute` (one part when few are)."""
+    parts: list[list[str]] = [[]]
+    n = 0
+    for d in deals:
+        if d in compute:
+            if n == CHUNK_DEALS:
+                parts.append([])
+                n = 0
+            n += 1
+        parts[-1].append(d)
+    return parts
 
 
 def journal_table(loaded: LoadedBook, payments: Payments | Iterable[Payment], as_of: date) -> Table:
