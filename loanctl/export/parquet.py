@@ -208,6 +208,8 @@ def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledg
         if table.ledger_sql is not None:
             written = _copy_in_order(con, table, select, work / table.name)
         elif table.partitioned and total:
+            # one thread: a partitioned COPY writes each file in the staged rows' order only then
+            con.execute("SET threads = 1")
             target = work / table.name
             written = con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
                                   "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)").fetchone()
