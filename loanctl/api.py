@@ -527,7 +527,7 @@ def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = 
 
     from .diagnostics import Diagnostic, DiagnosticError
     from .export.parquet import write_export
-    from .export.tables import build_tables
+    from .export.tables import Payments, build_tables
     from .ledger.db import ledger_payments
     from .ledger.refresh import refresh_or_warn
     from .ledger.stored_schedules import stored_as_of
@@ -549,7 +549,8 @@ def export(root: Path, out: Path, on: date, fmt: str = "parquet", force: bool = 
     loaded = valid_book(root)
     refresh_or_warn(loaded)  # stored schedules and allocations brought up to date where the ledger can be written
     stored = stored_as_of(loaded, on)
-    payments = ledger_payments(root)
+    # with stored rows, the ledger's payments are read only where needed (never all in this process)
+    payments = Payments(on, root=root) if stored is not None else Payments(on, ledger_payments(root))
     currencies = {r.deal.currency for r in loaded.deals.values()}
     try:
         return write_export(build_tables(loaded, payments, on, stored), out, on, currencies, force,

@@ -201,3 +201,79 @@ def test_deleting_the_state_folder_then_rebuilding_gives_identical_outputs(expor
     shutil.rmtree(book / ".loanctl")
     ok("--book", book, "ledger", "rebuild")
     assert outputs(tmp_path / "b") == before
+
+
+def _same_tables(a: Path, b: Path) -> None:
+    """Every table of two exports holds the same rows (EXCEPT ALL both ways) with the same
+    column types in the same files."""
+    con = duckdb.connect()
+    try:
+        for table in json.loads((a / "manifest.json").read_text())["tables"]:
+            assert sorted(p.relative_to(a) for p in (a / table).rglob("*")) == \
+                sorted(p.relative_to(b) for p in (b / table).rglob("*")), table
+            src = [f"read_parquet('{d / table / '**' / '*.parquet'}', hive_partitioning = true)" for d in (a, b)]
+            assert con.execute(f"DESCRIBE SELECT * FROM {src[0]}").fetchall() == \
+                con.execute(f"DESCRIBE SELECT * FROM {src[1]}").fetchall(), table
+            for x, y in ((0, 1), (1, 0)):
+                assert con.execute(f"SELECT count(*) FROM (SELECT * FROM {src[x]} EXCEPT ALL "
+                                   f"SELECT * FROM {src[y]})").fetchone() == (0,), table
+    finally:
+        con.close()
+
+
+def test_with_stored_rows_no_table_loads_every_payment(exported, tmp_path, monkeypatch):
+    """As of a day before the last payments (allocations and positions partly the engine's,
+    positions not yet stored): the export reading only the payments it computes with, a deal
+    at a time, is the export computed by the engine from every payment."""
+    from loanctl.export import tables
+    from loanctl.ledger import db, stored_schedules
+
+    book, _ = exported
+    day = "2026-06-30"
+    with monkeypatch.context() as m:  # the engine's export: no stored rows, every payment loaded
+        m.setattr(stored_schedules, "stored_as_of", lambda *args: None)
+        ok("--book", book, "export", "--out", tmp_path / "engine", "--as-of", day)
+
+    def every_payment(root):
+        raise AssertionError("every payment loaded")
+    monkeypatch.setattr(db, "ledger_payments", every_payment)
+    monkeypatch.setattr(tables, "CHUNK_DEALS", 1)
+    ok("--book", book, "export", "--out", tmp_path / "ledger", "--as-of", day)
+    _same_tables(tmp_path / "engine", tmp_path / "ledger")
+    assert json.loads((tmp_path / "ledger" / "manifest.json").read_text())["tables"]["allocations"]["rows"] > 20
+
+
+def test_a_table_given_as_staged_lines_is_typed_as_its_rows(tmp_path):
+    """The journal's rows come as staged CSV text (`Table.lines`): quotes, commas, a line break
+    inside a text, NULLs and money's exact digits are read back as the values themselves."""
+    from datetime import date
+
+    from loanctl.export.parquet import stage_text, write_export
+    from loanctl.export.tables import Table
+
+    columns = [("entry", "int"), ("date", "date"), ("narration", "text"), ("ref", "text"), ("currency", "text"),
+               ("amount", "money")]
+    rows = [(1, date(2026, 1, 31), 'say "hi", then\nbye', None, "USD", Decimal("-12.5")),
+            (2, date(2026, 2, 28), "", "p-1", "EUR", Decimal("0.001"))]
+    lines = [",".join(stage_text(v, k) for v, (_, k) in zip(row, columns)) + "\n" for row in rows]
+    assert lines[0] == '1,2026-01-31,"say ""hi"", then\nbye",,"USD",-12.5\n'
+    table = Table("journal", columns, lines=iter(lines))
+    result = write_export([table], tmp_path / "out", date(2026, 2, 28), ["USD", "EUR"])
+    assert result.tables == {"journal": 2} and result.money_scale == 2
+    got = read(tmp_path / "out", "journal", "SELECT entry, date, narration, ref, currency, amount FROM t ORDER BY 1")
+    assert [tuple(r.values()) for r in got] == [
+        (1, date(2026, 1, 31), 'say "hi", then\nbye', None, "USD", Decimal("-12.500")),
+        (2, date(2026, 2, 28), "", "p-1", "EUR", Decimal("0.001"))]  # money widened to 3 digits: 0.001 kept
+    con = duckdb.connect()
+    types = dict(r[:2] for r in con.execute(
+        f"DESCRIBE SELECT * FROM read_parquet('{tmp_path / 'out' / 'journal' / '**' / '*.parquet'}')").fetchall())
+    assert types["amount"] == "DECIMAL(38,3)" and types["date"] == "DATE" and types["entry"] == "BIGINT"
+
+
+def test_positions_are_computed_in_parts_of_chunk_deals_to_compute(monkeypatch):
+    from loanctl.export import tables
+
+    monkeypatch.setattr(tables, "CHUNK_DEALS", 2)
+    assert tables._parts(list("abcdefg"), set("bcdg")) == [list("abc"), list("defg")]
+    assert tables._parts(list("abc"), set()) == [list("abc")]  # every position stored: one part
+    assert tables._parts([], set()) == [[]]

@@ -79,9 +79,20 @@ WRITERS = {"money": _fixed, "decimal": _fixed, "date": date.isoformat, "int": st
 """Each kind's text (a number, date or boolean never holds a quote or a comma: unquoted)."""
 
 
-def _stage(table: Table, path: Path) -> int:
-    """Write the rows as CSV (NULL: unquoted empty; text: always quoted); returns the row count.
-    A table with a ledger part gets one more column: the row's number (its order in the table)."""
+def stage_text(value, kind: str) -> str:
+    """A value's text in a staged row (NULL: empty): what `Table.lines` are made of."""
+    return "" if value is None else WRITERS.get(kind, _text)(value)
+
+
+def _stage(table: Table, path: Path) -> int | None:
+    """Write the rows as CSV (NULL: unquoted empty; text: always quoted); returns the row count
+    (None for a table given as staged lines: DuckDB counts them). A table with a ledger part
+    gets one more column: the row's number (its order in the table)."""
+    if table.lines is not None:
+        assert table.ledger_sql is None, "a table given as lines has no ledger part"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(table.lines)
+        return None
     writers = [WRITERS.get(k, _text) for _, k in table.columns]
     numbered = table.ledger_sql is not None
     n = 0
@@ -99,13 +110,12 @@ def _stage(table: Table, path: Path) -> int:
     return n
 
 
-def _scales(con, table: Table, staged: Path, money_scale: int) -> dict[str, tuple[int, int]]:
+def _scales(con, table: Table, staged: Path, money_scale: int) -> tuple[dict[str, tuple[int, int]], int]:
     """The (scale, integer digits) each decimal column needs, measured on the staged text by
-    DuckDB: at least the export's money scale (money) or DECIMAL_SCALE (other decimals)."""
+    DuckDB: at least the export's money scale (money) or DECIMAL_SCALE (other decimals); and
+    the staged rows' count (the same scan)."""
     cols = [(i, name, kind) for i, (name, kind) in enumerate(table.columns) if kind in ("money", "decimal")]
-    if not cols:
-        return {}
-    parts = []
+    parts = ["count(*)"]
     for i, _, _ in cols:
         c = f"c{i}"
         parts += [f"max(length(split_part({c}, '.', 2)))",
@@ -113,9 +123,9 @@ def _scales(con, table: Table, staged: Path, money_scale: int) -> dict[str, tupl
     got = con.execute(f"SELECT {', '.join(parts)} FROM {_source(table, staged)}").fetchone()
     out = {}
     for k, (_, name, kind) in enumerate(cols):
-        scale, digits = got[2 * k] or 0, got[2 * k + 1] or 0
+        scale, digits = got[1 + 2 * k] or 0, got[2 + 2 * k] or 0
         out[name] = (max(money_scale if kind == "money" else DECIMAL_SCALE, scale), max(1, digits))
-    return out
+    return out, got[0]
 
 
 def _source(table: Table, staged: Path) -> str:
@@ -124,8 +134,17 @@ def _source(table: Table, staged: Path) -> str:
     names = [f"c{i}" for i in range(len(table.columns))] + (["_k"] if table.ledger_sql is not None else [])
     cols = ", ".join(f"'{c}': 'VARCHAR'" for c in names)
     return (f"read_csv('{sql_path(staged)}', header=false, all_varchar=true, auto_detect=false, delim=',', "
-            f"quote='\"', escape='\"', new_line='\\n', allow_quoted_nulls=false, max_line_size=67108864, "
+            f"quote='\"', escape='\"', new_line='\\n', allow_quoted_nulls=false, max_line_size={MAX_LINE}, "
+            f"buffer_size={MAX_LINE}, "
             f"columns={{{cols}}})")
+
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's memory for writing one table (its default is most of the machine's): a large sort
+or partitioned write spills to the export's scratch folder beyond it."""
+MAX_LINE = 1 << 26
+"""The longest staged row DuckDB reads (64 MiB), and its read buffer: left to itself, DuckDB's
+CSV reader takes 16 times the longest row for each buffer (1 GiB a thread)."""
 
 
 class _Unexportable(Exception):
@@ -179,14 +198,18 @@ def _write_table(table: Table, work: Path, scratch: Path, money_scale: int, ledg
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # beyond it, DuckDB spills to the scratch folder
         con.execute(f"SET temp_directory = '{sql_path(scratch)}'")
         if table.ledger_sql is not None:
             ledger_attach(con)
-        select = _select(table, staged, _scales(con, table, staged, money_scale))
-        total = rows + table.ledger_rows
+        scales, counted = _scales(con, table, staged, money_scale)
+        select = _select(table, staged, scales)
+        total = (counted if rows is None else rows) + table.ledger_rows
         if table.ledger_sql is not None:
             written = _copy_in_order(con, table, select, work / table.name)
         elif table.partitioned and total:
+            # one thread: a partitioned COPY writes each file in the staged rows' order only then
+            con.execute("SET threads = 1")
             target = work / table.name
             written = con.execute(f"COPY ({select}) TO '{sql_path(target)}' "
                                   "(FORMAT parquet, PARTITION_BY (currency), COMPRESSION zstd)").fetchone()
