@@ -242,10 +242,16 @@ def valued_report(loaded: LoadedBook, scope, on: date, payments, covenants=None,
 
     from .accounting.valuation import add_valuation_totals, translate, valuation_hook
     from .diagnostics import DiagnosticError
-    from .reports.build import build_report, deals_to_compute, facilities_to_compute
+    from .reports.build import build_report, compute_in_workers, deals_to_compute, facilities_to_compute
 
     statuses = index.statuses if index is not None and store is not None else None
     if store is not None:
+        # many deals to compute (the first report after a post): in worker processes, and kept
+        # at once, so the report reads them all as stored (DuckDB sums their flows)
+        if compute_in_workers(loaded, scope, on, store, deals_to_compute(loaded, scope, store, statuses),
+                              lambda ps: valuation_hook(loaded, on, ps), index.load if index is not None else None,
+                              statuses):
+            store.save()
         if index is not None:
             index.load(deals_to_compute(loaded, scope, store, statuses))
         payments = store.payments(facilities_to_compute(loaded, scope, on, store, statuses))
