@@ -304,11 +304,13 @@ def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: st
 
 
 def facilities_to_compute(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore,
-                          statuses: dict[str, str] | None = None) -> list[tuple[str, str]]:
+                          statuses: dict[str, str] | None = None, deals: list[str] | None = None
+                          ) -> list[tuple[str, str]]:
     """The facilities of a report of `scope` without an up-to-date stored entry (whose
-    payments `build_report` needs; their deals must be loaded: `deals_to_compute`)."""
+    payments `build_report` needs; their deals must be loaded: `deals_to_compute`, or `deals`
+    when the caller has them)."""
     out: list[tuple[str, str]] = []
-    for deal_id in deals_to_compute(loaded, scope, store, statuses):
+    for deal_id in deals if deals is not None else deals_to_compute(loaded, scope, store, statuses):
         terms, _ = facility_inputs(loaded, deal_id, as_of)
         out += [(deal_id, fid) for fid in terms if store.fresh(deal_id, fid) is None]
     return out
