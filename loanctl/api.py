@@ -242,13 +242,20 @@ def valued_report(loaded: LoadedBook, scope, on: date, payments, covenants=None,
 
     from .accounting.valuation import add_valuation_totals, translate, valuation_hook
     from .diagnostics import DiagnosticError
-    from .reports.build import build_report, deals_to_compute, facilities_to_compute
+    from .reports.build import build_report, compute_in_workers, deals_to_compute, facilities_to_compute
 
     statuses = index.statuses if index is not None and store is not None else None
     if store is not None:
+        # many deals to compute (the first report after a post): in worker processes, and kept
+        # at once, so the report reads them all as stored (DuckDB sums their flows)
+        todo = deals_to_compute(loaded, scope, store, statuses)
+        if compute_in_workers(loaded, scope, on, store, todo, lambda ps: valuation_hook(loaded, on, ps),
+                              index.load if index is not None else None, statuses):
+            store.save()
+            todo = deals_to_compute(loaded, scope, store, statuses)  # those with an entry it cannot store
         if index is not None:
-            index.load(deals_to_compute(loaded, scope, store, statuses))
-        payments = store.payments(facilities_to_compute(loaded, scope, on, store, statuses))
+            index.load(todo)
+        payments = store.payments(facilities_to_compute(loaded, scope, on, store, statuses, todo))
     payments = list(payments)
     result = build_report(loaded, scope, on, payments, covenants, position_hook=valuation_hook(loaded, on, payments),
                           store=store, statuses=statuses)

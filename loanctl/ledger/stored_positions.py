@@ -387,6 +387,16 @@ class PositionStore:
         if text is not None:
             self.new.append((deal, facility, seq, count, self.digest(deal, facility), text))
 
+    def adopt(self, rows: list[tuple]) -> None:
+        """Hold entries `put` by a copy of this store (in a worker process) as fresh and new."""
+        for deal, facility, seq, count, digest, text in rows:
+            self.new.append((deal, facility, seq, count, digest, text))
+            self.stored.setdefault(deal, {})[facility] = _Stored(seq, count, digest, text, checksum(text))
+
+    def release_reads(self) -> None:
+        """Close the shared read-only connection, if open (before forking: `shared_reads`)."""
+        _release_reader(self.loaded.root)
+
     def payments(self, keys: list[Facility]) -> list[Payment]:
         """The payments of these facilities (for the facilities to compute)."""
         if not keys:

@@ -328,11 +328,15 @@ def escape(value) -> str:
 def _position_cells(columns) -> list:
     """A writer of one position's cells per column (`columns`: the template's (key, label, kind))."""
     def cell(i: int, k: str, kind: str):
+        # `amount` and `pct` write only digits, separators, signs, "%" and "—": nothing to escape
         if kind == "money":
-            return lambda p, n, r, marks: f'        <td class="num" data-v="{escape(p[k])}">{escape(amount(p[k], n))}</td>\n'
+            def money(p, n, r, marks):
+                v = p[k]
+                return f'        <td class="num" data-v="{str(v) if type(v) is Decimal else escape(v)}">{amount(v, n)}</td>\n'
+            return money
         if kind == "pct":
             return lambda p, n, r, marks: (f'        <td class="num" data-v="{"" if p[k] is None else escape(p[k])}">'
-                                           f'{escape(pct(p[k]))}</td>\n')
+                                           f'{pct(p[k])}</td>\n')
         if kind == "dpd":
             return lambda p, n, r, marks: (f'        <td class="num{" dpd-late" if p[k] > 0 else ""}" '
                                            f'data-v="{escape(p[k])}">{escape(p[k])}</td>\n')
@@ -379,16 +383,32 @@ def position_rows(r: Report, rows: list[dict], columns, n: int) -> str:
 
 def covenant_rows(tests: list[dict]) -> str:
     """The `<tr>` rows of the covenants table, one line each, as the packaged template's loop
-    wrote them."""
+    wrote them (each distinct text or date escaped once: a book's tests repeat their deals,
+    covenants, dates and statuses)."""
     from markupsafe import Markup
+    seen: dict = {}
 
-    def opt(c, k):
-        v = c.get(k)
-        return "—" if v is None else escape(v)
-    return Markup("".join(
-        f'      <tr class="covenant-{escape(c["status"])}"><td>{escape(c["deal"])}</td><td>{escape(c["covenant"])}</td>'
-        f'<td class="nowrap">{escape(c["period_end"])}</td><td>{escape(c.get("metric", ""))}</td>'
-        f'<td class="num">{opt(c, "value")}</td><td class="num nowrap">'
-        f'{ {"max": "≤ ", "min": "≥ "}.get(c.get("bound_kind"), "")}{opt(c, "bound")}</td>'
-        f'<td class="num">{opt(c, "headroom")}</td><td class="status status-{escape(c["status"])}">'
-        f'{escape(c["status"])}</td></tr>\n' for c in tests))
+    def e(v) -> str:
+        t = type(v)
+        if t is Decimal:
+            return str(v)
+        if t is str or t is date:
+            s = seen.get(v)
+            if s is None:
+                s = seen[v] = escape(v)
+            return s
+        return escape(v)
+
+    def opt(v) -> str:
+        return "—" if v is None else e(v)
+    bounds = {"max": "≤ ", "min": "≥ "}
+    out = []
+    for c in tests:
+        status = e(c["status"])
+        out.append(f'      <tr class="covenant-{status}"><td>{e(c["deal"])}</td><td>{e(c["covenant"])}</td>'
+                   f'<td class="nowrap">{e(c["period_end"])}</td><td>{e(c.get("metric", ""))}</td>'
+                   f'<td class="num">{opt(c.get("value"))}</td><td class="num nowrap">'
+                   f'{bounds.get(c.get("bound_kind"), "")}{opt(c.get("bound"))}</td>'
+                   f'<td class="num">{opt(c.get("headroom"))}</td><td class="status status-{status}">'
+                   f'{status}</td></tr>\n')
+    return Markup("".join(out))

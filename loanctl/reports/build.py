@@ -127,7 +127,6 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
             by_facility[(p.deal, p.facility)].append(p)
     flows_by_ccy: dict[str, list[tuple[date, str, Decimal]]] = defaultdict(list)
     terminal: dict[str, Decimal] = defaultdict(Decimal)
-    entities = loaded.entities
 
     rolled: list[tuple[str, str, str, str]] = []
     """Stored entries whose flows DuckDB sums (PositionStore.summed_flows), and their texts."""
@@ -146,23 +145,8 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
         if order is not None:  # every facility of the deal stored and up to date
             entries = [stored(deal_id, fid) for fid in order]
         else:
-            d = loaded.deals[deal_id].deal
-            borrower = entities.get(d.borrower)
-            terms, builder = facility_inputs(loaded, deal_id, as_of)
-            entries = []
-            for seq, fid in enumerate(terms):
-                text = store.fresh(deal_id, fid) if store is not None else None
-                if text is not None:
-                    entries.append(stored(deal_id, fid))
-                    continue
-                fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
-                                       terms=terms, builder=builder)
-                trades, row, flows = _facility_entry(fa, deal_id, fid, scope, as_of, buckets, mode, d, borrower,
-                                                     position_hook)
-                entry = (trades, row, _summed_flows(flows))
-                if store is not None:
-                    store.put(deal_id, fid, seq, len(terms), encode_entry(*entry))
-                entries.append(entry)
+            entries = _deal_entries(loaded, deal_id, scope, as_of, buckets, mode, by_facility, position_hook, store,
+                                    stored)
         for trades, row, flows in entries:
             report.trades += trades
             if row is None:
@@ -198,6 +182,33 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def _deal_entries(loaded: LoadedBook, deal_id: str, scope: Scope, as_of: date, buckets, mode: str,
+                  by_facility: dict[tuple[str, str], list[Payment]], position_hook: PositionHook | None,
+                  store: PositionStore | None, stored: Callable[[str, str], tuple] | None) -> list[tuple]:
+    """The entries (trades, row, summed flows) of a deal's facilities in report order: each one
+    with a fresh stored entry as `stored(deal, facility)` gives it, the others computed (and put
+    in `store`). `stored=None`: only the computed ones."""
+    d = loaded.deals[deal_id].deal
+    borrower = loaded.entities.get(d.borrower)
+    terms, builder = facility_inputs(loaded, deal_id, as_of)
+    entries = []
+    for seq, fid in enumerate(terms):
+        text = store.fresh(deal_id, fid) if store is not None else None
+        if text is not None:
+            if stored is not None:
+                entries.append(stored(deal_id, fid))
+            continue
+        fa = allocate_facility(loaded, deal_id, fid, by_facility.get((deal_id, fid), []), as_of,
+                               terms=terms, builder=builder)
+        trades, row, flows = _facility_entry(fa, deal_id, fid, scope, as_of, buckets, mode, d, borrower,
+                                             position_hook)
+        entry = (trades, row, _summed_flows(flows))
+        if store is not None:
+            store.put(deal_id, fid, seq, len(terms), encode_entry(*entry))
+        entries.append(entry)
+    return entries
 
 
 def scope_deals(loaded: LoadedBook, scope: Scope, statuses: dict[str, str] | None = None) -> list[str]:
@@ -293,14 +304,70 @@ def open_report_store(loaded: LoadedBook, scope: Scope, as_of: date, variant: st
 
 
 def facilities_to_compute(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore,
-                          statuses: dict[str, str] | None = None) -> list[tuple[str, str]]:
+                          statuses: dict[str, str] | None = None, deals: list[str] | None = None
+                          ) -> list[tuple[str, str]]:
     """The facilities of a report of `scope` without an up-to-date stored entry (whose
-    payments `build_report` needs; their deals must be loaded: `deals_to_compute`)."""
+    payments `build_report` needs; their deals must be loaded: `deals_to_compute`, or `deals`
+    when the caller has them)."""
     out: list[tuple[str, str]] = []
-    for deal_id in deals_to_compute(loaded, scope, store, statuses):
+    for deal_id in deals if deals is not None else deals_to_compute(loaded, scope, store, statuses):
         terms, _ = facility_inputs(loaded, deal_id, as_of)
         out += [(deal_id, fid) for fid in terms if store.fresh(deal_id, fid) is None]
     return out
+
+
+PARALLEL_FROM = 64
+"""Deals to compute from which a report computes them in worker processes (`compute_in_workers`)."""
+CHUNKS_PER_WORKER = 4
+
+
+def compute_in_workers(loaded: LoadedBook, scope: Scope, as_of: date, store: PositionStore, deal_ids: list[str],
+                       hook_of: Callable[[list[Payment]], PositionHook | None],
+                       load: Callable[[list[str]], None] | None = None, statuses: dict[str, str] | None = None,
+                       workers: int | None = None) -> int:
+    """Compute the entries of the facilities of `deal_ids` (deals of the report of `scope`)
+    without a fresh one, in forked worker processes (`forkmap.fork_map`, chunks of deals), and
+    put them in `store` as entries it holds (`PositionStore.adopt`; `store.save()` keeps them):
+    each worker loads its deals (`load`: reports.stored.DealIndex.load, when not all deals are
+    loaded), reads their payments from the ledger and allocates them, so that neither the deals
+    nor the payments are held by this process — then `build_report` reads every entry as
+    stored, the same figures as computed. `hook_of(payments)`: the position hook for those
+    payments. Returns the number of deals computed so; 0 (nothing done) for fewer than
+    PARALLEL_FROM deals or one worker: `build_report` computes them itself."""
+    from ..forkmap import chunked, fork_map, worker_count
+    n = worker_count() if workers is None else workers
+    if n <= 1 or len(deal_ids) < PARALLEL_FROM:
+        return 0
+    book = loaded.book
+    buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
+    mode = book.rounding if book else "half_up"
+
+    def work(chunk: list[str]) -> list[tuple]:
+        had = set(loaded.deals)
+        kept, store.new = store.new, []
+        try:
+            if load is not None:
+                load(chunk)
+            mine = {d: statuses[d] if statuses is not None else loaded.deals[d].deal.status for d in chunk}
+            payments = store.payments(facilities_to_compute(loaded, scope, as_of, store, mine))
+            hook = hook_of(payments)
+            by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+            for p in payments:
+                if p.date <= as_of:
+                    by_facility[(p.deal, p.facility)].append(p)
+            for deal_id in chunk:
+                _deal_entries(loaded, deal_id, scope, as_of, buckets, mode, by_facility, hook, store, None)
+            return store.new
+        finally:
+            store.new = kept
+            store.release_reads()
+            for d in [d for d in chunk if d not in had]:  # a worker works several chunks: hold one at a time
+                loaded.deals.pop(d, None)
+
+    store.release_reads()  # no DuckDB connection may be open across a fork
+    for rows in fork_map(work, chunked(deal_ids, n, CHUNKS_PER_WORKER), n, rerun=True):
+        store.adopt(rows)
+    return len(deal_ids)
 
 
 def look_through_part(amount: Decimal, weight, digits: int) -> Decimal:

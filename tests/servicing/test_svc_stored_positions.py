@@ -279,3 +279,43 @@ def test_a_busy_ledger_still_reports_and_stores_nothing(small):
     assert report_json(small, on, stored=True, whole_book=True) == fresh
     # acme-fixed tl, acme-two tl and rcf, and the two deals' covenant tests (reports.stored)
     assert stored_count(small) == 5
+
+
+# --- the first report after a post: the positions computed in worker processes ---------------------
+@pytest.fixture
+def in_workers(monkeypatch):
+    """Every report with deals to compute computes them in 2 forked workers (from one deal on)."""
+    from loanctl import forkmap
+    from loanctl.reports import build
+    monkeypatch.setattr(build, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(forkmap, "worker_count", lambda: 2)
+    calls: list = []
+    original = build.allocate_facility
+    monkeypatch.setattr(build, "allocate_facility",
+                        lambda loaded, deal, fid, *a, **k: calls.append((deal, fid)) or original(loaded, deal, fid,
+                                                                                                   *a, **k))
+    return calls  # the facilities allocated by this process (not the workers)
+
+
+def test_positions_computed_in_workers_are_byte_identical(tmp_path, in_workers):
+    book = posted_demo_book(tmp_path)
+    for on in (date(2026, 11, 28), date(2026, 6, 30)):
+        for scope in SCOPES:
+            fresh = report_json(book, on, stored=False, **scope)
+            in_workers.clear()
+            first = report_json(book, on, stored=True, **scope)   # computed in the workers, stored
+            assert in_workers == [], scope                        # none here
+            second = report_json(book, on, stored=True, **scope)  # read from the stored entries
+            assert first == fresh and second == fresh, (scope, on)
+    assert stored_count(book) > 0
+
+
+def test_positions_computed_in_workers_show_a_new_payment(small, bank, in_workers):
+    on = date(2026, 11, 28)
+    assert position(small, on)["interest_received"] == D("9000.00")  # Q1: 1,000,000 × 3.6% × 90/360
+    post_rows(small, bank, "p2.csv", [row("q2", "2026-07-15", "259325.00")])
+    p = position(small, on)  # Q2: 6,825 interest (750,000 × 3.6% × 91/360) + 2,500 agency fee + 250,000
+    assert p["interest_received"] == D("15825.00")
+    assert p["principal_received"] == D("500000.00")
+    assert p["outstanding_principal"] == D("500000.00")
+    assert in_workers == []
