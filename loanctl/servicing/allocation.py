@@ -354,24 +354,41 @@ class _Walk:
         if i < self.first_open:
             self.first_open = i
 
-    def _settle(self, due: Due, left: Decimal, p: Payment, on: date) -> Decimal:
-        """Apply what is left of a payment to one due on `on`; returns what is still left."""
-        unpaid = due.amount - due.paid
-        if unpaid <= 0 or left <= 0:
-            return left
-        take = unpaid if unpaid < left else left
-        due.paid += take
-        due.settled.append((on, take))
-        self.out.append(Allocation(p.payment_id, p.date, due.date, due.component, take,
-                                   on if on != p.date else None))
-        return left - take
-
-    def _advance_first_open(self) -> None:
+    def _advance_first_open(self) -> int:
+        """The first due not yet settled in full (the dues before it all are); kept."""
         dues, k = self.dues, self.first_open
         n = len(dues)
         while k < n and dues[k].amount - dues[k].paid <= 0:  # settled
             k += 1
         self.first_open = k
+        return k
+
+    def _settle_until(self, bound: date, left: Decimal, p: Payment, on: date,
+                      only: tuple[str, ...] | None = None) -> Decimal:
+        """Apply what is left of payment `p` on `on` to the open dues falling due by `bound`
+        (of the components `only`, if given), in waterfall order, each up to what it still
+        owes; returns what is still left. The walk's one settling rule — its hottest loop, so
+        one call a payment rather than one a due."""
+        dues, out = self.dues, self.out
+        n = len(dues)
+        k = self._advance_first_open()
+        pid, paid_on = p.payment_id, p.date
+        later = on if on != paid_on else None
+        while k < n and left > 0:
+            due = dues[k]
+            if due.date > bound:
+                break
+            k += 1
+            if only is not None and due.component not in only:
+                continue
+            unpaid = due.amount - due.paid
+            if unpaid > 0:
+                take = unpaid if unpaid < left else left
+                due.paid += take
+                due.settled.append((on, take))
+                out.append(Allocation(pid, paid_on, due.date, due.component, take, later))
+                left -= take
+        return left
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, payments: list[Payment]) -> FacilityAllocation:
@@ -490,34 +507,16 @@ class _Walk:
         return overdue_interest(principal[k:end], prev, row, row.date, self.s.day_count)
 
     def _apply_suspense(self, on: date) -> None:
-        dues, suspense, out = self.dues, self.suspense, self.out
-        n = len(dues)
+        dues, suspense = self.dues, self.suspense
         while suspense:
-            k = self.first_open
-            while k < n and dues[k].amount - dues[k].paid <= 0:  # settled (`_advance_first_open`)
-                k += 1
-            self.first_open = k
-            if k >= n or dues[k].date > on:
+            k = self._advance_first_open()
+            if k >= len(dues) or dues[k].date > on:
                 return
             entry = suspense[0]
-            p, left = entry
-            before = left
-            pid, paid_on = p.payment_id, p.date
-            later = on if on != paid_on else None
-            while k < n and left > 0:  # `_settle` on each due falling due by `on`, inlined
-                due = dues[k]
-                if due.date > on:
-                    break
-                unpaid = due.amount - due.paid
-                if unpaid > 0:
-                    take = unpaid if unpaid < left else left
-                    due.paid += take
-                    due.settled.append((on, take))
-                    out.append(Allocation(pid, paid_on, due.date, due.component, take, later))
-                    left -= take
-                k += 1
+            p, before = entry
+            left = self._settle_until(on, before, p, on)
             if left < before:
-                out.append(Allocation(pid, paid_on, None, "unapplied", left - before, on))
+                self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left - before, on))
             if left > 0:
                 entry[1] = left
                 return
@@ -533,42 +532,13 @@ class _Walk:
                 self.out.append(Allocation(p.payment_id, p.date, p.date, p.type, applied))
                 left -= applied
         elif p.type == "fee":
-            self._advance_first_open()  # the dues before it are settled
-            for due in self.dues[self.first_open:]:
-                if left <= 0:
-                    break
-                if due.component in FEE_COMPONENTS:
-                    left = self._settle(due, left, p, p.date)
+            left = self._settle_until(date.max, left, p, p.date, FEE_COMPONENTS)
         elif self.payoff is not None and p.payment_id == self.payoff.payment_id:
-            self._advance_first_open()
-            for due in self.dues[self.first_open:]:
-                if left <= 0:
-                    break
-                left = self._settle(due, left, p, p.date)
+            left = self._settle_until(date.max, left, p, p.date)
             self.closed = True
         else:  # scheduled, or a payoff short of its quote: the dues up to the next payment date
-            on = p.date
-            pay_dates = self.pay_dates
-            i = bisect.bisect_left(pay_dates, on)
-            cutoff = pay_dates[i] if i < len(pay_dates) else date.max
-            dues = self.dues
-            k, n = self.first_open, len(dues)
-            while k < n and dues[k].amount - dues[k].paid <= 0:  # settled (`_advance_first_open`)
-                k += 1
-            self.first_open = k
-            out, pid = self.out, p.payment_id
-            while k < n and left > 0:  # `_settle` on each, inlined (most of a payment's cost)
-                due = dues[k]
-                if due.date > cutoff:
-                    break
-                unpaid = due.amount - due.paid
-                if unpaid > 0:
-                    take = unpaid if unpaid < left else left
-                    due.paid += take
-                    due.settled.append((on, take))
-                    out.append(Allocation(pid, on, due.date, due.component, take))
-                    left -= take
-                k += 1
+            i = bisect.bisect_left(self.pay_dates, p.date)
+            left = self._settle_until(self.pay_dates[i] if i < len(self.pay_dates) else date.max, left, p, p.date)
         if left > 0:
             self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left))
             self.suspense.append([p, left])
