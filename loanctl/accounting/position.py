@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Iterable
 
 from ..conventions.rounding import money_rounder, round_money
 from ..diagnostics import Diagnostic
@@ -666,33 +667,29 @@ class _Books:
                 (tl.shares_on(row.date), self.r(projected_interest(row, index0)), row.commitment_fee, row.principal,
                  row.prepayment, row.draws, row.closing_balance) for row in rows])
         if self.sole:  # its parts are the facility's figures
-            for i, (_, interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(facility[1]):
-                coupon = interest + commitment_fee
-                inflow = coupon + principal + prepayment + exits[i]
-                flows.append(inflow - draws + (upfront if i == 0 else ZERO))
-                balances.append(closing)
-                coupons.append(coupon)
-            return [r.date for r in rows], flows, balances, exits, coupons
-        key = (_PROJECTED_PARTS, id(schedule))
-        table = self.shared.get(key)
-        if table is None:  # each figure split once for every lender, as `part` splits it
-            table = self.shared[key] = [self._row_parts(sh, figures) for sh, *figures in facility[1]]
-        zero = self.zero
-        for i, ((sh, *figures), parts) in enumerate(zip(facility[1], table)):
-            _, k, whole = self._mine(sh)
-            if whole:
-                interest, commitment_fee, principal, prepayment, draws, closing = figures
-            elif k is None:
-                interest = commitment_fee = principal = prepayment = draws = closing = zero
-            else:
-                interest, commitment_fee, principal, prepayment, draws, closing = [
-                    zero if p is None else p[k] for p in parts]
+            mine: Iterable = (figures for _, *figures in facility[1])
+        else:
+            key = (_PROJECTED_PARTS, id(schedule))
+            table = self.shared.get(key)
+            if table is None:  # each figure split once for every lender, as `part` splits it
+                table = self.shared[key] = [self._row_parts(sh, figures) for sh, *figures in facility[1]]
+            mine = (self._my_figures(sh, figures, parts) for (sh, *figures), parts in zip(facility[1], table))
+        for i, (interest, commitment_fee, principal, prepayment, draws, closing) in enumerate(mine):
             coupon = interest + commitment_fee
             inflow = coupon + principal + prepayment + exits[i]
             flows.append(inflow - draws + (upfront if i == 0 else ZERO))
             balances.append(closing)
             coupons.append(coupon)
         return [r.date for r in rows], flows, balances, exits, coupons
+
+    def _my_figures(self, shares, figures: list[Decimal], parts: list[list[Decimal] | None] | None) -> list[Decimal]:
+        """The lender's part of each of a row's figures (`_row_parts` split them)."""
+        _, k, whole = self._mine(shares)
+        if whole:
+            return figures
+        if k is None:
+            return [self.zero] * len(figures)
+        return [self.zero if p is None else p[k] for p in parts]  # type: ignore[union-attr]
 
     def _row_parts(self, shares, figures: list[Decimal]) -> list[list[Decimal] | None] | None:
         """Each figure's parts by `shares` (None: a zero figure), as `part` splits them; None
