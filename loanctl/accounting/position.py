@@ -807,13 +807,7 @@ class _Books:
         for a in allocs:
             component = a.component
             if component in PRINCIPAL_COMPONENTS:
-                mv, held = self._move(-a.amount, on)
-                append(("principal", mv))
-                append(("unapplied", -held))
-                if self.recovered_whole:
-                    rec = self.part(self.recovered_whole, self.shares_on(on))
-                    append(("recoveries", -(rec - self.recovered_part)))
-                    self.recovered_part = rec
+                self._principal_received(a.amount, on, legs)
             elif component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
@@ -821,12 +815,7 @@ class _Books:
                 got = self._receive((a.due_date, component), a.amount)
                 append(("interest_receivable" if component in ("interest", DEFAULT_INTEREST) else "fees_receivable",
                         -got))
-        plug = -sum([x for _, x in legs], self.zero)
-        if later:
-            self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
-                      pid)
-        else:
-            self.post(on, "payment", "cash received and allocated", [("cash", plug)] + legs, pid)
+        self._post_payment(on, pid, later, legs)
 
     def _payment_credit(self, on: date, group) -> None:
         """`_payment` of a position with non-accrual spans or recoveries (§9 credit events)."""
@@ -840,18 +829,7 @@ class _Books:
         for a in allocs:
             component = a.component
             if component in PRINCIPAL_COMPONENTS:
-                left = self.recovery_left.get(on, ZERO) if self.recovery_left else ZERO
-                if left:  # cash on written-off principal: a recovery (§4.3)
-                    take = min(left, a.amount)
-                    self.recovery_left[on] = left - take
-                    self.recovered_whole += take
-                mv, held = self._move(-a.amount, on)
-                legs.append(("principal", mv))
-                legs.append(("unapplied", -held))
-                if self.recovered_whole:
-                    rec = self.part(self.recovered_whole, self.shares_on(on))
-                    legs.append(("recoveries", -(rec - self.recovered_part)))
-                    self.recovered_part = rec
+                self._principal_received(a.amount, on, legs)
             elif component == "unapplied" or a.due_date is None:
                 if not later:  # the negative row of a later date is the balancing debit below
                     legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
@@ -882,6 +860,28 @@ class _Books:
                     legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
                 else:
                     legs.append((role, -got))
+        self._post_payment(on, pid, later, legs)
+
+    def _principal_received(self, amount: Decimal, on: date, legs: list[tuple[str, Decimal]]) -> None:
+        """The legs of principal received on `on` (`amount` of the facility's): the lender's
+        principal follows the facility's balance (beyond it, held as unapplied); cash on
+        written-off principal is a recovery (§4.3)."""
+        left = self.recovery_left.get(on, ZERO) if self.recovery_left else ZERO
+        if left:
+            take = min(left, amount)
+            self.recovery_left[on] = left - take
+            self.recovered_whole += take
+        mv, held = self._move(-amount, on)
+        legs.append(("principal", mv))
+        legs.append(("unapplied", -held))
+        if self.recovered_whole:
+            rec = self.part(self.recovered_whole, self.shares_on(on))
+            legs.append(("recoveries", -(rec - self.recovered_part)))
+            self.recovered_part = rec
+
+    def _post_payment(self, on: date, pid: str, later: bool, legs: list[tuple[str, Decimal]]) -> None:
+        """A payment's entry: the cash received (or, on a `later` date, the unapplied cash
+        applied) against its `legs`."""
         plug = -sum([x for _, x in legs], self.zero)
         if later:
             self.post(on, "unapplied applied", "unapplied cash applied to dues now due", [("unapplied", plug)] + legs,
