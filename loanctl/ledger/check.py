@@ -88,8 +88,8 @@ def _check_follows_book(loaded: LoadedBook, con) -> list[Diagnostic]:
             behind.append(key)
     for deal, facility in behind[:MAX_STALE_REPORTED]:
         diags.append(diag("E0440", f"stored allocations of deal '{deal}' facility '{facility}' no longer follow "
-                                   "the book (its terms, amendments, fixings, calendars, rounding or waterfall "
-                                   "changed after they were computed)",
+                                   "the book (its terms, amendments, fixings, calendars, rounding, waterfall "
+                                   "or unapplied-cash policy changed after they were computed)",
                           loaded.tree.display(loaded.deals[deal].rel),
                           "run `loanctl ledger refresh` (post-payments and query also refresh)"))
     if len(behind) > MAX_STALE_REPORTED:
