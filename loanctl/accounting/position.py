@@ -326,10 +326,14 @@ class _Split:
         self.weights: tuple | None = None
         self.memo: dict[Decimal, list[Decimal]] = {}
 
-    def split(self, amount: Decimal, digits: int) -> list[Decimal]:
-        if self.weights is None:
-            self.weights = share_weights([x for _, x in self.shares])
-        return split_by_weights(amount, *self.weights, digits)
+    def parts(self, amount: Decimal, digits: int) -> list[Decimal]:
+        """The amount's parts, one a lender in the shares' order (split once per amount)."""
+        got = self.memo.get(amount)
+        if got is None:
+            if self.weights is None:
+                self.weights = share_weights([x for _, x in self.shares])
+            got = self.memo[amount] = split_by_weights(amount, *self.weights, digits)
+        return got
 
 
 class _Books:
@@ -390,9 +394,7 @@ class _Books:
             return amount
         if not amount:
             return self.zero
-        parts = got.memo.get(amount)
-        if parts is None:  # split even for a lender not in the shares: bad shares raise as they always did
-            parts = got.memo[amount] = got.split(amount, self.digits)
+        parts = got.parts(amount, self.digits)  # split even for a lender not in the shares: bad shares raise
         return self.zero if i is None else parts[i]
 
     def post(self, on: date, kind: str, narration: str, legs: list[tuple[str, Decimal]], ref: str = "") -> None:
@@ -697,16 +699,7 @@ class _Books:
         got = self._mine(shares)[0]
         if got.whole_to is not None:
             return None
-        out: list[list[Decimal] | None] = []
-        for x in figures:
-            if not x:
-                out.append(None)
-                continue
-            parts = got.memo.get(x)
-            if parts is None:
-                parts = got.memo[x] = got.split(x, self.digits)
-            out.append(parts)
-        return out
+        return [got.parts(x, self.digits) if x else None for x in figures]
 
     def _curve(self, method: str) -> Curve | None:
         rows = self.s.rows
@@ -776,8 +769,7 @@ class _Books:
                 key = (a.due_date, component)
                 paid_whole[key] = paid_whole.get(key, ZERO) + a.amount
                 if key not in keys:
-                    keys[key] = "interest_receivable" if component in ("interest", DEFAULT_INTEREST) \
-                        else "fees_receivable"
+                    keys[key] = _receivable(component)
 
     def _flush(self) -> None:
         """The deferred payments' (`_defer`) net per account, posted as one entry on the last one's
@@ -813,8 +805,7 @@ class _Books:
                     append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
                 got = self._receive((a.due_date, component), a.amount)
-                append(("interest_receivable" if component in ("interest", DEFAULT_INTEREST) else "fees_receivable",
-                        -got))
+                append((_receivable(component), -got))
         self._post_payment(on, pid, later, legs)
 
     def _payment_credit(self, on: date, group) -> None:
@@ -835,8 +826,8 @@ class _Books:
                     legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
             else:
                 got = self._receive((a.due_date, component), a.amount)
-                interest = component in ("interest", DEFAULT_INTEREST)
-                role = "interest_receivable" if interest else "fees_receivable"
+                role = _receivable(component)
+                interest = role == "interest_receivable"
                 unbooked = self.fees_unbooked.get(a.due_date) if component == "fees" and self.fees_unbooked else None
                 if unbooked is not None:  # the receivable first, then the fee not recognised
                     booked = min(got, unbooked[0])
@@ -1119,6 +1110,11 @@ class _Books:
         self.balances.append(Balance(on, self.deal, self.s.facility_id, self.lender, self.s.currency,
                                      self.principal, self._unamortized(), ex - ew - self.exit_due,
                                      self.fv_adjustment, self.bal.get("cost_recovery", self.zero)))
+
+
+def _receivable(component: str) -> str:
+    """The receivable a settled due of `component` is taken off: interest (default interest too) or fees."""
+    return "interest_receivable" if component in ("interest", DEFAULT_INTEREST) else "fees_receivable"
 
 
 class _Deferred:
