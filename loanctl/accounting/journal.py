@@ -34,7 +34,7 @@ from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
 from ..reports.build import resolve_scope
 from ..reports.stored import DealIndex
-from ..servicing.allocation import Payment
+from ..servicing.allocation import Payment, by_facility
 from ..servicing.positions import allocate_facility, facility_inputs
 from .periods import period_ends
 from .projections import facility_projections
@@ -93,13 +93,10 @@ def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, st
     mode = book.rounding if book else "half_up"
     accounts = book.accounts if book else Accounts()
     journal = Journal(book.name if book else "", scope.name if scope else "whole book", start, end, period)
-    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
-    for p in payments:
-        if p.date <= end:
-            by_facility[(p.deal, p.facility)].append(p)
+    paid = by_facility(payments, end)
 
     deal_ids = funded_deals(loaded, index)
-    job = _Job(loaded, by_facility, end, start, lenders_in_scope, method, mode, accounts, period,
+    job = _Job(loaded, paid, end, start, lenders_in_scope, method, mode, accounts, period,
                facility_marks(loaded, end), index)
     n = _workers(workers, deal_ids)
     results = [r for part in fork_map(job.run, chunked(deal_ids, n, 8, CHUNK_MIN), n) for r in part] \
@@ -327,18 +324,16 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
         deal_ids = funded_deals(loaded, index)
         n = _workers(workers, deal_ids)
         chunks = chunked(deal_ids, n, 8, CHUNK_MIN)
-        by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+        paid: dict[tuple[str, str], list[Payment]] = {}
         files: list[Path | None] = [None] * len(chunks)
         if payments is not None:
-            for p in payments:
-                if p.date <= end:
-                    by_facility[(p.deal, p.facility)].append(p)
+            paid = by_facility(payments, end)
         elif root is not None:  # the ledger's problems first, as when its payments are read before the journal
             files = list(payment_files(root, [(c[0], c[-1]) for c in chunks], end, folder))
         scope = resolve_scope(loaded, fund=fund) if fund else None
         out = JournalStream(book.name if book else "", scope.name if scope else "whole book", start, end, period,
                             folder)
-        job = _Job(loaded, by_facility, end, start, set(scope.lenders) if scope else None,
+        job = _Job(loaded, paid, end, start, set(scope.lenders) if scope else None,
                    book.policy.fee_amortization if book else "effective_interest",
                    book.rounding if book else "half_up", book.accounts if book else Accounts(), period,
                    facility_marks(loaded, end), index)
@@ -377,9 +372,7 @@ def _stream_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], s
     position's own order kept within a day), and its facts."""
     k, deal_ids, paid = chunk
     if paid is not None:  # this chunk's payments, read here from the file the parent wrote
-        job.by_facility = defaultdict(list)
-        for p in read_payment_file(paid):
-            job.by_facility[(p.deal, p.facility)].append(p)
+        job.by_facility = by_facility(read_payment_file(paid), job.end)
     facts = _ChunkFacts([], [], set(), None)
     entries: list[tuple[str, str]] = []
     balances: list[tuple[tuple, str]] = []

@@ -33,7 +33,7 @@ from ..conventions.rounding import round_money
 from ..diagnostics import Diagnostic, DiagnosticError
 from ..model.records import LoadedBook
 from ..reports.build import Report, Scope, ScopeProblem
-from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.allocation import FacilityAllocation, Payment, by_facility
 from .position import credit_carrying, deferred_fees_on, fair_value, needs_run
 from .projections import facility_projections
 
@@ -58,10 +58,7 @@ def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] 
     """The `position_hook` of `reports.build.build_report` adding amortized cost, the mark, fair
     value and unrealized gain to each position (`payments`: the report's, for the projections
     the effective rate was re-solved on)."""
-    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
-    for p in payments:
-        if p.date <= as_of:
-            by_facility[(p.deal, p.facility)].append(p)
+    paid = by_facility(payments, as_of)
     book = loaded.book
     method = book.policy.fee_amortization if book else "effective_interest"
     mode = book.rounding if book else "half_up"
@@ -73,7 +70,7 @@ def valuation_hook(loaded: LoadedBook, as_of: date, payments: Iterable[Payment] 
         credit = needs_run(fa, as_of)
         if fa.schedule.rows[0].date <= as_of and (credit or any(k in ("upfront", "exit")
                                                                for _, k, _ in fa.schedule.fee_details)):
-            projections = facility_projections(loaded, row["deal"], fa, by_facility[(row["deal"], row["facility"])],
+            projections = facility_projections(loaded, row["deal"], fa, paid[(row["deal"], row["facility"])],
                                                as_of) if method == "effective_interest" else []
             for lender in lenders:
                 if credit:  # non-accrual, write-offs, trades: the journal's own balances on the date

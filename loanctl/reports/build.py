@@ -20,7 +20,7 @@ from ..model.records import LoadedBook
 from ..underwriting.metrics import moic, xirr
 from ..model.documents import FUNDED_OR_LATER
 from ..engine.lenders import lender_part, timeline_of
-from ..servicing.allocation import FacilityAllocation, Payment
+from ..servicing.allocation import FacilityAllocation, Payment, by_facility
 from ..servicing.credit import principal_history
 from ..servicing.positions import (MONEY, Flow, Position, allocate_facility, bucket_names, facility_flows,
                                    facility_inputs, facility_position, lender_position)
@@ -121,10 +121,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
     mode = book.rounding if book else "half_up"
     report = Report(scope, as_of, book.name if book else "", dpd_bucket_names=bucket_names(buckets))
-    by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
-    for p in payments:
-        if p.date <= as_of:
-            by_facility[(p.deal, p.facility)].append(p)
+    paid = by_facility(payments, as_of)
     flows_by_ccy: dict[str, list[tuple[date, str, Decimal]]] = defaultdict(list)
     terminal: dict[str, Decimal] = defaultdict(Decimal)
 
@@ -145,7 +142,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
         if order is not None:  # every facility of the deal stored and up to date
             entries = [stored(deal_id, fid) for fid in order]
         else:
-            entries = _deal_entries(loaded, deal_id, scope, as_of, buckets, mode, by_facility, position_hook, store,
+            entries = _deal_entries(loaded, deal_id, scope, as_of, buckets, mode, paid, position_hook, store,
                                     stored)
         for trades, row, flows in entries:
             report.trades += trades
@@ -351,12 +348,9 @@ def compute_in_workers(loaded: LoadedBook, scope: Scope, as_of: date, store: Pos
             mine = {d: statuses[d] if statuses is not None else loaded.deals[d].deal.status for d in chunk}
             payments = store.payments(facilities_to_compute(loaded, scope, as_of, store, mine))
             hook = hook_of(payments)
-            by_facility: dict[tuple[str, str], list[Payment]] = defaultdict(list)
-            for p in payments:
-                if p.date <= as_of:
-                    by_facility[(p.deal, p.facility)].append(p)
+            paid = by_facility(payments, as_of)
             for deal_id in chunk:
-                _deal_entries(loaded, deal_id, scope, as_of, buckets, mode, by_facility, hook, store, None)
+                _deal_entries(loaded, deal_id, scope, as_of, buckets, mode, paid, hook, store, None)
             return store.new
         finally:
             store.new = kept

@@ -21,7 +21,7 @@ Whatever a payment cannot settle is `unapplied` — reported, never dropped.
 from __future__ import annotations
 
 import bisect
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -233,6 +233,15 @@ _DUE_DATE = attrgetter("date")
 
 def order(payments: Iterable[Payment]) -> list[Payment]:
     return sorted(payments, key=_PAYMENT_ORDER)
+
+
+def by_facility(payments: Iterable[Payment], until: date) -> dict[tuple[str, str], list[Payment]]:
+    """The payments dated on or before `until`, by (deal, facility), each list in the given order."""
+    out: dict[tuple[str, str], list[Payment]] = defaultdict(list)
+    for p in payments:
+        if p.date <= until:
+            out[(p.deal, p.facility)].append(p)
+    return out
 
 
 def live_payments(payments: Iterable[Payment]) -> list[Payment]:
