@@ -118,8 +118,7 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     deal's status when not all deals are loaded (reports.stored.DealIndex; the deals without
     current stored entries are, see `deals_to_compute`)."""
     book = loaded.book
-    buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
-    mode = book.rounding if book else "half_up"
+    buckets, mode = _position_rules(loaded)
     report = Report(scope, as_of, book.name if book else "", dpd_bucket_names=bucket_names(buckets))
     paid = by_facility(payments, as_of)
     flows_by_ccy: dict[str, list[tuple[date, str, Decimal]]] = defaultdict(list)
@@ -179,6 +178,12 @@ def build_report(loaded: LoadedBook, scope: Scope, as_of: date, payments: Iterab
     report.received_totals = {ccy: _received(t) for ccy, t in report.totals.items()}
     report.latest_covenants = latest_covenant_tests(report.covenants)
     return report
+
+
+def _position_rules(loaded: LoadedBook) -> tuple[tuple[int, ...], str]:
+    """The book's days-past-due buckets and rounding mode, which every position is computed with."""
+    book = loaded.book
+    return (book.dpd_buckets if book else (0, 30, 60, 90, 120)), (book.rounding if book else "half_up")
 
 
 def _deal_entries(loaded: LoadedBook, deal_id: str, scope: Scope, as_of: date, buckets, mode: str,
@@ -335,9 +340,7 @@ def compute_in_workers(loaded: LoadedBook, scope: Scope, as_of: date, store: Pos
     n = worker_count() if workers is None else workers
     if n <= 1 or len(deal_ids) < PARALLEL_FROM:
         return 0
-    book = loaded.book
-    buckets = book.dpd_buckets if book else (0, 30, 60, 90, 120)
-    mode = book.rounding if book else "half_up"
+    buckets, mode = _position_rules(loaded)
 
     def work(chunk: list[str]) -> list[tuple]:
         had = set(loaded.deals)
