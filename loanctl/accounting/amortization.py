@@ -26,13 +26,12 @@ TOLERANCE = Decimal("1e-40")
 
 
 def npv(rate: Decimal, flows: Sequence[Decimal]) -> Decimal:
-    """Σ flows[k] (1+rate)^-k, by Horner from the last flow."""
-    with localcontext(_CTX):
-        v = ONE / (ONE + rate)
-        acc = ZERO
-        for cf in reversed(flows):
-            acc = acc * v + cf
-        return acc
+    """Σ flows[k] (1+rate)^-k, by Horner from the last flow (in the caller's context)."""
+    v = ONE / (ONE + rate)
+    acc = ZERO
+    for cf in reversed(flows):
+        acc = acc * v + cf
+    return acc
 
 
 _BRACKETS = tuple((Decimal(a) / 1000, Decimal(b) / 1000) for a, b in (
@@ -43,11 +42,10 @@ def npv_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, power: Deci
     """flows[0] + Σ_{k≥1} flows[k] (1+rate)^-(offset + k − 1): the first flow now, the next
     after the fraction `offset` of a period, then one a period (a re-solve mid-period). One
     fractional power (`power`: (1+rate)^-offset when the caller has it); the rest by Horner."""
-    with localcontext(_CTX):
-        tail = npv(rate, [ZERO, *flows[1:]]) * (ONE + rate)  # Σ_{k≥1} cf_k v^(k−1)
-        if offset == ONE:
-            return flows[0] + tail / (ONE + rate)
-        return flows[0] + tail * (power if power is not None else (ONE + rate) ** -offset)
+    tail = npv(rate, [ZERO, *flows[1:]]) * (ONE + rate)  # Σ_{k≥1} cf_k v^(k−1)
+    if offset == ONE:
+        return flows[0] + tail / (ONE + rate)
+    return flows[0] + tail * (power if power is not None else (ONE + rate) ** -offset)
 
 
 def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, power: Decimal | None = None,
@@ -66,52 +64,55 @@ def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, pow
     return acc * (power if power is not None else base ** -offset) * v
 
 
-_POWERS: dict[tuple[str, str], Decimal] = {}
-"""(1+rate)^-offset by (rate, offset) as text (`solve_rate`): the lenders of a facility, and
-facilities with the same fraction of a period to run, start from the same rates (the
-brackets, their midpoint); the same operands (their text: value and exponent) in the same
-context give the same power."""
-_POWERS_KEPT = 4096
+def discount(rate: Decimal, offset: Decimal) -> Decimal:
+    """(1+rate)^-offset in the caller's context, as exp(−offset · ln(1+rate)): within a few
+    units of its last digit (the solver's tolerance is ten digits above that), in well under
+    the time of `**`, which rounds correctly."""
+    return (-offset * (ONE + rate).ln()).exp()
 
 
-def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decimal | None:
+_COARSE = Context(prec=20)
+"""The context of the first Newton iterates (`solve_rate`): a fractional power costs half
+there, and the iterates only need to come near the root."""
+COARSE_STEP = Decimal("1e-12")
+"""A coarse Newton step this small ends the coarse phase: the next (50-digit) steps square
+the error (1e-24, then 1e-48)."""
+
+
+def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None, guess: Decimal | None = None) -> Decimal | None:
     """The periodic rate i with npv(i) = 0, or None when there is none in (−99%, 10,000%).
     `offset`: flows after the first come at offset, offset + 1, … periods (default 1, 2, …).
+    `guess`: where to start (a rate re-solved starts from the old one), when inside the bracket.
 
-    Newton from 1% per period, kept inside a bracket found by scanning; bisection whenever a
-    Newton step leaves the bracket. Converges to |npv| ≤ TOLERANCE × Σ|flows|."""
+    Newton from the guess (else the middle of a bracket found by scanning), its first steps at
+    20 digits until a step is below 1e-12, then at 50 digits, kept inside the bracket (bisection
+    whenever a step leaves it). Converges to |npv| ≤ TOLERANCE × Σ|flows| at 50 digits: where
+    the iterates start changes the rate only below that."""
     if not any(flows):
         return None
-    if offset is not None and offset != ONE:
-        # npv and its derivative at the same rate share the one costly term, (1+rate)^-offset
-        # (the same power, in the same context, either way: the iterates are unchanged)
-        last: list = [None, None]
-
-        def power(r: Decimal) -> Decimal:
-            if last[0] is not r:
-                key = (str(r), shown)
-                got = _POWERS.get(key)
-                if got is None:
-                    if len(_POWERS) >= _POWERS_KEPT:
-                        _POWERS.clear()
-                    got = _POWERS[key] = (ONE + r) ** -offset
-                last[0], last[1] = r, got
-            return last[1]
-
-        shown = str(offset)
-
-        f_npv = lambda r, fl: npv_at(r, fl, offset, power(r))  # noqa: E731
-        f_der = lambda r, fl: _derivative_at(r, fl, offset, power(r), weighted)  # noqa: E731
-    else:
-        f_npv = npv
-        f_der = lambda r, fl: _derivative(r, fl, weighted)  # noqa: E731
     with localcontext(_CTX):
-        # the derivative's terms, the same at every iterate: computed once, as it computes them
-        weighted = _weighted(flows) if offset is None or offset == ONE else _weighted_at(flows, offset)
+        fractional = offset is not None and offset != ONE
+        # the derivative's terms, the same at every iterate: computed once
+        weighted = _weighted_at(flows, offset) if fractional else _weighted(flows)
+        powers: dict[Decimal, Decimal] = {}  # (1+rate)^-offset by rate, at 50 digits
+
+        def f_npv(r: Decimal) -> Decimal:
+            if not fractional:
+                return npv(r, flows)
+            p = powers.get(r)
+            if p is None:
+                p = powers[r] = discount(r, offset)
+            return npv_at(r, flows, offset, p)
+
+        def f_der(r: Decimal) -> Decimal:
+            if not fractional:
+                return _derivative(r, flows, weighted)
+            return _derivative_at(r, flows, offset, powers[r], weighted)
+
         scale = sum((abs(f) for f in flows), ZERO)
         lo = hi = None
         for a, b in _BRACKETS:  # the usual range first, then ever wider
-            fa, fb = f_npv(a, flows), f_npv(b, flows)
+            fa, fb = f_npv(a), f_npv(b)
             if fa == 0:
                 return a
             if (fa < 0) != (fb < 0):
@@ -119,19 +120,47 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None) -> Decim
                 break
         if lo is None:
             return None
-        x = (lo + hi) / 2
+        x = guess if guess is not None and lo < guess < hi else (lo + hi) / 2
+    x = _coarse(x, lo, hi, flows, offset if fractional else None)
+    with localcontext(_CTX):
         for _ in range(400):
-            fx = f_npv(x, flows)
+            fx = f_npv(x)
             if abs(fx) <= TOLERANCE * scale:
                 return x
             if (fx < 0) == (f_lo < 0):
                 lo, f_lo = x, fx
             else:
                 hi = x
-            d = f_der(x, flows)
+            d = f_der(x)
             step = x - fx / d if d else None
             x = step if step is not None and lo < step < hi else (lo + hi) / 2
         return x
+
+
+def _coarse(x: Decimal, lo: Decimal, hi: Decimal, flows: Sequence[Decimal], offset: Decimal | None) -> Decimal:
+    """Newton at 20 digits from x until a step is below COARSE_STEP (the last iterate), or
+    leaves (lo, hi) or stalls (the iterate it was at: the 50-digit phase goes on from there,
+    with its bracket)."""
+    with localcontext(_COARSE):
+        flows = [+f for f in flows]  # at 20 digits
+        if offset is not None:
+            offset = +offset
+        weighted = _weighted_at(flows, offset) if offset is not None else _weighted(flows)
+        for _ in range(30):
+            if offset is None:
+                fx, d = npv(x, flows), _derivative(x, flows, weighted)
+            else:
+                p = discount(x, offset)
+                fx, d = npv_at(x, flows, offset, p), _derivative_at(x, flows, offset, p, weighted)
+            if not d:
+                return x
+            step = x - fx / d
+            if not lo < step < hi:
+                return x
+            if abs(step - x) < COARSE_STEP:
+                return step
+            x = step
+    return x
 
 
 def _derivative(rate: Decimal, flows: Sequence[Decimal], weighted: Sequence[Decimal] | None = None) -> Decimal:
@@ -240,7 +269,7 @@ def reforecast(curve: Curve, on: date, dates: Sequence[date], flows: Sequence[De
         accrued = coupons[j + 1] * (ONE - f) if len(coupons) > j + 1 else ZERO
         future = list(flows[j + 1:])
         future[0] -= settled
-        rate = solve_rate([-(carrying + accrued)] + future, f)
+        rate = solve_rate([-(carrying + accrued)] + future, f, curve.rate)
         if rate is None:
             return None
         v = ONE / (ONE + rate)
