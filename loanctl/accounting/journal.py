@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import heapq
 import json
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -294,9 +294,21 @@ class JournalStream:
 
     @staticmethod
     def _merged(paths: list[Path]) -> Iterator[str]:
+        """The files' lines merged by date (their first 10 characters), a date's lines file by
+        file in the order of `paths` — what a stable merge gives, a day's lines at a time (each
+        file is sorted by date)."""
         with contextlib.ExitStack() as stack:
-            files = [stack.enter_context(open(p, encoding="utf-8", newline="\n")) for p in paths]
-            yield from heapq.merge(*files, key=itemgetter(slice(0, 10)))
+            days = [groupby(stack.enter_context(open(p, encoding="utf-8", newline="\n")), itemgetter(slice(0, 10)))
+                    for p in paths]
+            heads = [next(g, None) for g in days]  # each file's (date, its lines) next
+            while True:
+                due = min((h[0] for h in heads if h is not None), default=None)
+                if due is None:
+                    return
+                for k, head in enumerate(heads):
+                    if head is not None and head[0] == due:
+                        yield from head[1]
+                        heads[k] = next(days[k], None)
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
