@@ -157,6 +157,8 @@ class _Job:
     def positions(self, deal_ids: list[str]) -> Iterator[tuple]:
         """`run`, one position at a time."""
         loaded, end, start = self.loaded, self.end, self.start
+        bases = self.accounts.model_dump()  # the account of each role, before the position's components
+        ends: dict[date, list[date]] = {}  # period ends by first date: facilities funded the same day share them
         if self.index is not None:
             self.index.load(deal_ids)
         for deal_id in deal_ids:
@@ -175,7 +177,9 @@ class _Job:
                     continue
                 projections = facility_projections(loaded, deal_id, fa, paid, end) \
                     if self.method == "effective_interest" else []
-                own_ends = period_ends(s.rows[0].date, end, self.period)
+                own_ends = ends.get(s.rows[0].date)
+                if own_ends is None:
+                    own_ends = ends[s.rows[0].date] = period_ends(s.rows[0].date, end, self.period)
                 own_marks = {d: p for d, p in self.marks.get((deal_id, fid), {}).items() if d >= s.rows[0].date}
                 cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end} | set(own_marks))
                 if start is not None:  # before `start` only the cumulative state on its eve matters
@@ -185,7 +189,7 @@ class _Job:
                 shown = {e for e in own_ends if start is None or e >= start}
                 shared: dict = {}
                 for lender in lenders:
-                    acc = _position_accounts(self.accounts, lender, deal_id, fid)
+                    acc = _position_accounts(bases, lender, deal_id, fid)
                     books = position_books(fa, deal_id, lender, acc, cuts, shown, end, self.method, self.mode,
                                            own_marks, projections, shared, fold_before=start)
                     entries = books.entries
@@ -206,9 +210,10 @@ def facility_marks(loaded: LoadedBook, end: date) -> dict[tuple[str, str], dict[
     return out
 
 
-def _position_accounts(accounts: Accounts, lender: str, deal: str, facility: str) -> dict[str, str]:
+def _position_accounts(bases: dict[str, str], lender: str, deal: str, facility: str) -> dict[str, str]:
+    """Each role's account of a position (`bases`: book.yaml's accounts by role)."""
     out = {}
-    for role, base in accounts.model_dump().items():
+    for role, base in bases.items():
         if role in LENDER_ROLES:
             out[role] = f"{base}:{component(lender)}"
         else:
