@@ -18,6 +18,7 @@ connection is open (its state does not survive a fork).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -93,6 +94,21 @@ def fork_map(work: Callable[[T], R], chunks: Sequence[T], workers: int, rerun: b
         pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
         _WORK.pop()
+
+
+@contextlib.contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile (reference counting still frees everything
+    not in a cycle). For a worker's chunk whose objects hold no cycles: the journal's workers
+    allocate millions of short-lived objects, and the collections they set off cost ~10% of
+    their CPU while finding nothing (their peak memory is the same without them)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _follow_parent(parent: int) -> None:

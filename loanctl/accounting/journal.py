@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Iterator
 from ..engine.lenders import timeline_of
 from ..ledger.db import payment_files, read_payment_file
 from ..diagnostics import Diagnostic, DiagnosticError
-from ..forkmap import chunked, fork_map, worker_count
+from ..forkmap import chunked, fork_map, without_cycle_collection, worker_count
 from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
 from ..reports.build import resolve_scope
@@ -152,7 +152,8 @@ class _Job:
 
     def run(self, deal_ids: list[str]) -> list[tuple]:
         """(deal, facility, lender, entries, balances, warnings) of each position, in deal order."""
-        return list(self.positions(deal_ids))
+        with without_cycle_collection():  # as `_stream_chunk`
+            return list(self.positions(deal_ids))
 
     def positions(self, deal_ids: list[str]) -> Iterator[tuple]:
         """`run`, one position at a time."""
@@ -387,6 +388,12 @@ def _stream_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], s
                   chunk: tuple[int, list[str], Path | None]) -> _ChunkFacts:
     """One chunk of deals: its entries (and balances) as text files sorted by date (a
     position's own order kept within a day), and its facts."""
+    with without_cycle_collection():  # nothing it makes is in a cycle: collections would find nothing
+        return _work_chunk(job, pieces, balance, folder, chunk)
+
+
+def _work_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], str] | None, folder: Path,
+                chunk: tuple[int, list[str], Path | None]) -> _ChunkFacts:
     k, deal_ids, paid = chunk
     if paid is not None:  # this chunk's payments, read here from the file the parent wrote
         job.by_facility = by_facility(read_payment_file(paid), job.end)
