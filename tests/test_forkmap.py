@@ -158,3 +158,24 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+def test_without_cycle_collection_restores_the_collector_as_it_was():
+    import gc
+
+    from loanctl.forkmap import without_cycle_collection
+    assert gc.isenabled()
+    with without_cycle_collection():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with without_cycle_collection():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off: left off
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):
+        with without_cycle_collection():
+            raise ValueError("the collector comes back on an exception too")
+    assert gc.isenabled()
