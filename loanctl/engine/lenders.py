@@ -435,27 +435,35 @@ def row_weights(schedule: FacilitySchedule, on: date, component: str) -> Shares:
     by the shares in force on that date. Cached on the schedule (the same weights object for
     every lender and payment of a due)."""
     cache = schedule.lender_cache.get("weights")
-    if cache is None or cache[0] is not schedule.rows:
-        cache = schedule.lender_cache["weights"] = (schedule.rows, {})
+    tl = timeline_of(schedule)
+    if cache is None or cache[0] is not schedule.rows or cache[1] is not tl:
+        cache = schedule.lender_cache["weights"] = (schedule.rows, tl, _fixed_shares(tl), {})
     key = (on, component)
-    got = cache[1].get(key)
+    got = cache[3].get(key)
     if got is None:
-        got = cache[1][key] = _row_weights(schedule, on, component)
+        got = cache[3][key] = _row_weights(schedule, tl, cache[2], on, component)
     return got
 
 
-def _row_weights(schedule: FacilitySchedule, on: date, component: str) -> Shares:
-    tl = timeline_of(schedule)
+def _fixed_shares(tl: ShareTimeline) -> Shares | None:
+    """The shares, when they never change and none is zero (else None): then each lender's
+    exact part of an accrual is the amount × its share, so the accrual's weights are the
+    shares themselves (worked out once a schedule: the sum is of fractions)."""
+    only = tl.changes[0][1]
+    if len(tl.changes) == 1 and all(w for _, w in only) and sum((w for _, w in only), Fraction(0)) == 1:
+        return only
+    return None
+
+
+def _row_weights(schedule: FacilitySchedule, tl: ShareTimeline, fixed: Shares | None, on: date,
+                 component: str) -> Shares:
     idx = next((i for i, r in enumerate(schedule.rows) if r.date == on), None)
     if idx:
         row = schedule.rows[idx]
         ws: list[tuple[str, Fraction]] = []
         if component in ("interest", "commitment_fee") and row.segments:
-            only = tl.changes[0][1]
-            if len(tl.changes) == 1 and all(w for _, w in only) and sum((w for _, w in only), Fraction(0)) == 1:
-                # shares that never change, none zero: each exact part is the amount × the share,
-                # so the weights are the shares themselves (and so is the fallback below)
-                return only
+            if fixed is not None:
+                return fixed  # (and so is the fallback below)
             key = ("exact", idx)
             exact = schedule.lender_cache.get(key)
             if exact is None:

@@ -461,9 +461,11 @@ class _Builder:
         prev_maturity: date | None = None
         custom_done: set[tuple[int, date]] = set()
 
-        version_at, commitment_terms, yf_of = self.version_at, self._commitment_terms, self._year_fraction
+        version_at, commitment_terms, yf_of, r = self.version_at, self._commitment_terms, self._year_fraction, self.r
+        single = self._single
+        single_shares = self._shares(self.start) if single is not None else None
         for p in periods:
-            v0 = version_at(p.accrual_start)
+            v0 = single or version_at(p.accrual_start)
             overnight = v0.facility.interest.method in OVERNIGHT_METHODS and v0.facility.interest.index is not None
             if overnight:  # rate0 is the equivalent rate, known after the sub-intervals
                 d0 = self.daily(v0.facility, p.accrual_start, p.accrual_end, v0)
@@ -471,10 +473,13 @@ class _Builder:
             else:
                 rate0, spread0, projected = self.cash_rate(v0.facility, p.accrual_start, v0)
             opening = balance
-            row_draws = [(d, a) for d, a in pending if d < p.pay_date]
-            pending = pending[len(row_draws):]
-            row_prepay = [x for x in pending_prepay if x[0] < p.pay_date]
-            pending_prepay = pending_prepay[len(row_prepay):]
+            row_draws = row_prepay = ()  # (both lists in date order: the period's are a head)
+            if pending and pending[0][0] < p.pay_date:
+                row_draws = [(d, a) for d, a in pending if d < p.pay_date]
+                pending = pending[len(row_draws):]
+            if pending_prepay and pending_prepay[0][0] < p.pay_date:
+                row_prepay = [x for x in pending_prepay if x[0] < p.pay_date]
+                pending_prepay = pending_prepay[len(row_prepay):]
             applied_prepay: list[tuple[date, Decimal]] = []
             applied_idx: set[int] = set()
             segments = []
@@ -507,7 +512,7 @@ class _Builder:
                     for x in applied_prepay:
                         prepaid_sum += x[1]
                 seg_balance = opening + drawn_by_a - prepaid_sum
-                v = version_at(a)
+                v = single or version_at(a)
                 f = v.facility
                 daily = None
                 if overnight and f.interest.method in OVERNIGHT_METHODS and f.interest.index is not None:
@@ -531,11 +536,12 @@ class _Builder:
                 c_rate, undrawn, c_end = commitment_terms(f, cum_draws + drawn_by_a, seg_balance)
                 if c_rate and a < c_end:
                     cfee += c_rate * undrawn * yf_of(it.day_count, a, b if b < c_end else c_end)
-                args = [a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn, c_end, daily]
                 if overnight:
-                    seg_args.append(args)
+                    seg_args.append([a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate, undrawn,
+                                     c_end, daily])
                 else:
-                    segments.append(Segment(*args))
+                    segments.append(Segment(a, b, seg_balance, rate, it.day_count, it.pik_rate or ZERO, c_rate,
+                                            undrawn, c_end))
             if overnight:  # the equivalent rate: interest × B / Σ balance(t), 10 places half-even
                 rate0 = interest * d0.basis / weight if weight else d0.unit_rate()
                 rate0 = rate0.quantize(_RATE_PLACES, rounding="ROUND_HALF_EVEN")
@@ -543,7 +549,7 @@ class _Builder:
                     if args[9] is not None:
                         args[3] = rate0
                     segments.append(Segment(*args))
-            interest, pik, cfee = self.r(interest), self.r(pik), self.r(cfee)
+            interest, pik, cfee = r(interest), r(pik), r(cfee)
             if self.pik_toggles and self._toggled(p.accrual_start):
                 pik, interest = pik + interest, zero
             period_draws = zero
@@ -560,7 +566,7 @@ class _Builder:
             due_balance = opening + period_draws + pik - prepaid_now
 
             # scheduled principal, by the terms in force at the payment date
-            f_pay = self.version_at(min(p.pay_date, p.accrual_end)).facility
+            f_pay = (single or version_at(min(p.pay_date, p.accrual_end))).facility
             am = f_pay.amortization
             if p.index == n_periods:
                 principal = due_balance  # maturity repays everything left
@@ -581,11 +587,11 @@ class _Builder:
                 if (amount is None or opening != prev_open - prev_principal
                         or f_pay.maturity_date != prev_maturity
                         or (am.type == "level" and rate0 != prev_rate)):
-                    r = rate0 / self._ppy(f_pay)
-                    if am.type == "straight" or r == 0:
-                        amount = self.r(opening / n)
+                    rp = rate0 / self._ppy(f_pay)
+                    if am.type == "straight" or rp == 0:
+                        amount = r(opening / n)
                     else:
-                        amount = self.r(opening * r / (1 - (1 + r) ** -n))
+                        amount = r(opening * rp / (1 - (1 + rp) ** -n))
                 principal = amount if am.type == "straight" else max(amount - interest, zero)
             principal = max(min(principal, due_balance), zero) + zero
             prev_open, prev_principal, prev_rate, prev_maturity = opening, principal, rate0, f_pay.maturity_date
@@ -606,7 +612,7 @@ class _Builder:
             rows.append(Row(p.pay_date, p.accrual_start, p.accrual_end, (p.accrual_end - p.accrual_start).days,
                             rate0, opening, period_draws, interest, pik, cfee, fees, principal,
                             interest + cfee + fees + principal, closing, projected, spread0,
-                            self._shares(p.pay_date), prepaid_now, tuple(segments)))
+                            single_shares or self._shares(p.pay_date), prepaid_now, tuple(segments)))
             balance = closing
         last = versions[-1].facility
         commitments = [(v.effective or self.start, v.facility.commitment,

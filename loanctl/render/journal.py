@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import re
+from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Callable, Iterator, TextIO
 
@@ -70,11 +71,22 @@ def csv_pieces(e) -> list[str]:
     quoted, so `f"{n},"` before each piece makes the row `csv.writer` writes). Rows of plain
     fields are joined here; any other goes through `csv.writer`."""
     day, ref = e.date.isoformat(), inert(e.ref, one_line=True) if e.ref else ""
-    head, tail = (day, e.kind, e.deal, e.facility, e.lender, ref), (e.currency, e.narration)
-    plain = _CSV_SPECIAL.search("\t".join(head + tail)) is None
-    before, after = ",".join(head) + ",", "," + ",".join(tail) + "\n"
+    middle, after, plain = _csv_fields(e.kind, e.deal, e.facility, e.lender, e.currency, e.narration)
+    if ref and plain:  # (a date's text is always plain)
+        plain = _CSV_SPECIAL.search(ref) is None
+    before = f"{day},{middle},{ref},"
     return [f"{before}{p.account},{p.amount!s}{after}" if plain and _CSV_SPECIAL.search(p.account) is None
-            else _ROW((*head, p.account, p.amount, *tail)) for p in e.postings]
+            else _ROW((day, e.kind, e.deal, e.facility, e.lender, ref, p.account, p.amount, e.currency, e.narration))
+            for p in e.postings]
+
+
+@lru_cache(maxsize=4096)
+def _csv_fields(kind: str, deal: str, facility: str, lender: str, currency: str,
+                narration: str) -> tuple[str, str, bool]:
+    """(kind to lender joined, the currency and narration as a row's end, whether all are plain):
+    the same for a position's entries of one kind, so worked out once."""
+    plain = _CSV_SPECIAL.search("\t".join((kind, deal, facility, lender, currency, narration))) is None
+    return ",".join((kind, deal, facility, lender)), f",{currency},{narration}\n", plain
 
 
 def _json_item(data: dict) -> str:

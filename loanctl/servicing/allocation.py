@@ -363,15 +363,6 @@ class _Walk:
         if i < self.first_open:
             self.first_open = i
 
-    def _advance_first_open(self) -> int:
-        """The first due not yet settled in full (the dues before it all are); kept."""
-        dues, k = self.dues, self.first_open
-        n = len(dues)
-        while k < n and dues[k].amount - dues[k].paid <= 0:  # settled
-            k += 1
-        self.first_open = k
-        return k
-
     def _settle_until(self, bound: date, left: Decimal, p: Payment, on: date,
                       only: tuple[str, ...] | None = None) -> Decimal:
         """Apply what is left of payment `p` on `on` to the open dues falling due by `bound`
@@ -380,7 +371,10 @@ class _Walk:
         one call a payment rather than one a due."""
         dues, out = self.dues, self.out
         n = len(dues)
-        k = self._advance_first_open()
+        k = self.first_open
+        while k < n and dues[k].amount - dues[k].paid <= 0:  # settled: skipped from now on
+            k += 1
+        self.first_open = k
         pid, paid_on = p.payment_id, p.date
         later = on if on != paid_on else None
         while k < n and left > 0:
@@ -516,16 +510,14 @@ class _Walk:
         return overdue_interest(principal[k:end], prev, row, row.date, self.s.day_count)
 
     def _apply_suspense(self, on: date) -> None:
-        dues, suspense = self.dues, self.suspense
+        suspense = self.suspense
         while suspense:
-            k = self._advance_first_open()
-            if k >= len(dues) or dues[k].date > on:
-                return
             entry = suspense[0]
             p, before = entry
             left = self._settle_until(on, before, p, on)
-            if left < before:
-                self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left - before, on))
+            if left == before:
+                return  # nothing open is due by `on`
+            self.out.append(Allocation(p.payment_id, p.date, None, "unapplied", left - before, on))
             if left > 0:
                 entry[1] = left
                 return
