@@ -149,6 +149,9 @@ class _Job:
     index: DealIndex | None = None
     """The book's deals when not all are loaded: the deals worked are loaded first, by the
     process that works them (a forked worker its own chunk's)."""
+    balances: bool = True
+    """Whether the positions' balances at period ends are wanted (JSON shows them; CSV and
+    Beancount do not, and then none is made)."""
 
     def run(self, deal_ids: list[str]) -> list[tuple]:
         """(deal, facility, lender, entries, balances, warnings) of each position, in deal order."""
@@ -187,7 +190,7 @@ class _Job:
                     eve = start - timedelta(days=1)
                     cuts = sorted({d for d in own_marks if d < eve} | ({eve} if eve >= s.rows[0].date else set())
                                   | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
-                shown = {e for e in own_ends if start is None or e >= start}
+                shown = {e for e in own_ends if start is None or e >= start} if self.balances else set()
                 shared: dict = {}
                 for lender in lenders:
                     acc = _position_accounts(bases, lender, deal_id, fid)
@@ -354,7 +357,7 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
         job = _Job(loaded, paid, end, start, set(scope.lenders) if scope else None,
                    book.policy.fee_amortization if book else "effective_interest",
                    book.rounding if book else "half_up", book.accounts if book else Accounts(), period,
-                   facility_marks(loaded, end), index)
+                   facility_marks(loaded, end), index, balances=balance is not None)
         work = functools.partial(_stream_chunk, job, pieces, balance, out.folder)
         names = _Names()
         for k, facts in enumerate(fork_map(work, [(k, c, files[k]) for k, c in enumerate(chunks)], n)):
