@@ -795,18 +795,22 @@ class _Books:
         pid, allocs = group
         later = on != allocs[0].payment_date
         legs: list[tuple[str, Decimal]] = []  # credits (negative)
-        append = legs.append
         for a in allocs:
-            component = a.component
-            if component in PRINCIPAL_COMPONENTS:
-                self._principal_received(a.amount, on, legs)
-            elif component == "unapplied" or a.due_date is None:
-                if not later:  # the negative row of a later date is the balancing debit below
-                    append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
-            else:
-                got = self._receive((a.due_date, component), a.amount)
-                append((_receivable(component), -got))
+            if not self._cash_leg(a, on, later, legs):  # a due settled: off its receivable
+                legs.append((_receivable(a.component), -self._receive((a.due_date, a.component), a.amount)))
         self._post_payment(on, pid, later, legs)
+
+    def _cash_leg(self, a, on: date, later: bool, legs: list[tuple[str, Decimal]]) -> bool:
+        """The legs of an allocation row that settles no due — principal received, or cash left
+        unapplied — added to `legs`; False for a row that settles a due (the caller's)."""
+        if a.component in PRINCIPAL_COMPONENTS:
+            self._principal_received(a.amount, on, legs)
+            return True
+        if a.component == "unapplied" or a.due_date is None:
+            if not later:  # the negative row of a later date is the balancing debit (`_post_payment`)
+                legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
+            return True
+        return False
 
     def _payment_credit(self, on: date, group) -> None:
         """`_payment` of a position with non-accrual spans or recoveries (§9 credit events)."""
@@ -818,39 +822,35 @@ class _Books:
         restored = not suspended and bool(spans) and any(b is not None and b <= on for _, b in spans)
         pending = None
         for a in allocs:
+            if self._cash_leg(a, on, later, legs):
+                continue
             component = a.component
-            if component in PRINCIPAL_COMPONENTS:
-                self._principal_received(a.amount, on, legs)
-            elif component == "unapplied" or a.due_date is None:
-                if not later:  # the negative row of a later date is the balancing debit below
-                    legs.append(("unapplied", -self.part(a.amount, self.shares_on(a.payment_date))))
+            got = self._receive((a.due_date, component), a.amount)
+            role = _receivable(component)
+            interest = role == "interest_receivable"
+            unbooked = self.fees_unbooked.get(a.due_date) if component == "fees" and self.fees_unbooked else None
+            if unbooked is not None:  # the receivable first, then the fee not recognised
+                booked = min(got, unbooked[0])
+                rest = min(got - booked, unbooked[1])
+                self.fees_unbooked[a.due_date] = (unbooked[0] - booked, unbooked[1] - rest)
+                legs.append((role, -(got - rest)))
+                if rest and (suspended or in_span(self.spans, on) is not None):
+                    legs += self._to_cost(rest, legs)
+                elif rest:  # after the restoration: income when received
+                    legs.append(("fee_income", -rest))
+            elif suspended and component != "fees":  # cost recovery, to an amortized cost of zero
+                legs += self._to_cost(got, legs)
+            elif restored and component != "fees":  # beyond the receivable: income when received
+                if pending is None:  # what the day's accrual will still recognise for the due
+                    cum = self._cum(on)
+                    pending = {"interest_receivable": cum[0] - self.income[0],
+                               "fees_receivable": cum[2] - self.income[2]}
+                open_ = max(self.bal.get(role, self.zero) + pending[role] +
+                            sum((x for r_, x in legs if r_ == role), self.zero), self.zero)
+                inside = min(got, open_)
+                legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
             else:
-                got = self._receive((a.due_date, component), a.amount)
-                role = _receivable(component)
-                interest = role == "interest_receivable"
-                unbooked = self.fees_unbooked.get(a.due_date) if component == "fees" and self.fees_unbooked else None
-                if unbooked is not None:  # the receivable first, then the fee not recognised
-                    booked = min(got, unbooked[0])
-                    rest = min(got - booked, unbooked[1])
-                    self.fees_unbooked[a.due_date] = (unbooked[0] - booked, unbooked[1] - rest)
-                    legs.append((role, -(got - rest)))
-                    if rest and (suspended or in_span(self.spans, on) is not None):
-                        legs += self._to_cost(rest, legs)
-                    elif rest:  # after the restoration: income when received
-                        legs.append(("fee_income", -rest))
-                elif suspended and component != "fees":  # cost recovery, to an amortized cost of zero
-                    legs += self._to_cost(got, legs)
-                elif restored and component != "fees":  # beyond the receivable: income when received
-                    if pending is None:  # what the day's accrual will still recognise for the due
-                        cum = self._cum(on)
-                        pending = {"interest_receivable": cum[0] - self.income[0],
-                                   "fees_receivable": cum[2] - self.income[2]}
-                    open_ = max(self.bal.get(role, self.zero) + pending[role] +
-                                sum((x for r_, x in legs if r_ == role), self.zero), self.zero)
-                    inside = min(got, open_)
-                    legs += [(role, -inside), ("interest_income" if interest else "fee_income", -(got - inside))]
-                else:
-                    legs.append((role, -got))
+                legs.append((role, -got))
         self._post_payment(on, pid, later, legs)
 
     def _principal_received(self, amount: Decimal, on: date, legs: list[tuple[str, Decimal]]) -> None:
