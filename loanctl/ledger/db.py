@@ -245,7 +245,8 @@ def payment_files(root: Path, ranges: list[tuple[str, str]], end: date, folder: 
     DuckDB's), a CSV file in `folder` of the ledger's payments of those deals with value
     dates up to `end`, in the ledger's order — for `read_payment_file` in a worker process,
     so that no one process holds every payment. No ledger: empty files. The connection is
-    closed on return (a worker may be forked next)."""
+    closed on return (a worker may be forked next). A file that cannot be written is an OSError."""
+    import duckdb
     paths = [folder / f"payments-{i}.csv" for i in range(len(ranges))]
     con = open_for_read(root)
     if con is None:
@@ -260,6 +261,8 @@ def payment_files(root: Path, ranges: list[tuple[str, str]], end: date, folder: 
             cur.execute(f"COPY (SELECT {PAYMENT_COLUMNS} FROM payments WHERE deal >= {_literal(first)} AND deal <= "
                         f"{_literal(last)} AND value_date <= DATE '{end.isoformat()}') "
                         f"TO '{sql_path(path)}' (FORMAT csv, HEADER false)")
+        except duckdb.IOException as exc:  # the folder's trouble (full, gone), not the ledger's
+            raise _os_error(exc, path) from None
         finally:
             cur.close()
 
@@ -269,6 +272,17 @@ def payment_files(root: Path, ranges: list[tuple[str, str]], end: date, folder: 
     finally:
         con.close()
     return paths
+
+
+def _os_error(exc: Exception, path: Path) -> OSError:
+    """DuckDB's failure to write `path` as the OSError it is: its errno when DuckDB names one
+    (`"errno":"28"`: no space left), else its first line."""
+    text = str(exc)
+    found = re.search(r'"errno":"(\d+)"', text)
+    if found:
+        code = int(found.group(1))
+        return OSError(code, os.strerror(code), str(path))
+    return OSError(errno.EIO, text.splitlines()[0][:200], str(path))
 
 
 def _literal(text: str) -> str:

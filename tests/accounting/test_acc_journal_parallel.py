@@ -339,3 +339,32 @@ def test_scratch_files_that_cannot_be_written_are_a_usage_error(demo, monkeypatc
     assert "Traceback" not in result.stderr and not out.exists()
     mine = [m for m in made if Path(m).name.startswith("loanctl-journal-")]
     assert len(mine) == 1 and not Path(mine[0]).exists()
+
+
+def test_payment_files_that_cannot_be_written_are_a_usage_error(demo, monkeypatch, tmp_path):
+    """The chunks' payment files are written by DuckDB (`ledger.db.payment_files`): its own
+    failure to write one (here the file's name is taken by a folder) says so (exit 2) as the
+    other scratch files do — no internal error, no output file, the scratch folder removed."""
+    import tempfile
+
+    from loanctl.accounting import journal as J
+
+    made = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        folder = real(*args, **kwargs)
+        if Path(folder).name.startswith("loanctl-journal-"):
+            (Path(folder) / "payments-0.csv").mkdir()  # DuckDB cannot open it for writing
+        made.append(folder)
+        return folder
+
+    monkeypatch.setattr(J.tempfile, "mkdtemp", mkdtemp)
+    loaded, _ = demo
+    out = tmp_path / "j.csv"
+    result = invoke(["--book", str(loaded.root), "journal", "--to", "2026-11-30", "--out", str(out)])
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write the journal's scratch files" in result.stderr and "payments-0.csv" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr and not out.exists()
+    mine = [m for m in made if Path(m).name.startswith("loanctl-journal-")]
+    assert len(mine) == 1 and not Path(mine[0]).exists()
