@@ -16,7 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, localcontext
-from typing import Sequence
+from typing import Callable, Sequence
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -38,37 +38,56 @@ _BRACKETS = tuple((Decimal(a) / 1000, Decimal(b) / 1000) for a, b in (
     (0, 100), (-100, 0), (100, 1000), (-500, -100), (-990, -500), (1000, 100000)))
 
 
-def npv_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, power: Decimal | None = None) -> Decimal:
-    """flows[0] + Σ_{k≥1} flows[k] (1+rate)^-(offset + k − 1): the first flow now, the next
-    after the fraction `offset` of a period, then one a period (a re-solve mid-period). One
-    fractional power (`power`: (1+rate)^-offset when the caller has it); the rest by Horner."""
-    tail = npv(rate, [ZERO, *flows[1:]]) * (ONE + rate)  # Σ_{k≥1} cf_k v^(k−1)
-    if offset == ONE:
-        return flows[0] + tail / (ONE + rate)
-    return flows[0] + tail * (power if power is not None else (ONE + rate) ** -offset)
-
-
-def _derivative_at(rate: Decimal, flows: Sequence[Decimal], offset: Decimal, power: Decimal | None = None,
-                   weighted: Sequence[Decimal] | None = None) -> Decimal:
-    """d npv_at / d rate: Σ_{k≥1} −(offset + k − 1) cf_k (1+rate)^-(offset + k). `weighted`:
-    the terms (offset + k − 1) cf_k, when the caller has them (`_weighted_at`)."""
-    base = ONE + rate
-    v = ONE / base
-    acc = ZERO  # Σ_{k≥1} −(offset+k−1) cf_k v^(k−1), by Horner
-    if weighted is None:
-        weighted = _weighted_at(flows, offset)
-    for k in range(len(flows) - 1, 0, -1):
-        acc = acc * v - weighted[k]
-    if offset == ONE:
-        return acc * v * v
-    return acc * (power if power is not None else base ** -offset) * v
-
-
 def discount(rate: Decimal, offset: Decimal) -> Decimal:
     """(1+rate)^-offset in the caller's context, as exp(−offset · ln(1+rate)): within a few
     units of its last digit (the solver's tolerance is ten digits above that), in well under
     the time of `**`, which rounds correctly."""
     return (-offset * (ONE + rate).ln()).exp()
+
+
+Objective = tuple[Callable[[Decimal], Decimal], Callable[[Decimal], Decimal]]
+
+
+def _objective(flows: Sequence[Decimal], offset: Decimal | None) -> Objective:
+    """(the flows' NPV at a rate, its derivative), computed in the caller's context — the one
+    this is called in too (the derivative's terms are worked out here, once). `offset` None:
+    flow k comes after k periods; else the first now and flow k after offset + k − 1 periods
+    (a re-solve mid-period), the one fractional power (1+rate)^-offset computed once a rate
+    for both."""
+    if offset is None:
+        weighted = [k * cf for k, cf in enumerate(flows)]  # k cf_k
+
+        def value(rate: Decimal) -> Decimal:
+            return npv(rate, flows)
+
+        def slope(rate: Decimal) -> Decimal:  # Σ −k cf_k v^(k+1), by Horner
+            v = ONE / (ONE + rate)
+            acc = ZERO
+            for w in reversed(weighted):
+                acc = acc * v - w
+            return acc * v
+        return value, slope
+
+    tail = [ZERO, *flows[1:]]
+    weighted = [ZERO] + [(offset + k - 1) * flows[k] for k in range(1, len(flows))]  # (offset + k − 1) cf_k
+    powers: dict[Decimal, Decimal] = {}
+
+    def power(rate: Decimal) -> Decimal:
+        got = powers.get(rate)
+        if got is None:
+            got = powers[rate] = discount(rate, offset)
+        return got
+
+    def value_at(rate: Decimal) -> Decimal:  # flows[0] + Σ_{k≥1} cf_k v^(k−1) × (1+rate)^-offset
+        return flows[0] + npv(rate, tail) * (ONE + rate) * power(rate)
+
+    def slope_at(rate: Decimal) -> Decimal:  # Σ_{k≥1} −(offset + k − 1) cf_k (1+rate)^-(offset + k)
+        v = ONE / (ONE + rate)
+        acc = ZERO
+        for k in range(len(flows) - 1, 0, -1):
+            acc = acc * v - weighted[k]
+        return acc * power(rate) * v
+    return value_at, slope_at
 
 
 _COARSE = Context(prec=20)
@@ -90,29 +109,14 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None, guess: D
     the iterates start changes the rate only below that."""
     if not any(flows):
         return None
+    if offset == ONE:
+        offset = None  # the flows fall on whole periods
     with localcontext(_CTX):
-        fractional = offset is not None and offset != ONE
-        # the derivative's terms, the same at every iterate: computed once
-        weighted = _weighted_at(flows, offset) if fractional else _weighted(flows)
-        powers: dict[Decimal, Decimal] = {}  # (1+rate)^-offset by rate, at 50 digits
-
-        def f_npv(r: Decimal) -> Decimal:
-            if not fractional:
-                return npv(r, flows)
-            p = powers.get(r)
-            if p is None:
-                p = powers[r] = discount(r, offset)
-            return npv_at(r, flows, offset, p)
-
-        def f_der(r: Decimal) -> Decimal:
-            if not fractional:
-                return _derivative(r, flows, weighted)
-            return _derivative_at(r, flows, offset, powers[r], weighted)
-
+        value, slope = _objective(flows, offset)
         scale = sum((abs(f) for f in flows), ZERO)
         lo = hi = None
         for a, b in _BRACKETS:  # the usual range first, then ever wider
-            fa, fb = f_npv(a), f_npv(b)
+            fa, fb = value(a), value(b)
             if fa == 0:
                 return a
             if (fa < 0) != (fb < 0):
@@ -121,69 +125,38 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None, guess: D
         if lo is None:
             return None
         x = guess if guess is not None and lo < guess < hi else (lo + hi) / 2
-    x = _coarse(x, lo, hi, flows, offset if fractional else None)
+    with localcontext(_COARSE):
+        x = _coarse(x, lo, hi, *_objective([+f for f in flows], None if offset is None else +offset))
     with localcontext(_CTX):
         for _ in range(400):
-            fx = f_npv(x)
+            fx = value(x)
             if abs(fx) <= TOLERANCE * scale:
                 return x
             if (fx < 0) == (f_lo < 0):
                 lo, f_lo = x, fx
             else:
                 hi = x
-            d = f_der(x)
+            d = slope(x)
             step = x - fx / d if d else None
             x = step if step is not None and lo < step < hi else (lo + hi) / 2
         return x
 
 
-def _coarse(x: Decimal, lo: Decimal, hi: Decimal, flows: Sequence[Decimal], offset: Decimal | None) -> Decimal:
-    """Newton at 20 digits from x until a step is below COARSE_STEP (the last iterate), or
-    leaves (lo, hi) or stalls (the iterate it was at: the 50-digit phase goes on from there,
-    with its bracket)."""
-    with localcontext(_COARSE):
-        flows = [+f for f in flows]  # at 20 digits
-        if offset is not None:
-            offset = +offset
-        weighted = _weighted_at(flows, offset) if offset is not None else _weighted(flows)
-        for _ in range(30):
-            if offset is None:
-                fx, d = npv(x, flows), _derivative(x, flows, weighted)
-            else:
-                p = discount(x, offset)
-                fx, d = npv_at(x, flows, offset, p), _derivative_at(x, flows, offset, p, weighted)
-            if not d:
-                return x
-            step = x - fx / d
-            if not lo < step < hi:
-                return x
-            if abs(step - x) < COARSE_STEP:
-                return step
-            x = step
+def _coarse(x: Decimal, lo: Decimal, hi: Decimal, value, slope) -> Decimal:
+    """Newton (in the caller's context) from x until a step is below COARSE_STEP (the last
+    iterate), or leaves (lo, hi) or meets a zero derivative (the iterate it was at: the
+    50-digit phase goes on from there, with its bracket)."""
+    for _ in range(30):
+        d = slope(x)
+        if not d:
+            return x
+        step = x - value(x) / d
+        if not lo < step < hi:
+            return x
+        if abs(step - x) < COARSE_STEP:
+            return step
+        x = step
     return x
-
-
-def _derivative(rate: Decimal, flows: Sequence[Decimal], weighted: Sequence[Decimal] | None = None) -> Decimal:
-    """d npv / d rate = Σ −k cf_k v^(k+1), v = 1/(1+rate), by Horner (`weighted`: the terms
-    k cf_k, when the caller has them)."""
-    v = ONE / (ONE + rate)
-    acc = ZERO
-    if weighted is None:
-        weighted = _weighted(flows)
-    for k in range(len(flows) - 1, -1, -1):
-        acc = acc * v - weighted[k]
-    return acc * v
-
-
-def _weighted(flows: Sequence[Decimal]) -> list[Decimal]:
-    """k cf_k for each k (`_derivative`'s terms), in the caller's context."""
-    return [k * cf for k, cf in enumerate(flows)]
-
-
-def _weighted_at(flows: Sequence[Decimal], offset: Decimal) -> list[Decimal]:
-    """(offset + k − 1) cf_k for each k ≥ 1 (`_derivative_at`'s terms; index 0 unused), in the
-    caller's context."""
-    return [ZERO] + [(offset + k - 1) * flows[k] for k in range(1, len(flows))]
 
 
 @dataclass(frozen=True, slots=True)
