@@ -50,9 +50,10 @@ ScheduleWith = Callable[[Reductions, "date | None"], FacilitySchedule]
 """(balance reductions (date, amount, type), payoff date or None) → the schedule."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Payment:
-    """One row of a posted payment file."""
+    """One row of a posted payment file (immutable). Its `__init__` is written out, as
+    `Allocation`'s: the journal's, the allocation's and the rebuild's workers read a million."""
 
     payment_id: str
     deal: str
@@ -69,10 +70,29 @@ class Payment:
     reverses: str = ""
     """For a reversal: the payment_id it reverses."""
 
+    def __init__(self, payment_id: str, deal: str, facility: str, date: date, amount: Decimal, currency: str,
+                 type: str = "scheduled", reference: str = "", file: str = "", line: int = 0,
+                 reverses: str = "") -> None:
+        _set_p_id(self, payment_id)  # the slots' own setters (every field, in order)
+        _set_p_deal(self, deal)
+        _set_p_facility(self, facility)
+        _set_p_date(self, date)
+        _set_p_amount(self, amount)
+        _set_p_currency(self, currency)
+        _set_p_type(self, type)
+        _set_p_reference(self, reference)
+        _set_p_file(self, file)
+        _set_p_line(self, line)
+        _set_p_reverses(self, reverses)
+
     def content(self) -> tuple:
         """What must match for a re-posted payment_id to be a harmless duplicate."""
         return (self.deal, self.facility, self.date, self.amount, self.currency, self.type, self.reference,
                 self.reverses)
+
+
+(_set_p_id, _set_p_deal, _set_p_facility, _set_p_date, _set_p_amount, _set_p_currency, _set_p_type, _set_p_reference,
+ _set_p_file, _set_p_line, _set_p_reverses) = (Payment.__dict__[name].__set__ for name in Payment.__slots__)
 
 
 @dataclass(slots=True)
