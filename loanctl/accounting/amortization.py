@@ -45,6 +45,37 @@ def discount(rate: Decimal, offset: Decimal) -> Decimal:
     return (-offset * (ONE + rate).ln()).exp()
 
 
+_NEAR_STEP = Decimal("1e-9")
+"""A rate this close to one whose power is known has its own from `nearby_discount`'s series."""
+
+
+def nearby_discount(known: Decimal, at: Decimal, rate: Decimal, offset: Decimal) -> Decimal:
+    """(1+rate)^-offset from `known` = (1+at)^-offset, `rate` within _NEAR_STEP of `at` (the
+    last Newton steps): known × exp(−offset · ln(1 + d)), d = (rate − at) / (1 + at), the
+    logarithm and the exponential summed as their series (|d| < 1e-9: six terms each reach the
+    context's 50 digits) — within a few units of the last digit, as `discount`, at a tenth of
+    its cost."""
+    d = (rate - at) / (ONE + at)
+    ln = term = d
+    k = 1
+    while term:  # ln(1 + d) = d − d²/2 + d³/3 − …, until a term is below the context's precision
+        k += 1
+        term = -term * d
+        before, ln = ln, ln + term / k
+        if ln == before:
+            break
+    y = -offset * ln
+    total = term = ONE
+    k = 0
+    while True:  # exp(y) = 1 + y + y²/2! + …
+        k += 1
+        term = term * y / k
+        before, total = total, total + term
+        if total == before:
+            break
+    return known * total
+
+
 Objective = tuple[Callable[[Decimal], Decimal], Callable[[Decimal], Decimal]]
 
 
@@ -71,11 +102,15 @@ def _objective(flows: Sequence[Decimal], offset: Decimal | None) -> Objective:
     tail = [ZERO, *flows[1:]]
     weighted = [ZERO] + [(offset + k - 1) * flows[k] for k in range(1, len(flows))]  # (offset + k − 1) cf_k
     powers: dict[Decimal, Decimal] = {}
+    last: list = []  # the last (rate, power) worked out from ln and exp: the series start from it
 
     def power(rate: Decimal) -> Decimal:
         got = powers.get(rate)
         if got is None:
-            got = powers[rate] = discount(rate, offset)
+            near = last and abs(rate - last[0]) < _NEAR_STEP
+            got = powers[rate] = nearby_discount(last[1], last[0], rate, offset) if near else discount(rate, offset)
+            if not near:
+                last[:] = rate, got
         return got
 
     def value_at(rate: Decimal) -> Decimal:  # flows[0] + Σ_{k≥1} cf_k v^(k−1) × (1+rate)^-offset
@@ -93,6 +128,9 @@ def _objective(flows: Sequence[Decimal], offset: Decimal | None) -> Objective:
 _COARSE = Context(prec=20)
 """The context of the first Newton iterates (`solve_rate`): a fractional power costs half
 there, and the iterates only need to come near the root."""
+_CLEAR = Decimal("1e-12")
+"""A 20-digit NPV beyond this fraction of Σ|flows| from zero has the sign of the exact one (its
+error is below 1e-16 of it for flows of up to a thousand periods)."""
 COARSE_STEP = Decimal("1e-12")
 """A coarse Newton step this small ends the coarse phase: the next (50-digit) steps square
 the error (1e-24, then 1e-48)."""
@@ -103,10 +141,11 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None, guess: D
     `offset`: flows after the first come at offset, offset + 1, … periods (default 1, 2, …).
     `guess`: where to start (a rate re-solved starts from the old one), when inside the bracket.
 
-    Newton from the guess (else the middle of a bracket found by scanning), its first steps at
-    20 digits until a step is below 1e-12, then at 50 digits, kept inside the bracket (bisection
-    whenever a step leaves it). Converges to |npv| ≤ TOLERANCE × Σ|flows| at 50 digits: where
-    the iterates start changes the rate only below that."""
+    Newton from the guess (else the middle of a bracket found by scanning, its ends' signs read
+    at 20 digits when clear of zero), its first steps at 20 digits until a step is below 1e-12,
+    then at 50 digits (their fractional powers by series from the first one's), kept inside the
+    bracket (bisection whenever a step leaves it). Converges to |npv| ≤ TOLERANCE × Σ|flows| at
+    50 digits: where the iterates start changes the rate only below that."""
     if not any(flows):
         return None
     if offset == ONE:
@@ -114,19 +153,32 @@ def solve_rate(flows: Sequence[Decimal], offset: Decimal | None = None, guess: D
     with localcontext(_CTX):
         value, slope = _objective(flows, offset)
         scale = sum((abs(f) for f in flows), ZERO)
-        lo = hi = None
-        for a, b in _BRACKETS:  # the usual range first, then ever wider
-            fa, fb = value(a), value(b)
-            if fa == 0:
-                return a
-            if (fa < 0) != (fb < 0):
-                lo, hi, f_lo = a, b, fa
-                break
-        if lo is None:
-            return None
-        x = guess if guess is not None and lo < guess < hi else (lo + hi) / 2
+        clear = scale * _CLEAR
     with localcontext(_COARSE):
-        x = _coarse(x, lo, hi, *_objective([+f for f in flows], None if offset is None else +offset))
+        rough = _objective([+f for f in flows], None if offset is None else +offset)
+
+    def signed(rate: Decimal) -> Decimal:
+        """The NPV at `rate` as far as its sign goes: at 20 digits when clear of zero, else at 50."""
+        with localcontext(_COARSE):
+            got = rough[0](rate)
+        if abs(got) > clear:
+            return got
+        with localcontext(_CTX):
+            return value(rate)
+
+    lo = hi = None
+    for a, b in _BRACKETS:  # the usual range first, then ever wider
+        fa, fb = signed(a), signed(b)
+        if fa == 0:
+            return a
+        if (fa < 0) != (fb < 0):
+            lo, hi, f_lo = a, b, fa
+            break
+    if lo is None:
+        return None
+    x = guess if guess is not None and lo < guess < hi else (lo + hi) / 2
+    with localcontext(_COARSE):
+        x = _coarse(x, lo, hi, *rough)
     with localcontext(_CTX):
         for _ in range(400):
             fx = value(x)
@@ -191,8 +243,12 @@ def effective_interest_curve(dates: Sequence[date], flows: Sequence[Decimal], ba
 
     `flows[k]` is the lender's net cash flow of row k (row 0: upfront fee received − draws
     funded; then interest, commitment fee, principal, prepayments and exit fee received −
-    draws); `balances[k]` its principal after row k; `exits[k]` the exit fee due at row k."""
-    rate = solve_rate(flows)
+    draws); `balances[k]` its principal after row k; `exits[k]` the exit fee due at row k.
+    Newton starts from the flows' simple yield: their sum (what the position earns) over the
+    balance it earns it on, period by period (the rate itself for a loan at par without fees)."""
+    with localcontext(_CTX):
+        outstanding = sum(balances[:-1], ZERO)
+        rate = solve_rate(flows, guess=sum(flows, ZERO) / outstanding if outstanding > 0 else None)
     if rate is None:
         return None
     with localcontext(_CTX):
