@@ -285,27 +285,40 @@ class JournalStream:
         self.entry_files: list[Path] = []
         self.balance_files: list[Path] = []
 
-    def entry_texts(self, mark: Callable[[int], str] | None = None) -> Iterator[str]:
-        """Each entry's text in journal order, `mark(n)` (n from 1) before each of its pieces."""
-        n = 0
-        for line in self._merged(self.entry_files):
-            n += 1
-            m = mark(n) if mark is not None else ""
-            if line[10] == " ":
-                yield (m + line[11:-1].replace("\x00", m)).replace("\x01", "\n")
-            else:
-                yield "".join(m + piece for piece in json.loads(line[11:]))
+    def entry_runs(self, mark: Callable[[int], str] | None = None, sep: str = "") -> Iterator[str]:
+        """Each entry's text in journal order, `mark(n)` (n from 1) before each of its pieces,
+        joined by `sep` a run at a time (a day's entries of one chunk): a writer writes a run
+        (with `sep` between runs) where it would write an entry."""
+        return self._runs(self.entry_files, mark, sep)
 
-    def balance_texts(self) -> Iterator[str]:
-        """Each balance's text in journal order (date, deal, facility, lender)."""
-        for line in self._merged(self.balance_files):
-            yield line[11:-1].replace("\x01", "\n") if line[10] == " " else "".join(json.loads(line[11:]))
+    def balance_runs(self, sep: str = "") -> Iterator[str]:
+        """Each balance's text in journal order (date, deal, facility, lender), joined as `entry_runs`'."""
+        return self._runs(self.balance_files, None, sep)
+
+    def _runs(self, paths: list[Path], mark: Callable[[int], str] | None, sep: str) -> Iterator[str]:
+        n = 0
+        for lines in self._merged(paths):
+            run: list[str] = []
+            plain: list[str] = []  # texts with their line breaks still \x01: turned back a run at a time
+            for line in lines:
+                n += 1
+                m = mark(n) if mark is not None else ""
+                if line[10] == " ":
+                    plain.append(m + line[11:-1].replace("\x00", m))
+                    continue
+                if plain:
+                    run.append(sep.join(plain).replace("\x01", "\n"))
+                    plain = []
+                run.append("".join(m + piece for piece in json.loads(line[11:])))
+            if plain:
+                run.append(sep.join(plain).replace("\x01", "\n"))
+            yield sep.join(run)
 
     @staticmethod
-    def _merged(paths: list[Path]) -> Iterator[str]:
+    def _merged(paths: list[Path]) -> Iterator[Iterator[str]]:
         """The files' lines merged by date (their first 10 characters), a date's lines file by
-        file in the order of `paths` — what a stable merge gives, a day's lines at a time (each
-        file is sorted by date)."""
+        file in the order of `paths` — what a stable merge gives — as runs: a day's lines of a
+        file (each file is sorted by date), each to be read before the next is asked for."""
         with contextlib.ExitStack() as stack:
             days = [groupby(stack.enter_context(open(p, encoding="utf-8", newline="\n")), itemgetter(slice(0, 10)))
                     for p in paths]
@@ -316,7 +329,7 @@ class JournalStream:
                     return
                 for k, head in enumerate(heads):
                     if head is not None and head[0] == due:
-                        yield from head[1]
+                        yield head[1]
                         heads[k] = next(days[k], None)
 
     def close(self) -> None:

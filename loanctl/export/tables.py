@@ -300,14 +300,14 @@ def journal_table(loaded: LoadedBook, payments: Payments | Iterable[Payment], as
 
     def pieces(e) -> list[str]:
         """An entry's rows, each without its first column (the entry's number, put before it
-        by `entry_texts`)."""
+        by `entry_runs`)."""
         head = ",".join(stage_text(v, k) for v, k in zip(
             (e.date, e.kind, e.narration, e.deal, e.facility, e.lender, e.currency, e.ref or None), kinds[1:9]))
         return [f"{head},{stage_text(p.account, 'text')},{stage_text(p.amount, 'money')}\n" for p in e.postings]
 
     def lines():
         with stream_journal(loaded, as_of, pieces, **given) as journal:
-            yield from journal.entry_texts(lambda n: f"{n},")
+            yield from journal.entry_runs(lambda n: f"{n},")
     t.lines = lines()
     return t
 

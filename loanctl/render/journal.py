@@ -1,6 +1,6 @@
 """Renderers of the journal: Beancount, CSV and JSON — of a `accounting.journal.Journal`
 (`to_beancount`, `to_csv`, `to_json`: the whole text) or of a `JournalStream` rendered by the
-processes that worked it (`write`: streamed to a file, entry by entry). One text either way:
+processes that worked it (`write`: streamed to a file, a run of entries at a time). One text either way:
 each entry's text comes from the same functions (`PIECES`), the wrapping from the same writers.
 
 Beancount: the accounts opened on the first entry's date, one transaction per entry with its
@@ -141,8 +141,8 @@ def write(fmt: str, journal, out: TextIO, base_currency: str = "USD") -> None:
         _write_beancount(journal, out, base_currency)
     elif fmt == "csv":
         out.write(",".join(CSV_HEADER) + "\n")
-        for text in journal.entry_texts(lambda n: f"{n},"):
-            out.write(text)
+        for run in journal.entry_runs(lambda n: f"{n},"):
+            out.write(run)
     else:
         _write_json(journal, out)
 
@@ -157,8 +157,8 @@ def _write_beancount(journal, out: TextIO, base_currency: str) -> None:
         return
     out.write("\n" + "".join(f"{journal.first} open {account}\n" for account in sorted(journal.accounts)) + "\n")
     sep = ""
-    for text in journal.entry_texts():
-        out.write(sep + text)
+    for run in journal.entry_runs(sep="\n"):
+        out.write(sep + run)
         sep = "\n"
 
 
@@ -167,16 +167,16 @@ def _write_json(journal, out: TextIO) -> None:
                        "from": journal.start.isoformat() if journal.start else None, "to": journal.end.isoformat(),
                        "period": journal.period}, indent=2, ensure_ascii=False)
     out.write(head[:-2] + ",\n  \"entries\": ")
-    _json_list(journal.entry_texts(), out)
+    _json_list(journal.entry_runs(sep=",\n"), out)
     out.write(",\n  \"balances\": ")
-    _json_list(journal.balance_texts(), out)
+    _json_list(journal.balance_runs(sep=",\n"), out)
     out.write("\n}\n")
 
 
-def _json_list(items: Iterator[str], out: TextIO) -> None:
+def _json_list(runs: Iterator[str], out: TextIO) -> None:
     sep = "[\n"
-    for text in items:
-        out.write(sep + text)
+    for run in runs:
+        out.write(sep + run)
         sep = ",\n"
     out.write("[]" if sep == "[\n" else "\n  ]")
 
@@ -191,12 +191,13 @@ class _Objects:
         self.accounts = journal.accounts()
         self.first = min((e.date for e in journal.entries), default=None)
 
-    def entry_texts(self, mark: Callable[[int], str] | None = None) -> Iterator[str]:
+    def entry_runs(self, mark: Callable[[int], str] | None = None, sep: str = "") -> Iterator[str]:
+        """Each entry's text, a run of its own."""
         for n, e in enumerate(self.journal.entries, start=1):
             m = mark(n) if mark is not None else ""
             yield "".join(m + piece for piece in self.pieces(e))
 
-    def balance_texts(self) -> Iterator[str]:
+    def balance_runs(self, sep: str = "") -> Iterator[str]:
         return map(self.balance, self.journal.balances)
 
 

@@ -194,8 +194,8 @@ def test_texts_holding_the_separator_characters_come_back_as_they_are(demo, monk
     monkeypatch.setattr(J, "CHUNK_MIN", 2)
     with J.stream_journal(loaded, end, pieces, lambda b: f"{b.deal}\x01{b.amortized_cost}\n", root=loaded.root,
                           workers=2) as j:
-        got = list(j.entry_texts(lambda n: f"<{n}>"))
-        balances = list(j.balance_texts())
+        got = "\x02".join(j.entry_runs(lambda n: f"<{n}>", "\x02")).split("\x02")  # runs, split
+        balances = "\x02".join(j.balance_runs("\x02")).split("\x02")
     journal = J.build_journal(loaded, payments, end, workers=1)
     assert got == ["".join(f"<{n}>" + p for p in pieces(e)) for n, e in enumerate(journal.entries, start=1)]
     assert balances == [f"{b.deal}\x01{b.amortized_cost}\n" for b in journal.balances]
