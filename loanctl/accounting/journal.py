@@ -13,8 +13,11 @@ processes that work it (what `loanctl journal` and the export write): see `Journ
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import io
 import json
+import os
 import shutil
 import tempfile
 from collections import defaultdict
@@ -24,7 +27,7 @@ from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TextIO
 
 from ..engine.lenders import timeline_of
 from ..ledger.db import payment_files, read_payment_file
@@ -284,6 +287,10 @@ class JournalStream:
         self.first: date | None = None
         self.entry_files: list[Path] = []
         self.balance_files: list[Path] = []
+        self.entry_days: list[list[tuple[str, int, int]]] = []
+        """Per entry file, its days in order: (date, entries, byte offset of the first)."""
+        self.workers = 1
+        """Processes that may write the journal's text (`write_entries`)."""
 
     def entry_runs(self, mark: Callable[[int], str] | None = None, sep: str = "") -> Iterator[str]:
         """Each entry's text in journal order, `mark(n)` (n from 1) before each of its pieces,
@@ -291,13 +298,57 @@ class JournalStream:
         (with `sep` between runs) where it would write an entry."""
         return self._runs(self.entry_files, mark, sep)
 
-    def balance_runs(self, sep: str = "") -> Iterator[str]:
-        """Each balance's text in journal order (date, deal, facility, lender), joined as `entry_runs`'."""
-        return self._runs(self.balance_files, None, sep)
+    def write_entries(self, out: TextIO, mark: Callable[[int], str] | None = None, sep: str = "",
+                      before: str = "") -> bool:
+        """`entry_runs(mark, sep)` written to `out`, `before` first; whether there was any.
+        A large journal is written by two processes at once, each the entries of a part of the
+        year to a file of its own (numbered from where its part starts), then put together."""
+        total = sum(count for days in self.entry_days for _, count, _ in days)
+        if not total:
+            return False
+        out.write(before)
+        if self.workers < 2 or total < PARALLEL_WRITE_FROM:
+            _write_runs(out, self._runs(self.entry_files, mark, sep), sep)
+            return True
+        half = _halfway(self.entry_days, total)
+        parts = [(self.folder / "part-0.txt", None, half, 0), (self.folder / "part-1.txt", half, None,
+                 sum(count for days in self.entry_days for day, count, _ in days if day < half))]
+        work = functools.partial(self._write_part, mark, sep)
+        wrote = list(fork_map(work, parts, 2))
+        for k, (path, *_) in enumerate(parts):
+            if wrote[k]:
+                if k and wrote[0]:
+                    out.write(sep)
+                _append(out, path)
+        return True
 
-    def _runs(self, paths: list[Path], mark: Callable[[int], str] | None, sep: str) -> Iterator[str]:
-        n = 0
-        for lines in self._merged(paths):
+    def _write_part(self, mark: Callable[[int], str] | None, sep: str,
+                    part: tuple[Path, str | None, str | None, int]) -> bool:
+        """One part of `write_entries`: the entries dated from `since` (None: the first) to
+        before `until` (None: the last), numbered after `skipped`, to `path`; whether any."""
+        path, since, until, skipped = part
+        starts = None if since is None else [
+            next((offset for day, _, offset in days if day >= since), None) for days in self.entry_days]
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            return _write_runs(fh, self._runs(self.entry_files, mark, sep, skipped, starts, until), sep)
+
+    def write_balances(self, out: TextIO, sep: str = "", before: str = "") -> bool:
+        """Each balance's text in journal order (date, deal, facility, lender), joined as
+        `entry_runs`', written to `out` after `before`; whether there was any."""
+        runs = self._runs(self.balance_files, None, sep)
+        first = next(runs, None)
+        if first is None:
+            return False
+        out.write(before + first)
+        _write_runs(out, runs, sep, sep)
+        return True
+
+    def _runs(self, paths: list[Path], mark: Callable[[int], str] | None, sep: str, skipped: int = 0,
+              starts: list[int | None] | None = None, until: str | None = None) -> Iterator[str]:
+        """The runs of `paths`' lines (from `starts`' byte offsets, None: none of that file; up
+        to the date `until`), the first numbered `skipped` + 1."""
+        n = skipped
+        for lines in self._merged(paths, starts, until):
             run: list[str] = []
             plain: list[str] = []  # texts with their line breaks still \x01: turned back a run at a time
             for line in lines:
@@ -315,17 +366,26 @@ class JournalStream:
             yield sep.join(run)
 
     @staticmethod
-    def _merged(paths: list[Path]) -> Iterator[Iterator[str]]:
+    def _merged(paths: list[Path], starts: list[int | None] | None = None,
+                until: str | None = None) -> Iterator[Iterator[str]]:
         """The files' lines merged by date (their first 10 characters), a date's lines file by
         file in the order of `paths` — what a stable merge gives — as runs: a day's lines of a
-        file (each file is sorted by date), each to be read before the next is asked for."""
+        file (each file is sorted by date), each to be read before the next is asked for.
+        `starts`: where in each file to begin (a byte offset at a line's start; None: nothing
+        of it); `until`: the first date not wanted."""
         with contextlib.ExitStack() as stack:
-            days = [groupby(stack.enter_context(open(p, encoding="utf-8", newline="\n")), itemgetter(slice(0, 10)))
-                    for p in paths]
+            days = []
+            for k, p in enumerate(paths):
+                start = 0 if starts is None else starts[k]
+                if start is None:
+                    continue
+                raw = stack.enter_context(open(p, "rb"))
+                raw.seek(start)
+                days.append(groupby(io.TextIOWrapper(raw, encoding="utf-8", newline="\n"), itemgetter(slice(0, 10))))
             heads = [next(g, None) for g in days]  # each file's (date, its lines) next
             while True:
                 due = min((h[0] for h in heads if h is not None), default=None)
-                if due is None:
+                if due is None or until is not None and due >= until:
                     return
                 for k, head in enumerate(heads):
                     if head is not None and head[0] == due:
@@ -340,6 +400,62 @@ class JournalStream:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+PARALLEL_WRITE_FROM = 200_000
+"""Entries: a journal this long is written by two processes (`JournalStream.write_entries`)."""
+
+
+def _write_runs(out: TextIO, runs: Iterable[str], sep: str, first_sep: str = "") -> bool:
+    """The runs to `out`, `sep` between them (`first_sep` before the first); whether any."""
+    wrote = False
+    for run in runs:
+        out.write((sep if wrote else first_sep) + run)
+        wrote = True
+    return wrote
+
+
+def _halfway(entry_days: list[list[tuple[str, int, int]]], total: int) -> str:
+    """The date splitting the entries into two parts of about half each: the first date
+    after which at least half of them are."""
+    per_day: dict[str, int] = defaultdict(int)
+    for days in entry_days:
+        for day, count, _ in days:
+            per_day[day] += count
+    seen = 0
+    for day in sorted(per_day):
+        if seen * 2 >= total:
+            return day
+        seen += per_day[day]
+    return max(per_day)
+
+
+def _append(out: TextIO, path: Path) -> None:
+    """`path`'s text (UTF-8) written to `out`: copied by the kernel when `out` is a UTF-8 file
+    writing line breaks as they are, else read and written."""
+    fd = None
+    if os.linesep == "\n" and (getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8":
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            fd = out.fileno()
+    with open(path, "rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        if fd is not None:
+            out.flush()
+            sent = 0
+            try:
+                while sent < size:
+                    got = os.sendfile(fd, src.fileno(), sent, size - sent)
+                    if not got:
+                        raise OSError(errno.EIO, f"{path.name} ended after {sent} of its {size} bytes")
+                    sent += got
+                return
+            except OSError:
+                if sent:  # part of it was written: not to be written twice
+                    raise
+            # else `out` is not a file sendfile writes to (a terminal on some systems): copied below
+        src.seek(0)
+        with io.TextIOWrapper(src, encoding="utf-8", newline="\n") as text:
+            shutil.copyfileobj(text, out)
 
 
 def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
@@ -381,9 +497,11 @@ def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,
             if facts.first is not None and (out.first is None or facts.first < out.first):
                 out.first = facts.first
             out.entry_files.append(out.folder / f"entries-{k}.txt")
+            out.entry_days.append(facts.days)
             if balance is not None:
                 out.balance_files.append(out.folder / f"balances-{k}.txt")
         names.check()
+        out.workers = n
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -398,6 +516,8 @@ class _ChunkFacts:
     warnings: list[Diagnostic]
     accounts: set[str]
     first: date | None
+    days: list[tuple[str, int, int]]
+    """Its entry file's days: (date, entries, byte offset of the first)."""
 
 
 def _stream_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], str] | None, folder: Path,
@@ -413,7 +533,7 @@ def _work_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], str
     k, deal_ids, paid = chunk
     if paid is not None:  # this chunk's payments, read here from the file the parent wrote
         job.by_facility = by_facility(read_payment_file(paid), job.end)
-    facts = _ChunkFacts([], [], set(), None)
+    facts = _ChunkFacts([], [], set(), None, [])
     entries: list[tuple[str, str]] = []
     balances: list[tuple[tuple, str]] = []
     accounts = facts.accounts
@@ -428,10 +548,10 @@ def _work_chunk(job: _Job, pieces: EntryPieces, balance: Callable[[Balance], str
             balances += [(_balance_order(b), _record(b.date.isoformat(), [balance(b)])) for b in bs]
     entries.sort(key=itemgetter(0))  # stable: each position's order within a day, positions in deal order
     facts.first = date.fromisoformat(entries[0][0]) if entries else None
-    _write_lines(folder / f"entries-{k}.txt", (text for _, text in entries))
+    facts.days = _write_days(folder / f"entries-{k}.txt", entries)
     if balance is not None:
         balances.sort(key=itemgetter(0))
-        _write_lines(folder / f"balances-{k}.txt", (text for _, text in balances))
+        _write_days(folder / f"balances-{k}.txt", [(day[0].isoformat(), text) for day, text in balances])
     if paid is not None:
         job.by_facility = {}
     return facts
@@ -447,6 +567,16 @@ def _record(day: str, pieces: list[str]) -> str:
     return f"{day} {body.replace(chr(10), chr(1))}\n"
 
 
-def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.writelines(lines)
+def _write_days(path: Path, lines: list[tuple[str, str]]) -> list[tuple[str, int, int]]:
+    """The (date, line) pairs' lines, sorted by date, to `path` (UTF-8) a day at a time; each
+    day's (date, lines, byte offset of its first)."""
+    days = []
+    offset = 0
+    with open(path, "wb") as fh:
+        for day, group in groupby(lines, key=itemgetter(0)):
+            texts = [text for _, text in group]
+            data = "".join(texts).encode("utf-8")
+            days.append((day, len(texts), offset))
+            fh.write(data)
+            offset += len(data)
+    return days

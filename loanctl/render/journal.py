@@ -18,7 +18,7 @@ import json
 import re
 from functools import lru_cache
 from json.encoder import encode_basestring
-from typing import Callable, Iterator, TextIO
+from typing import Callable, TextIO
 
 from ..plaintext import inert
 
@@ -141,8 +141,7 @@ def write(fmt: str, journal, out: TextIO, base_currency: str = "USD") -> None:
         _write_beancount(journal, out, base_currency)
     elif fmt == "csv":
         out.write(",".join(CSV_HEADER) + "\n")
-        for run in journal.entry_runs(lambda n: f"{n},"):
-            out.write(run)
+        journal.write_entries(out, lambda n: f"{n},")
     else:
         _write_json(journal, out)
 
@@ -156,10 +155,7 @@ def _write_beancount(journal, out: TextIO, base_currency: str) -> None:
     if journal.first is None:
         return
     out.write("\n" + "".join(f"{journal.first} open {account}\n" for account in sorted(journal.accounts)) + "\n")
-    sep = ""
-    for run in journal.entry_runs(sep="\n"):
-        out.write(sep + run)
-        sep = "\n"
+    journal.write_entries(out, sep="\n")
 
 
 def _write_json(journal, out: TextIO) -> None:
@@ -167,18 +163,10 @@ def _write_json(journal, out: TextIO) -> None:
                        "from": journal.start.isoformat() if journal.start else None, "to": journal.end.isoformat(),
                        "period": journal.period}, indent=2, ensure_ascii=False)
     out.write(head[:-2] + ",\n  \"entries\": ")
-    _json_list(journal.entry_runs(sep=",\n"), out)
+    out.write("\n  ]" if journal.write_entries(out, sep=",\n", before="[\n") else "[]")
     out.write(",\n  \"balances\": ")
-    _json_list(journal.balance_runs(sep=",\n"), out)
+    out.write("\n  ]" if journal.write_balances(out, sep=",\n", before="[\n") else "[]")
     out.write("\n}\n")
-
-
-def _json_list(runs: Iterator[str], out: TextIO) -> None:
-    sep = "[\n"
-    for run in runs:
-        out.write(sep + run)
-        sep = ",\n"
-    out.write("[]" if sep == "[\n" else "\n  ]")
 
 
 class _Objects:
@@ -191,14 +179,18 @@ class _Objects:
         self.accounts = journal.accounts()
         self.first = min((e.date for e in journal.entries), default=None)
 
-    def entry_runs(self, mark: Callable[[int], str] | None = None, sep: str = "") -> Iterator[str]:
-        """Each entry's text, a run of its own."""
+    def write_entries(self, out: TextIO, mark: Callable[[int], str] | None = None, sep: str = "",
+                      before: str = "") -> bool:
+        """As `JournalStream.write_entries`."""
         for n, e in enumerate(self.journal.entries, start=1):
             m = mark(n) if mark is not None else ""
-            yield "".join(m + piece for piece in self.pieces(e))
+            out.write((before if n == 1 else sep) + "".join(m + piece for piece in self.pieces(e)))
+        return bool(self.journal.entries)
 
-    def balance_runs(self, sep: str = "") -> Iterator[str]:
-        return map(self.balance, self.journal.balances)
+    def write_balances(self, out: TextIO, sep: str = "", before: str = "") -> bool:
+        for n, b in enumerate(self.journal.balances):
+            out.write((sep if n else before) + self.balance(b))
+        return bool(self.journal.balances)
 
 
 def _text(fmt: str, journal, base_currency: str = "USD") -> str:

@@ -159,6 +159,7 @@ def test_the_streamed_journal_is_the_journal_objects_text(demo, monkeypatch, sta
     expected = {"csv": to_csv(journal), "json": to_json(journal), "beancount": to_beancount(journal, "USD")}
     monkeypatch.setattr(J, "PARALLEL_FROM", 1)
     monkeypatch.setattr(J, "CHUNK_MIN", 2)  # several chunks: the merge by date is exercised
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)  # with workers, the text written by two processes
     for fmt in FORMATS:
         kw = dict(start=start, fund=fund, workers=workers)
         assert _streamed(loaded, end, fmt, root=loaded.root, **kw) == expected[fmt], fmt  # payments from the ledger
@@ -177,10 +178,12 @@ def test_a_journal_without_entries_streams_as_the_object_renders(demo):
         assert _streamed(loaded, end, fmt, root=loaded.root, workers=1) == text
 
 
-def test_texts_holding_the_separator_characters_come_back_as_they_are(demo, monkeypatch):
+@pytest.mark.parametrize("parallel_write", [False, True])
+def test_texts_holding_the_separator_characters_come_back_as_they_are(demo, monkeypatch, parallel_write):
     """A chunk's file holds an entry a line: its pieces joined by NUL, line breaks as \x01; a
     piece holding NUL or \x01 itself is written as JSON. Pieces with NUL, \x01, CR, LF and
-    U+2028 in them, in workers: each entry's text, marks before each piece, in journal order."""
+    U+2028 in them, in workers: each entry's text, marks before each piece, in journal order
+    (written by this process, or by two, each a part of the year numbered where it starts)."""
     from loanctl.accounting import journal as J
 
     loaded, payments = demo
@@ -192,10 +195,14 @@ def test_texts_holding_the_separator_characters_come_back_as_they_are(demo, monk
 
     monkeypatch.setattr(J, "PARALLEL_FROM", 1)
     monkeypatch.setattr(J, "CHUNK_MIN", 2)
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1 if parallel_write else 10**9)
+    entries, balances = io.StringIO(), io.StringIO()
     with J.stream_journal(loaded, end, pieces, lambda b: f"{b.deal}\x01{b.amortized_cost}\n", root=loaded.root,
                           workers=2) as j:
-        got = "\x02".join(j.entry_runs(lambda n: f"<{n}>", "\x02")).split("\x02")  # runs, split
-        balances = "\x02".join(j.balance_runs("\x02")).split("\x02")
+        assert j.write_entries(entries, lambda n: f"<{n}>", "\x02", "\x03")
+        assert j.write_balances(balances, "\x02", "\x03")
+    got = entries.getvalue().removeprefix("\x03").split("\x02")
+    balances = balances.getvalue().removeprefix("\x03").split("\x02")
     journal = J.build_journal(loaded, payments, end, workers=1)
     assert got == ["".join(f"<{n}>" + p for p in pieces(e)) for n, e in enumerate(journal.entries, start=1)]
     assert balances == [f"{b.deal}\x01{b.amortized_cost}\n" for b in journal.balances]
@@ -232,6 +239,7 @@ def test_the_command_streams_the_journal_of_the_objects(demo, monkeypatch, tmp_p
     expected = {"csv": to_csv(journal), "json": to_json(journal), "beancount": to_beancount(journal, "USD")}
     monkeypatch.setattr(J, "PARALLEL_FROM", 1)
     monkeypatch.setattr(J, "CHUNK_MIN", 3)
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)  # two processes write the text: the file's parts by the kernel
     for fmt in FORMATS:
         out = tmp_path / f"j.{fmt}"
         args = ["--book", str(loaded.root), "journal", "--from", str(start), "--to", str(end), "--format", fmt]
@@ -327,7 +335,7 @@ def test_scratch_files_that_cannot_be_written_are_a_usage_error(demo, monkeypatc
 
     made = []
     real = tempfile.mkdtemp
-    monkeypatch.setattr(J, "_write_lines", disk_full)
+    monkeypatch.setattr(J, "_write_days", disk_full)
     monkeypatch.setattr(J.tempfile, "mkdtemp", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
     if parallel:
         monkeypatch.setattr(J, "PARALLEL_FROM", 1)
