@@ -20,12 +20,13 @@ import json
 import os
 import shutil
 import tempfile
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
@@ -77,6 +78,7 @@ PARALLEL_FROM = 200
 """Deals: below this the journal is worked in this process (starting workers costs more)."""
 CHUNK_MIN = 20
 """Deals: the smallest chunk a worker is given."""
+_ROW_DATE = attrgetter("date")
 
 
 def build_journal(loaded: LoadedBook, payments: Iterable[Payment], end: date, start: date | None = None,
@@ -188,11 +190,15 @@ class _Job:
                 if own_ends is None:
                     own_ends = ends[s.rows[0].date] = period_ends(s.rows[0].date, end, self.period)
                 own_marks = {d: p for d, p in self.marks.get((deal_id, fid), {}).items() if d >= s.rows[0].date}
-                cuts = sorted(set(own_ends) | {r.date for r in s.rows if r.date <= end} | set(own_marks))
-                if start is not None:  # before `start` only the cumulative state on its eve matters
+                rows = s.rows[:bisect_right(s.rows, end, key=_ROW_DATE)]
+                if start is None:
+                    cuts = sorted({*own_ends, *(r.date for r in rows), *own_marks})
+                else:  # before `start` only the cumulative state on its eve matters
                     eve = start - timedelta(days=1)
-                    cuts = sorted({d for d in own_marks if d < eve} | ({eve} if eve >= s.rows[0].date else set())
-                                  | {c for c in cuts if c >= start})  # a mark's adjustment depends on its own date
+                    cuts = sorted({*own_ends[bisect_left(own_ends, start):],
+                                   *(r.date for r in rows[bisect_left(rows, start, key=_ROW_DATE):]),
+                                   *(d for d in own_marks if d != eve),  # a mark's adjustment depends on its own date
+                                   *((eve,) if eve >= s.rows[0].date else ())})
                 shown = {e for e in own_ends if start is None or e >= start} if self.balances else set()
                 shared: dict = {}
                 for lender in lenders:
