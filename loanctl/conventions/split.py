@@ -62,10 +62,16 @@ def split_by_weights(amount: Decimal, weights: Sequence[int], denominator: int, 
     units = _to_units(amount, digits)
     sign = -1 if units < 0 else 1
     units = abs(units)
-    parts = [units * weight // denominator for weight in weights]
+    parts: list[int] = []
+    remainders: list[int] = []
+    for weight in weights:
+        part, remainder = divmod(units * weight, denominator)
+        parts.append(part)
+        remainders.append(remainder)
     left_over = units - sum(parts)
-    if left_over:
-        remainders = [units * weight % denominator for weight in weights]
+    if left_over == 1:  # the commonest: the first of the largest remainders
+        parts[remainders.index(max(remainders))] += 1
+    elif left_over:
         # sorted() is stable: equal remainders keep their order in the list (reverse=True too).
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)
         for i in order[:left_over]:
