@@ -376,3 +376,54 @@ def test_payment_files_that_cannot_be_written_are_a_usage_error(demo, monkeypatc
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr and not out.exists()
     mine = [m for m in made if Path(m).name.startswith("loanctl-journal-")]
     assert len(mine) == 1 and not Path(mine[0]).exists()
+
+
+@pytest.mark.parametrize("sendfile", ["works", "refused", "fails part way"])
+def test_the_two_halves_reach_a_file_whole_or_the_write_fails(demo, monkeypatch, tmp_path, sendfile):
+    """A large journal's halves are copied into the output by the kernel (`os.sendfile`); where
+    it refuses the file before copying anything, they are read and written instead (the same
+    bytes); where it fails after part of a half, that is the error (exit 2), never a half
+    written twice."""
+    import errno
+    import os
+
+    from loanctl.accounting import journal as J
+    from loanctl.render.journal import to_csv
+
+    loaded, payments = demo
+    end = date(2026, 11, 30)
+    expected = to_csv(J.build_journal(loaded, payments, end, workers=1))
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 3)
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
+    real = os.sendfile
+
+    def partial(out_fd, in_fd, offset, count):
+        if offset:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(out_fd, in_fd, offset, min(count, 100))
+
+    def refused(*args):
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    if sendfile != "works":
+        monkeypatch.setattr(J.os, "sendfile", refused if sendfile == "refused" else partial)
+    out = tmp_path / "j.csv"
+    result = invoke(["--book", str(loaded.root), "journal", "--to", str(end), "--format", "csv", "--out", str(out)])
+    if sendfile == "fails part way":
+        assert result.exit_code == 2 and "No space left on device" in result.stderr, result.stderr
+        assert not out.exists() and "Traceback" not in result.stderr
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert out.read_text(encoding="utf-8") == expected
+
+
+def test_a_journal_of_one_day_is_written_whole_by_the_second_half():
+    """The day splitting the entries in half: the first after which at least half of them are
+    dated; with every entry on one day the first half is empty and the second has them all."""
+    from loanctl.accounting.journal import _halfway
+
+    days = [[("2026-01-31", 3, 0), ("2026-02-28", 1, 90)], [("2026-01-31", 1, 0), ("2026-03-31", 5, 40)]]
+    assert _halfway(days, 10) == "2026-03-31"  # 4 entries on Jan 31 and 1 on Feb 28 come first: 5 of 10
+    assert _halfway([[("2026-01-31", 2, 0), ("2026-02-28", 2, 50)]], 4) == "2026-02-28"
+    assert _halfway([[("2026-01-31", 7, 0)], [("2026-01-31", 2, 0)]], 9) == "2026-01-31"
