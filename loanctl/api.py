@@ -295,7 +295,7 @@ def journal_stream(root: Path, end: date, fmt: str, *, start: date | None = None
     """`loanctl journal`: `journal`, rendered in `fmt` by the processes that work it, each
     reading its own deals' payments from the ledger — (JournalStream, loaded book); write it
     with `render.journal.write(fmt, …)`, then close it (a context manager)."""
-    from .accounting.journal import stream_journal
+    from .accounting.journal import scratch_problem, stream_journal
     from .render.journal import FORMATS, PIECES
     from .reports.build import ScopeProblem
 
@@ -309,9 +309,7 @@ def journal_stream(root: Path, end: date, fmt: str, *, start: date | None = None
     except ScopeProblem as exc:
         raise UsageProblem(str(exc), "see `loanctl journal --help`") from None
     except OSError as exc:  # the scratch files, in the system's temporary folder
-        import tempfile
-        raise UsageProblem(f"cannot write the journal's scratch files in {tempfile.gettempdir()}: "
-                           f"{exc.strerror or exc}", "free space there, or set TMPDIR to a folder with room") from None
+        raise scratch_problem(exc) from None
 
 
 def _journal_book(root: Path, end: date, start: date | None, period: str):

@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, TextIO
 
 from ..engine.lenders import timeline_of
 from ..ledger.db import payment_files, read_payment_file
-from ..diagnostics import Diagnostic, DiagnosticError
+from ..diagnostics import Diagnostic, DiagnosticError, UsageProblem
 from ..forkmap import chunked, fork_map, without_cycle_collection, worker_count
 from ..model.documents import FUNDED_OR_LATER, Accounts
 from ..model.records import LoadedBook
@@ -310,17 +310,15 @@ class JournalStream:
         A large journal is written by two processes at once, each the entries of a part of the
         year to a file of its own (numbered from where its part starts), then put together."""
         total = sum(count for days in self.entry_days for _, count, _ in days)
-        if not total:
-            return False
-        out.write(before)
         if self.workers < 2 or total < PARALLEL_WRITE_FROM:
-            _write_runs(out, self._runs(self.entry_files, mark, sep), sep)
-            return True
-        half = _halfway(self.entry_days, total)
-        parts = [(self.folder / "part-0.txt", None, half, 0), (self.folder / "part-1.txt", half, None,
-                 sum(count for days in self.entry_days for day, count, _ in days if day < half))]
-        work = functools.partial(self._write_part, mark, sep)
-        wrote = list(fork_map(work, parts, 2))
+            return write_runs(out, self._runs(self.entry_files, mark, sep), sep, before)
+        half, before_half = _halfway(self.entry_days, total)
+        parts = [(self.folder / "part-0.txt", None, half, 0), (self.folder / "part-1.txt", half, None, before_half)]
+        try:
+            wrote = list(fork_map(functools.partial(self._write_part, mark, sep), parts, 2))
+        except OSError as exc:  # the parts are scratch files, as the chunks' are
+            raise scratch_problem(exc) from None
+        out.write(before)
         for k, (path, *_) in enumerate(parts):
             if wrote[k]:
                 if k and wrote[0]:
@@ -336,18 +334,12 @@ class JournalStream:
         starts = None if since is None else [
             next((offset for day, _, offset in days if day >= since), None) for days in self.entry_days]
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            return _write_runs(fh, self._runs(self.entry_files, mark, sep, skipped, starts, until), sep)
+            return write_runs(fh, self._runs(self.entry_files, mark, sep, skipped, starts, until), sep)
 
     def write_balances(self, out: TextIO, sep: str = "", before: str = "") -> bool:
         """Each balance's text in journal order (date, deal, facility, lender), joined as
         `entry_runs`', written to `out` after `before`; whether there was any."""
-        runs = self._runs(self.balance_files, None, sep)
-        first = next(runs, None)
-        if first is None:
-            return False
-        out.write(before + first)
-        _write_runs(out, runs, sep, sep)
-        return True
+        return write_runs(out, self._runs(self.balance_files, None, sep), sep, before)
 
     def _runs(self, paths: list[Path], mark: Callable[[int], str] | None, sep: str, skipped: int = 0,
               starts: list[int | None] | None = None, until: str | None = None) -> Iterator[str]:
@@ -412,18 +404,25 @@ PARALLEL_WRITE_FROM = 200_000
 """Entries: a journal this long is written by two processes (`JournalStream.write_entries`)."""
 
 
-def _write_runs(out: TextIO, runs: Iterable[str], sep: str, first_sep: str = "") -> bool:
-    """The runs to `out`, `sep` between them (`first_sep` before the first); whether any."""
+def write_runs(out: TextIO, runs: Iterable[str], sep: str, before: str = "") -> bool:
+    """Texts to `out`, `before` the first and `sep` between them; whether there was any (every
+    journal writer's one way of joining its entries or balances)."""
     wrote = False
     for run in runs:
-        out.write((sep if wrote else first_sep) + run)
+        out.write((sep if wrote else before) + run)
         wrote = True
     return wrote
 
 
-def _halfway(entry_days: list[list[tuple[str, int, int]]], total: int) -> str:
-    """The date splitting the entries into two parts of about half each: the first date
-    after which at least half of them are."""
+def scratch_problem(exc: OSError) -> UsageProblem:
+    """A journal's scratch file (in the system's temporary folder) that could not be written."""
+    return UsageProblem(f"cannot write the journal's scratch files in {tempfile.gettempdir()}: {exc.strerror or exc}",
+                        "free space there, or set TMPDIR to a folder with room")
+
+
+def _halfway(entry_days: list[list[tuple[str, int, int]]], total: int) -> tuple[str, int]:
+    """(the date splitting the entries into two parts of about half each — the first date
+    after which at least half of them are —, the entries dated before it)."""
     per_day: dict[str, int] = defaultdict(int)
     for days in entry_days:
         for day, count, _ in days:
@@ -431,9 +430,10 @@ def _halfway(entry_days: list[list[tuple[str, int, int]]], total: int) -> str:
     seen = 0
     for day in sorted(per_day):
         if seen * 2 >= total:
-            return day
+            return day, seen
         seen += per_day[day]
-    return max(per_day)
+    last = max(per_day)
+    return last, total - per_day[last]
 
 
 def _append(out: TextIO, path: Path) -> None:

@@ -56,8 +56,10 @@ def journal(
             with open(tmp, "w", encoding="utf-8") as fh:  # streamed: the journal is never one text in memory
                 render.write(fmt, result, fh, base)
             tmp.replace(out)
-        except OSError as exc:
+        except BaseException as exc:  # nothing half-written is left (a scratch file's failure included)
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise fail_usage(f"cannot write {out}: {exc.strerror}") from None
+            if isinstance(exc, OSError):
+                raise fail_usage(f"cannot write {out}: {exc.strerror}") from None
+            raise
     sys.stderr.write(f"wrote {out}\n")

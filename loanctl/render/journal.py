@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Callable, TextIO
 
+from ..accounting.journal import write_runs
 from ..plaintext import inert
 
 FORMATS = ("beancount", "csv", "json")
@@ -189,15 +191,12 @@ class _Objects:
     def write_entries(self, out: TextIO, mark: Callable[[int], str] | None = None, sep: str = "",
                       before: str = "") -> bool:
         """As `JournalStream.write_entries`."""
-        for n, e in enumerate(self.journal.entries, start=1):
-            m = mark(n) if mark is not None else ""
-            out.write((before if n == 1 else sep) + "".join(m + piece for piece in self.pieces(e)))
-        return bool(self.journal.entries)
+        marks = (mark(n) if mark is not None else "" for n in itertools.count(1))
+        return write_runs(out, ("".join(m + piece for piece in self.pieces(e))
+                                for m, e in zip(marks, self.journal.entries)), sep, before)
 
     def write_balances(self, out: TextIO, sep: str = "", before: str = "") -> bool:
-        for n, b in enumerate(self.journal.balances):
-            out.write((sep if n else before) + self.balance(b))
-        return bool(self.journal.balances)
+        return write_runs(out, map(self.balance, self.journal.balances), sep, before)
 
 
 def _text(fmt: str, journal, base_currency: str = "USD") -> str:

@@ -419,11 +419,40 @@ def test_the_two_halves_reach_a_file_whole_or_the_write_fails(demo, monkeypatch,
 
 
 def test_a_journal_of_one_day_is_written_whole_by_the_second_half():
-    """The day splitting the entries in half: the first after which at least half of them are
-    dated; with every entry on one day the first half is empty and the second has them all."""
+    """The day splitting the entries in half — the first after which at least half of them are
+    dated — and the entries before it (the second half's numbers start after them); with every
+    entry on one day the first half is empty and the second has them all."""
     from loanctl.accounting.journal import _halfway
 
     days = [[("2026-01-31", 3, 0), ("2026-02-28", 1, 90)], [("2026-01-31", 1, 0), ("2026-03-31", 5, 40)]]
-    assert _halfway(days, 10) == "2026-03-31"  # 4 entries on Jan 31 and 1 on Feb 28 come first: 5 of 10
-    assert _halfway([[("2026-01-31", 2, 0), ("2026-02-28", 2, 50)]], 4) == "2026-02-28"
-    assert _halfway([[("2026-01-31", 7, 0)], [("2026-01-31", 2, 0)]], 9) == "2026-01-31"
+    assert _halfway(days, 10) == ("2026-03-31", 5)  # 4 entries on Jan 31 and 1 on Feb 28 come first: 5 of 10
+    assert _halfway([[("2026-01-31", 2, 0), ("2026-02-28", 2, 50)]], 4) == ("2026-02-28", 2)
+    assert _halfway([[("2026-01-31", 7, 0)], [("2026-01-31", 2, 0)]], 9) == ("2026-01-31", 0)
+    # 1 on Jan 31, then 9 on Feb 28: the second half starts on the last day, after 1 entry
+    assert _halfway([[("2026-01-31", 1, 0), ("2026-02-28", 9, 30)]], 10) == ("2026-02-28", 1)
+
+
+@pytest.mark.parametrize("to_file", [True, False])
+def test_halves_that_cannot_be_written_are_the_scratch_files_usage_error(demo, monkeypatch, tmp_path, to_file):
+    """The halves of a large journal are scratch files as the chunks' are: a disk full there
+    is the same usage error (exit 2, the temporary folder named), to a file or to stdout —
+    not an error of --out, nor an internal error — and no output file or .tmp is left."""
+    import errno
+
+    from loanctl.accounting import journal as J
+
+    def disk_full(self, mark, sep, part):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    loaded, _ = demo
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 3)
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
+    monkeypatch.setattr(J.JournalStream, "_write_part", disk_full)  # in the forked writers
+    out = tmp_path / "j.csv"
+    args = ["--book", str(loaded.root), "journal", "--to", "2026-11-30", "--format", "csv"]
+    result = invoke(args + (["--out", str(out)] if to_file else []))
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write the journal's scratch files" in result.stderr and "No space left" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
