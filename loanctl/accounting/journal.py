@@ -12,6 +12,7 @@ processes that work it (what `loanctl journal` and the export write): see `Journ
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import functools
@@ -440,7 +441,7 @@ def _append(out: TextIO, path: Path) -> None:
     """`path`'s text (UTF-8) written to `out`: copied by the kernel when `out` is a UTF-8 file
     writing line breaks as they are, else read and written."""
     fd = None
-    if os.linesep == "\n" and (getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8":
+    if os.linesep == "\n" and _utf8(getattr(out, "encoding", None)):
         with contextlib.suppress(AttributeError, OSError, ValueError):
             fd = out.fileno()
     with open(path, "rb") as src:
@@ -462,6 +463,14 @@ def _append(out: TextIO, path: Path) -> None:
         src.seek(0)
         with io.TextIOWrapper(src, encoding="utf-8", newline="\n") as text:
             shutil.copyfileobj(text, out)
+
+
+def _utf8(encoding: str | None) -> bool:
+    """Whether an encoding's name is UTF-8's (any of its spellings: "UTF-8", "utf8", "utf_8")."""
+    try:
+        return encoding is not None and codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def stream_journal(loaded: LoadedBook, end: date, pieces: EntryPieces,

@@ -456,3 +456,28 @@ def test_halves_that_cannot_be_written_are_the_scratch_files_usage_error(demo, m
     assert "cannot write the journal's scratch files" in result.stderr and "No space left" in result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_halves_go_by_the_kernel_only_into_a_utf8_file(demo, monkeypatch, tmp_path):
+    """The kernel copies a half's UTF-8 bytes as they are: only into a file written as UTF-8
+    (any spelling of its name); into one of another encoding the text is read and written."""
+    from loanctl.accounting import journal as J
+    from loanctl.render.journal import PIECES, to_csv, write
+
+    loaded, payments = demo
+    end = date(2026, 11, 30)
+    expected = to_csv(J.build_journal(loaded, payments, end, workers=1))
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 3)
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
+    used = []
+    real = J.os.sendfile
+    monkeypatch.setattr(J.os, "sendfile", lambda *a: used.append(a) or real(*a))
+    for encoding, kernel in (("utf_8", True), ("U8", True), ("utf-16", False)):
+        used.clear()
+        path = tmp_path / f"{encoding}.csv"
+        with J.stream_journal(loaded, end, PIECES["csv"][0], root=loaded.root, workers=2) as j:
+            with open(path, "w", encoding=encoding, newline="\n") as fh:
+                write("csv", j, fh)
+        assert path.read_text(encoding=encoding) == expected
+        assert bool(used) == kernel, encoding
