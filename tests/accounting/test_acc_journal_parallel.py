@@ -393,9 +393,7 @@ def test_the_two_halves_reach_a_file_whole_or_the_write_fails(demo, monkeypatch,
     loaded, payments = demo
     end = date(2026, 11, 30)
     expected = to_csv(J.build_journal(loaded, payments, end, workers=1))
-    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(J, "CHUNK_MIN", 3)
-    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
+    _two_writers(monkeypatch)
     real = os.sendfile
 
     def partial(out_fd, in_fd, offset, count):
@@ -445,9 +443,7 @@ def test_halves_that_cannot_be_written_are_the_scratch_files_usage_error(demo, m
         raise OSError(errno.ENOSPC, "No space left on device")
 
     loaded, _ = demo
-    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(J, "CHUNK_MIN", 3)
-    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
+    _two_writers(monkeypatch)
     monkeypatch.setattr(J.JournalStream, "_write_part", disk_full)  # in the forked writers
     out = tmp_path / "j.csv"
     args = ["--book", str(loaded.root), "journal", "--to", "2026-11-30", "--format", "csv"]
@@ -467,9 +463,7 @@ def test_halves_go_by_the_kernel_only_into_a_utf8_file(demo, monkeypatch, tmp_pa
     loaded, payments = demo
     end = date(2026, 11, 30)
     expected = to_csv(J.build_journal(loaded, payments, end, workers=1))
-    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(J, "CHUNK_MIN", 3)
-    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
+    _two_writers(monkeypatch)
     used = []
     real = J.os.sendfile
     monkeypatch.setattr(J.os, "sendfile", lambda *a: used.append(a) or real(*a))
@@ -481,3 +475,12 @@ def test_halves_go_by_the_kernel_only_into_a_utf8_file(demo, monkeypatch, tmp_pa
                 write("csv", j, fh)
         assert path.read_text(encoding=encoding) == expected
         assert bool(used) == kernel, encoding
+
+
+def _two_writers(monkeypatch) -> None:
+    """The demo book worked in workers, several chunks, its text written by two processes."""
+    from loanctl.accounting import journal as J
+
+    monkeypatch.setattr(J, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(J, "CHUNK_MIN", 3)
+    monkeypatch.setattr(J, "PARALLEL_WRITE_FROM", 1)
